@@ -1,0 +1,73 @@
+//===- Half.h - fp16 / bf16 <-> fp32 conversions (portable, exact) -*- C++ -*-===//
+//
+// Round-to-nearest-even conversions, bit-identical to F16C vcvtps2ph (imm 0) and
+// to AVX512-BF16 vcvtneps2bf16 for finite values. Used by packing and by the
+// scalar references, so that reference and JIT see the same rounded scales.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_KERNELS_HALF_H
+#define LLMC_KERNELS_HALF_H
+
+#include <cstdint>
+#include <cstring>
+
+namespace llmc {
+namespace kernels {
+
+inline uint32_t floatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float bitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+inline uint16_t fp32ToFp16(float f) {
+  uint32_t x = floatBits(f);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t ax = x & 0x7fffffffu;
+  if (ax >= 0x7f800000u) // inf / nan (keep nan quiet)
+    return uint16_t(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u));
+  if (ax >= 0x477ff000u) // >= 65520 rounds to inf
+    return uint16_t(sign | 0x7c00u);
+  if (ax < 0x38800000u) { // below 2^-14: fp16 subnormal or zero.
+    // Adding 0.5 (ulp 2^-24 == fp16 subnormal ulp) makes the FPU round for us.
+    float r = bitsFloat(ax) + 0.5f;
+    return uint16_t(sign | (floatBits(r) - 0x3f000000u));
+  }
+  // Normal: rebias exponent (127 -> 15) and round the 13 dropped mantissa bits.
+  ax += 0xfffu + ((ax >> 13) & 1u);
+  return uint16_t(sign | ((ax - 0x38000000u) >> 13));
+}
+
+inline float fp16ToFp32(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  if (e == 0) {
+    float v = float(m) * (1.0f / 16777216.0f); // m * 2^-24
+    return sign ? -v : v;
+  }
+  if (e == 31)
+    return bitsFloat(sign | 0x7f800000u | (m << 13));
+  return bitsFloat(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+inline uint16_t fp32ToBf16(float f) {
+  uint32_t x = floatBits(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) // nan: keep it a quiet nan
+    return uint16_t((x >> 16) | 0x40u);
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return uint16_t(x >> 16);
+}
+inline float bf16ToFp32(uint16_t b) { return bitsFloat(uint32_t(b) << 16); }
+
+inline float roundToFp16(float f) { return fp16ToFp32(fp32ToFp16(f)); }
+inline float roundToBf16(float f) { return bf16ToFp32(fp32ToBf16(f)); }
+
+} // namespace kernels
+} // namespace llmc
+
+#endif

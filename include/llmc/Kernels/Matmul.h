@@ -1,0 +1,113 @@
+//===- Matmul.h - Quantized matmul: descriptor -> blocking -> kernel -*- C++ -*-===//
+//
+//   y[M][N] = x[M][K] * W[N][K]^T          (x, y fp32 row-major; W packed)
+//
+// Three layers, as in oneDNN's brgemm:
+//  1. MatmulDesc: what to compute (shape, weight format, activation path, tier).
+//  2. Blocking:   how (rows per microkernel call, N chunking for L2 reuse, K
+//                 split across threads when N is small), derived from the
+//                 detected cache sizes and core count.
+//  3. MicroKernelDesc -> generated code: one Xbyak kernel per (tier, format,
+//                 activation path, rows), cached process-wide by descriptor.
+//
+// Activation paths:
+//  * F32:  weights are dequantized in registers, fp32 FMA. Accurate to fp32
+//          rounding; every format, every tier.
+//  * Int8: x is quantized per (row, weight group) to int8 (dynamic, symmetric),
+//          dot products in int32 (vpdpbusd on VNNI, vpmaddubsw+vpmaddwd on AVX2),
+//          scales and the zero-point term z*sum(x_q) applied once per group.
+//          Integer weight formats with bits <= 8.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_KERNELS_MATMUL_H
+#define LLMC_KERNELS_MATMUL_H
+
+#include "llmc/Kernels/PackedLayout.h"
+#include "llmc/Kernels/ThreadPool.h"
+#include "llmc/Target/Target.h"
+#include <cstdint>
+#include <string>
+
+namespace llmc {
+namespace kernels {
+
+enum class ActPath : uint8_t { F32, Int8 };
+
+struct MatmulDesc {
+  int64_t N = 0, K = 0;
+  /// Expected range of M (rows of x); decides which microkernels get generated.
+  int64_t mMin = 1, mMax = 1;
+  WeightFormat format;
+  ActPath act = ActPath::F32;
+  IsaTier tier = IsaTier::Scalar;
+  /// Use VEX AVX-VNNI for the int8 path on the AVX2 tier when the CPU has it.
+  bool allowAvxVnni = true;
+
+  /// Default: host tier (after LLMC_MAX_ISA), int8 path for integer formats.
+  static MatmulDesc forHost(int64_t N, int64_t K, WeightFormat fmt,
+                            int64_t mMax = 1);
+};
+
+/// One generated kernel: `mr` rows x one panel (L channels), a run of groups.
+struct MicroKernelDesc {
+  IsaTier tier = IsaTier::Scalar;
+  WeightFormat format;
+  ActPath act = ActPath::F32;
+  unsigned mr = 1;
+  bool avxVnni = false; // AVX2 tier: vpdpbusd (VEX) instead of vpmaddubsw
+  bool operator==(const MicroKernelDesc &o) const {
+    return tier == o.tier && format == o.format && act == o.act &&
+           mr == o.mr && avxVnni == o.avxVnni;
+  }
+  std::string str() const;
+};
+
+struct Blocking {
+  unsigned mr = 1;             // rows per microkernel call (main blocks)
+  int64_t panelsPerChunk = 1;  // panels swept for every row block (L2 reuse)
+  unsigned kSplit = 1;         // >1: threads split K (groups) when N is small
+  std::string str() const;
+};
+
+llvm::Expected<Blocking> chooseBlocking(const MatmulDesc &d,
+                                        const TargetDesc &t);
+
+/// Largest mr the generator supports for (tier, act).
+unsigned maxRows(IsaTier tier, ActPath act, WeightType wt);
+
+/// Is (tier, format, act) implemented by generated code (else: generic C++)?
+bool hasJitKernel(IsaTier tier, WeightFormat fmt, ActPath act);
+
+/// A prepared matmul: blocking chosen, kernels generated (or found in the
+/// cache). Cheap to copy; safe to run from one thread at a time per pool.
+class Matmul {
+public:
+  static llvm::Expected<Matmul> create(const MatmulDesc &d);
+
+  /// y[M][N] (row stride ldy floats, 0 = N) = x[M][K] (stride ldx, 0 = K) * W^T.
+  llvm::Error run(const float *x, int64_t M, const PackedWeights &w, float *y,
+                  ThreadPool &pool, int64_t ldx = 0, int64_t ldy = 0) const;
+
+  const MatmulDesc &desc() const { return desc_; }
+  const Blocking &blocking() const { return blocking_; }
+  bool usesJit() const { return jit_; }
+
+private:
+  struct Impl;
+  MatmulDesc desc_;
+  Blocking blocking_;
+  bool jit_ = false;
+  const void *kernels_[9] = {}; // cached kernels for mr = 1..8 (index mr)
+};
+
+/// One-shot convenience: Matmul::create(d) (kernels cached) then run.
+llvm::Error matmul(const MatmulDesc &d, const float *x, int64_t M,
+                   const PackedWeights &w, float *y, ThreadPool &pool);
+
+/// Number of distinct kernels generated so far (for tests / inspect).
+size_t kernelCacheSize();
+
+} // namespace kernels
+} // namespace llmc
+
+#endif

@@ -1,0 +1,32 @@
+//===- Packing.h - fp32 / quantized weights -> packed layout -*- C++ -*-===//
+#ifndef LLMC_KERNELS_PACKING_H
+#define LLMC_KERNELS_PACKING_H
+
+#include "llmc/Kernels/PackedLayout.h"
+#include "llmc/Kernels/Quantize.h"
+
+namespace llmc {
+namespace kernels {
+
+/// Pack already quantized (or float-rounded) weights for `tier`.
+llvm::Expected<PackedWeights> packWeights(const QuantizedWeights &q,
+                                          IsaTier tier);
+
+/// Quantize fp32 W[N][K] (PyTorch Linear layout) with quantizeWeights() and pack.
+llvm::Expected<PackedWeights> packWeights(const float *W, int64_t N, int64_t K,
+                                          WeightFormat fmt, IsaTier tier);
+
+/// Scalar inverse of packWeights (reference; used by tests and tools).
+QuantizedWeights unpackWeights(const PackedWeights &p);
+
+/// Code of element (n, k) straight from a packed buffer (k < Kp, n < numPanels*L).
+unsigned packedCode(const PackedLayout &l, const uint8_t *data, int64_t n,
+                    int64_t k);
+/// Scale of (n, group g) from a packed buffer, as fp32.
+float packedScale(const PackedLayout &l, const uint8_t *data, int64_t n,
+                  int64_t g);
+
+} // namespace kernels
+} // namespace llmc
+
+#endif

@@ -1,0 +1,61 @@
+//===- Quantize.h - Reference (unpacked) quantized weights -*- C++ -*-===//
+//
+// QuantizedWeights is the plain, unpacked form of a quantized matrix: one
+// unsigned code per element, one scale and one zero point per (n, group). It is
+// what quantizers produce, what packing consumes, what unpacking must
+// reproduce, and what the scalar reference matmul reads. Scales are stored as
+// fp32 values already rounded to the format's scale dtype, so the references and
+// the kernels use bit-identical scales.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_KERNELS_QUANTIZE_H
+#define LLMC_KERNELS_QUANTIZE_H
+
+#include "llmc/Kernels/WeightFormat.h"
+#include "llvm/Support/Error.h"
+#include <cstdint>
+#include <vector>
+
+namespace llmc {
+namespace kernels {
+
+struct QuantizedWeights {
+  WeightFormat format;
+  int64_t N = 0, K = 0;
+  /// Effective group length: format.groupSize, or K for per-channel.
+  int64_t group = 0;
+  int64_t numGroups = 0;
+  /// Quantized formats: codes[n * K + k] in [0, maxCode]. Empty for float types.
+  std::vector<uint8_t> codes;
+  /// scales[n * numGroups + g], rounded to format.scaleType.
+  std::vector<float> scales;
+  /// zeros[n * numGroups + g]; symmetric formats hold symZero() everywhere.
+  std::vector<uint8_t> zeros;
+  /// Float formats: values[n * K + k] rounded to the weight dtype.
+  std::vector<float> values;
+
+  /// Dequantized weight w[n][k] in fp32 (exact: (u - z) * s in fp32).
+  float weight(int64_t n, int64_t k) const {
+    if (!format.isQuantized())
+      return values[n * K + k];
+    int64_t g = k / group;
+    return (float(codes[n * K + k]) - float(zeros[n * numGroups + g])) *
+           scales[n * numGroups + g];
+  }
+};
+
+/// Round-to-nearest quantization of fp32 weights W[N][K] (row-major).
+/// Symmetric: s = max|w| / (2^(b-1) - 1), u = clamp(round(w / s), -2^(b-1), 2^(b-1)-1) + 2^(b-1).
+/// Asymmetric: s = (max - min) / (2^b - 1) over the group with 0 included in the
+/// range, z = round(-min / s), u = clamp(round(w / s) + z, 0, 2^b - 1).
+/// The scale is rounded to the scale dtype *before* the codes are computed.
+llvm::Expected<QuantizedWeights> quantizeWeights(const float *W, int64_t N,
+                                                 int64_t K, WeightFormat fmt);
+
+/// Round a float weight type element (fp32 identity, fp16/bf16 RNE).
+float roundToWeightType(float v, WeightType t);
+
+} // namespace kernels
+} // namespace llmc
+
+#endif
