@@ -1,0 +1,217 @@
+//===- LLMCFusedOps.cpp - verifiers of the fused llmc operations ----------===//
+
+#include "llmc/LLMCOps.h"
+#include "LLMCVerify.h"
+
+using namespace mlir;
+using namespace llmc;
+using namespace llmc::detail;
+
+static RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+static bool isStatic(int64_t d) { return !ShapedType::isDynamic(d); }
+
+//===----------------------------------------------------------------------===//
+// Normalizations
+//===----------------------------------------------------------------------===//
+
+LogicalResult RMSNormOp::verify() {
+  RankedTensorType x = tensorType(getX()), w = tensorType(getWeight());
+  if (failed(checkMinRank(*this, "x", x, 1)) ||
+      failed(checkRank(*this, "weight", w, 1)))
+    return failure();
+  return checkSameDim(*this, w.getDimSize(0), "size of 'weight'",
+                      x.getDimSize(x.getRank() - 1), "the last dim of 'x'");
+}
+
+LogicalResult LayerNormOp::verify() {
+  RankedTensorType x = tensorType(getX()), w = tensorType(getWeight());
+  FailureOr<int64_t> axis = normalizeAxis(*this, "axis", getAxis(), x.getRank());
+  if (failed(axis))
+    return failure();
+  ArrayRef<int64_t> normalized = x.getShape().drop_front(*axis);
+  if (failed(checkShape(*this, "weight", w, normalized)))
+    return failure();
+  if (Value bias = getBias()) {
+    if (failed(checkSameElementType(*this, "bias", bias.getType(), "x", x)) ||
+        failed(checkShape(*this, "bias", tensorType(bias), normalized)))
+      return failure();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Rotary embedding
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeOp::verify() {
+  RankedTensorType x = tensorType(getX()), cos = tensorType(getCos());
+  if (failed(checkRank(*this, "x", x, 4)) ||
+      failed(checkRank(*this, "cos", cos, 3)))
+    return failure();
+  int64_t d = x.getDimSize(3);
+  if (isStatic(d) && d % 2 != 0)
+    return emitOpError() << "head dim of 'x' must be even, got " << d;
+  if (failed(checkDimOneOr(*this, cos.getDimSize(0), "batch dim of 'cos'",
+                           x.getDimSize(0), "batch dim of 'x'")) ||
+      failed(checkSameDim(*this, cos.getDimSize(1), "sequence dim of 'cos'",
+                          x.getDimSize(2), "sequence dim of 'x' (dim 2)")))
+    return failure();
+  int64_t half = cos.getDimSize(2);
+  if (isStatic(half) && half == 0)
+    return emitOpError() << "last dim of 'cos' (rotary dim / 2) must be > 0";
+  if (isStatic(half) && isStatic(d) && 2 * half > d)
+    return emitOpError() << "rotary dim (2 * " << half
+                         << " from 'cos') exceeds the head dim of 'x' (" << d
+                         << ")";
+  return success();
+}
+
+LogicalResult RopeCosSinOp::verify() {
+  RankedTensorType pos = tensorType(getPositionIds());
+  if (failed(checkRank(*this, "position_ids", pos, 2)))
+    return failure();
+  int64_t dim = getDim();
+  if (dim <= 0 || dim % 2 != 0)
+    return emitOpError() << "dim must be a positive even number, got " << dim;
+  double theta = getTheta().convertToDouble();
+  if (!(theta > 0.0))
+    return emitOpError() << "theta must be positive, got " << theta;
+  SmallVector<int64_t> expected(pos.getShape());
+  expected.push_back(dim / 2);
+  return checkShape(*this, "cos", tensorType(getCos()), expected);
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  int64_t numHeads = getNumHeads(), numKvHeads = getNumKvHeads();
+  if (numHeads <= 0 || numKvHeads <= 0)
+    return emitOpError() << "num_heads (" << numHeads << ") and num_kv_heads ("
+                         << numKvHeads << ") must be positive";
+  if (numHeads % numKvHeads != 0)
+    return emitOpError() << "num_heads (" << numHeads
+                         << ") must be a multiple of num_kv_heads ("
+                         << numKvHeads << ")";
+  float scale = getScale().convertToFloat();
+  if (!(scale > 0.0f) || std::isinf(scale))
+    return emitOpError() << "scale must be positive and finite, got " << scale;
+
+  RankedTensorType q = tensorType(getQ()), k = tensorType(getK()),
+                   v = tensorType(getV());
+  if (failed(checkRank(*this, "q", q, 4)) ||
+      failed(checkRank(*this, "k", k, 4)) ||
+      failed(checkRank(*this, "v", v, 4)))
+    return failure();
+  int64_t b = q.getDimSize(0), s = q.getDimSize(2), d = q.getDimSize(3);
+  int64_t dv = v.getDimSize(3);
+  if (failed(checkSameDim(*this, q.getDimSize(1), "head dim 1 of 'q'",
+                          numHeads, "num_heads")))
+    return failure();
+  // k and v: [B, Hkv, S, D] / [B, Hkv, S, Dv].
+  for (auto [name, t, last] :
+       {std::tuple<StringRef, RankedTensorType, int64_t>{"k", k, d},
+        {"v", v, dv}}) {
+    if (failed(checkShape(*this, name, t, {b, numKvHeads, s, last})))
+      return failure();
+  }
+
+  // Past and present: [B, Hkv, P, D] -> [B, Hkv, P+S, D].
+  Value pastKey = getPastKey(), pastValue = getPastValue();
+  if (static_cast<bool>(pastKey) != static_cast<bool>(pastValue))
+    return emitOpError() << "past_key and past_value must be given together";
+  int64_t p = 0;
+  if (pastKey) {
+    RankedTensorType pk = tensorType(pastKey), pv = tensorType(pastValue);
+    if (failed(checkSameElementType(*this, "past_key", pk, "q", q)) ||
+        failed(checkSameElementType(*this, "past_value", pv, "q", q)) ||
+        failed(checkRank(*this, "past_key", pk, 4)))
+      return failure();
+    p = pk.getDimSize(2);
+    if (failed(checkShape(*this, "past_key", pk, {b, numKvHeads, p, d})) ||
+        failed(checkShape(*this, "past_value", pv, {b, numKvHeads, p, dv})))
+      return failure();
+  }
+  int64_t total = (isStatic(p) && isStatic(s)) ? p + s : ShapedType::kDynamic;
+  if (failed(checkShape(*this, "present_key", tensorType(getPresentKey()),
+                        {b, numKvHeads, total, d})) ||
+      failed(checkShape(*this, "present_value", tensorType(getPresentValue()),
+                        {b, numKvHeads, total, dv})) ||
+      failed(checkShape(*this, "out", tensorType(getOut()),
+                        {b, numHeads, s, dv})))
+    return failure();
+
+  // Mask: [B|1, 1|Hq, S, P+S], additive (q's element type) or boolean.
+  if (Value maskValue = getMask()) {
+    RankedTensorType mask = tensorType(maskValue);
+    Type et = mask.getElementType();
+    if (!et.isInteger(1) && et != q.getElementType())
+      return emitOpError() << "mask must be boolean (i1) or additive with the "
+                              "element type of 'q' ("
+                           << q.getElementType() << "), got " << et;
+    if (failed(checkRank(*this, "mask", mask, 4)) ||
+        failed(checkDimOneOr(*this, mask.getDimSize(0), "batch dim of 'mask'",
+                             b, "the batch size")) ||
+        failed(checkDimOneOr(*this, mask.getDimSize(1), "head dim of 'mask'",
+                             numHeads, "num_heads")) ||
+        failed(checkSameDim(*this, mask.getDimSize(2), "dim 2 of 'mask'", s,
+                            "the query length")) ||
+        failed(checkSameDim(*this, mask.getDimSize(3), "dim 3 of 'mask'",
+                            total, "the total key length (past + new)")))
+      return failure();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SwiGLU
+//===----------------------------------------------------------------------===//
+
+LogicalResult SwiGLUOp::verify() {
+  RankedTensorType gate = tensorType(getGate());
+  RankedTensorType out = tensorType(getResult());
+  if (failed(checkSameElementType(*this, "result", out, "gate", gate)) ||
+      failed(checkMinRank(*this, "gate", gate, 1)))
+    return failure();
+  SmallVector<int64_t> expected(gate.getShape());
+  if (Value up = getUp()) {
+    if (up.getType() != gate)
+      return emitOpError() << "'up' type " << up.getType()
+                           << " must match 'gate' type " << gate;
+  } else {
+    int64_t last = gate.getDimSize(gate.getRank() - 1);
+    if (isStatic(last) && last % 2 != 0)
+      return emitOpError() << "last dim of the merged gate/up operand must be "
+                              "even, got "
+                           << last;
+    expected.back() = isStatic(last) ? last / 2 : ShapedType::kDynamic;
+  }
+  return checkShape(*this, "result", out, expected);
+}
+
+//===----------------------------------------------------------------------===//
+// QMatMul
+//===----------------------------------------------------------------------===//
+
+LogicalResult QMatMulOp::verify() {
+  RankedTensorType x = tensorType(getX());
+  QWeightType w = cast<QWeightType>(getW().getType());
+  if (failed(checkMinRank(*this, "x", x, 1)) ||
+      failed(checkSameDim(*this, x.getDimSize(x.getRank() - 1),
+                          "last dim of 'x'", w.getK(),
+                          "K of the quantized weight")))
+    return failure();
+  if (Value bias = getBias()) {
+    RankedTensorType bt = tensorType(bias);
+    if (failed(checkSameElementType(*this, "bias", bt, "x", x)) ||
+        failed(checkShape(*this, "bias", bt, {w.getN()})))
+      return failure();
+  }
+  SmallVector<int64_t> expected(x.getShape());
+  expected.back() = w.getN();
+  return checkShape(*this, "result", tensorType(getResult()), expected);
+}

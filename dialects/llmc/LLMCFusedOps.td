@@ -1,0 +1,178 @@
+//===- LLMCFusedOps.td - llmc fused transformer ops --------*- tablegen -*-===//
+//
+// Operations produced by the fusion and quantization passes. Included from
+// LLMCOps.td.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_FUSED_OPS_TD
+#define LLMC_FUSED_OPS_TD
+
+def LLMC_RMSNormOp : LLMC_Op<"rms_norm",
+    [AllTypesMatch<["x", "result"]>, AllElementTypesMatch<["x", "weight"]>]> {
+  let summary = "RMS normalization over the last dimension";
+  let description = [{
+    `result = x / sqrt(mean(x^2, axis = -1) + epsilon) * weight`, where
+    `weight` is 1-D with the size of the last dimension of `x`.
+  }];
+  let arguments = (ins LLMC_FloatTensor:$x, LLMC_FloatTensor:$weight,
+                       F32Attr:$epsilon);
+  let results = (outs LLMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $x `,` $weight attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLMC_LayerNormOp : LLMC_Op<"layer_norm",
+    [AllTypesMatch<["x", "result"]>, AllElementTypesMatch<["x", "weight"]>]> {
+  let summary = "layer normalization over the trailing dimensions";
+  let description = [{
+    Normalizes over dims `[axis, rank)` (default: the last one):
+    `result = (x - mean) / sqrt(var + epsilon) * weight + bias`. `weight`
+    and the optional `bias` have the normalized shape `x.shape[axis:]`.
+  }];
+  let arguments = (ins LLMC_FloatTensor:$x, LLMC_FloatTensor:$weight,
+                       Optional<LLMC_FloatTensor>:$bias, F32Attr:$epsilon,
+                       DefaultValuedAttr<I64Attr, "-1">:$axis);
+  let results = (outs LLMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $x `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLMC_RopeOp : LLMC_Op<"rope",
+    [AllTypesMatch<["x", "result"]>, AllTypesMatch<["cos", "sin"]>,
+     AllElementTypesMatch<["x", "cos"]>]> {
+  let summary = "rotary position embedding";
+  let description = [{
+    `x` is [B, H, S, D] (heads before sequence, as after the usual
+    transpose), D even. `cos`/`sin` are [B or 1, S, R/2] with R <= D the
+    rotary dim; dims R..D of each head pass through unchanged (partial
+    rotary). For each rotated pair (a, b) with angle index i:
+    `a' = a * cos[i] - b * sin[i]`, `b' = b * cos[i] + a * sin[i]`.
+    The `convention` chooses the pairs: `interleaved` pairs
+    (x[2i], x[2i+1]) (GPT-J, Meta llama); `half` pairs (x[i], x[i + R/2])
+    (GPT-NeoX, HF "rotate_half").
+
+    ```mlir
+    %r = llmc.rope half %x, %cos, %sin : (tensor<1x32x?x128xf32>,
+        tensor<1x?x64xf32>, tensor<1x?x64xf32>) -> tensor<1x32x?x128xf32>
+    ```
+  }];
+  let arguments = (ins LLMC_FloatTensor:$x, LLMC_FloatTensor:$cos,
+                       LLMC_FloatTensor:$sin,
+                       LLMC_RopeConventionAttr:$convention);
+  let results = (outs LLMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    `` $convention $x `,` $cos `,` $sin attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLMC_RopeCosSinOp : LLMC_Op<"rope_cos_sin",
+    [AllTypesMatch<["cos", "sin"]>]> {
+  let summary = "cos/sin tables of rotary embedding for given positions";
+  let description = [{
+    For `position_ids` [B, S]: `cos[b, s, i] = cos(p * theta^(-2i/dim))` and
+    likewise `sin`, for `i < dim/2`, `p = position_ids[b, s]`. Results are
+    [B, S, dim/2]. Computed once per graph and shared by every `llmc.rope`
+    of the same `convention`.
+  }];
+  let arguments = (ins LLMC_IndexTensor:$position_ids, F64Attr:$theta,
+                       I64Attr:$dim, LLMC_RopeConventionAttr:$convention);
+  let results = (outs LLMC_FloatTensor:$cos, LLMC_FloatTensor:$sin);
+  let assemblyFormat = [{
+    `` $convention $position_ids attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLMC_AttentionOp : LLMC_Op<"attention",
+    [AttrSizedOperandSegments,
+     AllElementTypesMatch<["q", "k", "v", "out", "present_key",
+                           "present_value"]>]> {
+  let summary = "scaled dot-product attention with GQA and KV cache";
+  let description = [{
+    `q` [B, Hq, S, D]; `k`, `v` [B, Hkv, S, D] (the new tokens; `v` may have
+    its own head dim Dv); optional `past_key`/`past_value` [B, Hkv, P, D]
+    (both or neither). `present_key = concat(past_key, k, axis = 2)`
+    [B, Hkv, P+S, D], likewise `present_value`. Query head h uses KV head
+    `h / (Hq / Hkv)` (grouped-query attention, Hq % Hkv == 0):
+
+      `out = softmax(scale * q @ present_key^T + mask) @ present_value`
+
+    `out` is [B, Hq, S, Dv]. With `causal`, query i (at absolute position
+    P + i) does not see keys after it. The optional `mask` [B or 1,
+    1 or Hq, S, P+S] is additive (float, same type as q) or boolean (i1,
+    true = attend).
+  }];
+  let arguments = (ins LLMC_FloatTensor:$q, LLMC_FloatTensor:$k,
+                       LLMC_FloatTensor:$v,
+                       Optional<LLMC_FloatTensor>:$past_key,
+                       Optional<LLMC_FloatTensor>:$past_value,
+                       Optional<RankedTensorOf<[F16, BF16, F32, F64, I1]>>:$mask,
+                       I64Attr:$num_heads, I64Attr:$num_kv_heads,
+                       F32Attr:$scale,
+                       DefaultValuedAttr<BoolAttr, "false">:$causal);
+  let results = (outs LLMC_FloatTensor:$out, LLMC_FloatTensor:$present_key,
+                      LLMC_FloatTensor:$present_value);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`past` `(` $past_key^ `,` $past_value `)`)?
+    (`mask` `(` $mask^ `)`)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLMC_SwiGLUOp : LLMC_Op<"swiglu"> {
+  let summary = "SwiGLU gating: silu(gate) * up";
+  let description = [{
+    With two operands, `result = silu(gate) * up` (same types). With one
+    operand of last dim 2H, its first half is the gate and its second half
+    the up projection (merged gate/up weights); the result has last dim H.
+  }];
+  let arguments = (ins LLMC_FloatTensor:$gate, Optional<LLMC_FloatTensor>:$up);
+  let results = (outs LLMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $gate (`,` $up^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLMC_GeluOp : LLMC_Op<"gelu",
+    [SameOperandsAndResultShape, SameOperandsAndResultElementType]> {
+  let summary = "Gaussian error linear unit";
+  let description = [{
+    `approximate = none`: `0.5 * x * (1 + erf(x / sqrt(2)))`;
+    `approximate = tanh`:
+    `0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))`.
+  }];
+  let arguments = (ins LLMC_FloatTensor:$x,
+      DefaultValuedAttr<LLMC_GeluApproximationAttr,
+                        "::llmc::GeluApproximation::none">:$approximate);
+  let results = (outs LLMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $x (`approximate` `` $approximate^)? attr-dict `:` type($x) `->` type($result)
+  }];
+}
+
+def LLMC_QMatMulOp : LLMC_Op<"qmatmul",
+    [AllElementTypesMatch<["x", "result"]>]> {
+  let summary = "matrix product with a quantized weight";
+  let description = [{
+    `result[..., n] = sum_k x[..., k] * dequant(w)[k, n] (+ bias[n])` for a
+    `!llmc.qweight<KxN, ...>`; `x` is [..., K] (f32, f16 or bf16), the
+    result [..., N] has the element type of `x`, `bias` is 1-D [N].
+  }];
+  let arguments = (ins RankedTensorOf<[F16, BF16, F32]>:$x, LLMC_QWeightType:$w,
+                       Optional<RankedTensorOf<[F16, BF16, F32]>>:$bias);
+  let results = (outs RankedTensorOf<[F16, BF16, F32]>:$result);
+  let assemblyFormat = [{
+    $x `,` $w (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // LLMC_FUSED_OPS_TD

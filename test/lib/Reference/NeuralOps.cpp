@@ -1,0 +1,347 @@
+//===- NeuralOps.cpp - Reference matmul, softmax, norms, rope, attention ---===//
+//
+// Each op is written straight from the formula in its ODS description, with
+// double accumulation, so that it can judge both the fusion passes (which
+// replace primitive-op subgraphs by these ops) and the JIT kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ReferenceOps.h"
+
+#include "llmc/LLMCOps.h"
+
+#include <cmath>
+
+using namespace llmc;
+using namespace llmc::ref;
+using llvm::Error;
+
+namespace {
+
+using Operands = llvm::ArrayRef<const RefTensor *>;
+
+Error matmul(mlir::Operation *op, const RefTensor &a0, const RefTensor &b0,
+             std::vector<RefTensor> &out) {
+  RefTensor a = a0, b = b0;
+  bool promoteA = a.rank() == 1, promoteB = b.rank() == 1;
+  if (promoteA)
+    a.shape.insert(a.shape.begin(), 1);
+  if (promoteB)
+    b.shape.push_back(1);
+  int64_t M = a.shape[a.rank() - 2], K = a.shape[a.rank() - 1];
+  int64_t N = b.shape[b.rank() - 1];
+  if (b.shape[b.rank() - 2] != K)
+    return opError(op, "contraction dims differ: " + a.shapeString() + " x " +
+                           b.shapeString());
+  std::vector<int64_t> aBatch(a.shape.begin(), a.shape.end() - 2);
+  std::vector<int64_t> bBatch(b.shape.begin(), b.shape.end() - 2);
+  auto batch = broadcastShapes(aBatch, bBatch);
+  if (!batch)
+    return opError(op, llvm::toString(batch.takeError()));
+  std::vector<int64_t> shape = *batch;
+  if (!promoteA)
+    shape.push_back(M);
+  if (!promoteB)
+    shape.push_back(N);
+  auto r = makeResult(op, 0, shape);
+  if (!r)
+    return r.takeError();
+  std::vector<std::vector<int64_t>> strides = {broadcastStrides(aBatch, *batch),
+                                               broadcastStrides(bBatch, *batch)};
+  forEachBroadcast(*batch, strides, [&](int64_t bi, const std::vector<int64_t> &o) {
+    const double *pa = a.data.data() + o[0] * M * K;
+    const double *pb = b.data.data() + o[1] * K * N;
+    double *pc = r->data.data() + bi * M * N;
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        double acc = 0;
+        for (int64_t k = 0; k < K; ++k)
+          acc += pa[m * K + k] * pb[k * N + n];
+        pc[m * N + n] = acc;
+      }
+  });
+  out.push_back(std::move(*r));
+  return Error::success();
+}
+
+// Softmax over the last dim of rows of length n, in place, max-subtracted.
+void softmaxRow(double *x, int64_t n) {
+  double mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i)
+    mx = std::max(mx, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i)
+    sum += x[i] = (mx == -INFINITY ? 0.0 : std::exp(x[i] - mx));
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = sum > 0 ? x[i] / sum : 0.0;
+}
+
+Error softmax(SoftmaxOp op, const RefTensor &x, std::vector<RefTensor> &out) {
+  int64_t axis = op.getAxisAttr().getInt();
+  if (axis < 0)
+    axis += x.rank();
+  auto r = makeResult(op, 0, x.shape);
+  if (!r)
+    return r.takeError();
+  int64_t n = x.shape[axis], inner = 1;
+  for (int64_t d = axis + 1; d < x.rank(); ++d)
+    inner *= x.shape[d];
+  int64_t outer = x.numel() / std::max<int64_t>(n * inner, 1);
+  std::vector<double> row(n);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      for (int64_t j = 0; j < n; ++j)
+        row[j] = x.data[(o * n + j) * inner + i];
+      softmaxRow(row.data(), n);
+      for (int64_t j = 0; j < n; ++j)
+        r->data[(o * n + j) * inner + i] = row[j];
+    }
+  out.push_back(std::move(*r));
+  return Error::success();
+}
+
+Error rmsNorm(RMSNormOp op, const RefTensor &x, const RefTensor &w,
+              std::vector<RefTensor> &out) {
+  auto r = makeResult(op, 0, x.shape);
+  if (!r)
+    return r.takeError();
+  const int64_t d = x.shape.back(), rows = x.numel() / std::max<int64_t>(d, 1);
+  const double eps = op.getEpsilon().convertToDouble();
+  for (int64_t i = 0; i < rows; ++i) {
+    const double *px = x.data.data() + i * d;
+    double ss = 0;
+    for (int64_t j = 0; j < d; ++j)
+      ss += px[j] * px[j];
+    double inv = 1.0 / std::sqrt(ss / double(d) + eps);
+    for (int64_t j = 0; j < d; ++j)
+      r->data[i * d + j] = px[j] * inv * w.data[j];
+  }
+  out.push_back(std::move(*r));
+  return Error::success();
+}
+
+Error layerNorm(LayerNormOp op, Operands in, std::vector<RefTensor> &out) {
+  const RefTensor &x = *in[0], &w = *in[1];
+  const RefTensor *b = in.size() > 2 ? in[2] : nullptr;
+  auto r = makeResult(op, 0, x.shape);
+  if (!r)
+    return r.takeError();
+  int64_t axis = op.getAxisAttr().getInt();
+  if (axis < 0)
+    axis += x.rank();
+  int64_t d = 1;
+  for (int64_t k = axis; k < x.rank(); ++k)
+    d *= x.shape[k];
+  const int64_t rows = x.numel() / std::max<int64_t>(d, 1);
+  const double eps = op.getEpsilon().convertToDouble();
+  for (int64_t i = 0; i < rows; ++i) {
+    const double *px = x.data.data() + i * d;
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < d; ++j)
+      mean += px[j];
+    mean /= double(d);
+    for (int64_t j = 0; j < d; ++j)
+      var += (px[j] - mean) * (px[j] - mean);
+    double inv = 1.0 / std::sqrt(var / double(d) + eps);
+    for (int64_t j = 0; j < d; ++j)
+      r->data[i * d + j] = (px[j] - mean) * inv * w.data[j] + (b ? b->data[j] : 0.0);
+  }
+  out.push_back(std::move(*r));
+  return Error::success();
+}
+
+// x [B, H, S, D]; cos/sin [B or 1, S, R/2].
+Error rope(RopeOp op, const RefTensor &x, const RefTensor &cs, const RefTensor &sn,
+           std::vector<RefTensor> &out) {
+  auto r = makeResult(op, 0, x.shape);
+  if (!r)
+    return r.takeError();
+  r->data = x.data;
+  const int64_t B = x.shape[0], H = x.shape[1], S = x.shape[2], D = x.shape[3];
+  const int64_t half = cs.shape.back(), csB = cs.shape[0];
+  const bool interleaved = op.getConvention() == RopeConvention::interleaved;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t s = 0; s < S; ++s) {
+        double *row = r->data.data() + ((b * H + h) * S + s) * D;
+        const double *c = cs.data.data() + ((csB == 1 ? 0 : b) * S + s) * half;
+        const double *sv = sn.data.data() + ((csB == 1 ? 0 : b) * S + s) * half;
+        for (int64_t i = 0; i < half; ++i) {
+          int64_t ia = interleaved ? 2 * i : i;
+          int64_t ib = interleaved ? 2 * i + 1 : i + half;
+          double a = row[ia], bb = row[ib];
+          row[ia] = a * c[i] - bb * sv[i];
+          row[ib] = bb * c[i] + a * sv[i];
+        }
+      }
+  out.push_back(std::move(*r));
+  return Error::success();
+}
+
+// Mirrors the float32 computation exporters emit:
+//   inv_freq = 1 / theta^(2i/dim); angle = p * inv_freq; cos(angle), sin(angle)
+// each step rounded to f32, so fused and unfused graphs agree closely.
+Error ropeCosSin(RopeCosSinOp op, const RefTensor &pos, std::vector<RefTensor> &out) {
+  const int64_t B = pos.shape[0], S = pos.shape[1], dim = op.getDimAttr().getInt(), half = dim / 2;
+  const float theta = float(op.getTheta().convertToDouble());
+  auto c = makeResult(op, 0, {B, S, half});
+  auto s = makeResult(op, 1, {B, S, half});
+  if (!c)
+    return c.takeError();
+  if (!s)
+    return s.takeError();
+  for (int64_t i = 0; i < half; ++i) {
+    float exponent = float(2 * i) / float(dim);
+    float invFreq = 1.0f / std::pow(theta, exponent);
+    for (int64_t k = 0; k < B * S; ++k) {
+      float angle = float(pos.data[k]) * invFreq;
+      c->data[k * half + i] = std::cos(angle);
+      s->data[k * half + i] = std::sin(angle);
+    }
+  }
+  out.push_back(std::move(*c));
+  out.push_back(std::move(*s));
+  return Error::success();
+}
+
+RefTensor concatSeq(const RefTensor *past, const RefTensor &x) {
+  if (!past)
+    return x;
+  const int64_t B = x.shape[0], H = x.shape[1], P = past->shape[2], S = x.shape[2],
+                D = x.shape[3];
+  RefTensor r({B, H, P + S, D}, x.kind);
+  for (int64_t bh = 0; bh < B * H; ++bh) {
+    std::copy_n(past->data.begin() + bh * P * D, P * D, r.data.begin() + bh * (P + S) * D);
+    std::copy_n(x.data.begin() + bh * S * D, S * D,
+                r.data.begin() + bh * (P + S) * D + P * D);
+  }
+  return r;
+}
+
+Error attention(AttentionOp op, std::vector<RefTensor> &out,
+                const RefTensor &q, const RefTensor &k, const RefTensor &v,
+                const RefTensor *pastK, const RefTensor *pastV, const RefTensor *mask) {
+  RefTensor keys = concatSeq(pastK, k), values = concatSeq(pastV, v);
+  const int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3];
+  const int64_t Hkv = keys.shape[1], T = keys.shape[2], Dv = values.shape[3];
+  const int64_t P = T - S, group = Hq / Hkv;
+  const double scale = op.getScale().convertToDouble();
+  auto o = makeResult(op, 0, {B, Hq, S, Dv});
+  if (!o)
+    return o.takeError();
+  auto maskStrides = mask ? broadcastStrides(mask->shape, {B, Hq, S, T})
+                          : std::vector<int64_t>();
+  const bool boolMask = mask && mask->kind == ElementKind::Bool;
+  std::vector<double> scores(T);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < Hq; ++h) {
+      const int64_t kvh = h / group;
+      for (int64_t i = 0; i < S; ++i) {
+        const double *qi = q.data.data() + ((b * Hq + h) * S + i) * D;
+        for (int64_t j = 0; j < T; ++j) {
+          const double *kj = keys.data.data() + ((b * Hkv + kvh) * T + j) * D;
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += qi[d] * kj[d];
+          double sc = scale * dot;
+          if (mask) {
+            double m = mask->data[b * maskStrides[0] + h * maskStrides[1] +
+                                  i * maskStrides[2] + j * maskStrides[3]];
+            sc = boolMask ? (m != 0 ? sc : -INFINITY) : sc + m;
+          }
+          if (op.getCausal() && j > P + i)
+            sc = -INFINITY;
+          scores[j] = sc;
+        }
+        softmaxRow(scores.data(), T);
+        double *oi = o->data.data() + ((b * Hq + h) * S + i) * Dv;
+        for (int64_t j = 0; j < T; ++j) {
+          const double *vj = values.data.data() + ((b * Hkv + kvh) * T + j) * Dv;
+          for (int64_t d = 0; d < Dv; ++d)
+            oi[d] += scores[j] * vj[d];
+        }
+      }
+    }
+  out.push_back(std::move(*o));
+  for (RefTensor *cache : {&keys, &values}) {
+    auto r = makeResult(op, out.size(), cache->shape);
+    if (!r)
+      return r.takeError();
+    r->data = std::move(cache->data);
+    out.push_back(std::move(*r));
+  }
+  return Error::success();
+}
+
+Error swiglu(SwiGLUOp op, Operands in, std::vector<RefTensor> &out) {
+  const RefTensor &g = *in[0];
+  const bool merged = in.size() == 1;
+  const int64_t width = merged ? g.shape.back() / 2 : g.shape.back();
+  std::vector<int64_t> shape = g.shape;
+  shape.back() = width;
+  auto r = makeResult(op, 0, shape);
+  if (!r)
+    return r.takeError();
+  const int64_t rows = r->numel() / std::max<int64_t>(width, 1);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < width; ++j) {
+      double gate = merged ? g.data[i * 2 * width + j] : g.data[i * width + j];
+      double up = merged ? g.data[i * 2 * width + width + j] : in[1]->data[i * width + j];
+      r->data[i * width + j] = gate / (1.0 + std::exp(-gate)) * up;
+    }
+  out.push_back(std::move(*r));
+  return Error::success();
+}
+
+Error gelu(GeluOp op, const RefTensor &x, std::vector<RefTensor> &out) {
+  auto r = makeResult(op, 0, x.shape);
+  if (!r)
+    return r.takeError();
+  const bool tanhForm = op.getApproximate() == GeluApproximation::tanh;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    double v = x.data[i];
+    r->data[i] = tanhForm ? 0.5 * v *
+                                (1.0 + std::tanh(std::sqrt(2.0 / M_PI) *
+                                                 (v + 0.044715 * v * v * v)))
+                          : 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+  }
+  out.push_back(std::move(*r));
+  return Error::success();
+}
+
+} // namespace
+
+Error llmc::ref::evalNeuralOp(mlir::Operation *op, Operands in,
+                              std::vector<RefTensor> &out, bool &handled) {
+  handled = true;
+  if (llvm::isa<MatMulOp>(op))
+    return matmul(op, *in[0], *in[1], out);
+  if (auto s = llvm::dyn_cast<SoftmaxOp>(op))
+    return softmax(s, *in[0], out);
+  if (auto n = llvm::dyn_cast<RMSNormOp>(op))
+    return rmsNorm(n, *in[0], *in[1], out);
+  if (auto n = llvm::dyn_cast<LayerNormOp>(op))
+    return layerNorm(n, in, out);
+  if (auto r = llvm::dyn_cast<RopeOp>(op))
+    return rope(r, *in[0], *in[1], *in[2], out);
+  if (auto r = llvm::dyn_cast<RopeCosSinOp>(op))
+    return ropeCosSin(r, *in[0], out);
+  if (auto a = llvm::dyn_cast<AttentionOp>(op)) {
+    auto get = [&](mlir::Value v) -> const RefTensor * {
+      if (!v)
+        return nullptr;
+      for (unsigned i = 0; i < op->getNumOperands(); ++i)
+        if (op->getOperand(i) == v)
+          return in[i];
+      return nullptr;
+    };
+    return attention(a, out, *get(a.getQ()), *get(a.getK()), *get(a.getV()),
+                     get(a.getPastKey()), get(a.getPastValue()), get(a.getMask()));
+  }
+  if (auto s = llvm::dyn_cast<SwiGLUOp>(op))
+    return swiglu(s, in, out);
+  if (auto g = llvm::dyn_cast<GeluOp>(op))
+    return gelu(g, *in[0], out);
+  handled = false;
+  return Error::success();
+}

@@ -1,0 +1,275 @@
+//===- ReferenceExecutorTest.cpp - The reference executor's own checks -----===//
+//
+// Two kinds of checks: small ops against values worked out by hand, and each
+// fused op against the primitive-op subgraph it replaces (the subgraphs real
+// exporters emit), evaluated by the same executor on random inputs. The
+// latter is exactly the property the fusion passes rely on.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ReferenceExecutor.h"
+
+#include "llmc/InitAll.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <random>
+
+using namespace llmc::ref;
+
+namespace {
+
+class ReferenceExecutorTest : public ::testing::Test {
+protected:
+  ReferenceExecutorTest() {
+    mlir::DialectRegistry registry;
+    llmc::registerAllDialects(registry);
+    ctx_.appendDialectRegistry(registry);
+    ctx_.loadAllAvailableDialects();
+  }
+
+  std::vector<RefTensor> run(llvm::StringRef source, llvm::StringRef fn,
+                             std::vector<RefTensor> args) {
+    module_ = mlir::parseSourceString<mlir::ModuleOp>(source, &ctx_);
+    EXPECT_TRUE(module_) << "failed to parse";
+    if (!module_)
+      return {};
+    auto func = module_->lookupSymbol<mlir::func::FuncOp>(fn);
+    EXPECT_TRUE(func) << fn.str();
+    ReferenceExecutor exec;
+    auto out = exec.run(func, args);
+    EXPECT_TRUE(static_cast<bool>(out)) << llvm::toString(out.takeError());
+    return out ? *out : std::vector<RefTensor>();
+  }
+
+  static RefTensor random(std::vector<int64_t> shape, uint32_t seed,
+                          double scale = 1.0) {
+    RefTensor t(std::move(shape), ElementKind::F32);
+    std::mt19937 rng(seed);
+    std::normal_distribution<double> dist(0.0, scale);
+    for (double &v : t.data)
+      v = float(dist(rng));
+    return t;
+  }
+
+  static void expectClose(const RefTensor &a, const RefTensor &b, double tol) {
+    ASSERT_EQ(a.shape, b.shape);
+    for (size_t i = 0; i < a.data.size(); ++i)
+      ASSERT_NEAR(a.data[i], b.data[i], tol * (1 + std::fabs(b.data[i]))) << "at " << i;
+  }
+
+  mlir::MLIRContext ctx_;
+  mlir::OwningOpRef<mlir::ModuleOp> module_;
+};
+
+TEST_F(ReferenceExecutorTest, BroadcastGatherSliceReshapeByHand) {
+  const char *src = R"mlir(
+    func.func @f(%x: tensor<2x3xf32>, %ids: tensor<2xi64>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x2xf32>, tensor<3x2xf32>) {
+      %c = llmc.constant dense<[10.0, 20.0, 30.0]> : tensor<3xf32>
+      %a = llmc.add %x, %c : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+      %g = llmc.gather %x, %ids {axis = 0 : i64} : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<2x3xf32>
+      %s = llmc.slice %x {starts = array<i64: 1>, ends = array<i64: 9223372036854775807>, axes = array<i64: 1>} : (tensor<2x3xf32>) -> tensor<2x2xf32>
+      %t = llmc.transpose %x {perm = array<i64: 1, 0>} : (tensor<2x3xf32>) -> tensor<3x2xf32>
+      return %a, %g, %s, %t : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x2xf32>, tensor<3x2xf32>
+    })mlir";
+  RefTensor x({2, 3}, ElementKind::F32, {1, 2, 3, 4, 5, 6});
+  RefTensor ids({2}, ElementKind::Int, {1, -2});
+  auto out = run(src, "f", {x, ids});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].data, (std::vector<double>{11, 22, 33, 14, 25, 36}));
+  EXPECT_EQ(out[1].data, (std::vector<double>{4, 5, 6, 1, 2, 3}));
+  EXPECT_EQ(out[2].data, (std::vector<double>{2, 3, 5, 6}));
+  EXPECT_EQ(out[3].data, (std::vector<double>{1, 4, 2, 5, 3, 6}));
+}
+
+TEST_F(ReferenceExecutorTest, ResultsAreRoundedToTheirElementType) {
+  const char *src = R"mlir(
+    func.func @f(%x: tensor<2xf32>) -> (tensor<2xf16>, tensor<2xi64>) {
+      %h = llmc.cast %x : tensor<2xf32> -> tensor<2xf16>
+      %i = llmc.cast %x : tensor<2xf32> -> tensor<2xi64>
+      return %h, %i : tensor<2xf16>, tensor<2xi64>
+    })mlir";
+  RefTensor x({2}, ElementKind::F32, {1.0001, -2.7});
+  auto out = run(src, "f", {x});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].data[0], 1.0) << "1.0001 is not representable in f16";
+  EXPECT_EQ(out[1].data, (std::vector<double>{1, -2})) << "truncation toward 0";
+}
+
+TEST_F(ReferenceExecutorTest, RMSNormEqualsItsPrimitiveForm) {
+  // The exporter's form: x * 1/sqrt(mean(x^2) + eps) * w.
+  const char *src = R"mlir(
+    func.func @prim(%x: tensor<2x5x16xf32>, %w: tensor<16xf32>) -> tensor<2x5x16xf32> {
+      %two = llmc.constant dense<2.0> : tensor<f32>
+      %eps = llmc.constant dense<1.0e-05> : tensor<f32>
+      %sq = llmc.pow %x, %two : (tensor<2x5x16xf32>, tensor<f32>) -> tensor<2x5x16xf32>
+      %m = llmc.reduce_mean %sq {axes = array<i64: -1>, keepdims = true} : (tensor<2x5x16xf32>) -> tensor<2x5x1xf32>
+      %a = llmc.add %m, %eps : (tensor<2x5x1xf32>, tensor<f32>) -> tensor<2x5x1xf32>
+      %r = llmc.rsqrt %a : tensor<2x5x1xf32> -> tensor<2x5x1xf32>
+      %n = llmc.mul %x, %r : (tensor<2x5x16xf32>, tensor<2x5x1xf32>) -> tensor<2x5x16xf32>
+      %y = llmc.mul %n, %w : (tensor<2x5x16xf32>, tensor<16xf32>) -> tensor<2x5x16xf32>
+      return %y : tensor<2x5x16xf32>
+    }
+    func.func @fused(%x: tensor<2x5x16xf32>, %w: tensor<16xf32>) -> tensor<2x5x16xf32> {
+      %y = llmc.rms_norm %x, %w {epsilon = 1.0e-05 : f32} : (tensor<2x5x16xf32>, tensor<16xf32>) -> tensor<2x5x16xf32>
+      return %y : tensor<2x5x16xf32>
+    })mlir";
+  RefTensor x = random({2, 5, 16}, 1), w = random({16}, 2);
+  auto prim = run(src, "prim", {x, w});
+  auto fused = run(src, "fused", {x, w});
+  ASSERT_EQ(prim.size(), 1u);
+  ASSERT_EQ(fused.size(), 1u);
+  expectClose(fused[0], prim[0], 1e-6);
+}
+
+TEST_F(ReferenceExecutorTest, RopeBothConventionsEqualTheirPrimitiveForms) {
+  // half: x*cos + rotate_half(x)*sin with cos/sin duplicated to full width.
+  // interleaved: pairs (x[2i], x[2i+1]) via reshape to [..., D/2, 2].
+  const char *src = R"mlir(
+    func.func @half_prim(%x: tensor<1x2x3x8xf32>, %c: tensor<1x3x4xf32>, %s: tensor<1x3x4xf32>) -> tensor<1x2x3x8xf32> {
+      %c2 = llmc.concat %c, %c {axis = -1 : i64} : (tensor<1x3x4xf32>, tensor<1x3x4xf32>) -> tensor<1x3x8xf32>
+      %s2 = llmc.concat %s, %s {axis = -1 : i64} : (tensor<1x3x4xf32>, tensor<1x3x4xf32>) -> tensor<1x3x8xf32>
+      %cu = llmc.reshape %c2 {shape = array<i64: 1, 1, 3, 8>} : (tensor<1x3x8xf32>) -> tensor<1x1x3x8xf32>
+      %su = llmc.reshape %s2 {shape = array<i64: 1, 1, 3, 8>} : (tensor<1x3x8xf32>) -> tensor<1x1x3x8xf32>
+      %x1 = llmc.slice %x {starts = array<i64: 0>, ends = array<i64: 4>, axes = array<i64: 3>} : (tensor<1x2x3x8xf32>) -> tensor<1x2x3x4xf32>
+      %x2 = llmc.slice %x {starts = array<i64: 4>, ends = array<i64: 8>, axes = array<i64: 3>} : (tensor<1x2x3x8xf32>) -> tensor<1x2x3x4xf32>
+      %nx2 = llmc.neg %x2 : tensor<1x2x3x4xf32> -> tensor<1x2x3x4xf32>
+      %rot = llmc.concat %nx2, %x1 {axis = -1 : i64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) -> tensor<1x2x3x8xf32>
+      %a = llmc.mul %x, %cu : (tensor<1x2x3x8xf32>, tensor<1x1x3x8xf32>) -> tensor<1x2x3x8xf32>
+      %b = llmc.mul %rot, %su : (tensor<1x2x3x8xf32>, tensor<1x1x3x8xf32>) -> tensor<1x2x3x8xf32>
+      %y = llmc.add %a, %b : (tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32>) -> tensor<1x2x3x8xf32>
+      return %y : tensor<1x2x3x8xf32>
+    }
+    func.func @half_fused(%x: tensor<1x2x3x8xf32>, %c: tensor<1x3x4xf32>, %s: tensor<1x3x4xf32>) -> tensor<1x2x3x8xf32> {
+      %y = llmc.rope half %x, %c, %s : (tensor<1x2x3x8xf32>, tensor<1x3x4xf32>, tensor<1x3x4xf32>) -> tensor<1x2x3x8xf32>
+      return %y : tensor<1x2x3x8xf32>
+    }
+    func.func @inter_prim(%x: tensor<1x2x3x8xf32>, %c: tensor<1x3x4xf32>, %s: tensor<1x3x4xf32>) -> tensor<1x2x3x8xf32> {
+      %p = llmc.reshape %x {shape = array<i64: 1, 2, 3, 4, 2>} : (tensor<1x2x3x8xf32>) -> tensor<1x2x3x4x2xf32>
+      %a = llmc.slice %p {starts = array<i64: 0>, ends = array<i64: 1>, axes = array<i64: 4>} : (tensor<1x2x3x4x2xf32>) -> tensor<1x2x3x4x1xf32>
+      %b = llmc.slice %p {starts = array<i64: 1>, ends = array<i64: 2>, axes = array<i64: 4>} : (tensor<1x2x3x4x2xf32>) -> tensor<1x2x3x4x1xf32>
+      %cu = llmc.reshape %c {shape = array<i64: 1, 1, 3, 4, 1>} : (tensor<1x3x4xf32>) -> tensor<1x1x3x4x1xf32>
+      %su = llmc.reshape %s {shape = array<i64: 1, 1, 3, 4, 1>} : (tensor<1x3x4xf32>) -> tensor<1x1x3x4x1xf32>
+      %ac = llmc.mul %a, %cu : (tensor<1x2x3x4x1xf32>, tensor<1x1x3x4x1xf32>) -> tensor<1x2x3x4x1xf32>
+      %bs = llmc.mul %b, %su : (tensor<1x2x3x4x1xf32>, tensor<1x1x3x4x1xf32>) -> tensor<1x2x3x4x1xf32>
+      %bc = llmc.mul %b, %cu : (tensor<1x2x3x4x1xf32>, tensor<1x1x3x4x1xf32>) -> tensor<1x2x3x4x1xf32>
+      %as = llmc.mul %a, %su : (tensor<1x2x3x4x1xf32>, tensor<1x1x3x4x1xf32>) -> tensor<1x2x3x4x1xf32>
+      %ra = llmc.sub %ac, %bs : (tensor<1x2x3x4x1xf32>, tensor<1x2x3x4x1xf32>) -> tensor<1x2x3x4x1xf32>
+      %rb = llmc.add %bc, %as : (tensor<1x2x3x4x1xf32>, tensor<1x2x3x4x1xf32>) -> tensor<1x2x3x4x1xf32>
+      %r = llmc.concat %ra, %rb {axis = 4 : i64} : (tensor<1x2x3x4x1xf32>, tensor<1x2x3x4x1xf32>) -> tensor<1x2x3x4x2xf32>
+      %y = llmc.reshape %r {shape = array<i64: 1, 2, 3, 8>} : (tensor<1x2x3x4x2xf32>) -> tensor<1x2x3x8xf32>
+      return %y : tensor<1x2x3x8xf32>
+    }
+    func.func @inter_fused(%x: tensor<1x2x3x8xf32>, %c: tensor<1x3x4xf32>, %s: tensor<1x3x4xf32>) -> tensor<1x2x3x8xf32> {
+      %y = llmc.rope interleaved %x, %c, %s : (tensor<1x2x3x8xf32>, tensor<1x3x4xf32>, tensor<1x3x4xf32>) -> tensor<1x2x3x8xf32>
+      return %y : tensor<1x2x3x8xf32>
+    })mlir";
+  RefTensor x = random({1, 2, 3, 8}, 3);
+  RefTensor angles = random({1, 3, 4}, 4, 2.0);
+  RefTensor c = angles, s = angles;
+  for (size_t i = 0; i < angles.data.size(); ++i) {
+    c.data[i] = float(std::cos(angles.data[i]));
+    s.data[i] = float(std::sin(angles.data[i]));
+  }
+  for (const char *conv : {"half", "inter"}) {
+    auto prim = run(src, std::string(conv) + "_prim", {x, c, s});
+    auto fused = run(src, std::string(conv) + "_fused", {x, c, s});
+    ASSERT_EQ(prim.size(), 1u) << conv;
+    ASSERT_EQ(fused.size(), 1u) << conv;
+    expectClose(fused[0], prim[0], 1e-6);
+  }
+}
+
+TEST_F(ReferenceExecutorTest, GqaCausalAttentionWithCacheEqualsItsPrimitiveForm) {
+  // Hq = 4, Hkv = 2, D = 8, past P = 2, new S = 3. The primitive form:
+  // repeat kv heads (expand + reshape), concat the cache, q k^T * scale +
+  // causal mask, softmax, @ v.
+  const char *src = R"mlir(
+    func.func @prim(%q: tensor<1x4x3x8xf32>, %k: tensor<1x2x3x8xf32>, %v: tensor<1x2x3x8xf32>,
+                    %pk: tensor<1x2x2x8xf32>, %pv: tensor<1x2x2x8xf32>, %mask: tensor<1x1x3x5xf32>)
+        -> (tensor<1x4x3x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>) {
+      %kk = llmc.concat %pk, %k {axis = 2 : i64} : (tensor<1x2x2x8xf32>, tensor<1x2x3x8xf32>) -> tensor<1x2x5x8xf32>
+      %vv = llmc.concat %pv, %v {axis = 2 : i64} : (tensor<1x2x2x8xf32>, tensor<1x2x3x8xf32>) -> tensor<1x2x5x8xf32>
+      %k5 = llmc.reshape %kk {shape = array<i64: 1, 2, 1, 5, 8>} : (tensor<1x2x5x8xf32>) -> tensor<1x2x1x5x8xf32>
+      %ke = llmc.expand %k5 : (tensor<1x2x1x5x8xf32>) -> tensor<1x2x2x5x8xf32>
+      %kr = llmc.reshape %ke {shape = array<i64: 1, 4, 5, 8>} : (tensor<1x2x2x5x8xf32>) -> tensor<1x4x5x8xf32>
+      %v5 = llmc.reshape %vv {shape = array<i64: 1, 2, 1, 5, 8>} : (tensor<1x2x5x8xf32>) -> tensor<1x2x1x5x8xf32>
+      %ve = llmc.expand %v5 : (tensor<1x2x1x5x8xf32>) -> tensor<1x2x2x5x8xf32>
+      %vr = llmc.reshape %ve {shape = array<i64: 1, 4, 5, 8>} : (tensor<1x2x2x5x8xf32>) -> tensor<1x4x5x8xf32>
+      %kt = llmc.transpose %kr {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x4x5x8xf32>) -> tensor<1x4x8x5xf32>
+      %s = llmc.matmul %q, %kt : (tensor<1x4x3x8xf32>, tensor<1x4x8x5xf32>) -> tensor<1x4x3x5xf32>
+      %scale = llmc.constant dense<0.353553385> : tensor<f32>
+      %ss = llmc.mul %s, %scale : (tensor<1x4x3x5xf32>, tensor<f32>) -> tensor<1x4x3x5xf32>
+      %sm = llmc.add %ss, %mask : (tensor<1x4x3x5xf32>, tensor<1x1x3x5xf32>) -> tensor<1x4x3x5xf32>
+      %p = llmc.softmax %sm {axis = -1 : i64} : tensor<1x4x3x5xf32> -> tensor<1x4x3x5xf32>
+      %o = llmc.matmul %p, %vr : (tensor<1x4x3x5xf32>, tensor<1x4x5x8xf32>) -> tensor<1x4x3x8xf32>
+      return %o, %kk, %vv : tensor<1x4x3x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>
+    }
+    func.func @fused(%q: tensor<1x4x3x8xf32>, %k: tensor<1x2x3x8xf32>, %v: tensor<1x2x3x8xf32>,
+                     %pk: tensor<1x2x2x8xf32>, %pv: tensor<1x2x2x8xf32>, %mask: tensor<1x1x3x5xf32>)
+        -> (tensor<1x4x3x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>) {
+      %o, %pk2, %pv2 = llmc.attention %q, %k, %v past(%pk, %pv) {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.353553385 : f32, causal = true} : (tensor<1x4x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>) -> (tensor<1x4x3x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)
+      return %o, %pk2, %pv2 : tensor<1x4x3x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>
+    })mlir";
+  RefTensor q = random({1, 4, 3, 8}, 5), k = random({1, 2, 3, 8}, 6),
+            v = random({1, 2, 3, 8}, 7), pk = random({1, 2, 2, 8}, 8),
+            pv = random({1, 2, 2, 8}, 9);
+  // Causal with past 2: query i sees keys 0..2+i.
+  RefTensor mask({1, 1, 3, 5}, ElementKind::F32);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 5; ++j)
+      mask.data[i * 5 + j] = j > 2 + i ? -3.4028234663852886e38 : 0.0;
+  auto prim = run(src, "prim", {q, k, v, pk, pv, mask});
+  auto fused = run(src, "fused", {q, k, v, pk, pv, mask});
+  ASSERT_EQ(prim.size(), 3u);
+  ASSERT_EQ(fused.size(), 3u);
+  for (int i = 0; i < 3; ++i)
+    expectClose(fused[i], prim[i], 1e-6);
+}
+
+TEST_F(ReferenceExecutorTest, SwiGLUMergedAndSplitAgreeWithSilu) {
+  const char *src = R"mlir(
+    func.func @prim(%g: tensor<3x6xf32>, %u: tensor<3x6xf32>) -> tensor<3x6xf32> {
+      %sg = llmc.sigmoid %g : tensor<3x6xf32> -> tensor<3x6xf32>
+      %s = llmc.mul %g, %sg : (tensor<3x6xf32>, tensor<3x6xf32>) -> tensor<3x6xf32>
+      %y = llmc.mul %s, %u : (tensor<3x6xf32>, tensor<3x6xf32>) -> tensor<3x6xf32>
+      return %y : tensor<3x6xf32>
+    }
+    func.func @merged(%g: tensor<3x6xf32>, %u: tensor<3x6xf32>) -> tensor<3x6xf32> {
+      %gu = llmc.concat %g, %u {axis = 1 : i64} : (tensor<3x6xf32>, tensor<3x6xf32>) -> tensor<3x12xf32>
+      %y = llmc.swiglu %gu : (tensor<3x12xf32>) -> tensor<3x6xf32>
+      return %y : tensor<3x6xf32>
+    })mlir";
+  RefTensor g = random({3, 6}, 10), u = random({3, 6}, 11);
+  auto prim = run(src, "prim", {g, u});
+  auto merged = run(src, "merged", {g, u});
+  ASSERT_EQ(prim.size(), 1u);
+  ASSERT_EQ(merged.size(), 1u);
+  expectClose(merged[0], prim[0], 1e-6);
+}
+
+TEST_F(ReferenceExecutorTest, ErrorsNameTheOp) {
+  const char *src = R"mlir(
+    func.func @f(%x: tensor<2x3xf32>, %ids: tensor<1xi64>) -> tensor<1x3xf32> {
+      %g = llmc.gather %x, %ids {axis = 0 : i64} : (tensor<2x3xf32>, tensor<1xi64>) -> tensor<1x3xf32>
+      return %g : tensor<1x3xf32>
+    })mlir";
+  module_ = mlir::parseSourceString<mlir::ModuleOp>(src, &ctx_);
+  ASSERT_TRUE(module_);
+  ReferenceExecutor exec;
+  auto out = exec.run(module_->lookupSymbol<mlir::func::FuncOp>("f"),
+                      {RefTensor({2, 3}, ElementKind::F32),
+                       RefTensor({1}, ElementKind::Int, {7})});
+  ASSERT_FALSE(static_cast<bool>(out));
+  std::string msg = llvm::toString(out.takeError());
+  EXPECT_NE(msg.find("'llmc.gather'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("index 7 out of range"), std::string::npos) << msg;
+}
+
+} // namespace
