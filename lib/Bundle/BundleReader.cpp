@@ -38,9 +38,14 @@ llvm::Expected<std::unique_ptr<Bundle>> Bundle::open(StringRef path,
                                          llvm::Align(kPageAlignment));
   if (!buf)
     return bundleError(path, "cannot open: " + buf.getError().message());
+  return openBuffer(std::move(*buf), verify);
+}
+
+llvm::Expected<std::unique_ptr<Bundle>>
+Bundle::openBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, Verify verify) {
   std::unique_ptr<Bundle> b(new Bundle());
-  b->path_ = path.str();
-  b->buffer_ = std::move(*buf);
+  b->path_ = buffer->getBufferIdentifier().str();
+  b->buffer_ = std::move(buffer);
   if (Error e = b->validate(verify))
     return std::move(e);
   return b;

@@ -82,6 +82,10 @@ class Bundle {
 public:
   static llvm::Expected<std::unique_ptr<Bundle>> open(llvm::StringRef path,
                                                      Verify verify = Verify::Metadata);
+  /// Validate a bundle already in memory (the buffer should be page-aligned
+  /// for the weights to keep their alignment); `name` is used in messages.
+  static llvm::Expected<std::unique_ptr<Bundle>>
+  openBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, Verify verify = Verify::Metadata);
 
   llvm::StringRef path() const { return path_; }
   uint32_t formatVersion() const { return header().formatVersion; }
