@@ -53,10 +53,7 @@ LogicalResult QWeightType::verify(function_ref<InFlightDiagnostic()> emitError,
                        << n;
   if (!quant)
     return emitError() << "qweight requires a #llmc.quant";
-  unsigned g = quant.getGroupSize();
-  if (g != 0 && k % g != 0)
-    return emitError() << "qweight K (" << k
-                       << ") must be a multiple of the group size (" << g
-                       << ")";
+  // K need not be a multiple of the group size: the last group of each
+  // column is partial (stories260K's FFN has K = 172 with groups of 32).
   return success();
 }

@@ -102,11 +102,6 @@ func.func @f(%w: !llmc.qweight<64x64, #llmc.quant<bits = 4, group_size = 32, sym
 
 // -----
 
-// expected-error @+1 {{qweight K (80) must be a multiple of the group size (32)}}
-func.func @f(%w: !llmc.qweight<80x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f16, layout = "plain">>)
-
-// -----
-
 // expected-error @+1 {{expected a 2-D shape KxN for !llmc.qweight}}
 func.func @f(%w: !llmc.qweight<64x64x2, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f16, layout = "plain">>)
 
@@ -846,5 +841,14 @@ func.func @f(%x: tensor<?x64xf32>, %w: !llmc.qweight<64x256, #q>, %b: tensor<128
 func.func @f(%x: tensor<?x64xf32>, %w: !llmc.qweight<64x256, #q>) {
   // expected-error @+1 {{failed to verify that all of {x, result} have same element type}}
   %0 = llmc.qmatmul %x, %w : (tensor<?x64xf32>, !llmc.qweight<64x256, #q>) -> tensor<?x256xf16>
+  return
+}
+
+// -----
+
+func.func @partial_group_too_short() {
+  // 5504 bytes of codes + 6 groups x 64 columns x 2 bytes of scales = 6272.
+  // expected-error @+1 {{length 6271 is smaller than the 6272 bytes of payload}}
+  %w = llmc.weight "w2" from "m.bin" at 0 length 6271 : !llmc.qweight<172x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f16, layout = "plain">>
   return
 }

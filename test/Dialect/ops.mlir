@@ -289,3 +289,15 @@ func.func @mlp(%x: tensor<?x?x4096xf32>, %gu: tensor<?x?x22016xf32>, %g: tensor<
 // CHECK-NEXT: %{{.*}} = llmc.qmatmul %{{.*}}, %{{.*}}, %{{.*}} : (tensor<?x?x4096xf32>, !llmc.qweight<4096x11008, #quant>, tensor<11008xf32>) -> tensor<?x?x11008xf32>
 // CHECK-NEXT: %{{.*}} = llmc.weight "wh" from "model.bin" at 0 : !llmc.qweight<4096x11008, #quant1>
 // CHECK-NEXT: %{{.*}} = llmc.qmatmul %{{.*}}, %{{.*}} : (tensor<2x4096xf16>, !llmc.qweight<4096x11008, #quant1>) -> tensor<2x11008xf16>
+
+// -----
+
+// A partial last group: K = 172 with groups of 32 (stories260K's FFN down
+// projection). Payload: 172*64/2 bytes of codes + ceil(172/32)*64 f16 scales.
+func.func @partial_group(%x: tensor<3x172xf32>) -> tensor<3x64xf32> {
+  %w = llmc.weight "w2" from "m.bin" at 0 length 6272 : !llmc.qweight<172x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f16, layout = "plain">>
+  %y = llmc.qmatmul %x, %w : (tensor<3x172xf32>, !llmc.qweight<172x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f16, layout = "plain">>) -> tensor<3x64xf32>
+  return %y : tensor<3x64xf32>
+}
+// CHECK-LABEL: func.func @partial_group(
+// CHECK: llmc.weight "w2" from "m.bin" at 0 length 6272 : !llmc.qweight<172x64, #quant>
