@@ -3,6 +3,7 @@
 #include "llmc/InitAll.h"
 
 #include "llmc/LLMCDialect.h"
+#include "llmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -20,4 +21,6 @@ void llmc::registerAllPasses() {
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();
+  // lib/Transforms: graph canonicalization and transformer fusion.
+  registerTransformsPasses();
 }

@@ -76,7 +76,9 @@ llvm::Expected<Blocking> chooseBlocking(const MatmulDesc &d,
 unsigned maxRows(IsaTier tier, ActPath act, WeightType wt);
 
 /// Is (tier, format, act) implemented by generated code (else: generic C++)?
-bool hasJitKernel(IsaTier tier, WeightFormat fmt, ActPath act);
+/// avxVnni: the AVX2 tier may use VEX vpdpbusd.
+bool hasJitKernel(IsaTier tier, WeightFormat fmt, ActPath act,
+                  bool avxVnni = false);
 
 /// A prepared matmul: blocking chosen, kernels generated (or found in the
 /// cache). Cheap to copy; safe to run from one thread at a time per pool.
@@ -84,6 +86,10 @@ class Matmul {
 public:
   static llvm::Expected<Matmul> create(const MatmulDesc &d);
 
+  /// Validates desc against the host (tier available) and picks the activation
+  /// path actually used: an Int8 request on a format/tier whose int8 kernel
+  /// does not exist (float weights; 8-bit weights without VNNI, where
+  /// vpmaddubsw would saturate) runs the fp32 path, which is more accurate.
   /// y[M][N] (row stride ldy floats, 0 = N) = x[M][K] (stride ldx, 0 = K) * W^T.
   llvm::Error run(const float *x, int64_t M, const PackedWeights &w, float *y,
                   ThreadPool &pool, int64_t ldx = 0, int64_t ldy = 0) const;
@@ -97,7 +103,7 @@ private:
   MatmulDesc desc_;
   Blocking blocking_;
   bool jit_ = false;
-  const void *kernels_[9] = {}; // cached kernels for mr = 1..8 (index mr)
+  void *kernels_[9] = {}; // generated kernels for mr = 1..8 (index mr); null = generic
 };
 
 /// One-shot convenience: Matmul::create(d) (kernels cached) then run.

@@ -22,6 +22,10 @@ QuantizedWeights unpackWeights(const PackedWeights &p);
 /// Code of element (n, k) straight from a packed buffer (k < Kp, n < numPanels*L).
 unsigned packedCode(const PackedLayout &l, const uint8_t *data, int64_t n,
                     int64_t k);
+/// Code of (lane, kk) inside one group record of a panel (quantized formats).
+unsigned groupRecordCode(WeightType t, unsigned lanes, const uint8_t *grp,
+                         unsigned lane, int64_t kk);
+
 /// Scale of (n, group g) from a packed buffer, as fp32.
 float packedScale(const PackedLayout &l, const uint8_t *data, int64_t n,
                   int64_t g);

@@ -34,6 +34,10 @@ public:
   /// are done.
   void run(llvm::function_ref<void(unsigned, unsigned)> fn);
 
+  /// Spin barrier for the threads of the job being run(); every thread of the
+  /// pool must call it the same number of times.
+  void barrier();
+
   /// Static split of [0, n) into size() contiguous chunks: fn(begin, end).
   void parallelFor(int64_t n, llvm::function_ref<void(int64_t, int64_t)> fn);
 
@@ -50,6 +54,8 @@ private:
   alignas(64) std::atomic<unsigned> pending_{0};
   alignas(64) std::atomic<bool> stop_{false};
   std::atomic<unsigned> sleepers_{0};
+  alignas(64) std::atomic<unsigned> barrierCount_{0};
+  alignas(64) std::atomic<unsigned> barrierGen_{0};
   std::mutex mu_;
   std::condition_variable cv_;
 };

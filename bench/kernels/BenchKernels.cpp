@@ -1,0 +1,409 @@
+//===- BenchKernels.cpp - Kernel benchmark against measured machine limits -===//
+//
+// Decode (M = 1): weight GB/s, and its fraction of the DRAM read bandwidth
+// measured in the same run. Weights are streamed from DRAM: the benchmark packs
+// one matrix and cycles through enough distinct copies of it to exceed the L3
+// many times over.
+// Prefill (M >= 128): GOP/s (2*M*N*K per call) and its fraction of the tier's
+// peak, also measured in the same run (independent vpdpbusd / FMA chains).
+//
+//   llmc-bench-kernels [--quick] [--threads=1,2] [--ms=1,128,512]
+//                      [--formats=int4_g32,int4_g128,int8_pc] [--ws-mib=1024]
+//
+//===----------------------------------------------------------------------===//
+#include "llmc/Kernels/Matmul.h"
+#include "llmc/Kernels/Packing.h"
+#include "llmc/Kernels/ThreadPool.h"
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <immintrin.h>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace llmc;
+using namespace llmc::kernels;
+
+namespace {
+
+double now() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Process CPU seconds (all threads). Rates per CPU-second, times the thread
+/// count, estimate the undisturbed speed on a shared, oversubscribed machine:
+/// time the OS gives to other tenants is not counted.
+double cpuNow() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+std::vector<int> parseList(const char *s) {
+  std::vector<int> v;
+  while (*s) {
+    v.push_back(std::atoi(s));
+    while (*s && *s != ',')
+      ++s;
+    if (*s == ',')
+      ++s;
+  }
+  return v;
+}
+
+// ---- Machine limits ---------------------------------------------------------
+
+template <int PF>
+__attribute__((target("avx2"))) double readSumT(const uint8_t *p, size_t n) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i < n; i += 128) {
+    if (PF) {
+      _mm_prefetch(reinterpret_cast<const char *>(p + i + PF), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char *>(p + i + PF + 64), _MM_HINT_T0);
+    }
+    a0 = _mm256_add_epi64(a0, _mm256_load_si256((const __m256i *)(p + i)));
+    a1 = _mm256_add_epi64(a1, _mm256_load_si256((const __m256i *)(p + i + 32)));
+    a2 = _mm256_add_epi64(a2, _mm256_load_si256((const __m256i *)(p + i + 64)));
+    a3 = _mm256_add_epi64(a3, _mm256_load_si256((const __m256i *)(p + i + 96)));
+  }
+  a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+  return double(_mm256_extract_epi64(a0, 0) + _mm256_extract_epi64(a0, 3));
+}
+
+/// Plain streaming read of `bufs` (each thread a slice of every buffer):
+/// GB/s of the better of a hardware-prefetch-only and a software-prefetch loop
+/// (the second variant re-reads from cache when the buffer is small, so single
+/// small buffers take the first variant only).
+double readRate(ThreadPool &pool, const std::vector<const uint8_t *> &bufs,
+                size_t bytes) {
+  static volatile double sink = 0;
+  double best = 0;
+  const int variants = bufs.size() * bytes > (size_t(256) << 20) ? 2 : 1;
+  for (int variant = 0; variant < variants; ++variant) {
+    double t0 = now();
+    pool.run([&](unsigned t, unsigned n) {
+      size_t b = bytes * t / n / 128 * 128, e = bytes * (t + 1) / n / 128 * 128;
+      double acc = 0;
+      for (const uint8_t *p : bufs)
+        acc += variant ? readSumT<512>(p + b, e - b) : readSumT<0>(p + b, e - b);
+      sink = sink + acc;
+    });
+    best = std::max(best, double(bytes) * double(bufs.size()) / (now() - t0) / 1e9);
+  }
+  return best;
+}
+
+/// DRAM read bandwidth (GB/s) over one large buffer: best of 5.
+double measureBandwidth(ThreadPool &pool, uint8_t *buf, size_t bytes) {
+  std::vector<double> gbs;
+  for (int rep = 0; rep < 5; ++rep)
+    gbs.push_back(readRate(pool, {buf}, bytes));
+  return *std::max_element(gbs.begin(), gbs.end());
+}
+
+// Peak loops: 12 independent accumulator chains, the instruction the kernels
+// use on each tier. Returns a value so the work cannot be optimized away.
+#define PEAK_LOOP(NAME, TARGET, VEC, ZERO, STEP, FOLD)                         \
+  __attribute__((target(TARGET))) double NAME(long iters) {                   \
+    VEC a[12];                                                                 \
+    for (auto &x : a)                                                          \
+      x = ZERO;                                                                \
+    for (long i = 0; i < iters; ++i)                                           \
+      for (auto &x : a) {                                                      \
+        x = STEP;                                                              \
+        __asm__ volatile("" : "+v"(x));                                        \
+      }                                                                        \
+    double r = 0;                                                              \
+    for (auto &x : a)                                                          \
+      r += FOLD;                                                               \
+    return r;                                                                  \
+  }
+
+PEAK_LOOP(vnni512, "avx512f,avx512vnni", __m512i, _mm512_setzero_si512(),
+          _mm512_dpbusd_epi32(x, _mm512_set1_epi8(3), _mm512_set1_epi8(5)),
+          double(_mm512_reduce_add_epi32(x)))
+PEAK_LOOP(vnni256, "avx2,avxvnni", __m256i, _mm256_setzero_si256(),
+          _mm256_dpbusd_avx_epi32(x, _mm256_set1_epi8(3), _mm256_set1_epi8(5)),
+          double(_mm256_extract_epi32(x, 0)))
+// vpmaddubsw + vpmaddwd + vpaddd: the non-VNNI int8 dot (64 / 32 MACs). The
+// weights operand goes through an empty asm so it is not hoisted, and only the
+// vpaddd is on the accumulator chain, as in the kernels.
+__attribute__((target("avx512f,avx512bw"))) double maddubs512(long iters) {
+  __m512i a[12], w = _mm512_set1_epi8(3);
+  const __m512i xq = _mm512_set1_epi8(5), one = _mm512_set1_epi16(1);
+  for (auto &x : a)
+    x = _mm512_setzero_si512();
+  for (long i = 0; i < iters; ++i)
+    for (auto &x : a) {
+      __asm__ volatile("" : "+v"(w));
+      x = _mm512_add_epi32(x, _mm512_madd_epi16(_mm512_maddubs_epi16(w, xq), one));
+    }
+  double r = 0;
+  for (auto &x : a)
+    r += double(_mm512_reduce_add_epi32(x));
+  return r;
+}
+__attribute__((target("avx2"))) double maddubs256(long iters) {
+  __m256i a[12], w = _mm256_set1_epi8(3);
+  const __m256i xq = _mm256_set1_epi8(5), one = _mm256_set1_epi16(1);
+  for (auto &x : a)
+    x = _mm256_setzero_si256();
+  for (long i = 0; i < iters; ++i)
+    for (auto &x : a) {
+      __asm__ volatile("" : "+v"(w));
+      x = _mm256_add_epi32(x, _mm256_madd_epi16(_mm256_maddubs_epi16(w, xq), one));
+    }
+  double r = 0;
+  for (auto &x : a)
+    r += double(_mm256_extract_epi32(x, 0));
+  return r;
+}
+// fp32 FMA: x -> 0.5 x + 0.5 converges to 1 (no inf / denormal operands).
+PEAK_LOOP(fma512, "avx512f", __m512, _mm512_setzero_ps(),
+          _mm512_fmadd_ps(x, _mm512_set1_ps(0.5f), _mm512_set1_ps(0.5f)),
+          double(_mm512_reduce_add_ps(x)))
+PEAK_LOOP(fma256, "avx2,fma", __m256, _mm256_setzero_ps(),
+          _mm256_fmadd_ps(x, _mm256_set1_ps(0.5f), _mm256_set1_ps(0.5f)),
+          double(_mm256_cvtss_f32(x)))
+
+struct PeakKind {
+  const char *name;
+  double (*loop)(long);
+  double opsPerStep; // 2 x MACs (or 2 x FMAs) per accumulator step
+};
+
+/// The instruction the int8 path runs on `tier` (see JitMicroKernel.cpp).
+PeakKind int8PeakKind(IsaTier tier, bool avxVnni) {
+  if (tier >= IsaTier::AVX512_VNNI)
+    return {"vpdpbusd zmm", vnni512, 128};
+  if (tier == IsaTier::AVX512)
+    return {"vpmaddubsw+vpmaddwd zmm", maddubs512, 128};
+  if (avxVnni)
+    return {"vpdpbusd ymm (AVX-VNNI)", vnni256, 64};
+  return {"vpmaddubsw+vpmaddwd ymm", maddubs256, 64};
+}
+PeakKind fp32PeakKind(IsaTier tier) {
+  if (tier >= IsaTier::AVX512)
+    return {"vfmadd zmm", fma512, 32};
+  return {"vfmadd ymm", fma256, 16};
+}
+
+/// Best of several short runs: the machine is shared, the best run is the one
+/// least disturbed by other tenants.
+double measurePeak(ThreadPool &pool, const PeakKind &k) {
+  const long iters = 500000;
+  std::vector<double> v;
+  volatile double sink = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    double t0 = now();
+    pool.run([&](unsigned, unsigned) { sink = sink + k.loop(iters); });
+    double ops = double(iters) * 12 * k.opsPerStep * pool.size();
+    v.push_back(ops / (now() - t0) / 1e9);
+  }
+  return *std::max_element(v.begin(), v.end());
+}
+
+// ---- Matmul benchmark -------------------------------------------------------
+
+struct Fmt {
+  const char *name;
+  WeightFormat f;
+};
+
+struct Shape {
+  int64_t N, K;
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+  bool quick = false;
+  std::vector<int> threads = {1, 2}, ms = {1, 128, 512};
+  size_t wsMiB = 1536;
+  std::string fmtSel = "int4_g32,int4_g128";
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--quick"))
+      quick = true;
+    else if (!std::strncmp(argv[i], "--threads=", 10))
+      threads = parseList(argv[i] + 10);
+    else if (!std::strncmp(argv[i], "--ms=", 5))
+      ms = parseList(argv[i] + 5);
+    else if (!std::strncmp(argv[i], "--ws-mib=", 9))
+      wsMiB = size_t(std::atoi(argv[i] + 9));
+    else if (!std::strncmp(argv[i], "--formats=", 10))
+      fmtSel = argv[i] + 10;
+    else {
+      std::fprintf(stderr, "usage: %s [--quick] [--threads=1,2] [--ms=1,128,512] "
+                           "[--formats=int4_g32,int4_g128,int8_pc,int8_g32,int4_g32_f32act] "
+                           "[--ws-mib=1024]\n", argv[0]);
+      return 2;
+    }
+  }
+  const TargetDesc &host = hostTarget();
+  if (FILE *f = std::fopen("/proc/loadavg", "r")) {
+    char buf[64] = {};
+    if (std::fgets(buf, sizeof buf, f))
+      std::printf("load average at start: %s", buf);
+    std::fclose(f);
+  }
+  std::printf("host: %s, tier %s%s, L1d %llu KiB, L2 %llu KiB, L3 %llu MiB, %u cores\n",
+              host.cpu.c_str(), isaTierName(host.maxTier()).str().c_str(),
+              host.hasAvxVnni() ? " +avx_vnni" : "",
+              (unsigned long long)host.caches.l1d >> 10,
+              (unsigned long long)host.caches.l2 >> 10,
+              (unsigned long long)host.caches.l3 >> 20, host.cores);
+
+  std::vector<Shape> shapes = {{4096, 4096}, {11008, 4096}, {4096, 11008},
+                               {5632, 2048}, {2048, 5632}};
+  if (quick)
+    shapes = {{4096, 4096}, {11008, 4096}};
+  // Shapes are written N x K (out x in), i.e. "4096x11008" is the down
+  // projection reading K = 11008.
+  std::vector<std::pair<std::string, WeightFormat>> fmts;
+  auto want = [&](const char *n) { return fmtSel.find(n) != std::string::npos; };
+  if (want("int4_g32"))
+    fmts.push_back({"int4_g32_sym_f16/act8", WeightFormat::quantized(WeightType::Int4, 32, true, ScaleType::F16)});
+  if (want("int4_g128"))
+    fmts.push_back({"int4_g128_sym_f16/act8", WeightFormat::quantized(WeightType::Int4, 128, true, ScaleType::F16)});
+  if (want("int8_pc"))
+    fmts.push_back({"int8_pc_sym_f32/act8", WeightFormat::quantized(WeightType::Int8, 0, true, ScaleType::F32)});
+  if (want("int8_g32"))
+    fmts.push_back({"int8_g32_sym_f16/act8", WeightFormat::quantized(WeightType::Int8, 32, true, ScaleType::F16)});
+
+  // Machine limits, measured now.
+  const size_t bwBytes = size_t(1024) << 20; // far over any L3 seen (incl. 3D V-cache parts)
+  auto *bwBuf = static_cast<uint8_t *>(std::aligned_alloc(4096, bwBytes));
+  std::memset(bwBuf, 1, bwBytes);
+  std::map<int, double> bw, int8Peak, fp32Peak;
+  const IsaTier tier = MatmulDesc::forHost(16, 32, WeightFormat(), 1).tier;
+  if (tier < IsaTier::AVX2) {
+    std::fprintf(stderr, "the benchmark needs at least the AVX2 tier\n");
+    return 1;
+  }
+  const PeakKind i8k = int8PeakKind(tier, host.hasAvxVnni());
+  const PeakKind f32k = fp32PeakKind(tier);
+  for (int t : threads) {
+    ThreadPool pool(unsigned(t), true);
+    bw[t] = measureBandwidth(pool, bwBuf, bwBytes);
+    int8Peak[t] = measurePeak(pool, i8k);
+    fp32Peak[t] = measurePeak(pool, f32k);
+    std::printf("threads=%d: read of one 1 GiB buffer %.1f GB/s, int8 peak (%s) %.0f GOP/s, fp32 peak (%s) %.0f GFLOP/s\n",
+                t, bw[t], i8k.name, int8Peak[t], f32k.name, fp32Peak[t]);
+  }
+  std::free(bwBuf);
+
+  std::printf("\nDecode rows (M=1): weight GB/s of the kernel and of a plain read of the same\n"
+              "bytes, timed call by call (interleaved, both cold); p90 and median of calls.\n"
+              "The per-call read is the DRAM limit used (the 1 GiB read above takes tens of\n"
+              "ms and is preempted on a loaded machine; short timed pieces are not).\n"
+              "Prefill rows: GOP/s (2MNK), fraction of the measured peak of the path.\n"
+              "'cpu': the same rates per CPU-second x threads (excludes time the OS gave\n"
+              "to other processes: an estimate of the undisturbed speed).\n\n");
+  std::printf("%-11s %-22s %4s %3s %9s %17s %17s %12s\n", "NxK", "format/act", "M",
+              "thr", "ms(best)", "kernel p90|med", "read p90|med", "of limit");
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  const int reps = quick ? 3 : 5;
+  for (const Shape &sh : shapes) {
+    std::vector<float> W(size_t(sh.N * sh.K));
+    for (auto &w : W)
+      w = u(rng);
+    for (auto &[fname, fmt] : fmts) {
+      MatmulDesc d = MatmulDesc::forHost(sh.N, sh.K, fmt, 512);
+      auto packed = packWeights(W.data(), sh.N, sh.K, fmt, d.tier);
+      if (!packed) {
+        std::fprintf(stderr, "%s\n", llvm::toString(packed.takeError()).c_str());
+        return 1;
+      }
+      const int64_t bytes = packed->layout().totalBytes;
+      // Distinct copies, far over the L3 our cores can use.
+      size_t copies = std::max<size_t>(2, (wsMiB << 20) / size_t(bytes));
+      std::vector<PackedWeights> ws;
+      std::vector<const uint8_t *> bufs;
+      for (size_t c = 0; c < copies; ++c) {
+        PackedWeights p(packed->layout(), packed->tier());
+        std::memcpy(p.mutableData(), packed->data(), size_t(bytes));
+        bufs.push_back(p.data());
+        ws.push_back(std::move(p));
+      }
+      for (int M : ms) {
+        d.mMin = 1;
+        d.mMax = M;
+        auto mm = Matmul::create(d);
+        if (!mm) {
+          std::fprintf(stderr, "%s\n", llvm::toString(mm.takeError()).c_str());
+          return 1;
+        }
+        std::vector<float> x(size_t(M * sh.K)), y(size_t(M * sh.N));
+        for (auto &v : x)
+          v = u(rng);
+        char shape[32];
+        std::snprintf(shape, sizeof shape, "%lldx%lld", (long long)sh.N, (long long)sh.K);
+        for (int t : threads) {
+          ThreadPool pool(unsigned(t), true);
+          llvm::cantFail(mm->run(x.data(), M, ws[0], y.data(), pool));
+          if (M == 1) {
+            // Per call: a plain read of copy c, then the kernel on copy
+            // c + copies/2 (cold: the read just pulled copy c into L3). Short
+            // timed pieces make the median robust to preemption by other
+            // tenants of a shared machine.
+            std::vector<double> kr, rr;
+            double kCpu = 0, rCpu = 0;
+            const size_t calls = copies * size_t(reps);
+            for (size_t c = 0; c < calls; ++c) {
+              double c0 = cpuNow();
+              rr.push_back(readRate(pool, {bufs[c % copies]}, size_t(bytes)));
+              double c1 = cpuNow(), t0 = now();
+              llvm::cantFail(mm->run(x.data(), 1, ws[(c + copies / 2) % copies],
+                                     y.data(), pool));
+              kr.push_back(double(bytes) / (now() - t0) / 1e9);
+              kCpu += cpuNow() - c1;
+              rCpu += c1 - c0;
+            }
+            const double kC = double(bytes) * double(calls) / (kCpu / t) / 1e9;
+            const double rC = double(bytes) * double(calls) / (rCpu / t) / 1e9;
+            std::sort(kr.begin(), kr.end());
+            std::sort(rr.begin(), rr.end());
+            // "best" = 90th percentile: robust, yet close to an undisturbed run.
+            double kb = kr[kr.size() * 9 / 10], rb = rr[rr.size() * 9 / 10];
+            std::printf("%-11s %-22s %4d %3d %9.3f %8.1f|%-8.1f %8.1f|%-8.1f %4.0f%%|%3.0f%% | cpu %5.1f/%5.1f = %3.0f%%\n",
+                        shape, fname.c_str(), M, t, double(bytes) / kb / 1e6, kb,
+                        median(kr), rb, median(rr), 100 * kb / rb,
+                        100 * median(kr) / median(rr), kC, rC, 100 * kC / rC);
+          } else {
+            std::vector<double> g;
+            double cpu = 0;
+            for (int r = 0; r < reps; ++r) {
+              double t0 = now(), c0 = cpuNow();
+              llvm::cantFail(mm->run(x.data(), M, ws[size_t(r + 1) % copies], y.data(), pool));
+              g.push_back(2.0 * M * sh.N * sh.K / (now() - t0) / 1e9);
+              cpu += cpuNow() - c0;
+            }
+            const double gC = 2.0 * M * sh.N * sh.K * reps / (cpu / t) / 1e9;
+            double gb = *std::max_element(g.begin(), g.end());
+            double peak = mm->desc().act == ActPath::Int8 ? int8Peak[t] : fp32Peak[t];
+            std::printf("%-11s %-22s %4d %3d %9.3f %8.1f|%-8.1f %17s %4.0f%%|%3.0f%% | cpu %6.1f = %3.0f%%\n",
+                        shape, fname.c_str(), M, t, 2.0 * M * sh.N * sh.K / gb / 1e6, gb,
+                        median(g), "(GOP/s)", peak > 0 ? 100 * gb / peak : 0.0,
+                        peak > 0 ? 100 * median(g) / peak : 0.0, gC,
+                        peak > 0 ? 100 * gC / peak : 0.0);
+          }
+          std::fflush(stdout);
+        }
+      }
+    }
+  }
+  return 0;
+}

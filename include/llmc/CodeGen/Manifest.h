@@ -1,0 +1,59 @@
+//===- Manifest.h - The manifest of a .llmc bundle --------------*- C++ -*-===//
+//
+// The JSON manifest (section "manifest") says what a bundle holds: the model
+// config, the target it was compiled for, the quantization recipe, the
+// tokenizer kind and one kernel descriptor per packed weight. The program
+// (section "plan": the ProgramPlan as JSON) is what the runtime executes.
+// Shared by the compiler and the runtime; no MLIR.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_CODEGEN_MANIFEST_H
+#define LLMC_CODEGEN_MANIFEST_H
+
+#include "llmc/CodeGen/Plan.h"
+#include "llmc/Kernels/WeightFormat.h"
+#include "llmc/Target/Target.h"
+
+#include "llvm/Support/JSON.h"
+
+#include <string>
+
+namespace llmc::codegen {
+
+/// Section holding the ProgramPlan (JSON).
+constexpr const char *kPlanSection = "plan";
+
+/// --quant, --group-size, --sym/--asym.
+struct QuantRecipe {
+  std::string type = "fp32"; ///< fp32 | fp16 | bf16 | int8 | int4
+  unsigned groupSize = 32;   ///< 0 = per output channel
+  bool symmetric = true;
+  /// Scale dtype of quantized formats: "f16" (default), "f32" or "bf16".
+  std::string scaleType = "f16";
+
+  /// "int4 g32 sym f16 scales" etc.
+  std::string str() const;
+  llvm::Error validate() const;
+};
+
+/// The kernels' weight format for a recipe.
+kernels::WeightFormat weightFormatFor(const QuantRecipe &r);
+
+struct Manifest {
+  const ProgramPlan *plan = nullptr; ///< for writing
+  ModelConfig config;                ///< read back
+  TargetDesc target;
+  QuantRecipe recipe;
+  std::string format; ///< WeightFormat::str() of the matmul weights
+  std::string tier;   ///< kernel tier the weights are packed for
+  std::string tokenizerKind; ///< "" when the bundle has no tokenizer
+  std::string source;
+  uint64_t weightBytes = 0;
+
+  llvm::json::Value toJSON() const;
+  static llvm::Expected<Manifest> parse(llvm::StringRef text);
+};
+
+} // namespace llmc::codegen
+
+#endif // LLMC_CODEGEN_MANIFEST_H

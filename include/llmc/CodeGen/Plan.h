@@ -1,0 +1,126 @@
+//===- Plan.h - The planned program of a compiled model ---------*- C++ -*-===//
+//
+// CodeGen walks the fused `@main` of a transformer once and turns it into a
+// ProgramPlan: every weight gets a slot in the bundle's weights section (packed
+// for the target's kernels, or dense fp32 for norms and the embedding), every
+// activation a region of one arena sized for the largest number of tokens per
+// call, every KV cache tensor a (layer, key|value) slot of the session's
+// cache, and every op a Step with all its strides resolved. Shape plumbing
+// (reshape, transpose, split, static slices) never becomes a step: it is folded
+// into the strides of the views the steps read and write.
+//
+// Batch is 1. Dimensions are either static or one of the symbols the model's
+// entry points bind at run time: the tokens of this call (S) or the cached
+// positions plus the new ones (T = P + S).
+//
+// The plan is serialized (JSON) into the bundle and executed by the runtime;
+// heavy steps (matmul, attention) call the kernel ABI, glue steps run the
+// program's code.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_CODEGEN_PLAN_H
+#define LLMC_CODEGEN_PLAN_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llmc::codegen {
+
+/// How one weight is stored in the weights section.
+enum class SlotKind : uint8_t {
+  Dense,  ///< fp32 row-major (norm weights, embedding table)
+  Packed, ///< kernels::PackedWeights for a matmul, [N, K] logical
+};
+
+struct WeightSlot {
+  std::string name;  ///< the source weight(s), e.g. "layers.0.wq+wk+wv"
+  SlotKind kind = SlotKind::Dense;
+  int64_t offset = 0; ///< byte offset in the weights section (page aligned)
+  int64_t bytes = 0;
+  /// Dense: logical shape. Packed: {N, K}.
+  std::vector<int64_t> shape;
+  /// Packed: kernels::WeightFormat::str() and the packing lanes.
+  std::string format;
+  unsigned lanes = 0;
+};
+
+/// Rows (tokens) of a 2-D activation: element (s, j) is at
+/// arena[offset + s * rowStride + j].
+struct RowView {
+  int64_t offset = 0;
+  int64_t rowStride = 0;
+};
+
+/// Heads of a token: element (s, h, d) is at
+/// arena[offset + s * tokenStride + h * headStride + d].
+struct HeadView {
+  int64_t offset = 0;
+  int64_t tokenStride = 0;
+  int64_t headStride = 0;
+};
+
+enum class StepKind : uint8_t {
+  Embed,      ///< out[s] = table[tokens[s]]
+  RmsNorm,    ///< out = in / rms(in) * w
+  Matmul,     ///< out[s] = in[s] @ W^T   (kernel ABI)
+  RopeTables, ///< cos/sin[s][i] for positions pos + s
+  Rope,       ///< rotate pairs of q or k heads
+  Attention,  ///< causal GQA attention over the KV cache (kernel ABI)
+  SwiGLU,     ///< out = silu(gate) * up
+  Add,        ///< out = a + b
+};
+
+llvm::StringRef stepKindName(StepKind k);
+
+struct Step {
+  StepKind kind = StepKind::Add;
+  /// Embed/RmsNorm: dense slot; Matmul: packed slot.
+  int32_t weight = -1;
+  RowView in, in2, out; // in2: Add's second operand
+  int64_t width = 0;    ///< row length (D for norms, N for matmul, ...)
+  int64_t inner = 0;    ///< K for matmul; up offset within the row for SwiGLU
+  float eps = 0;        ///< RmsNorm
+  // Rope / Attention / RopeTables
+  HeadView q, k, v, o;
+  int64_t heads = 0, kvHeads = 0, headDim = 0, valueDim = 0, rotHalf = 0;
+  bool interleaved = false;
+  float scale = 0;
+  bool causal = true;
+  int32_t layer = -1;       ///< Attention: KV cache slot
+  double theta = 0;         ///< RopeTables
+  int64_t cos = 0, sin = 0; ///< RopeTables out / Rope in (arena offsets, row = rotHalf)
+  /// Steps whose only consumers compute the logits: the runtime may run them
+  /// on the last token only when the caller wants just the last logits.
+  bool lastOnly = false;
+};
+
+struct ModelConfig {
+  int64_t vocab = 0, dim = 0, layers = 0, heads = 0, kvHeads = 0;
+  int64_t headDim = 0, valueDim = 0, hidden = 0;
+  int64_t maxContext = 0; ///< KV cache length
+  int32_t bos = 1, eos = 2;
+};
+
+struct ProgramPlan {
+  ModelConfig config;
+  std::vector<WeightSlot> weights;
+  std::vector<Step> steps;
+  /// The activation arena (floats) and the most tokens one call may take
+  /// (the runtime splits longer prompts into chunks).
+  int64_t arenaFloats = 0;
+  int64_t maxTokens = 0;
+  /// Where the logits are: rows of `vocab` floats.
+  RowView logits;
+
+  llvm::json::Value toJSON() const;
+  static llvm::Expected<ProgramPlan> fromJSON(const llvm::json::Value &v);
+};
+
+} // namespace llmc::codegen
+
+#endif // LLMC_CODEGEN_PLAN_H

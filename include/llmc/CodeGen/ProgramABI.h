@@ -1,0 +1,58 @@
+//===- ProgramABI.h - Between the generated program and the runtime -*- C++ -*-===//
+//
+// The program object (bundle section "program") defines two entry points:
+//
+//   void llmc_prefill(llmc_program_state *s, const int32_t *tokens, int64_t n,
+//                     int64_t pos);
+//   void llmc_decode(llmc_program_state *s, int32_t token, int64_t pos);
+//
+// They run every step of the ProgramPlan on the session's arena: glue steps
+// (embedding, RMSNorm, RoPE tables and rotation, SwiGLU, residual adds) are
+// generated code; heavy steps call the kernel ABI the runtime binds when it
+// links the object (ORC absolute symbols):
+//
+//   void llmc_rt_matmul(llmc_program_state *s, int32_t weight, const float *x,
+//                       int64_t m, int64_t ldx, float *y, int64_t ldy);
+//   void llmc_rt_attention(llmc_program_state *s, int32_t step, int64_t n,
+//                          int64_t pos);
+//
+// Math the generated code cannot inline (expf, cosf, sinf, powf) resolves to
+// the process's libm. Errors of a kernel call are recorded by the runtime in
+// its session and reported after the entry point returns.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_CODEGEN_PROGRAMABI_H
+#define LLMC_CODEGEN_PROGRAMABI_H
+
+#include <cstddef>
+#include <cstdint>
+
+namespace llmc::codegen {
+
+/// Section holding the program's object code (ELF relocatable).
+constexpr const char *kProgramObjectSection = "program";
+
+constexpr const char *kPrefillSymbol = "llmc_prefill";
+constexpr const char *kDecodeSymbol = "llmc_decode";
+constexpr const char *kMatmulSymbol = "llmc_rt_matmul";
+constexpr const char *kAttentionSymbol = "llmc_rt_attention";
+
+extern "C" {
+struct llmc_program_state {
+  float *arena;
+  const uint8_t *weights;
+  void *session;       ///< the runtime's, passed back to the kernel ABI
+  int64_t all_logits;  ///< non-zero: steps marked last_only run on every token
+};
+}
+static_assert(offsetof(llmc_program_state, arena) == 0, "ABI");
+static_assert(offsetof(llmc_program_state, weights) == 8, "ABI");
+static_assert(offsetof(llmc_program_state, session) == 16, "ABI");
+static_assert(offsetof(llmc_program_state, all_logits) == 24, "ABI");
+
+using PrefillFn = void (*)(llmc_program_state *, const int32_t *, int64_t, int64_t);
+using DecodeFn = void (*)(llmc_program_state *, int32_t, int64_t);
+
+} // namespace llmc::codegen
+
+#endif // LLMC_CODEGEN_PROGRAMABI_H

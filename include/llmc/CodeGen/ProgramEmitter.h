@@ -1,0 +1,30 @@
+//===- ProgramEmitter.h - ProgramPlan -> object code ------------*- C++ -*-===//
+#ifndef LLMC_CODEGEN_PROGRAMEMITTER_H
+#define LLMC_CODEGEN_PROGRAMEMITTER_H
+
+#include "llmc/CodeGen/Plan.h"
+#include "llmc/Target/Target.h"
+
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace llmc::codegen {
+
+struct ProgramCode {
+  std::vector<uint8_t> object; ///< ELF relocatable, x86-64
+  std::string mlir;            ///< the generated MLIR before lowering (keepIR)
+  std::string llvmIR;          ///< the optimized LLVM IR (keepIR)
+};
+
+/// Generate the program's entry points (ProgramABI.h) for `target`: MLIR (scf,
+/// arith, math, llvm) -> LLVM dialect -> LLVM IR -> O3 for the target's
+/// features -> object code.
+llvm::Expected<ProgramCode> emitProgram(const ProgramPlan &plan,
+                                        const TargetDesc &target,
+                                        bool keepIR = false);
+
+} // namespace llmc::codegen
+
+#endif

@@ -1,0 +1,145 @@
+//===- Model.h - A loaded bundle and its inference sessions ----*- C++ -*-===//
+//
+//   auto model = cantFail(Model::load("model.llmc"));
+//   auto session = cantFail(Session::create(*model, {.threads = 2}));
+//   ArrayRef<float> logits = cantFail(session->prefill(tokens));
+//   logits = cantFail(session->decode(next));
+//
+// A Model is the mmap'ed bundle (weights used in place, shared by every
+// session), its program and the kernels generated for this host. A Session owns
+// a KV cache, an activation arena and a thread pool; sessions of one model may
+// run concurrently on different threads.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_RUNTIME_MODEL_H
+#define LLMC_RUNTIME_MODEL_H
+
+#include "llmc/Bundle/Bundle.h"
+#include "llmc/CodeGen/Manifest.h"
+#include "llmc/CodeGen/Plan.h"
+#include "llmc/CodeGen/ProgramABI.h"
+#include "llmc/Kernels/Matmul.h"
+#include "llmc/Runtime/Tokenizer.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace llvm::orc {
+class LLJIT;
+} // namespace llvm::orc
+
+namespace llmc::runtime {
+
+struct LoadOptions {
+  /// Also verify the weights' checksum (pages in the whole file).
+  bool verifyWeights = false;
+  /// Execute the plan with the runtime's C++ driver instead of linking the
+  /// bundle's program object (for comparisons; also via LLMC_NO_JIT=1).
+  bool interpret = false;
+};
+
+class Model {
+public:
+  static llvm::Expected<std::unique_ptr<Model>> load(llvm::StringRef path,
+                                                     LoadOptions options = {});
+  ~Model();
+
+  const codegen::Manifest &manifest() const { return manifest_; }
+  const codegen::ProgramPlan &plan() const { return plan_; }
+  const codegen::ModelConfig &config() const { return plan_.config; }
+  const bundle::Bundle &bundle() const { return *bundle_; }
+  /// Null when the bundle carries no tokenizer.
+  const Tokenizer *tokenizer() const { return tokenizer_.get(); }
+  /// Tier of the kernels generated for this host.
+  IsaTier kernelTier() const { return tier_; }
+  /// Kernel descriptors, one per packed weight ("N x K format tier blocking").
+  std::vector<std::string> kernelDescriptions() const;
+  /// Bytes of the weights section.
+  uint64_t weightBytes() const { return weightBytes_; }
+  double loadMs() const { return loadMs_; }
+
+  /// True when the bundle's generated program is linked and used.
+  bool usesProgram() const { return prefill_ != nullptr; }
+  /// Milliseconds spent linking the program object (ORC).
+  double linkMs() const { return linkMs_; }
+
+  // Used by sessions.
+  const float *dense(int32_t slot) const;
+  const uint8_t *weightsBase() const { return weights_; }
+  codegen::PrefillFn prefillEntry() const { return prefill_; }
+  const kernels::PackedWeights &packed(int32_t slot) const { return packed_[slot]; }
+  const kernels::Matmul &matmul(int32_t slot) const { return matmuls_[slot]; }
+
+private:
+  Model() = default;
+  std::unique_ptr<bundle::Bundle> bundle_;
+  codegen::Manifest manifest_;
+  codegen::ProgramPlan plan_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  const uint8_t *weights_ = nullptr;
+  uint64_t weightBytes_ = 0;
+  std::vector<kernels::PackedWeights> packed_;
+  std::vector<kernels::Matmul> matmuls_;
+  IsaTier tier_ = IsaTier::Scalar;
+  double loadMs_ = 0, linkMs_ = 0;
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+  codegen::PrefillFn prefill_ = nullptr;
+  llvm::Error linkProgram(llvm::ArrayRef<uint8_t> object);
+};
+
+struct SessionOptions {
+  unsigned threads = 0; ///< 0: one per available core
+};
+
+class Session {
+public:
+  static llvm::Expected<std::unique_ptr<Session>>
+  create(const Model &model, SessionOptions options = {});
+  ~Session();
+
+  /// Run `tokens` at the current position; returns the logits of the last one
+  /// (valid until the next call). Longer prompts than the bundle's tokens per
+  /// call are run in chunks. A prompt that does not fit in the context is an
+  /// error and leaves the session unchanged.
+  llvm::Expected<llvm::ArrayRef<float>> prefill(llvm::ArrayRef<int32_t> tokens);
+  llvm::Expected<llvm::ArrayRef<float>> decode(int32_t token);
+  /// Like prefill, but calls `rows(firstIndex, logits[n][vocab])` with the
+  /// logits of every token (perplexity).
+  llvm::Error
+  forwardAll(llvm::ArrayRef<int32_t> tokens,
+             llvm::function_ref<void(int64_t, llvm::ArrayRef<float>)> rows);
+
+  int64_t position() const { return pos_; }
+  unsigned threads() const;
+  int64_t contextLength() const;
+  /// Forget the cached tokens.
+  void reset() { pos_ = 0; }
+  const Model &model() const { return model_; }
+
+  // The kernel ABI of the generated program (ProgramABI.h) lands here.
+  void kernelMatmul(int32_t weight, const float *x, int64_t m, int64_t ldx,
+                    float *y, int64_t ldy);
+  void kernelAttention(int32_t step, int64_t n, int64_t pos);
+
+private:
+  explicit Session(const Model &m);
+  llvm::Error check(llvm::ArrayRef<int32_t> tokens) const;
+  /// One call of the program: n <= maxTokens tokens at position pos_.
+  llvm::Error run(const int32_t *tokens, int64_t n, bool allLogits);
+
+  const Model &model_;
+  struct State;
+  std::unique_ptr<State> state_;
+  int64_t pos_ = 0;
+  std::vector<float> last_;
+  std::string kernelError_; ///< first kernel failure of the current call
+};
+
+} // namespace llmc::runtime
+
+#endif // LLMC_RUNTIME_MODEL_H

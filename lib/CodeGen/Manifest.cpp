@@ -1,0 +1,166 @@
+//===- Manifest.cpp - Bundle manifest <-> JSON ----------------------------===//
+
+#include "llmc/CodeGen/Manifest.h"
+
+#include "llmc/Bundle/BundleFormat.h"
+
+using namespace llvm;
+
+namespace llmc::codegen {
+
+std::string QuantRecipe::str() const {
+  if (type == "fp32" || type == "fp16" || type == "bf16")
+    return type;
+  std::string s = type;
+  s += groupSize ? " g" + std::to_string(groupSize) : std::string(" per-channel");
+  s += symmetric ? " sym" : " asym";
+  s += " " + scaleType + " scales";
+  return s;
+}
+
+Error QuantRecipe::validate() const {
+  if (type != "fp32" && type != "fp16" && type != "bf16" && type != "int8" &&
+      type != "int4")
+    return createStringError(inconvertibleErrorCode(),
+                             "unknown --quant '%s' (expected fp32, fp16, bf16, "
+                             "int8 or int4)",
+                             type.c_str());
+  if (groupSize != 0 && groupSize != 32 && groupSize != 64 && groupSize != 128)
+    return createStringError(inconvertibleErrorCode(),
+                             "--group-size must be 32, 64 or 128 (got %u)",
+                             groupSize);
+  if (scaleType != "f16" && scaleType != "f32" && scaleType != "bf16")
+    return createStringError(inconvertibleErrorCode(),
+                             "unknown scale type '%s'", scaleType.c_str());
+  return Error::success();
+}
+
+kernels::WeightFormat weightFormatFor(const QuantRecipe &r) {
+  using namespace kernels;
+  if (r.type == "fp16")
+    return WeightFormat::floating(WeightType::F16);
+  if (r.type == "bf16")
+    return WeightFormat::floating(WeightType::BF16);
+  if (r.type == "fp32")
+    return WeightFormat::floating(WeightType::F32);
+  ScaleType st = r.scaleType == "f32"    ? ScaleType::F32
+                 : r.scaleType == "bf16" ? ScaleType::BF16
+                                         : ScaleType::F16;
+  return WeightFormat::quantized(r.type == "int8" ? WeightType::Int8
+                                                  : WeightType::Int4,
+                                 r.groupSize, r.symmetric, st);
+}
+
+json::Value Manifest::toJSON() const {
+  const ModelConfig &c = plan ? plan->config : config;
+  json::Array features;
+  for (const std::string &f : target.features)
+    features.push_back(f);
+  json::Array kernelsJ;
+  uint64_t bytes = weightBytes;
+  if (plan) {
+    bytes = 0;
+    for (const WeightSlot &w : plan->weights) {
+      bytes += w.bytes;
+      if (w.kind != SlotKind::Packed)
+        continue;
+      kernelsJ.push_back(json::Object{{"weight", w.name},
+                                      {"n", w.shape[0]},
+                                      {"k", w.shape[1]},
+                                      {"format", w.format},
+                                      {"lanes", int64_t(w.lanes)},
+                                      {"tier", tier}});
+    }
+  }
+  return json::Object{
+      {"format", "llmc-bundle"},
+      {"format_version", int64_t(bundle::kFormatVersion)},
+      {"model",
+       json::Object{{"architecture", "llama"},
+                    {"vocab", c.vocab},
+                    {"dim", c.dim},
+                    {"layers", c.layers},
+                    {"heads", c.heads},
+                    {"kv_heads", c.kvHeads},
+                    {"head_dim", c.headDim},
+                    {"hidden", c.hidden},
+                    {"max_context", c.maxContext},
+                    {"bos", c.bos},
+                    {"eos", c.eos},
+                    {"source", source}}},
+      {"target", json::Object{{"cpu", target.cpu},
+                              {"features", std::move(features)},
+                              {"vector_bits", int64_t(target.vectorBits)},
+                              {"l1d", int64_t(target.caches.l1d)},
+                              {"l2", int64_t(target.caches.l2)},
+                              {"l3", int64_t(target.caches.l3)},
+                              {"cores", int64_t(target.cores)},
+                              {"kernel_tier", tier}}},
+      {"recipe", json::Object{{"quant", recipe.type},
+                              {"group_size", int64_t(recipe.groupSize)},
+                              {"symmetric", recipe.symmetric},
+                              {"scale_type", recipe.scaleType},
+                              {"weight_format", format},
+                              {"description", recipe.str()},
+                              {"method", "rtn"}}},
+      {"tokenizer", json::Object{{"kind", tokenizerKind}}},
+      {"program", json::Object{{"kind", "plan"}, {"section", kPlanSection}}},
+      {"weight_bytes", int64_t(bytes)},
+      {"kernels", std::move(kernelsJ)}};
+}
+
+Expected<Manifest> Manifest::parse(StringRef text) {
+  auto fail = [](const Twine &m) {
+    return createStringError(inconvertibleErrorCode(), "bad manifest: %s",
+                             m.str().c_str());
+  };
+  auto v = json::parse(text);
+  if (!v)
+    return fail(toString(v.takeError()));
+  const json::Object *root = v->getAsObject();
+  if (!root)
+    return fail("not a JSON object");
+  const json::Object *model = root->getObject("model");
+  const json::Object *target = root->getObject("target");
+  const json::Object *recipe = root->getObject("recipe");
+  if (!model || !target || !recipe)
+    return fail("missing model, target or recipe");
+  Manifest m;
+  ModelConfig &c = m.config;
+  c.vocab = model->getInteger("vocab").value_or(0);
+  c.dim = model->getInteger("dim").value_or(0);
+  c.layers = model->getInteger("layers").value_or(0);
+  c.heads = model->getInteger("heads").value_or(0);
+  c.kvHeads = model->getInteger("kv_heads").value_or(0);
+  c.headDim = model->getInteger("head_dim").value_or(0);
+  c.hidden = model->getInteger("hidden").value_or(0);
+  c.maxContext = model->getInteger("max_context").value_or(0);
+  c.bos = int32_t(model->getInteger("bos").value_or(1));
+  c.eos = int32_t(model->getInteger("eos").value_or(2));
+  m.source = model->getString("source").value_or("").str();
+  std::vector<std::string> features;
+  if (const json::Array *fs = target->getArray("features"))
+    for (const json::Value &f : *fs)
+      if (auto s = f.getAsString())
+        features.push_back(s->str());
+  CacheSizes caches{uint64_t(target->getInteger("l1d").value_or(0)),
+                    uint64_t(target->getInteger("l2").value_or(0)),
+                    uint64_t(target->getInteger("l3").value_or(0))};
+  auto t = makeTarget(target->getString("cpu").value_or("").str(), features,
+                      caches, unsigned(target->getInteger("cores").value_or(1)));
+  if (!t)
+    return fail(toString(t.takeError()));
+  m.target = *t;
+  m.tier = target->getString("kernel_tier").value_or("").str();
+  m.recipe.type = recipe->getString("quant").value_or("fp32").str();
+  m.recipe.groupSize = unsigned(recipe->getInteger("group_size").value_or(0));
+  m.recipe.symmetric = recipe->getBoolean("symmetric").value_or(true);
+  m.recipe.scaleType = recipe->getString("scale_type").value_or("f16").str();
+  m.format = recipe->getString("weight_format").value_or("").str();
+  if (const json::Object *tok = root->getObject("tokenizer"))
+    m.tokenizerKind = tok->getString("kind").value_or("").str();
+  m.weightBytes = uint64_t(root->getInteger("weight_bytes").value_or(0));
+  return m;
+}
+
+} // namespace llmc::codegen

@@ -1,0 +1,277 @@
+//===- Plan.cpp - ProgramPlan <-> JSON ------------------------------------===//
+
+#include "llmc/CodeGen/Plan.h"
+
+using namespace llvm;
+
+namespace llmc::codegen {
+
+static constexpr StringLiteral kStepNames[] = {
+    "embed", "rms_norm", "matmul", "rope_tables",
+    "rope",  "attention", "swiglu", "add"};
+
+StringRef stepKindName(StepKind k) { return kStepNames[unsigned(k)]; }
+
+static json::Value rowJ(const RowView &r) {
+  return json::Array{r.offset, r.rowStride};
+}
+static json::Value headJ(const HeadView &h) {
+  return json::Array{h.offset, h.tokenStride, h.headStride};
+}
+
+json::Value ProgramPlan::toJSON() const {
+  json::Array ws;
+  for (const WeightSlot &w : weights) {
+    json::Array shape;
+    for (int64_t d : w.shape)
+      shape.push_back(d);
+    ws.push_back(json::Object{{"name", w.name},
+                              {"kind", w.kind == SlotKind::Dense ? "dense" : "packed"},
+                              {"offset", w.offset},
+                              {"bytes", w.bytes},
+                              {"shape", std::move(shape)},
+                              {"format", w.format},
+                              {"lanes", int64_t(w.lanes)}});
+  }
+  json::Array ss;
+  for (const Step &s : steps) {
+    json::Object o{{"op", stepKindName(s.kind)}};
+    switch (s.kind) {
+    case StepKind::Embed:
+      o["weight"] = s.weight;
+      o["out"] = rowJ(s.out);
+      o["width"] = s.width;
+      break;
+    case StepKind::RmsNorm:
+      o["weight"] = s.weight;
+      o["in"] = rowJ(s.in);
+      o["out"] = rowJ(s.out);
+      o["width"] = s.width;
+      o["eps"] = double(s.eps);
+      break;
+    case StepKind::Matmul:
+      o["weight"] = s.weight;
+      o["in"] = rowJ(s.in);
+      o["out"] = rowJ(s.out);
+      o["n"] = s.width;
+      o["k"] = s.inner;
+      break;
+    case StepKind::RopeTables:
+      o["half"] = s.rotHalf;
+      o["dim"] = s.headDim;
+      o["theta"] = s.theta;
+      o["cos"] = s.cos;
+      o["sin"] = s.sin;
+      break;
+    case StepKind::Rope:
+      o["x"] = headJ(s.q);
+      o["out"] = headJ(s.o);
+      o["heads"] = s.heads;
+      o["head_dim"] = s.headDim;
+      o["half"] = s.rotHalf;
+      o["interleaved"] = s.interleaved;
+      o["cos"] = s.cos;
+      o["sin"] = s.sin;
+      break;
+    case StepKind::Attention:
+      o["q"] = headJ(s.q);
+      o["k"] = headJ(s.k);
+      o["v"] = headJ(s.v);
+      o["out"] = headJ(s.o);
+      o["heads"] = s.heads;
+      o["kv_heads"] = s.kvHeads;
+      o["head_dim"] = s.headDim;
+      o["value_dim"] = s.valueDim;
+      o["scale"] = double(s.scale);
+      o["layer"] = s.layer;
+      break;
+    case StepKind::SwiGLU:
+    case StepKind::Add:
+      o["in"] = rowJ(s.in);
+      o["in2"] = rowJ(s.in2);
+      o["out"] = rowJ(s.out);
+      o["width"] = s.width;
+      break;
+    }
+    if (s.lastOnly)
+      o["last_only"] = true;
+    ss.push_back(std::move(o));
+  }
+  const ModelConfig &c = config;
+  return json::Object{
+      {"config", json::Object{{"vocab", c.vocab},
+                              {"dim", c.dim},
+                              {"layers", c.layers},
+                              {"heads", c.heads},
+                              {"kv_heads", c.kvHeads},
+                              {"head_dim", c.headDim},
+                              {"value_dim", c.valueDim},
+                              {"hidden", c.hidden},
+                              {"max_context", c.maxContext},
+                              {"bos", c.bos},
+                              {"eos", c.eos}}},
+      {"arena_floats", arenaFloats},
+      {"max_tokens", maxTokens},
+      {"logits", rowJ(logits)},
+      {"weights", std::move(ws)},
+      {"steps", std::move(ss)}};
+}
+
+namespace {
+struct Reader {
+  std::string error;
+  int64_t i64(const json::Object &o, StringRef k) {
+    if (auto v = o.getInteger(k))
+      return *v;
+    if (error.empty())
+      error = ("missing integer '" + k + "'").str();
+    return 0;
+  }
+  double f64(const json::Object &o, StringRef k) {
+    if (auto v = o.getNumber(k))
+      return *v;
+    if (error.empty())
+      error = ("missing number '" + k + "'").str();
+    return 0;
+  }
+  int64_t at(const json::Array *a, size_t i) {
+    if (a && i < a->size())
+      if (auto v = (*a)[i].getAsInteger())
+        return *v;
+    if (error.empty())
+      error = "malformed view";
+    return 0;
+  }
+  RowView row(const json::Object &o, StringRef k) {
+    const json::Array *a = o.getArray(k);
+    return RowView{at(a, 0), at(a, 1)};
+  }
+  HeadView head(const json::Object &o, StringRef k) {
+    const json::Array *a = o.getArray(k);
+    return HeadView{at(a, 0), at(a, 1), at(a, 2)};
+  }
+};
+} // namespace
+
+Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
+  auto fail = [](const Twine &m) {
+    return createStringError(inconvertibleErrorCode(), "bad program plan: %s",
+                             m.str().c_str());
+  };
+  const json::Object *root = v.getAsObject();
+  if (!root)
+    return fail("not an object");
+  Reader r;
+  ProgramPlan p;
+  const json::Object *c = root->getObject("config");
+  const json::Array *ws = root->getArray("weights");
+  const json::Array *ss = root->getArray("steps");
+  if (!c || !ws || !ss)
+    return fail("missing config, weights or steps");
+  p.config.vocab = r.i64(*c, "vocab");
+  p.config.dim = r.i64(*c, "dim");
+  p.config.layers = r.i64(*c, "layers");
+  p.config.heads = r.i64(*c, "heads");
+  p.config.kvHeads = r.i64(*c, "kv_heads");
+  p.config.headDim = r.i64(*c, "head_dim");
+  p.config.valueDim = r.i64(*c, "value_dim");
+  p.config.hidden = r.i64(*c, "hidden");
+  p.config.maxContext = r.i64(*c, "max_context");
+  p.config.bos = int32_t(r.i64(*c, "bos"));
+  p.config.eos = int32_t(r.i64(*c, "eos"));
+  p.arenaFloats = r.i64(*root, "arena_floats");
+  p.maxTokens = r.i64(*root, "max_tokens");
+  p.logits = r.row(*root, "logits");
+  for (const json::Value &wv : *ws) {
+    const json::Object *o = wv.getAsObject();
+    if (!o)
+      return fail("weight entry is not an object");
+    WeightSlot w;
+    w.name = o->getString("name").value_or("").str();
+    w.kind = o->getString("kind").value_or("") == "packed" ? SlotKind::Packed
+                                                          : SlotKind::Dense;
+    w.offset = r.i64(*o, "offset");
+    w.bytes = r.i64(*o, "bytes");
+    if (const json::Array *sh = o->getArray("shape"))
+      for (size_t i = 0; i < sh->size(); ++i)
+        w.shape.push_back(r.at(sh, i));
+    w.format = o->getString("format").value_or("").str();
+    w.lanes = unsigned(r.i64(*o, "lanes"));
+    p.weights.push_back(std::move(w));
+  }
+  for (const json::Value &sv : *ss) {
+    const json::Object *o = sv.getAsObject();
+    if (!o)
+      return fail("step is not an object");
+    StringRef op = o->getString("op").value_or("");
+    const auto *it = llvm::find(kStepNames, op);
+    if (it == std::end(kStepNames))
+      return fail("unknown step '" + op + "'");
+    Step s;
+    s.kind = StepKind(it - std::begin(kStepNames));
+    s.lastOnly = o->getBoolean("last_only").value_or(false);
+    switch (s.kind) {
+    case StepKind::Embed:
+      s.weight = int32_t(r.i64(*o, "weight"));
+      s.out = r.row(*o, "out");
+      s.width = r.i64(*o, "width");
+      break;
+    case StepKind::RmsNorm:
+      s.weight = int32_t(r.i64(*o, "weight"));
+      s.in = r.row(*o, "in");
+      s.out = r.row(*o, "out");
+      s.width = r.i64(*o, "width");
+      s.eps = float(r.f64(*o, "eps"));
+      break;
+    case StepKind::Matmul:
+      s.weight = int32_t(r.i64(*o, "weight"));
+      s.in = r.row(*o, "in");
+      s.out = r.row(*o, "out");
+      s.width = r.i64(*o, "n");
+      s.inner = r.i64(*o, "k");
+      break;
+    case StepKind::RopeTables:
+      s.rotHalf = r.i64(*o, "half");
+      s.headDim = r.i64(*o, "dim");
+      s.theta = r.f64(*o, "theta");
+      s.cos = r.i64(*o, "cos");
+      s.sin = r.i64(*o, "sin");
+      break;
+    case StepKind::Rope:
+      s.q = r.head(*o, "x");
+      s.o = r.head(*o, "out");
+      s.heads = r.i64(*o, "heads");
+      s.headDim = r.i64(*o, "head_dim");
+      s.rotHalf = r.i64(*o, "half");
+      s.interleaved = o->getBoolean("interleaved").value_or(false);
+      s.cos = r.i64(*o, "cos");
+      s.sin = r.i64(*o, "sin");
+      break;
+    case StepKind::Attention:
+      s.q = r.head(*o, "q");
+      s.k = r.head(*o, "k");
+      s.v = r.head(*o, "v");
+      s.o = r.head(*o, "out");
+      s.heads = r.i64(*o, "heads");
+      s.kvHeads = r.i64(*o, "kv_heads");
+      s.headDim = r.i64(*o, "head_dim");
+      s.valueDim = r.i64(*o, "value_dim");
+      s.scale = float(r.f64(*o, "scale"));
+      s.layer = int32_t(r.i64(*o, "layer"));
+      break;
+    case StepKind::SwiGLU:
+    case StepKind::Add:
+      s.in = r.row(*o, "in");
+      s.in2 = r.row(*o, "in2");
+      s.out = r.row(*o, "out");
+      s.width = r.i64(*o, "width");
+      break;
+    }
+    p.steps.push_back(s);
+  }
+  if (!r.error.empty())
+    return fail(r.error);
+  return std::move(p);
+}
+
+} // namespace llmc::codegen

@@ -1,0 +1,935 @@
+//===- PlanBuilder.cpp - Fused @main -> ProgramPlan -----------------------===//
+//
+// One walk over the ops the results depend on. Each tensor value becomes a
+// strided view: (arena region, offset, dims) where every dim is static or one
+// of the symbols batch (1), S (tokens of this call) or T (past + new). Shape
+// plumbing only rewrites views; compute ops allocate a region laid out
+// token-major ([S][static dims...]) and append a Step.
+//
+//===----------------------------------------------------------------------===//
+
+#include "PlanBuilder.h"
+
+#include "llmc/LLMCOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <map>
+#include <numeric>
+
+using namespace mlir;
+using namespace llvm;
+
+namespace llmc::codegen {
+namespace {
+
+enum class Sym : uint8_t { Static, Batch, Seq, Total };
+
+struct Dim {
+  Sym sym = Sym::Static;
+  int64_t size = 1; // static size (batch: 1)
+  int64_t stride = 0;
+};
+
+enum class VKind : uint8_t {
+  Activation, // arena region
+  Weight,     // compile-time weight expression
+  Tokens,     // input_ids
+  Positions,  // position_ids
+  Past,       // past_key_values.*
+  Present,    // KV cache after an attention
+  Ignored,    // attention_mask and what is computed from it only
+};
+
+struct VInfo {
+  VKind kind = VKind::Ignored;
+  int32_t region = -1;
+  int64_t offset = 0;
+  SmallVector<Dim, 4> dims;
+  bool ropeCos = false, ropeSin = false; // RopeTables outputs
+  int32_t ropeStep = -1;
+};
+
+struct Region {
+  int64_t perToken = 0;
+  int32_t def = -1, lastUse = -1;
+  int64_t base = -1;
+};
+
+VInfo kindOnly(VKind k) {
+  VInfo v;
+  v.kind = k;
+  return v;
+}
+
+Error err(Operation *op, const Twine &msg) {
+  std::string loc;
+  llvm::raw_string_ostream os(loc);
+  op->getLoc().print(os);
+  return createStringError(inconvertibleErrorCode(), "%s: '%s': %s",
+                           loc.c_str(), op->getName().getStringRef().str().c_str(),
+                           msg.str().c_str());
+}
+
+class Builder {
+public:
+  Builder(func::FuncOp fn, const CompileOptions &opts, PlanResult &out)
+      : fn_(fn), out_(out) {}
+
+  Error run();
+
+private:
+  Error visit(Operation *op);
+  Expected<int32_t> weightSlot(Value root, SlotKind kind, Operation *user);
+  int32_t newRegion(int64_t perToken) {
+    regions_.push_back({perToken, int32_t(plan().steps.size()), -1, -1});
+    return int32_t(regions_.size() - 1);
+  }
+  void use(const VInfo &v) {
+    if (v.kind == VKind::Activation && v.region >= 0)
+      regions_[v.region].lastUse = int32_t(plan().steps.size());
+  }
+  /// A token-major view of a fresh region: [batch, S, static dims...] or,
+  /// for heads-first tensors [B, H, S, D], physically [S][H][D].
+  VInfo allocate(ArrayRef<Dim> logical);
+  Expected<RowView> rowView(Operation *op, const VInfo &v, int64_t &width,
+                            StringRef what);
+  Expected<HeadView> headView(Operation *op, const VInfo &v, int64_t &heads,
+                              int64_t &headDim, StringRef what);
+  Expected<VInfo> reshape(Operation *op, const VInfo &in, ArrayRef<int64_t> shape);
+  ProgramPlan &plan() { return out_.plan; }
+  Expected<const VInfo *> get(Operation *op, Value v) {
+    auto it = values_.find(v);
+    if (it == values_.end())
+      return err(op, "operand produced by an unsupported computation");
+    return &it->second;
+  }
+  Error finish();
+
+  func::FuncOp fn_;
+  PlanResult &out_;
+  llvm::DenseMap<Value, VInfo> values_;
+  std::vector<Region> regions_;
+  // Per step: the regions its views refer to (in, in2, out, q, k, v, o, cos, sin).
+  std::vector<std::array<int32_t, 9>> stepRegions_;
+  llvm::DenseMap<Value, int32_t> slotOf_;
+  llvm::DenseMap<Value, std::pair<int32_t, bool>> presentOf_; // value -> (layer, isValue)
+  int32_t layers_ = 0;
+  int32_t logitsRegion_ = -1;
+};
+
+bool isWeightExpr(Operation *op) {
+  return isa<WeightOp, TransposeOp, ConcatOp, ReshapeOp, CastOp>(op);
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+
+VInfo Builder::allocate(ArrayRef<Dim> logical) {
+  VInfo v;
+  v.kind = VKind::Activation;
+  // Physical order: static dims in logical order, innermost last; the token
+  // dim outermost. Batch dims get stride 0.
+  int64_t stride = 1;
+  v.dims.assign(logical.begin(), logical.end());
+  for (int i = int(v.dims.size()) - 1; i >= 0; --i) {
+    if (v.dims[i].sym == Sym::Static) {
+      v.dims[i].stride = stride;
+      stride *= v.dims[i].size;
+    }
+  }
+  for (Dim &d : v.dims)
+    if (d.sym == Sym::Seq || d.sym == Sym::Total)
+      d.stride = stride;
+    else if (d.sym == Sym::Batch)
+      d.stride = 0;
+  v.region = newRegion(stride);
+  v.offset = 0;
+  return v;
+}
+
+Expected<RowView> Builder::rowView(Operation *op, const VInfo &v, int64_t &width,
+                                   StringRef what) {
+  if (v.kind != VKind::Activation)
+    return err(op, what + " must be an activation");
+  // [batch?, S, static...] with the static dims contiguous.
+  size_t i = 0;
+  while (i < v.dims.size() && v.dims[i].sym == Sym::Batch)
+    ++i;
+  if (i >= v.dims.size() || v.dims[i].sym != Sym::Seq)
+    return err(op, what + " must be laid out as [batch, sequence, features]");
+  RowView r;
+  r.offset = v.offset;
+  r.rowStride = v.dims[i].stride;
+  width = 1;
+  int64_t expect = 1;
+  for (size_t j = v.dims.size(); j-- > i + 1;) {
+    const Dim &d = v.dims[j];
+    if (d.sym != Sym::Static)
+      return err(op, what + " has a second dynamic dimension");
+    if (d.size != 1 && d.stride != expect)
+      return err(op, what + " is not contiguous in its feature dimensions "
+                            "(needs a copy, which CodeGen does not plan yet)");
+    expect *= d.size;
+    width *= d.size;
+  }
+  return r;
+}
+
+Expected<HeadView> Builder::headView(Operation *op, const VInfo &v, int64_t &heads,
+                                     int64_t &headDim, StringRef what) {
+  if (v.kind != VKind::Activation)
+    return err(op, what + " must be an activation");
+  if (v.dims.size() != 4 || v.dims[0].sym != Sym::Batch ||
+      v.dims[1].sym != Sym::Static || v.dims[2].sym != Sym::Seq ||
+      v.dims[3].sym != Sym::Static || v.dims[3].stride != 1)
+    return err(op, what + " must be [batch, heads, sequence, head_dim] with a "
+                          "contiguous head_dim");
+  HeadView h;
+  h.offset = v.offset;
+  h.headStride = v.dims[1].stride;
+  h.tokenStride = v.dims[2].stride;
+  heads = v.dims[1].size;
+  headDim = v.dims[3].size;
+  return h;
+}
+
+Expected<VInfo> Builder::reshape(Operation *op, const VInfo &in,
+                                 ArrayRef<int64_t> shape) {
+  // Output dims: 0 copies, -1 inferred, n static.
+  SmallVector<Dim, 6> outDims;
+  int inferAt = -1;
+  for (auto [i, s] : llvm::enumerate(shape)) {
+    if (s == 0) {
+      if (i >= in.dims.size())
+        return err(op, "reshape copies a dimension the input lacks");
+      outDims.push_back(in.dims[i]);
+    } else if (s == -1) {
+      inferAt = int(i);
+      outDims.push_back(Dim{Sym::Static, 1, 0});
+    } else {
+      outDims.push_back(Dim{Sym::Static, s, 0});
+    }
+  }
+  // Symbols and static products.
+  auto count = [](ArrayRef<Dim> ds, Sym s) {
+    return llvm::count_if(ds, [&](const Dim &d) { return d.sym == s; });
+  };
+  int64_t inStatic = 1, outStatic = 1;
+  for (const Dim &d : in.dims)
+    if (d.sym == Sym::Static)
+      inStatic *= d.size;
+  for (auto [i, d] : llvm::enumerate(outDims))
+    if (d.sym == Sym::Static && int(i) != inferAt)
+      outStatic *= d.size;
+  if (inferAt >= 0) {
+    Sym missing = Sym::Static;
+    for (Sym s : {Sym::Seq, Sym::Total, Sym::Batch})
+      if (count(in.dims, s) > count(outDims, s)) {
+        missing = s;
+        break;
+      }
+    if (missing != Sym::Static && inStatic == outStatic) {
+      outDims[inferAt] = Dim{missing, 1, 0};
+    } else {
+      if (outStatic == 0 || inStatic % outStatic)
+        return err(op, "cannot infer the -1 dimension of the reshape");
+      outDims[inferAt].size = inStatic / outStatic;
+      outStatic *= outDims[inferAt].size;
+    }
+  }
+  if (inStatic != outStatic ||
+      count(in.dims, Sym::Seq) != count(outDims, Sym::Seq) ||
+      count(in.dims, Sym::Total) != count(outDims, Sym::Total))
+    return err(op, "reshape changes the number of elements");
+
+  // Strides: drop size-1 / batch dims, match groups.
+  SmallVector<int, 6> ii, oo;
+  for (auto [i, d] : llvm::enumerate(in.dims))
+    if (!(d.sym == Sym::Batch || (d.sym == Sym::Static && d.size == 1)))
+      ii.push_back(int(i));
+  for (auto [i, d] : llvm::enumerate(outDims))
+    if (!(d.sym == Sym::Batch || (d.sym == Sym::Static && d.size == 1)))
+      oo.push_back(int(i));
+  for (Dim &d : outDims)
+    d.stride = 0;
+  size_t a = 0, b = 0;
+  while (a < ii.size() || b < oo.size()) {
+    if (a >= ii.size() || b >= oo.size())
+      return err(op, "reshape dims do not match");
+    const Dim &da = in.dims[ii[a]];
+    Dim &db = outDims[oo[b]];
+    if (da.sym != Sym::Static || db.sym != Sym::Static) {
+      if (da.sym != db.sym)
+        return err(op, "reshape moves a dynamic dimension");
+      db.stride = da.stride;
+      ++a, ++b;
+      continue;
+    }
+    // A static group: in dims [a, a2), out dims [b, b2) with equal products.
+    size_t a2 = a + 1, b2 = b + 1;
+    int64_t pa = da.size, pb = db.size;
+    while (pa != pb) {
+      if (pa < pb) {
+        if (a2 >= ii.size() || in.dims[ii[a2]].sym != Sym::Static)
+          return err(op, "reshape groups do not match");
+        pa *= in.dims[ii[a2++]].size;
+      } else {
+        if (b2 >= oo.size() || outDims[oo[b2]].sym != Sym::Static)
+          return err(op, "reshape groups do not match");
+        pb *= outDims[oo[b2++]].size;
+      }
+    }
+    for (size_t k = a; k + 1 < a2; ++k)
+      if (in.dims[ii[k]].stride !=
+          in.dims[ii[k + 1]].stride * in.dims[ii[k + 1]].size)
+        return err(op, "reshape of a non-contiguous view needs a copy, which "
+                       "CodeGen does not plan yet");
+    int64_t stride = in.dims[ii[a2 - 1]].stride;
+    for (size_t k = b2; k-- > b;) {
+      outDims[oo[k]].stride = stride;
+      stride *= outDims[oo[k]].size;
+    }
+    a = a2, b = b2;
+  }
+  VInfo r = in;
+  r.dims.assign(outDims.begin(), outDims.end());
+  return r;
+}
+
+Expected<int32_t> Builder::weightSlot(Value root, SlotKind kind, Operation *user) {
+  auto key = root;
+  auto it = slotOf_.find(key);
+  // The same weight may be used densely (embedding) and packed (tied lm_head
+  // through a transpose): the lookup is by value, and a transpose is a
+  // different value, so each use gets the slot of its own kind.
+  if (it != slotOf_.end() && plan().weights[it->second].kind == kind)
+    return it->second;
+  auto type = dyn_cast<RankedTensorType>(root.getType());
+  if (!type || !type.hasStaticShape())
+    return err(user, "weights must be statically shaped tensors");
+  WeightSlot s;
+  s.kind = kind;
+  // A readable name: the llmc.weight names under the expression.
+  SmallVector<Value> work{root};
+  std::string name;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    Operation *d = v.getDefiningOp();
+    if (!d)
+      return err(user, "weight operand is a function argument");
+    if (auto w = dyn_cast<WeightOp>(d)) {
+      name = name.empty() ? w.getName().str() : name + "+" + w.getName().str();
+      continue;
+    }
+    if (!isWeightExpr(d))
+      return err(user, "weight operand is computed by '" +
+                           d->getName().getStringRef() +
+                           "', which CodeGen cannot evaluate at compile time");
+    for (Value o : llvm::reverse(d->getOperands()))
+      work.push_back(o);
+  }
+  s.name = name;
+  if (kind == SlotKind::Packed) {
+    if (type.getRank() != 2)
+      return err(user, "matmul weight must be 2-D [K, N]");
+    s.shape = {type.getDimSize(1), type.getDimSize(0)}; // {N, K}
+  } else {
+    s.shape.assign(type.getShape().begin(), type.getShape().end());
+  }
+  plan().weights.push_back(s);
+  out_.roots.push_back(root);
+  slotOf_[key] = int32_t(plan().weights.size() - 1);
+  return int32_t(plan().weights.size() - 1);
+}
+
+Error Builder::visit(Operation *op) {
+  auto &steps = plan().steps;
+  auto addStep = [&](Step s, std::array<int32_t, 9> regs) {
+    steps.push_back(s);
+    stepRegions_.push_back(regs);
+  };
+  auto dimsOf = [](const VInfo &v) { return SmallVector<Dim, 4>(v.dims); };
+
+  if (isWeightExpr(op) && !isa<CastOp>(op) &&
+      llvm::all_of(op->getOperands(), [&](Value v) {
+        auto it = values_.find(v);
+        return it != values_.end() && it->second.kind == VKind::Weight;
+      })) {
+    values_[op->getResult(0)] = kindOnly(VKind::Weight);
+    return Error::success();
+  }
+  if (auto c = dyn_cast<CastOp>(op)) {
+    auto in = get(op, c.getX());
+    if (!in)
+      return in.takeError();
+    if (c.getX().getType() != c.getType())
+      return err(op, "casts between element types are not supported (f32 "
+                     "models only for now)");
+    values_[c.getResult()] = **in;
+    return Error::success();
+  }
+  if (auto g = dyn_cast<GatherOp>(op)) {
+    auto table = get(op, g.getData());
+    auto ids = get(op, g.getIndices());
+    if (!table)
+      return table.takeError();
+    if (!ids)
+      return ids.takeError();
+    if ((*table)->kind != VKind::Weight || (*ids)->kind != VKind::Tokens ||
+        g.getAxis() != 0)
+      return err(op, "only embedding lookups (weight table, input_ids, axis 0) "
+                     "are supported");
+    auto slot = weightSlot(g.getData(), SlotKind::Dense, op);
+    if (!slot)
+      return slot.takeError();
+    int64_t D = plan().weights[*slot].shape.back();
+    VInfo o = allocate({Dim{Sym::Batch}, Dim{Sym::Seq}, Dim{Sym::Static, D}});
+    Step s;
+    s.kind = StepKind::Embed;
+    s.weight = *slot;
+    s.out = RowView{o.offset, o.dims[1].stride};
+    s.width = D;
+    addStep(s, {-1, -1, o.region, -1, -1, -1, -1, -1, -1});
+    values_[g.getResult()] = o;
+    return Error::success();
+  }
+  if (auto n = dyn_cast<RMSNormOp>(op)) {
+    auto x = get(op, n.getX());
+    if (!x)
+      return x.takeError();
+    int64_t width;
+    auto in = rowView(op, **x, width, "x");
+    if (!in)
+      return in.takeError();
+    auto slot = weightSlot(n.getWeight(), SlotKind::Dense, op);
+    if (!slot)
+      return slot.takeError();
+    use(**x);
+    VInfo o = allocate(dimsOf(**x));
+    Step s;
+    s.kind = StepKind::RmsNorm;
+    s.weight = *slot;
+    s.in = *in;
+    s.width = width;
+    s.eps = n.getEpsilon().convertToFloat();
+    int64_t w2;
+    s.out = cantFail(rowView(op, o, w2, "out"));
+    addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
+    values_[n.getResult()] = o;
+    return Error::success();
+  }
+  if (auto m = dyn_cast<MatMulOp>(op)) {
+    auto x = get(op, m.getA());
+    auto w = get(op, m.getB());
+    if (!x)
+      return x.takeError();
+    if (!w)
+      return w.takeError();
+    if ((*w)->kind != VKind::Weight)
+      return err(op, "only matmuls by a weight are supported (attention "
+                     "products must be fused into llmc.attention)");
+    int64_t K;
+    auto in = rowView(op, **x, K, "a");
+    if (!in)
+      return in.takeError();
+    auto slot = weightSlot(m.getB(), SlotKind::Packed, op);
+    if (!slot)
+      return slot.takeError();
+    const WeightSlot &ws = plan().weights[*slot];
+    if (ws.shape[1] != K)
+      return err(op, "weight K does not match the activation");
+    use(**x);
+    auto dims = dimsOf(**x);
+    while (dims.size() > 2 && dims.back().sym == Sym::Static)
+      dims.pop_back();
+    dims.push_back(Dim{Sym::Static, ws.shape[0]});
+    VInfo o = allocate(dims);
+    Step s;
+    s.kind = StepKind::Matmul;
+    s.weight = *slot;
+    s.in = *in;
+    s.width = ws.shape[0];
+    s.inner = K;
+    int64_t w2;
+    s.out = cantFail(rowView(op, o, w2, "out"));
+    addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
+    values_[m.getResult()] = o;
+    return Error::success();
+  }
+  if (auto sp = dyn_cast<SplitOp>(op)) {
+    auto x = get(op, sp.getX());
+    if (!x)
+      return x.takeError();
+    const VInfo in = **x; // a copy: inserting below may rehash values_
+    int64_t axis = sp.getAxisAttr().getInt();
+    if (axis < 0)
+      axis += in.dims.size();
+    if (axis < 0 || axis >= int64_t(in.dims.size()) ||
+        in.dims[axis].sym != Sym::Static)
+      return err(op, "only splits of a static dimension are supported");
+    int64_t start = 0;
+    for (Value r : sp.getOutputs()) {
+      auto t = cast<RankedTensorType>(r.getType());
+      VInfo o = in;
+      int64_t size = t.getDimSize(axis);
+      if (ShapedType::isDynamic(size))
+        return err(op, "split piece of unknown size");
+      o.dims[axis].size = size;
+      o.offset += start * in.dims[axis].stride;
+      start += size;
+      values_[r] = o;
+    }
+    return Error::success();
+  }
+  if (auto sl = dyn_cast<SliceOp>(op)) {
+    auto x = get(op, sl.getX());
+    if (!x)
+      return x.takeError();
+    VInfo o = **x;
+    ArrayRef<int64_t> starts = sl.getStarts(), ends = sl.getEnds();
+    SmallVector<int64_t> axes, steps2;
+    if (auto a = sl.getAxes())
+      axes.assign(a->begin(), a->end());
+    else
+      for (size_t i = 0; i < starts.size(); ++i)
+        axes.push_back(int64_t(i));
+    if (auto st = sl.getSteps())
+      steps2.assign(st->begin(), st->end());
+    else
+      steps2.assign(starts.size(), 1);
+    for (size_t i = 0; i < starts.size(); ++i) {
+      int64_t ax = axes[i] < 0 ? axes[i] + int64_t(o.dims.size()) : axes[i];
+      Dim &d = o.dims[ax];
+      if (d.sym != Sym::Static || steps2[i] <= 0)
+        return err(op, "only forward slices of static dimensions are supported");
+      int64_t n = d.size;
+      int64_t b = starts[i] < 0 ? starts[i] + n : starts[i];
+      int64_t e = ends[i] < 0 ? ends[i] + n : ends[i];
+      b = std::clamp<int64_t>(b, 0, n);
+      e = std::clamp<int64_t>(e, 0, n);
+      o.offset += b * d.stride;
+      d.size = e > b ? (e - b + steps2[i] - 1) / steps2[i] : 0;
+      d.stride *= steps2[i];
+    }
+    values_[sl.getResult()] = o;
+    return Error::success();
+  }
+  if (auto r = dyn_cast<ReshapeOp>(op)) {
+    auto x = get(op, r.getX());
+    if (!x)
+      return x.takeError();
+    auto o = reshape(op, **x, r.getShape());
+    if (!o)
+      return o.takeError();
+    values_[r.getResult()] = *o;
+    return Error::success();
+  }
+  if (auto t = dyn_cast<TransposeOp>(op)) {
+    auto x = get(op, t.getX());
+    if (!x)
+      return x.takeError();
+    VInfo o = **x;
+    for (auto [i, p] : llvm::enumerate(t.getPerm()))
+      o.dims[i] = (*x)->dims[p];
+    values_[t.getResult()] = o;
+    return Error::success();
+  }
+  if (auto rc = dyn_cast<RopeCosSinOp>(op)) {
+    auto p = get(op, rc.getPositionIds());
+    if (!p)
+      return p.takeError();
+    if ((*p)->kind != VKind::Positions)
+      return err(op, "position_ids must be the model's position input");
+    int64_t half = rc.getDimAttr().getInt() / 2;
+    VInfo c = allocate({Dim{Sym::Batch}, Dim{Sym::Seq}, Dim{Sym::Static, half}});
+    VInfo sn = allocate({Dim{Sym::Batch}, Dim{Sym::Seq}, Dim{Sym::Static, half}});
+    Step s;
+    s.kind = StepKind::RopeTables;
+    s.rotHalf = half;
+    s.headDim = rc.getDimAttr().getInt();
+    s.theta = rc.getTheta().convertToDouble();
+    s.interleaved = rc.getConvention() == RopeConvention::interleaved;
+    s.cos = c.offset;
+    s.sin = sn.offset;
+    c.ropeCos = true;
+    sn.ropeSin = true;
+    c.ropeStep = sn.ropeStep = int32_t(steps.size());
+    addStep(s, {-1, -1, -1, -1, -1, -1, -1, c.region, sn.region});
+    values_[rc.getCos()] = c;
+    values_[rc.getSin()] = sn;
+    return Error::success();
+  }
+  if (auto rp = dyn_cast<RopeOp>(op)) {
+    auto x = get(op, rp.getX());
+    auto c = get(op, rp.getCos());
+    auto sn = get(op, rp.getSin());
+    if (!x)
+      return x.takeError();
+    if (!c)
+      return c.takeError();
+    if (!sn)
+      return sn.takeError();
+    if (!(*c)->ropeCos || !(*sn)->ropeSin || (*c)->ropeStep != (*sn)->ropeStep)
+      return err(op, "cos/sin must come from one llmc.rope_cos_sin");
+    int64_t H, D;
+    auto in = headView(op, **x, H, D, "x");
+    if (!in)
+      return in.takeError();
+    use(**x);
+    use(**c);
+    use(**sn);
+    VInfo o = allocate(dimsOf(**x));
+    Step s;
+    s.kind = StepKind::Rope;
+    s.q = *in;
+    int64_t h2, d2;
+    s.o = cantFail(headView(op, o, h2, d2, "out"));
+    s.heads = H;
+    s.headDim = D;
+    s.rotHalf = (*c)->dims.back().size;
+    s.interleaved = rp.getConvention() == RopeConvention::interleaved;
+    s.cos = (*c)->offset;
+    s.sin = (*sn)->offset;
+    addStep(s, {-1, -1, -1, (*x)->region, -1, -1, o.region, (*c)->region,
+                (*sn)->region});
+    values_[rp.getResult()] = o;
+    return Error::success();
+  }
+  if (auto at = dyn_cast<AttentionOp>(op)) {
+    auto q = get(op, at.getQ());
+    auto k = get(op, at.getK());
+    auto v = get(op, at.getV());
+    if (!q)
+      return q.takeError();
+    if (!k)
+      return k.takeError();
+    if (!v)
+      return v.takeError();
+    for (Value past : {at.getPastKey(), at.getPastValue()}) {
+      if (!past)
+        continue;
+      auto p = get(op, past);
+      if (!p)
+        return p.takeError();
+      if ((*p)->kind != VKind::Past)
+        return err(op, "past_key/past_value must be inputs of the function "
+                       "(the KV cache)");
+    }
+    int64_t Hq, D, Hk, Dk, Hv, Dv;
+    auto qv = headView(op, **q, Hq, D, "q");
+    if (!qv)
+      return qv.takeError();
+    auto kv = headView(op, **k, Hk, Dk, "k");
+    if (!kv)
+      return kv.takeError();
+    auto vv = headView(op, **v, Hv, Dv, "v");
+    if (!vv)
+      return vv.takeError();
+    use(**q);
+    use(**k);
+    use(**v);
+    VInfo o = allocate({Dim{Sym::Batch}, Dim{Sym::Static, Hq}, Dim{Sym::Seq},
+                        Dim{Sym::Static, Dv}});
+    Step s;
+    s.kind = StepKind::Attention;
+    s.q = *qv;
+    s.k = *kv;
+    s.v = *vv;
+    int64_t h2, d2;
+    s.o = cantFail(headView(op, o, h2, d2, "out"));
+    s.heads = Hq;
+    s.kvHeads = Hk;
+    s.headDim = D;
+    s.valueDim = Dv;
+    s.scale = at.getScale().convertToFloat();
+    // A mask operand is the padding mask of a batch (all ones at batch 1); a
+    // decoder's attention is causal either way.
+    s.causal = true;
+    s.layer = layers_++;
+    addStep(s, {-1, -1, -1, (*q)->region, (*k)->region, (*v)->region, o.region,
+                -1, -1});
+    values_[at.getOut()] = o;
+    VInfo pk = kindOnly(VKind::Present), pv = kindOnly(VKind::Present);
+    values_[at.getPresentKey()] = pk;
+    values_[at.getPresentValue()] = pv;
+    presentOf_[at.getPresentKey()] = {s.layer, false};
+    presentOf_[at.getPresentValue()] = {s.layer, true};
+    ModelConfig &c = plan().config;
+    c.heads = Hq;
+    c.kvHeads = Hk;
+    c.headDim = D;
+    c.valueDim = Dv;
+    return Error::success();
+  }
+  if (auto sw = dyn_cast<SwiGLUOp>(op)) {
+    auto g = get(op, sw.getGate());
+    if (!g)
+      return g.takeError();
+    int64_t width;
+    auto gv = rowView(op, **g, width, "gate");
+    if (!gv)
+      return gv.takeError();
+    RowView up = *gv;
+    int32_t upRegion = (*g)->region;
+    if (Value u = sw.getUp()) {
+      auto uvi = get(op, u);
+      if (!uvi)
+        return uvi.takeError();
+      int64_t w2;
+      auto uv = rowView(op, **uvi, w2, "up");
+      if (!uv)
+        return uv.takeError();
+      up = *uv;
+      upRegion = (*uvi)->region;
+      use(**uvi);
+    } else {
+      width /= 2;
+      up.offset += width;
+    }
+    use(**g);
+    auto dims = dimsOf(**g);
+    while (dims.size() > 2 && dims.back().sym == Sym::Static)
+      dims.pop_back();
+    dims.push_back(Dim{Sym::Static, width});
+    VInfo o = allocate(dims);
+    Step s;
+    s.kind = StepKind::SwiGLU;
+    s.in = *gv;
+    s.in2 = up;
+    s.width = width;
+    plan().config.hidden = width;
+    int64_t w3;
+    s.out = cantFail(rowView(op, o, w3, "out"));
+    addStep(s, {(*g)->region, upRegion, o.region, -1, -1, -1, -1, -1, -1});
+    values_[sw.getResult()] = o;
+    return Error::success();
+  }
+  if (auto ad = dyn_cast<AddOp>(op)) {
+    auto a = get(op, ad.getLhs());
+    auto b = get(op, ad.getRhs());
+    if (!a)
+      return a.takeError();
+    if (!b)
+      return b.takeError();
+    int64_t wa, wb;
+    auto av = rowView(op, **a, wa, "lhs");
+    if (!av)
+      return av.takeError();
+    auto bv = rowView(op, **b, wb, "rhs");
+    if (!bv)
+      return bv.takeError();
+    if (wa != wb || ad.getLhs().getType() != ad.getRhs().getType())
+      return err(op, "only adds of equally shaped activations (residuals) are "
+                     "supported");
+    use(**a);
+    use(**b);
+    VInfo o = allocate(dimsOf(**a));
+    Step s;
+    s.kind = StepKind::Add;
+    s.in = *av;
+    s.in2 = *bv;
+    s.width = wa;
+    int64_t w3;
+    s.out = cantFail(rowView(op, o, w3, "out"));
+    addStep(s, {(*a)->region, (*b)->region, o.region, -1, -1, -1, -1, -1, -1});
+    values_[ad.getResult()] = o;
+    return Error::success();
+  }
+  if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+    if (ret.getNumOperands() == 0)
+      return err(op, "@main returns nothing");
+    auto l = get(op, ret.getOperand(0));
+    if (!l)
+      return l.takeError();
+    int64_t V;
+    auto lv = rowView(op, **l, V, "logits");
+    if (!lv)
+      return lv.takeError();
+    use(**l);
+    plan().logits = *lv;
+    plan().config.vocab = V;
+    logitsRegion_ = (*l)->region;
+    for (Value v : ret.getOperands().drop_front()) {
+      if (!presentOf_.count(v))
+        return err(op, "results after the logits must be present_key/value of "
+                       "attentions");
+    }
+    return Error::success();
+  }
+  return err(op, "operation not supported by CodeGen");
+}
+
+Error Builder::run() {
+  // Roles of the arguments from their uses.
+  for (BlockArgument arg : fn_.getArguments()) {
+    VInfo v = kindOnly(VKind::Ignored);
+    for (Operation *u : arg.getUsers()) {
+      if (auto g = dyn_cast<GatherOp>(u); g && g.getIndices() == arg)
+        v.kind = VKind::Tokens;
+      else if (isa<RopeCosSinOp>(u))
+        v.kind = VKind::Positions;
+      else if (auto a = dyn_cast<AttentionOp>(u);
+               a && (a.getPastKey() == arg || a.getPastValue() == arg))
+        v.kind = VKind::Past;
+    }
+    values_[arg] = v;
+  }
+  // What the results need (attention masks are not followed).
+  SmallVector<Operation *> work;
+  Operation *ret = fn_.getBody().front().getTerminator();
+  work.push_back(ret);
+  llvm::DenseSet<Operation *> live;
+  while (!work.empty()) {
+    Operation *op = work.pop_back_val();
+    if (!live.insert(op).second)
+      continue;
+    for (OpOperand &o : op->getOpOperands()) {
+      if (auto a = dyn_cast<AttentionOp>(op);
+          a && a.getMask() && o.get() == a.getMask())
+        continue;
+      if (Operation *d = o.get().getDefiningOp())
+        work.push_back(d);
+    }
+  }
+  for (Operation &op : fn_.getBody().front()) {
+    if (!live.count(&op))
+      continue;
+    if (Error e = visit(&op))
+      return e;
+  }
+  return finish();
+}
+
+Error Builder::finish() {
+  ProgramPlan &p = plan();
+  auto &steps = p.steps;
+  const int64_t T = p.maxTokens;
+  // Steps that only feed the logits run on the last token when the caller
+  // wants only the last logits: walk back from the logits' producer.
+  {
+    std::vector<std::vector<int32_t>> readers(regions_.size());
+    for (size_t i = 0; i < steps.size(); ++i)
+      for (int j : {0, 1, 3, 4, 5, 7, 8})
+        if (stepRegions_[i][j] >= 0)
+          readers[stepRegions_[i][j]].push_back(int32_t(i));
+    std::vector<bool> lastOnly(steps.size(), false);
+    for (size_t i = steps.size(); i-- > 0;) {
+      const Step &s = steps[i];
+      bool rowwise = s.kind == StepKind::RmsNorm || s.kind == StepKind::Matmul ||
+                     s.kind == StepKind::SwiGLU || s.kind == StepKind::Add;
+      if (!rowwise)
+        break;
+      int32_t outR = stepRegions_[i][2];
+      bool feedsLogits = outR == logitsRegion_;
+      bool ok = feedsLogits || !readers[outR].empty();
+      for (int32_t r : readers[outR])
+        ok &= lastOnly[r];
+      if (!ok)
+        break;
+      lastOnly[i] = true;
+      steps[i].lastOnly = true;
+    }
+  }
+  // Linear-scan arena allocation (floats, 16-float aligned).
+  std::map<int64_t, int64_t> freeList; // offset -> size
+  int64_t top = 0;
+  std::vector<int32_t> order(regions_.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<std::vector<int32_t>> dying(steps.size() + 1);
+  for (size_t r = 0; r < regions_.size(); ++r) {
+    Region &rg = regions_[r];
+    if (int32_t(r) == logitsRegion_)
+      rg.lastUse = int32_t(steps.size());
+    if (rg.lastUse < rg.def)
+      rg.lastUse = rg.def;
+    dying[rg.lastUse].push_back(int32_t(r));
+  }
+  std::vector<std::vector<int32_t>> born(steps.size() + 1);
+  for (size_t r = 0; r < regions_.size(); ++r)
+    born[regions_[r].def].push_back(int32_t(r));
+  for (size_t i = 0; i <= steps.size(); ++i) {
+    // Regions defined by step i are allocated before the regions it reads
+    // die, so an output never aliases its inputs.
+    for (int32_t r : born[i]) {
+      int64_t size = (regions_[r].perToken * T + 15) & ~int64_t(15);
+      int64_t at = -1;
+      for (auto it = freeList.begin(); it != freeList.end(); ++it)
+        if (it->second >= size) {
+          at = it->first;
+          int64_t rest = it->second - size;
+          freeList.erase(it);
+          if (rest)
+            freeList[at + size] = rest;
+          break;
+        }
+      if (at < 0) {
+        at = top;
+        top += size;
+      }
+      regions_[r].base = at;
+    }
+    for (int32_t r : dying[i]) {
+      int64_t size = (regions_[r].perToken * T + 15) & ~int64_t(15);
+      auto it = freeList.emplace(regions_[r].base, size).first;
+      auto next = std::next(it);
+      if (next != freeList.end() && it->first + it->second == next->first) {
+        it->second += next->second;
+        freeList.erase(next);
+      }
+      if (it != freeList.begin()) {
+        auto prev = std::prev(it);
+        if (prev->first + prev->second == it->first) {
+          prev->second += it->second;
+          freeList.erase(it);
+        }
+      }
+    }
+  }
+  p.arenaFloats = top;
+  auto base = [&](int32_t r) { return r >= 0 ? regions_[r].base : 0; };
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Step &s = steps[i];
+    auto &rg = stepRegions_[i];
+    s.in.offset += base(rg[0]);
+    s.in2.offset += base(rg[1]);
+    s.out.offset += base(rg[2]);
+    s.q.offset += base(rg[3]);
+    s.k.offset += base(rg[4]);
+    s.v.offset += base(rg[5]);
+    s.o.offset += base(rg[6]);
+    s.cos += base(rg[7]);
+    s.sin += base(rg[8]);
+  }
+  p.logits.offset += base(logitsRegion_);
+  p.config.layers = layers_;
+  for (const WeightSlot &w : p.weights)
+    if (w.kind == SlotKind::Dense && w.shape.size() == 2)
+      p.config.dim = w.shape[1];
+  return Error::success();
+}
+
+Expected<PlanResult> buildPlan(ModuleOp module, const CompileOptions &options) {
+  func::FuncOp fn = module.lookupSymbol<func::FuncOp>("main");
+  if (!fn)
+    return createStringError(inconvertibleErrorCode(),
+                             "the module has no func @main");
+  if (!llvm::hasSingleElement(fn.getBody()))
+    return createStringError(inconvertibleErrorCode(),
+                             "@main must have a single block");
+  PlanResult r;
+  r.plan.maxTokens = std::max<int64_t>(1, options.maxTokensPerCall);
+  Builder b(fn, options, r);
+  if (Error e = b.run())
+    return std::move(e);
+  return std::move(r);
+}
+
+} // namespace llmc::codegen

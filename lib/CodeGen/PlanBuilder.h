@@ -1,0 +1,26 @@
+//===- PlanBuilder.h - Fused @main -> ProgramPlan (internal) ----*- C++ -*-===//
+#ifndef LLMC_LIB_CODEGEN_PLANBUILDER_H
+#define LLMC_LIB_CODEGEN_PLANBUILDER_H
+
+#include "llmc/CodeGen/Compile.h"
+#include "llmc/CodeGen/Plan.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Value.h"
+
+#include <vector>
+
+namespace llmc::codegen {
+
+struct PlanResult {
+  ProgramPlan plan;
+  /// Per weight slot: the root of its compile-time weight expression.
+  std::vector<mlir::Value> roots;
+};
+
+llvm::Expected<PlanResult> buildPlan(mlir::ModuleOp module,
+                                     const CompileOptions &options);
+
+} // namespace llmc::codegen
+
+#endif

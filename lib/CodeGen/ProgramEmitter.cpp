@@ -1,0 +1,419 @@
+//===- ProgramEmitter.cpp - ProgramPlan -> MLIR -> LLVM IR -> object code --===//
+//
+// The planned steps become one MLIR function, `llmc_prefill`, built from scf
+// loops, arith/math and llvm pointer ops (dynamic token count `n` as the loop
+// bound, every offset and width a constant), plus `llmc_decode`, which calls it
+// with one token. Heavy steps are calls of the kernel ABI (ProgramABI.h). The
+// module is lowered to the LLVM dialect, translated to LLVM IR, optimized at O3
+// for the target's CPU features and emitted as an ELF object.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/CodeGen/ProgramEmitter.h"
+#include "llmc/CodeGen/ProgramABI.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <mutex>
+
+using namespace mlir;
+using llvm::Error;
+using llvm::Expected;
+
+namespace llmc::codegen {
+
+namespace {
+
+class Emitter {
+public:
+  Emitter(MLIRContext &ctx, const ProgramPlan &plan)
+      : ctx_(ctx), plan_(plan), b_(&ctx), loc_(UnknownLoc::get(&ctx)) {}
+
+  OwningOpRef<ModuleOp> build();
+
+private:
+  using BodyFn = llvm::function_ref<void(Value)>;
+  Value i64c(int64_t v) {
+    return b_.create<arith::ConstantIntOp>(loc_, v, 64);
+  }
+  Value f32c(float v) {
+    return b_.create<arith::ConstantFloatOp>(loc_, llvm::APFloat(v), b_.getF32Type());
+  }
+  Value add(Value a, Value c) { return b_.create<arith::AddIOp>(loc_, a, c); }
+  Value mul(Value a, Value c) { return b_.create<arith::MulIOp>(loc_, a, c); }
+  Value fadd(Value a, Value c) { return b_.create<arith::AddFOp>(loc_, a, c); }
+  Value fmul(Value a, Value c) { return b_.create<arith::MulFOp>(loc_, a, c); }
+  Value fsub(Value a, Value c) { return b_.create<arith::SubFOp>(loc_, a, c); }
+  Value fdiv(Value a, Value c) { return b_.create<arith::DivFOp>(loc_, a, c); }
+  /// &base[offset] for f32 elements (offset in elements).
+  Value gep(Value base, Value offset, Type elem = {}) {
+    return b_.create<LLVM::GEPOp>(loc_, ptrTy_, elem ? elem : b_.getF32Type(), base,
+                                  ValueRange{offset});
+  }
+  Value load(Value base, Value offset) {
+    return b_.create<LLVM::LoadOp>(loc_, b_.getF32Type(), gep(base, offset));
+  }
+  void store(Value v, Value base, Value offset) {
+    b_.create<LLVM::StoreOp>(loc_, v, gep(base, offset));
+  }
+  /// for (i = lb; i < ub; ++i) body(i)
+  void loop(Value lb, Value ub, BodyFn body) {
+    auto f = b_.create<scf::ForOp>(loc_, lb, ub, i64c(1));
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPointToStart(f.getBody());
+    body(f.getInductionVar());
+  }
+  /// Sum over [0, n) of f(i), as an f32 reduction.
+  Value sum(int64_t n, llvm::function_ref<Value(Value)> f) {
+    auto loopOp = b_.create<scf::ForOp>(loc_, i64c(0), i64c(n), i64c(1),
+                                        ValueRange{f32c(0.0f)});
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPointToStart(loopOp.getBody());
+    Value acc = fadd(loopOp.getRegionIterArgs()[0], f(loopOp.getInductionVar()));
+    b_.create<scf::YieldOp>(loc_, acc);
+    return loopOp.getResult(0);
+  }
+  /// Element index of row `t` of a row view, plus `j`.
+  Value rowIndex(const RowView &r, Value t, Value j) {
+    return add(add(i64c(r.offset), mul(t, i64c(r.rowStride))), j);
+  }
+
+  void emitStep(size_t index, const Step &s);
+
+  MLIRContext &ctx_;
+  const ProgramPlan &plan_;
+  OpBuilder b_;
+  Location loc_;
+  Type ptrTy_;
+  Value state_, tokens_, n_, pos_, arena_, weights_, allLogits_;
+  LLVM::LLVMFuncOp matmulFn_, attentionFn_;
+};
+
+OwningOpRef<ModuleOp> Emitter::build() {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc_);
+  b_.setInsertionPointToEnd(module->getBody());
+  ptrTy_ = LLVM::LLVMPointerType::get(&ctx_);
+  Type i32 = b_.getI32Type(), i64 = b_.getI64Type();
+  Type voidTy = LLVM::LLVMVoidType::get(&ctx_);
+  matmulFn_ = b_.create<LLVM::LLVMFuncOp>(
+      loc_, kMatmulSymbol,
+      LLVM::LLVMFunctionType::get(voidTy, {ptrTy_, i32, ptrTy_, i64, i64, ptrTy_, i64}));
+  attentionFn_ = b_.create<LLVM::LLVMFuncOp>(
+      loc_, kAttentionSymbol,
+      LLVM::LLVMFunctionType::get(voidTy, {ptrTy_, i32, i64, i64}));
+
+  // llmc_prefill(state, tokens, n, pos)
+  auto prefillTy = b_.getFunctionType({ptrTy_, ptrTy_, i64, i64}, {});
+  auto prefill = b_.create<func::FuncOp>(loc_, kPrefillSymbol, prefillTy);
+  {
+    OpBuilder::InsertionGuard g(b_);
+    Block *entry = prefill.addEntryBlock();
+    b_.setInsertionPointToStart(entry);
+    state_ = entry->getArgument(0);
+    tokens_ = entry->getArgument(1);
+    n_ = entry->getArgument(2);
+    pos_ = entry->getArgument(3);
+    // llmc_program_state fields (ProgramABI.h).
+    arena_ = b_.create<LLVM::LoadOp>(loc_, ptrTy_, state_);
+    weights_ = b_.create<LLVM::LoadOp>(loc_, ptrTy_, gep(state_, i64c(1), ptrTy_));
+    allLogits_ = b_.create<LLVM::LoadOp>(loc_, i64, gep(state_, i64c(3), i64));
+    for (size_t i = 0; i < plan_.steps.size(); ++i)
+      emitStep(i, plan_.steps[i]);
+    b_.create<func::ReturnOp>(loc_);
+  }
+  // llmc_decode(state, token, pos) = llmc_prefill(state, &token, 1, pos)
+  auto decodeTy = b_.getFunctionType({ptrTy_, i32, i64}, {});
+  auto decode = b_.create<func::FuncOp>(loc_, kDecodeSymbol, decodeTy);
+  {
+    OpBuilder::InsertionGuard g(b_);
+    Block *entry = decode.addEntryBlock();
+    b_.setInsertionPointToStart(entry);
+    Value slot = b_.create<LLVM::AllocaOp>(loc_, ptrTy_, i32, i64c(1));
+    b_.create<LLVM::StoreOp>(loc_, entry->getArgument(1), slot);
+    b_.create<func::CallOp>(loc_, prefill,
+                            ValueRange{entry->getArgument(0), slot, i64c(1),
+                                       entry->getArgument(2)});
+    b_.create<func::ReturnOp>(loc_);
+  }
+  return module;
+}
+
+void Emitter::emitStep(size_t index, const Step &s) {
+  Value zero = i64c(0);
+  // First row: 0, or n - 1 for last-only steps unless all logits are wanted.
+  Value r0 = zero;
+  if (s.lastOnly) {
+    Value wantAll = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::ne,
+                                             allLogits_, zero);
+    r0 = b_.create<arith::SelectOp>(loc_, wantAll, zero,
+                                    b_.create<arith::SubIOp>(loc_, n_, i64c(1)));
+  }
+  Type i32 = b_.getI32Type();
+  switch (s.kind) {
+  case StepKind::Embed: {
+    const WeightSlot &w = plan_.weights[s.weight];
+    Value table = gep(weights_, i64c(w.offset), b_.getI8Type());
+    loop(zero, n_, [&](Value t) {
+      Value tok = b_.create<LLVM::LoadOp>(loc_, i32, gep(tokens_, t, i32));
+      Value row = mul(b_.create<arith::ExtSIOp>(loc_, b_.getI64Type(), tok),
+                      i64c(s.width));
+      loop(zero, i64c(s.width), [&](Value j) {
+        store(load(table, add(row, j)), arena_, rowIndex(s.out, t, j));
+      });
+    });
+    break;
+  }
+  case StepKind::RmsNorm: {
+    const WeightSlot &w = plan_.weights[s.weight];
+    Value wt = gep(weights_, i64c(w.offset), b_.getI8Type());
+    loop(r0, n_, [&](Value t) {
+      Value ss = sum(s.width, [&](Value j) {
+        Value x = load(arena_, rowIndex(s.in, t, j));
+        return fmul(x, x);
+      });
+      Value ms = fdiv(ss, f32c(float(s.width)));
+      Value r = fdiv(f32c(1.0f),
+                     b_.create<math::SqrtOp>(loc_, fadd(ms, f32c(s.eps))));
+      loop(zero, i64c(s.width), [&](Value j) {
+        Value x = load(arena_, rowIndex(s.in, t, j));
+        store(fmul(fmul(x, r), load(wt, j)), arena_, rowIndex(s.out, t, j));
+      });
+    });
+    break;
+  }
+  case StepKind::Matmul: {
+    Value x = gep(arena_, rowIndex(s.in, r0, zero));
+    Value y = gep(arena_, rowIndex(s.out, r0, zero));
+    Value rows = b_.create<arith::SubIOp>(loc_, n_, r0);
+    b_.create<LLVM::CallOp>(
+        loc_, matmulFn_,
+        ValueRange{state_, b_.create<arith::ConstantIntOp>(loc_, s.weight, 32), x,
+                   rows, i64c(s.in.rowStride), y, i64c(s.out.rowStride)});
+    break;
+  }
+  case StepKind::RopeTables: {
+    // Same float ops as the reference: inv = 1 / theta^(2i/dim);
+    // angle = float(pos + t) * inv.
+    loop(zero, i64c(s.rotHalf), [&](Value i) {
+      Value fi = b_.create<arith::SIToFPOp>(loc_, b_.getF32Type(), i);
+      Value e = fdiv(fmul(f32c(2.0f), fi), f32c(float(s.headDim)));
+      Value inv = fdiv(f32c(1.0f),
+                       b_.create<math::PowFOp>(loc_, f32c(float(s.theta)), e));
+      loop(zero, n_, [&](Value t) {
+        Value p = b_.create<arith::SIToFPOp>(loc_, b_.getF32Type(), add(pos_, t));
+        Value angle = fmul(p, inv);
+        Value idx = add(mul(t, i64c(s.rotHalf)), i);
+        store(b_.create<math::CosOp>(loc_, angle), arena_, add(i64c(s.cos), idx));
+        store(b_.create<math::SinOp>(loc_, angle), arena_, add(i64c(s.sin), idx));
+      });
+    });
+    break;
+  }
+  case StepKind::Rope: {
+    loop(zero, n_, [&](Value t) {
+      Value cb = add(i64c(s.cos), mul(t, i64c(s.rotHalf)));
+      Value sb = add(i64c(s.sin), mul(t, i64c(s.rotHalf)));
+      loop(zero, i64c(s.heads), [&](Value h) {
+        Value xb = add(add(i64c(s.q.offset), mul(t, i64c(s.q.tokenStride))),
+                       mul(h, i64c(s.q.headStride)));
+        Value yb = add(add(i64c(s.o.offset), mul(t, i64c(s.o.tokenStride))),
+                       mul(h, i64c(s.o.headStride)));
+        if (2 * s.rotHalf < s.headDim) // partial rotary: copy the tail
+          loop(i64c(2 * s.rotHalf), i64c(s.headDim), [&](Value d) {
+            store(load(arena_, add(xb, d)), arena_, add(yb, d));
+          });
+        loop(zero, i64c(s.rotHalf), [&](Value i) {
+          Value ia = s.interleaved ? mul(i, i64c(2)) : i;
+          Value ib = s.interleaved ? add(mul(i, i64c(2)), i64c(1))
+                                   : add(i, i64c(s.rotHalf));
+          Value a = load(arena_, add(xb, ia)), bb = load(arena_, add(xb, ib));
+          Value c = load(arena_, add(cb, i)), sn = load(arena_, add(sb, i));
+          store(fsub(fmul(a, c), fmul(bb, sn)), arena_, add(yb, ia));
+          store(fadd(fmul(bb, c), fmul(a, sn)), arena_, add(yb, ib));
+        });
+      });
+    });
+    break;
+  }
+  case StepKind::Attention:
+    b_.create<LLVM::CallOp>(
+        loc_, attentionFn_,
+        ValueRange{state_, b_.create<arith::ConstantIntOp>(loc_, int64_t(index), 32),
+                   n_, pos_});
+    break;
+  case StepKind::SwiGLU:
+    loop(r0, n_, [&](Value t) {
+      loop(zero, i64c(s.width), [&](Value j) {
+        Value g = load(arena_, rowIndex(s.in, t, j));
+        Value u = load(arena_, rowIndex(s.in2, t, j));
+        Value sig = fdiv(f32c(1.0f),
+                         fadd(f32c(1.0f), b_.create<math::ExpOp>(
+                                              loc_, b_.create<arith::NegFOp>(loc_, g))));
+        store(fmul(fmul(g, sig), u), arena_, rowIndex(s.out, t, j));
+      });
+    });
+    break;
+  case StepKind::Add:
+    loop(r0, n_, [&](Value t) {
+      loop(zero, i64c(s.width), [&](Value j) {
+        store(fadd(load(arena_, rowIndex(s.in, t, j)),
+                   load(arena_, rowIndex(s.in2, t, j))),
+              arena_, rowIndex(s.out, t, j));
+      });
+    });
+    break;
+  }
+}
+
+/// "+avx2,+fma,..." for the target's features (names as in #llmc.target).
+std::string llvmFeatures(const TargetDesc &t) {
+  static const std::pair<const char *, const char *> map[] = {
+      {"sse4.2", "+sse4.2"},         {"avx", "+avx"},
+      {"avx2", "+avx2"},             {"fma", "+fma"},
+      {"f16c", "+f16c"},             {"avx_vnni", "+avxvnni"},
+      {"avx512f", "+avx512f"},       {"avx512bw", "+avx512bw"},
+      {"avx512vl", "+avx512vl"},     {"avx512dq", "+avx512dq"},
+      {"avx512_vnni", "+avx512vnni"}, {"avx512_bf16", "+avx512bf16"},
+      {"avx512_fp16", "+avx512fp16"}, {"amx_tile", "+amx-tile"},
+      {"amx_int8", "+amx-int8"},     {"amx_bf16", "+amx-bf16"}};
+  std::string out;
+  for (const std::string &f : t.features)
+    for (auto &[name, flag] : map)
+      if (f == name) {
+        if (!out.empty())
+          out += ",";
+        out += flag;
+      }
+  return out;
+}
+
+Expected<std::unique_ptr<llvm::TargetMachine>> makeTargetMachine(const TargetDesc &t) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+  std::string triple = "x86_64-unknown-linux-gnu";
+  std::string err;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!target)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "no LLVM target for %s: %s", triple.c_str(),
+                                   err.c_str());
+  llvm::TargetOptions opts;
+  // Generic x86-64 plus exactly the target's features: the object runs on any
+  // host that has them (the runtime checks before linking it).
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+      triple, "x86-64", llvmFeatures(t), opts, llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!tm)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "cannot create an LLVM target machine");
+  return std::move(tm);
+}
+
+} // namespace
+
+Expected<ProgramCode> emitProgram(const ProgramPlan &plan, const TargetDesc &target,
+                                  bool keepIR) {
+  DialectRegistry registry;
+  registry.insert<arith::ArithDialect, func::FuncDialect, LLVM::LLVMDialect,
+                  math::MathDialect, scf::SCFDialect, cf::ControlFlowDialect>();
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+
+  Emitter emitter(ctx, plan);
+  OwningOpRef<ModuleOp> module = emitter.build();
+  ProgramCode code;
+  if (keepIR) {
+    llvm::raw_string_ostream os(code.mlir);
+    module->print(os);
+  }
+  if (failed(mlir::verify(*module)))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the generated program does not verify");
+
+  PassManager pm(&ctx);
+  pm.addPass(createConvertSCFToCFPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  if (failed(pm.run(*module)))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "lowering the program to the LLVM dialect failed");
+
+  llvm::LLVMContext llctx;
+  std::unique_ptr<llvm::Module> llmod = translateModuleToLLVMIR(*module, llctx, "llmc_program");
+  if (!llmod)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "translating the program to LLVM IR failed");
+  auto tm = makeTargetMachine(target);
+  if (!tm)
+    return tm.takeError();
+  llmod->setDataLayout((*tm)->createDataLayout());
+  llmod->setTargetTriple((*tm)->getTargetTriple().str());
+  for (llvm::Function &f : *llmod)
+    if (!f.isDeclaration()) {
+      f.addFnAttr("target-cpu", "x86-64");
+      f.addFnAttr("target-features", llvmFeatures(target));
+    }
+
+  // O3.
+  {
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    llvm::PassBuilder pb(tm->get());
+    pb.registerModuleAnalyses(mam);
+    pb.registerCGSCCAnalyses(cgam);
+    pb.registerFunctionAnalyses(fam);
+    pb.registerLoopAnalyses(lam);
+    pb.crossRegisterProxies(lam, fam, cgam, mam);
+    llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+    mpm.run(*llmod, mam);
+  }
+  if (keepIR) {
+    llvm::raw_string_ostream os(code.llvmIR);
+    llmod->print(os, nullptr);
+  }
+  llvm::SmallVector<char, 0> obj;
+  {
+    llvm::raw_svector_ostream os(obj);
+    llvm::legacy::PassManager cg;
+    if ((*tm)->addPassesToEmitFile(cg, os, nullptr, llvm::CodeGenFileType::ObjectFile))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "the target cannot emit object files");
+    cg.run(*llmod);
+  }
+  code.object.assign(obj.begin(), obj.end());
+  return code;
+}
+
+} // namespace llmc::codegen

@@ -1,0 +1,57 @@
+//===- OpHelpers.h - Helpers shared by the op importers ---------*- C++ -*-===//
+#ifndef LLMC_LIB_FRONTEND_ONNX_OPHELPERS_H
+#define LLMC_LIB_FRONTEND_ONNX_OPHELPERS_H
+
+#include "GraphImporter.h"
+
+#include <functional>
+
+namespace llmc::onnx_import {
+
+/// A dim nothing names (fresh symbol).
+DimExpr freshDim(NodeContext &nc);
+
+/// `axis` in [-rank, rank) normalized to [0, rank), or an error.
+llvm::Expected<int64_t> normalizeAxis(NodeContext &nc, int64_t axis,
+                                      int64_t rank, llvm::StringRef what = "axis");
+
+/// Numpy broadcasting of symbolic shapes. Two different symbolic dims give a
+/// fresh dim (either may be 1 at run time).
+llvm::Expected<llvm::SmallVector<DimExpr, 4>>
+broadcastShapes(NodeContext &nc, llvm::ArrayRef<llvm::ArrayRef<DimExpr>> shapes);
+
+/// Static dims of `info`, or std::nullopt.
+std::optional<llvm::SmallVector<int64_t>> staticShape(const TensorInfo &info);
+
+/// The flat index into a tensor of shape `inShape` (right-aligned,
+/// broadcast) read for flat output index `outIndex` of `outShape`.
+int64_t broadcastSourceIndex(int64_t outIndex, llvm::ArrayRef<int64_t> outShape,
+                             llvm::ArrayRef<int64_t> inShape);
+
+/// Elementwise folding of integer contents: when every input has contents
+/// and all shapes are static, computes the output contents with `fn`
+/// (std::nullopt elements become fresh symbols) and sets them on output 0.
+void foldElementwise(
+    NodeContext &nc, llvm::ArrayRef<unsigned> inputs,
+    const std::function<std::optional<DimExpr>(llvm::ArrayRef<DimExpr>)> &fn);
+
+/// Emit `x` (dims `inDims`) reshaped to `outDims` with llmc.reshape (ONNX
+/// 0/-1 semantics), falling back to reshape + transpose for unsqueeze and
+/// squeeze patterns that one reshape cannot express with dynamic dims.
+llvm::Expected<mlir::Value> emitReshape(NodeContext &nc, mlir::Value x,
+                                        llvm::ArrayRef<DimExpr> inDims,
+                                        llvm::ArrayRef<DimExpr> outDims,
+                                        mlir::RankedTensorType outType);
+
+/// "[batch_size, 8, ?]" for messages.
+std::string dimsToString(NodeContext &nc, llvm::ArrayRef<DimExpr> dims);
+
+/// A rank-0 or 1-element DenseElementsAttr's value as double / int64.
+std::optional<double> scalarAsDouble(mlir::DenseElementsAttr attr);
+
+/// A splat constant of `type` with value `v` converted to its element type.
+mlir::DenseElementsAttr splatOf(mlir::RankedTensorType type, double v);
+
+} // namespace llmc::onnx_import
+
+#endif // LLMC_LIB_FRONTEND_ONNX_OPHELPERS_H

@@ -1,0 +1,652 @@
+//===- JitMicroKernel.cpp - Xbyak generator for the matmul microkernel -----===//
+//
+// One generator covers every (tier, weight bits, activation path, mr):
+//
+//   for g in groups:                       // one scale (and zero point) per lane
+//     init accumulators with the zero-point term (comp * z)
+//     for chunk of 32 k in g:              // unrolled: 32/kPerBlock blocks
+//       load one block (L lanes x 4 bytes); for each bit plane i:
+//         int8 path:  u8 codes of plane i  --vpdpbusd-->  acc[m] += u * x_q
+//         fp32 path:  per byte j: shift/mask/cvt  --fma-->  acc[m] += u * x
+//     epilogue: y_acc[m] += cvt(acc[m]) * s_w * s_x[m]
+//   store / accumulate y
+//
+// Decode kernels (mr <= 2) on VNNI zmm use "scaled planes": plane i is only
+// masked in place, so its codes are u * 2^(i*bits) (still < 256), accumulated
+// separately, and shifted right once per group (exact: the sum is a multiple
+// of 2^(i*bits)). That saves one shift per plane in the inner loop; with more
+// rows the shift is shared by all of them and the extra accumulators cost more
+// than they save. vpmaddubsw (AVX2 / AVX-512 without VNNI) saturates at 16
+// bits, so there planes are shifted down to the code itself and 8-bit weights
+// take the fp32 path. int3 adds its high bit, moved to bit 2 (value 0 or 4),
+// into the same accumulators as the two low bits.
+//
+// Registers: y accumulators (mr), integer/fp32 group accumulators
+// (mr x planes x splits), then a few temporaries; makePlan() counts them and
+// the largest mr that fits 32 zmm / 16 ymm is what jitMaxRows() reports.
+//
+//===----------------------------------------------------------------------===//
+#define XBYAK_NO_EXCEPTION
+#include "MicroKernel.h"
+#include "llvm/Support/Error.h"
+#include <xbyak/xbyak.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+using namespace llvm;
+using namespace Xbyak;
+
+namespace llmc {
+namespace kernels {
+
+namespace {
+
+enum class Dot { None, VnniEvex, VnniVex, Maddubs };
+
+struct Plan {
+  bool zmm = false;
+  unsigned L = 8, bits = 32, planes = 1, kpb = 1;
+  bool intAct = false, floatW = false, scaledPlanes = false;
+  Dot dot = Dot::None;
+  unsigned P = 1, S = 1; // accumulators per row: planes x splits
+  unsigned regs = 0;     // vector registers needed
+};
+
+Plan makePlan(const MicroKernelDesc &d) {
+  Plan p;
+  p.zmm = d.tier >= IsaTier::AVX512;
+  p.L = p.zmm ? 16 : 8;
+  p.bits = d.format.bits();
+  p.floatW = !d.format.isQuantized();
+  p.intAct = d.act == ActPath::Int8;
+  if (!p.floatW) {
+    // int3: one 32-k super block per chunk (two 2-bit blocks + a bit plane).
+    p.planes = p.bits == 3 ? 4 : 8 / p.bits;
+    p.kpb = p.bits == 3 ? 32 : 32 / p.bits;
+  }
+  if (p.intAct) {
+    if (d.tier >= IsaTier::AVX512_VNNI)
+      p.dot = Dot::VnniEvex;
+    else if (d.tier == IsaTier::AVX2 && d.avxVnni)
+      p.dot = Dot::VnniVex;
+    else
+      p.dot = Dot::Maddubs;
+    // Scaled planes trade one shift per block (shared by all rows) for one
+    // shift + add per row and group: a win only for GEMV-sized mr.
+    p.scaledPlanes =
+        p.dot == Dot::VnniEvex && p.planes > 1 && d.mr <= 2 && p.bits != 3;
+  }
+  p.P = p.scaledPlanes ? p.planes : 1;
+  // Independent accumulator chains per row (split over k): enough to hide
+  // vpdpbusd latency at DRAM speed; more only adds epilogue work.
+  unsigned splits = d.mr == 1 ? 2 : d.mr == 2 ? 2 : 1;
+  if (!p.zmm)
+    splits = d.mr == 1 ? 2 : 1;
+  p.S = std::max(1u, splits / p.P);
+  // facc + accumulators + temporaries (see Generator's slot helpers).
+  unsigned temps;
+  if (p.floatW)
+    temps = 3; // 2 x wF, xB
+  else if (p.intAct)
+    temps = 4 +
+            (p.scaledPlanes ? p.planes
+                            : (p.bits == 3 ? 2 : p.bits < 8 ? 1 : 0)) +
+            (p.dot == Dot::Maddubs ? 2 : 0); // wRaw, 2 x wT, xB, masks
+  else
+    temps = p.bits == 3 ? 8 : 7; // wRaw, 2 x wT, 2 x wF, xB, mask(s)
+  p.regs = d.mr + d.mr * p.P * p.S + temps;
+  return p;
+}
+
+bool supported(const MicroKernelDesc &d, const Plan &p) {
+  if (d.tier == IsaTier::Scalar || d.tier == IsaTier::AMX)
+    return false; // AMX tiles: not generated yet (AMX hosts use the VNNI tier)
+  if (p.intAct) {
+    if (p.floatW)
+      return false;
+    if (p.dot == Dot::Maddubs && p.bits == 8)
+      return false; // u8 * s8 pairs overflow vpmaddubsw's int16
+  }
+  return p.regs <= (p.zmm ? 32u : 16u) && d.mr >= 1 && d.mr <= 8;
+}
+
+class Generator : public CodeGenerator {
+public:
+  Generator(const MicroKernelDesc &d, const Plan &p)
+      : CodeGenerator(64 * 1024), d_(d), p_(p) {}
+
+  void generate();
+
+private:
+  Xmm V(int i) const {
+    if (p_.zmm)
+      return Zmm(i);
+    return Ymm(i);
+  }
+  Xmm facc(unsigned m) const { return V(m); }
+  Xmm acc(unsigned m, unsigned pl, unsigned s) const {
+    return V(d_.mr + (m * p_.P + pl) * p_.S + s);
+  }
+  // Temporaries after the accumulators; the slots differ per path so that
+  // AVX2 (16 registers) fits mr = 4.
+  int tempBase() const { return int(d_.mr + d_.mr * p_.P * p_.S); }
+  Xmm wRaw() const { return V(tempBase()); }
+  Xmm wT(int i) const { return V(tempBase() + 1 + (i & 1)); }
+  Xmm wF(int i) const {
+    return V(tempBase() + (p_.floatW ? 0 : 3) + (i & 1));
+  }
+  Xmm xB() const { return V(tempBase() + (p_.floatW ? 2 : p_.intAct ? 3 : 5)); }
+  Xmm mask(unsigned i) const {
+    return V(tempBase() + (p_.intAct ? 4 : 6) + int(i));
+  }
+  unsigned numMasks() const {
+    if (p_.bits == 3)
+      return 2; // low-bits mask (3) and high-bit mask (4)
+    return p_.scaledPlanes ? p_.planes : (p_.bits < 8 ? 1 : 0);
+  }
+  Xmm ones() const { return V(tempBase() + 4 + int(numMasks())); }
+  Xmm prod() const { return V(tempBase() + 5 + int(numMasks())); }
+
+  // Instructions whose VEX and EVEX spellings differ.
+  void vand(const Xmm &d, const Xmm &a, const Operand &b) {
+    if (p_.zmm)
+      vpandd(d, a, b);
+    else
+      vpand(d, a, b);
+  }
+  void vzero(const Xmm &r) {
+    if (p_.zmm)
+      vpxord(r, r, r);
+    else
+      vpxor(r, r, r);
+  }
+
+  // Broadcast of one 32-bit activation element of row m at byte offset off.
+  Address xAddr(unsigned m, int off) const {
+    int eb = p_.intAct ? 1 : 4;
+    return ptr[rX + int(m) * 32 * eb + off];
+  }
+
+  void setupConstants();
+  void bcastImm(const Xmm &dst, uint32_t v);
+  void initGroup();
+  void chunkBody();
+  void groupEpilogue();
+  void chunkBodyInt3();
+  // Prefetch distance: about DRAM latency x per-core bandwidth (~100 ns x
+  // 40 GB/s); 2-8 KiB measured within noise of each other, 4 KiB best.
+  static constexpr int kPrefetchBytes = 4096;
+  void prefetchWeights(int off) { prefetcht0(ptr[rW + off + kPrefetchBytes]); }
+  void dotRows(const Xmm &src, int kOff, unsigned &step);
+  void fmaRows(const Xmm &f, int k, unsigned &step);
+  /// dst = (src shifted left by `left` bits, right if negative) & m, with
+  /// word (int path) or dword (fp path) shifts.
+  void shiftMask(const Xmm &dst, const Xmm &src, int left, const Xmm &m,
+                 bool dword) {
+    if (left > 0) {
+      if (dword)
+        vpslld(dst, src, left);
+      else
+        vpsllw(dst, src, left);
+      vand(dst, dst, m);
+    } else if (left < 0) {
+      if (dword)
+        vpsrld(dst, src, -left);
+      else
+        vpsrlw(dst, src, -left);
+      vand(dst, dst, m);
+    } else {
+      vand(dst, src, m);
+    }
+  }
+  void store();
+  void bcastDword(const Xmm &dst, const Address &a) {
+    vpbroadcastd(dst, a);
+  }
+
+  const MicroKernelDesc &d_;
+  const Plan &p_;
+  const Reg64 rArgs = rdi, rW = rsi, rX = rdx, rXs = rcx, rC = r8, rS = r9,
+              rGs = r10, rScl = r11, rZ = rax, rG = rbx, rK = r12, rT = r13;
+};
+
+#define ARG(field) qword[rArgs + offsetof(MicroKernelArgs, field)]
+
+void Generator::bcastImm(const Xmm &dst, uint32_t v) {
+  mov(rT.cvt32(), v);
+  if (p_.zmm) {
+    vpbroadcastd(dst, rT.cvt32()); // AVX-512F: GPR source
+  } else {
+    vmovd(Xmm(dst.getIdx()), rT.cvt32());
+    vpbroadcastd(dst, Xmm(dst.getIdx()));
+  }
+}
+
+void Generator::setupConstants() {
+  if (p_.floatW)
+    return;
+  if (p_.intAct) {
+    if (p_.bits == 3) {
+      bcastImm(mask(0), 0x03030303u);
+      bcastImm(mask(1), 0x04040404u);
+    }
+    for (unsigned i = 0; i < numMasks() && p_.bits != 3; ++i) {
+      uint32_t byteMask = ((1u << p_.bits) - 1) << (i * p_.bits);
+      bcastImm(mask(i), byteMask * 0x01010101u);
+    }
+    if (p_.dot == Dot::Maddubs)
+      bcastImm(ones(), 0x00010001u);
+  } else {
+    if (p_.bits == 3) {
+      bcastImm(mask(0), 3);
+      bcastImm(mask(1), 4);
+    } else {
+      bcastImm(mask(0), (1u << p_.bits) - 1);
+    }
+  }
+}
+
+// Accumulators start at the zero-point term comp[m] (* z for asymmetric).
+void Generator::initGroup() {
+  const bool asym = !p_.floatW && !d_.format.symmetric;
+  Xmm z = wRaw();
+  if (asym) {
+    vpmovzxbd(z, ptr[rZ]);
+    if (!p_.intAct)
+      vcvtdq2ps(z, z);
+  }
+  for (unsigned m = 0; m < d_.mr; ++m)
+    for (unsigned pl = 0; pl < p_.P; ++pl)
+      for (unsigned s = 0; s < p_.S; ++s) {
+        Xmm a = acc(m, pl, s);
+        if (p_.floatW || pl != 0 || s != 0) {
+          vzero(a);
+          continue;
+        }
+        Address c = ptr[rC + int(m) * 4];
+        if (p_.intAct) {
+          if (asym) {
+            bcastDword(xB(), c);
+            vpmulld(a, z, xB());
+          } else {
+            bcastDword(a, c);
+          }
+        } else {
+          if (asym) {
+            vbroadcastss(xB(), c);
+            vmulps(a, z, xB());
+          } else {
+            vbroadcastss(a, c);
+          }
+        }
+      }
+}
+
+void Generator::chunkBody() {
+  const unsigned L = p_.L;
+  const int blockBytes = int(4 * L);
+  const unsigned mr = d_.mr;
+  unsigned step = 0; // rotates the split accumulators
+  const bool evex = p_.zmm;
+
+  // Software prefetch of the weight stream, one per cache line of this chunk.
+  const int chunkBytes =
+      p_.floatW ? int(32 * L * (p_.bits / 8)) : int(32 * L * p_.bits / 8);
+  for (int off = 0; off < chunkBytes; off += 64)
+    prefetchWeights(off);
+
+  if (p_.floatW) {
+    const int eb = int(p_.bits / 8);
+    for (int k = 0; k < 32; ++k) {
+      Xmm w = wF(k);
+      Address a = ptr[rW + k * int(L) * eb];
+      if (p_.bits == 32)
+        vmovups(w, a);
+      else if (d_.format.type == WeightType::F16)
+        vcvtph2ps(w, a);
+      else {
+        vpmovzxwd(w, a);
+        vpslld(w, w, 16);
+      }
+      unsigned s = step++ % p_.S;
+      for (unsigned m = 0; m < mr; ++m) {
+        if (evex) {
+          vfmadd231ps(acc(m, 0, s), w, ptr_b[rX + int(m) * 128 + 4 * k]);
+        } else {
+          vbroadcastss(xB(), xAddr(m, 4 * k));
+          vfmadd231ps(acc(m, 0, s), w, xB());
+        }
+      }
+    }
+    return;
+  }
+
+  if (p_.bits == 3) {
+    chunkBodyInt3();
+    return;
+  }
+  const unsigned nBlocks = 32 / p_.kpb;
+  for (unsigned blk = 0; blk < nBlocks; ++blk) {
+    Address wa = ptr[rW + int(blk) * blockBytes];
+    if (evex)
+      vmovdqu32(wRaw(), wa);
+    else
+      vmovdqu(wRaw(), wa);
+    for (unsigned i = 0; i < p_.planes; ++i) {
+      const int kOff = int(blk * p_.kpb + 4 * i); // first k of plane i
+      if (p_.intAct) {
+        // Bring plane i's codes into bytes (u8 operand).
+        Xmm src = wRaw();
+        if (p_.bits < 8) {
+          src = wT(i);
+          if (p_.scaledPlanes) {
+            vand(src, wRaw(), mask(i));
+          } else if (i == 0) {
+            vand(src, wRaw(), mask(0));
+          } else {
+            vpsrlw(src, wRaw(), int(i * p_.bits));
+            vand(src, src, mask(0));
+          }
+        }
+        unsigned pl = p_.scaledPlanes ? i : 0;
+        unsigned s = step++ % p_.S;
+        for (unsigned m = 0; m < mr; ++m) {
+          Xmm a = acc(m, pl, s);
+          switch (p_.dot) {
+          case Dot::VnniEvex:
+            vpdpbusd(a, src, ptr_b[rX + int(m) * 32 + kOff]);
+            break;
+          case Dot::VnniVex:
+            bcastDword(xB(), xAddr(m, kOff));
+            vpdpbusd(a, src, xB(), VexEncoding);
+            break;
+          case Dot::Maddubs:
+            bcastDword(xB(), xAddr(m, kOff));
+            vpmaddubsw(prod(), src, xB());
+            vpmaddwd(prod(), prod(), ones());
+            vpaddd(a, a, prod());
+            break;
+          case Dot::None:
+            break;
+          }
+        }
+        continue;
+      }
+      // fp32 path: byte j of plane i is k = kOff + j, one channel per lane.
+      for (unsigned j = 0; j < 4; ++j) {
+        const int idx = int(i * 4 + j);
+        const unsigned sh = 8 * j + i * p_.bits;
+        Xmm t = wT(idx), f = wF(idx);
+        if (sh + p_.bits == 32) {
+          vpsrld(t, wRaw(), int(sh));
+        } else if (sh == 0) {
+          vand(t, wRaw(), mask(0));
+        } else {
+          vpsrld(t, wRaw(), int(sh));
+          vand(t, t, mask(0));
+        }
+        vcvtdq2ps(f, t);
+        unsigned s = step++ % p_.S;
+        const int k = kOff + int(j);
+        for (unsigned m = 0; m < mr; ++m) {
+          if (evex) {
+            vfmadd231ps(acc(m, 0, s), f, ptr_b[rX + int(m) * 128 + 4 * k]);
+          } else {
+            vbroadcastss(xB(), xAddr(m, 4 * k));
+            vfmadd231ps(acc(m, 0, s), f, xB());
+          }
+        }
+      }
+    }
+  }
+}
+
+void Generator::dotRows(const Xmm &src, int kOff, unsigned &step) {
+  unsigned s = step++ % p_.S;
+  for (unsigned m = 0; m < d_.mr; ++m) {
+    Xmm a = acc(m, 0, s);
+    switch (p_.dot) {
+    case Dot::VnniEvex:
+      vpdpbusd(a, src, ptr_b[rX + int(m) * 32 + kOff]);
+      break;
+    case Dot::VnniVex:
+      bcastDword(xB(), xAddr(m, kOff));
+      vpdpbusd(a, src, xB(), VexEncoding);
+      break;
+    case Dot::Maddubs:
+      bcastDword(xB(), xAddr(m, kOff));
+      vpmaddubsw(prod(), src, xB());
+      vpmaddwd(prod(), prod(), ones());
+      vpaddd(a, a, prod());
+      break;
+    case Dot::None:
+      break;
+    }
+  }
+}
+
+void Generator::fmaRows(const Xmm &f, int k, unsigned &step) {
+  unsigned s = step++ % p_.S;
+  for (unsigned m = 0; m < d_.mr; ++m) {
+    if (p_.zmm) {
+      vfmadd231ps(acc(m, 0, s), f, ptr_b[rX + int(m) * 128 + 4 * k]);
+    } else {
+      vbroadcastss(xB(), xAddr(m, 4 * k));
+      vfmadd231ps(acc(m, 0, s), f, xB());
+    }
+  }
+}
+
+// int3 = low 2 bits (two int2 blocks, k 0..15 and 16..31) + 4 * high bit (one
+// bit-plane block). Both parts go into the same accumulators: the high bit is
+// moved to bit 2 of its byte (value 0 or 4) before the dot product / convert.
+void Generator::chunkBodyInt3() {
+  const int L = int(p_.L);
+  unsigned step = 0;
+  for (int off = 0; off < 12 * L; off += 64)
+    prefetchWeights(off);
+  auto load = [&](int off) {
+    if (p_.zmm)
+      vmovdqu32(wRaw(), ptr[rW + off]);
+    else
+      vmovdqu(wRaw(), ptr[rW + off]);
+  };
+  const bool fp = !p_.intAct;
+  for (int h = 0; h < 2; ++h) {
+    load(h * 4 * L);
+    for (int i = 0; i < 4; ++i) {
+      if (!fp) {
+        Xmm t = wT(i);
+        shiftMask(t, wRaw(), -2 * i, mask(0), false);
+        dotRows(t, h * 16 + 4 * i, step);
+        continue;
+      }
+      for (int j = 0; j < 4; ++j) {
+        Xmm t = wT(i * 4 + j), f = wF(i * 4 + j);
+        shiftMask(t, wRaw(), -(8 * j + 2 * i), mask(0), true);
+        vcvtdq2ps(f, t);
+        fmaRows(f, h * 16 + 4 * i + j, step);
+      }
+    }
+  }
+  load(8 * L);
+  for (int i = 0; i < 8; ++i) {
+    if (!fp) {
+      Xmm t = wT(i);
+      shiftMask(t, wRaw(), 2 - i, mask(1), false);
+      dotRows(t, 4 * i, step);
+      continue;
+    }
+    for (int j = 0; j < 4; ++j) {
+      Xmm t = wT(i * 4 + j), f = wF(i * 4 + j);
+      shiftMask(t, wRaw(), 2 - (8 * j + i), mask(1), true);
+      vcvtdq2ps(f, t);
+      fmaRows(f, 4 * i + j, step);
+    }
+  }
+}
+
+void Generator::groupEpilogue() {
+  const unsigned mr = d_.mr;
+  Xmm scale = wRaw(), t = wT(0);
+  if (!p_.floatW) {
+    switch (d_.format.scaleType) {
+    case ScaleType::F32:
+      vmovups(scale, ptr[rScl]);
+      break;
+    case ScaleType::F16:
+      vcvtph2ps(scale, ptr[rScl]);
+      break;
+    case ScaleType::BF16:
+      vpmovzxwd(scale, ptr[rScl]);
+      vpslld(scale, scale, 16);
+      break;
+    }
+  }
+  for (unsigned m = 0; m < mr; ++m) {
+    Xmm a0 = acc(m, 0, 0);
+    if (p_.intAct) {
+      for (unsigned pl = 0; pl < p_.P; ++pl)
+        for (unsigned s = 0; s < p_.S; ++s) {
+          if (pl == 0 && s == 0)
+            continue;
+          Xmm a = acc(m, pl, s);
+          if (pl)
+            vpsrad(a, a, int(pl * p_.bits));
+          vpaddd(a0, a0, a);
+        }
+      vcvtdq2ps(a0, a0);
+      if (p_.zmm) {
+        vmulps(t, scale, ptr_b[rS + int(m) * 4]);
+      } else {
+        vbroadcastss(t, ptr[rS + int(m) * 4]);
+        vmulps(t, t, scale);
+      }
+      vfmadd231ps(facc(m), a0, t);
+    } else {
+      for (unsigned s = 1; s < p_.S; ++s)
+        vaddps(a0, a0, acc(m, 0, s));
+      if (p_.floatW)
+        vaddps(facc(m), facc(m), a0);
+      else
+        vfmadd231ps(facc(m), a0, scale);
+    }
+  }
+}
+
+void Generator::store() {
+  Label onlyStore, done;
+  mov(rT, ARG(ldy));
+  mov(rScl, ARG(y));
+  cmp(ARG(accumulate), 0);
+  je(onlyStore, T_NEAR);
+  for (unsigned m = 0; m < d_.mr; ++m) {
+    vaddps(facc(m), facc(m), ptr[rScl]);
+    vmovups(ptr[rScl], facc(m));
+    if (m + 1 < d_.mr)
+      add(rScl, rT);
+  }
+  jmp(done, T_NEAR);
+  L(onlyStore);
+  for (unsigned m = 0; m < d_.mr; ++m) {
+    vmovups(ptr[rScl], facc(m));
+    if (m + 1 < d_.mr)
+      add(rScl, rT);
+  }
+  L(done);
+}
+
+void Generator::generate() {
+  push(rbx);
+  push(r12);
+  push(r13);
+  mov(rW, ARG(w));
+  mov(rX, ARG(x));
+  mov(rXs, ARG(xChunkStride));
+  mov(rC, ARG(comp));
+  mov(rS, ARG(xscale));
+  mov(rGs, ARG(groupStride));
+  mov(rScl, ARG(scales));
+  mov(rZ, ARG(zeros));
+  mov(rG, ARG(nGroups));
+  setupConstants();
+  for (unsigned m = 0; m < d_.mr; ++m)
+    vzero(facc(m));
+
+  const int scaleStride =
+      p_.floatW ? 0 : int(p_.L * scaleBytes(d_.format.scaleType));
+  const int chunkBytes = int(32 * p_.L * p_.bits / 8);
+  Label groupLoop, chunkLoop;
+  L(groupLoop);
+  initGroup();
+  mov(rK, ARG(chunksPerGroup));
+  L(chunkLoop);
+  chunkBody();
+  add(rW, chunkBytes);
+  add(rX, rXs);
+  dec(rK);
+  jnz(chunkLoop, T_NEAR);
+  groupEpilogue();
+  if (scaleStride)
+    add(rScl, scaleStride);
+  if (!p_.floatW && !d_.format.symmetric)
+    add(rZ, int(p_.L));
+  add(rC, rGs);
+  add(rS, rGs);
+  dec(rG);
+  jnz(groupLoop, T_NEAR);
+
+  store();
+  vzeroupper();
+  pop(r13);
+  pop(r12);
+  pop(rbx);
+  ret();
+}
+
+#undef ARG
+
+} // namespace
+
+unsigned jitMaxRows(IsaTier tier, WeightFormat fmt, ActPath act, bool avxVnni) {
+  unsigned best = 0;
+  for (unsigned mr = 1; mr <= 8; ++mr) {
+    MicroKernelDesc d;
+    d.tier = tier;
+    d.format = fmt;
+    d.act = act;
+    d.mr = mr;
+    d.avxVnni = avxVnni;
+    if (supported(d, makePlan(d)))
+      best = mr;
+  }
+  return best;
+}
+
+Expected<MicroKernelFn> generateMicroKernel(const MicroKernelDesc &d) {
+  Plan p = makePlan(d);
+  if (!supported(d, p))
+    return createStringError(inconvertibleErrorCode(),
+                             "no generated kernel for %s", d.str().c_str());
+  // Generated code lives as long as the process: kernels are cached forever.
+  static std::mutex mu;
+  static std::vector<std::unique_ptr<Generator>> keep;
+  auto g = std::make_unique<Generator>(d, p);
+  g->generate();
+  if (int err = Xbyak::GetError()) {
+    Xbyak::ClearError();
+    return createStringError(inconvertibleErrorCode(),
+                             "xbyak failed for %s: %s", d.str().c_str(),
+                             Xbyak::ConvertErrorToString(err));
+  }
+  g->ready();
+  auto fn = g->getCode<MicroKernelFn>();
+  std::lock_guard<std::mutex> lk(mu);
+  keep.push_back(std::move(g));
+  return fn;
+}
+
+} // namespace kernels
+} // namespace llmc

@@ -1,0 +1,400 @@
+//===- Matmul.cpp - Descriptor -> blocking -> kernels, and the driver ------===//
+#include "llmc/Kernels/Matmul.h"
+#include "ActQuant.h"
+#include "MicroKernel.h"
+#include "llmc/Kernels/Reference.h"
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+using namespace llvm;
+
+namespace llmc {
+namespace kernels {
+
+//===----------------------------------------------------------------------===//
+// Descriptors
+//===----------------------------------------------------------------------===//
+
+std::string MicroKernelDesc::str() const {
+  std::string s = isaTierName(tier).str();
+  if (avxVnni)
+    s += "+avxvnni";
+  s += "/" + format.str();
+  s += act == ActPath::Int8 ? "/act_int8" : "/act_f32";
+  s += "/mr" + std::to_string(mr);
+  return s;
+}
+
+std::string Blocking::str() const {
+  return "mr=" + std::to_string(mr) +
+         " panelsPerChunk=" + std::to_string(panelsPerChunk) +
+         " kSplit=" + std::to_string(kSplit);
+}
+
+MatmulDesc MatmulDesc::forHost(int64_t N, int64_t K, WeightFormat fmt,
+                               int64_t mMax) {
+  const TargetDesc &t = hostTarget();
+  MatmulDesc d;
+  d.N = N;
+  d.K = K;
+  d.mMin = 1;
+  d.mMax = mMax;
+  d.format = fmt;
+  d.tier = std::min(t.maxTier(), IsaTier::AVX512_VNNI);
+  d.allowAvxVnni = t.hasAvxVnni();
+  d.act = fmt.isQuantized() ? ActPath::Int8 : ActPath::F32;
+  return d;
+}
+
+static bool useAvxVnni(const MatmulDesc &d) {
+  return d.tier == IsaTier::AVX2 && d.allowAvxVnni &&
+         hostTarget().hasAvxVnni();
+}
+
+bool hasJitKernel(IsaTier tier, WeightFormat fmt, ActPath act, bool avxVnni) {
+  return jitMaxRows(tier, fmt, act, avxVnni) > 0;
+}
+
+unsigned maxRows(IsaTier tier, ActPath act, WeightType wt) {
+  WeightFormat f = WeightFormat::quantized(wt, 32, true);
+  if (wt == WeightType::F32 || wt == WeightType::F16 || wt == WeightType::BF16)
+    f = WeightFormat::floating(wt);
+  unsigned r = jitMaxRows(tier, f, act, false);
+  return r ? r : 8;
+}
+
+Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
+  Blocking b;
+  unsigned mrMax = jitMaxRows(d.tier, d.format, d.act, useAvxVnni(d));
+  if (!mrMax)
+    mrMax = 8; // generic kernel
+  b.mr = unsigned(std::clamp<int64_t>(d.mMax, 1, mrMax));
+  auto l = PackedLayout::get(d.format, d.N, d.K, panelLanes(d.tier));
+  if (!l)
+    return l.takeError();
+  // Sweep as many panels per row block as fit in half of L2: the weights are
+  // read from DRAM once and re-read from L2 by the following row blocks.
+  int64_t panelBytes =
+      l->panelQBytes() + l->numGroups * (l->scaleBytesPerGroup + l->zeroBytesPerGroup);
+  uint64_t l2 = t.caches.l2 ? t.caches.l2 : (1u << 20);
+  b.panelsPerChunk = std::max<int64_t>(1, int64_t(l2 / 2) / panelBytes);
+  // Few panels, several groups: threads split K (decided per run, from the
+  // pool size) so that decode of a narrow matrix still uses every core.
+  b.kSplit = 1;
+  return b;
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel cache
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct KernelCache {
+  std::mutex mu;
+  std::map<std::string, MicroKernelFn> map;
+};
+KernelCache &cache() {
+  static KernelCache c;
+  return c;
+}
+} // namespace
+
+static Expected<MicroKernelFn> getKernel(const MicroKernelDesc &d) {
+  KernelCache &c = cache();
+  std::string key = d.str();
+  std::lock_guard<std::mutex> lk(c.mu);
+  auto it = c.map.find(key);
+  if (it != c.map.end())
+    return it->second;
+  auto fn = generateMicroKernel(d);
+  if (!fn)
+    return fn.takeError();
+  c.map.emplace(key, *fn);
+  return *fn;
+}
+
+size_t kernelCacheSize() {
+  std::lock_guard<std::mutex> lk(cache().mu);
+  return cache().map.size();
+}
+
+//===----------------------------------------------------------------------===//
+// Matmul
+//===----------------------------------------------------------------------===//
+
+struct Matmul::Impl {
+  static MicroKernelDesc kernelDesc(const Matmul &mm, unsigned rows) {
+    MicroKernelDesc k;
+    k.tier = mm.desc_.tier;
+    k.format = mm.desc_.format;
+    k.act = mm.desc_.act;
+    k.mr = rows;
+    k.avxVnni = useAvxVnni(mm.desc_) && k.act == ActPath::Int8;
+    return k;
+  }
+};
+
+Expected<Matmul> Matmul::create(const MatmulDesc &din) {
+  MatmulDesc d = din;
+  if (Error e = d.format.validate())
+    return std::move(e);
+  if (d.N <= 0 || d.K <= 0 || d.mMin < 1 || d.mMax < d.mMin)
+    return createStringError(inconvertibleErrorCode(),
+                             "matmul: bad shape N=%lld K=%lld M=[%lld,%lld]",
+                             (long long)d.N, (long long)d.K,
+                             (long long)d.mMin, (long long)d.mMax);
+  const TargetDesc &host = hostTarget();
+  if (d.tier > host.maxTier())
+    return createStringError(inconvertibleErrorCode(),
+                             "matmul: tier %s not available on this host (%s)",
+                             isaTierName(d.tier).str().c_str(),
+                             isaTierName(host.maxTier()).str().c_str());
+  if (d.tier == IsaTier::AMX)
+    d.tier = IsaTier::AVX512_VNNI; // AMX tiles not generated yet
+  const bool vnni = useAvxVnni(d);
+  if (d.act == ActPath::Int8 && !d.format.isQuantized())
+    d.act = ActPath::F32;
+  if (d.act == ActPath::Int8 && d.tier != IsaTier::Scalar &&
+      !hasJitKernel(d.tier, d.format, ActPath::Int8, vnni) &&
+      hasJitKernel(d.tier, d.format, ActPath::F32, vnni))
+    d.act = ActPath::F32;
+
+  Matmul mm;
+  mm.desc_ = d;
+  auto b = chooseBlocking(d, host);
+  if (!b)
+    return b.takeError();
+  mm.blocking_ = *b;
+  mm.jit_ = hasJitKernel(d.tier, d.format, d.act, vnni);
+  if (mm.jit_) {
+    // Row counts this matmul can meet: the main block and every tail.
+    for (unsigned r = 1; r <= mm.blocking_.mr; ++r) {
+      auto fn = getKernel(Impl::kernelDesc(mm, r));
+      if (!fn)
+        return fn.takeError();
+      mm.kernels_[r] = reinterpret_cast<void *>(*fn);
+    }
+  }
+  return mm;
+}
+
+namespace {
+/// Generated code has no UBSan function-type signature in front of it, so the
+/// -fsanitize=function check must not look for one.
+#if defined(__clang__)
+__attribute__((no_sanitize("function")))
+#endif
+void callGenerated(MicroKernelFn fn, const MicroKernelArgs &a) {
+  fn(&a);
+}
+
+/// Growable 64-byte aligned scratch, one per calling thread.
+struct Scratch {
+  std::vector<uint8_t> buf;
+  uint8_t *get(size_t bytes) {
+    if (buf.size() < bytes + 64)
+      buf.resize(bytes + 64);
+    uintptr_t p = reinterpret_cast<uintptr_t>(buf.data());
+    return reinterpret_cast<uint8_t *>((p + 63) & ~uintptr_t(63));
+  }
+};
+size_t align64(size_t v) { return (v + 63) & ~size_t(63); }
+} // namespace
+
+Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
+                  ThreadPool &pool, int64_t ldx, int64_t ldy) const {
+  const PackedLayout &l = w.layout();
+  const MatmulDesc &d = desc_;
+  if (w.empty() || l.N != d.N || l.K != d.K || l.format != d.format ||
+      l.lanes != panelLanes(d.tier))
+    return createStringError(
+        inconvertibleErrorCode(),
+        "matmul: packed weights (%s %lldx%lld, %u lanes) do not match the "
+        "descriptor (%s %lldx%lld, tier %s)",
+        l.format.str().c_str(), (long long)l.N, (long long)l.K, l.lanes,
+        d.format.str().c_str(), (long long)d.N, (long long)d.K,
+        isaTierName(d.tier).str().c_str());
+  if (M <= 0)
+    return Error::success();
+  if (!ldx)
+    ldx = d.K;
+  if (!ldy)
+    ldy = d.N;
+  const unsigned L = l.lanes;
+  const unsigned mr = blocking_.mr;
+
+  // ---- Prologue: stage activations chunk-major, quantized on the int8 path.
+  const bool int8 = d.act == ActPath::Int8;
+  const bool quant = d.format.isQuantized();
+  const int64_t G = l.group, nG = l.numGroups, Kp = l.Kp;
+  const unsigned eb = int8 ? 1 : 4;
+  const int64_t chunks = Kp / 32;
+  static thread_local Scratch scratch;
+  size_t xBytes = align64(size_t(chunks * M * 32 * eb));
+  size_t gBytes = align64(size_t(nG * M * 4));
+  uint8_t *base = scratch.get(xBytes + 2 * gBytes);
+  uint8_t *xs = base;
+  uint8_t *comp = base + xBytes;
+  float *xscale = reinterpret_cast<float *>(base + xBytes + gBytes);
+  const float zSym = quant && d.format.symmetric ? float(d.format.symZero()) : 1.0f;
+
+  // One (row, group) of the prologue; the threads split them and meet at a
+  // barrier before the kernels run (one fork/join per matmul).
+  auto stageItems = [&](int64_t i0, int64_t i1) {
+    for (int64_t it = i0; it < i1; ++it) {
+        const int64_t m = it / nG, g = it % nG;
+        const float *xr = x + m * ldx + g * G;
+        int64_t n = std::clamp<int64_t>(d.K - g * G, 0, G);
+        if (int8) {
+          int32_t sum;
+          float s = quantizeGroupChunked(
+              d.tier, xr, n, G,
+              reinterpret_cast<int8_t *>(xs + ((g * G / 32) * M + m) * 32),
+              M * 32, &sum);
+          int32_t c = quant && d.format.symmetric
+                          ? -int32_t(d.format.symZero()) * sum
+                          : -sum;
+          std::memcpy(comp + (g * M + m) * 4, &c, 4);
+          xscale[g * M + m] = s;
+        } else {
+          float sum = 0;
+          for (int64_t kk = 0; kk < G; kk += 32) {
+            float *dst = reinterpret_cast<float *>(xs) +
+                         (((g * G + kk) / 32) * M + m) * 32;
+            for (int64_t i = 0; i < 32; ++i) {
+              float v = kk + i < n ? xr[kk + i] : 0.0f;
+              dst[i] = v;
+              sum += v;
+            }
+          }
+          float c = quant ? -zSym * sum : 0.0f;
+          std::memcpy(comp + (g * M + m) * 4, &c, 4);
+          xscale[g * M + m] = 1.0f;
+        }
+      }
+  };
+  const int64_t items = M * nG;
+
+  // ---- Work split.
+  const int64_t P = l.numPanels;
+  const unsigned nt = pool.size();
+  unsigned kSplit = 1;
+  if (M <= 8 && P < int64_t(2 * nt) && nG >= int64_t(nt) && nt > 1)
+    kSplit = nt;
+  const int64_t Np = P * L;
+  float *partial = nullptr;
+  std::vector<float> partialBuf;
+  if (kSplit > 1) {
+    partialBuf.assign(size_t(kSplit) * M * Np, 0.0f);
+    partial = partialBuf.data();
+  }
+
+  const MicroKernelDesc kd = Impl::kernelDesc(*this, 1);
+  auto callKernel = [&](unsigned rows, MicroKernelArgs &a) {
+    if (jit_)
+      callGenerated(reinterpret_cast<MicroKernelFn>(kernels_[rows]), a);
+    else {
+      MicroKernelDesc k = kd;
+      k.mr = rows;
+      genericMicroKernel(k, L, a);
+    }
+  };
+
+  const uint8_t *wd = w.data();
+  auto doBlock = [&](int64_t p, int64_t m0, unsigned rows, int64_t g0,
+                     int64_t g1, float *out, int64_t ldOut, int64_t cols) {
+    MicroKernelArgs a;
+    a.x = xs + (g0 * (G / 32) * M + m0) * 32 * eb;
+    a.comp = comp + (g0 * M + m0) * 4;
+    a.xscale = xscale + g0 * M + m0;
+    a.w = wd + l.qPanelOffset(p) + g0 * l.qBytesPerGroup;
+    a.scales = wd + l.scalePanelOffset(p) + g0 * l.scaleBytesPerGroup;
+    a.zeros = wd + l.zeroPanelOffset(p) + g0 * l.zeroBytesPerGroup;
+    a.xChunkStride = M * 32 * eb;
+    a.groupStride = M * 4;
+    a.nGroups = g1 - g0;
+    a.chunksPerGroup = G / 32;
+    a.accumulate = 0;
+    const int64_t n0 = p * L;
+    const bool full = n0 + L <= cols;
+    alignas(64) float tmp[8 * 16];
+    if (full) {
+      a.y = out + m0 * ldOut + n0;
+      a.ldy = ldOut * 4;
+      callKernel(rows, a);
+      return;
+    }
+    a.y = tmp;
+    a.ldy = 16 * 4;
+    callKernel(rows, a);
+    int64_t valid = cols - n0;
+    for (unsigned r = 0; r < rows; ++r)
+      std::memcpy(out + (m0 + r) * ldOut + n0, tmp + r * 16, valid * 4);
+  };
+
+  // Guided schedule over chunks of consecutive panels: each grab takes a
+  // quarter of this thread's share of what is left (at most the L2-sized
+  // panel block), so the chunks shrink towards the end and a preempted or
+  // slower thread (shared machines) does not hold the others back.
+  std::atomic<int64_t> next{0};
+  auto grab = [&](int64_t &c0, int64_t &c1) {
+    int64_t c = next.load(std::memory_order_relaxed);
+    for (;;) {
+      if (c >= P)
+        return false;
+      int64_t take = std::clamp<int64_t>((P - c) / (4 * int64_t(nt)), 1,
+                                         blocking_.panelsPerChunk);
+      if (next.compare_exchange_weak(c, c + take, std::memory_order_relaxed)) {
+        c0 = c;
+        c1 = c + take;
+        return true;
+      }
+    }
+  };
+  pool.run([&](unsigned t, unsigned n) {
+    stageItems(items * t / n, items * (t + 1) / n);
+    pool.barrier();
+    if (kSplit > 1) {
+      int64_t g0 = nG * t / n, g1 = nG * (t + 1) / n;
+      if (g0 >= g1)
+        return;
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t m0 = 0; m0 < M; m0 += mr)
+          doBlock(p, m0, unsigned(std::min<int64_t>(mr, M - m0)), g0, g1,
+                  partial + size_t(t) * M * Np, Np, Np);
+      return;
+    }
+    int64_t c, c1;
+    while (grab(c, c1)) {
+      for (int64_t m0 = 0; m0 < M; m0 += mr) {
+        unsigned rows = unsigned(std::min<int64_t>(mr, M - m0));
+        for (int64_t p = c; p < c1; ++p)
+          doBlock(p, m0, rows, 0, nG, y, ldy, d.N);
+      }
+    }
+  });
+
+  if (kSplit > 1)
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t nn = 0; nn < d.N; ++nn) {
+        float s = 0;
+        for (unsigned t = 0; t < kSplit; ++t)
+          s += partial[(size_t(t) * M + m) * Np + nn];
+        y[m * ldy + nn] = s;
+      }
+  return Error::success();
+}
+
+Error matmul(const MatmulDesc &d, const float *x, int64_t M,
+             const PackedWeights &w, float *y, ThreadPool &pool) {
+  auto mm = Matmul::create(d);
+  if (!mm)
+    return mm.takeError();
+  return mm->run(x, M, w, y, pool);
+}
+
+} // namespace kernels
+} // namespace llmc

@@ -1,0 +1,206 @@
+//===- Pack.cpp - Scalar packing / unpacking (the layout's definition) -----===//
+//
+// These loops *are* the specification of the layouts in PackedLayout.h; the
+// generated kernels are tested against them.
+//
+//===----------------------------------------------------------------------===//
+#include "llmc/Kernels/Packing.h"
+#include "llmc/Kernels/Half.h"
+#include <cstring>
+
+using namespace llvm;
+
+namespace llmc {
+namespace kernels {
+
+namespace {
+/// Where the code of (lane, kk) lives inside one group record of a panel.
+struct CodeSlot {
+  int64_t byte;
+  unsigned shift, mask;
+};
+
+/// For int3 this returns the low-2-bit slot; highSlot() the bit-plane slot.
+CodeSlot codeSlot(unsigned L, unsigned b, unsigned lane, int64_t kk) {
+  if (b == 3) {
+    int64_t sb = kk / 32, r = kk % 32, half = r / 16, r2 = r % 16;
+    return {sb * 12 * L + half * 4 * L + lane * 4 + r2 % 4, unsigned(2 * (r2 / 4)),
+            3u};
+  }
+  int64_t kpb = 32 / b, blk = kk / kpb, r = kk % kpb;
+  return {blk * 4 * L + lane * 4 + r % 4, unsigned(b * (r / 4)),
+          (1u << b) - 1};
+}
+
+CodeSlot highSlot(unsigned L, unsigned lane, int64_t kk) {
+  int64_t sb = kk / 32, r = kk % 32;
+  return {sb * 12 * L + 8 * L + lane * 4 + r % 4, unsigned(r / 4), 1u};
+}
+} // namespace
+
+unsigned groupRecordCode(WeightType t, unsigned L, const uint8_t *grp,
+                         unsigned lane, int64_t kk) {
+  unsigned b = WeightFormat::quantized(t, 0, true).bits();
+  CodeSlot s = codeSlot(L, b, lane, kk);
+  unsigned u = (grp[s.byte] >> s.shift) & s.mask;
+  if (t == WeightType::Int3) {
+    CodeSlot h = highSlot(L, lane, kk);
+    u |= ((grp[h.byte] >> h.shift) & 1u) << 2;
+  }
+  return u;
+}
+
+unsigned packedCode(const PackedLayout &l, const uint8_t *data, int64_t n,
+                    int64_t k) {
+  int64_t p = n / l.lanes, g = k / l.group, kk = k % l.group;
+  const uint8_t *grp = data + l.qPanelOffset(p) + g * l.qBytesPerGroup;
+  return groupRecordCode(l.format.type, l.lanes, grp, unsigned(n % l.lanes),
+                         kk);
+}
+
+float packedScale(const PackedLayout &l, const uint8_t *data, int64_t n,
+                  int64_t g) {
+  int64_t p = n / l.lanes;
+  unsigned lane = unsigned(n % l.lanes);
+  const uint8_t *s = data + l.scalePanelOffset(p) + g * l.scaleBytesPerGroup;
+  switch (l.format.scaleType) {
+  case ScaleType::F32: {
+    float f;
+    std::memcpy(&f, s + 4 * lane, 4);
+    return f;
+  }
+  case ScaleType::F16: {
+    uint16_t h;
+    std::memcpy(&h, s + 2 * lane, 2);
+    return fp16ToFp32(h);
+  }
+  case ScaleType::BF16: {
+    uint16_t h;
+    std::memcpy(&h, s + 2 * lane, 2);
+    return bf16ToFp32(h);
+  }
+  }
+  return 0;
+}
+
+static void storeFloat(uint8_t *dst, float v, unsigned bytes, bool bf16) {
+  if (bytes == 4) {
+    std::memcpy(dst, &v, 4);
+  } else {
+    uint16_t h = bf16 ? fp32ToBf16(v) : fp32ToFp16(v);
+    std::memcpy(dst, &h, 2);
+  }
+}
+
+Expected<PackedWeights> packWeights(const QuantizedWeights &q, IsaTier tier) {
+  auto lOr = PackedLayout::get(q.format, q.N, q.K, panelLanes(tier));
+  if (!lOr)
+    return lOr.takeError();
+  const PackedLayout &l = *lOr;
+  PackedWeights pw(l, tier);
+  uint8_t *d = pw.mutableData();
+  std::memset(d, 0, size_t(l.totalBytes));
+  const unsigned L = l.lanes;
+  const WeightFormat &f = q.format;
+
+  if (!f.isQuantized()) {
+    const unsigned eb = f.bits() / 8;
+    for (int64_t n = 0; n < q.N; ++n) {
+      uint8_t *panel = d + l.qPanelOffset(n / L);
+      for (int64_t k = 0; k < q.K; ++k)
+        storeFloat(panel + (k * L + n % L) * eb, q.values[n * q.K + k], eb,
+                   f.type == WeightType::BF16);
+    }
+    return std::move(pw);
+  }
+
+  const unsigned sb = scaleBytes(f.scaleType);
+  for (int64_t n = 0; n < l.numPanels * L; ++n) {
+    const bool real = n < q.N;
+    int64_t p = n / L;
+    unsigned lane = unsigned(n % L);
+    for (int64_t g = 0; g < l.numGroups; ++g) {
+      unsigned z = real ? q.zeros[n * q.numGroups + g] : f.symZero();
+      float s = real ? q.scales[n * q.numGroups + g] : 0.0f;
+      storeFloat(d + l.scalePanelOffset(p) + g * l.scaleBytesPerGroup +
+                     lane * sb,
+                 s, sb, f.scaleType == ScaleType::BF16);
+      if (!f.symmetric)
+        d[l.zeroPanelOffset(p) + g * l.zeroBytesPerGroup + lane] = uint8_t(z);
+      uint8_t *grp = d + l.qPanelOffset(p) + g * l.qBytesPerGroup;
+      for (int64_t kk = 0; kk < l.group; ++kk) {
+        int64_t k = g * l.group + kk;
+        // Padding (k >= K, or a padded channel) holds the zero point: w = 0.
+        unsigned u = (real && k < q.K) ? q.codes[n * q.K + k] : z;
+        CodeSlot s0 = codeSlot(L, f.bits(), lane, kk);
+        grp[s0.byte] |= uint8_t((u & s0.mask) << s0.shift);
+        if (f.type == WeightType::Int3) {
+          CodeSlot h = highSlot(L, lane, kk);
+          grp[h.byte] |= uint8_t(((u >> 2) & 1u) << h.shift);
+        }
+      }
+    }
+  }
+  return std::move(pw);
+}
+
+Expected<PackedWeights> packWeights(const float *W, int64_t N, int64_t K,
+                                    WeightFormat fmt, IsaTier tier) {
+  auto q = quantizeWeights(W, N, K, fmt);
+  if (!q)
+    return q.takeError();
+  return packWeights(*q, tier);
+}
+
+static float loadFloat(const uint8_t *src, unsigned bytes, bool bf16) {
+  if (bytes == 4) {
+    float v;
+    std::memcpy(&v, src, 4);
+    return v;
+  }
+  uint16_t h;
+  std::memcpy(&h, src, 2);
+  return bf16 ? bf16ToFp32(h) : fp16ToFp32(h);
+}
+
+QuantizedWeights unpackWeights(const PackedWeights &pw) {
+  const PackedLayout &l = pw.layout();
+  const uint8_t *d = pw.data();
+  QuantizedWeights q;
+  q.format = l.format;
+  q.N = l.N;
+  q.K = l.K;
+  const unsigned L = l.lanes;
+  if (!l.format.isQuantized()) {
+    q.group = l.K;
+    q.numGroups = 1;
+    q.values.resize(l.N * l.K);
+    const unsigned eb = l.format.bits() / 8;
+    for (int64_t n = 0; n < l.N; ++n)
+      for (int64_t k = 0; k < l.K; ++k)
+        q.values[n * l.K + k] =
+            loadFloat(d + l.qPanelOffset(n / L) + (k * L + n % L) * eb, eb,
+                      l.format.type == WeightType::BF16);
+    return q;
+  }
+  q.group = l.format.groupSize ? l.format.groupSize : l.K;
+  q.numGroups = l.numGroups;
+  q.codes.resize(l.N * l.K);
+  q.scales.resize(l.N * l.numGroups);
+  q.zeros.resize(l.N * l.numGroups);
+  for (int64_t n = 0; n < l.N; ++n) {
+    for (int64_t k = 0; k < l.K; ++k)
+      q.codes[n * l.K + k] = uint8_t(packedCode(l, d, n, k));
+    for (int64_t g = 0; g < l.numGroups; ++g) {
+      q.scales[n * l.numGroups + g] = packedScale(l, d, n, g);
+      q.zeros[n * l.numGroups + g] =
+          l.format.symmetric
+              ? uint8_t(l.format.symZero())
+              : d[l.zeroPanelOffset(n / L) + g * l.zeroBytesPerGroup + n % L];
+    }
+  }
+  return q;
+}
+
+} // namespace kernels
+} // namespace llmc

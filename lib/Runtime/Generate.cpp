@@ -1,0 +1,82 @@
+//===- Generate.cpp - Prompt -> streamed text -----------------------------===//
+
+#include "llmc/Runtime/Generate.h"
+
+#include <chrono>
+#include <sys/resource.h>
+
+using namespace llvm;
+
+namespace llmc::runtime {
+
+uint64_t peakRssBytes() {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0)
+    return 0;
+  return uint64_t(ru.ru_maxrss) * 1024;
+}
+
+Expected<GenerateStats> generate(Session &session, StringRef prompt,
+                                 const GenerateOptions &options,
+                                 function_ref<void(StringRef)> onText) {
+  const Tokenizer *tok = session.model().tokenizer();
+  if (!tok)
+    return createStringError(inconvertibleErrorCode(),
+                             "the bundle has no tokenizer; compile it with "
+                             "--tokenizer=FILE");
+  if (Error e = options.sampling.validate())
+    return std::move(e);
+  GenerateStats st;
+  std::vector<int32_t> ids = tok->encode(prompt, options.addBos, false);
+  if (ids.empty())
+    return createStringError(inconvertibleErrorCode(), "the prompt is empty");
+  st.promptTokens = int64_t(ids.size());
+  st.tokens = ids;
+  using clock = std::chrono::steady_clock;
+  auto t0 = clock::now();
+  auto logits = session.prefill(ids);
+  if (!logits)
+    return logits.takeError();
+  auto t1 = clock::now();
+  st.prefillMs = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  // Echo the prompt as the tokenizer sees it.
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (!(i == 0 && options.addBos))
+      onText(tok->decodePiece(i ? ids[i - 1] : tok->bosId(), ids[i]));
+
+  Sampler sampler(options.sampling);
+  const int32_t eos = tok->eosId(), bos = tok->bosId();
+  int32_t prev = ids.back();
+  auto td = clock::now();
+  for (int64_t i = 0; i < options.maxNewTokens; ++i) {
+    int32_t next = sampler.sample(*logits);
+    bool stop = next == eos ||
+                (tok->kind() == TokenizerKind::Llama2c && next == bos) ||
+                llvm::is_contained(options.stopTokens, next);
+    if (stop) {
+      st.stoppedByToken = true;
+      break;
+    }
+    st.tokens.push_back(next);
+    ++st.newTokens;
+    onText(tok->decodePiece(prev, next));
+    prev = next;
+    if (i + 1 == options.maxNewTokens)
+      break;
+    if (session.position() >= session.contextLength()) {
+      st.contextFull = true;
+      break;
+    }
+    if (i == 0)
+      td = clock::now(); // decode speed excludes the prefill's token
+    logits = session.decode(next);
+    if (!logits)
+      return logits.takeError();
+  }
+  if (st.newTokens > 1)
+    st.decodeMs =
+        std::chrono::duration<double, std::milli>(clock::now() - td).count();
+  return st;
+}
+
+} // namespace llmc::runtime

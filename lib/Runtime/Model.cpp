@@ -1,0 +1,218 @@
+//===- Model.cpp - Load a bundle: verify, check the host, make kernels ----===//
+
+#include "llmc/Runtime/Model.h"
+
+#include "llmc/Kernels/PackedLayout.h"
+
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <chrono>
+#include <mutex>
+
+using namespace llvm;
+
+namespace llmc::runtime {
+
+Model::~Model() = default;
+
+// The kernel ABI the program calls (ProgramABI.h).
+extern "C" {
+static void llmcRtMatmul(codegen::llmc_program_state *s, int32_t weight,
+                         const float *x, int64_t m, int64_t ldx, float *y,
+                         int64_t ldy) {
+  static_cast<Session *>(s->session)->kernelMatmul(weight, x, m, ldx, y, ldy);
+}
+static void llmcRtAttention(codegen::llmc_program_state *s, int32_t step,
+                            int64_t n, int64_t pos) {
+  static_cast<Session *>(s->session)->kernelAttention(step, n, pos);
+}
+}
+
+Error Model::linkProgram(ArrayRef<uint8_t> object) {
+  auto t0 = std::chrono::steady_clock::now();
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+  auto jit = orc::LLJITBuilder().create();
+  if (!jit)
+    return jit.takeError();
+  orc::JITDylib &jd = (*jit)->getMainJITDylib();
+  orc::SymbolMap abi;
+  auto flags = JITSymbolFlags::Exported | JITSymbolFlags::Callable;
+  abi[(*jit)->mangleAndIntern(codegen::kMatmulSymbol)] =
+      orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtMatmul), flags);
+  abi[(*jit)->mangleAndIntern(codegen::kAttentionSymbol)] =
+      orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtAttention), flags);
+  if (Error e = jd.define(orc::absoluteSymbols(std::move(abi))))
+    return e;
+  StringRef bytes(reinterpret_cast<const char *>(object.data()), object.size());
+  if (Error e = (*jit)->addObjectFile(
+          MemoryBuffer::getMemBufferCopy(bytes, "llmc-program.o")))
+    return e;
+  auto sym = (*jit)->lookup(codegen::kPrefillSymbol);
+  if (!sym)
+    return sym.takeError();
+  prefill_ = sym->toPtr<codegen::PrefillFn>();
+  jit_ = std::move(*jit);
+  linkMs_ = std::chrono::duration<double, std::milli>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  return Error::success();
+}
+
+static Error fail(const Twine &msg) {
+  return createStringError(inconvertibleErrorCode(), "%s", msg.str().c_str());
+}
+
+const float *Model::dense(int32_t slot) const {
+  return reinterpret_cast<const float *>(weights_ + plan_.weights[slot].offset);
+}
+
+std::vector<std::string> Model::kernelDescriptions() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < plan_.weights.size(); ++i) {
+    const codegen::WeightSlot &w = plan_.weights[i];
+    if (w.kind != codegen::SlotKind::Packed)
+      continue;
+    const kernels::Matmul &mm = matmuls_[i];
+    out.push_back(formatv("{0}: N={1} K={2} {3} tier={4} act={5} {6} {7}", w.name,
+                          w.shape[0], w.shape[1], w.format,
+                          isaTierName(mm.desc().tier),
+                          mm.desc().act == kernels::ActPath::Int8 ? "int8" : "f32",
+                          mm.usesJit() ? "jit" : "generic", mm.blocking().str())
+                      .str());
+  }
+  return out;
+}
+
+Expected<std::unique_ptr<Model>> Model::load(StringRef path, LoadOptions options) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<Model> m(new Model());
+  auto b = bundle::Bundle::open(path, options.verifyWeights ? bundle::Verify::All
+                                                            : bundle::Verify::Metadata);
+  if (!b)
+    return b.takeError();
+  m->bundle_ = std::move(*b);
+
+  auto mtext = m->bundle_->sectionText(bundle::kManifestSection);
+  if (!mtext)
+    return mtext.takeError();
+  auto manifest = codegen::Manifest::parse(*mtext);
+  if (!manifest)
+    return joinErrors(fail(path + ":"), manifest.takeError());
+  m->manifest_ = std::move(*manifest);
+
+  // The host must have every feature the bundle was compiled for.
+  auto host = detectHost();
+  if (!host)
+    return host.takeError();
+  std::vector<std::string> missing = m->manifest_.target.missingOn(*host);
+  if (!missing.empty())
+    return createStringError(std::errc::not_supported, "%s", formatv("'{0}' was compiled for target '{1}', but this host "
+                        "({2}) lacks the CPU features: {3}",
+                        path, m->manifest_.target.cpu, host->cpu,
+                        join(missing, ", "))
+                    .str().c_str());
+
+  auto ptext = m->bundle_->sectionText(codegen::kPlanSection);
+  if (!ptext)
+    return ptext.takeError();
+  auto pj = json::parse(*ptext);
+  if (!pj)
+    return joinErrors(fail(path + ": bad program plan:"), pj.takeError());
+  auto plan = codegen::ProgramPlan::fromJSON(*pj);
+  if (!plan)
+    return plan.takeError();
+  m->plan_ = std::move(*plan);
+
+  auto weights = m->bundle_->section(bundle::kWeightsSection);
+  if (!weights)
+    return weights.takeError();
+  m->weights_ = weights->data();
+  m->weightBytes_ = weights->size();
+
+  // Kernels for this host, for the packing the bundle carries.
+  kernels::WeightFormat fmt = codegen::weightFormatFor(m->manifest_.recipe);
+  if (fmt.str() != m->manifest_.format)
+    return fail(formatv("{0}: weight format '{1}' does not match the recipe",
+                        path, m->manifest_.format)
+                    .str());
+  IsaTier hostTier = std::min(host->maxTier(), IsaTier::AVX512_VNNI);
+  size_t n = m->plan_.weights.size();
+  m->packed_.resize(n);
+  m->matmuls_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const codegen::WeightSlot &w = m->plan_.weights[i];
+    if (w.offset < 0 || w.bytes < 0 || uint64_t(w.offset + w.bytes) > weights->size())
+      return fail(formatv("{0}: weight '{1}' lies outside the weights section",
+                          path, w.name)
+                      .str());
+    if (w.kind != codegen::SlotKind::Packed)
+      continue;
+    IsaTier tier = w.lanes == 16 ? std::max(hostTier, IsaTier::AVX512)
+                                 : std::min(hostTier, IsaTier::AVX2);
+    if (kernels::panelLanes(tier) != w.lanes)
+      return fail(formatv("{0}: weights packed for {1} lanes", path, w.lanes).str());
+    auto layout = kernels::PackedLayout::get(fmt, w.shape[0], w.shape[1], w.lanes);
+    if (!layout)
+      return layout.takeError();
+    if (layout->totalBytes != w.bytes)
+      return fail(formatv("{0}: weight '{1}' has {2} bytes, its layout {3}", path,
+                          w.name, w.bytes, layout->totalBytes)
+                      .str());
+    m->packed_[i] = kernels::PackedWeights::borrow(*layout, tier,
+                                                   m->weights_ + w.offset);
+    kernels::MatmulDesc d;
+    d.N = w.shape[0];
+    d.K = w.shape[1];
+    d.mMin = 1;
+    d.mMax = std::max<int64_t>(1, m->plan_.maxTokens);
+    d.format = fmt;
+    d.tier = tier;
+    d.allowAvxVnni = host->hasAvxVnni();
+    d.act = fmt.isQuantized() ? kernels::ActPath::Int8 : kernels::ActPath::F32;
+    auto mm = kernels::Matmul::create(d);
+    if (!mm)
+      return mm.takeError();
+    m->matmuls_[i] = *mm;
+    m->tier_ = tier;
+  }
+
+  // The generated program, linked for this process.
+  bool interpret = options.interpret;
+  if (auto env = sys::Process::GetEnv("LLMC_NO_JIT"))
+    interpret |= *env == "1";
+  if (!interpret && m->bundle_->findSection(codegen::kProgramObjectSection)) {
+    auto obj = m->bundle_->section(codegen::kProgramObjectSection);
+    if (!obj)
+      return obj.takeError();
+    if (Error e = m->linkProgram(*obj))
+      return joinErrors(fail(path + ": cannot link the program:"), std::move(e));
+  }
+
+  if (!m->manifest_.tokenizerKind.empty()) {
+    auto kind = parseTokenizerKind(m->manifest_.tokenizerKind);
+    if (!kind)
+      return kind.takeError();
+    auto bytes = m->bundle_->section(bundle::kTokenizerSection);
+    if (!bytes)
+      return bytes.takeError();
+    auto tok = Tokenizer::load(*kind, *bytes, int32_t(m->plan_.config.vocab));
+    if (!tok)
+      return tok.takeError();
+    m->tokenizer_ = std::move(*tok);
+  }
+  m->loadMs_ = std::chrono::duration<double, std::milli>(
+                   std::chrono::steady_clock::now() - t0)
+                   .count();
+  return std::move(m);
+}
+
+} // namespace llmc::runtime

@@ -1,0 +1,329 @@
+//===- Session.cpp - Execute the planned program ---------------------------===//
+//
+// A session runs the bundle's ProgramPlan step by step on its arena: matmuls
+// and attention go to the kernels (the "kernel ABI" of the plan), glue steps
+// (embedding, RMSNorm, RoPE, SwiGLU, residual adds) are the loops below.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Runtime/Model.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+using namespace llvm;
+using llmc::codegen::Step;
+using llmc::codegen::StepKind;
+
+namespace llmc::runtime {
+
+namespace {
+struct AlignedFree {
+  void operator()(float *p) const { std::free(p); }
+};
+using FloatBuf = std::unique_ptr<float[], AlignedFree>;
+
+FloatBuf allocFloats(int64_t n) {
+  size_t bytes = (size_t(std::max<int64_t>(n, 1)) * 4 + 63) & ~size_t(63);
+  float *p = static_cast<float *>(std::aligned_alloc(64, bytes));
+  if (p)
+    std::memset(p, 0, bytes);
+  return FloatBuf(p);
+}
+} // namespace
+
+struct Session::State {
+  FloatBuf arena;
+  /// KV cache: per layer, keys [Hkv][ctx][D] then values [Hkv][ctx][Dv].
+  FloatBuf kv;
+  int64_t layerStride = 0, valueOffset = 0;
+  std::unique_ptr<ThreadPool> pool;
+};
+
+Session::Session(const Model &m) : model_(m) {}
+Session::~Session() = default;
+
+unsigned Session::threads() const { return state_->pool->size(); }
+
+int64_t Session::contextLength() const { return model_.config().maxContext; }
+
+Expected<std::unique_ptr<Session>> Session::create(const Model &model,
+                                                   SessionOptions options) {
+  std::unique_ptr<Session> s(new Session(model));
+  const codegen::ProgramPlan &p = model.plan();
+  const codegen::ModelConfig &c = p.config;
+  s->state_ = std::make_unique<State>();
+  State &st = *s->state_;
+  st.arena = allocFloats(p.arenaFloats);
+  st.valueOffset = c.kvHeads * c.maxContext * c.headDim;
+  st.layerStride = st.valueOffset + c.kvHeads * c.maxContext * c.valueDim;
+  st.kv = allocFloats(st.layerStride * c.layers);
+  if (!st.arena || !st.kv)
+    return createStringError(std::errc::not_enough_memory,
+                             "cannot allocate the session's KV cache and "
+                             "activations (%lld MiB)",
+                             (long long)((p.arenaFloats + st.layerStride * c.layers) *
+                                         4 >> 20));
+  st.pool = std::make_unique<ThreadPool>(options.threads);
+  return std::move(s);
+}
+
+Error Session::check(ArrayRef<int32_t> tokens) const {
+  const codegen::ModelConfig &c = model_.config();
+  if (tokens.empty())
+    return createStringError(std::errc::invalid_argument, "no tokens to run");
+  if (pos_ + int64_t(tokens.size()) > c.maxContext)
+    return createStringError(
+        std::errc::result_out_of_range,
+        "the prompt does not fit in the context: %lld tokens after %lld cached "
+        "ones exceed the context length of %lld",
+        (long long)tokens.size(), (long long)pos_, (long long)c.maxContext);
+  for (int32_t t : tokens)
+    if (t < 0 || t >= c.vocab)
+      return createStringError(std::errc::invalid_argument,
+                               "token id %d is outside the vocabulary (%lld)", t,
+                               (long long)c.vocab);
+  return Error::success();
+}
+
+Expected<ArrayRef<float>> Session::prefill(ArrayRef<int32_t> tokens) {
+  if (Error e = check(tokens))
+    return std::move(e);
+  const codegen::ProgramPlan &p = model_.plan();
+  int64_t n = int64_t(tokens.size());
+  for (int64_t i = 0; i < n; i += p.maxTokens) {
+    int64_t m = std::min(p.maxTokens, n - i);
+    if (Error e = run(tokens.data() + i, m, /*allLogits=*/false))
+      return std::move(e);
+  }
+  return ArrayRef<float>(last_);
+}
+
+Expected<ArrayRef<float>> Session::decode(int32_t token) {
+  return prefill(ArrayRef<int32_t>(&token, 1));
+}
+
+Error Session::forwardAll(ArrayRef<int32_t> tokens,
+                          function_ref<void(int64_t, ArrayRef<float>)> rows) {
+  if (Error e = check(tokens))
+    return e;
+  const codegen::ProgramPlan &p = model_.plan();
+  const int64_t V = p.config.vocab;
+  int64_t n = int64_t(tokens.size());
+  std::vector<float> buf;
+  for (int64_t i = 0; i < n; i += p.maxTokens) {
+    int64_t m = std::min(p.maxTokens, n - i);
+    if (Error e = run(tokens.data() + i, m, /*allLogits=*/true))
+      return e;
+    buf.resize(size_t(m * V));
+    const float *base = state_->arena.get() + p.logits.offset;
+    for (int64_t r = 0; r < m; ++r)
+      std::memcpy(buf.data() + r * V, base + r * p.logits.rowStride, V * 4);
+    rows(i, buf);
+  }
+  return Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Glue steps
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+void rmsNorm(const float *x, const float *w, float *y, int64_t n, float eps) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i)
+    ss += double(x[i]) * x[i];
+  float r = 1.0f / std::sqrt(float(ss / double(n)) + eps);
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = x[i] * r * w[i];
+}
+
+void ropeTables(const Step &s, float *arena, int64_t pos, int64_t n) {
+  const float theta = float(s.theta);
+  for (int64_t i = 0; i < s.rotHalf; ++i) {
+    float invFreq = 1.0f / std::pow(theta, float(2 * i) / float(s.headDim));
+    for (int64_t t = 0; t < n; ++t) {
+      float angle = float(pos + t) * invFreq;
+      arena[s.cos + t * s.rotHalf + i] = std::cos(angle);
+      arena[s.sin + t * s.rotHalf + i] = std::sin(angle);
+    }
+  }
+}
+
+void rope(const Step &s, float *arena, int64_t t0, int64_t t1) {
+  for (int64_t t = t0; t < t1; ++t) {
+    const float *c = arena + s.cos + t * s.rotHalf;
+    const float *sn = arena + s.sin + t * s.rotHalf;
+    for (int64_t h = 0; h < s.heads; ++h) {
+      const float *x = arena + s.q.offset + t * s.q.tokenStride + h * s.q.headStride;
+      float *y = arena + s.o.offset + t * s.o.tokenStride + h * s.o.headStride;
+      if (y != x)
+        std::memmove(y, x, s.headDim * 4);
+      for (int64_t i = 0; i < s.rotHalf; ++i) {
+        int64_t ia = s.interleaved ? 2 * i : i;
+        int64_t ib = s.interleaved ? 2 * i + 1 : i + s.rotHalf;
+        float a = x[ia], b = x[ib];
+        y[ia] = a * c[i] - b * sn[i];
+        y[ib] = b * c[i] + a * sn[i];
+      }
+    }
+  }
+}
+
+} // namespace
+
+void Session::kernelAttention(int32_t step, int64_t n, int64_t pos) {
+  const codegen::ProgramPlan &p = model_.plan();
+  const codegen::ModelConfig &c = p.config;
+  const Step &s = p.steps[step];
+  State &st = *state_;
+  float *A = st.arena.get();
+  ThreadPool &pool = *st.pool;
+  float *K = st.kv.get() + s.layer * st.layerStride;
+  float *Vc = K + st.valueOffset;
+  const int64_t ctx = c.maxContext, D = s.headDim, Dv = s.valueDim;
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t h = 0; h < s.kvHeads; ++h) {
+      std::memcpy(K + (h * ctx + pos + t) * D,
+                  A + s.k.offset + t * s.k.tokenStride + h * s.k.headStride,
+                  D * 4);
+      std::memcpy(Vc + (h * ctx + pos + t) * Dv,
+                  A + s.v.offset + t * s.v.tokenStride + h * s.v.headStride,
+                  Dv * 4);
+    }
+  const int64_t group = s.heads / s.kvHeads;
+  const int64_t items = n * s.heads;
+  auto work = [&](int64_t b, int64_t e) {
+    std::vector<float> scores(size_t(pos + n));
+    for (int64_t it = b; it < e; ++it) {
+      const int64_t t = it / s.heads, h = it % s.heads, kvh = h / group;
+      const float *q = A + s.q.offset + t * s.q.tokenStride + h * s.q.headStride;
+      float *o = A + s.o.offset + t * s.o.tokenStride + h * s.o.headStride;
+      const int64_t T = pos + t + 1; // causal
+      const float *kb = K + kvh * ctx * D;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < T; ++j) {
+        const float *kj = kb + j * D;
+        float dot = 0;
+        for (int64_t d = 0; d < D; ++d)
+          dot += q[d] * kj[d];
+        scores[j] = dot * s.scale;
+        mx = std::max(mx, scores[j]);
+      }
+      float sum = 0;
+      for (int64_t j = 0; j < T; ++j) {
+        scores[j] = std::exp(scores[j] - mx);
+        sum += scores[j];
+      }
+      float inv = 1.0f / sum;
+      for (int64_t d = 0; d < Dv; ++d)
+        o[d] = 0;
+      const float *vb = Vc + kvh * ctx * Dv;
+      for (int64_t j = 0; j < T; ++j) {
+        float pj = scores[j] * inv;
+        const float *vj = vb + j * Dv;
+        for (int64_t d = 0; d < Dv; ++d)
+          o[d] += pj * vj[d];
+      }
+    }
+  };
+  if (items * (pos + n) * D >= (1 << 15) && pool.size() > 1)
+    pool.parallelFor(items, work);
+  else
+    work(0, items);
+}
+
+void Session::kernelMatmul(int32_t weight, const float *x, int64_t m, int64_t ldx,
+                           float *y, int64_t ldy) {
+  if (Error e = model_.matmul(weight).run(x, m, model_.packed(weight), y,
+                                          *state_->pool, ldx, ldy)) {
+    if (kernelError_.empty())
+      kernelError_ = toString(std::move(e));
+    else
+      consumeError(std::move(e));
+  }
+}
+
+Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
+  const codegen::ProgramPlan &p = model_.plan();
+  const codegen::ModelConfig &c = p.config;
+  State &st = *state_;
+  float *A = st.arena.get();
+  ThreadPool &pool = *st.pool;
+  const int64_t pos = pos_;
+
+  if (codegen::PrefillFn prefill = model_.prefillEntry()) {
+    codegen::llmc_program_state ps{A, model_.weightsBase(), this, allLogits ? 1 : 0};
+    kernelError_.clear();
+    prefill(&ps, tokens, n, pos);
+    if (!kernelError_.empty())
+      return createStringError(inconvertibleErrorCode(), "%s", kernelError_.c_str());
+  } else // The C++ driver of the plan (reference; LLMC_NO_JIT=1).
+  for (const Step &s : p.steps) {
+    // Steps that only feed the logits run on the last token unless every
+    // token's logits are wanted.
+    const int64_t r0 = (s.lastOnly && !allLogits) ? n - 1 : 0;
+    const int64_t rows = n - r0;
+    switch (s.kind) {
+    case StepKind::Embed: {
+      const float *table = model_.dense(s.weight);
+      for (int64_t t = 0; t < n; ++t)
+        std::memcpy(A + s.out.offset + t * s.out.rowStride,
+                    table + int64_t(tokens[t]) * s.width, s.width * 4);
+      break;
+    }
+    case StepKind::RmsNorm: {
+      const float *w = model_.dense(s.weight);
+      for (int64_t t = r0; t < n; ++t)
+        rmsNorm(A + s.in.offset + t * s.in.rowStride, w,
+                A + s.out.offset + t * s.out.rowStride, s.width, s.eps);
+      break;
+    }
+    case StepKind::Matmul: {
+      if (Error e = model_.matmul(s.weight).run(
+              A + s.in.offset + r0 * s.in.rowStride, rows,
+              model_.packed(s.weight), A + s.out.offset + r0 * s.out.rowStride,
+              pool, s.in.rowStride, s.out.rowStride))
+        return e;
+      break;
+    }
+    case StepKind::RopeTables:
+      ropeTables(s, A, pos, n);
+      break;
+    case StepKind::Rope:
+      rope(s, A, 0, n);
+      break;
+    case StepKind::Attention:
+      kernelAttention(int32_t(&s - p.steps.data()), n, pos);
+      break;
+    case StepKind::SwiGLU:
+      for (int64_t t = r0; t < n; ++t) {
+        const float *g = A + s.in.offset + t * s.in.rowStride;
+        const float *u = A + s.in2.offset + t * s.in2.rowStride;
+        float *y = A + s.out.offset + t * s.out.rowStride;
+        for (int64_t i = 0; i < s.width; ++i)
+          y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      }
+      break;
+    case StepKind::Add:
+      for (int64_t t = r0; t < n; ++t) {
+        const float *a = A + s.in.offset + t * s.in.rowStride;
+        const float *b = A + s.in2.offset + t * s.in2.rowStride;
+        float *y = A + s.out.offset + t * s.out.rowStride;
+        for (int64_t i = 0; i < s.width; ++i)
+          y[i] = a[i] + b[i];
+      }
+      break;
+    }
+  }
+  pos_ += n;
+  last_.assign(A + p.logits.offset + (n - 1) * p.logits.rowStride,
+               A + p.logits.offset + (n - 1) * p.logits.rowStride + c.vocab);
+  return Error::success();
+}
+
+} // namespace llmc::runtime

@@ -1,0 +1,581 @@
+//===- FuseRope.cpp - rotary position embedding fusion ---------------------===//
+//
+// Matches `x * C + rot(x) * S` (either operand order) where
+//   rot = rotate_half:      concat(-x[..., h:], x[..., :h])            (half)
+//         rotate_every_two: flatten(stack(-x[..., 1::2], x[..., 0::2]))
+//                                                          (interleaved)
+//   C/S = full-width tables [B|1, 1, S, D] that duplicate a half-width
+//         table in the same convention (concat(t, t) / flatten(stack(t, t)))
+//         either before or after cos/sin.
+// and rewrites it to `llmc.rope conv x, cos, sin` with half-width tables.
+// When the angles are `float(position_ids) * inv_freq` (or HF's
+// `inv_freq @ position_ids` transposed) and inv_freq is geometric
+// (theta^(-2i/D)), the tables become one `llmc.rope_cos_sin` of the
+// positions; otherwise they are cos/sin of the matched half-width angles or
+// the matched half-width tables themselves.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MatchUtils.h"
+
+#include "llmc/Transforms/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+
+namespace llmc {
+#define GEN_PASS_DEF_FUSEROPE
+#include "llmc/Transforms/Passes.h.inc"
+} // namespace llmc
+
+using namespace mlir;
+using namespace llmc;
+using namespace llmc::match;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// rot(x)
+//===----------------------------------------------------------------------===//
+
+struct RotateMatch {
+  Value x;
+  RopeConvention convention;
+};
+
+/// A slice of the last axis of `x` with the given start/step covering
+/// `count` elements; returns x.
+static Value matchLastAxisSlice(Value v, int64_t start, int64_t step,
+                                int64_t count) {
+  auto s = matchSingleAxisSlice(v);
+  if (!s || s->axis != rankOf(s->x) - 1 || s->start != start || s->step != step)
+    return {};
+  int64_t n = s->end > s->start ? (s->end - s->start + step - 1) / step : 0;
+  return n == count ? s->x : Value();
+}
+
+static int64_t lastDim(Value v) {
+  auto t = tensorTypeOf(v);
+  return t.getDimSize(t.getRank() - 1);
+}
+
+/// A two-input concat along the last axis.
+static ConcatOp matchLastAxisConcat(Value v) {
+  auto c = v.getDefiningOp<ConcatOp>();
+  if (!c || c.getInputs().size() != 2 ||
+      normalizeAxis(c.getAxis(), rankOf(v)) != rankOf(v) - 1)
+    return {};
+  return c;
+}
+
+static std::optional<RotateMatch> matchRotateHalf(Value r) {
+  ConcatOp c = matchLastAxisConcat(r);
+  if (!c)
+    return std::nullopt;
+  int64_t d = lastDim(r);
+  if (!isStaticDim(d) || d % 2)
+    return std::nullopt;
+  auto neg = c.getInputs()[0].getDefiningOp<NegOp>();
+  if (!neg)
+    return std::nullopt;
+  Value x2 = matchLastAxisSlice(neg.getX(), d / 2, 1, d / 2);
+  Value x1 = matchLastAxisSlice(c.getInputs()[1], 0, 1, d / 2);
+  if (!x1 || x1 != x2 || lastDim(x1) != d)
+    return std::nullopt;
+  return RotateMatch{x1, RopeConvention::half};
+}
+
+static std::optional<RotateMatch> matchRotateEveryTwo(Value r) {
+  Value stacked = matchMergeDims(r, -2);
+  ConcatOp c = stacked ? matchLastAxisConcat(stacked) : ConcatOp();
+  int64_t d = lastDim(r);
+  if (!c || !isStaticDim(d) || d % 2)
+    return std::nullopt;
+  // First: unsqueeze(neg(odd)) or neg(unsqueeze(odd)); second: unsqueeze(even).
+  Value first = c.getInputs()[0], odd;
+  if (auto neg = first.getDefiningOp<NegOp>()) {
+    odd = matchUnsqueeze(neg.getX(), -1);
+  } else if (Value u = matchUnsqueeze(first, -1)) {
+    if (auto neg = u.getDefiningOp<NegOp>())
+      odd = neg.getX();
+  }
+  Value even = matchUnsqueeze(c.getInputs()[1], -1);
+  if (!odd || !even)
+    return std::nullopt;
+  Value x1 = matchLastAxisSlice(odd, 1, 2, d / 2);
+  Value x0 = matchLastAxisSlice(even, 0, 2, d / 2);
+  if (!x0 || x0 != x1 || lastDim(x0) != d)
+    return std::nullopt;
+  return RotateMatch{x0, RopeConvention::interleaved};
+}
+
+//===----------------------------------------------------------------------===//
+// Tables
+//===----------------------------------------------------------------------===//
+
+/// The half-width value `t` of a duplication `dup(t)` in `convention`.
+static Value matchDuplicated(Value v, RopeConvention convention) {
+  if (convention == RopeConvention::half) {
+    ConcatOp c = matchLastAxisConcat(v);
+    if (!c || c.getInputs()[0] != c.getInputs()[1])
+      return {};
+    return c.getInputs()[0];
+  }
+  Value stacked = matchMergeDims(v, -2);
+  ConcatOp c = stacked ? matchLastAxisConcat(stacked) : ConcatOp();
+  if (!c)
+    return {};
+  Value a = matchUnsqueeze(c.getInputs()[0], -1);
+  Value b = matchUnsqueeze(c.getInputs()[1], -1);
+  return (a && a == b) ? a : Value();
+}
+
+/// Where a half-width table comes from: trig of angles, or a given table.
+struct TableSource {
+  Value value;
+  bool isAngles = false;
+};
+
+/// `full` is [B|1, 1, S, D]: unsqueeze(dup-and-trig(...), axis 1).
+template <typename TrigOp>
+static std::optional<TableSource> matchTable(Value full,
+                                             RopeConvention convention) {
+  auto ft = tensorTypeOf(full);
+  if (!ft || ft.getRank() != 4 || ft.getDimSize(1) != 1)
+    return std::nullopt;
+  Value t = matchUnsqueeze(full, 1);
+  if (!t)
+    return std::nullopt;
+  t = peelFloatCasts(t);
+  if (auto trig = t.getDefiningOp<TrigOp>()) {
+    // trig(dup(angles))
+    if (Value angles = matchDuplicated(trig.getX(), convention))
+      return TableSource{angles, true};
+    return std::nullopt;
+  }
+  Value half = matchDuplicated(t, convention);
+  if (!half)
+    return std::nullopt;
+  Value inner = peelFloatCasts(half);
+  if (auto trig = inner.getDefiningOp<TrigOp>())
+    return TableSource{trig.getX(), true};
+  return TableSource{half, false};
+}
+
+//===----------------------------------------------------------------------===//
+// Angles from positions
+//===----------------------------------------------------------------------===//
+
+/// theta of a geometric inv_freq[i] = theta^(-2i/dim), or nothing.
+static std::optional<double> inferTheta(ArrayRef<double> invFreq, int64_t dim) {
+  int64_t n = invFreq.size();
+  if (n == 0 || 2 * n != dim || !isClose(invFreq[0], 1.0, 1e-6))
+    return std::nullopt;
+  // With one frequency every theta gives the same angles.
+  double theta = 10000.0;
+  if (n > 1) {
+    if (!(invFreq[n - 1] > 0.0))
+      return std::nullopt;
+    theta = std::pow(invFreq[n - 1], -double(dim) / (2.0 * double(n - 1)));
+    double rounded = std::round(theta);
+    if (std::fabs(theta - rounded) <= 1e-4 * theta)
+      theta = rounded;
+  }
+  if (!(theta > 1.0) || !std::isfinite(theta))
+    return std::nullopt;
+  for (int64_t i = 0; i < n; ++i)
+    if (!isClose(invFreq[i], std::pow(theta, -2.0 * double(i) / double(dim)),
+                 1e-5))
+      return std::nullopt;
+  return theta;
+}
+
+/// Integer position ids [B, S] converted to float: cast(pos) possibly
+/// reshaped with a unit dim at `axis` before or after the cast.
+static Value matchFloatPositions(Value v, int64_t axis) {
+  Value u = matchUnsqueeze(v, axis);
+  Value pos;
+  if (u) {
+    auto cast = u.getDefiningOp<CastOp>();
+    pos = cast ? cast.getX() : Value();
+  } else if (auto cast = v.getDefiningOp<CastOp>()) {
+    pos = matchUnsqueeze(cast.getX(), axis);
+  }
+  auto pt = pos ? tensorTypeOf(pos) : RankedTensorType();
+  if (!pt || pt.getRank() != 2 || !llvm::isa<IntegerType>(pt.getElementType()) ||
+      pt.getElementType().isInteger(1))
+    return {};
+  return pos;
+}
+
+/// The float values of a constant, looking through reshapes/expands.
+static std::optional<SmallVector<double>> constantValues(Value v) {
+  while (true) {
+    if (auto r = v.getDefiningOp<ReshapeOp>())
+      v = r.getX();
+    else if (auto e = v.getDefiningOp<ExpandOp>())
+      v = e.getX();
+    else
+      break;
+  }
+  return getFloatValues(v);
+}
+
+struct PositionAngles {
+  Value positions;
+  double theta = 0.0;
+};
+
+/// angles [B, S, D/2] = float(pos)[B, S, 1] * inv_freq[D/2], or
+/// transpose(inv_freq[*, D/2, 1] @ float(pos)[B, 1, S]).
+static std::optional<PositionAngles> matchPositionAngles(Value angles,
+                                                         int64_t dim) {
+  auto at = tensorTypeOf(angles);
+  if (!at || at.getRank() != 3)
+    return std::nullopt;
+  Value pos;
+  std::optional<SmallVector<double>> invFreq;
+  matchBinary<MulOp>(angles, [&](Value p, Value f) {
+    auto ft = tensorTypeOf(f);
+    if (!ft || !ft.hasStaticShape() || ft.getNumElements() * 2 != dim ||
+        llvm::count_if(ft.getShape(), [](int64_t d) { return d != 1; }) > 1 ||
+        (ft.getRank() > 0 && ft.getDimSize(ft.getRank() - 1) * 2 != dim))
+      return false;
+    pos = matchFloatPositions(p, -1);
+    invFreq = pos ? getFloatValues(f) : std::nullopt;
+    return static_cast<bool>(invFreq);
+  });
+  if (!invFreq) {
+    auto t = angles.getDefiningOp<TransposeOp>();
+    auto mm = t && t.getPerm() == ArrayRef<int64_t>{0, 2, 1}
+                  ? t.getX().getDefiningOp<MatMulOp>()
+                  : MatMulOp();
+    auto ft = mm ? tensorTypeOf(mm.getA()) : RankedTensorType();
+    if (!ft || ft.getRank() != 3 || ft.getDimSize(1) * 2 != dim ||
+        ft.getDimSize(2) != 1)
+      return std::nullopt;
+    pos = matchFloatPositions(mm.getB(), 1);
+    invFreq = pos ? constantValues(mm.getA()) : std::nullopt;
+    if (!invFreq || static_cast<int64_t>(invFreq->size()) * 2 != dim)
+      return std::nullopt;
+  }
+  auto theta = inferTheta(*invFreq, dim);
+  if (!theta)
+    return std::nullopt;
+  return PositionAngles{pos, *theta};
+}
+
+//===----------------------------------------------------------------------===//
+// The pattern
+//===----------------------------------------------------------------------===//
+
+struct RopeMatch {
+  Value x;
+  RopeConvention convention;
+  TableSource cos, sin;
+  std::optional<PositionAngles> positions; // set when both share them
+};
+
+/// Shape checks of a half-width table [B|1, S, D/2] against x [B, H, S, D].
+static bool isValidHalfTable(Value t, Value x) {
+  auto tt = tensorTypeOf(t);
+  auto xt = tensorTypeOf(x);
+  if (!tt || tt.getRank() != 3 || !llvm::isa<FloatType>(tt.getElementType()))
+    return false;
+  int64_t b = tt.getDimSize(0), s = tt.getDimSize(1), h = tt.getDimSize(2);
+  int64_t xs = xt.getDimSize(2);
+  // A static unit dim would broadcast over the sequence: not a rope table.
+  if (s == 1 && xs != 1)
+    return false;
+  return (b == 1 || dimsCompatible(b, xt.getDimSize(0))) &&
+         dimsCompatible(s, xs) && isStaticDim(h) && 2 * h == xt.getDimSize(3);
+}
+
+static FailureOr<RopeMatch> matchRope(AddOp root) {
+  RopeMatch m;
+  bool ok = matchBinary<AddOp>(root.getResult(), [&](Value xc, Value rs) {
+    return matchBinary<MulOp>(rs, [&](Value r, Value sinFull) {
+      std::optional<RotateMatch> rot = matchRotateHalf(r);
+      if (!rot)
+        rot = matchRotateEveryTwo(r);
+      if (!rot || rot->x.getType() != root.getType() || rankOf(rot->x) != 4)
+        return false;
+      Value cosFull;
+      matchBinary<MulOp>(xc, [&](Value a, Value b) {
+        if (a == rot->x)
+          cosFull = b;
+        return a == rot->x;
+      });
+      if (!cosFull)
+        return false;
+      auto c = matchTable<CosOp>(cosFull, rot->convention);
+      auto s = matchTable<SinOp>(sinFull, rot->convention);
+      if (!c || !s || !isValidHalfTable(c->value, rot->x) ||
+          !isValidHalfTable(s->value, rot->x))
+        return false;
+      m = {rot->x, rot->convention, *c, *s, std::nullopt};
+      if (c->isAngles && s->isAngles && c->value == s->value)
+        m.positions = matchPositionAngles(c->value, lastDim(rot->x));
+      // Explicit tables must agree in shape (llmc.rope needs equal types).
+      return m.positions.has_value() ||
+             tensorTypeOf(c->value).getShape() ==
+                 tensorTypeOf(s->value).getShape();
+    });
+  });
+  if (!ok)
+    return failure();
+  return m;
+}
+
+struct FuseRopePattern : OpRewritePattern<AddOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  /// A half-width table of x's element type.
+  template <typename TrigOp>
+  static Value buildTable(PatternRewriter &rewriter, Location loc,
+                          const TableSource &src, Type elementType) {
+    Value t = src.value;
+    auto type = tensorTypeOf(t);
+    if (src.isAngles)
+      t = rewriter.create<TrigOp>(loc, type, t);
+    if (type.getElementType() != elementType)
+      t = rewriter.create<CastOp>(loc, type.clone(elementType), t);
+    return t;
+  }
+
+  LogicalResult matchAndRewrite(AddOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<RopeMatch> m = matchRope(op);
+    if (failed(m))
+      return rewriter.notifyMatchFailure(op, "not a rotary embedding");
+    Location loc = op.getLoc();
+    auto xt = tensorTypeOf(m->x);
+    auto convention = RopeConventionAttr::get(op.getContext(), m->convention);
+    Value cos, sin;
+    if (m->positions) {
+      Value pos = m->positions->positions;
+      auto pt = tensorTypeOf(pos);
+      auto tableType = RankedTensorType::get(
+          {pt.getDimSize(0), pt.getDimSize(1), xt.getDimSize(3) / 2},
+          xt.getElementType());
+      auto cs = rewriter.create<RopeCosSinOp>(
+          loc, tableType, tableType, pos,
+          rewriter.getF64FloatAttr(m->positions->theta),
+          rewriter.getI64IntegerAttr(xt.getDimSize(3)), convention);
+      cos = cs.getCos();
+      sin = cs.getSin();
+    } else {
+      cos = buildTable<CosOp>(rewriter, loc, m->cos, xt.getElementType());
+      sin = buildTable<SinOp>(rewriter, loc, m->sin, xt.getElementType());
+    }
+    rewriter.replaceOpWithNewOp<RopeOp>(op, op.getType(), m->x, cos, sin,
+                                        convention);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// The pair form: rotate the pairs explicitly
+//===----------------------------------------------------------------------===//
+//
+//   half:        concat(a*c - b*s, b*c + a*s) with a = x[..., :D/2],
+//                b = x[..., D/2:], c/s = unsqueeze(half table, 1)
+//   interleaved: the same on p = reshape(x, [..., D/2, 2]) with a = p[..., 0:1],
+//                b = p[..., 1:2], c/s = the half table reshaped to
+//                [B|1, 1, S, D/2, 1], and the result merged back to [..., D]
+//                (Meta's complex multiplication written with real ops).
+
+struct PairRopeMatch {
+  Value x;
+  RopeConvention convention;
+  Value cos, sin; // half-width tables [B|1, S, D/2] (before trig folding)
+  std::optional<PositionAngles> positions;
+};
+
+/// `u*c - v*s` (muls commuted freely); returns whether it matched.
+static bool matchRotatedFirst(Value r, Value &u, Value &v, Value &c, Value &s) {
+  auto sub = r.getDefiningOp<SubOp>();
+  if (!sub)
+    return false;
+  auto split = [](Value m, Value &a, Value &b) {
+    auto mul = m.getDefiningOp<MulOp>();
+    if (!mul)
+      return false;
+    a = mul.getLhs();
+    b = mul.getRhs();
+    return true;
+  };
+  return split(sub.getLhs(), u, c) && split(sub.getRhs(), v, s);
+}
+
+/// Whether `r` is `v*c + u*s` for the given values (any operand order).
+static bool matchRotatedSecond(Value r, Value u, Value v, Value c, Value s) {
+  auto isProduct = [](Value m, Value a, Value b) {
+    auto mul = m.getDefiningOp<MulOp>();
+    return mul && ((mul.getLhs() == a && mul.getRhs() == b) ||
+                   (mul.getLhs() == b && mul.getRhs() == a));
+  };
+  return matchBinary<AddOp>(r, [&](Value p, Value q) {
+    return isProduct(p, v, c) && isProduct(q, u, s);
+  });
+}
+
+/// The half table behind a broadcast table: unsqueeze at 1 (half) or
+/// [B|1, 1, S, D/2, 1] (interleaved).
+static Value matchPairTable(Value t, RopeConvention convention) {
+  if (convention == RopeConvention::half)
+    return rankOf(t) == 4 ? matchUnsqueeze(t, 1) : Value();
+  auto r = t.getDefiningOp<ReshapeOp>();
+  if (!r || rankOf(t) != 5 || rankOf(r.getX()) != 3)
+    return {};
+  SmallVector<SmallVector<int64_t, 2>> groups = {{0}, {}, {1}, {2}, {}};
+  return reshapeRegroups(r, groups) ? r.getX() : Value();
+}
+
+/// `p = reshape(x, [..., D/2, 2])` splitting the last dim into pairs.
+static Value matchPairSplit(Value p) {
+  auto r = p.getDefiningOp<ReshapeOp>();
+  if (!r || rankOf(p) != rankOf(r.getX()) + 1)
+    return {};
+  auto in = tensorTypeOf(r.getX()), out = tensorTypeOf(p);
+  int64_t rank = in.getRank(), d = in.getDimSize(rank - 1);
+  ArrayRef<int64_t> shape = r.getShape();
+  if (!isStaticDim(d) || d % 2 || shape[rank] != 2 || shape[rank - 1] != d / 2)
+    return {};
+  for (int64_t i = 0; i < rank - 1; ++i) {
+    bool copies = shape[i] == 0 ||
+                  (isStaticDim(in.getDimSize(i)) && shape[i] == in.getDimSize(i));
+    if (!copies || !dimsCompatible(out.getDimSize(i), in.getDimSize(i)))
+      return {};
+  }
+  return r.getX();
+}
+
+static FailureOr<PairRopeMatch> matchPairRope(ConcatOp concat,
+                                              RopeConvention convention,
+                                              Type resultType) {
+  if (concat.getInputs().size() != 2 ||
+      normalizeAxis(concat.getAxis(), rankOf(concat)) != rankOf(concat) - 1)
+    return failure();
+  Value u, v, c, s;
+  if (!matchRotatedFirst(concat.getInputs()[0], u, v, c, s))
+    return failure();
+  // The muls are commutative: try the orders of (u, c) and (v, s).
+  for (int order = 0; order < 4; ++order) {
+    Value a = (order & 1) ? c : u, ct = (order & 1) ? u : c;
+    Value b = (order & 2) ? s : v, st = (order & 2) ? v : s;
+    if (!matchRotatedSecond(concat.getInputs()[1], a, b, ct, st))
+      continue;
+    Value x;
+    if (convention == RopeConvention::half) {
+      int64_t d = lastDim(concat);
+      if (!isStaticDim(d) || d % 2)
+        continue;
+      Value xa = matchLastAxisSlice(a, 0, 1, d / 2);
+      Value xb = matchLastAxisSlice(b, d / 2, 1, d / 2);
+      if (!xa || xa != xb || lastDim(xa) != d)
+        continue;
+      x = xa;
+    } else {
+      Value pa = matchLastAxisSlice(a, 0, 1, 1);
+      Value pb = matchLastAxisSlice(b, 1, 1, 1);
+      if (!pa || pa != pb || lastDim(pa) != 2)
+        continue;
+      x = matchPairSplit(pa);
+      if (!x)
+        continue;
+    }
+    if (rankOf(x) != 4 || x.getType() != resultType)
+      continue;
+    Value ch = matchPairTable(ct, convention);
+    Value sh = matchPairTable(st, convention);
+    if (!ch || !sh || !isValidHalfTable(ch, x) || !isValidHalfTable(sh, x))
+      continue;
+    PairRopeMatch m{x, convention, ch, sh, std::nullopt};
+    auto cosOp = peelFloatCasts(ch).getDefiningOp<CosOp>();
+    auto sinOp = peelFloatCasts(sh).getDefiningOp<SinOp>();
+    if (cosOp && sinOp && cosOp.getX() == sinOp.getX())
+      m.positions = matchPositionAngles(cosOp.getX(), lastDim(x));
+    if (!m.positions &&
+        tensorTypeOf(ch).getShape() != tensorTypeOf(sh).getShape())
+      continue;
+    return m;
+  }
+  return failure();
+}
+
+/// Builds the rope for a pair-form match and replaces `root` with it.
+static void rewritePairRope(PatternRewriter &rewriter, Operation *root,
+                            const PairRopeMatch &m) {
+  Location loc = root->getLoc();
+  auto xt = tensorTypeOf(m.x);
+  auto convention = RopeConventionAttr::get(root->getContext(), m.convention);
+  Value cos = m.cos, sin = m.sin;
+  if (m.positions) {
+    auto pt = tensorTypeOf(m.positions->positions);
+    auto tableType = RankedTensorType::get(
+        {pt.getDimSize(0), pt.getDimSize(1), xt.getDimSize(3) / 2},
+        xt.getElementType());
+    auto cs = rewriter.create<RopeCosSinOp>(
+        loc, tableType, tableType, m.positions->positions,
+        rewriter.getF64FloatAttr(m.positions->theta),
+        rewriter.getI64IntegerAttr(xt.getDimSize(3)), convention);
+    cos = cs.getCos();
+    sin = cs.getSin();
+  } else {
+    for (Value *t : {&cos, &sin})
+      if (tensorTypeOf(*t).getElementType() != xt.getElementType())
+        *t = rewriter.create<CastOp>(
+            loc, tensorTypeOf(*t).clone(xt.getElementType()), *t);
+  }
+  rewriter.replaceOpWithNewOp<RopeOp>(root, xt, m.x, cos, sin, convention);
+}
+
+struct FusePairRopeHalf : OpRewritePattern<ConcatOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConcatOp op,
+                                PatternRewriter &rewriter) const override {
+    if (rankOf(op) != 4)
+      return failure();
+    auto m = matchPairRope(op, RopeConvention::half, op.getType());
+    if (failed(m))
+      return rewriter.notifyMatchFailure(op, "not a pair-form rope");
+    rewritePairRope(rewriter, op, *m);
+    return success();
+  }
+};
+
+struct FusePairRopeInterleaved : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    Value stacked = matchMergeDims(op.getResult(), -2);
+    auto concat = stacked ? stacked.getDefiningOp<ConcatOp>() : ConcatOp();
+    if (!concat || rankOf(concat) != 5)
+      return failure();
+    auto m = matchPairRope(concat, RopeConvention::interleaved, op.getType());
+    if (failed(m))
+      return rewriter.notifyMatchFailure(op, "not a pair-form rope");
+    rewritePairRope(rewriter, op, *m);
+    return success();
+  }
+};
+
+} // namespace
+
+void llmc::populateFuseRopePatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseRopePattern, FusePairRopeHalf, FusePairRopeInterleaved>(
+      patterns.getContext());
+}
+
+namespace {
+struct FuseRopePass : llmc::impl::FuseRopeBase<FuseRopePass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateFuseRopePatterns(patterns);
+    (void)applyPatternsAndFoldGreedily(getOperation(), std::move(patterns));
+  }
+};
+} // namespace

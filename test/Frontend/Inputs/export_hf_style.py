@@ -1,0 +1,289 @@
+#!/usr/bin/python3
+"""Export a Llama-family model written the way HuggingFace writes it, as a new user would.
+
+The model below is not llmc's examples/export/llama_model.py: it follows the structure of HF
+transformers' Llama/Mistral/Qwen2 modeling code of the 4.3x era (cached cos/sin buffers sliced
+by the total length and indexed by position_ids, q/k/v biases as in Qwen2, masks built with
+torch.full + triu + masked_fill, repeat_kv with expand + reshape, softmax in fp32, tied
+embeddings), and it is exported with plain torch.onnx.export and default settings (opset 14
+default of torch 1.13, or --opset) plus dynamic axes in the HF/Optimum naming.  No export
+helper from llmc is used; the point is to see whether the importer copes without changes.
+
+    /usr/bin/python3 export_hf_style.py OUT.onnx [--opset N] [--also-opsets 13,17] [--also-unfolded]
+                                             [--reference REF.json] [--layers L]
+
+--also-opsets also writes OUT.opsetN.onnx for each N (one torch session, faster than several runs),
+--also-unfolded OUT.unfolded.onnx exported with do_constant_folding=False.
+--reference REF.json writes PyTorch outputs in the format of examples/export's *.ref.json (prefill,
+greedy steps through the KV cache, chunked prefill, left-padded batch) for run_llmc_ir.py.
+"""
+
+import argparse
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Config:
+    vocab_size = 96
+    hidden_size = 48
+    intermediate_size = 80
+    num_hidden_layers = 2
+    num_attention_heads = 6
+    num_key_value_heads = 2
+    max_position_embeddings = 128
+    rms_norm_eps = 1e-6
+    rope_theta = 1000000.0
+    attention_bias = True
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, hidden_size, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.variance_epsilon = eps
+
+    def forward(self, hidden_states):
+        input_dtype = hidden_states.dtype
+        hidden_states = hidden_states.to(torch.float32)
+        variance = hidden_states.pow(2).mean(-1, keepdim=True)
+        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
+        return self.weight * hidden_states.to(input_dtype)
+
+
+class RotaryEmbedding(nn.Module):
+    def __init__(self, dim, max_position_embeddings, base):
+        super().__init__()
+        inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2).float() / dim))
+        t = torch.arange(max_position_embeddings, dtype=torch.float32)
+        freqs = torch.outer(t, inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        self.register_buffer("cos_cached", emb.cos(), persistent=False)
+        self.register_buffer("sin_cached", emb.sin(), persistent=False)
+
+    def forward(self, x, seq_len):
+        return (self.cos_cached[:seq_len].to(dtype=x.dtype),
+                self.sin_cached[:seq_len].to(dtype=x.dtype))
+
+
+def rotate_half(x):
+    x1 = x[..., : x.shape[-1] // 2]
+    x2 = x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary_pos_emb(q, k, cos, sin, position_ids):
+    cos = cos[position_ids].unsqueeze(1)
+    sin = sin[position_ids].unsqueeze(1)
+    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
+
+
+def repeat_kv(hidden_states, n_rep):
+    batch, num_key_value_heads, slen, head_dim = hidden_states.shape
+    if n_rep == 1:
+        return hidden_states
+    hidden_states = hidden_states[:, :, None, :, :].expand(batch, num_key_value_heads, n_rep, slen, head_dim)
+    return hidden_states.reshape(batch, num_key_value_heads * n_rep, slen, head_dim)
+
+
+class Attention(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // self.num_heads
+        self.num_key_value_heads = config.num_key_value_heads
+        self.num_key_value_groups = self.num_heads // self.num_key_value_heads
+        b = config.attention_bias
+        self.q_proj = nn.Linear(config.hidden_size, self.num_heads * self.head_dim, bias=b)
+        self.k_proj = nn.Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=b)
+        self.v_proj = nn.Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=b)
+        self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=False)
+        self.rotary_emb = RotaryEmbedding(self.head_dim, config.max_position_embeddings, config.rope_theta)
+
+    def forward(self, hidden_states, attention_mask, position_ids, past_key_value):
+        bsz, q_len, _ = hidden_states.size()
+        query_states = self.q_proj(hidden_states).view(bsz, q_len, self.num_heads, self.head_dim).transpose(1, 2)
+        key_states = self.k_proj(hidden_states).view(bsz, q_len, self.num_key_value_heads, self.head_dim).transpose(1, 2)
+        value_states = self.v_proj(hidden_states).view(bsz, q_len, self.num_key_value_heads, self.head_dim).transpose(1, 2)
+        kv_seq_len = key_states.shape[-2] + past_key_value[0].shape[-2]
+        cos, sin = self.rotary_emb(value_states, seq_len=kv_seq_len)
+        query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin, position_ids)
+        key_states = torch.cat([past_key_value[0], key_states], dim=2)
+        value_states = torch.cat([past_key_value[1], value_states], dim=2)
+        present = (key_states, value_states)
+        key_states = repeat_kv(key_states, self.num_key_value_groups)
+        value_states = repeat_kv(value_states, self.num_key_value_groups)
+        attn_weights = torch.matmul(query_states, key_states.transpose(2, 3)) / math.sqrt(self.head_dim)
+        attn_weights = attn_weights + attention_mask
+        attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query_states.dtype)
+        attn_output = torch.matmul(attn_weights, value_states)
+        attn_output = attn_output.transpose(1, 2).contiguous().reshape(bsz, q_len, -1)
+        return self.o_proj(attn_output), present
+
+
+class MLP(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.self_attn = Attention(config)
+        self.mlp = MLP(config)
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+
+    def forward(self, hidden_states, attention_mask, position_ids, past_key_value):
+        residual = hidden_states
+        hidden_states, present = self.self_attn(self.input_layernorm(hidden_states), attention_mask,
+                                                position_ids, past_key_value)
+        hidden_states = residual + hidden_states
+        residual = hidden_states
+        hidden_states = residual + self.mlp(self.post_attention_layernorm(hidden_states))
+        return hidden_states, present
+
+
+def prepare_4d_causal_attention_mask(attention_mask, input_shape, dtype, past_key_values_length):
+    bsz, tgt_len = input_shape
+    mask = torch.full((tgt_len, tgt_len), torch.finfo(dtype).min)
+    mask_cond = torch.arange(mask.size(-1))
+    mask.masked_fill_(mask_cond < (mask_cond + 1).view(mask.size(-1), 1), 0)
+    mask = mask.to(dtype)
+    mask = torch.cat([torch.zeros(tgt_len, past_key_values_length, dtype=dtype), mask], dim=-1)
+    causal = mask[None, None, :, :].expand(bsz, 1, tgt_len, tgt_len + past_key_values_length)
+    src_len = attention_mask.shape[-1]
+    expanded = attention_mask[:, None, None, :].expand(bsz, 1, tgt_len, src_len).to(dtype)
+    inverted = 1.0 - expanded
+    padding = inverted.masked_fill(inverted.to(torch.bool), torch.finfo(dtype).min)
+    return causal + padding
+
+
+class ForCausalLM(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList([DecoderLayer(config) for _ in range(config.num_hidden_layers)])
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head.weight = self.embed_tokens.weight
+
+    def forward(self, input_ids, attention_mask, position_ids, *past):
+        inputs_embeds = self.embed_tokens(input_ids)
+        past_len = past[0].shape[2]
+        mask = prepare_4d_causal_attention_mask(attention_mask, input_ids.shape, inputs_embeds.dtype, past_len)
+        hidden_states = inputs_embeds
+        presents = []
+        for i, layer in enumerate(self.layers):
+            hidden_states, present = layer(hidden_states, mask, position_ids, (past[2 * i], past[2 * i + 1]))
+            presents += list(present)
+        logits = self.lm_head(self.norm(hidden_states)).float()
+        return (logits, *presents)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--opset", type=int, default=None)
+    ap.add_argument("--also-opsets", default="")
+    ap.add_argument("--reference")
+    ap.add_argument("--also-unfolded", action="store_true",
+                    help="also write OUT.unfolded.onnx with do_constant_folding=False (weight "
+                         "transposes etc. stay in the graph)")
+    ap.add_argument("--layers", type=int, default=2)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    cfg = Config()
+    cfg.num_hidden_layers = args.layers
+    model = ForCausalLM(cfg).eval()
+    hd = cfg.hidden_size // cfg.num_attention_heads
+    b, s, p = 2, 3, 4
+    past = []
+    for _ in range(cfg.num_hidden_layers):
+        past += [torch.randn(b, cfg.num_key_value_heads, p, hd), torch.randn(b, cfg.num_key_value_heads, p, hd)]
+    inputs = (torch.randint(0, cfg.vocab_size, (b, s)), torch.ones(b, p + s, dtype=torch.int64),
+              torch.arange(p, p + s).unsqueeze(0).expand(b, s), *past)
+    in_names = ["input_ids", "attention_mask", "position_ids"]
+    out_names = ["logits"]
+    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
+            "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+            "position_ids": {0: "batch_size", 1: "sequence_length"},
+            "logits": {0: "batch_size", 1: "sequence_length"}}
+    for i in range(cfg.num_hidden_layers):
+        for kv in ("key", "value"):
+            in_names.append(f"past_key_values.{i}.{kv}")
+            out_names.append(f"present.{i}.{kv}")
+            axes[in_names[-1]] = {0: "batch_size", 2: "past_sequence_length"}
+            axes[out_names[-1]] = {0: "batch_size", 2: "total_sequence_length"}
+    targets = [(args.out, args.opset, True)]
+    stem = args.out[:-5] if args.out.endswith(".onnx") else args.out
+    targets += [(f"{stem}.opset{int(o)}.onnx", int(o), True) for o in args.also_opsets.split(",") if o]
+    if args.also_unfolded:
+        targets.append((f"{stem}.unfolded.onnx", args.opset, False))
+    if args.reference:
+        reference(model, cfg, args.reference)
+    for path, opset, fold in targets:
+        kwargs = {} if opset is None else {"opset_version": opset}
+        kwargs["do_constant_folding"] = fold
+        with torch.no_grad():
+            torch.onnx.export(model, inputs, path, input_names=in_names, output_names=out_names,
+                              dynamic_axes=axes, **kwargs)
+
+
+def reference(model, cfg, path):
+    """PyTorch outputs for the cases run_llmc_ir.py replays."""
+    import json
+    hd = cfg.hidden_size // cfg.num_attention_heads
+
+    def call(ids, mask, pos, past):
+        b = len(ids)
+        if past is None:
+            past = [torch.zeros(b, cfg.num_key_value_heads, 0, hd) for _ in range(2 * cfg.num_hidden_layers)]
+        out = model(torch.tensor(ids), torch.tensor(mask), torch.tensor(pos), *past)
+        return out[0], list(out[1:])
+
+    g = torch.Generator().manual_seed(1)
+    prompt = [1] + torch.randint(3, cfg.vocab_size, (11,), generator=g).tolist()
+    n = len(prompt)
+    ref = {"prompt_ids": prompt}
+    with torch.no_grad():
+        logits, _ = call([prompt], [[1] * n], [list(range(n))], None)
+        ref["prefill_logits"] = {"values": logits[0].tolist()}
+        ids, past, steps = list(prompt), None, {"step_past_lengths": [], "step_input_lengths": [],
+                                                  "step_logits": [], "generated_ids": []}
+        for _ in range(4):
+            p = 0 if past is None else past[0].shape[2]
+            s = len(ids) - p
+            logits, past = call([ids[p:]], [[1] * (p + s)], [list(range(p, p + s))], past)
+            last = logits[0, -1]
+            steps["step_past_lengths"].append(p)
+            steps["step_input_lengths"].append(s)
+            steps["step_logits"].append(last.tolist())
+            steps["generated_ids"].append(int(last.argmax()))
+            ids.append(int(last.argmax()))
+        ref["greedy"] = steps
+        k = 7
+        _, past = call([prompt[:k]], [[1] * k], [list(range(k))], None)
+        logits, _ = call([prompt[k:]], [[1] * n], [list(range(k, n))], past)
+        ref["chunked_prefill"] = {"split": k, "last_logits": logits[0, -1].tolist()}
+        pad = 4
+        batch = {"input_ids": [prompt, [0] * pad + prompt[:n - pad]],
+                 "attention_mask": [[1] * n, [0] * pad + [1] * (n - pad)],
+                 "position_ids": [list(range(n)), [0] * pad + list(range(n - pad))]}
+        logits, _ = call(batch["input_ids"], batch["attention_mask"], batch["position_ids"], None)
+        batch["last_logits"] = logits[:, -1].tolist()
+        ref["padded_batch"] = batch
+    with open(path, "w") as f:
+        json.dump(ref, f)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+//===- MatmulTest.cpp - Every tier x format x path against the references -===//
+//
+// Error bounds (eps = 2^-24, per output element y[m][n]):
+//  * fp32 path vs referenceMatmulF32 (double): the kernel sums, per group,
+//    x*u in fp32 and adds comp = -z*sum(x); then y += acc * s. Standard
+//    summation analysis gives |err| <= gamma_n * sum_k |x_k| (u_k + z) s_g with
+//    n = G + numGroups + 4 (group sum, zero-point sum, scale and group
+//    accumulation). Float weights: n = Kp + 4, terms |x_k w_k|.
+//  * int8 path vs referenceMatmulInt8 (same activation quantization): the
+//    integer dot products are exact, so only the epilogue rounds:
+//    |err| <= gamma_{numGroups+3} * sum_g s_w s_x |dot_g|_abs.
+//  * int8 path vs the fp32 reference: activation rounding |x - s_x q| <= s_x/2
+//    gives |err| <= sum_g s_x,g/2 * sum_{k in g} |w_k| (int8PathErrorBound),
+//    plus the fp rounding above.
+//
+//===----------------------------------------------------------------------===//
+#include "llmc/Kernels/Matmul.h"
+#include "llmc/Kernels/Packing.h"
+#include "llmc/Kernels/Reference.h"
+#include <gtest/gtest.h>
+#include <cmath>
+#include <random>
+
+using namespace llmc;
+using namespace llmc::kernels;
+
+namespace {
+
+constexpr double kEps = 0x1p-24;
+
+std::vector<float> randomVec(int64_t n, uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto &x : v)
+    x = u(rng);
+  return v;
+}
+
+ThreadPool &pool2() {
+  static ThreadPool p(2);
+  return p;
+}
+
+/// fp32-path bound per element.
+std::vector<double> f32Bound(const float *x, int64_t M,
+                             const QuantizedWeights &w) {
+  std::vector<double> b(size_t(M * w.N));
+  const bool quant = w.format.isQuantized();
+  const int64_t G = quant ? (w.format.groupSize ? w.format.groupSize
+                                                : (w.K + 31) / 32 * 32)
+                          : (w.K + 31) / 32 * 32;
+  const double n = double(G + w.numGroups + 4);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t nn = 0; nn < w.N; ++nn) {
+      double s = 0;
+      for (int64_t k = 0; k < w.K; ++k) {
+        double ax = std::fabs(x[m * w.K + k]);
+        if (!quant) {
+          s += ax * std::fabs(w.weight(nn, k));
+          continue;
+        }
+        int64_t g = k / w.group;
+        double z = w.zeros[nn * w.numGroups + g];
+        s += ax * (w.codes[nn * w.K + k] + z) * w.scales[nn * w.numGroups + g];
+      }
+      b[size_t(m * w.N + nn)] = 2 * n * kEps * s + 1e-30;
+    }
+  return b;
+}
+
+/// int8-path bound per element against referenceMatmulInt8.
+std::vector<double> int8FpBound(const float *x, int64_t M,
+                                const QuantizedWeights &w) {
+  const int64_t G = w.format.groupSize ? w.format.groupSize : (w.K + 31) / 32 * 32;
+  const int64_t nG = (w.K + G - 1) / G;
+  QuantizedActivations a = quantizeActivations(x, M, w.K, w.K, G, nG * G);
+  std::vector<double> b(size_t(M * w.N));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < w.N; ++n) {
+      double s = 0;
+      for (int64_t g = 0; g < nG; ++g) {
+        double dot = 0;
+        int64_t z = w.zeros[n * w.numGroups + g];
+        for (int64_t k = g * G; k < std::min(w.K, (g + 1) * G); ++k)
+          dot += std::fabs(double(w.codes[n * w.K + k] - z) * a.q[m * a.Kp + k]);
+        s += dot * w.scales[n * w.numGroups + g] * a.scale[m * nG + g];
+      }
+      b[size_t(m * w.N + n)] = 2 * double(nG + 3) * kEps * s + 1e-30;
+    }
+  return b;
+}
+
+struct Case {
+  IsaTier tier;
+  WeightFormat fmt;
+  ActPath act;
+  bool avxVnni = true; // AVX2 tier: allow AVX-VNNI (else vpmaddubsw)
+};
+
+std::string caseName(const Case &c) {
+  std::string s = isaTierName(c.tier).str() + "_" + c.fmt.str() +
+                  (c.act == ActPath::Int8 ? "_act8" : "_actf32") +
+                  (c.avxVnni ? "" : "_maddubs");
+  for (auto &ch : s)
+    if (!isalnum(static_cast<unsigned char>(ch)))
+      ch = '_';
+  return s;
+}
+
+class MatmulMatrix : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MatmulMatrix, MatchesReference) {
+  const Case c = GetParam();
+  if (c.tier > hostTarget().maxTier())
+    GTEST_SKIP() << "tier not available on this host";
+  struct Shape {
+    int64_t N, K;
+  };
+  // K tails (172: stories260K), N tails (8, 37), a multi-panel case.
+  const Shape shapes[] = {{8, 172}, {37, 96}, {48, 320}};
+  const int64_t Ms[] = {1, 3, 16, 37, 128};
+  for (const Shape &sh : shapes) {
+    const float shift = c.fmt.symmetric ? 0.f : 0.3f;
+    auto W = randomVec(sh.N * sh.K, uint32_t(sh.N * 7 + sh.K), -1 + shift, 1 + shift);
+    auto q = quantizeWeights(W.data(), sh.N, sh.K, c.fmt);
+    ASSERT_TRUE(bool(q)) << llvm::toString(q.takeError());
+    auto packed = packWeights(*q, c.tier);
+    ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+    for (int64_t M : Ms) {
+      if (c.tier == IsaTier::Scalar && M * sh.N * sh.K > 600000)
+        continue; // the generic kernel is slow; bigger M adds no new code path
+      MatmulDesc d;
+      d.N = sh.N;
+      d.K = sh.K;
+      d.mMin = 1;
+      d.mMax = M;
+      d.format = c.fmt;
+      d.act = c.act;
+      d.tier = c.tier;
+      d.allowAvxVnni = c.avxVnni;
+      auto mm = Matmul::create(d);
+      ASSERT_TRUE(bool(mm)) << llvm::toString(mm.takeError());
+      auto x = randomVec(M * sh.K, uint32_t(M * 31 + sh.K), -1, 1);
+      std::vector<float> y(size_t(M * sh.N), NAN);
+      llvm::Error e = mm->run(x.data(), M, *packed, y.data(), pool2());
+      ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+
+      std::vector<float> ref(y.size());
+      std::vector<double> bound;
+      const bool int8 = mm->desc().act == ActPath::Int8;
+      if (int8) {
+        referenceMatmulInt8(x.data(), M, *q, ref.data());
+        bound = int8FpBound(x.data(), M, *q);
+      } else {
+        referenceMatmulF32(x.data(), M, *q, ref.data());
+        bound = f32Bound(x.data(), M, *q);
+      }
+      std::vector<float> ref32(y.size());
+      referenceMatmulF32(x.data(), M, *q, ref32.data());
+      std::vector<double> actBound;
+      if (int8)
+        actBound = int8PathErrorBound(x.data(), M, *q);
+      int bad = 0;
+      for (size_t i = 0; i < y.size() && bad < 5; ++i) {
+        double err = std::fabs(double(y[i]) - double(ref[i]));
+        if (!(err <= bound[i])) {
+          ++bad;
+          ADD_FAILURE() << caseName(c) << " N=" << sh.N << " K=" << sh.K
+                        << " M=" << M << " i=" << i << " y=" << y[i]
+                        << " ref=" << ref[i] << " err=" << err
+                        << " bound=" << bound[i];
+        }
+        if (int8) {
+          double e32 = std::fabs(double(y[i]) - double(ref32[i]));
+          if (!(e32 <= actBound[i] + bound[i] + 1e-6)) {
+            ++bad;
+            ADD_FAILURE() << caseName(c) << " vs fp32 reference: M=" << M
+                          << " i=" << i << " err=" << e32
+                          << " bound=" << actBound[i];
+          }
+        }
+      }
+      if (bad)
+        return;
+    }
+  }
+}
+
+std::vector<Case> allCases() {
+  std::vector<Case> v;
+  const IsaTier tiers[] = {IsaTier::Scalar, IsaTier::AVX2, IsaTier::AVX512,
+                           IsaTier::AVX512_VNNI};
+  int i = 0;
+  for (IsaTier t : tiers) {
+    for (WeightType wt : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
+                          WeightType::Int2})
+      for (unsigned g : {32u, 64u, 128u, 0u})
+        for (bool sym : {true, false})
+          for (ActPath act : {ActPath::F32, ActPath::Int8}) {
+            // Rotate the scale dtype so every one meets every tier and bits.
+            ScaleType st = ScaleType(i++ % 3);
+            v.push_back({t, WeightFormat::quantized(wt, g, sym, st), act});
+            // AVX2 int8 path: AVX-VNNI where the host has it, and vpmaddubsw.
+            if (t == IsaTier::AVX2 && act == ActPath::Int8 && hostTarget().hasAvxVnni())
+              v.push_back({t, WeightFormat::quantized(wt, g, sym, st), act, false});
+          }
+    for (WeightType wt : {WeightType::F32, WeightType::F16, WeightType::BF16})
+      v.push_back({t, WeightFormat::floating(wt), ActPath::F32});
+  }
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTiers, MatmulMatrix, ::testing::ValuesIn(allCases()),
+                         [](const ::testing::TestParamInfo<Case> &i) {
+                           return caseName(i.param);
+                         });
+
+TEST(Matmul, RejectsMismatchedWeights) {
+  auto W = randomVec(16 * 64, 1, -1, 1);
+  auto p = packWeights(W.data(), 16, 64,
+                       WeightFormat::quantized(WeightType::Int4, 32, true),
+                       IsaTier::AVX2);
+  ASSERT_TRUE(bool(p));
+  MatmulDesc d;
+  d.N = 16;
+  d.K = 128; // wrong K
+  d.format = WeightFormat::quantized(WeightType::Int4, 32, true);
+  d.tier = IsaTier::AVX2;
+  if (hostTarget().maxTier() < IsaTier::AVX2)
+    GTEST_SKIP();
+  auto mm = Matmul::create(d);
+  ASSERT_TRUE(bool(mm));
+  std::vector<float> x(128), y(16);
+  llvm::Error e = mm->run(x.data(), 1, *p, y.data(), pool2());
+  EXPECT_TRUE(bool(e));
+  llvm::consumeError(std::move(e));
+}
+
+TEST(Matmul, RejectsUnavailableTier) {
+  if (hostTarget().maxTier() >= IsaTier::AMX)
+    GTEST_SKIP();
+  MatmulDesc d;
+  d.N = 16;
+  d.K = 64;
+  d.format = WeightFormat::quantized(WeightType::Int4, 32, true);
+  d.tier = IsaTier::AMX;
+  auto mm = Matmul::create(d);
+  EXPECT_FALSE(bool(mm));
+  llvm::consumeError(mm.takeError());
+}
+
+TEST(Matmul, KernelsAreCachedByDescriptor) {
+  if (hostTarget().maxTier() < IsaTier::AVX2)
+    GTEST_SKIP();
+  MatmulDesc d = MatmulDesc::forHost(64, 256, WeightFormat::quantized(WeightType::Int4, 64, true), 4);
+  ASSERT_TRUE(bool(Matmul::create(d)));
+  size_t n = kernelCacheSize();
+  d.N = 128; // same kernels, different shape
+  auto mm = Matmul::create(d);
+  ASSERT_TRUE(bool(mm));
+  EXPECT_TRUE(mm->usesJit());
+  EXPECT_EQ(kernelCacheSize(), n);
+}
+
+} // namespace

@@ -1,0 +1,153 @@
+//===- PackingTest.cpp - Quantization and pack/unpack round trips ---------===//
+#include "llmc/Kernels/Packing.h"
+#include <gtest/gtest.h>
+#include <cmath>
+#include <random>
+
+using namespace llmc;
+using namespace llmc::kernels;
+
+namespace {
+std::vector<float> randomMatrix(int64_t n, uint32_t seed, float shift = 0) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (auto &x : v)
+    x = u(rng) + shift;
+  return v;
+}
+
+double scaleRelError(ScaleType t) {
+  return t == ScaleType::F32 ? 1e-7 : t == ScaleType::F16 ? 0x1p-11 : 0x1p-8;
+}
+} // namespace
+
+TEST(PackedLayout, BlockSizes) {
+  auto l = PackedLayout::get(
+      WeightFormat::quantized(WeightType::Int4, 32, true, ScaleType::F16), 40,
+      172, 16);
+  ASSERT_TRUE(bool(l));
+  EXPECT_EQ(l->numPanels, 3);
+  EXPECT_EQ(l->Kp, 192);
+  EXPECT_EQ(l->numGroups, 6);
+  EXPECT_EQ(l->qBytesPerGroup, 256);   // 16 lanes x 32 k x 4 bits
+  EXPECT_EQ(l->scaleBytesPerGroup, 32);
+  EXPECT_EQ(l->zeroBytesPerGroup, 0);
+  EXPECT_EQ(l->qOffset % 64, 0);
+  EXPECT_EQ(l->scaleOffset % 64, 0);
+  auto pc = PackedLayout::get(
+      WeightFormat::quantized(WeightType::Int3, 0, false), 8, 172, 8);
+  ASSERT_TRUE(bool(pc));
+  EXPECT_EQ(pc->group, 192);
+  EXPECT_EQ(pc->qBytesPerGroup, 8 * 192 * 3 / 8);
+  EXPECT_EQ(pc->zeroBytesPerGroup, 8);
+}
+
+TEST(PackedLayout, RejectsBadGroup) {
+  auto l = PackedLayout::get(WeightFormat::quantized(WeightType::Int4, 48, true),
+                             8, 64, 16);
+  EXPECT_FALSE(bool(l));
+  llvm::consumeError(l.takeError());
+  auto q = quantizeWeights(nullptr, 0, 0, WeightFormat::floating(WeightType::F32));
+  EXPECT_FALSE(bool(q));
+  llvm::consumeError(q.takeError());
+}
+
+TEST(PackedLayout, Int4NibbleOrder) {
+  // Channel 0: k -> code k % 16 written through the layout rules by hand.
+  WeightFormat f = WeightFormat::quantized(WeightType::Int4, 32, false);
+  QuantizedWeights q;
+  q.format = f;
+  q.N = 1;
+  q.K = 32;
+  q.group = 32;
+  q.numGroups = 1;
+  q.codes.resize(32);
+  for (int k = 0; k < 32; ++k)
+    q.codes[k] = uint8_t(k % 16);
+  q.scales = {1.0f};
+  q.zeros = {0};
+  auto p = packWeights(q, IsaTier::AVX512_VNNI);
+  ASSERT_TRUE(bool(p));
+  const uint8_t *d = p->data();
+  // Block 0, lane 0, byte j: low nibble k = j, high nibble k = 4 + j.
+  for (int j = 0; j < 4; ++j)
+    EXPECT_EQ(d[j], uint8_t(j | ((4 + j) << 4)));
+  // Block 1 (k 8..15) starts 64 bytes later.
+  EXPECT_EQ(d[64], uint8_t(8 | (12 << 4)));
+}
+
+struct PackCase {
+  WeightType type;
+  unsigned group;
+  bool sym;
+  ScaleType scale;
+};
+
+class PackRoundTrip : public ::testing::TestWithParam<PackCase> {};
+
+TEST_P(PackRoundTrip, UnpackEqualsQuantizedAndErrorIsBounded) {
+  const PackCase c = GetParam();
+  WeightFormat f = WeightFormat::quantized(c.type, c.group, c.sym, c.scale);
+  for (auto [N, K] : {std::pair<int64_t, int64_t>{8, 172}, {37, 96}, {16, 256}}) {
+    auto W = randomMatrix(N * K, uint32_t(N * 131 + K), c.sym ? 0.f : 0.4f);
+    auto q = quantizeWeights(W.data(), N, K, f);
+    ASSERT_TRUE(bool(q)) << llvm::toString(q.takeError());
+    // Error bound of round-to-nearest with a rounded scale:
+    //   |w - (u - z) s| <= s / 2 + qmax * |s - s_exact| <= s/2 + range * rel(scale dtype)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) {
+        int64_t g = k / q->group;
+        double s = q->scales[n * q->numGroups + g];
+        double bound = 0.5 * s * (1 + 1e-6) + 2.5 * scaleRelError(c.scale) +
+                       (c.sym ? 0 : s); // asym: zero-point rounding shifts the grid
+        EXPECT_LE(std::fabs(double(W[n * K + k]) - q->weight(n, k)), bound)
+            << f.str() << " n=" << n << " k=" << k;
+      }
+    for (IsaTier tier : {IsaTier::AVX2, IsaTier::AVX512_VNNI}) {
+      auto p = packWeights(*q, tier);
+      ASSERT_TRUE(bool(p)) << llvm::toString(p.takeError());
+      QuantizedWeights u = unpackWeights(*p);
+      EXPECT_EQ(u.codes, q->codes) << f.str();
+      EXPECT_EQ(u.scales, q->scales) << f.str();
+      EXPECT_EQ(u.zeros, q->zeros) << f.str();
+      // Padding decodes to the zero point (dequantized 0).
+      const PackedLayout &l = p->layout();
+      for (int64_t k = K; k < l.Kp; ++k)
+        EXPECT_EQ(packedCode(l, p->data(), 0, k),
+                  unsigned(q->zeros[(l.numGroups - 1)]));
+    }
+  }
+}
+
+static std::vector<PackCase> packCases() {
+  std::vector<PackCase> v;
+  for (WeightType t : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
+                       WeightType::Int2})
+    for (unsigned g : {32u, 64u, 128u, 0u})
+      for (bool sym : {true, false})
+        for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
+          v.push_back({t, g, sym, s});
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllFormats, PackRoundTrip, ::testing::ValuesIn(packCases()),
+    [](const ::testing::TestParamInfo<PackCase> &i) {
+      return WeightFormat::quantized(i.param.type, i.param.group, i.param.sym,
+                                     i.param.scale)
+          .str();
+    });
+
+TEST(PackFloat, RoundTrip) {
+  for (WeightType t : {WeightType::F32, WeightType::F16, WeightType::BF16}) {
+    auto W = randomMatrix(13 * 70, 7);
+    auto q = quantizeWeights(W.data(), 13, 70, WeightFormat::floating(t));
+    ASSERT_TRUE(bool(q));
+    for (IsaTier tier : {IsaTier::AVX2, IsaTier::AVX512}) {
+      auto p = packWeights(*q, tier);
+      ASSERT_TRUE(bool(p));
+      EXPECT_EQ(unpackWeights(*p).values, q->values);
+    }
+  }
+}

@@ -1,0 +1,75 @@
+//===- InspectCommand.cpp - llmc inspect -------------------------------------===//
+//
+// Prints a bundle's sections, manifest (model, target, recipe) and the kernels
+// this host generates for it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+
+#include "llmc/Runtime/Model.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+
+cl::SubCommand llmc::cli::inspectCmd(
+    "inspect", "Print a bundle's manifest, target, recipe and kernels");
+
+static cl::opt<std::string> bundlePath(cl::Positional, cl::desc("<model.llmc>"),
+                                       cl::Required, cl::sub(llmc::cli::inspectCmd));
+static cl::opt<bool> verify("verify", cl::desc("Also verify the weights' checksum"),
+                            cl::init(false), cl::sub(llmc::cli::inspectCmd));
+
+int llmc::cli::runInspect() {
+  auto b = llmc::bundle::Bundle::open(bundlePath, verify ? llmc::bundle::Verify::All
+                                                         : llmc::bundle::Verify::Metadata);
+  if (!b)
+    return reportError(b.takeError());
+  outs() << "bundle: " << bundlePath << " (format version " << (*b)->formatVersion()
+         << ")\nsections:\n";
+  for (const llmc::bundle::SectionEntry &s : (*b)->sections())
+    outs() << format("  %-10s offset %10llu  size %10llu  align %5u  xxh3 %016llx\n",
+                     static_cast<const char *>(s.name), (unsigned long long)s.offset,
+                     (unsigned long long)s.size, s.alignment,
+                     (unsigned long long)s.checksum);
+  auto text = (*b)->sectionText(llmc::bundle::kManifestSection);
+  if (!text)
+    return reportError(text.takeError());
+  auto j = json::parse(*text);
+  if (!j)
+    return reportError(j.takeError());
+  outs() << "manifest:\n" << formatv("{0:2}", *j) << "\n";
+
+  // Kernels: only where this host can run the bundle.
+  auto model = llmc::runtime::Model::load(bundlePath);
+  if (!model) {
+    outs() << "kernels: not available on this host: " << toString(model.takeError())
+           << "\n";
+    return 0;
+  }
+  const auto &plan = (*model)->plan();
+  outs() << "program: " << plan.steps.size() << " steps, arena "
+         << format("%.1f", plan.arenaFloats * 4 / 1048576.0) << " MiB for "
+         << plan.maxTokens << " tokens per call, KV cache "
+         << format("%.1f", double(plan.config.layers) * plan.config.kvHeads *
+                               plan.config.maxContext *
+                               (plan.config.headDim + plan.config.valueDim) * 4 /
+                               1048576.0)
+         << " MiB (fp32, " << plan.config.maxContext << " positions)\n";
+  outs() << "program: "
+         << ((*model)->usesProgram()
+                 ? formatv("generated code (section 'program'), linked with ORC in "
+                           "{0:F1} ms",
+                           (*model)->linkMs())
+                       .str()
+                 : std::string("executed by the runtime's plan driver"))
+         << "\n";
+  outs() << "kernels (host tier " << isaTierName((*model)->kernelTier()) << "):\n";
+  for (const std::string &k : (*model)->kernelDescriptions())
+    outs() << "  " << k << "\n";
+  return 0;
+}
