@@ -309,7 +309,7 @@ int main(int argc, char **argv) {
               "The per-call read is the DRAM limit used (the 1 GiB read above takes tens of\n"
               "ms and is preempted on a loaded machine; short timed pieces are not).\n"
               "Prefill rows: GOP/s (2MNK), fraction of the measured peak of the path.\n"
-              "'cpu': the same rates per CPU-second x threads (excludes time the OS gave\n"
+              "'cpu' (prefill): GOP/s per CPU-second x threads (excludes time the OS gave\n"
               "to other processes: an estimate of the undisturbed speed).\n\n");
   std::printf("%-11s %-22s %4s %3s %9s %17s %17s %12s\n", "NxK", "format/act", "M",
               "thr", "ms(best)", "kernel p90|med", "read p90|med", "of limit");
@@ -360,28 +360,22 @@ int main(int argc, char **argv) {
             // timed pieces make the median robust to preemption by other
             // tenants of a shared machine.
             std::vector<double> kr, rr;
-            double kCpu = 0, rCpu = 0;
             const size_t calls = copies * size_t(reps);
             for (size_t c = 0; c < calls; ++c) {
-              double c0 = cpuNow();
               rr.push_back(readRate(pool, {bufs[c % copies]}, size_t(bytes)));
-              double c1 = cpuNow(), t0 = now();
+              double t0 = now();
               llvm::cantFail(mm->run(x.data(), 1, ws[(c + copies / 2) % copies],
                                      y.data(), pool));
               kr.push_back(double(bytes) / (now() - t0) / 1e9);
-              kCpu += cpuNow() - c1;
-              rCpu += c1 - c0;
             }
-            const double kC = double(bytes) * double(calls) / (kCpu / t) / 1e9;
-            const double rC = double(bytes) * double(calls) / (rCpu / t) / 1e9;
             std::sort(kr.begin(), kr.end());
             std::sort(rr.begin(), rr.end());
             // "best" = 90th percentile: robust, yet close to an undisturbed run.
             double kb = kr[kr.size() * 9 / 10], rb = rr[rr.size() * 9 / 10];
-            std::printf("%-11s %-22s %4d %3d %9.3f %8.1f|%-8.1f %8.1f|%-8.1f %4.0f%%|%3.0f%% | cpu %5.1f/%5.1f = %3.0f%%\n",
+            std::printf("%-11s %-22s %4d %3d %9.3f %8.1f|%-8.1f %8.1f|%-8.1f %4.0f%%|%3.0f%%\n",
                         shape, fname.c_str(), M, t, double(bytes) / kb / 1e6, kb,
                         median(kr), rb, median(rr), 100 * kb / rb,
-                        100 * median(kr) / median(rr), kC, rC, 100 * kC / rC);
+                        100 * median(kr) / median(rr));
           } else {
             std::vector<double> g;
             double cpu = 0;

@@ -17,8 +17,8 @@
 // of 2^(i*bits)). That saves one shift per plane in the inner loop; with more
 // rows the shift is shared by all of them and the extra accumulators cost more
 // than they save. vpmaddubsw (AVX2 / AVX-512 without VNNI) saturates at 16
-// bits, so there planes are shifted down to the code itself and 8-bit weights
-// take the fp32 path. int3 adds its high bit, moved to bit 2 (value 0 or 4),
+// bits, so there planes are shifted down to the code itself and 8-bit codes
+// are split into nibbles (the high one weighted by 16 in vpmaddwd). int3 adds its high bit, moved to bit 2 (value 0 or 4),
 // into the same accumulators as the two low bits.
 //
 // Registers: y accumulators (mr), integer/fp32 group accumulators
@@ -90,10 +90,15 @@ Plan makePlan(const MicroKernelDesc &d) {
   if (p.floatW)
     temps = 3; // 2 x wF, xB
   else if (p.intAct)
-    temps = 4 +
-            (p.scaledPlanes ? p.planes
-                            : (p.bits == 3 ? 2 : p.bits < 8 ? 1 : 0)) +
-            (p.dot == Dot::Maddubs ? 2 : 0); // wRaw, 2 x wT, xB, masks
+  {
+    const bool maddubs = p.dot == Dot::Maddubs;
+    unsigned masks = p.scaledPlanes ? p.planes
+                     : p.bits == 3  ? 2
+                     : p.bits < 8   ? 1
+                                    : (maddubs ? 1 : 0);
+    // wRaw, 2 x wT, xB, masks; vpmaddubsw: ones, prod (+ sixteens for 8 bits)
+    temps = 4 + masks + (maddubs ? (p.bits == 8 ? 3 : 2) : 0);
+  }
   else
     temps = p.bits == 3 ? 8 : 7; // wRaw, 2 x wT, 2 x wF, xB, mask(s)
   p.regs = d.mr + d.mr * p.P * p.S + temps;
@@ -106,8 +111,6 @@ bool supported(const MicroKernelDesc &d, const Plan &p) {
   if (p.intAct) {
     if (p.floatW)
       return false;
-    if (p.dot == Dot::Maddubs && p.bits == 8)
-      return false; // u8 * s8 pairs overflow vpmaddubsw's int16
   }
   return p.regs <= (p.zmm ? 32u : 16u) && d.mr >= 1 && d.mr <= 8;
 }
@@ -144,10 +147,13 @@ private:
   unsigned numMasks() const {
     if (p_.bits == 3)
       return 2; // low-bits mask (3) and high-bit mask (4)
+    if (p_.bits == 8 && p_.dot == Dot::Maddubs)
+      return 1; // nibble mask: 8-bit codes are split in two (see chunkBody)
     return p_.scaledPlanes ? p_.planes : (p_.bits < 8 ? 1 : 0);
   }
   Xmm ones() const { return V(tempBase() + 4 + int(numMasks())); }
   Xmm prod() const { return V(tempBase() + 5 + int(numMasks())); }
+  Xmm sixteens() const { return V(tempBase() + 6 + int(numMasks())); }
 
   // Instructions whose VEX and EVEX spellings differ.
   void vand(const Xmm &d, const Xmm &a, const Operand &b) {
@@ -232,7 +238,11 @@ void Generator::setupConstants() {
       bcastImm(mask(0), 0x03030303u);
       bcastImm(mask(1), 0x04040404u);
     }
-    for (unsigned i = 0; i < numMasks() && p_.bits != 3; ++i) {
+    if (p_.bits == 8 && p_.dot == Dot::Maddubs) {
+      bcastImm(mask(0), 0x0f0f0f0fu);
+      bcastImm(sixteens(), 0x00100010u);
+    }
+    for (unsigned i = 0; i < numMasks() && p_.bits != 3 && p_.bits != 8; ++i) {
       uint32_t byteMask = ((1u << p_.bits) - 1) << (i * p_.bits);
       bcastImm(mask(i), byteMask * 0x01010101u);
     }
@@ -336,6 +346,27 @@ void Generator::chunkBody() {
       vmovdqu(wRaw(), wa);
     for (unsigned i = 0; i < p_.planes; ++i) {
       const int kOff = int(blk * p_.kpb + 4 * i); // first k of plane i
+      if (p_.intAct && p_.bits == 8 && p_.dot == Dot::Maddubs) {
+        // vpmaddubsw adds two u8 x s8 products in int16: 255 * 127 * 2
+        // overflows. Split each code u = 16 hi + lo (both <= 15, pair sums <=
+        // 3810) and let vpmaddwd weigh the hi products by 16 instead of 1.
+        Xmm lo = wT(0), hi = wT(1);
+        vand(lo, wRaw(), mask(0));
+        vpsrlw(hi, wRaw(), 4);
+        vand(hi, hi, mask(0));
+        for (unsigned m = 0; m < mr; ++m) {
+          Xmm a = acc(m, 0, step % p_.S);
+          bcastDword(xB(), xAddr(m, kOff));
+          vpmaddubsw(prod(), lo, xB());
+          vpmaddwd(prod(), prod(), ones());
+          vpaddd(a, a, prod());
+          vpmaddubsw(prod(), hi, xB());
+          vpmaddwd(prod(), prod(), sixteens());
+          vpaddd(a, a, prod());
+        }
+        ++step;
+        continue;
+      }
       if (p_.intAct) {
         // Bring plane i's codes into bytes (u8 operand).
         Xmm src = wRaw();

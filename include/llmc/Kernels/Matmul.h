@@ -87,9 +87,8 @@ public:
   static llvm::Expected<Matmul> create(const MatmulDesc &d);
 
   /// Validates desc against the host (tier available) and picks the activation
-  /// path actually used: an Int8 request on a format/tier whose int8 kernel
-  /// does not exist (float weights; 8-bit weights without VNNI, where
-  /// vpmaddubsw would saturate) runs the fp32 path, which is more accurate.
+  /// path actually used: an Int8 request for float weights (f32/f16/bf16)
+  /// runs the fp32 path; desc().act tells which path was taken.
   /// y[M][N] (row stride ldy floats, 0 = N) = x[M][K] (stride ldx, 0 = K) * W^T.
   llvm::Error run(const float *x, int64_t M, const PackedWeights &w, float *y,
                   ThreadPool &pool, int64_t ldx = 0, int64_t ldy = 0) const;

@@ -58,8 +58,13 @@ TEST(Generator, UnsupportedIsAnError) {
   EXPECT_FALSE(bool(fn));
   llvm::consumeError(fn.takeError());
   d.tier = IsaTier::AVX2;
-  d.format = WeightFormat::quantized(WeightType::Int8, 32, true);
-  d.mr = 4; // vpmaddubsw would saturate on 8-bit codes: no such kernel
+  d.format = WeightFormat::floating(WeightType::F16); // int8 path needs codes
+  d.mr = 4;
+  fn = generateMicroKernel(d);
+  EXPECT_FALSE(bool(fn));
+  llvm::consumeError(fn.takeError());
+  d.format = WeightFormat::quantized(WeightType::Int4, 32, true);
+  d.mr = 12; // more rows than registers
   fn = generateMicroKernel(d);
   EXPECT_FALSE(bool(fn));
   llvm::consumeError(fn.takeError());

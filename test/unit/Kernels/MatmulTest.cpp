@@ -19,7 +19,9 @@
 #include "llmc/Kernels/Reference.h"
 #include <gtest/gtest.h>
 #include <cmath>
+#include <atomic>
 #include <random>
+#include <thread>
 
 using namespace llmc;
 using namespace llmc::kernels;
@@ -235,6 +237,82 @@ TEST(Matmul, RejectsMismatchedWeights) {
   llvm::Error e = mm->run(x.data(), 1, *p, y.data(), pool2());
   EXPECT_TRUE(bool(e));
   llvm::consumeError(std::move(e));
+}
+
+// The runtime passes strided activations/outputs (ldx, ldy); rows must not
+// bleed into the padding.
+TEST(Matmul, RowStrides) {
+  const int64_t N = 37, K = 172, M = 5, ldx = K + 7, ldy = N + 3;
+  WeightFormat f = WeightFormat::quantized(WeightType::Int4, 32, false, ScaleType::F16);
+  auto W = randomVec(N * K, 11, -1, 1);
+  auto q = quantizeWeights(W.data(), N, K, f);
+  ASSERT_TRUE(bool(q));
+  for (IsaTier tier : {IsaTier::Scalar, IsaTier::AVX2, IsaTier::AVX512_VNNI}) {
+    if (tier > hostTarget().maxTier())
+      continue;
+    for (ActPath act : {ActPath::F32, ActPath::Int8}) {
+      auto p = packWeights(*q, tier);
+      ASSERT_TRUE(bool(p));
+      MatmulDesc d;
+      d.N = N;
+      d.K = K;
+      d.mMax = M;
+      d.format = f;
+      d.act = act;
+      d.tier = tier;
+      auto mm = Matmul::create(d);
+      ASSERT_TRUE(bool(mm));
+      auto xs = randomVec(M * ldx, 12, -1, 1);
+      std::vector<float> y(static_cast<size_t>(M * ldy), -7.0f);
+      ASSERT_FALSE(bool(mm->run(xs.data(), M, *p, y.data(), pool2(), ldx, ldy)));
+      // Dense copy of x for the reference.
+      std::vector<float> x(static_cast<size_t>(M * K)), ref(static_cast<size_t>(M * N));
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < K; ++k)
+          x[size_t(m * K + k)] = xs[size_t(m * ldx + k)];
+      if (act == ActPath::Int8)
+        referenceMatmulInt8(x.data(), M, *q, ref.data());
+      else
+        referenceMatmulF32(x.data(), M, *q, ref.data());
+      for (int64_t m = 0; m < M; ++m) {
+        for (int64_t n = 0; n < N; ++n)
+          EXPECT_NEAR(y[size_t(m * ldy + n)], ref[size_t(m * N + n)], 1e-3)
+              << int(tier) << " m=" << m << " n=" << n;
+        for (int64_t n = N; n < ldy; ++n)
+          EXPECT_EQ(y[size_t(m * ldy + n)], -7.0f) << "padding written";
+      }
+    }
+  }
+}
+
+// One Matmul may be run concurrently from several threads, each with its own
+// pool (scratch is per calling thread).
+TEST(Matmul, ConcurrentCallers) {
+  const int64_t N = 64, K = 256, M = 3;
+  WeightFormat f = WeightFormat::quantized(WeightType::Int4, 64, true);
+  auto W = randomVec(N * K, 21, -1, 1);
+  MatmulDesc d = MatmulDesc::forHost(N, K, f, M);
+  auto p = packWeights(W.data(), N, K, f, d.tier);
+  ASSERT_TRUE(bool(p));
+  auto mm = Matmul::create(d);
+  ASSERT_TRUE(bool(mm));
+  auto x = randomVec(M * K, 22, -1, 1);
+  std::vector<float> want(static_cast<size_t>(M * N));
+  ASSERT_FALSE(bool(mm->run(x.data(), M, *p, want.data(), pool2())));
+  std::atomic<int> mismatches{0};
+  auto worker = [&] {
+    ThreadPool own(1);
+    std::vector<float> y(static_cast<size_t>(M * N));
+    for (int i = 0; i < 200; ++i) {
+      llvm::cantFail(mm->run(x.data(), M, *p, y.data(), own));
+      if (y != want)
+        mismatches++;
+    }
+  };
+  std::thread a(worker), b(worker);
+  a.join();
+  b.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(Matmul, RejectsUnavailableTier) {
