@@ -1,0 +1,51 @@
+//===- Hessian.h - Calibration statistics of one linear layer's input -*- C++ -*-===//
+//
+// For a linear layer y = W x, the expected output error of a weight
+// perturbation dW over calibration inputs x_1..x_M is
+//
+//     sum_m ||dW x_m||^2 = tr(dW H dW^T),    H = sum_m x_m x_m^T = X^T X,
+//
+// which is (up to the factor 2/M of OPTQ/GPTQ, Frantar et al. 2022) the
+// Hessian of the layer-wise reconstruction loss. AWQ (Lin et al. 2023) uses
+// the per-input-channel mean |x_k| instead. Both are accumulated here in fp64
+// from batches of rows X[M][K], so calibration can stream token chunks. A
+// merged projection (QKV, gate/up) reads one input, so it shares one
+// accumulator: the statistics belong to the *input value*, not to a weight.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_QUANT_HESSIAN_H
+#define LLMC_QUANT_HESSIAN_H
+
+#include <cstdint>
+#include <vector>
+
+namespace llmc {
+namespace quant {
+
+class CalibrationStats {
+public:
+  explicit CalibrationStats(int64_t K);
+
+  /// Adds rows X[m][k] = X[m * ldx + k], m < M (ldx = 0 means K).
+  void addBatch(const float *X, int64_t M, int64_t ldx = 0);
+
+  int64_t inputSize() const { return K; }
+  int64_t numRows() const { return rows; }
+  /// X^T X summed over all rows seen (full symmetric K x K, row-major).
+  std::vector<double> sumOuter() const;
+  /// X^T X / M (the mean second moment; zero when no rows were added).
+  std::vector<double> hessian() const;
+  /// Mean |x_k| over all rows (AWQ's activation scale s_X).
+  std::vector<double> meanAbs() const;
+
+private:
+  int64_t K;
+  int64_t rows = 0;
+  std::vector<double> upper; // upper triangle of X^T X, row-major K x K
+  std::vector<double> absSum;
+};
+
+} // namespace quant
+} // namespace llmc
+
+#endif

@@ -1,0 +1,103 @@
+//===- Recipe.h - The --quant grammar and per-tensor quantization recipes -*- C++ -*-===//
+//
+// A QuantSpec says how one weight tensor is stored and which algorithm
+// produces it; a QuantRecipe maps tensor names to specs. Both come from text:
+//
+//   --quant SPEC            SPEC  := TYPE (':' OPTION)*
+//                           TYPE  := int8 | int4 | int3 | int2 | fp16 | bf16 | fp32
+//                           OPTION:= gN (group of N along K, N a multiple of 32)
+//                                  | pc (one group per output channel)
+//                                  | sym | asym | f32 | f16 | bf16 (scale dtype)
+//                                  | mse (clipping search) | rtn | gptq | awq | quip
+//                                  | actorder (GPTQ/QuIP column order)
+//   --quant-recipe FILE     JSON: {"default": SPEC, "rules": [{"match": GLOB,
+//                                  "quant": SPEC}, ...]}, first match wins.
+//
+// docs/QUANTIZATION.md is the user-facing description (defaults, examples).
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_QUANT_RECIPE_H
+#define LLMC_QUANT_RECIPE_H
+
+#include "llmc/Kernels/WeightFormat.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/GlobPattern.h"
+#include "llvm/Support/JSON.h"
+#include <string>
+#include <vector>
+
+namespace llmc {
+namespace quant {
+
+enum class QuantMethod : uint8_t {
+  RTN,        ///< round to nearest (optionally with clipping search)
+  GPTQ,       ///< OPTQ/GPTQ with calibration Hessian (GPTQ.h)
+  AWQ,        ///< activation-aware scaling (AWQ.h)
+  Incoherent, ///< randomized Hadamard + LDLQ, QuIP/QuIP# style (Hadamard.h)
+};
+llvm::StringRef quantMethodName(QuantMethod m);
+
+struct QuantSpec {
+  /// F32 means "keep as is" (not quantized).
+  kernels::WeightFormat format;
+  QuantMethod method = QuantMethod::RTN;
+  bool mseClip = false;
+  bool actOrder = false;
+
+  bool isQuantized() const { return format.isQuantized(); }
+  /// True when the method needs calibration statistics.
+  bool needsCalibration() const { return method != QuantMethod::RTN; }
+  /// Canonical spelling, e.g. "int4:g32:sym:f16:gptq:actorder"; parses back
+  /// to an equal spec.
+  std::string str() const;
+  bool operator==(const QuantSpec &o) const {
+    return format == o.format && method == o.method && mseClip == o.mseClip &&
+           actOrder == o.actOrder;
+  }
+  bool operator!=(const QuantSpec &o) const { return !(*this == o); }
+};
+
+/// Parses SPEC (see above). Errors name the offending token.
+llvm::Expected<QuantSpec> parseQuantSpec(llvm::StringRef text);
+
+/// Whole-name glob match (llvm::GlobPattern: * ? [..] {a,b}); a pattern without
+/// wildcards also matches whole dot-separated parts, so "lm_head" matches
+/// "lm_head.weight" and "model.lm_head.weight" but not "lm_head2.weight".
+bool matchTensorName(const llvm::GlobPattern &glob, llvm::StringRef pattern,
+                     llvm::StringRef name);
+
+struct QuantRule {
+  std::string pattern;
+  llvm::GlobPattern glob;
+  QuantSpec spec;
+};
+
+class QuantRecipe {
+public:
+  /// Used when no rule matches; fp32 ("keep") unless set.
+  QuantSpec defaultSpec;
+  std::vector<QuantRule> rules;
+
+  /// The spec of the first rule matching `tensorName`, else defaultSpec.
+  const QuantSpec &lookup(llvm::StringRef tensorName) const;
+  /// Adds a rule at the end (lowest priority).
+  llvm::Error addRule(llvm::StringRef pattern, const QuantSpec &spec);
+
+  /// A recipe with no rules from a --quant SPEC.
+  static llvm::Expected<QuantRecipe> fromQuantString(llvm::StringRef spec);
+  /// Parses the JSON form. `fallback` is the default when the file has no
+  /// "default" (e.g. the --quant given beside --quant-recipe). `source` names
+  /// the text in errors.
+  static llvm::Expected<QuantRecipe>
+  parseJSON(llvm::StringRef text, const QuantSpec &fallback = {},
+            llvm::StringRef source = "recipe");
+  static llvm::Expected<QuantRecipe> loadFile(llvm::StringRef path,
+                                              const QuantSpec &fallback = {});
+  /// The JSON form (what parseJSON reads), e.g. for a bundle manifest.
+  llvm::json::Value toJSON() const;
+};
+
+} // namespace quant
+} // namespace llmc
+
+#endif

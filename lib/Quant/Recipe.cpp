@@ -1,0 +1,269 @@
+//===- Recipe.cpp - --quant grammar, JSON recipes, tensor-name globs ------===//
+#include "llmc/Quant/Recipe.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+using namespace llvm;
+using llmc::kernels::ScaleType;
+using llmc::kernels::WeightFormat;
+using llmc::kernels::WeightType;
+
+namespace llmc {
+namespace quant {
+
+StringRef quantMethodName(QuantMethod m) {
+  switch (m) {
+  case QuantMethod::RTN: return "rtn";
+  case QuantMethod::GPTQ: return "gptq";
+  case QuantMethod::AWQ: return "awq";
+  case QuantMethod::Incoherent: return "quip";
+  }
+  return "?";
+}
+
+static StringRef scaleTypeName(ScaleType t) {
+  return t == ScaleType::F32 ? "f32" : t == ScaleType::F16 ? "f16" : "bf16";
+}
+
+std::string QuantSpec::str() const {
+  if (!format.isQuantized())
+    return format.type == WeightType::F16    ? "fp16"
+           : format.type == WeightType::BF16 ? "bf16"
+                                             : "fp32";
+  std::string s = kernels::weightTypeName(format.type).str();
+  s += format.groupSize ? ":g" + std::to_string(format.groupSize)
+                        : std::string(":pc");
+  s += format.symmetric ? ":sym:" : ":asym:";
+  s += scaleTypeName(format.scaleType).str();
+  if (mseClip)
+    s += ":mse";
+  if (method != QuantMethod::RTN)
+    s += ":" + quantMethodName(method).str();
+  if (actOrder)
+    s += ":actorder";
+  return s;
+}
+
+static Error specError(StringRef text, const Twine &msg) {
+  return createStringError(inconvertibleErrorCode(),
+                           "quantization spec '" + text + "': " + msg);
+}
+
+Expected<QuantSpec> parseQuantSpec(StringRef text) {
+  SmallVector<StringRef, 8> toks;
+  text.split(toks, ':');
+  if (text.trim().empty())
+    return specError(text, "empty");
+  QuantSpec spec;
+  WeightFormat &f = spec.format;
+  std::string type = toks[0].trim().lower();
+  if (type == "int8" || type == "int4" || type == "int3" || type == "int2") {
+    f.type = type == "int8"   ? WeightType::Int8
+             : type == "int4" ? WeightType::Int4
+             : type == "int3" ? WeightType::Int3
+                              : WeightType::Int2;
+  } else if (type == "fp16" || type == "f16") {
+    f.type = WeightType::F16;
+  } else if (type == "bf16") {
+    f.type = WeightType::BF16;
+  } else if (type == "fp32" || type == "f32" || type == "none") {
+    f.type = WeightType::F32;
+  } else {
+    return specError(text, "unknown weight type '" + toks[0] +
+                               "' (expected int8, int4, int3, int2, fp16, "
+                               "bf16 or fp32)");
+  }
+  bool seenGroup = false, seenSym = false, seenScale = false,
+       seenMethod = false;
+  for (StringRef raw : ArrayRef<StringRef>(toks).drop_front()) {
+    std::string tok = raw.trim().lower();
+    StringRef t(tok);
+    if (!f.isQuantized())
+      return specError(text, "option '" + raw + "' does not apply to " +
+                                 toks[0] + " weights");
+    auto once = [&](bool &seen, StringRef what) -> Error {
+      if (seen)
+        return specError(text, "'" + raw + "' conflicts with an earlier " +
+                                   what + " option");
+      seen = true;
+      return Error::success();
+    };
+    if (t == "pc" || (t.size() > 1 && t[0] == 'g' &&
+                      all_of(t.drop_front(), isDigit))) {
+      if (Error e = once(seenGroup, "group"))
+        return std::move(e);
+      unsigned g = 0;
+      if (t != "pc" && (t.drop_front().getAsInteger(10, g) || g == 0 ||
+                        g % 32 != 0))
+        return specError(text, "group size in '" + raw +
+                                   "' must be a positive multiple of 32 "
+                                   "(or use 'pc' for per-channel)");
+      f.groupSize = g;
+    } else if (t == "sym" || t == "asym") {
+      if (Error e = once(seenSym, "sym/asym"))
+        return std::move(e);
+      f.symmetric = t == "sym";
+    } else if (t == "f32" || t == "f16" || t == "bf16") {
+      if (Error e = once(seenScale, "scale dtype"))
+        return std::move(e);
+      f.scaleType = t == "f32"   ? ScaleType::F32
+                    : t == "f16" ? ScaleType::F16
+                                 : ScaleType::BF16;
+    } else if (t == "mse") {
+      if (spec.mseClip)
+        return specError(text, "'" + raw + "' given twice");
+      spec.mseClip = true;
+    } else if (t == "actorder") {
+      if (spec.actOrder)
+        return specError(text, "'" + raw + "' given twice");
+      spec.actOrder = true;
+    } else if (t == "rtn" || t == "gptq" || t == "awq" || t == "quip") {
+      if (Error e = once(seenMethod, "method"))
+        return std::move(e);
+      spec.method = t == "rtn"    ? QuantMethod::RTN
+                    : t == "gptq" ? QuantMethod::GPTQ
+                    : t == "awq"  ? QuantMethod::AWQ
+                                  : QuantMethod::Incoherent;
+    } else {
+      return specError(text, "unknown option '" + raw +
+                                 "' (expected gN, pc, sym, asym, f32, f16, "
+                                 "bf16, mse, rtn, gptq, awq, quip, actorder)");
+    }
+  }
+  if (f.isQuantized()) {
+    if (!seenGroup)
+      f.groupSize = f.type == WeightType::Int8 ? 0 : 32;
+    if (!seenScale)
+      f.scaleType = f.groupSize ? ScaleType::F16 : ScaleType::F32;
+  }
+  if (spec.actOrder && spec.method != QuantMethod::GPTQ &&
+      spec.method != QuantMethod::Incoherent)
+    return specError(text, "'actorder' needs 'gptq' or 'quip'");
+  if (Error e = f.validate())
+    return specError(text, toString(std::move(e)));
+  return spec;
+}
+
+static bool hasWildcard(StringRef p) {
+  return p.find_first_of("*?[{\\") != StringRef::npos;
+}
+
+bool matchTensorName(const GlobPattern &glob, StringRef pattern,
+                     StringRef name) {
+  if (glob.match(name))
+    return true;
+  if (hasWildcard(pattern) || pattern.empty())
+    return false;
+  // Literal pattern: whole dot-separated parts of the name.
+  for (size_t pos = name.find(pattern); pos != StringRef::npos;
+       pos = name.find(pattern, pos + 1)) {
+    size_t end = pos + pattern.size();
+    if ((pos == 0 || name[pos - 1] == '.') &&
+        (end == name.size() || name[end] == '.'))
+      return true;
+  }
+  return false;
+}
+
+const QuantSpec &QuantRecipe::lookup(StringRef tensorName) const {
+  for (const QuantRule &r : rules)
+    if (matchTensorName(r.glob, r.pattern, tensorName))
+      return r.spec;
+  return defaultSpec;
+}
+
+Error QuantRecipe::addRule(StringRef pattern, const QuantSpec &spec) {
+  auto glob = GlobPattern::create(pattern);
+  if (!glob)
+    return createStringError(inconvertibleErrorCode(),
+                             "bad tensor name pattern '" + pattern +
+                                 "': " + toString(glob.takeError()));
+  rules.push_back({pattern.str(), std::move(*glob), spec});
+  return Error::success();
+}
+
+Expected<QuantRecipe> QuantRecipe::fromQuantString(StringRef specText) {
+  auto spec = parseQuantSpec(specText);
+  if (!spec)
+    return spec.takeError();
+  QuantRecipe r;
+  r.defaultSpec = *spec;
+  return std::move(r);
+}
+
+Expected<QuantRecipe> QuantRecipe::parseJSON(StringRef text,
+                                             const QuantSpec &fallback,
+                                             StringRef source) {
+  auto fail = [&](const Twine &msg) {
+    return createStringError(inconvertibleErrorCode(), source + ": " + msg);
+  };
+  auto parsed = json::parse(text);
+  if (!parsed)
+    return fail("invalid JSON: " + toString(parsed.takeError()));
+  const json::Object *top = parsed->getAsObject();
+  if (!top)
+    return fail("expected a JSON object with \"default\" and \"rules\"");
+  for (const auto &kv : *top)
+    if (kv.first != "default" && kv.first != "rules")
+      return fail("unknown key \"" + StringRef(kv.first) +
+                  "\" (expected \"default\" and \"rules\")");
+  QuantRecipe r;
+  r.defaultSpec = fallback;
+  if (const json::Value *d = top->get("default")) {
+    auto s = d->getAsString();
+    if (!s)
+      return fail("\"default\" must be a string such as \"int4:g32\"");
+    auto spec = parseQuantSpec(*s);
+    if (!spec)
+      return fail("\"default\": " + toString(spec.takeError()));
+    r.defaultSpec = *spec;
+  }
+  const json::Value *rules = top->get("rules");
+  if (!rules)
+    return std::move(r);
+  const json::Array *arr = rules->getAsArray();
+  if (!arr)
+    return fail("\"rules\" must be an array of {\"match\": GLOB, \"quant\": "
+                "SPEC} (an array because the first matching rule wins)");
+  for (size_t i = 0; i < arr->size(); ++i) {
+    std::string where = "rule " + std::to_string(i + 1);
+    const json::Object *o = (*arr)[i].getAsObject();
+    if (!o)
+      return fail(where + ": expected {\"match\": GLOB, \"quant\": SPEC}");
+    for (const auto &kv : *o)
+      if (kv.first != "match" && kv.first != "quant")
+        return fail(where + ": unknown key \"" + StringRef(kv.first) + "\"");
+    auto match = o->getString("match");
+    auto quant = o->getString("quant");
+    if (!match || !quant)
+      return fail(where + ": needs string fields \"match\" and \"quant\"");
+    auto spec = parseQuantSpec(*quant);
+    if (!spec)
+      return fail(where + " (\"" + *match + "\"): " +
+                  toString(spec.takeError()));
+    if (Error e = r.addRule(*match, *spec))
+      return fail(where + ": " + toString(std::move(e)));
+  }
+  return std::move(r);
+}
+
+Expected<QuantRecipe> QuantRecipe::loadFile(StringRef path,
+                                            const QuantSpec &fallback) {
+  auto buf = MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buf)
+    return createStringError(buf.getError(), "cannot read quantization recipe '" +
+                                                 path + "': " +
+                                                 buf.getError().message());
+  return parseJSON((*buf)->getBuffer(), fallback, path);
+}
+
+json::Value QuantRecipe::toJSON() const {
+  json::Array arr;
+  for (const QuantRule &r : rules)
+    arr.push_back(json::Object{{"match", r.pattern}, {"quant", r.spec.str()}});
+  return json::Object{{"default", defaultSpec.str()}, {"rules", std::move(arr)}};
+}
+
+} // namespace quant
+} // namespace llmc

@@ -1,0 +1,50 @@
+//===- HessianTest.cpp - Calibration statistics vs a naive X^T X ----------===//
+#include "llmc/Quant/Hessian.h"
+#include <gtest/gtest.h>
+#include <cmath>
+#include <random>
+
+using namespace llmc::quant;
+
+TEST(CalibrationStats, MatchesNaiveAcrossBatches) {
+  const int64_t K = 23, M = 57, ld = 30;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> g;
+  std::vector<float> X(M * ld);
+  for (float &x : X)
+    x = g(rng);
+  // Naive references.
+  std::vector<double> H(K * K, 0.0), absMean(K, 0.0);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t i = 0; i < K; ++i) {
+      absMean[i] += std::fabs(double(X[m * ld + i])) / double(M);
+      for (int64_t j = 0; j < K; ++j)
+        H[i * K + j] += double(X[m * ld + i]) * X[m * ld + j] / M;
+    }
+  CalibrationStats one(K), split(K);
+  one.addBatch(X.data(), M, ld);
+  split.addBatch(X.data(), 20, ld);
+  split.addBatch(X.data() + 20 * ld, 1, ld);
+  split.addBatch(X.data() + 21 * ld, M - 21, ld);
+  EXPECT_EQ(one.numRows(), M);
+  EXPECT_EQ(split.numRows(), M);
+  std::vector<double> h1 = one.hessian(), h2 = split.hessian();
+  std::vector<double> sum = one.sumOuter();
+  for (int64_t i = 0; i < K * K; ++i) {
+    EXPECT_NEAR(h1[i], H[i], 1e-12 * (1 + std::fabs(H[i])));
+    EXPECT_NEAR(h2[i], H[i], 1e-12 * (1 + std::fabs(H[i])));
+    EXPECT_NEAR(sum[i], H[i] * M, 1e-10 * (1 + std::fabs(H[i] * M)));
+  }
+  std::vector<double> a = split.meanAbs();
+  for (int64_t k = 0; k < K; ++k)
+    EXPECT_NEAR(a[k], absMean[k], 1e-12);
+}
+
+TEST(CalibrationStats, EmptyIsZero) {
+  CalibrationStats s(4);
+  EXPECT_EQ(s.numRows(), 0);
+  for (double v : s.hessian())
+    EXPECT_EQ(v, 0.0);
+  for (double v : s.meanAbs())
+    EXPECT_EQ(v, 0.0);
+}

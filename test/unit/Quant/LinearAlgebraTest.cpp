@@ -1,0 +1,116 @@
+//===- LinearAlgebraTest.cpp - Cholesky & co. against naive references ----===//
+#include "Synthetic.h"
+#include "llmc/Quant/LinearAlgebra.h"
+#include <gtest/gtest.h>
+#include <cmath>
+#include <random>
+
+using namespace llmc::quant;
+using llmc::quant::test::naiveInverse;
+
+namespace {
+std::vector<double> randomSPD(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> g;
+  std::vector<double> B(n * n), A(n * n, 0.0);
+  for (double &b : B)
+    b = g(rng);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t p = 0; p < n; ++p)
+        A[i * n + j] += B[i * n + p] * B[j * n + p];
+      if (i == j)
+        A[i * n + j] += 0.1;
+    }
+  return A;
+}
+
+double maxAbsDiff(const std::vector<double> &a, const std::vector<double> &b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+std::vector<double> transpose(const std::vector<double> &A, int64_t n) {
+  std::vector<double> T(n * n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      T[j * n + i] = A[i * n + j];
+  return T;
+}
+} // namespace
+
+TEST(LinearAlgebra, CholeskyReconstructs) {
+  const int64_t n = 37;
+  std::vector<double> A = randomSPD(n, 1), L = A;
+  ASSERT_FALSE(bool(choleskyLower(L, n)));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j)
+      EXPECT_EQ(L[i * n + j], 0.0);
+  EXPECT_LT(maxAbsDiff(matmul(L, transpose(L, n), n), A), 1e-9);
+}
+
+TEST(LinearAlgebra, NotPositiveDefiniteIsAnError) {
+  std::vector<double> A = {1, 2, 2, 1}; // eigenvalues 3, -1
+  llvm::Error e = choleskyLower(A, 2);
+  ASSERT_TRUE(bool(e));
+  EXPECT_NE(llvm::toString(std::move(e)).find("not positive definite"),
+            std::string::npos);
+}
+
+TEST(LinearAlgebra, TriangularInverseAndSolves) {
+  const int64_t n = 29;
+  std::vector<double> L = randomSPD(n, 2);
+  ASSERT_FALSE(bool(choleskyLower(L, n)));
+  std::vector<double> Li = L;
+  invertLowerTriangular(Li, n);
+  std::vector<double> I(n * n, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    I[i * n + i] = 1;
+  EXPECT_LT(maxAbsDiff(matmul(L, Li, n), I), 1e-9);
+  // L x = b and L^T x = b against the explicit inverse.
+  std::vector<double> b(n);
+  for (int64_t i = 0; i < n; ++i)
+    b[i] = std::sin(double(i));
+  std::vector<double> x = b, y = b;
+  solveLower(L, n, x.data());
+  solveLowerTransposed(L, n, y.data());
+  for (int64_t i = 0; i < n; ++i) {
+    double xi = 0, yi = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      xi += Li[i * n + j] * b[j];
+      yi += Li[j * n + i] * b[j];
+    }
+    EXPECT_NEAR(x[i], xi, 1e-9);
+    EXPECT_NEAR(y[i], yi, 1e-9);
+  }
+}
+
+TEST(LinearAlgebra, SpdInverseMatchesNaiveInverse) {
+  const int64_t n = 41;
+  std::vector<double> A = randomSPD(n, 3);
+  auto inv = spdInverse(A, n);
+  ASSERT_TRUE(bool(inv)) << llvm::toString(inv.takeError());
+  std::vector<double> ref = naiveInverse(A, n);
+  double scale = 0;
+  for (double v : ref)
+    scale = std::max(scale, std::fabs(v));
+  EXPECT_LT(maxAbsDiff(*inv, ref), 1e-8 * scale);
+}
+
+TEST(LinearAlgebra, UpperCholeskyOfInverse) {
+  const int64_t n = 33;
+  std::vector<double> A = randomSPD(n, 4);
+  auto U = upperCholeskyOfInverse(A, n);
+  ASSERT_TRUE(bool(U)) << llvm::toString(U.takeError());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < i; ++j)
+      EXPECT_EQ((*U)[i * n + j], 0.0);
+  std::vector<double> UtU = matmul(transpose(*U, n), *U, n);
+  std::vector<double> ref = naiveInverse(A, n);
+  double scale = 0;
+  for (double v : ref)
+    scale = std::max(scale, std::fabs(v));
+  EXPECT_LT(maxAbsDiff(UtU, ref), 1e-8 * scale);
+}

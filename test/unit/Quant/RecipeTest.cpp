@@ -1,0 +1,179 @@
+//===- RecipeTest.cpp - --quant grammar and JSON recipes ------------------===//
+#include "llmc/Quant/Recipe.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+#include <gtest/gtest.h>
+
+using namespace llmc::quant;
+using llmc::kernels::ScaleType;
+using llmc::kernels::WeightType;
+
+namespace {
+QuantSpec parseOk(llvm::StringRef s) {
+  auto r = parseQuantSpec(s);
+  EXPECT_TRUE(bool(r)) << s.str() << ": "
+                       << (r ? "" : llvm::toString(r.takeError()));
+  return r ? *r : QuantSpec();
+}
+std::string parseErr(llvm::StringRef s) {
+  auto r = parseQuantSpec(s);
+  if (r)
+    return "<parsed as " + r->str() + ">";
+  return llvm::toString(r.takeError());
+}
+} // namespace
+
+TEST(QuantSpec, Defaults) {
+  QuantSpec s = parseOk("int4");
+  EXPECT_EQ(s.format.type, WeightType::Int4);
+  EXPECT_EQ(s.format.groupSize, 32u);
+  EXPECT_TRUE(s.format.symmetric);
+  EXPECT_EQ(s.format.scaleType, ScaleType::F16);
+  EXPECT_EQ(s.method, QuantMethod::RTN);
+  EXPECT_FALSE(s.mseClip);
+  EXPECT_EQ(s.str(), "int4:g32:sym:f16");
+  EXPECT_EQ(parseOk("int8").str(), "int8:pc:sym:f32");
+  EXPECT_EQ(parseOk("int8:g128").str(), "int8:g128:sym:f16");
+  EXPECT_EQ(parseOk("fp16").format.type, WeightType::F16);
+  EXPECT_EQ(parseOk("f16").str(), "fp16");
+  EXPECT_EQ(parseOk("bf16").format.type, WeightType::BF16);
+  EXPECT_FALSE(parseOk("fp32").isQuantized());
+}
+
+TEST(QuantSpec, Options) {
+  QuantSpec s = parseOk("int4:g32:asym:f16");
+  EXPECT_EQ(s.format.groupSize, 32u);
+  EXPECT_FALSE(s.format.symmetric);
+  EXPECT_EQ(s.format.scaleType, ScaleType::F16);
+  EXPECT_EQ(parseOk("int8:pc").format.groupSize, 0u);
+  QuantSpec m = parseOk("int2:g64:mse");
+  EXPECT_TRUE(m.mseClip);
+  EXPECT_EQ(m.format.type, WeightType::Int2);
+  QuantSpec g = parseOk("INT3:g128:asym:bf16:gptq:actorder");
+  EXPECT_EQ(g.format.type, WeightType::Int3);
+  EXPECT_EQ(g.format.scaleType, ScaleType::BF16);
+  EXPECT_EQ(g.method, QuantMethod::GPTQ);
+  EXPECT_TRUE(g.actOrder);
+  EXPECT_TRUE(g.needsCalibration());
+  EXPECT_EQ(parseOk("int4:awq").method, QuantMethod::AWQ);
+  EXPECT_EQ(parseOk("int2:quip:actorder").method, QuantMethod::Incoherent);
+  EXPECT_EQ(parseOk("int4:f32:rtn").format.scaleType, ScaleType::F32);
+}
+
+TEST(QuantSpec, CanonicalStringRoundTrips) {
+  for (const char *s :
+       {"int8", "int8:g64:asym", "int4:g128:sym:bf16:mse", "int3:asym:gptq",
+        "int2:g32:asym:f32:mse:quip:actorder", "int4:awq", "fp16", "bf16",
+        "fp32"}) {
+    QuantSpec a = parseOk(s);
+    QuantSpec b = parseOk(a.str());
+    EXPECT_EQ(a, b) << s << " -> " << a.str();
+    EXPECT_EQ(a.str(), b.str());
+  }
+}
+
+TEST(QuantSpec, ErrorsNameTheBadToken) {
+  EXPECT_NE(parseErr("int5").find("'int5'"), std::string::npos) << parseErr("int5");
+  EXPECT_NE(parseErr("int4:g33").find("'g33'"), std::string::npos);
+  EXPECT_NE(parseErr("int2:g16:mse").find("'g16'"), std::string::npos);
+  EXPECT_NE(parseErr("int4:g0").find("'g0'"), std::string::npos);
+  EXPECT_NE(parseErr("int4:foo").find("'foo'"), std::string::npos);
+  EXPECT_NE(parseErr("int4:sym:asym").find("'asym'"), std::string::npos);
+  EXPECT_NE(parseErr("int4:g32:pc").find("'pc'"), std::string::npos);
+  EXPECT_NE(parseErr("int4:f16:bf16").find("'bf16'"), std::string::npos);
+  EXPECT_NE(parseErr("int4:gptq:awq").find("'awq'"), std::string::npos);
+  EXPECT_NE(parseErr("fp16:g32").find("'g32'"), std::string::npos);
+  EXPECT_NE(parseErr("int4:actorder").find("actorder"), std::string::npos);
+  EXPECT_NE(parseErr("int4:mse:mse").find("twice"), std::string::npos);
+  EXPECT_NE(parseErr("").find("empty"), std::string::npos);
+  EXPECT_NE(parseErr("int4::sym").find("''"), std::string::npos);
+}
+
+TEST(QuantRecipe, FirstMatchWinsAndDefault) {
+  auto r = QuantRecipe::parseJSON(R"({
+    "default": "int4:g32",
+    "rules": [
+      {"match": "*embed*", "quant": "int8:pc"},
+      {"match": "lm_head", "quant": "fp16"},
+      {"match": "*.layers.0.*", "quant": "int8"},
+      {"match": "*q_proj*", "quant": "int3:g64:gptq"}
+    ]})");
+  ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
+  EXPECT_EQ(r->lookup("model.embed_tokens.weight").str(), "int8:pc:sym:f32");
+  EXPECT_EQ(r->lookup("lm_head.weight").str(), "fp16");
+  EXPECT_EQ(r->lookup("model.lm_head.weight").str(), "fp16");
+  EXPECT_EQ(r->lookup("lm_head").str(), "fp16");
+  EXPECT_EQ(r->lookup("lm_head2.weight").str(), "int4:g32:sym:f16");
+  // layers.0 rule comes before q_proj: first match wins.
+  EXPECT_EQ(r->lookup("model.layers.0.self_attn.q_proj.weight").str(),
+            "int8:pc:sym:f32");
+  EXPECT_EQ(r->lookup("model.layers.1.self_attn.q_proj.weight").str(),
+            "int3:g64:sym:f16:gptq");
+  EXPECT_EQ(r->lookup("model.layers.1.mlp.down_proj.weight").str(),
+            "int4:g32:sym:f16");
+  // Round trip through the JSON form.
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << r->toJSON();
+  os.flush();
+  auto back = QuantRecipe::parseJSON(text);
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(back->rules.size(), r->rules.size());
+  EXPECT_EQ(back->lookup("model.layers.1.self_attn.q_proj.weight"),
+            r->lookup("model.layers.1.self_attn.q_proj.weight"));
+}
+
+TEST(QuantRecipe, FallbackDefaultFromQuantString) {
+  auto q = QuantRecipe::fromQuantString("int2:asym");
+  ASSERT_TRUE(bool(q));
+  EXPECT_TRUE(q->rules.empty());
+  EXPECT_EQ(q->lookup("anything").str(), "int2:g32:asym:f16");
+  auto r = QuantRecipe::parseJSON(
+      R"({"rules": [{"match": "lm_head", "quant": "int8"}]})", q->defaultSpec);
+  ASSERT_TRUE(bool(r));
+  EXPECT_EQ(r->lookup("x.weight").str(), "int2:g32:asym:f16");
+  auto none = QuantRecipe::parseJSON("{}");
+  ASSERT_TRUE(bool(none));
+  EXPECT_FALSE(none->lookup("w").isQuantized());
+}
+
+TEST(QuantRecipe, Errors) {
+  auto err = [](llvm::StringRef json) {
+    auto r = QuantRecipe::parseJSON(json, {}, "r.json");
+    return r ? std::string("<ok>") : llvm::toString(r.takeError());
+  };
+  EXPECT_NE(err("{").find("invalid JSON"), std::string::npos);
+  EXPECT_NE(err("[]").find("r.json"), std::string::npos);
+  EXPECT_NE(err(R"({"rules": {"*embed*": "int8"}})").find("array"),
+            std::string::npos);
+  std::string bad =
+      err(R"({"rules": [{"match": "a*", "quant": "int4"}, {"match": "*embed*", "quant": "int9:pc"}]})");
+  EXPECT_NE(bad.find("rule 2"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("*embed*"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("'int9'"), std::string::npos) << bad;
+  EXPECT_NE(err(R"({"default": "int4", "rule": []})").find("\"rule\""),
+            std::string::npos);
+  EXPECT_NE(err(R"({"rules": [{"match": "[", "quant": "int4"}]})").find("'['"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"default": 4})").find("default"), std::string::npos);
+}
+
+TEST(QuantRecipe, LoadFile) {
+  llvm::SmallString<128> path;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("recipe", "json", path));
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    ASSERT_FALSE(ec);
+    os << R"({"default": "int4:g128:asym", "rules": [{"match": "*embed*", "quant": "int8:pc"}]})";
+  }
+  auto r = QuantRecipe::loadFile(path);
+  llvm::sys::fs::remove(path);
+  ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
+  EXPECT_EQ(r->lookup("tok_embeddings.weight").str(), "int8:pc:sym:f32");
+  EXPECT_EQ(r->lookup("w1.weight").str(), "int4:g128:asym:f16");
+  auto missing = QuantRecipe::loadFile("/nonexistent/recipe.json");
+  ASSERT_FALSE(bool(missing));
+  EXPECT_NE(llvm::toString(missing.takeError()).find("/nonexistent/recipe.json"),
+            std::string::npos);
+}
