@@ -27,6 +27,10 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# ccache keys on absolute paths unless told the tree's root: with this, a
+# fresh clone elsewhere on the machine reuses an earlier build's objects.
+export CCACHE_BASEDIR="$PWD"
+
 BUILD_DIR=${LLMC_BUILD_DIR:-build}
 WERROR=OFF
 [[ "${CI:-}" == "true" ]] && WERROR=ON
