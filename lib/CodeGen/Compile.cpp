@@ -20,7 +20,10 @@
 #include "llmc/LLMCOps.h"
 #include "llmc/Target/TargetAttr.h"
 
+#include "llmc/Transforms/Passes.h"
+
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
@@ -211,7 +214,22 @@ json::Object readModelConfig(StringRef source) {
 
 } // namespace
 
+/// The fusion pipeline, when asked for.
+static Error fuse(ModuleOp module, const CompileOptions &opts) {
+  if (!opts.fuse)
+    return Error::success();
+  PassManager pm(module.getContext());
+  FuseTransformerOptions fo;
+  buildFuseTransformerPipeline(pm, fo);
+  if (failed(pm.run(module)))
+    return createStringError(inconvertibleErrorCode(),
+                             "the llmc-fuse-transformer pipeline failed");
+  return Error::success();
+}
+
 Expected<ProgramPlan> planModule(ModuleOp module, const CompileOptions &options) {
+  if (Error e = fuse(module, options))
+    return std::move(e);
   auto r = buildPlan(module, options);
   if (!r)
     return r.takeError();
@@ -227,6 +245,8 @@ Expected<std::string> emitProgramText(ModuleOp module, const CompileOptions &opt
   auto target = fromTargetAttr(targetAttr);
   if (!target)
     return target.takeError();
+  if (Error e = fuse(module, opts))
+    return std::move(e);
   auto planned = buildPlan(module, opts);
   if (!planned)
     return planned.takeError();
@@ -248,6 +268,8 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   if (!target)
     return target.takeError();
 
+  if (Error e = fuse(module, opts))
+    return e;
   auto planned = buildPlan(module, opts);
   if (!planned)
     return planned.takeError();
@@ -262,6 +284,11 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   plan.config.maxContext = opts.maxContext
                                ? opts.maxContext
                                : cfg.getInteger("max_seq_len").value_or(2048);
+  if (opts.kvType != "fp32" && opts.kvType != "fp16")
+    return createStringError(inconvertibleErrorCode(),
+                             "unknown KV cache type '%s' (expected fp32 or fp16)",
+                             opts.kvType.c_str());
+  plan.config.kvFp16 = opts.kvType == "fp16";
   plan.config.bos = int32_t(cfg.getInteger("bos_id").value_or(1));
   plan.config.eos = int32_t(cfg.getInteger("eos_id").value_or(2));
   std::string tokPath = opts.tokenizerPath, tokKind = opts.tokenizerKind;

@@ -85,6 +85,7 @@ json::Value Manifest::toJSON() const {
                     {"head_dim", c.headDim},
                     {"hidden", c.hidden},
                     {"max_context", c.maxContext},
+                    {"kv_cache", c.kvFp16 ? "f16" : "f32"},
                     {"bos", c.bos},
                     {"eos", c.eos},
                     {"source", source}}},

@@ -108,6 +108,7 @@ json::Value ProgramPlan::toJSON() const {
                               {"value_dim", c.valueDim},
                               {"hidden", c.hidden},
                               {"max_context", c.maxContext},
+                              {"kv_dtype", c.kvFp16 ? "f16" : "f32"},
                               {"bos", c.bos},
                               {"eos", c.eos}}},
       {"arena_floats", arenaFloats},
@@ -177,6 +178,7 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
   p.config.valueDim = r.i64(*c, "value_dim");
   p.config.hidden = r.i64(*c, "hidden");
   p.config.maxContext = r.i64(*c, "max_context");
+  p.config.kvFp16 = c->getString("kv_dtype").value_or("f32") == "f16";
   p.config.bos = int32_t(r.i64(*c, "bos"));
   p.config.eos = int32_t(r.i64(*c, "eos"));
   p.arenaFloats = r.i64(*root, "arena_floats");

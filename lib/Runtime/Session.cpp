@@ -26,18 +26,19 @@ struct AlignedFree {
 };
 using FloatBuf = std::unique_ptr<float[], AlignedFree>;
 
+/// Not zeroed: nothing reads the arena or a cache position before writing it,
+/// and untouched pages of a large block cost no memory (the KV cache grows in
+/// RSS as the context fills).
 FloatBuf allocFloats(int64_t n) {
-  size_t bytes = (size_t(std::max<int64_t>(n, 1)) * 4 + 63) & ~size_t(63);
-  float *p = static_cast<float *>(std::aligned_alloc(64, bytes));
-  if (p)
-    std::memset(p, 0, bytes);
-  return FloatBuf(p);
+  size_t bytes = (size_t(std::max<int64_t>(n, 1)) * 4 + 4095) & ~size_t(4095);
+  return FloatBuf(static_cast<float *>(std::aligned_alloc(4096, bytes)));
 }
 } // namespace
 
 struct Session::State {
   FloatBuf arena;
-  /// KV cache: per layer, keys [Hkv][ctx][D] then values [Hkv][ctx][Dv].
+  /// KV cache: per layer, keys [Hkv][ctx][D] then values [Hkv][ctx][Dv],
+  /// fp32 or fp16 elements (plan config kvFp16).
   FloatBuf kv;
   int64_t layerStride = 0, valueOffset = 0;
   std::unique_ptr<ThreadPool> pool;
@@ -60,7 +61,7 @@ Expected<std::unique_ptr<Session>> Session::create(const Model &model,
   st.arena = allocFloats(p.arenaFloats);
   st.valueOffset = c.kvHeads * c.maxContext * c.headDim;
   st.layerStride = st.valueOffset + c.kvHeads * c.maxContext * c.valueDim;
-  st.kv = allocFloats(st.layerStride * c.layers);
+  st.kv = allocFloats((st.layerStride * c.layers + 1) / (c.kvFp16 ? 2 : 1));
   if (!st.arena || !st.kv)
     return createStringError(std::errc::not_enough_memory,
                              "cannot allocate the session's KV cache and "
@@ -174,26 +175,104 @@ void rope(const Step &s, float *arena, int64_t t0, int64_t t1) {
   }
 }
 
+// Attention's inner loops, compiled for AVX-512 / AVX2+FMA / baseline and
+// picked at load time by the CPU (target_clones -> ifunc).
+#define LLMC_MULTIVERSION                                                      \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+/// out[j] = scale * dot(q, K[j]) for j < T; returns the maximum.
+template <typename KT>
+__attribute__((always_inline)) inline float attentionScoresT(const float *q, const KT *K, int64_t T, int64_t D,
+                              float scale, float *out) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < T; ++j) {
+    const KT *kj = K + j * D;
+    float acc[16] = {0};
+    int64_t d = 0;
+    for (; d + 16 <= D; d += 16)
+      for (int l = 0; l < 16; ++l)
+        acc[l] += q[d + l] * float(kj[d + l]);
+    float dot = 0;
+    for (; d < D; ++d)
+      dot += q[d] * float(kj[d]);
+    for (int l = 0; l < 16; ++l)
+      dot += acc[l];
+    out[j] = dot * scale;
+    mx = std::max(mx, out[j]);
+  }
+  return mx;
+}
+
+/// o = sum_j p[j] * V[j] (o zeroed first).
+template <typename VT>
+__attribute__((always_inline)) inline void attentionValuesT(const float *p, const VT *V, int64_t T, int64_t Dv,
+                             float *o) {
+  for (int64_t d = 0; d < Dv; ++d)
+    o[d] = 0;
+  for (int64_t j = 0; j < T; ++j) {
+    const float pj = p[j];
+    const VT *vj = V + j * Dv;
+    for (int64_t d = 0; d < Dv; ++d)
+      o[d] += pj * float(vj[d]);
+  }
+}
+
+LLMC_MULTIVERSION
+float attentionScores(const float *q, const float *K, int64_t T, int64_t D,
+                      float scale, float *out) {
+  return attentionScoresT(q, K, T, D, scale, out);
+}
+LLMC_MULTIVERSION
+float attentionScores(const float *q, const _Float16 *K, int64_t T, int64_t D,
+                      float scale, float *out) {
+  return attentionScoresT(q, K, T, D, scale, out);
+}
+LLMC_MULTIVERSION
+void attentionValues(const float *p, const float *V, int64_t T, int64_t Dv, float *o) {
+  attentionValuesT(p, V, T, Dv, o);
+}
+LLMC_MULTIVERSION
+void attentionValues(const float *p, const _Float16 *V, int64_t T, int64_t Dv,
+                     float *o) {
+  attentionValuesT(p, V, T, Dv, o);
+}
+
+/// Store n floats into the cache (fp32 copy or fp16 rounding).
+inline void storeKV(float *dst, const float *src, int64_t n) {
+  std::memcpy(dst, src, n * 4);
+}
+LLMC_MULTIVERSION
+void storeKV(_Float16 *dst, const float *src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = _Float16(src[i]);
+}
+
 } // namespace
 
 void Session::kernelAttention(int32_t step, int64_t n, int64_t pos) {
+  if (model_.config().kvFp16)
+    attentionImpl<_Float16>(step, n, pos);
+  else
+    attentionImpl<float>(step, n, pos);
+}
+
+template <typename KT>
+void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
   const codegen::ProgramPlan &p = model_.plan();
   const codegen::ModelConfig &c = p.config;
   const Step &s = p.steps[step];
   State &st = *state_;
   float *A = st.arena.get();
   ThreadPool &pool = *st.pool;
-  float *K = st.kv.get() + s.layer * st.layerStride;
-  float *Vc = K + st.valueOffset;
+  KT *K = reinterpret_cast<KT *>(st.kv.get()) + s.layer * st.layerStride;
+  KT *Vc = K + st.valueOffset;
   const int64_t ctx = c.maxContext, D = s.headDim, Dv = s.valueDim;
   for (int64_t t = 0; t < n; ++t)
     for (int64_t h = 0; h < s.kvHeads; ++h) {
-      std::memcpy(K + (h * ctx + pos + t) * D,
-                  A + s.k.offset + t * s.k.tokenStride + h * s.k.headStride,
-                  D * 4);
-      std::memcpy(Vc + (h * ctx + pos + t) * Dv,
-                  A + s.v.offset + t * s.v.tokenStride + h * s.v.headStride,
-                  Dv * 4);
+      storeKV(K + (h * ctx + pos + t) * D,
+              A + s.k.offset + t * s.k.tokenStride + h * s.k.headStride, D);
+      storeKV(Vc + (h * ctx + pos + t) * Dv,
+              A + s.v.offset + t * s.v.tokenStride + h * s.v.headStride, Dv);
     }
   const int64_t group = s.heads / s.kvHeads;
   const int64_t items = n * s.heads;
@@ -204,31 +283,17 @@ void Session::kernelAttention(int32_t step, int64_t n, int64_t pos) {
       const float *q = A + s.q.offset + t * s.q.tokenStride + h * s.q.headStride;
       float *o = A + s.o.offset + t * s.o.tokenStride + h * s.o.headStride;
       const int64_t T = pos + t + 1; // causal
-      const float *kb = K + kvh * ctx * D;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < T; ++j) {
-        const float *kj = kb + j * D;
-        float dot = 0;
-        for (int64_t d = 0; d < D; ++d)
-          dot += q[d] * kj[d];
-        scores[j] = dot * s.scale;
-        mx = std::max(mx, scores[j]);
-      }
+      const KT *kb = K + kvh * ctx * D;
+      float mx = attentionScores(q, kb, T, D, s.scale, scores.data());
       float sum = 0;
       for (int64_t j = 0; j < T; ++j) {
         scores[j] = std::exp(scores[j] - mx);
         sum += scores[j];
       }
       float inv = 1.0f / sum;
-      for (int64_t d = 0; d < Dv; ++d)
-        o[d] = 0;
-      const float *vb = Vc + kvh * ctx * Dv;
-      for (int64_t j = 0; j < T; ++j) {
-        float pj = scores[j] * inv;
-        const float *vj = vb + j * Dv;
-        for (int64_t d = 0; d < Dv; ++d)
-          o[d] += pj * vj[d];
-      }
+      for (int64_t j = 0; j < T; ++j)
+        scores[j] *= inv;
+      attentionValues(scores.data(), Vc + kvh * ctx * Dv, T, Dv, o);
     }
   };
   if (items * (pos + n) * D >= (1 << 15) && pool.size() > 1)

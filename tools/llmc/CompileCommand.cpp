@@ -2,7 +2,9 @@
 
 #include "Commands.h"
 
+#include "llmc/CodeGen/Compile.h"
 #include "llmc/Frontend/ONNXImporter.h"
+#include "llmc/Quant/Recipe.h"
 #include "llmc/Transforms/Passes.h"
 #include "llmc/Target/Target.h"
 #include "llmc/Target/TargetAttr.h"
@@ -11,6 +13,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 using namespace llvm;
@@ -20,9 +23,10 @@ cl::SubCommand llmc::cli::compileCmd(
 
 static cl::opt<std::string> input(cl::Positional, cl::desc("<model.onnx>"),
                                   cl::Required, cl::sub(llmc::cli::compileCmd));
-static cl::opt<std::string> output("o", cl::desc("Output file"),
-                                   cl::value_desc("file"), cl::init("-"),
-                                   cl::sub(llmc::cli::compileCmd));
+static cl::opt<std::string>
+    output("o", cl::desc("Output file (default: the model's name with .llmc "
+                         "for bundles, stdout for text)"),
+           cl::value_desc("file"), cl::sub(llmc::cli::compileCmd));
 static cl::opt<std::string>
     targetName("target",
                cl::desc("Target CPU: native or a named target (llmc targets)"),
@@ -35,6 +39,36 @@ static cl::opt<EmitKind> emit(
                clEnumValN(EmitKind::MLIR, "mlir", "the imported llmc IR"),
                clEnumValN(EmitKind::LLVM, "llvm", "the generated LLVM IR")),
     cl::sub(llmc::cli::compileCmd));
+
+static cl::opt<std::string> quantSpec(
+    "quant",
+    cl::desc("Weight format: TYPE(:OPTION)*, TYPE = fp32|fp16|bf16|int8|int4, "
+             "options gN|pc, sym|asym, f32|f16|bf16 scales "
+             "(docs/QUANTIZATION.md)"),
+    cl::init("fp32"), cl::sub(llmc::cli::compileCmd));
+static cl::opt<unsigned> groupSize(
+    "group-size", cl::desc("Quantization group along K (32, 64, 128; 0 = per "
+                           "output channel); overrides --quant's gN"),
+    cl::sub(llmc::cli::compileCmd));
+static cl::opt<bool> symmetric("sym", cl::desc("Symmetric quantization"),
+                               cl::sub(llmc::cli::compileCmd));
+static cl::opt<bool> asymmetric("asym",
+                                cl::desc("Asymmetric quantization (zero points)"),
+                                cl::sub(llmc::cli::compileCmd));
+static cl::opt<std::string> tokenizerPath(
+    "tokenizer",
+    cl::desc("Tokenizer file to embed (llama2.c tokenizer.bin or SentencePiece "
+             ".model); default: from <model>.config.json"),
+    cl::sub(llmc::cli::compileCmd));
+static cl::opt<std::string> tokenizerKind(
+    "tokenizer-kind", cl::desc("llama2c or sentencepiece (default: guessed)"),
+    cl::sub(llmc::cli::compileCmd));
+static cl::opt<int64_t> maxContext(
+    "ctx", cl::desc("KV cache length (default: the model's max_seq_len)"),
+    cl::init(0), cl::sub(llmc::cli::compileCmd));
+static cl::opt<std::string> kvType("kv", cl::desc("KV cache type: fp32 or fp16"),
+                                   cl::init("fp32"),
+                                   cl::sub(llmc::cli::compileCmd));
 
 enum class Stage { Import, Fuse };
 static cl::opt<Stage> stopAfter(
@@ -53,6 +87,51 @@ static cl::opt<bool> noValueInfoCheck(
     cl::desc("Do not check inferred shapes against the model's value_info"),
     cl::init(false), cl::sub(llmc::cli::compileCmd));
 
+// --quant (lib/Quant's grammar) plus the --group-size/--sym/--asym overrides
+// as the code generator's recipe. Methods that need calibration (gptq, awq,
+// quip) are not wired into compile yet and are refused rather than ignored.
+static Expected<llmc::codegen::QuantRecipe> recipeFromFlags() {
+  using llmc::kernels::ScaleType;
+  using llmc::kernels::WeightType;
+  auto spec = llmc::quant::parseQuantSpec(quantSpec);
+  if (!spec)
+    return spec.takeError();
+  if (spec->method != llmc::quant::QuantMethod::RTN || spec->mseClip ||
+      spec->actOrder)
+    return createStringError(
+        inconvertibleErrorCode(),
+        "--quant=%s: only round-to-nearest is available in llmc compile so far",
+        quantSpec.c_str());
+  llmc::codegen::QuantRecipe r;
+  switch (spec->format.type) {
+  case WeightType::F32: r.type = "fp32"; break;
+  case WeightType::F16: r.type = "fp16"; break;
+  case WeightType::BF16: r.type = "bf16"; break;
+  case WeightType::Int8: r.type = "int8"; break;
+  case WeightType::Int4: r.type = "int4"; break;
+  default:
+    return createStringError(inconvertibleErrorCode(),
+                             "--quant=%s: the code generator packs fp32, fp16, "
+                             "bf16, int8 and int4 weights so far",
+                             quantSpec.c_str());
+  }
+  r.groupSize = spec->format.groupSize;
+  r.symmetric = spec->format.symmetric;
+  r.scaleType = spec->format.scaleType == ScaleType::F32    ? "f32"
+                : spec->format.scaleType == ScaleType::BF16 ? "bf16"
+                                                            : "f16";
+  if (groupSize.getNumOccurrences())
+    r.groupSize = groupSize;
+  if (symmetric && asymmetric)
+    return createStringError(inconvertibleErrorCode(),
+                             "--sym and --asym are mutually exclusive");
+  if (symmetric || asymmetric)
+    r.symmetric = symmetric;
+  if (Error e = r.validate())
+    return std::move(e);
+  return r;
+}
+
 int llmc::cli::runCompile() {
   auto target = llmc::resolveTarget(targetName);
   if (!target)
@@ -61,6 +140,10 @@ int llmc::cli::runCompile() {
     return reportError(createStringError(inconvertibleErrorCode(),
                                          "cannot open '%s': no such file",
                                          input.c_str()));
+
+  auto recipe = recipeFromFlags();
+  if (!recipe)
+    return reportError(recipe.takeError());
 
   mlir::MLIRContext context;
   llmc::ImportOptions options;
@@ -81,20 +164,54 @@ int llmc::cli::runCompile() {
                                            input.c_str()));
   }
 
-  if (emit != EmitKind::MLIR)
+  llmc::codegen::CompileOptions co;
+  co.fuse = false; // the pipeline ran above
+  co.recipe = *recipe;
+  co.sourcePath = input;
+  co.tokenizerPath = tokenizerPath;
+  co.tokenizerKind = tokenizerKind;
+  co.maxContext = maxContext;
+  co.kvType = kvType;
+  co.progress = [](StringRef line) { errs() << "llmc: " << line << "\n"; };
+
+  if (emit == EmitKind::Exe)
     return reportError(createStringError(
         inconvertibleErrorCode(),
-        "this build of llmc can only import models (--emit=mlir); code "
-        "generation and bundles are not available yet"));
+        "--emit=exe is not implemented yet; use --emit=bundle and 'llmc run'"));
+  if (emit != EmitKind::MLIR && stopAfter != Stage::Fuse)
+    return reportError(createStringError(
+        inconvertibleErrorCode(), "--stop-after applies to --emit=mlir only"));
+  if (emit == EmitKind::Bundle) {
+    std::string path = output;
+    if (path.empty() || path == "-") {
+      SmallString<256> derived(input.getValue());
+      sys::path::replace_extension(derived, ".llmc");
+      path = derived.str().str();
+    }
+    if (Error e = llmc::codegen::compileToBundle(**module, co, path))
+      return reportError(std::move(e));
+    errs() << "llmc: wrote " << path << "\n";
+    return 0;
+  }
 
+  std::string text;
+  if (emit == EmitKind::LLVM) {
+    auto ir = llmc::codegen::emitProgramText(**module, co, /*llvm=*/true);
+    if (!ir)
+      return reportError(ir.takeError());
+    text = std::move(*ir);
+  } else {
+    raw_string_ostream os(text);
+    (*module)->print(os);
+    os << "\n";
+  }
+  std::string path = output.empty() ? "-" : output.getValue();
   std::error_code ec;
-  ToolOutputFile out(output, ec, sys::fs::OF_None);
+  ToolOutputFile out(path, ec, sys::fs::OF_None);
   if (ec)
     return reportError(createStringError(ec, "cannot write '%s': %s",
-                                         output.c_str(),
-                                         ec.message().c_str()));
-  (*module)->print(out.os());
-  out.os() << "\n";
+                                         path.c_str(), ec.message().c_str()));
+  out.os() << text;
   out.keep();
   return 0;
 }

@@ -4,15 +4,20 @@
 // and pack its weights for the target's kernels (streamed one weight at a time,
 // never the whole model in memory), and write the bundle.
 //
-// Hook for tools/llmc/CompileCommand.cpp, after the import and the
-// llmc-fuse-transformer pipeline (test/unit/CodeGen/llmc-bundle.cpp does the
-// same):
+// Hook for tools/llmc/CompileCommand.cpp, after the import and fusion (the
+// module there is already fused; tools/llmc links LLMCCodeGen):
 //
-//   --emit=bundle: return reportError(llmc::codegen::compileToBundle(*module, opts, output));
-//   --emit=llvm:   auto ir = llmc::codegen::emitProgramText(*module, opts, /*llvm=*/true);
+//   llmc::codegen::CompileOptions co;
+//   co.fuse = false;                 // CompileCommand ran the pipeline
+//   co.sourcePath = input;           // <model>.config.json: tokenizer, bos/eos, ctx
+//   co.recipe = {quant, groupSize, !asym};   // --quant --group-size --sym/--asym
+//   co.tokenizerPath = tokenizer;    // --tokenizer (optional)
+//   co.progress = [](StringRef l) { errs() << "llmc: " << l << "\n"; };
+//   --emit=bundle: if (Error e = llmc::codegen::compileToBundle(**module, co, output))
+//                    return reportError(std::move(e));
+//   --emit=llvm:   auto ir = llmc::codegen::emitProgramText(**module, co, /*llvm=*/true);
 //
-// with opts.recipe from --quant/--group-size/--sym/--asym, opts.tokenizerPath
-// from --tokenizer and opts.sourcePath = the .onnx path.
+// test/unit/CodeGen/llmc-bundle.cpp is the same driver for .mlir input.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_CODEGEN_COMPILE_H
@@ -21,8 +26,10 @@
 #include "llmc/CodeGen/Manifest.h"
 #include "llmc/CodeGen/Plan.h"
 
-#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+
+#include <functional>
 
 #include <string>
 
@@ -34,12 +41,18 @@ namespace llmc::codegen {
 
 struct CompileOptions {
   QuantRecipe recipe;
+  /// Run the llmc-fuse-transformer pipeline first (the module as imported);
+  /// false when the module is already fused.
+  bool fuse = true;
   /// Tokenizer file to embed and its kind ("llama2c" | "sentencepiece"); empty:
   /// taken from `<model>.config.json` beside the source model when present.
   std::string tokenizerPath;
   std::string tokenizerKind;
   /// KV cache length; 0: the model config's max_seq_len, else 2048.
   int64_t maxContext = 0;
+  /// KV cache element type: "fp32" or "fp16" (half the cache memory and the
+  /// attention's memory traffic; keys/values rounded to fp16).
+  std::string kvType = "fp32";
   /// Most tokens per prefill call (activation arena size); longer prompts run
   /// in chunks.
   int64_t maxTokensPerCall = 128;
@@ -49,7 +62,7 @@ struct CompileOptions {
   /// read for bos/eos/context/tokenizer).
   std::string sourcePath;
   /// Progress lines ("packing weight 12/47 ...") go here when set.
-  llvm::function_ref<void(llvm::StringRef)> progress = nullptr;
+  std::function<void(llvm::StringRef)> progress;
 };
 
 /// Plan the fused `@main` of `module` (weights not read). The module must carry

@@ -103,6 +103,7 @@ struct ModelConfig {
   int64_t vocab = 0, dim = 0, layers = 0, heads = 0, kvHeads = 0;
   int64_t headDim = 0, valueDim = 0, hidden = 0;
   int64_t maxContext = 0; ///< KV cache length
+  bool kvFp16 = false;    ///< KV cache stored as fp16 (else fp32)
   int32_t bos = 1, eos = 2;
 };
 

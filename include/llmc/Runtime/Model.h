@@ -127,6 +127,7 @@ public:
   void kernelAttention(int32_t step, int64_t n, int64_t pos);
 
 private:
+  template <typename KT> void attentionImpl(int32_t step, int64_t n, int64_t pos);
   explicit Session(const Model &m);
   llvm::Error check(llvm::ArrayRef<int32_t> tokens) const;
   /// One call of the program: n <= maxTokens tokens at position pos_.

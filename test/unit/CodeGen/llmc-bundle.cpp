@@ -13,12 +13,10 @@
 #include "llmc/InitAll.h"
 #include "llmc/Target/Target.h"
 #include "llmc/Target/TargetAttr.h"
-#include "llmc/Transforms/Passes.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -37,6 +35,7 @@ static cl::opt<std::string> tokenizer("tokenizer", cl::init(""));
 static cl::opt<std::string> targetName("target", cl::init(""),
     cl::desc("override the module's llmc.target (native or a named target)"));
 static cl::opt<int64_t> ctx("ctx", cl::init(0));
+static cl::opt<std::string> kvType("kv", cl::init("fp32"), cl::desc("KV cache: fp32 or fp16"));
 static cl::opt<int64_t> maxTokens("max-tokens", cl::init(128));
 static cl::opt<std::string> emitText("emit", cl::init(""),
     cl::desc("print the generated program instead: 'mlir' or 'llvm'"));
@@ -73,19 +72,14 @@ int main(int argc, char **argv) {
       return fail(t.takeError());
     (*module)->setAttr(llmc::kTargetAttrName, llmc::toTargetAttr(&context, *t));
   }
-  if (!noFuse) {
-    mlir::PassManager pm(&context);
-    llmc::FuseTransformerOptions fo;
-    llmc::buildFuseTransformerPipeline(pm, fo);
-    if (mlir::failed(pm.run(*module)))
-      return 1;
-  }
   llmc::codegen::CompileOptions opts;
+  opts.fuse = !noFuse;
   opts.recipe.type = quant;
   opts.recipe.groupSize = groupSize;
   opts.recipe.symmetric = !asym;
   opts.tokenizerPath = tokenizer;
   opts.maxContext = ctx;
+  opts.kvType = kvType;
   opts.maxTokensPerCall = maxTokens;
   opts.sourcePath = source;
   auto progress = [](StringRef line) { errs() << "  " << line << "\n"; };

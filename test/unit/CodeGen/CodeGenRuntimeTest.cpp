@@ -1,0 +1,335 @@
+//===- CodeGenRuntimeTest.cpp - Plan, bundle, program, runtime, C API ------===//
+//
+// A one-layer Llama in fused llmc IR (as llmc-fuse-transformer emits it) with
+// deterministic weights in a temporary file: the plan's shape, its JSON round
+// trip, the bundle's generated program against the runtime's plan driver and
+// the reference executor, concurrent sessions, and the C API's error codes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ReferenceExecutor.h"
+
+#include "llmc/CodeGen/Compile.h"
+#include "llmc/InitAll.h"
+#include "llmc/Runtime/Model.h"
+#include "llmc/Target/Target.h"
+#include "llmc/Target/TargetAttr.h"
+#include "llmc/llmc.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+using namespace llmc;
+using llvm::formatv;
+
+namespace {
+
+constexpr int V = 40, D = 32, H = 4, KV = 2, HD = 8, F = 40;
+
+/// Writes weights to `bin` and returns the fused IR referencing them.
+std::string makeModel(const std::string &bin) {
+  std::ofstream out(bin, std::ios::binary);
+  int64_t offset = 0;
+  uint32_t state = 12345;
+  std::string body;
+  auto weight = [&](const std::string &name, std::vector<int64_t> shape, bool norm) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    for (int64_t i = 0; i < n; ++i) {
+      state = state * 1664525u + 1013904223u;
+      float u = float(state >> 8) / float(1 << 24) - 0.5f;
+      float v = norm ? 1.0f + 0.2f * u : u * 2.0f / std::sqrt(float(shape[0]));
+      out.write(reinterpret_cast<const char *>(&v), 4);
+    }
+    std::string t;
+    for (int64_t d : shape)
+      t += std::to_string(d) + "x";
+    body += formatv("    %{0} = llmc.weight \"{0}\" from \"{1}\" at {2} : tensor<{3}f32>\n",
+                    name, bin, offset, t)
+                .str();
+    offset += n * 4;
+  };
+  auto act = [](std::string dims) { return "tensor<" + dims + "xf32>"; };
+  std::string x3 = act(formatv("?x?x{0}", D).str());
+  std::string kvt = act(formatv("?x{0}x?x{1}", KV, HD).str());
+  std::string qt = act(formatv("?x{0}x?x{1}", H, HD).str());
+  std::string cs = act(formatv("?x?x{0}", HD / 2).str());
+  weight("emb", {V, D}, false);
+  weight("an", {D}, true);
+  weight("wq", {D, H * HD}, false);
+  weight("wk", {D, KV * HD}, false);
+  weight("wv", {D, KV * HD}, false);
+  weight("wo", {H * HD, D}, false);
+  weight("fn", {D}, true);
+  weight("w1", {D, F}, false);
+  weight("w3", {D, F}, false);
+  weight("w2", {F, D}, false);
+  weight("nw", {D}, true);
+  std::string t = R"(
+    %x0 = llmc.gather %emb, %ids : (tensor<$Vx$Dxf32>, tensor<?x?xi64>) -> $X3
+    %cos, %sin = llmc.rope_cos_sin interleaved %pos {dim = $HD : i64, theta = 1.000000e+04 : f64} : (tensor<?x?xi64>) -> ($CS, $CS)
+    %h = llmc.rms_norm %x0, %an {epsilon = 9.99999974E-6 : f32} : ($X3, tensor<$Dxf32>) -> $X3
+    %wqkv = llmc.concat %wq, %wk, %wv {axis = 1 : i64} : (tensor<$Dx$QDxf32>, tensor<$Dx$KDxf32>, tensor<$Dx$KDxf32>) -> tensor<$Dx$Nxf32>
+    %qkv = llmc.matmul %h, %wqkv : ($X3, tensor<$Dx$Nxf32>) -> tensor<?x?x$Nxf32>
+    %s:3 = llmc.split %qkv {axis = 2 : i64, sizes = array<i64: $QD, $KD, $KD>} : (tensor<?x?x$Nxf32>) -> (tensor<?x?x$QDxf32>, tensor<?x?x$KDxf32>, tensor<?x?x$KDxf32>)
+    %q4 = llmc.reshape %s#0 {shape = array<i64: 0, 0, $H, $HD>} : (tensor<?x?x$QDxf32>) -> tensor<?x?x$Hx$HDxf32>
+    %qt = llmc.transpose %q4 {perm = array<i64: 0, 2, 1, 3>} : (tensor<?x?x$Hx$HDxf32>) -> $QT
+    %k4 = llmc.reshape %s#1 {shape = array<i64: 0, 0, $KV, $HD>} : (tensor<?x?x$KDxf32>) -> tensor<?x?x$KVx$HDxf32>
+    %kt = llmc.transpose %k4 {perm = array<i64: 0, 2, 1, 3>} : (tensor<?x?x$KVx$HDxf32>) -> $KT
+    %v4 = llmc.reshape %s#2 {shape = array<i64: 0, 0, $KV, $HD>} : (tensor<?x?x$KDxf32>) -> tensor<?x?x$KVx$HDxf32>
+    %vt = llmc.transpose %v4 {perm = array<i64: 0, 2, 1, 3>} : (tensor<?x?x$KVx$HDxf32>) -> $KT
+    %qr = llmc.rope interleaved %qt, %cos, %sin : ($QT, $CS, $CS) -> $QT
+    %kr = llmc.rope interleaved %kt, %cos, %sin : ($KT, $CS, $CS) -> $KT
+    %o, %pk, %pv = llmc.attention %qr, %kr, %vt past(%pk0, %pv0) {causal = true, num_heads = $H : i64, num_kv_heads = $KV : i64, scale = 0.353553385 : f32} : ($QT, $KT, $KT, $KT, $KT) -> ($QT, $KT, $KT)
+    %ot = llmc.transpose %o {perm = array<i64: 0, 2, 1, 3>} : ($QT) -> tensor<?x?x$Hx$HDxf32>
+    %o3 = llmc.reshape %ot {shape = array<i64: 0, 0, $QD>} : (tensor<?x?x$Hx$HDxf32>) -> tensor<?x?x$QDxf32>
+    %a = llmc.matmul %o3, %wo : (tensor<?x?x$QDxf32>, tensor<$QDx$Dxf32>) -> $X3
+    %x1 = llmc.add %x0, %a : ($X3, $X3) -> $X3
+    %h2 = llmc.rms_norm %x1, %fn {epsilon = 9.99999974E-6 : f32} : ($X3, tensor<$Dxf32>) -> $X3
+    %w13 = llmc.concat %w1, %w3 {axis = 1 : i64} : (tensor<$Dx$Fxf32>, tensor<$Dx$Fxf32>) -> tensor<$Dx$F2xf32>
+    %gu = llmc.matmul %h2, %w13 : ($X3, tensor<$Dx$F2xf32>) -> tensor<?x?x$F2xf32>
+    %sw = llmc.swiglu %gu : (tensor<?x?x$F2xf32>) -> tensor<?x?x$Fxf32>
+    %dn = llmc.matmul %sw, %w2 : (tensor<?x?x$Fxf32>, tensor<$Fx$Dxf32>) -> $X3
+    %x2 = llmc.add %x1, %dn : ($X3, $X3) -> $X3
+    %hf = llmc.rms_norm %x2, %nw {epsilon = 9.99999974E-6 : f32} : ($X3, tensor<$Dxf32>) -> $X3
+    %wout = llmc.transpose %emb {perm = array<i64: 1, 0>} : (tensor<$Vx$Dxf32>) -> tensor<$Dx$Vxf32>
+    %logits = llmc.matmul %hf, %wout : ($X3, tensor<$Dx$Vxf32>) -> tensor<?x?x$Vxf32>
+    return %logits, %pk, %pv : tensor<?x?x$Vxf32>, $KT, $KT
+  }
+}
+)";
+  std::string head = "module {\n  func.func @main(%ids: tensor<?x?xi64>, %mask: tensor<?x?xi64>, "
+                     "%pos: tensor<?x?xi64>, %pk0: $KT, %pv0: $KT) -> (tensor<?x?x$Vxf32>, $KT, $KT) {\n";
+  std::string text = head + body + t;
+  // Longest names first so $KD does not eat $K..., $X3 etc.
+  const std::pair<std::string, std::string> subst[] = {
+      {"$X3", "tensor<?x?x$Dxf32>"},
+      {"$QT", "tensor<?x$Hx?x$HDxf32>"},
+      {"$KT", "tensor<?x$KVx?x$HDxf32>"},
+      {"$CS", "tensor<?x?x$HHxf32>"},
+      {"$QD", std::to_string(H * HD)},
+      {"$KD", std::to_string(KV * HD)},
+      {"$HH", std::to_string(HD / 2)},
+      {"$HD", std::to_string(HD)},
+      {"$KV", std::to_string(KV)},
+      {"$F2", std::to_string(2 * F)},
+      {"$N", std::to_string((H + 2 * KV) * HD)},
+      {"$V", std::to_string(V)},
+      {"$D", std::to_string(D)},
+      {"$H", std::to_string(H)},
+      {"$F", std::to_string(F)}};
+  for (const auto &[from, to] : subst)
+    for (size_t p; (p = text.find(from)) != std::string::npos;)
+      text.replace(p, from.size(), to);
+  return text;
+}
+
+class CodeGenRuntimeTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    llvm::SmallString<128> dir;
+    ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("llmc-codegen-test", dir));
+    dir_ = std::string(dir);
+    source_ = makeModel(dir_ + "/w.bin");
+    mlir::DialectRegistry registry;
+    registerAllDialects(registry);
+    ctx_.appendDialectRegistry(registry);
+    ctx_.loadAllAvailableDialects();
+    module_ = mlir::parseSourceString<mlir::ModuleOp>(source_, &ctx_);
+    ASSERT_TRUE(module_) << source_;
+    auto host = detectHost();
+    ASSERT_TRUE(static_cast<bool>(host));
+    (*module_)->setAttr(kTargetAttrName, toTargetAttr(&ctx_, *host));
+  }
+  void TearDown() override { llvm::sys::fs::remove_directories(dir_); }
+
+  std::string bundle(const std::string &name, codegen::CompileOptions opts = {}) {
+    std::string path = dir_ + "/" + name;
+    if (!opts.maxContext)
+      opts.maxContext = 32;
+    llvm::Error e = codegen::compileToBundle(*module_, opts, path);
+    EXPECT_FALSE(static_cast<bool>(e)) << llvm::toString(std::move(e));
+    return path;
+  }
+
+  /// Reference executor: logits [n][V] of `tokens` from an empty cache.
+  std::vector<double> reference(const std::vector<int32_t> &tokens) {
+    using namespace ref;
+    const int64_t n = int64_t(tokens.size());
+    RefTensor ids({1, n}, ElementKind::Int), mask({1, n}, ElementKind::Int),
+        pos({1, n}, ElementKind::Int);
+    for (int64_t i = 0; i < n; ++i) {
+      ids.data[i] = tokens[i];
+      mask.data[i] = 1;
+      pos.data[i] = double(i);
+    }
+    RefTensor past({1, KV, 0, HD}, ElementKind::F32);
+    ReferenceExecutor exec;
+    auto out = exec.run(module_->lookupSymbol<mlir::func::FuncOp>("main"),
+                        {ids, mask, pos, past, past});
+    EXPECT_TRUE(static_cast<bool>(out)) << llvm::toString(out.takeError());
+    return out ? (*out)[0].data : std::vector<double>();
+  }
+
+  std::string dir_, source_;
+  mlir::MLIRContext ctx_;
+  mlir::OwningOpRef<mlir::ModuleOp> module_;
+};
+
+const std::vector<int32_t> kTokens = {1, 5, 9, 2, 33, 17, 4, 4, 12, 39, 0, 21};
+
+TEST_F(CodeGenRuntimeTest, PlanShapeAndJsonRoundTrip) {
+  codegen::CompileOptions opts;
+  auto plan = codegen::planModule(*module_, opts);
+  ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+  using codegen::StepKind;
+  std::vector<StepKind> kinds;
+  for (const auto &s : plan->steps)
+    kinds.push_back(s.kind);
+  std::vector<StepKind> want = {
+      StepKind::Embed,  StepKind::RopeTables, StepKind::RmsNorm, StepKind::Matmul,
+      StepKind::Rope,   StepKind::Rope,       StepKind::Attention, StepKind::Matmul,
+      StepKind::Add,    StepKind::RmsNorm,    StepKind::Matmul,  StepKind::SwiGLU,
+      StepKind::Matmul, StepKind::Add,        StepKind::RmsNorm, StepKind::Matmul};
+  EXPECT_EQ(kinds, want);
+  // Everything after the attention only feeds the logits.
+  for (size_t i = 0; i < plan->steps.size(); ++i)
+    EXPECT_EQ(plan->steps[i].lastOnly, i > 6) << i;
+  EXPECT_EQ(plan->config.vocab, V);
+  EXPECT_EQ(plan->config.layers, 1);
+  EXPECT_EQ(plan->config.kvHeads, KV);
+  EXPECT_EQ(plan->config.hidden, F);
+  // Merged QKV, wo, merged gate/up, w2, tied lm_head + embedding and 3 norms.
+  EXPECT_EQ(plan->weights.size(), 9u);
+  std::string a, b;
+  llvm::raw_string_ostream(a) << plan->toJSON();
+  auto back = codegen::ProgramPlan::fromJSON(plan->toJSON());
+  ASSERT_TRUE(static_cast<bool>(back)) << llvm::toString(back.takeError());
+  llvm::raw_string_ostream(b) << back->toJSON();
+  EXPECT_EQ(a, b);
+}
+
+TEST_F(CodeGenRuntimeTest, ProgramAndDriverMatchTheReference) {
+  std::string path = bundle("f32.llmc");
+  std::vector<double> want = reference(kTokens);
+  for (bool interpret : {false, true}) {
+    runtime::LoadOptions lo;
+    lo.interpret = interpret;
+    auto model = runtime::Model::load(path, lo);
+    ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
+    EXPECT_EQ((*model)->usesProgram(), !interpret);
+    auto session = runtime::Session::create(**model, {1});
+    ASSERT_TRUE(static_cast<bool>(session));
+    double maxDiff = 0;
+    llvm::Error e = (*session)->forwardAll(kTokens, [&](int64_t i0, llvm::ArrayRef<float> rows) {
+      for (size_t i = 0; i < rows.size(); ++i)
+        maxDiff = std::max(maxDiff, std::fabs(rows[i] - want[i0 * V + i]));
+    });
+    ASSERT_FALSE(static_cast<bool>(e)) << llvm::toString(std::move(e));
+    EXPECT_LT(maxDiff, 1e-4) << (interpret ? "driver" : "program");
+    // Prefill half, then decode one token at a time.
+    (*session)->reset();
+    size_t half = kTokens.size() / 2;
+    auto l = (*session)->prefill(llvm::ArrayRef<int32_t>(kTokens).take_front(half));
+    for (size_t i = half;; ++i) {
+      ASSERT_TRUE(static_cast<bool>(l)) << llvm::toString(l.takeError());
+      for (int v = 0; v < V; ++v)
+        EXPECT_NEAR((*l)[v], want[(i - 1) * V + v], 1e-4);
+      if (i == kTokens.size())
+        break;
+      l = (*session)->decode(kTokens[i]);
+    }
+  }
+}
+
+TEST_F(CodeGenRuntimeTest, ChunkedPrefill) {
+  codegen::CompileOptions opts;
+  opts.maxTokensPerCall = 5;
+  std::string path = bundle("chunked.llmc", opts);
+  std::vector<double> want = reference(kTokens);
+  auto model = runtime::Model::load(path);
+  ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
+  auto session = runtime::Session::create(**model, {1});
+  ASSERT_TRUE(static_cast<bool>(session));
+  auto l = (*session)->prefill(kTokens);
+  ASSERT_TRUE(static_cast<bool>(l)) << llvm::toString(l.takeError());
+  for (int v = 0; v < V; ++v)
+    EXPECT_NEAR((*l)[v], want[(kTokens.size() - 1) * V + v], 1e-4);
+}
+
+TEST_F(CodeGenRuntimeTest, ConcurrentSessionsAgree) {
+  codegen::CompileOptions opts;
+  opts.recipe.type = "int4";
+  std::string path = bundle("int4.llmc", opts);
+  auto model = runtime::Model::load(path);
+  ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
+  auto run = [&](std::vector<float> &out) {
+    auto s = runtime::Session::create(**model, {1});
+    auto l = (*s)->prefill(kTokens);
+    for (int i = 0; i < 10 && l; ++i)
+      l = (*s)->decode(int32_t(std::max_element(l->begin(), l->end()) - l->begin()));
+    if (l)
+      out.assign(l->begin(), l->end());
+  };
+  std::vector<float> a, b, c, d;
+  run(a);
+  run(b);
+  std::thread t1([&] { run(c); }), t2([&] { run(d); });
+  t1.join();
+  t2.join();
+  ASSERT_EQ(a.size(), size_t(V));
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, c);
+  EXPECT_EQ(a, d);
+}
+
+TEST_F(CodeGenRuntimeTest, CApiErrors) {
+  std::string path = bundle("capi.llmc");
+  llmc_model *m = nullptr;
+  EXPECT_EQ(llmc_model_open((dir_ + "/missing.llmc").c_str(), &m), LLMC_ERR_IO);
+  EXPECT_NE(std::string(llmc_last_error()).find("missing.llmc"), std::string::npos);
+  {
+    std::ofstream junk(dir_ + "/junk.llmc");
+    junk << "definitely not a bundle, but long enough to have a header.........";
+  }
+  EXPECT_EQ(llmc_model_open((dir_ + "/junk.llmc").c_str(), &m), LLMC_ERR_FORMAT);
+  ASSERT_EQ(llmc_model_open(path.c_str(), &m), LLMC_OK) << llmc_last_error();
+  EXPECT_EQ(llmc_model_vocab_size(m), V);
+  EXPECT_EQ(llmc_model_context_length(m), 32);
+  int32_t ids[4];
+  int64_t n;
+  EXPECT_EQ(llmc_tokenize(m, "hi", 1, ids, 4, &n), LLMC_ERR_NO_TOKENIZER);
+  llmc_session *s = nullptr;
+  ASSERT_EQ(llmc_session_create(m, 1, &s), LLMC_OK);
+  const float *logits = nullptr;
+  int32_t bad = V + 3;
+  EXPECT_EQ(llmc_prefill(s, &bad, 1, &logits), LLMC_ERR_ARGUMENT);
+  std::vector<int32_t> many(40, 3);
+  EXPECT_EQ(llmc_prefill(s, many.data(), int64_t(many.size()), &logits), LLMC_ERR_CONTEXT);
+  EXPECT_NE(std::string(llmc_last_error()).find("context length of 32"), std::string::npos);
+  EXPECT_EQ(llmc_session_position(s), 0);
+  ASSERT_EQ(llmc_prefill(s, kTokens.data(), int64_t(kTokens.size()), &logits), LLMC_OK);
+  EXPECT_EQ(llmc_session_position(s), int64_t(kTokens.size()));
+  llmc_sampler *sampler = nullptr;
+  EXPECT_EQ(llmc_sampler_create(-1.0f, 0, 1.0f, 0, &sampler), LLMC_ERR_ARGUMENT);
+  ASSERT_EQ(llmc_sampler_create(0.0f, 0, 1.0f, 0, &sampler), LLMC_OK);
+  EXPECT_EQ(llmc_sample(sampler, logits, V), llmc_argmax(logits, V));
+  llmc_sampler_free(sampler);
+  llmc_session_free(s);
+  llmc_model_free(m);
+}
+
+} // namespace
