@@ -236,13 +236,18 @@ Expected<ProgramPlan> planModule(ModuleOp module, const CompileOptions &options)
   return std::move(r->plan);
 }
 
-Expected<std::string> emitProgramText(ModuleOp module, const CompileOptions &opts,
-                                      bool llvm) {
+/// The target the module is compiled for (its `llmc.target` attribute).
+static Expected<TargetDesc> moduleTarget(ModuleOp module) {
   Attribute targetAttr = module->getAttr(kTargetAttrName);
   if (!targetAttr)
     return createStringError(inconvertibleErrorCode(),
                              "the module has no llmc.target attribute");
-  auto target = fromTargetAttr(targetAttr);
+  return fromTargetAttr(targetAttr);
+}
+
+Expected<std::string> emitProgramText(ModuleOp module, const CompileOptions &opts,
+                                      bool llvm) {
+  auto target = moduleTarget(module);
   if (!target)
     return target.takeError();
   if (Error e = fuse(module, opts))
@@ -260,11 +265,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                       StringRef outputPath) {
   if (Error e = opts.recipe.validate())
     return e;
-  Attribute targetAttr = module->getAttr(kTargetAttrName);
-  if (!targetAttr)
-    return createStringError(inconvertibleErrorCode(),
-                             "the module has no llmc.target attribute");
-  auto target = fromTargetAttr(targetAttr);
+  auto target = moduleTarget(module);
   if (!target)
     return target.takeError();
 
