@@ -20,10 +20,10 @@ std::string QuantRecipe::str() const {
 
 Error QuantRecipe::validate() const {
   if (type != "fp32" && type != "fp16" && type != "bf16" && type != "int8" &&
-      type != "int4")
+      type != "int4" && type != "int3" && type != "int2")
     return createStringError(inconvertibleErrorCode(),
                              "unknown --quant '%s' (expected fp32, fp16, bf16, "
-                             "int8 or int4)",
+                             "int8, int4, int3 or int2)",
                              type.c_str());
   if (groupSize != 0 && groupSize != 32 && groupSize != 64 && groupSize != 128)
     return createStringError(inconvertibleErrorCode(),
@@ -46,9 +46,11 @@ kernels::WeightFormat weightFormatFor(const QuantRecipe &r) {
   ScaleType st = r.scaleType == "f32"    ? ScaleType::F32
                  : r.scaleType == "bf16" ? ScaleType::BF16
                                          : ScaleType::F16;
-  return WeightFormat::quantized(r.type == "int8" ? WeightType::Int8
-                                                  : WeightType::Int4,
-                                 r.groupSize, r.symmetric, st);
+  WeightType t = r.type == "int8"   ? WeightType::Int8
+                 : r.type == "int3" ? WeightType::Int3
+                 : r.type == "int2" ? WeightType::Int2
+                                    : WeightType::Int4;
+  return WeightFormat::quantized(t, r.groupSize, r.symmetric, st);
 }
 
 json::Value Manifest::toJSON() const {

@@ -42,7 +42,8 @@ static cl::opt<EmitKind> emit(
 
 static cl::opt<std::string> quantSpec(
     "quant",
-    cl::desc("Weight format: TYPE(:OPTION)*, TYPE = fp32|fp16|bf16|int8|int4, "
+    cl::desc("Weight format: TYPE(:OPTION)*, TYPE = fp32|fp16|bf16|int8|int4|"
+             "int3|int2, "
              "options gN|pc, sym|asym, f32|f16|bf16 scales "
              "(docs/QUANTIZATION.md)"),
     cl::init("fp32"), cl::sub(llmc::cli::compileCmd));
@@ -109,11 +110,8 @@ static Expected<llmc::codegen::QuantRecipe> recipeFromFlags() {
   case WeightType::BF16: r.type = "bf16"; break;
   case WeightType::Int8: r.type = "int8"; break;
   case WeightType::Int4: r.type = "int4"; break;
-  default:
-    return createStringError(inconvertibleErrorCode(),
-                             "--quant=%s: the code generator packs fp32, fp16, "
-                             "bf16, int8 and int4 weights so far",
-                             quantSpec.c_str());
+  case WeightType::Int3: r.type = "int3"; break;
+  case WeightType::Int2: r.type = "int2"; break;
   }
   r.groupSize = spec->format.groupSize;
   r.symmetric = spec->format.symmetric;

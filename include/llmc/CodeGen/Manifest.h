@@ -25,7 +25,7 @@ constexpr const char *kPlanSection = "plan";
 
 /// --quant, --group-size, --sym/--asym.
 struct QuantRecipe {
-  std::string type = "fp32"; ///< fp32 | fp16 | bf16 | int8 | int4
+  std::string type = "fp32"; ///< fp32 | fp16 | bf16 | int8 | int4 | int3 | int2
   unsigned groupSize = 32;   ///< 0 = per output channel
   bool symmetric = true;
   /// Scale dtype of quantized formats: "f16" (default), "f32" or "bf16".
