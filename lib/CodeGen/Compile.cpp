@@ -18,6 +18,7 @@
 #include "llmc/Kernels/Half.h"
 #include "llmc/Kernels/Packing.h"
 #include "llmc/LLMCOps.h"
+#include "llmc/Quant/MSEClip.h"
 #include "llmc/Target/TargetAttr.h"
 
 #include "llmc/Transforms/Passes.h"
@@ -347,7 +348,16 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
           nk[n * K + k] = d->data[k * N + n];
       d->data.clear();
       d->data.shrink_to_fit();
-      auto packed = kernels::packWeights(nk.data(), N, K, fmt, tier);
+      Expected<kernels::PackedWeights> packed = [&] {
+        if (!opts.recipe.mseClip || !fmt.isQuantized())
+          return kernels::packWeights(nk.data(), N, K, fmt, tier);
+        quant::ClipSearch search;
+        search.steps = 20; // range factors 1.0, 0.97, ..., 0.5
+        auto q = quant::quantizeWeightsMSE(nk.data(), N, K, fmt, search);
+        if (!q)
+          return Expected<kernels::PackedWeights>(q.takeError());
+        return kernels::packWeights(*q, tier);
+      }();
       if (!packed)
         return packed.takeError();
       const kernels::PackedLayout &l = packed->layout();

@@ -15,6 +15,8 @@ std::string QuantRecipe::str() const {
   s += groupSize ? " g" + std::to_string(groupSize) : std::string(" per-channel");
   s += symmetric ? " sym" : " asym";
   s += " " + scaleType + " scales";
+  if (mseClip)
+    s += " mse-clip";
   return s;
 }
 
@@ -103,6 +105,7 @@ json::Value Manifest::toJSON() const {
                               {"group_size", int64_t(recipe.groupSize)},
                               {"symmetric", recipe.symmetric},
                               {"scale_type", recipe.scaleType},
+                              {"mse_clip", recipe.mseClip},
                               {"weight_format", format},
                               {"description", recipe.str()},
                               {"method", "rtn"}}},
@@ -159,6 +162,7 @@ Expected<Manifest> Manifest::parse(StringRef text) {
   m.recipe.groupSize = unsigned(recipe->getInteger("group_size").value_or(0));
   m.recipe.symmetric = recipe->getBoolean("symmetric").value_or(true);
   m.recipe.scaleType = recipe->getString("scale_type").value_or("f16").str();
+  m.recipe.mseClip = recipe->getBoolean("mse_clip").value_or(false);
   m.format = recipe->getString("weight_format").value_or("").str();
   if (const json::Object *tok = root->getObject("tokenizer"))
     m.tokenizerKind = tok->getString("kind").value_or("").str();

@@ -89,16 +89,16 @@ static cl::opt<bool> noValueInfoCheck(
     cl::init(false), cl::sub(llmc::cli::compileCmd));
 
 // --quant (lib/Quant's grammar) plus the --group-size/--sym/--asym overrides
-// as the code generator's recipe. Methods that need calibration (gptq, awq,
-// quip) are not wired into compile yet and are refused rather than ignored.
+// as the code generator's recipe: round to nearest, optionally with the
+// clipping search (:mse). Methods that need calibration (gptq, awq, quip) are
+// not wired into compile yet and are refused rather than ignored.
 static Expected<llmc::codegen::QuantRecipe> recipeFromFlags() {
   using llmc::kernels::ScaleType;
   using llmc::kernels::WeightType;
   auto spec = llmc::quant::parseQuantSpec(quantSpec);
   if (!spec)
     return spec.takeError();
-  if (spec->method != llmc::quant::QuantMethod::RTN || spec->mseClip ||
-      spec->actOrder)
+  if (spec->method != llmc::quant::QuantMethod::RTN || spec->actOrder)
     return createStringError(
         inconvertibleErrorCode(),
         "--quant=%s: only round-to-nearest is available in llmc compile so far",
@@ -118,6 +118,7 @@ static Expected<llmc::codegen::QuantRecipe> recipeFromFlags() {
   r.scaleType = spec->format.scaleType == ScaleType::F32    ? "f32"
                 : spec->format.scaleType == ScaleType::BF16 ? "bf16"
                                                             : "f16";
+  r.mseClip = spec->mseClip;
   if (groupSize.getNumOccurrences())
     r.groupSize = groupSize;
   if (symmetric && asymmetric)

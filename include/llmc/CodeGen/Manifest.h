@@ -30,6 +30,9 @@ struct QuantRecipe {
   bool symmetric = true;
   /// Scale dtype of quantized formats: "f16" (default), "f32" or "bf16".
   std::string scaleType = "f16";
+  /// Choose each group's range by a clipping search minimising the squared
+  /// error (lib/Quant's quantizeWeightsMSE) instead of plain min/max.
+  bool mseClip = false;
 
   /// "int4 g32 sym f16 scales" etc.
   std::string str() const;
