@@ -17,6 +17,7 @@ std::string QuantRecipe::str() const {
   s += " " + scaleType + " scales";
   if (mseClip)
     s += " mse-clip";
+  s += activations == "fp32" ? ", fp32 activations" : ", int8 activations";
   return s;
 }
 
@@ -31,6 +32,10 @@ Error QuantRecipe::validate() const {
     return createStringError(inconvertibleErrorCode(),
                              "--group-size must be 32, 64 or 128 (got %u)",
                              groupSize);
+  if (activations != "int8" && activations != "fp32")
+    return createStringError(inconvertibleErrorCode(),
+                             "activations must be int8 or fp32 (got '%s')",
+                             activations.c_str());
   if (scaleType != "f16" && scaleType != "f32" && scaleType != "bf16")
     return createStringError(inconvertibleErrorCode(),
                              "unknown scale type '%s'", scaleType.c_str());
@@ -106,6 +111,7 @@ json::Value Manifest::toJSON() const {
                               {"symmetric", recipe.symmetric},
                               {"scale_type", recipe.scaleType},
                               {"mse_clip", recipe.mseClip},
+                              {"activations", recipe.activations},
                               {"weight_format", format},
                               {"description", recipe.str()},
                               {"method", "rtn"}}},
@@ -163,6 +169,9 @@ Expected<Manifest> Manifest::parse(StringRef text) {
   m.recipe.symmetric = recipe->getBoolean("symmetric").value_or(true);
   m.recipe.scaleType = recipe->getString("scale_type").value_or("f16").str();
   m.recipe.mseClip = recipe->getBoolean("mse_clip").value_or(false);
+  m.recipe.activations = recipe->getString("activations").value_or("int8").str();
+  if (Error e = m.recipe.validate())
+    return fail(toString(std::move(e)));
   m.format = recipe->getString("weight_format").value_or("").str();
   if (const json::Object *tok = root->getObject("tokenizer"))
     m.tokenizerKind = tok->getString("kind").value_or("").str();

@@ -177,7 +177,9 @@ Expected<std::unique_ptr<Model>> Model::load(StringRef path, LoadOptions options
     d.format = fmt;
     d.tier = tier;
     d.allowAvxVnni = host->hasAvxVnni();
-    d.act = fmt.isQuantized() ? kernels::ActPath::Int8 : kernels::ActPath::F32;
+    d.act = fmt.isQuantized() && m->manifest_.recipe.activations == "int8"
+                ? kernels::ActPath::Int8
+                : kernels::ActPath::F32;
     auto mm = kernels::Matmul::create(d);
     if (!mm)
       return mm.takeError();

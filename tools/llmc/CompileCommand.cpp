@@ -56,6 +56,11 @@ static cl::opt<bool> symmetric("sym", cl::desc("Symmetric quantization"),
 static cl::opt<bool> asymmetric("asym",
                                 cl::desc("Asymmetric quantization (zero points)"),
                                 cl::sub(llmc::cli::compileCmd));
+static cl::opt<std::string> activations(
+    "activations",
+    cl::desc("Activations of integer-weight matmuls: int8 (quantized per row "
+             "and group at run time; default) or fp32 (weight-only)"),
+    cl::init("int8"), cl::sub(llmc::cli::compileCmd));
 static cl::opt<std::string> tokenizerPath(
     "tokenizer",
     cl::desc("Tokenizer file to embed (llama2.c tokenizer.bin or SentencePiece "
@@ -119,6 +124,7 @@ static Expected<llmc::codegen::QuantRecipe> recipeFromFlags() {
                 : spec->format.scaleType == ScaleType::BF16 ? "bf16"
                                                             : "f16";
   r.mseClip = spec->mseClip;
+  r.activations = activations;
   if (groupSize.getNumOccurrences())
     r.groupSize = groupSize;
   if (symmetric && asymmetric)

@@ -33,6 +33,11 @@ struct QuantRecipe {
   /// Choose each group's range by a clipping search minimising the squared
   /// error (lib/Quant's quantizeWeightsMSE) instead of plain min/max.
   bool mseClip = false;
+  /// Activations of integer-weight matmuls: "int8" quantizes them per row and
+  /// group at run time (TFLite's "dynamic range" mode: int8 dot products,
+  /// fastest), "fp32" keeps them in fp32 and dequantizes the weights in
+  /// registers (weight-only quantization: most accurate).
+  std::string activations = "int8";
 
   /// "int4 g32 sym f16 scales" etc.
   std::string str() const;
