@@ -306,6 +306,8 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   IsaTier tier = target->maxTier();
   unsigned lanes = kernels::panelLanes(tier);
   kernels::WeightFormat fmt = weightFormatFor(opts.recipe);
+  if (Error e = fmt.validate())
+    return e;
 
   auto writer = bundle::BundleWriter::create(outputPath);
   if (!writer)
@@ -348,12 +350,22 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
           nk[n * K + k] = d->data[k * N + n];
       d->data.clear();
       d->data.shrink_to_fit();
+      QuantRecipe recipe = opts.recipe;
+      if (opts.recipeFor) {
+        auto r = opts.recipeFor(slot.name);
+        if (!r)
+          return r.takeError();
+        recipe = *r;
+      }
+      kernels::WeightFormat slotFmt = weightFormatFor(recipe);
+      if (Error e = slotFmt.validate())
+        return e;
       Expected<kernels::PackedWeights> packed = [&] {
-        if (!opts.recipe.mseClip || !fmt.isQuantized())
-          return kernels::packWeights(nk.data(), N, K, fmt, tier);
+        if (!recipe.mseClip || !slotFmt.isQuantized())
+          return kernels::packWeights(nk.data(), N, K, slotFmt, tier);
         quant::ClipSearch search;
         search.steps = 20; // range factors 1.0, 0.97, ..., 0.5
-        auto q = quant::quantizeWeightsMSE(nk.data(), N, K, fmt, search);
+        auto q = quant::quantizeWeightsMSE(nk.data(), N, K, slotFmt, search);
         if (!q)
           return Expected<kernels::PackedWeights>(q.takeError());
         return kernels::packWeights(*q, tier);
@@ -363,7 +375,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       const kernels::PackedLayout &l = packed->layout();
       off = w.append(ArrayRef<uint8_t>(packed->data(), size_t(l.totalBytes)));
       slot.bytes = l.totalBytes;
-      slot.format = fmt.str();
+      slot.format = slotFmt.str();
       slot.lanes = lanes;
     }
     if (!off)

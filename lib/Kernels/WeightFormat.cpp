@@ -1,6 +1,10 @@
 //===- WeightFormat.cpp ---------------------------------------------------===//
 #include "llmc/Kernels/WeightFormat.h"
 
+#include "llvm/ADT/SmallVector.h"
+
+#include <optional>
+
 using namespace llvm;
 
 namespace llmc {
@@ -46,6 +50,44 @@ std::string WeightFormat::str() const {
   s += symmetric ? "_sym_" : "_asym_";
   s += scaleName(scaleType).str();
   return s;
+}
+
+Expected<WeightFormat> parseWeightFormat(StringRef text) {
+  auto bad = [&] {
+    return createStringError(inconvertibleErrorCode(),
+                             "invalid weight format '%s'", text.str().c_str());
+  };
+  SmallVector<StringRef, 4> parts;
+  text.split(parts, '_');
+  std::optional<WeightType> type;
+  for (WeightType t : {WeightType::F32, WeightType::F16, WeightType::BF16,
+                       WeightType::Int8, WeightType::Int4, WeightType::Int3,
+                       WeightType::Int2})
+    if (parts[0] == weightTypeName(t))
+      type = t;
+  if (!type)
+    return bad();
+  WeightFormat f = WeightFormat::floating(*type);
+  if (!f.isQuantized())
+    return parts.size() == 1 ? Expected<WeightFormat>(f) : bad();
+  if (parts.size() != 4)
+    return bad();
+  unsigned group = 0;
+  if (parts[1] != "pc" &&
+      (!parts[1].consume_front("g") || parts[1].getAsInteger(10, group) || !group))
+    return bad();
+  if (parts[2] != "sym" && parts[2] != "asym")
+    return bad();
+  std::optional<ScaleType> scale;
+  for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
+    if (parts[3] == scaleName(s))
+      scale = s;
+  if (!scale)
+    return bad();
+  f = WeightFormat::quantized(*type, group, parts[2] == "sym", *scale);
+  if (Error e = f.validate())
+    return std::move(e);
+  return f;
 }
 
 Error WeightFormat::validate() const {

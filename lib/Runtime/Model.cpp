@@ -138,12 +138,8 @@ Expected<std::unique_ptr<Model>> Model::load(StringRef path, LoadOptions options
   m->weights_ = weights->data();
   m->weightBytes_ = weights->size();
 
-  // Kernels for this host, for the packing the bundle carries.
-  kernels::WeightFormat fmt = codegen::weightFormatFor(m->manifest_.recipe);
-  if (fmt.str() != m->manifest_.format)
-    return fail(formatv("{0}: weight format '{1}' does not match the recipe",
-                        path, m->manifest_.format)
-                    .str());
+  // Kernels for this host, for the packing the bundle carries (each weight
+  // records its own format: per-tensor recipes may mix them).
   IsaTier hostTier = std::min(host->maxTier(), IsaTier::AVX512_VNNI);
   size_t n = m->plan_.weights.size();
   m->packed_.resize(n);
@@ -160,7 +156,11 @@ Expected<std::unique_ptr<Model>> Model::load(StringRef path, LoadOptions options
                                  : std::min(hostTier, IsaTier::AVX2);
     if (kernels::panelLanes(tier) != w.lanes)
       return fail(formatv("{0}: weights packed for {1} lanes", path, w.lanes).str());
-    auto layout = kernels::PackedLayout::get(fmt, w.shape[0], w.shape[1], w.lanes);
+    auto fmt = kernels::parseWeightFormat(w.format);
+    if (!fmt)
+      return joinErrors(fail(formatv("{0}: weight '{1}':", path, w.name).str()),
+                        fmt.takeError());
+    auto layout = kernels::PackedLayout::get(*fmt, w.shape[0], w.shape[1], w.lanes);
     if (!layout)
       return layout.takeError();
     if (layout->totalBytes != w.bytes)
@@ -174,10 +174,10 @@ Expected<std::unique_ptr<Model>> Model::load(StringRef path, LoadOptions options
     d.K = w.shape[1];
     d.mMin = 1;
     d.mMax = std::max<int64_t>(1, m->plan_.maxTokens);
-    d.format = fmt;
+    d.format = *fmt;
     d.tier = tier;
     d.allowAvxVnni = host->hasAvxVnni();
-    d.act = fmt.isQuantized() && m->manifest_.recipe.activations == "int8"
+    d.act = fmt->isQuantized() && m->manifest_.recipe.activations == "int8"
                 ? kernels::ActPath::Int8
                 : kernels::ActPath::F32;
     auto mm = kernels::Matmul::create(d);

@@ -16,6 +16,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <optional>
+
 using namespace llvm;
 
 cl::SubCommand llmc::cli::compileCmd(
@@ -47,6 +49,12 @@ static cl::opt<std::string> quantSpec(
              "options gN|pc, sym|asym, f32|f16|bf16 scales "
              "(docs/QUANTIZATION.md)"),
     cl::init("fp32"), cl::sub(llmc::cli::compileCmd));
+static cl::opt<std::string> quantRecipeFile(
+    "quant-recipe",
+    cl::desc("Per-tensor recipe (JSON: {\"default\": SPEC, \"rules\": "
+             "[{\"match\": GLOB, \"quant\": SPEC}]}, first match wins; "
+             "docs/QUANTIZATION.md)"),
+    cl::value_desc("file"), cl::sub(llmc::cli::compileCmd));
 static cl::opt<unsigned> groupSize(
     "group-size", cl::desc("Quantization group along K (32, 64, 128; 0 = per "
                            "output channel); overrides --quant's gN"),
@@ -93,23 +101,21 @@ static cl::opt<bool> noValueInfoCheck(
     cl::desc("Do not check inferred shapes against the model's value_info"),
     cl::init(false), cl::sub(llmc::cli::compileCmd));
 
-// --quant (lib/Quant's grammar) plus the --group-size/--sym/--asym overrides
-// as the code generator's recipe: round to nearest, optionally with the
-// clipping search (:mse). Methods that need calibration (gptq, awq, quip) are
-// not wired into compile yet and are refused rather than ignored.
-static Expected<llmc::codegen::QuantRecipe> recipeFromFlags() {
+// A lib/Quant spec as the code generator's recipe: round to nearest,
+// optionally with the clipping search (:mse). Methods that need calibration
+// (gptq, awq, quip) are not wired into compile yet and are refused rather
+// than ignored.
+static Expected<llmc::codegen::QuantRecipe>
+recipeFromSpec(const llmc::quant::QuantSpec &spec) {
   using llmc::kernels::ScaleType;
   using llmc::kernels::WeightType;
-  auto spec = llmc::quant::parseQuantSpec(quantSpec);
-  if (!spec)
-    return spec.takeError();
-  if (spec->method != llmc::quant::QuantMethod::RTN || spec->actOrder)
+  if (spec.method != llmc::quant::QuantMethod::RTN || spec.actOrder)
     return createStringError(
         inconvertibleErrorCode(),
         "--quant=%s: only round-to-nearest is available in llmc compile so far",
-        quantSpec.c_str());
+        spec.str().c_str());
   llmc::codegen::QuantRecipe r;
-  switch (spec->format.type) {
+  switch (spec.format.type) {
   case WeightType::F32: r.type = "fp32"; break;
   case WeightType::F16: r.type = "fp16"; break;
   case WeightType::BF16: r.type = "bf16"; break;
@@ -118,23 +124,31 @@ static Expected<llmc::codegen::QuantRecipe> recipeFromFlags() {
   case WeightType::Int3: r.type = "int3"; break;
   case WeightType::Int2: r.type = "int2"; break;
   }
-  r.groupSize = spec->format.groupSize;
-  r.symmetric = spec->format.symmetric;
-  r.scaleType = spec->format.scaleType == ScaleType::F32    ? "f32"
-                : spec->format.scaleType == ScaleType::BF16 ? "bf16"
-                                                            : "f16";
-  r.mseClip = spec->mseClip;
+  r.groupSize = spec.format.groupSize;
+  r.symmetric = spec.format.symmetric;
+  r.scaleType = spec.format.scaleType == ScaleType::F32    ? "f32"
+                : spec.format.scaleType == ScaleType::BF16 ? "bf16"
+                                                           : "f16";
+  r.mseClip = spec.mseClip;
   r.activations = activations;
+  if (Error e = r.validate())
+    return std::move(e);
+  return r;
+}
+
+// --quant plus the --group-size/--sym/--asym overrides: the default spec.
+static Expected<llmc::quant::QuantSpec> specFromFlags() {
+  auto spec = llmc::quant::parseQuantSpec(quantSpec);
+  if (!spec)
+    return spec.takeError();
   if (groupSize.getNumOccurrences())
-    r.groupSize = groupSize;
+    spec->format.groupSize = groupSize;
   if (symmetric && asymmetric)
     return createStringError(inconvertibleErrorCode(),
                              "--sym and --asym are mutually exclusive");
   if (symmetric || asymmetric)
-    r.symmetric = symmetric;
-  if (Error e = r.validate())
-    return std::move(e);
-  return r;
+    spec->format.symmetric = symmetric;
+  return spec;
 }
 
 int llmc::cli::runCompile() {
@@ -146,7 +160,24 @@ int llmc::cli::runCompile() {
                                          "cannot open '%s': no such file",
                                          input.c_str()));
 
-  auto recipe = recipeFromFlags();
+  auto defaultSpec = specFromFlags();
+  if (!defaultSpec)
+    return reportError(defaultSpec.takeError());
+  // Per-tensor rules (the file's "default", else the flags' spec, for
+  // unmatched tensors): every spec is checked now, before any work.
+  std::optional<llmc::quant::QuantRecipe> rules;
+  if (!quantRecipeFile.empty()) {
+    auto loaded =
+        llmc::quant::QuantRecipe::loadFile(quantRecipeFile, *defaultSpec);
+    if (!loaded)
+      return reportError(loaded.takeError());
+    for (const llmc::quant::QuantRule &rule : loaded->rules)
+      if (auto r = recipeFromSpec(rule.spec); !r)
+        return reportError(r.takeError());
+    *defaultSpec = loaded->defaultSpec;
+    rules = std::move(*loaded);
+  }
+  auto recipe = recipeFromSpec(*defaultSpec);
   if (!recipe)
     return reportError(recipe.takeError());
 
@@ -178,6 +209,11 @@ int llmc::cli::runCompile() {
   co.maxContext = maxContext;
   co.kvType = kvType;
   co.progress = [](StringRef line) { errs() << "llmc: " << line << "\n"; };
+  if (rules)
+    co.recipeFor = [&](StringRef name) -> Expected<llmc::codegen::QuantRecipe> {
+      // A merged weight ("q+k+v") takes the recipe of its first part.
+      return recipeFromSpec(rules->lookup(name.split('+').first));
+    };
 
   if (emit == EmitKind::Exe)
     return reportError(createStringError(

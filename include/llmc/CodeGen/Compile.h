@@ -61,6 +61,9 @@ struct CompileOptions {
   /// The source model (recorded in the manifest; its `.config.json` sibling is
   /// read for bos/eos/context/tokenizer).
   std::string sourcePath;
+  /// Per-tensor recipes: when set, the recipe for the matmul weight named
+  /// `name` (merged weights: their names joined by '+'); `recipe` otherwise.
+  std::function<llvm::Expected<QuantRecipe>(llvm::StringRef name)> recipeFor;
   /// Progress lines ("packing weight 12/47 ...") go here when set.
   std::function<void(llvm::StringRef)> progress;
 };

@@ -77,6 +77,10 @@ struct WeightFormat {
   }
 };
 
+/// Inverse of WeightFormat::str() ("int4_g32_sym_f16", "int8_pc_asym_f32",
+/// "bf16", ...); an error naming the text otherwise.
+llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef text);
+
 unsigned scaleBytes(ScaleType t);
 llvm::StringRef weightTypeName(WeightType t);
 
