@@ -145,7 +145,8 @@ LogicalResult AttentionOp::verify() {
                         {b, numHeads, s, dv})))
     return failure();
 
-  // Mask: [B|1, 1|Hq, S, P+S], additive (q's element type) or boolean.
+  // Mask: [B|1, 1|Hq, 1|S, P+S], additive (q's element type) or boolean; a
+  // padding mask has one row for every query.
   if (Value maskValue = getMask()) {
     RankedTensorType mask = tensorType(maskValue);
     Type et = mask.getElementType();
@@ -158,8 +159,8 @@ LogicalResult AttentionOp::verify() {
                              b, "the batch size")) ||
         failed(checkDimOneOr(*this, mask.getDimSize(1), "head dim of 'mask'",
                              numHeads, "num_heads")) ||
-        failed(checkSameDim(*this, mask.getDimSize(2), "dim 2 of 'mask'", s,
-                            "the query length")) ||
+        failed(checkDimOneOr(*this, mask.getDimSize(2), "dim 2 of 'mask'", s,
+                             "the query length")) ||
         failed(checkSameDim(*this, mask.getDimSize(3), "dim 3 of 'mask'",
                             total, "the total key length (past + new)")))
       return failure();

@@ -106,8 +106,9 @@ def LLMC_AttentionOp : LLMC_Op<"attention",
 
     `out` is [B, Hq, S, Dv]. With `causal`, query i (at absolute position
     P + i) does not see keys after it. The optional `mask` [B or 1,
-    1 or Hq, S, P+S] is additive (float, same type as q) or boolean (i1,
-    true = attend).
+    1 or Hq, 1 or S, P+S] is additive (float, same type as q) or boolean (i1,
+    true = attend); a padding mask has dim 2 = 1 (the same row for every
+    query).
   }];
   let arguments = (ins LLMC_FloatTensor:$q, LLMC_FloatTensor:$k,
                        LLMC_FloatTensor:$v,

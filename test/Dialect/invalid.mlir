@@ -852,3 +852,11 @@ func.func @partial_group_too_short() {
   %w = llmc.weight "w2" from "m.bin" at 0 length 6271 : !llmc.qweight<172x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f16, layout = "plain">>
   return
 }
+
+// -----
+
+func.func @f(%q: tensor<1x8x4x64xf32>, %k: tensor<1x4x4x64xf32>, %m: tensor<1x1x3x4xi1>) {
+  // expected-error @+1 {{dim 2 of 'mask' (3) must be 1 or equal the query length (4)}}
+  %o:3 = llmc.attention %q, %k, %k mask(%m) {num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.125 : f32, causal = true} : (tensor<1x8x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x1x3x4xi1>) -> (tensor<1x8x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>)
+  return
+}

@@ -301,3 +301,13 @@ func.func @partial_group(%x: tensor<3x172xf32>) -> tensor<3x64xf32> {
 }
 // CHECK-LABEL: func.func @partial_group(
 // CHECK: llmc.weight "w2" from "m.bin" at 0 length 6272 : !llmc.qweight<172x64, #quant>
+
+// -----
+
+// A padding mask: one row ([B, 1, 1, P+S]) shared by every query.
+func.func @padding_mask(%q: tensor<2x8x4x64xf32>, %k: tensor<2x4x4x64xf32>, %m: tensor<2x1x1x4xi1>) -> tensor<2x8x4x64xf32> {
+  %o:3 = llmc.attention %q, %k, %k mask(%m) {num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.125 : f32, causal = true} : (tensor<2x8x4x64xf32>, tensor<2x4x4x64xf32>, tensor<2x4x4x64xf32>, tensor<2x1x1x4xi1>) -> (tensor<2x8x4x64xf32>, tensor<2x4x4x64xf32>, tensor<2x4x4x64xf32>)
+  return %o#0 : tensor<2x8x4x64xf32>
+}
+// CHECK-LABEL: func.func @padding_mask(
+// CHECK: llmc.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}}) {causal = true, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 1.250000e-01 : f32} : ({{.*}}tensor<2x1x1x4xi1>)
