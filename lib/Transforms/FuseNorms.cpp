@@ -127,30 +127,29 @@ static Value inputOf(Value statsX, bool castBack, Type resultType) {
   return x.getType() == resultType ? x : Value();
 }
 
-//===----------------------------------------------------------------------===//
-// RMSNorm
-//===----------------------------------------------------------------------===//
-
-struct RMSNormMatch {
+/// What both norms capture: the normalized input (in the result's type), the
+/// weight and epsilon.
+struct NormMatch {
   Value x, weight;
   double eps = 0.0;
 };
 
-static FailureOr<RMSNormMatch> matchRMSNorm(MulOp root) {
-  RMSNormMatch m;
+/// The shell both norms share: `w * [cast](d * 1/sqrt(v))`. `statsOf(d, v,
+/// eps)` checks the norm's own statistics (v = mean(...) + eps) and returns
+/// the x they are computed from, before the optional cast back, or null.
+template <typename F>
+static FailureOr<NormMatch> matchNormShell(MulOp root, F &&statsOf) {
+  NormMatch m;
   bool ok = matchWeighted(root, [&](Value n, Value w) {
     bool castBack = false;
     if (Value inner = peelFloatCasts(n); inner != n) {
       castBack = true;
       n = inner;
     }
-    return matchScaledByInvSqrt(n, [&](Value x, Value v) {
+    return matchScaledByInvSqrt(n, [&](Value d, Value v) {
       double eps = 0.0;
-      Value mean = matchPlusEps(v, eps);
-      Value sq = mean ? matchMeanLastAxis(mean) : Value();
-      if (!sq || matchSquare(sq) != x)
-        return false;
-      Value input = inputOf(x, castBack, root.getType());
+      Value x = statsOf(d, v, eps);
+      Value input = x ? inputOf(x, castBack, root.getType()) : Value();
       if (!input)
         return false;
       m = {input, w, eps};
@@ -162,11 +161,24 @@ static FailureOr<RMSNormMatch> matchRMSNorm(MulOp root) {
   return m;
 }
 
+//===----------------------------------------------------------------------===//
+// RMSNorm
+//===----------------------------------------------------------------------===//
+
+/// `x * 1/sqrt(mean(x^2) + eps)`: the scaled value is x itself.
+static FailureOr<NormMatch> matchRMSNorm(MulOp root) {
+  return matchNormShell(root, [](Value x, Value v, double &eps) -> Value {
+    Value mean = matchPlusEps(v, eps);
+    Value sq = mean ? matchMeanLastAxis(mean) : Value();
+    return sq && matchSquare(sq) == x ? x : Value();
+  });
+}
+
 struct FuseRMSNorm : OpRewritePattern<MulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MulOp op,
                                 PatternRewriter &rewriter) const override {
-    FailureOr<RMSNormMatch> m = matchRMSNorm(op);
+    FailureOr<NormMatch> m = matchRMSNorm(op);
     if (failed(m))
       return rewriter.notifyMatchFailure(op, "not an RMSNorm");
     rewriter.replaceOpWithNewOp<RMSNormOp>(
@@ -188,45 +200,25 @@ static Value matchCentered(Value d) {
   return sub.getLhs();
 }
 
-struct LayerNormMatch {
-  Value x, weight;
-  double eps = 0.0;
-};
-
-static FailureOr<LayerNormMatch> matchLayerNorm(MulOp root) {
-  LayerNormMatch m;
-  bool ok = matchWeighted(root, [&](Value n, Value w) {
-    bool castBack = false;
-    if (Value inner = peelFloatCasts(n); inner != n) {
-      castBack = true;
-      n = inner;
-    }
-    return matchScaledByInvSqrt(n, [&](Value d, Value v) {
-      Value x = matchCentered(d);
-      double eps = 0.0;
-      Value mean = x ? matchPlusEps(v, eps) : Value();
-      Value sq = mean ? matchMeanLastAxis(mean) : Value();
-      Value d2 = sq ? matchSquare(sq) : Value();
-      // The variance may use its own (not yet CSE'd) copy of x - mean.
-      if (!d2 || (d2 != d && matchCentered(d2) != x))
-        return false;
-      Value input = inputOf(x, castBack, root.getType());
-      if (!input)
-        return false;
-      m = {input, w, eps};
-      return true;
-    });
+/// `d * 1/sqrt(mean(d^2) + eps)` with `d = x - mean(x)`.
+static FailureOr<NormMatch> matchLayerNorm(MulOp root) {
+  return matchNormShell(root, [](Value d, Value v, double &eps) -> Value {
+    Value x = matchCentered(d);
+    Value mean = x ? matchPlusEps(v, eps) : Value();
+    Value sq = mean ? matchMeanLastAxis(mean) : Value();
+    Value d2 = sq ? matchSquare(sq) : Value();
+    // The variance may use its own (not yet CSE'd) copy of x - mean.
+    if (!d2 || (d2 != d && matchCentered(d2) != x))
+      return {};
+    return x;
   });
-  if (!ok)
-    return failure();
-  return m;
 }
 
 struct FuseLayerNorm : OpRewritePattern<MulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MulOp op,
                                 PatternRewriter &rewriter) const override {
-    FailureOr<LayerNormMatch> m = matchLayerNorm(op);
+    FailureOr<NormMatch> m = matchLayerNorm(op);
     if (failed(m))
       return rewriter.notifyMatchFailure(op, "not a LayerNorm");
     rewriter.replaceOpWithNewOp<LayerNormOp>(

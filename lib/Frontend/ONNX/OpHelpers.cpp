@@ -12,6 +12,23 @@ DimExpr llmc::onnx_import::freshDim(NodeContext &nc) {
   return DimExpr::symbol(nc.symbols().fresh("d"));
 }
 
+llvm::Expected<llvm::SmallVector<DimExpr, 4>>
+llmc::onnx_import::shapeInputDims(NodeContext &nc, const TensorInfo &shape) {
+  if (shape.rank() != 1)
+    return nc.error("its shape input must be 1-D");
+  llvm::SmallVector<DimExpr, 4> dims;
+  if (shape.content) {
+    dims.assign(shape.content->begin(), shape.content->end());
+    return dims;
+  }
+  auto n = shape.staticDim(0);
+  if (!n)
+    return nc.error("the rank of its output is not known at import time");
+  for (int64_t i = 0; i < *n; ++i)
+    dims.push_back(freshDim(nc));
+  return dims;
+}
+
 llvm::Expected<int64_t> llmc::onnx_import::normalizeAxis(NodeContext &nc,
                                                          int64_t axis,
                                                          int64_t rank,

@@ -11,6 +11,12 @@ namespace llmc::onnx_import {
 /// A dim nothing names (fresh symbol).
 DimExpr freshDim(NodeContext &nc);
 
+/// The dims named by a 1-D shape input (ConstantOfShape, Expand): its folded
+/// contents, or one fresh dim per element when only its length is known; an
+/// error when it is not 1-D or its length is unknown.
+llvm::Expected<llvm::SmallVector<DimExpr, 4>>
+shapeInputDims(NodeContext &nc, const TensorInfo &shape);
+
 /// `axis` in [-rank, rank) normalized to [0, rank), or an error.
 llvm::Expected<int64_t> normalizeAxis(NodeContext &nc, int64_t axis,
                                       int64_t rank, llvm::StringRef what = "axis");

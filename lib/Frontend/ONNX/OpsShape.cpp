@@ -113,19 +113,10 @@ Error inferConstantOfShape(NodeContext &nc) {
   auto fill = fillValue(nc);
   if (!fill)
     return fill.takeError();
-  TensorInfo &shape = nc.input(0);
-  if (shape.rank() != 1)
-    return nc.error("its shape input must be 1-D");
-  SmallVector<DimExpr, 4> dims;
-  if (shape.content) {
-    dims.assign(shape.content->begin(), shape.content->end());
-  } else {
-    auto n = shape.staticDim(0);
-    if (!n)
-      return nc.error("the rank of its output is not known at import time");
-    for (int64_t i = 0; i < *n; ++i)
-      dims.push_back(freshDim(nc));
-  }
+  auto shapeDims = shapeInputDims(nc, nc.input(0));
+  if (!shapeDims)
+    return shapeDims.takeError();
+  SmallVector<DimExpr, 4> dims = std::move(*shapeDims);
   for (const DimExpr &d : dims)
     if (auto c = d.getConstant(); c && *c < 0)
       return nc.error("negative dim in its shape");
@@ -480,19 +471,10 @@ Error inferExpand(NodeContext &nc) {
   if (!nc.hasInput(0) || !nc.hasInput(1))
     return nc.error("expects data and shape inputs");
   TensorInfo &x = nc.input(0), &shape = nc.input(1);
-  if (shape.rank() != 1)
-    return nc.error("its shape input must be 1-D");
-  SmallVector<DimExpr, 4> target;
-  if (shape.content) {
-    target.assign(shape.content->begin(), shape.content->end());
-  } else {
-    auto n = shape.staticDim(0);
-    if (!n)
-      return nc.error("the rank of its output is not known at import time");
-    for (int64_t i = 0; i < *n; ++i)
-      target.push_back(freshDim(nc));
-  }
-  auto dims = broadcastShapes(nc, {x.dims, target});
+  auto target = shapeInputDims(nc, shape);
+  if (!target)
+    return target.takeError();
+  auto dims = broadcastShapes(nc, {x.dims, *target});
   if (!dims)
     return dims.takeError();
   nc.setOutput(0, x.elemType, *dims);
