@@ -10,6 +10,7 @@
 
 #include "llmc/CodeGen/Compile.h"
 #include "PlanBuilder.h"
+#include "SlotQuantizer.h"
 
 #include "llmc/Bundle/Bundle.h"
 #include "llmc/CodeGen/Manifest.h"
@@ -33,6 +34,7 @@
 #include "llvm/Support/Path.h"
 
 #include <cstring>
+#include <map>
 
 using namespace llvm;
 using namespace mlir;
@@ -213,6 +215,69 @@ json::Object readModelConfig(StringRef source) {
   return {};
 }
 
+/// The dense RMSNorm weight that AWQ's scales of packed slot `slot` can be
+/// folded into, or -1. Folding divides the norm's output channels by s, so
+/// it is exact only if that output is read by this slot's matmul and nothing
+/// else, and the norm weight serves no other norm step.
+int32_t normFeedingOnly(const ProgramPlan &plan, int32_t slot) {
+  const std::vector<Step> &steps = plan.steps;
+  // Row views a step writes / reads (head views of rope and attention are
+  // compared by their start offset: a q/k/v view into the norm's buffer would
+  // be a reader).
+  auto writes = [](const Step &s, int64_t buf) {
+    switch (s.kind) {
+    case StepKind::Embed: case StepKind::RmsNorm: case StepKind::Matmul:
+    case StepKind::SwiGLU: case StepKind::Add:
+      return s.out.offset == buf;
+    case StepKind::Attention:
+      return s.o.offset == buf;
+    default:
+      return false;
+    }
+  };
+  auto reads = [](const Step &s, int64_t buf) {
+    switch (s.kind) {
+    case StepKind::RmsNorm: case StepKind::Matmul:
+      return s.in.offset == buf;
+    case StepKind::SwiGLU: case StepKind::Add:
+      return s.in.offset == buf || s.in2.offset == buf;
+    case StepKind::Rope: case StepKind::Attention:
+      return s.q.offset == buf || s.k.offset == buf || s.v.offset == buf;
+    default:
+      return false;
+    }
+  };
+  int64_t mm = -1;
+  for (size_t i = 0; i < steps.size(); ++i)
+    if (steps[i].kind == StepKind::Matmul && steps[i].weight == slot) {
+      if (mm >= 0)
+        return -1; // the weight serves two matmul steps
+      mm = int64_t(i);
+    }
+  if (mm < 0)
+    return -1;
+  const int64_t buf = steps[mm].in.offset;
+  int64_t prod = -1; // the last step before the matmul writing its input
+  for (int64_t i = mm - 1; i >= 0 && prod < 0; --i)
+    if (writes(steps[i], buf))
+      prod = i;
+  if (prod < 0 || steps[prod].kind != StepKind::RmsNorm)
+    return -1;
+  // Every reader of the norm's output until it is overwritten must be `mm`.
+  for (size_t i = size_t(prod) + 1; i < steps.size(); ++i) {
+    if (reads(steps[i], buf) && int64_t(i) != mm)
+      return -1;
+    if (writes(steps[i], buf))
+      break;
+  }
+  const int32_t norm = steps[prod].weight;
+  for (size_t i = 0; i < steps.size(); ++i)
+    if ((steps[i].kind == StepKind::RmsNorm || steps[i].kind == StepKind::Embed) &&
+        steps[i].weight == norm && int64_t(i) != prod)
+      return -1;
+  return norm;
+}
+
 } // namespace
 
 /// The fusion pipeline, when asked for.
@@ -322,65 +387,115 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   if (Error e = w.beginSection(bundle::kWeightsSection, bundle::kPageAlignment,
                                bundle::kSectionVerifyOnDemand))
     return e;
-  for (size_t i = 0; i < plan.weights.size(); ++i) {
+  // Packed (matmul) slots first: AWQ's channel scales are folded into the
+  // dense RMSNorm weights written after them, or into new dense slots
+  // appended to the plan (the section order is free: slots record offsets).
+  std::vector<size_t> order;
+  for (size_t i = 0; i < plan.weights.size(); ++i)
+    if (plan.weights[i].kind == SlotKind::Packed)
+      order.push_back(i);
+  for (size_t i = 0; i < plan.weights.size(); ++i)
+    if (plan.weights[i].kind == SlotKind::Dense)
+      order.push_back(i);
+  // Dense slot -> the AWQ scales it is divided by (element-wise).
+  std::map<size_t, std::vector<float>> foldIntoNorm;
+
+  auto appendData = [&](WeightSlot &slot, ArrayRef<float> data) -> Error {
+    if (Error e = w.alignSection(bundle::kPageAlignment))
+      return e;
+    auto off = w.append(ArrayRef<uint8_t>(
+        reinterpret_cast<const uint8_t *>(data.data()), data.size() * 4));
+    if (!off)
+      return off.takeError();
+    slot.offset = int64_t(*off);
+    slot.bytes = int64_t(data.size() * 4);
+    return Error::success();
+  };
+
+  for (size_t n = 0; n < order.size(); ++n) {
+    const size_t i = order[n];
     WeightSlot &slot = plan.weights[i];
+    QuantRecipe recipe = opts.recipe;
+    if (slot.kind == SlotKind::Packed && opts.recipeFor) {
+      auto r = opts.recipeFor(slot.name);
+      if (!r)
+        return r.takeError();
+      recipe = *r;
+    }
     if (opts.progress)
-      opts.progress(formatv("[{0}/{1}] {2} {3}", i + 1, plan.weights.size(),
+      opts.progress(formatv("[{0}/{1}] {2} {3}{4}", n + 1, order.size(),
                             slot.kind == SlotKind::Packed ? "packing" : "copying",
-                            slot.name)
+                            slot.name,
+                            slot.kind == SlotKind::Packed && recipe.needsCalibration()
+                                ? " (" + recipe.method + ")"
+                                : std::string())
                         .str());
     auto d = reader.eval(planned->roots[i]);
     if (!d)
       return joinErrors(createStringError(inconvertibleErrorCode(),
                                           "weight '%s':", slot.name.c_str()),
                         d.takeError());
+    if (slot.kind == SlotKind::Dense) {
+      if (auto f = foldIntoNorm.find(i); f != foldIntoNorm.end())
+        for (size_t k = 0; k < d->data.size(); ++k)
+          d->data[k] /= f->second[k];
+      if (Error e = appendData(slot, d->data))
+        return e;
+      continue;
+    }
+    // [K, N] (ONNX MatMul) -> [N, K] (kernel layout).
+    int64_t K = d->shape[0], N = d->shape[1];
+    std::vector<float> nk(d->data.size());
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t c = 0; c < N; ++c)
+        nk[c * K + k] = d->data[k * N + c];
+    d->data.clear();
+    d->data.shrink_to_fit();
+    const quant::CalibrationStats *stats = nullptr;
+    if (recipe.needsCalibration() && opts.calibration) {
+      auto it = opts.calibration->find(slot.name);
+      if (it != opts.calibration->end())
+        stats = &it->second;
+    }
+    auto q = quantizeSlot(nk.data(), N, K, recipe, stats, tier,
+                          /*seed=*/0x5eed0000 + i);
+    if (!q)
+      return joinErrors(createStringError(inconvertibleErrorCode(),
+                                          "weight '%s':", slot.name.c_str()),
+                        q.takeError());
+    const kernels::PackedLayout &l = q->packed.layout();
     if (Error e = w.alignSection(bundle::kPageAlignment))
       return e;
-    Expected<uint64_t> off = uint64_t(0);
-    if (slot.kind == SlotKind::Dense) {
-      off = w.append(ArrayRef<uint8_t>(
-          reinterpret_cast<const uint8_t *>(d->data.data()), d->data.size() * 4));
-      slot.bytes = int64_t(d->data.size() * 4);
-    } else {
-      // [K, N] (ONNX MatMul) -> [N, K] (kernel layout).
-      int64_t K = d->shape[0], N = d->shape[1];
-      std::vector<float> nk(d->data.size());
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t n = 0; n < N; ++n)
-          nk[n * K + k] = d->data[k * N + n];
-      d->data.clear();
-      d->data.shrink_to_fit();
-      QuantRecipe recipe = opts.recipe;
-      if (opts.recipeFor) {
-        auto r = opts.recipeFor(slot.name);
-        if (!r)
-          return r.takeError();
-        recipe = *r;
-      }
-      kernels::WeightFormat slotFmt = weightFormatFor(recipe);
-      if (Error e = slotFmt.validate())
-        return e;
-      Expected<kernels::PackedWeights> packed = [&] {
-        if (!recipe.mseClip || !slotFmt.isQuantized())
-          return kernels::packWeights(nk.data(), N, K, slotFmt, tier);
-        quant::ClipSearch search;
-        search.steps = 20; // range factors 1.0, 0.97, ..., 0.5
-        auto q = quant::quantizeWeightsMSE(nk.data(), N, K, slotFmt, search);
-        if (!q)
-          return Expected<kernels::PackedWeights>(q.takeError());
-        return kernels::packWeights(*q, tier);
-      }();
-      if (!packed)
-        return packed.takeError();
-      const kernels::PackedLayout &l = packed->layout();
-      off = w.append(ArrayRef<uint8_t>(packed->data(), size_t(l.totalBytes)));
-      slot.bytes = l.totalBytes;
-      slot.format = slotFmt.str();
-      slot.lanes = lanes;
-    }
+    auto off = w.append(ArrayRef<uint8_t>(q->packed.data(), size_t(l.totalBytes)));
     if (!off)
       return off.takeError();
     slot.offset = int64_t(*off);
+    slot.bytes = l.totalBytes;
+    slot.format = weightFormatFor(recipe).str();
+    slot.lanes = lanes;
+    if (q->rotationSeed) {
+      slot.rotated = true;
+      slot.rotationSeed = *q->rotationSeed;
+    }
+    if (!q->awqScales.empty()) {
+      int32_t norm = normFeedingOnly(plan, int32_t(i));
+      if (norm >= 0 && !foldIntoNorm.count(size_t(norm))) {
+        foldIntoNorm[size_t(norm)] = std::move(q->awqScales);
+      } else {
+        // x / s online: a dense [K] slot of 1/s.
+        std::vector<float> inv(q->awqScales.size());
+        for (size_t k = 0; k < inv.size(); ++k)
+          inv[k] = 1.0f / q->awqScales[k];
+        WeightSlot scale;
+        scale.name = slot.name + ".awq_input_scale";
+        scale.kind = SlotKind::Dense;
+        scale.shape = {K};
+        if (Error e = appendData(scale, inv))
+          return e;
+        plan.weights[i].inputScale = int32_t(plan.weights.size());
+        plan.weights.push_back(std::move(scale)); // invalidates `slot`
+      }
+    }
   }
   if (Error e = w.endSection())
     return e;

@@ -17,6 +17,8 @@ std::string QuantRecipe::str() const {
   s += " " + scaleType + " scales";
   if (mseClip)
     s += " mse-clip";
+  if (method != "rtn")
+    s += " " + method + (actOrder ? " act-order" : "");
   s += activations == "fp32" ? ", fp32 activations" : ", int8 activations";
   return s;
 }
@@ -36,6 +38,14 @@ Error QuantRecipe::validate() const {
     return createStringError(inconvertibleErrorCode(),
                              "activations must be int8 or fp32 (got '%s')",
                              activations.c_str());
+  if (method != "rtn" && method != "gptq" && method != "awq" && method != "quip")
+    return createStringError(inconvertibleErrorCode(),
+                             "unknown quantization method '%s' (expected rtn, "
+                             "gptq, awq or quip)",
+                             method.c_str());
+  if (actOrder && method != "gptq" && method != "quip")
+    return createStringError(inconvertibleErrorCode(),
+                             "act-order applies to gptq and quip only");
   if (scaleType != "f16" && scaleType != "f32" && scaleType != "bf16")
     return createStringError(inconvertibleErrorCode(),
                              "unknown scale type '%s'", scaleType.c_str());
@@ -73,12 +83,21 @@ json::Value Manifest::toJSON() const {
       bytes += w.bytes;
       if (w.kind != SlotKind::Packed)
         continue;
-      kernelsJ.push_back(json::Object{{"weight", w.name},
-                                      {"n", w.shape[0]},
-                                      {"k", w.shape[1]},
-                                      {"format", w.format},
-                                      {"lanes", int64_t(w.lanes)},
-                                      {"tier", tier}});
+      json::Object k{{"weight", w.name},
+                     {"n", w.shape[0]},
+                     {"k", w.shape[1]},
+                     {"format", w.format},
+                     {"lanes", int64_t(w.lanes)},
+                     {"tier", tier}};
+      // The input transform the runtime applies before this kernel.
+      json::Array input;
+      if (w.inputScale >= 0)
+        input.push_back("awq_scale");
+      if (w.rotated)
+        input.push_back("hadamard(seed " + std::to_string(w.rotationSeed) + ")");
+      if (!input.empty())
+        k["input_transform"] = std::move(input);
+      kernelsJ.push_back(std::move(k));
     }
   }
   return json::Object{
@@ -114,7 +133,8 @@ json::Value Manifest::toJSON() const {
                               {"activations", recipe.activations},
                               {"weight_format", format},
                               {"description", recipe.str()},
-                              {"method", "rtn"}}},
+                              {"method", recipe.method},
+                              {"act_order", recipe.actOrder}}},
       {"tokenizer", json::Object{{"kind", tokenizerKind}}},
       {"program", json::Object{{"kind", "plan"}, {"section", kPlanSection}}},
       {"weight_bytes", int64_t(bytes)},
@@ -170,6 +190,8 @@ Expected<Manifest> Manifest::parse(StringRef text) {
   m.recipe.scaleType = recipe->getString("scale_type").value_or("f16").str();
   m.recipe.mseClip = recipe->getBoolean("mse_clip").value_or(false);
   m.recipe.activations = recipe->getString("activations").value_or("int8").str();
+  m.recipe.method = recipe->getString("method").value_or("rtn").str();
+  m.recipe.actOrder = recipe->getBoolean("act_order").value_or(false);
   if (Error e = m.recipe.validate())
     return fail(toString(std::move(e)));
   m.format = recipe->getString("weight_format").value_or("").str();

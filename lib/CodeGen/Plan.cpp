@@ -25,13 +25,18 @@ json::Value ProgramPlan::toJSON() const {
     json::Array shape;
     for (int64_t d : w.shape)
       shape.push_back(d);
-    ws.push_back(json::Object{{"name", w.name},
-                              {"kind", w.kind == SlotKind::Dense ? "dense" : "packed"},
-                              {"offset", w.offset},
-                              {"bytes", w.bytes},
-                              {"shape", std::move(shape)},
-                              {"format", w.format},
-                              {"lanes", int64_t(w.lanes)}});
+    json::Object o{{"name", w.name},
+                   {"kind", w.kind == SlotKind::Dense ? "dense" : "packed"},
+                   {"offset", w.offset},
+                   {"bytes", w.bytes},
+                   {"shape", std::move(shape)},
+                   {"format", w.format},
+                   {"lanes", int64_t(w.lanes)}};
+    if (w.inputScale >= 0)
+      o["input_scale"] = int64_t(w.inputScale);
+    if (w.rotated) // as a string: JSON numbers do not hold 64-bit seeds
+      o["rotation_seed"] = std::to_string(w.rotationSeed);
+    ws.push_back(std::move(o));
   }
   json::Array ss;
   for (const Step &s : steps) {
@@ -199,6 +204,12 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
         w.shape.push_back(r.at(sh, i));
     w.format = o->getString("format").value_or("").str();
     w.lanes = unsigned(r.i64(*o, "lanes"));
+    w.inputScale = int32_t(o->getInteger("input_scale").value_or(-1));
+    if (auto seed = o->getString("rotation_seed")) {
+      w.rotated = true;
+      if (seed->getAsInteger(10, w.rotationSeed))
+        return fail("rotation_seed is not a number");
+    }
     p.weights.push_back(std::move(w));
   }
   for (const json::Value &sv : *ss) {

@@ -2,6 +2,7 @@
 #include "llmc/Quant/Hadamard.h"
 #include <cmath>
 #include <random>
+#include <type_traits>
 
 using namespace llvm;
 
@@ -116,19 +117,53 @@ Expected<RandomizedHadamard> RandomizedHadamard::create(int64_t K,
       bits = rng();
     signs[k] = (bits >> (k % 64)) & 1 ? -1 : 1;
   }
-  return fromSigns(std::move(signs));
+  return fromSigns(std::move(signs), seed);
+}
+
+// A random orthogonal n x n matrix: rows of uniform [-1, 1) entries made
+// orthonormal by modified Gram-Schmidt, run twice for orthogonality to
+// rounding ("twice is enough"). The entries come from raw mt19937_64 output,
+// so the matrix is the same on every platform for a seed.
+static std::vector<double> randomOrthogonal(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ull);
+  std::vector<double> Q(n * n);
+  for (double &q : Q)
+    q = double(rng() >> 11) * 0x1p-52 - 1.0;
+  for (int64_t i = 0; i < n; ++i) {
+    double *r = &Q[i * n];
+    for (int pass = 0; pass < 2; ++pass)
+      for (int64_t j = 0; j < i; ++j) {
+        const double *p = &Q[j * n];
+        double d = 0;
+        for (int64_t k = 0; k < n; ++k)
+          d += r[k] * p[k];
+        for (int64_t k = 0; k < n; ++k)
+          r[k] -= d * p[k];
+      }
+    double nrm = 0;
+    for (int64_t k = 0; k < n; ++k)
+      nrm += r[k] * r[k];
+    nrm = 1.0 / std::sqrt(nrm);
+    for (int64_t k = 0; k < n; ++k)
+      r[k] *= nrm;
+  }
+  return Q;
 }
 
 Expected<RandomizedHadamard>
-RandomizedHadamard::fromSigns(std::vector<int8_t> signs) {
+RandomizedHadamard::fromSigns(std::vector<int8_t> signs, uint64_t factorSeed) {
   RandomizedHadamard U;
   U.K = int64_t(signs.size());
+  if (U.K <= 0)
+    return createStringError(inconvertibleErrorCode(),
+                             "Hadamard transform of size 0");
   for (int8_t s : signs)
     if (s != 1 && s != -1)
       return createStringError(inconvertibleErrorCode(),
                                "Hadamard signs must be +1 or -1");
   // Smallest h (1, or a Paley order) with K / h a power of two. Orders above
   // 4 are multiples of 4, so only K's odd part times 4, 8, ... can work.
+  std::vector<int8_t> had;
   for (int64_t h = 1; h <= U.K; ++h) {
     if (U.K % h != 0 || !isPow2(U.K / h))
       continue;
@@ -136,46 +171,52 @@ RandomizedHadamard::fromSigns(std::vector<int8_t> signs) {
       U.h = 1;
       break;
     }
-    std::vector<int8_t> H = paleyHadamard(h);
-    if (!H.empty()) {
+    had = paleyHadamard(h);
+    if (!had.empty()) {
       U.h = h;
-      U.had = std::move(H);
       break;
     }
   }
-  if (U.h == 1 && !isPow2(U.K))
-    return createStringError(
-        inconvertibleErrorCode(),
-        "Hadamard transform: size %lld is not 2^m times a Paley order "
-        "(q+1 for a prime q = 3 mod 4, or 2(q+1) for a prime q = 1 mod 4)",
-        (long long)U.K);
+  if (U.h == 1 && !isPow2(U.K)) {
+    // No Hadamard factor: a random orthogonal one for K's odd part.
+    U.paley = false;
+    U.h = U.K;
+    while (U.h % 2 == 0)
+      U.h /= 2;
+    U.mix = randomOrthogonal(U.h, factorSeed);
+  } else if (U.h > 1) {
+    const double inv = 1.0 / std::sqrt(double(U.h));
+    U.mix.resize(had.size());
+    for (size_t i = 0; i < had.size(); ++i)
+      U.mix[i] = had[i] * inv;
+  }
+  U.mixF.assign(U.mix.begin(), U.mix.end());
   U.pow2 = U.K / U.h;
   U.sign = std::move(signs);
   return std::move(U);
 }
 
-// (Had_h (x) I) on x viewed as h rows of length 2^m: row i <- sum_i' H_ii' row i'.
+// (M (x) I) on x viewed as h rows of length 2^m: row i <- sum_i' M_ii' row i',
+// M the orthonormal small factor (or its transpose).
 template <typename T>
 void RandomizedHadamard::mixBlocks(T *x, bool transpose) const {
   if (h == 1)
     return;
-  std::vector<T> out(K, T(0));
+  thread_local std::vector<T> out;
+  out.assign(K, T(0));
   for (int64_t i = 0; i < h; ++i)
     for (int64_t i2 = 0; i2 < h; ++i2) {
-      int8_t c = transpose ? had[i2 * h + i] : had[i * h + i2];
+      const int64_t at = transpose ? i2 * h + i : i * h + i2;
+      const T c = std::is_same_v<T, float> ? T(mixF[at]) : T(mix[at]);
       const T *src = x + i2 * pow2;
       T *dst = out.data() + i * pow2;
-      if (c > 0)
-        for (int64_t j = 0; j < pow2; ++j)
-          dst[j] += src[j];
-      else
-        for (int64_t j = 0; j < pow2; ++j)
-          dst[j] -= src[j];
+      for (int64_t j = 0; j < pow2; ++j)
+        dst[j] += c * src[j];
     }
   std::copy(out.begin(), out.end(), x);
 }
 
-// U x = (Had_h (x) Had_2^m) D x / sqrt(K). The two Kronecker factors commute
+// U x = (M_h (x) Had_2^m / sqrt(2^m)) D x. The two Kronecker factors commute
 // ((A (x) I)(I (x) B) = A (x) B), so FWHT each row then mix rows.
 template <typename T> void RandomizedHadamard::forward(T *x) const {
   for (int64_t k = 0; k < K; ++k)
@@ -183,17 +224,18 @@ template <typename T> void RandomizedHadamard::forward(T *x) const {
   for (int64_t i = 0; i < h; ++i)
     fwhtImpl(x + i * pow2, pow2);
   mixBlocks(x, /*transpose=*/false);
-  const T norm = T(1.0 / std::sqrt(double(K)));
+  const T norm = T(1.0 / std::sqrt(double(pow2)));
   for (int64_t k = 0; k < K; ++k)
     x[k] *= norm;
 }
 
-// U^T x = D (Had_h^T (x) Had_2^m) x / sqrt(K) (Sylvester matrices are symmetric).
+// U^T x = D (M_h^T (x) Had_2^m / sqrt(2^m)) x (Sylvester matrices are
+// symmetric).
 template <typename T> void RandomizedHadamard::inverse(T *x) const {
   for (int64_t i = 0; i < h; ++i)
     fwhtImpl(x + i * pow2, pow2);
   mixBlocks(x, /*transpose=*/true);
-  const T norm = T(1.0 / std::sqrt(double(K)));
+  const T norm = T(1.0 / std::sqrt(double(pow2)));
   for (int64_t k = 0; k < K; ++k)
     x[k] *= norm * T(sign[k]);
 }

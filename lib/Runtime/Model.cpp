@@ -1,8 +1,10 @@
 //===- Model.cpp - Load a bundle: verify, check the host, make kernels ----===//
 
 #include "llmc/Runtime/Model.h"
+#include "llmc/Runtime/Profile.h"
 
 #include "llmc/Kernels/PackedLayout.h"
+#include "llmc/Quant/Hadamard.h"
 
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/Support/Process.h"
@@ -22,14 +24,19 @@ Model::~Model() = default;
 
 // The kernel ABI the program calls (ProgramABI.h).
 extern "C" {
+// With a Profile in the session's options each call is timed (Profile.h).
 static void llmcRtMatmul(codegen::llmc_program_state *s, int32_t weight,
                          const float *x, int64_t m, int64_t ldx, float *y,
                          int64_t ldy) {
-  static_cast<Session *>(s->session)->kernelMatmul(weight, x, m, ldx, y, ldy);
+  auto *session = static_cast<Session *>(s->session);
+  Profile::MatmulScope timed(session->profile(), weight, m);
+  session->kernelMatmul(weight, x, m, ldx, y, ldy);
 }
 static void llmcRtAttention(codegen::llmc_program_state *s, int32_t step,
                             int64_t n, int64_t pos) {
-  static_cast<Session *>(s->session)->kernelAttention(step, n, pos);
+  auto *session = static_cast<Session *>(s->session);
+  Profile::AttentionScope timed(session->profile());
+  session->kernelAttention(step, n, pos);
 }
 }
 
@@ -144,6 +151,7 @@ Expected<std::unique_ptr<Model>> Model::load(StringRef path, LoadOptions options
   size_t n = m->plan_.weights.size();
   m->packed_.resize(n);
   m->matmuls_.resize(n);
+  m->rotations_.resize(n);
   for (size_t i = 0; i < n; ++i) {
     const codegen::WeightSlot &w = m->plan_.weights[i];
     if (w.offset < 0 || w.bytes < 0 || uint64_t(w.offset + w.bytes) > weights->size())
@@ -152,6 +160,25 @@ Expected<std::unique_ptr<Model>> Model::load(StringRef path, LoadOptions options
                       .str());
     if (w.kind != codegen::SlotKind::Packed)
       continue;
+    if (w.shape.size() != 2)
+      return fail(formatv("{0}: weight '{1}' is not a matrix", path, w.name).str());
+    if (w.inputScale >= 0) {
+      // AWQ's online 1/s: a dense slot of K floats.
+      const codegen::WeightSlot *sc = size_t(w.inputScale) < n
+                                          ? &m->plan_.weights[w.inputScale]
+                                          : nullptr;
+      if (!sc || sc->kind != codegen::SlotKind::Dense || sc->bytes != w.shape[1] * 4)
+        return fail(formatv("{0}: weight '{1}' has a bad input scale slot", path,
+                            w.name)
+                        .str());
+    }
+    if (w.rotated) {
+      auto U = quant::RandomizedHadamard::create(w.shape[1], w.rotationSeed);
+      if (!U)
+        return joinErrors(fail(formatv("{0}: weight '{1}':", path, w.name).str()),
+                          U.takeError());
+      m->rotations_[i] = std::make_unique<quant::RandomizedHadamard>(std::move(*U));
+    }
     IsaTier tier = w.lanes == 16 ? std::max(hostTier, IsaTier::AVX512)
                                  : std::min(hostTier, IsaTier::AVX2);
     if (kernels::panelLanes(tier) != w.lanes)

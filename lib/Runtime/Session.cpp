@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Runtime/Model.h"
+#include "llmc/Runtime/Profile.h"
+#include "llmc/Quant/Hadamard.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -42,6 +44,8 @@ struct Session::State {
   FloatBuf kv;
   int64_t layerStride = 0, valueOffset = 0;
   std::unique_ptr<ThreadPool> pool;
+  /// Input rows of a matmul whose weights live in a transformed basis.
+  std::vector<float> transformed;
 };
 
 Session::Session(const Model &m) : model_(m) {}
@@ -69,6 +73,8 @@ Expected<std::unique_ptr<Session>> Session::create(const Model &model,
                              (long long)((p.arenaFloats + st.layerStride * c.layers) *
                                          4 >> 20));
   st.pool = std::make_unique<ThreadPool>(options.threads);
+  s->profile_ = options.profile;
+  s->matmulInputs_ = std::move(options.matmulInputs);
   return std::move(s);
 }
 
@@ -304,6 +310,29 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
 
 void Session::kernelMatmul(int32_t weight, const float *x, int64_t m, int64_t ldx,
                            float *y, int64_t ldy) {
+  if (matmulInputs_)
+    matmulInputs_(weight, x, m, ldx);
+  // Weights quantized in a transformed basis (AWQ scales that could not be
+  // folded, incoherence rotations): transform the input rows first.
+  const codegen::WeightSlot &w = model_.plan().weights[weight];
+  const quant::RandomizedHadamard *U = model_.rotation(weight);
+  if (w.inputScale >= 0 || U) {
+    const int64_t K = w.shape[1];
+    std::vector<float> &t = state_->transformed;
+    t.resize(size_t(m * K));
+    const float *scale = w.inputScale >= 0 ? model_.dense(w.inputScale) : nullptr;
+    for (int64_t r = 0; r < m; ++r) {
+      float *row = t.data() + r * K;
+      std::memcpy(row, x + r * ldx, size_t(K) * 4);
+      if (scale)
+        for (int64_t k = 0; k < K; ++k)
+          row[k] *= scale[k];
+      if (U)
+        U->apply(row);
+    }
+    x = t.data();
+    ldx = K;
+  }
   if (Error e = model_.matmul(weight).run(x, m, model_.packed(weight), y,
                                           *state_->pool, ldx, ldy)) {
     if (kernelError_.empty())
@@ -318,12 +347,11 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
   const codegen::ModelConfig &c = p.config;
   State &st = *state_;
   float *A = st.arena.get();
-  ThreadPool &pool = *st.pool;
   const int64_t pos = pos_;
 
+  kernelError_.clear();
   if (codegen::PrefillFn prefill = model_.prefillEntry()) {
     codegen::llmc_program_state ps{A, model_.weightsBase(), this, allLogits ? 1 : 0};
-    kernelError_.clear();
     prefill(&ps, tokens, n, pos);
     if (!kernelError_.empty())
       return createStringError(inconvertibleErrorCode(), "%s", kernelError_.c_str());
@@ -349,11 +377,13 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
       break;
     }
     case StepKind::Matmul: {
-      if (Error e = model_.matmul(s.weight).run(
-              A + s.in.offset + r0 * s.in.rowStride, rows,
-              model_.packed(s.weight), A + s.out.offset + r0 * s.out.rowStride,
-              pool, s.in.rowStride, s.out.rowStride))
-        return e;
+      Profile::MatmulScope timed(profile_, s.weight, rows);
+      kernelMatmul(s.weight, A + s.in.offset + r0 * s.in.rowStride, rows,
+                   s.in.rowStride, A + s.out.offset + r0 * s.out.rowStride,
+                   s.out.rowStride);
+      if (!kernelError_.empty())
+        return createStringError(inconvertibleErrorCode(), "%s",
+                                 kernelError_.c_str());
       break;
     }
     case StepKind::RopeTables:
@@ -362,9 +392,11 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
     case StepKind::Rope:
       rope(s, A, 0, n);
       break;
-    case StepKind::Attention:
+    case StepKind::Attention: {
+      Profile::AttentionScope timed(profile_);
       kernelAttention(int32_t(&s - p.steps.data()), n, pos);
       break;
+    }
     case StepKind::SwiGLU:
       for (int64_t t = r0; t < n; ++t) {
         const float *g = A + s.in.offset + t * s.in.rowStride;

@@ -5,6 +5,7 @@
 #include "llmc/CodeGen/Compile.h"
 #include "llmc/Frontend/ONNXImporter.h"
 #include "llmc/Quant/Recipe.h"
+#include "llmc/Runtime/Calibrate.h"
 #include "llmc/Transforms/Passes.h"
 #include "llmc/Target/Target.h"
 #include "llmc/Target/TargetAttr.h"
@@ -13,6 +14,8 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -101,20 +104,33 @@ static cl::opt<bool> noValueInfoCheck(
     cl::desc("Do not check inferred shapes against the model's value_info"),
     cl::init(false), cl::sub(llmc::cli::compileCmd));
 
-// A lib/Quant spec as the code generator's recipe: round to nearest,
-// optionally with the clipping search (:mse). Methods that need calibration
-// (gptq, awq, quip) are not wired into compile yet and are refused rather
-// than ignored.
+static cl::opt<std::string> calibPath(
+    "calib",
+    cl::desc("Calibration text for gptq, awq and quip (never the evaluation "
+             "text)"),
+    cl::value_desc("file"), cl::sub(llmc::cli::compileCmd));
+static cl::opt<int64_t> calibTokens(
+    "calib-tokens", cl::desc("Calibration tokens used at most (default 4096)"),
+    cl::init(4096), cl::sub(llmc::cli::compileCmd));
+static cl::opt<int64_t> calibSeqLen(
+    "calib-seq-len",
+    cl::desc("Tokens per calibration sequence, each from BOS (default 256)"),
+    cl::init(256), cl::sub(llmc::cli::compileCmd));
+
+// A lib/Quant spec as the code generator's recipe.
 static Expected<llmc::codegen::QuantRecipe>
 recipeFromSpec(const llmc::quant::QuantSpec &spec) {
   using llmc::kernels::ScaleType;
   using llmc::kernels::WeightType;
-  if (spec.method != llmc::quant::QuantMethod::RTN || spec.actOrder)
-    return createStringError(
-        inconvertibleErrorCode(),
-        "--quant=%s: only round-to-nearest is available in llmc compile so far",
-        spec.str().c_str());
+  using llmc::quant::QuantMethod;
   llmc::codegen::QuantRecipe r;
+  switch (spec.method) {
+  case QuantMethod::RTN: r.method = "rtn"; break;
+  case QuantMethod::GPTQ: r.method = "gptq"; break;
+  case QuantMethod::AWQ: r.method = "awq"; break;
+  case QuantMethod::Incoherent: r.method = "quip"; break;
+  }
+  r.actOrder = spec.actOrder;
   switch (spec.format.type) {
   case WeightType::F32: r.type = "fp32"; break;
   case WeightType::F16: r.type = "fp16"; break;
@@ -149,6 +165,53 @@ static Expected<llmc::quant::QuantSpec> specFromFlags() {
   if (symmetric || asymmetric)
     spec->format.symmetric = symmetric;
   return spec;
+}
+
+// gptq, awq and quip round with statistics of each matmul's input: compile
+// the model at fp32 into a temporary bundle, run it over the --calib text and
+// observe every matmul input (runtime/Calibrate.h).
+static Expected<StringMap<llmc::quant::CalibrationStats>>
+calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
+          function_ref<bool(StringRef slotName)> wanted) {
+  if (calibPath.empty())
+    return createStringError(inconvertibleErrorCode(),
+                             "--quant methods gptq, awq and quip need "
+                             "calibration text: --calib FILE");
+  auto text = MemoryBuffer::getFile(calibPath);
+  if (!text)
+    return createStringError(text.getError(), "cannot read '%s': %s",
+                             calibPath.c_str(), text.getError().message().c_str());
+  SmallString<128> tmp;
+  if (std::error_code ec =
+          sys::fs::createTemporaryFile("llmc-calibration", "llmc", tmp))
+    return createStringError(ec, "cannot create a temporary file: %s",
+                             ec.message().c_str());
+  FileRemover removeTmp(tmp);
+  co.recipe = llmc::codegen::QuantRecipe{}; // fp32
+  co.recipeFor = nullptr;
+  co.calibration = nullptr;
+  auto progress = co.progress;
+  co.progress = nullptr;
+  if (progress)
+    progress("calibration: compiling an fp32 bundle");
+  if (Error e = llmc::codegen::compileToBundle(module, co, tmp))
+    return std::move(e);
+  auto model = llmc::runtime::Model::load(tmp);
+  if (!model)
+    return model.takeError();
+  const llmc::Tokenizer *tok = (*model)->tokenizer();
+  if (!tok)
+    return createStringError(inconvertibleErrorCode(),
+                             "calibration needs the model's tokenizer "
+                             "(--tokenizer FILE)");
+  std::vector<int32_t> ids = tok->encode((*text)->getBuffer(), false, false);
+  llmc::runtime::CalibrationOptions opts;
+  opts.maxTokens = calibTokens;
+  opts.sequenceLength = calibSeqLen;
+  opts.progress = progress;
+  const llmc::codegen::ProgramPlan &plan = (*model)->plan();
+  opts.wanted = [&](int32_t slot) { return wanted(plan.weights[slot].name); };
+  return llmc::runtime::collectMatmulInputStats(**model, ids, opts);
 }
 
 int llmc::cli::runCompile() {
@@ -214,6 +277,28 @@ int llmc::cli::runCompile() {
       // A merged weight ("q+k+v") takes the recipe of its first part.
       return recipeFromSpec(rules->lookup(name.split('+').first));
     };
+
+  // The recipe of each matmul weight slot (merged "q+k+v": its first part's).
+  auto slotRecipe = [&](StringRef name) -> Expected<llmc::codegen::QuantRecipe> {
+    if (co.recipeFor)
+      return co.recipeFor(name);
+    return co.recipe;
+  };
+  bool needsCalibration = recipe->needsCalibration();
+  if (rules)
+    for (const llmc::quant::QuantRule &rule : rules->rules)
+      needsCalibration |= cantFail(recipeFromSpec(rule.spec)).needsCalibration();
+  StringMap<llmc::quant::CalibrationStats> calibration;
+  if (needsCalibration && emit == EmitKind::Bundle) {
+    auto stats = calibrate(**module, co, [&](StringRef name) {
+      auto r = slotRecipe(name);
+      return r && r->needsCalibration();
+    });
+    if (!stats)
+      return reportError(stats.takeError());
+    calibration = std::move(*stats);
+    co.calibration = &calibration;
+  }
 
   if (emit == EmitKind::Exe)
     return reportError(createStringError(

@@ -26,6 +26,9 @@
 #include "llmc/CodeGen/Manifest.h"
 #include "llmc/CodeGen/Plan.h"
 
+#include "llmc/Quant/Hessian.h"
+
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -64,6 +67,10 @@ struct CompileOptions {
   /// Per-tensor recipes: when set, the recipe for the matmul weight named
   /// `name` (merged weights: their names joined by '+'); `recipe` otherwise.
   std::function<llvm::Expected<QuantRecipe>(llvm::StringRef name)> recipeFor;
+  /// Statistics of each matmul weight's input from a calibration run of the
+  /// same model, by weight slot name (runtime/Calibrate.h); required by the
+  /// methods that need them (QuantRecipe::needsCalibration).
+  const llvm::StringMap<quant::CalibrationStats> *calibration = nullptr;
   /// Progress lines ("packing weight 12/47 ...") go here when set.
   std::function<void(llvm::StringRef)> progress;
 };

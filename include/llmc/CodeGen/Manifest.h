@@ -38,7 +38,17 @@ struct QuantRecipe {
   /// fastest), "fp32" keeps them in fp32 and dequantizes the weights in
   /// registers (weight-only quantization: most accurate).
   std::string activations = "int8";
+  /// How integer weights are rounded: "rtn" (round to nearest), "gptq"
+  /// (second-order error feedback), "awq" (activation-aware channel scales)
+  /// or "quip" (randomized Hadamard rotation + LDLQ). All but rtn need
+  /// calibration statistics (CompileOptions::calibration).
+  std::string method = "rtn";
+  /// GPTQ/QuIP: visit columns by decreasing Hessian diagonal (static groups).
+  bool actOrder = false;
 
+  bool needsCalibration() const {
+    return method != "rtn" && type != "fp32" && type != "fp16" && type != "bf16";
+  }
   /// "int4 g32 sym f16 scales" etc.
   std::string str() const;
   llvm::Error validate() const;

@@ -47,6 +47,15 @@ struct WeightSlot {
   /// Packed: kernels::WeightFormat::str() and the packing lanes.
   std::string format;
   unsigned lanes = 0;
+  /// Packed: how each activation row x is transformed before the matmul (the
+  /// weights were quantized in the transformed basis), applied in this order:
+  ///  - inputScale >= 0: x_k *= d_k, d the dense slot `inputScale` ([K]);
+  ///    AWQ's 1/s when it cannot be folded into a preceding norm;
+  ///  - rotated: x <- U x, U = quant::RandomizedHadamard::create(K,
+  ///    rotationSeed) (incoherence processing).
+  int32_t inputScale = -1;
+  bool rotated = false;
+  uint64_t rotationSeed = 0;
 };
 
 /// Rows (tokens) of a 2-D activation: element (s, j) is at

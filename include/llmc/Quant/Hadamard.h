@@ -20,8 +20,12 @@
 // Paley I (order q + 1, q prime = 3 mod 4: 12, 20, 24, 44, ...) or Paley II
 // (order 2(q + 1), q prime = 1 mod 4: 12, 28, 36, 60, ...). The smallest such
 // h is chosen. We chose the Kronecker factor over zero padding because padding
-// changes K, and with it the packed weight shape and the activation buffers;
-// a size with no such factor (e.g. 11008 = 172 * 64) is reported as an error.
+// changes K, and with it the packed weight shape and the activation buffers.
+// A size with no Hadamard factor (172 = 43 * 4, 11008 = 43 * 256) uses, as
+// QuIP's original Kronecker construction does, a random orthogonal h x h
+// factor for K's odd part h (drawn from the same seed; Gram-Schmidt on
+// uniform entries): still orthogonal and incoherent, at h multiply-adds per
+// element instead of log2 K additions. hadamardFactor() tells which it is.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_QUANT_HADAMARD_H
@@ -49,12 +53,16 @@ public:
   /// U for vectors of length K, signs drawn from std::mt19937_64(seed)
   /// (bit i of successive outputs), portable across platforms.
   static llvm::Expected<RandomizedHadamard> create(int64_t K, uint64_t seed);
-  /// U from explicit signs (e.g. read back from a bundle).
-  static llvm::Expected<RandomizedHadamard> fromSigns(std::vector<int8_t> signs);
+  /// U from explicit signs (e.g. read back from a bundle); `factorSeed` draws
+  /// the random orthogonal factor of sizes without a Hadamard factor.
+  static llvm::Expected<RandomizedHadamard>
+  fromSigns(std::vector<int8_t> signs, uint64_t factorSeed = 0);
 
   int64_t size() const { return K; }
   /// K = smallFactor() * 2^m; 1 when K is a power of two.
   int64_t smallFactor() const { return h; }
+  /// False when the small factor is a random orthogonal matrix.
+  bool hadamardFactor() const { return paley; }
   const std::vector<int8_t> &signs() const { return sign; }
 
   /// x <- U x (the activation transform, in place).
@@ -74,8 +82,11 @@ private:
   template <typename T> void inverse(T *x) const;
   template <typename T> void mixBlocks(T *x, bool transpose) const;
   int64_t K = 0, h = 1, pow2 = 1;
+  bool paley = true;
   std::vector<int8_t> sign;
-  std::vector<int8_t> had; // Had_h, h x h
+  /// The orthonormal h x h factor: Had_h / sqrt(h), or random orthogonal.
+  std::vector<double> mix;
+  std::vector<float> mixF;
 };
 
 struct IncoherentResult {

@@ -25,6 +25,7 @@
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,7 +34,18 @@ namespace llvm::orc {
 class LLJIT;
 } // namespace llvm::orc
 
+namespace llmc::quant {
+class RandomizedHadamard;
+} // namespace llmc::quant
+
 namespace llmc::runtime {
+
+class Profile;
+
+/// Observes the input rows of every matmul (calibration: Calibrate.h):
+/// x[r * ldx + k], r < m, k < K of packed slot `slot`.
+using MatmulInputObserver = std::function<void(int32_t slot, const float *x,
+                                               int64_t m, int64_t ldx)>;
 
 struct LoadOptions {
   /// Also verify the weights' checksum (pages in the whole file).
@@ -74,6 +86,10 @@ public:
   codegen::PrefillFn prefillEntry() const { return prefill_; }
   const kernels::PackedWeights &packed(int32_t slot) const { return packed_[slot]; }
   const kernels::Matmul &matmul(int32_t slot) const { return matmuls_[slot]; }
+  /// The rotation applied to the slot's input (WeightSlot::rotated), or null.
+  const quant::RandomizedHadamard *rotation(int32_t slot) const {
+    return rotations_[slot].get();
+  }
 
 private:
   Model() = default;
@@ -85,6 +101,7 @@ private:
   uint64_t weightBytes_ = 0;
   std::vector<kernels::PackedWeights> packed_;
   std::vector<kernels::Matmul> matmuls_;
+  std::vector<std::unique_ptr<quant::RandomizedHadamard>> rotations_;
   IsaTier tier_ = IsaTier::Scalar;
   double loadMs_ = 0, linkMs_ = 0;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
@@ -94,6 +111,11 @@ private:
 
 struct SessionOptions {
   unsigned threads = 0; ///< 0: one per available core
+  /// When set, every kernel call is timed into it (Profile.h); owned by the
+  /// caller, outlives the session.
+  Profile *profile = nullptr;
+  /// When set, called with every matmul's input before it runs.
+  MatmulInputObserver matmulInputs = nullptr;
 };
 
 class Session {
@@ -116,6 +138,8 @@ public:
 
   int64_t position() const { return pos_; }
   unsigned threads() const;
+  /// The options' profile (null: kernels are not timed).
+  Profile *profile() const { return profile_; }
   int64_t contextLength() const;
   /// Forget the cached tokens.
   void reset() { pos_ = 0; }
@@ -139,6 +163,8 @@ private:
   int64_t pos_ = 0;
   std::vector<float> last_;
   std::string kernelError_; ///< first kernel failure of the current call
+  Profile *profile_ = nullptr;
+  MatmulInputObserver matmulInputs_;
 };
 
 } // namespace llmc::runtime

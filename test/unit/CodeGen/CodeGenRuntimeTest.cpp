@@ -35,6 +35,11 @@ using namespace llmc;
 using llvm::formatv;
 
 namespace {
+runtime::SessionOptions oneThread() {
+  runtime::SessionOptions o;
+  o.threads = 1;
+  return o;
+}
 
 constexpr int V = 40, D = 32, H = 4, KV = 2, HD = 8, F = 40;
 
@@ -231,7 +236,7 @@ TEST_F(CodeGenRuntimeTest, ProgramAndDriverMatchTheReference) {
     auto model = runtime::Model::load(path, lo);
     ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
     EXPECT_EQ((*model)->usesProgram(), !interpret);
-    auto session = runtime::Session::create(**model, {1});
+    auto session = runtime::Session::create(**model, oneThread());
     ASSERT_TRUE(static_cast<bool>(session));
     double maxDiff = 0;
     llvm::Error e = (*session)->forwardAll(kTokens, [&](int64_t i0, llvm::ArrayRef<float> rows) {
@@ -262,7 +267,7 @@ TEST_F(CodeGenRuntimeTest, ChunkedPrefill) {
   std::vector<double> want = reference(kTokens);
   auto model = runtime::Model::load(path);
   ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
-  auto session = runtime::Session::create(**model, {1});
+  auto session = runtime::Session::create(**model, oneThread());
   ASSERT_TRUE(static_cast<bool>(session));
   auto l = (*session)->prefill(kTokens);
   ASSERT_TRUE(static_cast<bool>(l)) << llvm::toString(l.takeError());
@@ -277,7 +282,7 @@ TEST_F(CodeGenRuntimeTest, ConcurrentSessionsAgree) {
   auto model = runtime::Model::load(path);
   ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
   auto run = [&](std::vector<float> &out) {
-    auto s = runtime::Session::create(**model, {1});
+    auto s = runtime::Session::create(**model, oneThread());
     auto l = (*s)->prefill(kTokens);
     for (int i = 0; i < 10 && l; ++i)
       l = (*s)->decode(int32_t(std::max_element(l->begin(), l->end()) - l->begin()));

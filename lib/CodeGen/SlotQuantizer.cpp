@@ -1,0 +1,89 @@
+//===- SlotQuantizer.cpp - One matmul weight: quantize by recipe, then pack -===//
+#include "SlotQuantizer.h"
+
+#include "llmc/Kernels/Packing.h"
+#include "llmc/Quant/AWQ.h"
+#include "llmc/Quant/GPTQ.h"
+#include "llmc/Quant/Hadamard.h"
+#include "llmc/Quant/MSEClip.h"
+
+using namespace llvm;
+
+namespace llmc::codegen {
+
+Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
+                                        const QuantRecipe &recipe,
+                                        const quant::CalibrationStats *stats,
+                                        IsaTier tier, uint64_t seed) {
+  kernels::WeightFormat fmt = weightFormatFor(recipe);
+  if (Error e = fmt.validate())
+    return std::move(e);
+  SlotQuantization out;
+  auto pack = [&](Expected<kernels::QuantizedWeights> q) -> Error {
+    if (!q)
+      return q.takeError();
+    auto p = kernels::packWeights(*q, tier);
+    if (!p)
+      return p.takeError();
+    out.packed = std::move(*p);
+    return Error::success();
+  };
+
+  if (!fmt.isQuantized() || !recipe.needsCalibration()) {
+    if (!recipe.mseClip || !fmt.isQuantized()) {
+      auto p = kernels::packWeights(W, N, K, fmt, tier);
+      if (!p)
+        return p.takeError();
+      out.packed = std::move(*p);
+      return std::move(out);
+    }
+    quant::ClipSearch search;
+    search.steps = 20; // range factors 1.0, 0.975, ..., 0.5
+    if (Error e = pack(quant::quantizeWeightsMSE(W, N, K, fmt, search)))
+      return std::move(e);
+    return std::move(out);
+  }
+
+  if (!stats || stats->numRows() == 0)
+    return createStringError(inconvertibleErrorCode(),
+                             "--quant method '%s' needs calibration statistics "
+                             "of this weight's input (--calib FILE)",
+                             recipe.method.c_str());
+  if (stats->inputSize() != K)
+    return createStringError(inconvertibleErrorCode(),
+                             "calibration statistics are for %lld inputs, the "
+                             "weight has %lld",
+                             (long long)stats->inputSize(), (long long)K);
+  quant::GPTQOptions g;
+  g.actOrder = recipe.actOrder;
+  g.clipSteps = recipe.mseClip ? 20 : 1;
+  if (recipe.method == "gptq") {
+    auto r = quant::gptqQuantize(W, N, K, stats->hessian(), fmt, g);
+    if (!r)
+      return r.takeError();
+    if (Error e = pack(std::move(r->weights)))
+      return std::move(e);
+  } else if (recipe.method == "quip") {
+    auto r = quant::quantizeIncoherent(W, N, K, stats->hessian(), fmt, g, seed);
+    if (!r)
+      return r.takeError();
+    if (Error e = pack(std::move(r->weights)))
+      return std::move(e);
+    out.rotationSeed = seed;
+  } else if (recipe.method == "awq") {
+    // AWQ's own clipping search is part of the method (AWQOptions).
+    auto r = quant::awqQuantize(W, N, K, *stats, fmt);
+    if (!r)
+      return r.takeError();
+    if (Error e = pack(std::move(r->weights)))
+      return std::move(e);
+    out.awqScales = std::move(r->scales);
+  } else {
+    return createStringError(inconvertibleErrorCode(),
+                             "unknown quantization method '%s'",
+                             recipe.method.c_str());
+  }
+  return std::move(out);
+}
+
+} // namespace llmc::codegen

@@ -1,0 +1,45 @@
+//===- SlotQuantizer.h - One matmul weight: quantize by recipe, then pack -*- C++ -*-===//
+//
+// The compile-time quantization of one packed weight slot. Round to nearest
+// needs only the weights; GPTQ, AWQ and incoherence processing (QuIP) also
+// need the statistics of the slot's input collected by a calibration run
+// (quant::CalibrationStats: H = X^T X and mean |x_k|). Two of them change the
+// basis the weights live in, and the caller must make the activations follow:
+//
+//   AWQ   quantizes W diag(s): the input must be divided by s, either folded
+//         into the RMSNorm weight that produces it (free) or applied online
+//         (WeightSlot::inputScale);
+//   QuIP  quantizes W U^T: the input must be rotated, x <- U x, online
+//         (WeightSlot::rotated, rotationSeed).
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_CODEGEN_SLOTQUANTIZER_H
+#define LLMC_CODEGEN_SLOTQUANTIZER_H
+
+#include "llmc/CodeGen/Manifest.h"
+#include "llmc/Kernels/PackedLayout.h"
+#include "llmc/Quant/Hessian.h"
+
+#include <optional>
+#include <vector>
+
+namespace llmc::codegen {
+
+struct SlotQuantization {
+  kernels::PackedWeights packed;
+  /// AWQ: the per-input-channel scales s (the packed weights are Q(W diag(s))).
+  std::vector<float> awqScales;
+  /// QuIP: the seed of U (the packed weights are Q(W U^T)).
+  std::optional<uint64_t> rotationSeed;
+};
+
+/// Quantizes W[N][K] (row-major, kernel layout) by `recipe` and packs it for
+/// `tier`. `stats` is required when recipe.needsCalibration(). `seed` draws
+/// the rotation of "quip".
+llvm::Expected<SlotQuantization>
+quantizeSlot(const float *W, int64_t N, int64_t K, const QuantRecipe &recipe,
+             const quant::CalibrationStats *stats, IsaTier tier, uint64_t seed);
+
+} // namespace llmc::codegen
+
+#endif // LLMC_CODEGEN_SLOTQUANTIZER_H
