@@ -7,13 +7,21 @@
 // Prefill (M >= 128): GOP/s (2*M*N*K per call) and its fraction of the tier's
 // peak, also measured in the same run (independent vpdpbusd / FMA chains).
 //
+// The DRAM limit is the runtime's one method (Profile.h, measureReadBandwidth:
+// median rate of 8 MiB chunks swept from a 1 GiB buffer), the same figure
+// `llmc bench --bandwidth` and bench/run.sh report.
+//
 //   llmc-bench-kernels [--quick] [--threads=1,2] [--ms=1,128,512]
-//                      [--formats=int4_g32,int4_g128,int8_pc] [--ws-mib=1024]
+//                      [--formats=int4_g32,int4_g128,int8_pc,f32] [--ws-mib=1536]
+//                      [--shapes=4096x4096,...] [--json=FILE] [--probe]
+//
+// --probe: only the machine limits. --json=FILE: every figure also as JSON.
 //
 //===----------------------------------------------------------------------===//
 #include "llmc/Kernels/Matmul.h"
 #include "llmc/Kernels/Packing.h"
 #include "llmc/Kernels/ThreadPool.h"
+#include "llmc/Runtime/Profile.h"
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -103,14 +111,6 @@ double readRate(ThreadPool &pool, const std::vector<const uint8_t *> &bufs,
     best = std::max(best, double(bytes) * double(bufs.size()) / (now() - t0) / 1e9);
   }
   return best;
-}
-
-/// DRAM read bandwidth (GB/s) over one large buffer: best of 5.
-double measureBandwidth(ThreadPool &pool, uint8_t *buf, size_t bytes) {
-  std::vector<double> gbs;
-  for (int rep = 0; rep < 5; ++rep)
-    gbs.push_back(readRate(pool, {buf}, bytes));
-  return *std::max_element(gbs.begin(), gbs.end());
 }
 
 // Peak loops: 12 independent accumulator chains, the instruction the kernels
@@ -233,9 +233,17 @@ int main(int argc, char **argv) {
   std::vector<int> threads = {1, 2}, ms = {1, 128, 512};
   size_t wsMiB = 1536;
   std::string fmtSel = "int4_g32,int4_g128";
+  std::string shapeSel, jsonPath;
+  bool probeOnly = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick"))
       quick = true;
+    else if (!std::strcmp(argv[i], "--probe"))
+      probeOnly = true;
+    else if (!std::strncmp(argv[i], "--shapes=", 9))
+      shapeSel = argv[i] + 9;
+    else if (!std::strncmp(argv[i], "--json=", 7))
+      jsonPath = argv[i] + 7;
     else if (!std::strncmp(argv[i], "--threads=", 10))
       threads = parseList(argv[i] + 10);
     else if (!std::strncmp(argv[i], "--ms=", 5))
@@ -246,8 +254,8 @@ int main(int argc, char **argv) {
       fmtSel = argv[i] + 10;
     else {
       std::fprintf(stderr, "usage: %s [--quick] [--threads=1,2] [--ms=1,128,512] "
-                           "[--formats=int4_g32,int4_g128,int8_pc,int8_g32,int4_g32_f32act] "
-                           "[--ws-mib=1024]\n", argv[0]);
+                           "[--formats=int4_g32,int4_g128,int8_pc,int8_g32,f32] "
+                           "[--ws-mib=1536] [--shapes=4096x4096,...] [--json=FILE] [--probe]\n", argv[0]);
       return 2;
     }
   }
@@ -269,6 +277,34 @@ int main(int argc, char **argv) {
                                {5632, 2048}, {2048, 5632}};
   if (quick)
     shapes = {{4096, 4096}, {11008, 4096}};
+  if (!shapeSel.empty()) {
+    shapes.clear();
+    for (const char *q = shapeSel.c_str(); *q;) {
+      long long n = std::atoll(q), k = 0;
+      while (*q && *q != 'x')
+        ++q;
+      if (*q == 'x')
+        k = std::atoll(++q);
+      while (*q && *q != ',')
+        ++q;
+      if (*q == ',')
+        ++q;
+      if (n > 0 && k > 0)
+        shapes.push_back({n, k});
+    }
+  }
+  std::FILE *js = nullptr;
+  if (!jsonPath.empty() && !(js = std::fopen(jsonPath.c_str(), "w"))) {
+    std::fprintf(stderr, "cannot write %s\n", jsonPath.c_str());
+    return 1;
+  }
+  bool jsFirst = true;
+  auto jsonRow = [&](const std::string &row) {
+    if (js) {
+      std::fprintf(js, "%s\n    %s", jsFirst ? "" : ",", row.c_str());
+      jsFirst = false;
+    }
+  };
   // Shapes are written N x K (out x in), i.e. "4096x11008" is the down
   // projection reading K = 11008.
   std::vector<std::pair<std::string, WeightFormat>> fmts;
@@ -281,11 +317,10 @@ int main(int argc, char **argv) {
     fmts.push_back({"int8_pc_sym_f32/act8", WeightFormat::quantized(WeightType::Int8, 0, true, ScaleType::F32)});
   if (want("int8_g32"))
     fmts.push_back({"int8_g32_sym_f16/act8", WeightFormat::quantized(WeightType::Int8, 32, true, ScaleType::F16)});
+  if (want("f32"))
+    fmts.push_back({"f32", WeightFormat::floating(WeightType::F32)});
 
   // Machine limits, measured now.
-  const size_t bwBytes = size_t(1024) << 20; // far over any L3 seen (incl. 3D V-cache parts)
-  auto *bwBuf = static_cast<uint8_t *>(std::aligned_alloc(4096, bwBytes));
-  std::memset(bwBuf, 1, bwBytes);
   std::map<int, double> bw, int8Peak, fp32Peak;
   const IsaTier tier = MatmulDesc::forHost(16, 32, WeightFormat(), 1).tier;
   if (tier < IsaTier::AVX2) {
@@ -294,25 +329,49 @@ int main(int argc, char **argv) {
   }
   const PeakKind i8k = int8PeakKind(tier, host.hasAvxVnni());
   const PeakKind f32k = fp32PeakKind(tier);
+  if (js)
+    std::fprintf(js, "{\n  \"host\": \"%s\",\n  \"tier\": \"%s\",\n  \"rows\": [",
+                 host.cpu.c_str(), isaTierName(tier).str().c_str());
   for (int t : threads) {
     ThreadPool pool(unsigned(t), true);
-    bw[t] = measureBandwidth(pool, bwBuf, bwBytes);
+    runtime::ReadBandwidth rb = runtime::measureReadBandwidth(pool);
+    bw[t] = rb.medianGBs;
     int8Peak[t] = measurePeak(pool, i8k);
     fp32Peak[t] = measurePeak(pool, f32k);
-    std::printf("threads=%d: read of one 1 GiB buffer %.1f GB/s, int8 peak (%s) %.0f GOP/s, fp32 peak (%s) %.0f GFLOP/s\n",
-                t, bw[t], i8k.name, int8Peak[t], f32k.name, fp32Peak[t]);
+    std::printf("threads=%d: DRAM read %.1f GB/s (median of %d 8 MiB chunks of a 1 GiB buffer; "
+                "p10 %.1f, p90 %.1f, whole sweep %.1f), int8 peak (%s) %.0f GOP/s, fp32 peak (%s) %.0f GFLOP/s\n",
+                t, bw[t], rb.samples, rb.p10GBs, rb.p90GBs, rb.wholeGBs, i8k.name,
+                int8Peak[t], f32k.name, fp32Peak[t]);
+    char row[512];
+    std::snprintf(row, sizeof row,
+                  "{\"kind\": \"limits\", \"threads\": %d, \"dram_read_gb_s\": %.3f, "
+                  "\"dram_read_p10_gb_s\": %.3f, \"dram_read_p90_gb_s\": %.3f, "
+                  "\"int8_peak_gop_s\": %.1f, \"int8_peak_instr\": \"%s\", "
+                  "\"fp32_peak_gflop_s\": %.1f, \"fp32_peak_instr\": \"%s\"}",
+                  t, bw[t], rb.p10GBs, rb.p90GBs, int8Peak[t], i8k.name, fp32Peak[t], f32k.name);
+    jsonRow(row);
+    std::fflush(stdout);
   }
-  std::free(bwBuf);
+  auto finish = [&] {
+    if (js) {
+      std::fprintf(js, "\n  ]\n}\n");
+      std::fclose(js);
+    }
+  };
+  if (probeOnly) {
+    finish();
+    return 0;
+  }
 
-  std::printf("\nDecode rows (M=1): weight GB/s of the kernel and of a plain read of the same\n"
-              "bytes, timed call by call (interleaved, both cold); p90 and median of calls.\n"
-              "The per-call read is the DRAM limit used (the 1 GiB read above takes tens of\n"
-              "ms and is preempted on a loaded machine; short timed pieces are not).\n"
+  std::printf("\nDecode rows (M=1): weight GB/s of the kernel, timed call by call on\n"
+              "distinct cold copies (p90 and median of calls), and its fraction of the DRAM\n"
+              "read bandwidth above (median method). For reference, a plain read of the same\n"
+              "bytes timed call by call (interleaved with the kernel calls).\n"
               "Prefill rows: GOP/s (2MNK), fraction of the measured peak of the path.\n"
               "'cpu' (prefill): GOP/s per CPU-second x threads (excludes time the OS gave\n"
               "to other processes: an estimate of the undisturbed speed).\n\n");
   std::printf("%-11s %-22s %4s %3s %9s %17s %17s %12s\n", "NxK", "format/act", "M",
-              "thr", "ms(best)", "kernel p90|med", "read p90|med", "of limit");
+              "thr", "ms(med)", "kernel p90|med", "read p90|med", "of DRAM p90|med");
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   const int reps = quick ? 3 : 5;
@@ -372,10 +431,19 @@ int main(int argc, char **argv) {
             std::sort(rr.begin(), rr.end());
             // "best" = 90th percentile: robust, yet close to an undisturbed run.
             double kb = kr[kr.size() * 9 / 10], rb = rr[rr.size() * 9 / 10];
+            const double km = median(kr);
             std::printf("%-11s %-22s %4d %3d %9.3f %8.1f|%-8.1f %8.1f|%-8.1f %4.0f%%|%3.0f%%\n",
-                        shape, fname.c_str(), M, t, double(bytes) / kb / 1e6, kb,
-                        median(kr), rb, median(rr), 100 * kb / rb,
-                        100 * median(kr) / median(rr));
+                        shape, fname.c_str(), M, t, double(bytes) / km / 1e6, kb, km, rb,
+                        median(rr), 100 * kb / bw[t], 100 * km / bw[t]);
+            char row[512];
+            std::snprintf(row, sizeof row,
+                          "{\"kind\": \"decode\", \"shape\": \"%s\", \"format\": \"%s\", "
+                          "\"m\": 1, \"threads\": %d, \"bytes\": %lld, \"ms_median\": %.4f, "
+                          "\"gb_s_median\": %.3f, \"gb_s_p90\": %.3f, \"read_gb_s_median\": %.3f, "
+                          "\"dram_read_gb_s\": %.3f, \"fraction_of_dram\": %.4f}",
+                          shape, fname.c_str(), t, (long long)bytes, double(bytes) / km / 1e6,
+                          km, kb, median(rr), bw[t], km / bw[t]);
+            jsonRow(row);
           } else {
             std::vector<double> g;
             double cpu = 0;
@@ -393,11 +461,22 @@ int main(int argc, char **argv) {
                         median(g), "(GOP/s)", peak > 0 ? 100 * gb / peak : 0.0,
                         peak > 0 ? 100 * median(g) / peak : 0.0, gC,
                         peak > 0 ? 100 * gC / peak : 0.0);
+            char row[512];
+            std::snprintf(row, sizeof row,
+                          "{\"kind\": \"prefill\", \"shape\": \"%s\", \"format\": \"%s\", "
+                          "\"m\": %d, \"threads\": %d, \"ms_median\": %.4f, \"gop_s_median\": %.2f, "
+                          "\"gop_s_best\": %.2f, \"gop_s_cpu\": %.2f, \"peak_gop_s\": %.1f, "
+                          "\"act\": \"%s\"}",
+                          shape, fname.c_str(), M, t, 2.0 * M * sh.N * sh.K / median(g) / 1e6,
+                          median(g), gb, gC, peak,
+                          mm->desc().act == ActPath::Int8 ? "int8" : "f32");
+            jsonRow(row);
           }
           std::fflush(stdout);
         }
       }
     }
   }
+  finish();
   return 0;
 }

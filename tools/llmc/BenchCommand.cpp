@@ -1,10 +1,15 @@
 //===- BenchCommand.cpp - llmc bench -----------------------------------------===//
 //
-//   llmc bench model.llmc [--prompt 512 --gen 128 --threads N --json]
+//   llmc bench model.llmc [--prompt 512 --gen 128 --threads N --reps R
+//                          --bandwidth --profile --json]
 //
 // load_ms: Model::load (mmap, checks, kernel generation), without page-in.
 // A one-token warm-up then pages the weights in; prefill_tok_s is a prompt of
-// --prompt random tokens, decode_tok_s --gen single-token steps after it.
+// --prompt random tokens, decode_tok_s --gen single-token steps after it; with
+// --reps R both are run R times (from an empty cache) and the medians reported.
+// --bandwidth: the DRAM read bandwidth (Profile.h: measureReadBandwidth).
+// --profile: per-kernel time (each matmul weight slot, attention) of the
+// prefill and of the decode steps; glue = wall time minus kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,12 +17,15 @@
 
 #include "llmc/Runtime/Generate.h"
 #include "llmc/Runtime/Model.h"
+#include "llmc/Runtime/Profile.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <random>
 
 using namespace llvm;
@@ -33,37 +41,94 @@ static cl::opt<int64_t> genLen("gen", cl::desc("Generated tokens"), cl::init(128
                                cl::sub(llmc::cli::benchCmd));
 static cl::opt<unsigned> threads("threads", cl::desc("Threads (0 = all cores)"),
                                  cl::init(0), cl::sub(llmc::cli::benchCmd));
-static cl::opt<bool> bandwidth("bandwidth",
-                               cl::desc("Also measure the DRAM read bandwidth (1 GiB buffer)"),
-                               cl::init(false), cl::sub(llmc::cli::benchCmd));
+static cl::opt<bool> bandwidth(
+    "bandwidth",
+    cl::desc("Also measure the DRAM read bandwidth (1 GiB buffer, median of 8 MiB chunks)"),
+    cl::init(false), cl::sub(llmc::cli::benchCmd));
+static cl::opt<bool> profile("profile",
+                             cl::desc("Report per-kernel time (matmul per weight, "
+                                      "attention, glue) of prefill and decode"),
+                             cl::init(false), cl::sub(llmc::cli::benchCmd));
+static cl::opt<unsigned> reps("reps", cl::desc("Runs of prefill + decode (medians reported)"),
+                              cl::init(1), cl::sub(llmc::cli::benchCmd));
 static cl::opt<bool> asJson("json", cl::desc("One JSON object on stdout"),
                           cl::init(false), cl::sub(llmc::cli::benchCmd));
 
-/// DRAM read bandwidth in GB/s: every thread sums its slice of a 1 GiB buffer
-/// (8 floats wide), best of 3.
-static double measureReadBandwidth(unsigned threads) {
-  const size_t n = size_t(1) << 28; // floats
-  std::vector<float> buf(n, 1.0f);
-  llmc::ThreadPool pool(threads);
-  double best = 0;
-  std::vector<float> sink(pool.size());
-  for (int rep = 0; rep < 3; ++rep) {
-    auto t0 = std::chrono::steady_clock::now();
-    pool.run([&](unsigned t, unsigned nt) {
-      size_t b = n * t / nt, e = n * (t + 1) / nt;
-      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      for (size_t i = b; i + 8 <= e; i += 8)
-        for (int j = 0; j < 8; ++j)
-          acc[j] += buf[i + j];
-      float s = 0;
-      for (float a : acc)
-        s += a;
-      sink[t] = s;
-    });
-    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, double(n) * 4 / sec / 1e9);
+static double median(std::vector<double> v) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+namespace {
+/// A profile of one phase (prefill or decode), per call of that phase.
+struct PhaseProfile {
+  double wallMs = 0;
+  int64_t calls = 0; // prefill calls or decode steps
+  llmc::runtime::Profile prof;
+};
+} // namespace
+
+/// The matmul slots of `p`, grouped by weight name with the layer index
+/// replaced by '*' ("layers.*.wq+wk+wv"), in plan order.
+static json::Object profileJson(const llmc::runtime::Model &m, const PhaseProfile &p) {
+  const auto &slots = m.plan().weights;
+  const double per = p.calls > 0 ? 1.0 / double(p.calls) : 0;
+  json::Array mats;
+  std::vector<std::string> order;
+  std::map<std::string, std::pair<double, uint64_t>> byKind;
+  std::map<std::string, uint64_t> kindBytes;
+  double matMs = 0;
+  for (size_t i = 0; i < p.prof.matmuls().size(); ++i) {
+    const auto &e = p.prof.matmuls()[i];
+    if (!e.calls)
+      continue;
+    const std::string name = i < slots.size() ? slots[i].name : "slot" + std::to_string(i);
+    const uint64_t bytes = i < slots.size() ? uint64_t(slots[i].bytes) : 0;
+    mats.push_back(json::Object{{"slot", int64_t(i)},
+                                {"name", name},
+                                {"ms", e.seconds * 1e3 * per},
+                                {"calls", int64_t(e.calls)},
+                                {"bytes", int64_t(bytes)}});
+    // Every "layers.<n>." becomes "layers.*." (merged slots name several).
+    std::string kind;
+    for (size_t i = 0; i < name.size();) {
+      if (name.compare(i, 7, "layers.") == 0) {
+        size_t c = i + 7;
+        while (c < name.size() && isdigit((unsigned char)name[c]))
+          ++c;
+        if (c > i + 7) {
+          kind += "layers.*";
+          i = c;
+          continue;
+        }
+      }
+      kind += name[i++];
+    }
+    if (!byKind.count(kind))
+      order.push_back(kind);
+    byKind[kind].first += e.seconds * 1e3 * per;
+    byKind[kind].second += e.calls;
+    kindBytes[kind] += bytes;
+    matMs += e.seconds * 1e3 * per;
   }
-  return best;
+  json::Array kinds;
+  for (const std::string &k : order)
+    kinds.push_back(json::Object{{"name", k},
+                                 {"ms", byKind[k].first},
+                                 {"calls", int64_t(byKind[k].second)},
+                                 {"bytes", int64_t(kindBytes[k])}});
+  const double attMs = p.prof.attention().seconds * 1e3 * per;
+  const double total = p.wallMs * per;
+  return json::Object{{"calls", p.calls},
+                      {"total_ms", total},
+                      {"matmul_ms", matMs},
+                      {"attention_ms", attMs},
+                      {"attention_calls", int64_t(p.prof.attention().calls)},
+                      {"glue_ms", std::max(0.0, total - matMs - attMs)},
+                      {"matmul_kinds", std::move(kinds)},
+                      {"matmuls", std::move(mats)}};
 }
 
 int llmc::cli::runBench() {
@@ -75,6 +140,9 @@ int llmc::cli::runBench() {
   const Model &m = **model;
   SessionOptions so;
   so.threads = threads;
+  llmc::runtime::Profile prof;
+  if (profile)
+    so.profile = &prof;
   auto session = Session::create(m, so);
   if (!session)
     return reportError(session.takeError());
@@ -98,22 +166,42 @@ int llmc::cli::runBench() {
   double warmMs = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
   s.reset();
 
-  t0 = clock::now();
-  auto logits = s.prefill(prompt);
-  if (!logits)
-    return reportError(logits.takeError());
-  double prefillMs = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
-  int32_t next = argmax(*logits);
-  t0 = clock::now();
-  for (int64_t i = 0; i < G; ++i) {
-    auto l = s.decode(next);
-    if (!l)
-      return reportError(l.takeError());
-    next = argmax(*l);
+  std::vector<double> prefillRuns, decodeRuns;
+  PhaseProfile pre, dec;
+  for (unsigned rep = 0; rep < std::max(1u, unsigned(reps)); ++rep) {
+    s.reset();
+    prof.reset();
+    t0 = clock::now();
+    auto logits = s.prefill(prompt);
+    if (!logits)
+      return reportError(logits.takeError());
+    double prefillMs = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    int32_t next = argmax(*logits);
+    if (profile) {
+      pre.prof = prof;
+      pre.wallMs = prefillMs;
+      pre.calls = 1;
+      prof.reset();
+    }
+    t0 = clock::now();
+    for (int64_t i = 0; i < G; ++i) {
+      auto l = s.decode(next);
+      if (!l)
+        return reportError(l.takeError());
+      next = argmax(*l);
+    }
+    double decodeMs = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    if (profile && G > 0) {
+      dec.prof = prof;
+      dec.wallMs = decodeMs;
+      dec.calls = G;
+    }
+    prefillRuns.push_back(P * 1e3 / prefillMs);
+    if (G > 0)
+      decodeRuns.push_back(G * 1e3 / decodeMs);
   }
-  double decodeMs = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
-  double prefillTokS = P * 1e3 / prefillMs;
-  double decodeTokS = G > 0 ? G * 1e3 / decodeMs : 0;
+  double prefillTokS = median(prefillRuns);
+  double decodeTokS = median(decodeRuns);
   double rssMb = peakRssBytes() / 1048576.0;
   // Bytes one decode step streams: the packed matmul weights (the embedding
   // table is read one row at a time) plus the KV cache of the context so far.
@@ -125,9 +213,14 @@ int llmc::cli::runBench() {
   double kvBytes = double(cfg.layers) * cfg.kvHeads * (cfg.headDim + cfg.valueDim) * 4 *
                    double(P + G / 2);
   double decodeGBs = decodeTokS * (double(streamed) + kvBytes) / 1e9;
-  double dram = bandwidth ? measureReadBandwidth(s.threads()) : 0;
+  llmc::runtime::ReadBandwidth bw;
+  if (bandwidth) {
+    llmc::ThreadPool pool(s.threads());
+    bw = llmc::runtime::measureReadBandwidth(pool);
+  }
+  const double dram = bw.medianGBs;
   if (asJson) {
-    outs() << json::Value(json::Object{
+    json::Object o{
                   {"prefill_tok_s", prefillTokS},
                   {"decode_tok_s", decodeTokS},
                   {"load_ms", m.loadMs()},
@@ -139,9 +232,19 @@ int llmc::cli::runBench() {
                   {"weight_mb", m.weightBytes() / 1048576.0},
                   {"decode_gb_s", decodeGBs},
                   {"dram_read_gb_s", dram},
+                  {"dram_read_p90_gb_s", bw.p90GBs},
                   {"decode_fraction_of_dram", dram > 0 ? decodeGBs / dram : 0.0},
-                  {"program", m.usesProgram() ? "jit" : "interpreted"}})
-           << "\n";
+                  {"decode_weight_bytes", int64_t(streamed)},
+                  {"prefill_tok_s_runs", json::Array(prefillRuns)},
+                  {"decode_tok_s_runs", json::Array(decodeRuns)},
+                  {"program", m.usesProgram() ? "jit" : "interpreted"}};
+    if (profile) {
+      json::Object po{{"prefill", profileJson(m, pre)}};
+      if (G > 0)
+        po["decode"] = profileJson(m, dec);
+      o["profile"] = std::move(po);
+    }
+    outs() << json::Value(std::move(o)) << "\n";
     return 0;
   }
   outs() << format("load        %8.1f ms (mmap, checks, kernels, link; page-in not included)\n"
@@ -152,7 +255,24 @@ int llmc::cli::runBench() {
                    m.loadMs(), warmMs, prefillTokS, (long long)P, decodeTokS,
                    (long long)G, decodeGBs, rssMb, m.weightBytes() / 1048576.0);
   if (dram > 0)
-    outs() << format("DRAM read   %8.1f GB/s (%u threads); decode reaches %.0f%% of it\n",
-                     dram, s.threads(), 100 * decodeGBs / dram);
+    outs() << format("DRAM read   %8.1f GB/s (%u threads, median of %d 8 MiB chunks of a "
+                     "1 GiB buffer; p90 %.1f); decode reaches %.0f%% of it\n",
+                     dram, s.threads(), bw.samples, bw.p90GBs, 100 * decodeGBs / dram);
+  if (profile) {
+    auto print = [&](const char *phase, const PhaseProfile &p) {
+      json::Object o = profileJson(m, p);
+      outs() << format("profile %s (ms per call): total %.3f = matmul %.3f + attention %.3f + glue %.3f\n",
+                       phase, *o.getNumber("total_ms"), *o.getNumber("matmul_ms"),
+                       *o.getNumber("attention_ms"), *o.getNumber("glue_ms"));
+      for (const json::Value &k : *o.getArray("matmul_kinds")) {
+        const json::Object &ko = *k.getAsObject();
+        outs() << format("  %-40s %9.3f ms\n", ko.getString("name")->str().c_str(),
+                         *ko.getNumber("ms"));
+      }
+    };
+    print("prefill", pre);
+    if (G > 0)
+      print("decode", dec);
+  }
   return 0;
 }
