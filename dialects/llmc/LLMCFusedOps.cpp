@@ -48,16 +48,35 @@ LogicalResult LayerNormOp::verify() {
 
 LogicalResult RopeOp::verify() {
   RankedTensorType x = tensorType(getX()), cos = tensorType(getCos());
-  if (failed(checkRank(*this, "x", x, 4)) ||
-      failed(checkRank(*this, "cos", cos, 3)))
+  std::optional<uint64_t> numHeads = getNumHeads();
+  // Heads-first [B, H, S, D], or token-major [B, S, H * D] with num_heads.
+  int64_t seq, d;
+  if (numHeads) {
+    if (failed(checkRank(*this, "x (token-major, with num_heads)", x, 3)))
+      return failure();
+    int64_t h = int64_t(*numHeads), e = x.getDimSize(2);
+    if (h <= 0)
+      return emitOpError() << "num_heads must be positive, got " << h;
+    if (isStatic(e) && e % h != 0)
+      return emitOpError() << "last dim of 'x' (" << e
+                           << ") is not a multiple of num_heads (" << h << ")";
+    seq = x.getDimSize(1);
+    d = isStatic(e) ? e / h : ShapedType::kDynamic;
+  } else {
+    if (failed(checkRank(*this, "x", x, 4)))
+      return failure();
+    seq = x.getDimSize(2);
+    d = x.getDimSize(3);
+  }
+  if (failed(checkRank(*this, "cos", cos, 3)))
     return failure();
-  int64_t d = x.getDimSize(3);
   if (isStatic(d) && d % 2 != 0)
     return emitOpError() << "head dim of 'x' must be even, got " << d;
   if (failed(checkDimOneOr(*this, cos.getDimSize(0), "batch dim of 'cos'",
                            x.getDimSize(0), "batch dim of 'x'")) ||
       failed(checkSameDim(*this, cos.getDimSize(1), "sequence dim of 'cos'",
-                          x.getDimSize(2), "sequence dim of 'x' (dim 2)")))
+                          seq, numHeads ? "sequence dim of 'x' (dim 1)"
+                                        : "sequence dim of 'x' (dim 2)")))
     return failure();
   int64_t half = cos.getDimSize(2);
   if (isStatic(half) && half == 0)
@@ -103,21 +122,59 @@ LogicalResult AttentionOp::verify() {
 
   RankedTensorType q = tensorType(getQ()), k = tensorType(getK()),
                    v = tensorType(getV());
-  if (failed(checkRank(*this, "q", q, 4)) ||
-      failed(checkRank(*this, "k", k, 4)) ||
-      failed(checkRank(*this, "v", v, 4)))
+  // Heads-first [B, H, S, D] or token-major [B, S, H * D] (all four alike).
+  const bool tokenMajor = q.getRank() == 3;
+  const int64_t rank = tokenMajor ? 3 : 4;
+  if (failed(checkRank(*this, "q", q, rank)) ||
+      failed(checkRank(*this, "k", k, rank)) ||
+      failed(checkRank(*this, "v", v, rank)) ||
+      failed(checkRank(*this, "out", tensorType(getOut()), rank)))
     return failure();
-  int64_t b = q.getDimSize(0), s = q.getDimSize(2), d = q.getDimSize(3);
-  int64_t dv = v.getDimSize(3);
-  if (failed(checkSameDim(*this, q.getDimSize(1), "head dim 1 of 'q'",
-                          numHeads, "num_heads")))
-    return failure();
-  // k and v: [B, Hkv, S, D] / [B, Hkv, S, Dv].
-  for (auto [name, t, last] :
-       {std::tuple<StringRef, RankedTensorType, int64_t>{"k", k, d},
-        {"v", v, dv}}) {
-    if (failed(checkShape(*this, name, t, {b, numKvHeads, s, last})))
+  // The head dim of a token-major operand with `heads` heads.
+  auto headDim = [&](StringRef name, RankedTensorType t, int64_t heads,
+                     int64_t &hd) -> LogicalResult {
+    int64_t e = t.getDimSize(2);
+    hd = ShapedType::kDynamic;
+    if (!isStatic(e))
+      return success();
+    if (e % heads != 0)
+      return emitOpError() << "last dim of '" << name << "' (" << e
+                           << ") is not a multiple of its head count (" << heads
+                           << ")";
+    hd = e / heads;
+    return success();
+  };
+  int64_t b = q.getDimSize(0), s, d, dv;
+  if (tokenMajor) {
+    s = q.getDimSize(1);
+    int64_t dk;
+    if (failed(headDim("q", q, numHeads, d)) ||
+        failed(headDim("k", k, numKvHeads, dk)) ||
+        failed(headDim("v", v, numKvHeads, dv)) ||
+        failed(checkSameDim(*this, dk, "head dim of 'k'", d, "head dim of 'q'")))
       return failure();
+    for (auto [name, t] : {std::pair<StringRef, RankedTensorType>{"k", k},
+                           {"v", v}})
+      if (failed(checkSameDim(*this, t.getDimSize(0), ("batch dim of '" + name + "'").str(),
+                              b, "batch dim of 'q'")) ||
+          failed(checkSameDim(*this, t.getDimSize(1),
+                              ("sequence dim of '" + name + "'").str(), s,
+                              "sequence dim of 'q'")))
+        return failure();
+  } else {
+    s = q.getDimSize(2);
+    d = q.getDimSize(3);
+    dv = v.getDimSize(3);
+    if (failed(checkSameDim(*this, q.getDimSize(1), "head dim 1 of 'q'",
+                            numHeads, "num_heads")))
+      return failure();
+    // k and v: [B, Hkv, S, D] / [B, Hkv, S, Dv].
+    for (auto [name, t, last] :
+         {std::tuple<StringRef, RankedTensorType, int64_t>{"k", k, d},
+          {"v", v, dv}}) {
+      if (failed(checkShape(*this, name, t, {b, numKvHeads, s, last})))
+        return failure();
+    }
   }
 
   // Past and present: [B, Hkv, P, D] -> [B, Hkv, P+S, D].
@@ -142,18 +199,27 @@ LogicalResult AttentionOp::verify() {
       failed(checkShape(*this, "present_value", tensorType(getPresentValue()),
                         {b, numKvHeads, total, dv})) ||
       failed(checkShape(*this, "out", tensorType(getOut()),
-                        {b, numHeads, s, dv})))
+                        tokenMajor ? SmallVector<int64_t>{b, s, isStatic(dv) ? numHeads * dv : ShapedType::kDynamic}
+                                   : SmallVector<int64_t>{b, numHeads, s, dv})))
     return failure();
 
-  // Mask: [B|1, 1|Hq, 1|S, P+S], additive (q's element type) or boolean; a
-  // padding mask has one row for every query.
+  // Mask: [B|1, 1|Hq, 1|S, P+S] or [B|1, P+S], additive (q's element type)
+  // or boolean (i1 or integer, nonzero = attend).
   if (Value maskValue = getMask()) {
     RankedTensorType mask = tensorType(maskValue);
     Type et = mask.getElementType();
-    if (!et.isInteger(1) && et != q.getElementType())
-      return emitOpError() << "mask must be boolean (i1) or additive with the "
-                              "element type of 'q' ("
+    if (!et.isSignlessInteger() && et != q.getElementType())
+      return emitOpError() << "mask must be boolean (i1 or integer) or additive "
+                              "with the element type of 'q' ("
                            << q.getElementType() << "), got " << et;
+    if (mask.getRank() == 2) {
+      if (failed(checkDimOneOr(*this, mask.getDimSize(0), "batch dim of 'mask'",
+                               b, "the batch size")) ||
+          failed(checkSameDim(*this, mask.getDimSize(1), "dim 1 of 'mask'",
+                              total, "the total key length (past + new)")))
+        return failure();
+      return success();
+    }
     if (failed(checkRank(*this, "mask", mask, 4)) ||
         failed(checkDimOneOr(*this, mask.getDimSize(0), "batch dim of 'mask'",
                              b, "the batch size")) ||
@@ -163,6 +229,38 @@ LogicalResult AttentionOp::verify() {
                              "the query length")) ||
         failed(checkSameDim(*this, mask.getDimSize(3), "dim 3 of 'mask'",
                             total, "the total key length (past + new)")))
+      return failure();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Merged matmul
+//===----------------------------------------------------------------------===//
+
+LogicalResult MergedMatMulOp::verify() {
+  RankedTensorType x = tensorType(getX());
+  if (failed(checkMinRank(*this, "x", x, 1)))
+    return failure();
+  if (getWeights().empty())
+    return emitOpError() << "needs at least one weight";
+  if (getWeights().size() != getResults().size())
+    return emitOpError() << "has " << getWeights().size() << " weights but "
+                         << getResults().size() << " results";
+  int64_t k = x.getDimSize(x.getRank() - 1);
+  for (auto [i, w, r] : llvm::enumerate(getWeights(), getResults())) {
+    RankedTensorType wt = tensorType(w), rt = tensorType(r);
+    std::string wn = "weight #" + std::to_string(i),
+                rn = "result #" + std::to_string(i);
+    if (failed(checkRank(*this, wn, wt, 2)) ||
+        failed(checkSameElementType(*this, wn, wt, "x", x)) ||
+        failed(checkSameElementType(*this, rn, rt, "x", x)) ||
+        failed(checkSameDim(*this, wt.getDimSize(0), "K of " + wn, k,
+                            "the last dim of 'x'")))
+      return failure();
+    SmallVector<int64_t> expected(x.getShape());
+    expected.back() = wt.getDimSize(1);
+    if (failed(checkShape(*this, rn, rt, expected)))
       return failure();
   }
   return success();

@@ -47,8 +47,11 @@ def LLMC_RopeOp : LLMC_Op<"rope",
      AllElementTypesMatch<["x", "cos"]>]> {
   let summary = "rotary position embedding";
   let description = [{
-    `x` is [B, H, S, D] (heads before sequence, as after the usual
-    transpose), D even. `cos`/`sin` are [B or 1, S, R/2] with R <= D the
+    Without `num_heads`, `x` is [B, H, S, D] (heads before sequence, as
+    after the usual transpose). With `num_heads = H`, `x` is token-major
+    [B, S, H * D] (the projection's own layout; head h is the slice
+    [h * D, (h + 1) * D) of the last dim) and the result has that layout
+    too. D is even. `cos`/`sin` are [B or 1, S, R/2] with R <= D the
     rotary dim; dims R..D of each head pass through unchanged (partial
     rotary). For each rotated pair (a, b) with angle index i:
     `a' = a * cos[i] - b * sin[i]`, `b' = b * cos[i] + a * sin[i]`.
@@ -59,11 +62,15 @@ def LLMC_RopeOp : LLMC_Op<"rope",
     ```mlir
     %r = llmc.rope half %x, %cos, %sin : (tensor<1x32x?x128xf32>,
         tensor<1x?x64xf32>, tensor<1x?x64xf32>) -> tensor<1x32x?x128xf32>
+    %t = llmc.rope half %y, %cos, %sin {num_heads = 32 : i64} :
+        (tensor<1x?x4096xf32>, tensor<1x?x64xf32>, tensor<1x?x64xf32>)
+        -> tensor<1x?x4096xf32>
     ```
   }];
   let arguments = (ins LLMC_FloatTensor:$x, LLMC_FloatTensor:$cos,
                        LLMC_FloatTensor:$sin,
-                       LLMC_RopeConventionAttr:$convention);
+                       LLMC_RopeConventionAttr:$convention,
+                       OptionalAttr<I64Attr>:$num_heads);
   let results = (outs LLMC_FloatTensor:$result);
   let assemblyFormat = [{
     `` $convention $x `,` $cos `,` $sin attr-dict `:`
@@ -105,16 +112,24 @@ def LLMC_AttentionOp : LLMC_Op<"attention",
       `out = softmax(scale * q @ present_key^T + mask) @ present_value`
 
     `out` is [B, Hq, S, Dv]. With `causal`, query i (at absolute position
-    P + i) does not see keys after it. The optional `mask` [B or 1,
-    1 or Hq, 1 or S, P+S] is additive (float, same type as q) or boolean (i1,
-    true = attend); a padding mask has dim 2 = 1 (the same row for every
-    query).
+    P + i) does not see keys after it.
+
+    Token-major form: `q`, `k`, `v` and `out` may instead all be rank 3,
+    [B, S, H * D] with the heads counted by `num_heads` (q, out) and
+    `num_kv_heads` (k, v): the projections' own layout, head h being the
+    slice [h * D, (h + 1) * D) of the last dim. The cache (`past_*`,
+    `present_*`) is heads-first [B, Hkv, P, D] in both forms.
+
+    The optional `mask` is [B or 1, 1 or Hq, 1 or S, P+S], or [B or 1, P+S]
+    (a key padding mask: the same row for every head and query). It is
+    additive (float, same type as q) or boolean: `i1` or an integer type,
+    nonzero = attend (an integer `attention_mask` input is used as it is).
   }];
   let arguments = (ins LLMC_FloatTensor:$q, LLMC_FloatTensor:$k,
                        LLMC_FloatTensor:$v,
                        Optional<LLMC_FloatTensor>:$past_key,
                        Optional<LLMC_FloatTensor>:$past_value,
-                       Optional<RankedTensorOf<[F16, BF16, F32, F64, I1]>>:$mask,
+                       Optional<RankedTensorOf<[F16, BF16, F32, F64, I1, I8, I32, I64]>>:$mask,
                        I64Attr:$num_heads, I64Attr:$num_kv_heads,
                        F32Attr:$scale,
                        DefaultValuedAttr<BoolAttr, "false">:$causal);
@@ -123,6 +138,30 @@ def LLMC_AttentionOp : LLMC_Op<"attention",
   let assemblyFormat = [{
     $q `,` $k `,` $v (`past` `(` $past_key^ `,` $past_value `)`)?
     (`mask` `(` $mask^ `)`)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLMC_MergedMatMulOp : LLMC_Op<"merged_matmul"> {
+  let summary = "one matmul of an activation by N-concatenated weights";
+  let description = [{
+    `x` [..., K] times 2-D weights `w_i` [K, N_i] (same K and element type
+    as `x`): result i is `x @ w_i` [..., N_i]. It is one product by the
+    concatenation [K, sum N_i] (merged q/k/v or gate/up projections): the
+    weights stay separate operands (references, no bytes in the IR) and
+    CodeGen packs them as one matrix whose output columns the results view.
+
+    ```mlir
+    %q, %k, %v = llmc.merged_matmul %x, %wq, %wk, %wv :
+        (tensor<?x?x64xf32>, tensor<64x64xf32>, tensor<64x32xf32>,
+         tensor<64x32xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x32xf32>,
+         tensor<?x?x32xf32>)
+    ```
+  }];
+  let arguments = (ins LLMC_FloatTensor:$x, Variadic<LLMC_FloatTensor>:$weights);
+  let results = (outs Variadic<LLMC_FloatTensor>:$results);
+  let assemblyFormat = [{
+    $x `,` $weights attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

@@ -102,6 +102,10 @@ private:
                             StringRef what);
   Expected<HeadView> headView(Operation *op, const VInfo &v, int64_t &heads,
                               int64_t &headDim, StringRef what);
+  /// The heads of a token-major [batch, S, heads * D] value.
+  Expected<HeadView> tokenMajorHeadView(Operation *op, const VInfo &v,
+                                        int64_t heads, int64_t &headDim,
+                                        StringRef what);
   Expected<VInfo> reshape(Operation *op, const VInfo &in, ArrayRef<int64_t> shape);
   ProgramPlan &plan() { return out_.plan; }
   Expected<const VInfo *> get(Operation *op, Value v) {
@@ -198,6 +202,24 @@ Expected<HeadView> Builder::headView(Operation *op, const VInfo &v, int64_t &hea
   h.tokenStride = v.dims[2].stride;
   heads = v.dims[1].size;
   headDim = v.dims[3].size;
+  return h;
+}
+
+Expected<HeadView> Builder::tokenMajorHeadView(Operation *op, const VInfo &v,
+                                               int64_t heads, int64_t &headDim,
+                                               StringRef what) {
+  if (v.kind != VKind::Activation)
+    return err(op, what + " must be an activation");
+  if (v.dims.size() != 3 || v.dims[0].sym != Sym::Batch ||
+      v.dims[1].sym != Sym::Seq || v.dims[2].sym != Sym::Static ||
+      v.dims[2].stride != 1 || heads <= 0 || v.dims[2].size % heads != 0)
+    return err(op, what + " must be [batch, sequence, heads * head_dim] with "
+                          "contiguous features");
+  headDim = v.dims[2].size / heads;
+  HeadView h;
+  h.offset = v.offset;
+  h.headStride = headDim;
+  h.tokenStride = v.dims[1].stride;
   return h;
 }
 
@@ -464,6 +486,68 @@ Error Builder::visit(Operation *op) {
     values_[m.getResult()] = o;
     return Error::success();
   }
+  if (auto mm = dyn_cast<MergedMatMulOp>(op)) {
+    // One matmul by the N-concatenation of the weights; the results are
+    // column views of its output. The packed slot's root is an llmc.concat
+    // of the weights (built here: the module is CodeGen's to annotate).
+    auto x = get(op, mm.getX());
+    if (!x)
+      return x.takeError();
+    for (Value w : mm.getWeights()) {
+      auto wi = get(op, w);
+      if (!wi)
+        return wi.takeError();
+      if ((*wi)->kind != VKind::Weight)
+        return err(op, "merged_matmul operands after x must be weights");
+    }
+    int64_t K;
+    auto in = rowView(op, **x, K, "x");
+    if (!in)
+      return in.takeError();
+    Value root = mm.getWeights().front();
+    if (mm.getWeights().size() > 1) {
+      int64_t total = 0;
+      for (Value w : mm.getWeights())
+        total += cast<RankedTensorType>(w.getType()).getDimSize(1);
+      auto wt = cast<RankedTensorType>(root.getType());
+      OpBuilder b(op);
+      root = b.create<ConcatOp>(op->getLoc(),
+                                RankedTensorType::get({wt.getDimSize(0), total},
+                                                      wt.getElementType()),
+                                mm.getWeights(), b.getI64IntegerAttr(1));
+    }
+    auto slot = weightSlot(root, SlotKind::Packed, op);
+    if (!slot)
+      return slot.takeError();
+    const WeightSlot &ws = plan().weights[*slot];
+    if (ws.shape[1] != K)
+      return err(op, "weight K does not match the activation");
+    use(**x);
+    auto dims = dimsOf(**x);
+    while (dims.size() > 2 && dims.back().sym == Sym::Static)
+      dims.pop_back();
+    dims.push_back(Dim{Sym::Static, ws.shape[0]});
+    VInfo o = allocate(dims);
+    Step s;
+    s.kind = StepKind::Matmul;
+    s.weight = *slot;
+    s.in = *in;
+    s.width = ws.shape[0];
+    s.inner = K;
+    int64_t w2;
+    s.out = cantFail(rowView(op, o, w2, "out"));
+    addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
+    int64_t start = 0;
+    for (Value r : mm.getResults()) {
+      VInfo piece = o;
+      int64_t n = cast<RankedTensorType>(r.getType()).getShape().back();
+      piece.dims.back().size = n;
+      piece.offset += start * o.dims.back().stride;
+      start += n;
+      values_[r] = piece;
+    }
+    return Error::success();
+  }
   if (auto sp = dyn_cast<SplitOp>(op)) {
     auto x = get(op, sp.getX());
     if (!x)
@@ -579,8 +663,11 @@ Error Builder::visit(Operation *op) {
       return sn.takeError();
     if (!(*c)->ropeCos || !(*sn)->ropeSin || (*c)->ropeStep != (*sn)->ropeStep)
       return err(op, "cos/sin must come from one llmc.rope_cos_sin");
-    int64_t H, D;
-    auto in = headView(op, **x, H, D, "x");
+    // Heads-first [B, H, S, D] or token-major [B, S, H * D] (num_heads).
+    std::optional<uint64_t> numHeads = rp.getNumHeads();
+    int64_t H = numHeads ? int64_t(*numHeads) : 0, D;
+    auto in = numHeads ? tokenMajorHeadView(op, **x, H, D, "x")
+                       : headView(op, **x, H, D, "x");
     if (!in)
       return in.takeError();
     use(**x);
@@ -591,7 +678,8 @@ Error Builder::visit(Operation *op) {
     s.kind = StepKind::Rope;
     s.q = *in;
     int64_t h2, d2;
-    s.o = cantFail(headView(op, o, h2, d2, "out"));
+    s.o = numHeads ? cantFail(tokenMajorHeadView(op, o, H, d2, "out"))
+                   : cantFail(headView(op, o, h2, d2, "out"));
     s.heads = H;
     s.headDim = D;
     s.rotHalf = (*c)->dims.back().size;
@@ -623,28 +711,41 @@ Error Builder::visit(Operation *op) {
         return err(op, "past_key/past_value must be inputs of the function "
                        "(the KV cache)");
     }
-    int64_t Hq, D, Hk, Dk, Hv, Dv;
-    auto qv = headView(op, **q, Hq, D, "q");
+    // Heads-first [B, H, S, D] or token-major [B, S, H * D] operands; both
+    // are views of the same token-major arena layout.
+    const bool tokenMajor =
+        cast<RankedTensorType>(at.getQ().getType()).getRank() == 3;
+    int64_t Hq = int64_t(at.getNumHeads()), Hk = int64_t(at.getNumKvHeads()),
+            Hv = Hk, D, Dk, Dv;
+    auto view = [&](const VInfo &vi, int64_t &heads, int64_t &hd,
+                    StringRef what) {
+      return tokenMajor ? tokenMajorHeadView(op, vi, heads, hd, what)
+                        : headView(op, vi, heads, hd, what);
+    };
+    auto qv = view(**q, Hq, D, "q");
     if (!qv)
       return qv.takeError();
-    auto kv = headView(op, **k, Hk, Dk, "k");
+    auto kv = view(**k, Hk, Dk, "k");
     if (!kv)
       return kv.takeError();
-    auto vv = headView(op, **v, Hv, Dv, "v");
+    auto vv = view(**v, Hv, Dv, "v");
     if (!vv)
       return vv.takeError();
     use(**q);
     use(**k);
     use(**v);
-    VInfo o = allocate({Dim{Sym::Batch}, Dim{Sym::Static, Hq}, Dim{Sym::Seq},
-                        Dim{Sym::Static, Dv}});
+    VInfo o = tokenMajor
+                  ? allocate({Dim{Sym::Batch}, Dim{Sym::Seq},
+                              Dim{Sym::Static, Hq * Dv}})
+                  : allocate({Dim{Sym::Batch}, Dim{Sym::Static, Hq},
+                              Dim{Sym::Seq}, Dim{Sym::Static, Dv}});
     Step s;
     s.kind = StepKind::Attention;
     s.q = *qv;
     s.k = *kv;
     s.v = *vv;
-    int64_t h2, d2;
-    s.o = cantFail(headView(op, o, h2, d2, "out"));
+    int64_t h2 = Hq, d2;
+    s.o = cantFail(view(o, h2, d2, "out"));
     s.heads = Hq;
     s.kvHeads = Hk;
     s.headDim = D;

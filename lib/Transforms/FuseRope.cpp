@@ -132,11 +132,43 @@ static Value matchDuplicated(Value v, RopeConvention convention) {
   return (a && a == b) ? a : Value();
 }
 
-/// Where a half-width table comes from: trig of angles, or a given table.
+/// Where a half-width table comes from: trig of angles, or a given table;
+/// or, with `cached` set, a full-width constant table gathered by position
+/// ids (HF's `cos_cached[:T][position_ids]`), whose values are checked
+/// against the standard ones before it is trusted.
 struct TableSource {
   Value value;
   bool isAngles = false;
+  Value cached, positions;
 };
+
+/// `v = gather(src, pos)` on axis 0 with `pos` integer [B, S] and `src` a
+/// constant [N, D] or `gather(constant, range(0, n, 1))` (the slice
+/// `[:seq_len]` with a run-time end). Returns (constant, pos).
+static std::optional<std::pair<Value, Value>> matchCachedTable(Value v) {
+  auto g = v.getDefiningOp<GatherOp>();
+  if (!g || normalizeAxis(g.getAxis(), rankOf(g.getData())) != 0)
+    return std::nullopt;
+  Value pos = g.getIndices();
+  auto pt = tensorTypeOf(pos);
+  if (!pt || pt.getRank() != 2 ||
+      !(pt.getElementType().isInteger(32) || pt.getElementType().isInteger(64)))
+    return std::nullopt;
+  Value src = g.getData();
+  if (auto inner = src.getDefiningOp<GatherOp>()) {
+    auto r = inner.getIndices().getDefiningOp<RangeOp>();
+    if (!r || normalizeAxis(inner.getAxis(), rankOf(inner.getData())) != 0 ||
+        getScalarInt(r.getStart()) != std::optional<int64_t>(0) ||
+        getScalarInt(r.getDelta()) != std::optional<int64_t>(1))
+      return std::nullopt;
+    src = inner.getData();
+  }
+  auto st = tensorTypeOf(src);
+  if (!st || st.getRank() != 2 || !st.hasStaticShape() ||
+      !src.getDefiningOp<ConstantOp>())
+    return std::nullopt;
+  return std::make_pair(src, pos);
+}
 
 /// `full` is [B|1, 1, S, D]: unsqueeze(dup-and-trig(...), axis 1).
 template <typename TrigOp>
@@ -149,10 +181,12 @@ static std::optional<TableSource> matchTable(Value full,
   if (!t)
     return std::nullopt;
   t = peelFloatCasts(t);
+  if (auto cached = matchCachedTable(t))
+    return TableSource{Value(), false, cached->first, cached->second};
   if (auto trig = t.getDefiningOp<TrigOp>()) {
     // trig(dup(angles))
     if (Value angles = matchDuplicated(trig.getX(), convention))
-      return TableSource{angles, true};
+      return TableSource{angles, true, Value(), Value()};
     return std::nullopt;
   }
   Value half = matchDuplicated(t, convention);
@@ -160,8 +194,8 @@ static std::optional<TableSource> matchTable(Value full,
     return std::nullopt;
   Value inner = peelFloatCasts(half);
   if (auto trig = inner.getDefiningOp<TrigOp>())
-    return TableSource{trig.getX(), true};
-  return TableSource{half, false};
+    return TableSource{trig.getX(), true, Value(), Value()};
+  return TableSource{half, false, Value(), Value()};
 }
 
 //===----------------------------------------------------------------------===//
@@ -267,6 +301,58 @@ static std::optional<PositionAngles> matchPositionAngles(Value angles,
   return PositionAngles{pos, *theta};
 }
 
+/// theta when the constant full-width tables `cosT`/`sinT` [N, D] are the
+/// standard ones in `convention`: entry (p, col(i)) is cos/sin of
+/// p * theta^(-2i/D) computed in f32 as exporters do (col(i) = i and
+/// i + D/2 for `half`, 2i and 2i + 1 for `interleaved`). theta comes from
+/// the angle of row 1 at frequency 1; then every entry is checked.
+static std::optional<double> verifyCachedTables(Value cosT, Value sinT,
+                                                RopeConvention convention) {
+  auto ct = tensorTypeOf(cosT), st = tensorTypeOf(sinT);
+  if (ct != st)
+    return std::nullopt;
+  const int64_t n = ct.getDimSize(0), d = ct.getDimSize(1), half = d / 2;
+  auto cv = getFloatValues(cosT), sv = getFloatValues(sinT);
+  if (d % 2 || half == 0 || n < 2 || !cv || !sv ||
+      int64_t(cv->size()) != n * d || int64_t(sv->size()) != n * d)
+    return std::nullopt;
+  auto col = [&](int64_t i, int64_t k) {
+    return convention == RopeConvention::half ? i + k * half : 2 * i + k;
+  };
+  double theta = 10000.0; // one frequency: every theta gives the same angles
+  if (half > 1) {
+    double a1 = std::atan2((*sv)[d + col(1, 0)], (*cv)[d + col(1, 0)]);
+    if (!(a1 > 0.0) || !(a1 < 1.0))
+      return std::nullopt;
+    theta = std::pow(a1, -double(d) / 2.0);
+    double rounded = std::round(theta);
+    if (std::fabs(theta - rounded) <= 1e-4 * theta)
+      theta = rounded;
+    if (!(theta > 1.0) || !std::isfinite(theta))
+      return std::nullopt;
+  }
+  // f32 tables: rounding of the angle (an ulp of p * inv_freq) dominates;
+  // f16/bf16 tables add their own rounding.
+  Type et = ct.getElementType();
+  const double base = (et.isF32() || et.isF64()) ? 2e-6 : 8e-3;
+  for (int64_t i = 0; i < half; ++i) {
+    float invFreq =
+        1.0f / std::pow(float(theta), float(2 * i) / float(d));
+    for (int64_t p = 0; p < n; ++p) {
+      float angle = float(p) * invFreq;
+      double tol = base + 4e-7 * std::fabs(double(angle));
+      double c = std::cos(double(angle)), sn = std::sin(double(angle));
+      for (int64_t k = 0; k < 2; ++k) {
+        int64_t at = p * d + col(i, k);
+        if (!(std::fabs((*cv)[at] - c) <= tol) ||
+            !(std::fabs((*sv)[at] - sn) <= tol))
+          return std::nullopt;
+      }
+    }
+  }
+  return theta;
+}
+
 //===----------------------------------------------------------------------===//
 // The pattern
 //===----------------------------------------------------------------------===//
@@ -312,6 +398,24 @@ static FailureOr<RopeMatch> matchRope(AddOp root) {
         return false;
       auto c = matchTable<CosOp>(cosFull, rot->convention);
       auto s = matchTable<SinOp>(sinFull, rot->convention);
+      if (c && s && (c->cached || s->cached)) {
+        // Cached tables: both, gathered by the same positions [B, S], of
+        // x's head dim, with the standard values.
+        auto xt = tensorTypeOf(rot->x);
+        if (!c->cached || !s->cached || c->positions != s->positions ||
+            tensorTypeOf(c->cached).getDimSize(1) != xt.getDimSize(3))
+          return false;
+        auto pt = tensorTypeOf(c->positions);
+        if (!dimsCompatible(pt.getDimSize(0), xt.getDimSize(0)) ||
+            !dimsCompatible(pt.getDimSize(1), xt.getDimSize(2)))
+          return false;
+        auto theta = verifyCachedTables(c->cached, s->cached, rot->convention);
+        if (!theta)
+          return false;
+        m = {rot->x, rot->convention, *c, *s,
+             PositionAngles{c->positions, *theta}};
+        return true;
+      }
       if (!c || !s || !isValidHalfTable(c->value, rot->x) ||
           !isValidHalfTable(s->value, rot->x))
         return false;
@@ -371,7 +475,7 @@ struct FuseRopePattern : OpRewritePattern<AddOp> {
       sin = buildTable<SinOp>(rewriter, loc, m->sin, xt.getElementType());
     }
     rewriter.replaceOpWithNewOp<RopeOp>(op, op.getType(), m->x, cos, sin,
-                                        convention);
+                                        convention, IntegerAttr());
     return success();
   }
 };
@@ -530,7 +634,7 @@ static void rewritePairRope(PatternRewriter &rewriter, Operation *root,
         *t = rewriter.create<CastOp>(
             loc, tensorTypeOf(*t).clone(xt.getElementType()), *t);
   }
-  rewriter.replaceOpWithNewOp<RopeOp>(root, xt, m.x, cos, sin, convention);
+  rewriter.replaceOpWithNewOp<RopeOp>(root, xt, m.x, cos, sin, convention, IntegerAttr());
 }
 
 struct FusePairRopeHalf : OpRewritePattern<ConcatOp> {

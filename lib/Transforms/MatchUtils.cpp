@@ -385,8 +385,15 @@ DimRoot traceDim(Value v, int64_t d) {
         next = g.getData();
         nd = d - ri + 1;
       }
+    } else if (auto mm = dyn_cast<MergedMatMulOp>(op)) {
+      if (d < rank - 1)
+        next = mm.getX();
+    } else if (auto sp = dyn_cast<SplitOp>(op)) {
+      if (normalizeAxis(sp.getAxis(), rank) != d)
+        next = sp.getX();
     } else if (auto a = dyn_cast<AttentionOp>(op)) {
-      if (v == a.getOut() && d < 3)
+      // Batch and sequence (and, heads-first, heads) of out are q's.
+      if (v == a.getOut() && d < rank - 1)
         next = a.getQ();
     } else if (auto s = dyn_cast<SwiGLUOp>(op)) {
       if (d < rank - 1)

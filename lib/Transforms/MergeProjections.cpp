@@ -1,13 +1,13 @@
 //===- MergeProjections.cpp - merge matmuls that share their input ---------===//
 //
 // matmul(x, Wa), matmul(x, Wb), ... with 2-D `llmc.weight` operands become
-//   %w = llmc.concat %Wa, %Wb, ... {axis = 1}   // [K, Na + Nb + ...]
-//   %y = llmc.matmul %x, %w
-//   %a, %b, ... = llmc.split %y {axis = -1, sizes = [Na, Nb, ...]}
-// The weights stay `llmc.weight` references: the concat is materialized
-// when the weights are quantized/packed (lib/Quant), never in the IR. Then
-// swiglu(split#0, split#1) of a two-way split into equal halves takes the
-// merged product directly (gate first).
+//   %a, %b, ... = llmc.merged_matmul %x, %Wa, %Wb, ...
+// one product by the N-concatenation [K, Na + Nb + ...] whose results are
+// its column blocks. The weights stay `llmc.weight` references: CodeGen
+// packs the concatenation, never the IR. A gate/up pair feeding one
+// swiglu(gate, up) is ordered gate first. Separately, swiglu(split#0,
+// split#1) of a two-way split into equal halves (a model's own chunk of a
+// merged weight) takes the split operand directly.
 //
 //===----------------------------------------------------------------------===//
 
@@ -88,33 +88,18 @@ struct MergeSiblingMatmuls : OpRewritePattern<MatMulOp> {
         first = mm;
     SmallVector<Value> weights;
     SmallVector<Type> types;
-    SmallVector<int64_t> sizes;
-    int64_t total = 0;
     for (MatMulOp mm : m->matmuls) {
       Operation *w = mm.getB().getDefiningOp();
       if (first->isBeforeInBlock(w))
         rewriter.moveOpBefore(w, first);
       weights.push_back(mm.getB());
       types.push_back(mm.getType());
-      int64_t n = tensorTypeOf(mm.getB()).getDimSize(1);
-      sizes.push_back(n);
-      total += n;
     }
-    auto wt = tensorTypeOf(weights.front());
-    Location loc = op.getLoc();
     rewriter.setInsertionPoint(first);
-    auto concat = rewriter.create<ConcatOp>(
-        loc, RankedTensorType::get({wt.getDimSize(0), total}, wt.getElementType()),
-        weights, rewriter.getI64IntegerAttr(1));
-    RankedTensorType rt = m->matmuls.front().getType();
-    SmallVector<int64_t> shape(rt.getShape());
-    shape.back() = total;
-    auto merged = rewriter.create<MatMulOp>(loc, rt.clone(shape), m->x, concat);
-    auto split = rewriter.create<SplitOp>(
-        loc, types, merged, rewriter.getI64IntegerAttr(rt.getRank() - 1),
-        rewriter.getDenseI64ArrayAttr(sizes));
+    auto merged =
+        rewriter.create<MergedMatMulOp>(op.getLoc(), types, m->x, weights);
     for (auto [i, mm] : llvm::enumerate(m->matmuls))
-      rewriter.replaceOp(mm, split.getResult(i));
+      rewriter.replaceOp(mm, merged.getResult(i));
     return success();
   }
 };

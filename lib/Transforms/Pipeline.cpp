@@ -25,6 +25,7 @@ void llmc::buildFuseTransformerPipeline(OpPassManager &pm,
   fn.addPass(createFuseMLP());
   if (options.mergeProjections)
     fn.addPass(createMergeProjections());
+  fn.addPass(createFoldHeadLayout());
   if (options.lastPositionLogits)
     fn.addPass(createLastPositionLogits());
   fn.addPass(createGraphCanonicalize());
@@ -36,6 +37,6 @@ void llmc::registerTransformsPasses() {
   PassPipelineRegistration<FuseTransformerOptions>(
       "llmc-fuse-transformer",
       "Fuse an imported transformer graph: canonicalize, rms_norm/layer_norm, "
-      "rope, attention, swiglu/gelu, merged projections",
+      "rope, attention, swiglu/gelu, merged projections, head layouts",
       buildFuseTransformerPipeline);
 }

@@ -729,16 +729,16 @@ func.func @f(%q: tensor<1x8x1x64xf32>, %k: tensor<1x4x1x64xf32>, %p: tensor<1x4x
 
 // -----
 
-func.func @f(%q: tensor<1x8x1x64xf32>, %k: tensor<1x4x1x64xf32>, %p: tensor<1x4x9x64xf32>, %m: tensor<1x1x1x10xi32>) {
-  // expected-error @+1 {{operand #5 must be ranked tensor of 16-bit float or bfloat16 type or 32-bit float or 64-bit float or 1-bit signless integer values}}
-  %o:3 = llmc.attention %q, %k, %k past(%p, %p) mask(%m) {num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.125 : f32} : (tensor<1x8x1x64xf32>, tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<1x4x9x64xf32>, tensor<1x4x9x64xf32>, tensor<1x1x1x10xi32>) -> (tensor<1x8x1x64xf32>, tensor<1x4x10x64xf32>, tensor<1x4x10x64xf32>)
+func.func @f(%q: tensor<1x8x1x64xf32>, %k: tensor<1x4x1x64xf32>, %p: tensor<1x4x9x64xf32>, %m: tensor<1x1x1x10xi16>) {
+  // expected-error @+1 {{operand #5 must be ranked tensor of 16-bit float or bfloat16 type or 32-bit float or 64-bit float or 1-bit signless integer or 8-bit signless integer or 32-bit signless integer or 64-bit signless integer values}}
+  %o:3 = llmc.attention %q, %k, %k past(%p, %p) mask(%m) {num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.125 : f32} : (tensor<1x8x1x64xf32>, tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<1x4x9x64xf32>, tensor<1x4x9x64xf32>, tensor<1x1x1x10xi16>) -> (tensor<1x8x1x64xf32>, tensor<1x4x10x64xf32>, tensor<1x4x10x64xf32>)
   return
 }
 
 // -----
 
 func.func @f(%q: tensor<1x8x1x64xf32>, %k: tensor<1x4x1x64xf32>, %p: tensor<1x4x9x64xf32>, %m: tensor<1x1x1x10xf16>) {
-  // expected-error @+1 {{mask must be boolean (i1) or additive with the element type of 'q' ('f32'), got 'f16'}}
+  // expected-error @+1 {{mask must be boolean (i1 or integer) or additive with the element type of 'q' ('f32'), got 'f16'}}
   %o:3 = llmc.attention %q, %k, %k past(%p, %p) mask(%m) {num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.125 : f32} : (tensor<1x8x1x64xf32>, tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<1x4x9x64xf32>, tensor<1x4x9x64xf32>, tensor<1x1x1x10xf16>) -> (tensor<1x8x1x64xf32>, tensor<1x4x10x64xf32>, tensor<1x4x10x64xf32>)
   return
 }
@@ -858,5 +858,29 @@ func.func @partial_group_too_short() {
 func.func @f(%q: tensor<1x8x4x64xf32>, %k: tensor<1x4x4x64xf32>, %m: tensor<1x1x3x4xi1>) {
   // expected-error @+1 {{dim 2 of 'mask' (3) must be 1 or equal the query length (4)}}
   %o:3 = llmc.attention %q, %k, %k mask(%m) {num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.125 : f32, causal = true} : (tensor<1x8x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x1x3x4xi1>) -> (tensor<1x8x4x64xf32>, tensor<1x4x4x64xf32>, tensor<1x4x4x64xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x3x30xf32>, %c: tensor<1x3x2xf32>) {
+  // expected-error @+1 {{last dim of 'x' (30) is not a multiple of num_heads (4)}}
+  %0 = llmc.rope half %x, %c, %c {num_heads = 4 : i64} : (tensor<1x3x30xf32>, tensor<1x3x2xf32>, tensor<1x3x2xf32>) -> tensor<1x3x30xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x3x64xf32>, %k: tensor<1x3x16xf32>) {
+  // expected-error @+1 {{head dim of 'k' (4) must equal head dim of 'q' (8)}}
+  %o:3 = llmc.attention %q, %k, %k {num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.125 : f32} : (tensor<1x3x64xf32>, tensor<1x3x16xf32>, tensor<1x3x16xf32>) -> (tensor<1x3x64xf32>, tensor<1x4x3x4xf32>, tensor<1x4x3x4xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x16xf32>, %w: tensor<16x8xf32>, %w2: tensor<12x8xf32>) {
+  // expected-error @+1 {{K of weight #1 (12) must equal the last dim of 'x' (16)}}
+  %o:2 = llmc.merged_matmul %x, %w, %w2 : (tensor<?x16xf32>, tensor<16x8xf32>, tensor<12x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>)
   return
 }

@@ -311,3 +311,21 @@ func.func @padding_mask(%q: tensor<2x8x4x64xf32>, %k: tensor<2x4x4x64xf32>, %m: 
 }
 // CHECK-LABEL: func.func @padding_mask(
 // CHECK: llmc.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}}) {causal = true, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 1.250000e-01 : f32} : ({{.*}}tensor<2x1x1x4xi1>)
+
+// -----
+
+// Token-major forms: rope with num_heads, attention on [B, S, H * D] with a
+// [B, T] integer padding mask, merged_matmul.
+// CHECK-LABEL: func.func @token_major
+// CHECK-NEXT: llmc.merged_matmul %arg0, %arg1, %arg2 : (tensor<?x?x64xf32>, tensor<64x64xf32>, tensor<64x32xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x32xf32>)
+// CHECK-NEXT: llmc.rope half %{{.*}}#0, %arg3, %arg4 {num_heads = 8 : i64} : (tensor<?x?x64xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>) -> tensor<?x?x64xf32>
+// CHECK-NEXT: llmc.attention %{{.*}}, %{{.*}}#1, %{{.*}}#1 past(%arg5, %arg5) mask(%arg6) {causal = true, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.353553385 : f32} : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x?xi64>) -> (tensor<?x?x64xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
+func.func @token_major(%x: tensor<?x?x64xf32>, %wq: tensor<64x64xf32>, %wk: tensor<64x32xf32>,
+                       %c: tensor<?x?x4xf32>, %s: tensor<?x?x4xf32>, %p: tensor<?x4x?x8xf32>, %m: tensor<?x?xi64>) {
+  %qk:2 = llmc.merged_matmul %x, %wq, %wk : (tensor<?x?x64xf32>, tensor<64x64xf32>, tensor<64x32xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x32xf32>)
+  %q = llmc.rope half %qk#0, %c, %s {num_heads = 8 : i64} : (tensor<?x?x64xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>) -> tensor<?x?x64xf32>
+  %o:3 = llmc.attention %q, %qk#1, %qk#1 past(%p, %p) mask(%m) {causal = true, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.353553385 : f32}
+      : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x?xi64>)
+      -> (tensor<?x?x64xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
+  return
+}

@@ -1,16 +1,16 @@
 // RUN: llmc-opt --split-input-file --llmc-merge-projections %s | FileCheck %s
 
-// q/k/v projections of one activation: one matmul by the concatenated
-// weights (still llmc.weight references), split back along N. The weights
-// are moved before the first projection.
+// q/k/v projections of one activation: one llmc.merged_matmul by the
+// weights (still llmc.weight references), one result per projection. The
+// weights are moved before the first projection.
 // CHECK-LABEL: func.func @merge_qkv
 // CHECK-DAG: %[[WQ:.*]] = llmc.weight "wq"
 // CHECK-DAG: %[[WK:.*]] = llmc.weight "wk"
 // CHECK-DAG: %[[WV:.*]] = llmc.weight "wv"
-// CHECK: %[[W:.*]] = llmc.concat %[[WQ]], %[[WK]], %[[WV]] {axis = 1 : i64} : (tensor<16x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>) -> tensor<16x32xf32>
-// CHECK-NEXT: %[[Y:.*]] = llmc.matmul %arg0, %[[W]] : (tensor<?x?x16xf32>, tensor<16x32xf32>) -> tensor<?x?x32xf32>
-// CHECK-NEXT: %[[S:.*]]:3 = llmc.split %[[Y]] {axis = 2 : i64, sizes = array<i64: 16, 8, 8>} : (tensor<?x?x32xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>)
-// CHECK-NEXT: return %[[S]]#0, %[[S]]#1, %[[S]]#2
+// CHECK: %[[S:.*]]:3 = llmc.merged_matmul %arg0, %[[WQ]], %[[WK]], %[[WV]] : (tensor<?x?x16xf32>, tensor<16x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+// CHECK-NOT: llmc.concat
+// CHECK-NOT: llmc.split
+// CHECK: return %[[S]]#0, %[[S]]#1, %[[S]]#2
 func.func @merge_qkv(%x: tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) {
   %wq = llmc.weight "wq" from "m.bin" at 0 : tensor<16x16xf32>
   %q = llmc.matmul %x, %wq : (tensor<?x?x16xf32>, tensor<16x16xf32>) -> tensor<?x?x16xf32>
@@ -23,14 +23,13 @@ func.func @merge_qkv(%x: tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x
 
 // -----
 
-// gate/up of a swiglu: one matmul and the merged swiglu form, gate first
-// even when the up projection comes first.
+// gate/up of a swiglu: one merged matmul, gate first even when the up
+// projection comes first; swiglu reads its two results.
 // CHECK-LABEL: func.func @merge_gate_up
 // CHECK-DAG: %[[WG:.*]] = llmc.weight "w1"
 // CHECK-DAG: %[[WU:.*]] = llmc.weight "w3"
-// CHECK: %[[W:.*]] = llmc.concat %[[WG]], %[[WU]] {axis = 1 : i64} : (tensor<16x24xf32>, tensor<16x24xf32>) -> tensor<16x48xf32>
-// CHECK-NEXT: %[[Y:.*]] = llmc.matmul %arg0, %[[W]]
-// CHECK-NEXT: %[[A:.*]] = llmc.swiglu %[[Y]] : (tensor<2x5x48xf32>) -> tensor<2x5x24xf32>
+// CHECK: %[[Y:.*]]:2 = llmc.merged_matmul %arg0, %[[WG]], %[[WU]] : (tensor<2x5x16xf32>, tensor<16x24xf32>, tensor<16x24xf32>) -> (tensor<2x5x24xf32>, tensor<2x5x24xf32>)
+// CHECK-NEXT: %[[A:.*]] = llmc.swiglu %[[Y]]#0, %[[Y]]#1 : (tensor<2x5x24xf32>, tensor<2x5x24xf32>) -> tensor<2x5x24xf32>
 // CHECK-NEXT: return %[[A]]
 func.func @merge_gate_up(%x: tensor<2x5x16xf32>) -> tensor<2x5x24xf32> {
   %wu = llmc.weight "w3" from "m.bin" at 0 : tensor<16x24xf32>
@@ -46,8 +45,7 @@ func.func @merge_gate_up(%x: tensor<2x5x16xf32>) -> tensor<2x5x24xf32> {
 // Near misses: different activations; an activation (not a weight) as the
 // right operand; a weight of another element type.
 // CHECK-LABEL: func.func @merge_near_miss
-// CHECK-NOT: llmc.concat
-// CHECK-NOT: llmc.split
+// CHECK-NOT: llmc.merged_matmul
 // CHECK: return
 func.func @merge_near_miss(%x: tensor<4x16xf32>, %z: tensor<4x16xf32>, %y: tensor<16x8xf32>, %xh: tensor<4x16xf16>)
     -> (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf16>, tensor<4x8xf16>) {
@@ -61,4 +59,17 @@ func.func @merge_near_miss(%x: tensor<4x16xf32>, %z: tensor<4x16xf32>, %y: tenso
   %y2 = llmc.cast %y : tensor<16x8xf32> -> tensor<16x8xf16>
   %e = llmc.matmul %xh, %y2 : (tensor<4x16xf16>, tensor<16x8xf16>) -> tensor<4x8xf16>
   return %a, %b, %c, %d, %e : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf16>, tensor<4x8xf16>
+}
+
+// -----
+
+// A model's own chunk of a merged gate/up product: swiglu of the two equal
+// halves of a split takes the split operand.
+// CHECK-LABEL: func.func @swiglu_of_split_halves
+// CHECK-NEXT: %[[A:.*]] = llmc.swiglu %arg0 : (tensor<2x5x48xf32>) -> tensor<2x5x24xf32>
+// CHECK-NEXT: return %[[A]]
+func.func @swiglu_of_split_halves(%y: tensor<2x5x48xf32>) -> tensor<2x5x24xf32> {
+  %g, %u = llmc.split %y {axis = 2 : i64} : (tensor<2x5x48xf32>) -> (tensor<2x5x24xf32>, tensor<2x5x24xf32>)
+  %a = llmc.swiglu %g, %u : (tensor<2x5x24xf32>, tensor<2x5x24xf32>) -> tensor<2x5x24xf32>
+  return %a : tensor<2x5x24xf32>
 }

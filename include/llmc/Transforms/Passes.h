@@ -41,6 +41,8 @@ void populateFuseAttentionPatterns(mlir::RewritePatternSet &patterns);
 void populateFuseMLPPatterns(mlir::RewritePatternSet &patterns);
 /// Merged q/k/v and gate/up projections.
 void populateMergeProjectionPatterns(mlir::RewritePatternSet &patterns);
+/// Head split/merge layouts and mask plumbing folded into rope/attention.
+void populateFoldHeadLayoutPatterns(mlir::RewritePatternSet &patterns);
 
 /// Options of the `llmc-fuse-transformer` pipeline.
 struct FuseTransformerOptions

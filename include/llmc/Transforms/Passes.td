@@ -67,12 +67,26 @@ def FuseMLP : Pass<"llmc-fuse-mlp", "::mlir::func::FuncOp"> {
 }
 
 def MergeProjections : Pass<"llmc-merge-projections", "::mlir::func::FuncOp"> {
-  let summary = "Merge matmuls that share their input into one matmul with concatenated weights";
+  let summary = "Merge matmuls that share their input into one llmc.merged_matmul";
   let description = [{
     Matmuls of the same activation by 2-D `llmc.weight`s (q/k/v, gate/up)
-    become one matmul by `llmc.concat` of the weights along N followed by an
-    `llmc.split`; `llmc.swiglu` of the two halves of such a split takes the
-    merged product directly.
+    become one `llmc.merged_matmul` of the activation by those weights (one
+    product by their N-concatenation, one result per weight); `llmc.swiglu`
+    of the two halves of an `llmc.split` takes the split operand directly.
+  }];
+  let dependentDialects = ["::llmc::LLMCDialect"];
+}
+
+def FoldHeadLayout : Pass<"llmc-fold-head-layout", "::mlir::func::FuncOp"> {
+  let summary = "Fold the head split/merge reshapes and transposes and the mask plumbing into llmc.rope / llmc.attention";
+  let description = [{
+    `llmc.rope` of `transpose(reshape(x, [B, S, H, D]), [0, 2, 1, 3])`
+    becomes the token-major `llmc.rope {num_heads = H}` of `x`; an
+    `llmc.attention` whose q, k and v are such head splits takes the
+    token-major operands and gives a token-major `out`; the head merge
+    `reshape(transpose(split(y)))` of a head split disappears; an attention
+    mask that is a cast of an integer mask to i1 and/or its reshape from
+    [B, T] to [B, 1, 1, T] is replaced by the mask it was made from.
   }];
   let dependentDialects = ["::llmc::LLMCDialect"];
 }

@@ -21,7 +21,7 @@ namespace {
 using Operands = llvm::ArrayRef<const RefTensor *>;
 
 Error matmul(mlir::Operation *op, const RefTensor &a0, const RefTensor &b0,
-             std::vector<RefTensor> &out) {
+             std::vector<RefTensor> &out, unsigned resultIndex = 0) {
   RefTensor a = a0, b = b0;
   bool promoteA = a.rank() == 1, promoteB = b.rank() == 1;
   if (promoteA)
@@ -43,7 +43,7 @@ Error matmul(mlir::Operation *op, const RefTensor &a0, const RefTensor &b0,
     shape.push_back(M);
   if (!promoteB)
     shape.push_back(N);
-  auto r = makeResult(op, 0, shape);
+  auto r = makeResult(op, resultIndex, shape);
   if (!r)
     return r.takeError();
   std::vector<std::vector<int64_t>> strides = {broadcastStrides(aBatch, *batch),
@@ -150,12 +150,41 @@ Error layerNorm(LayerNormOp op, Operands in, std::vector<RefTensor> &out) {
   return Error::success();
 }
 
+// [B, S, H * D] (token-major) <-> [B, H, S, D] (heads-first).
+RefTensor headsFirst(const RefTensor &x, int64_t heads) {
+  const int64_t B = x.shape[0], S = x.shape[1], D = x.shape[2] / heads;
+  RefTensor r({B, heads, S, D}, x.kind);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t d = 0; d < D; ++d)
+          r.data[((b * heads + h) * S + s) * D + d] =
+              x.data[((b * S + s) * heads + h) * D + d];
+  return r;
+}
+
+RefTensor tokenMajor(const RefTensor &x) {
+  const int64_t B = x.shape[0], H = x.shape[1], S = x.shape[2], D = x.shape[3];
+  RefTensor r({B, S, H * D}, x.kind);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t d = 0; d < D; ++d)
+          r.data[((b * S + s) * H + h) * D + d] =
+              x.data[((b * H + h) * S + s) * D + d];
+  return r;
+}
+
 // x [B, H, S, D]; cos/sin [B or 1, S, R/2].
-Error rope(RopeOp op, const RefTensor &x, const RefTensor &cs, const RefTensor &sn,
+// With num_heads, x is token-major [B, S, H * D]: computed heads-first.
+Error rope(RopeOp op, const RefTensor &x0, const RefTensor &cs, const RefTensor &sn,
            std::vector<RefTensor> &out) {
-  auto r = makeResult(op, 0, x.shape);
+  auto numHeads = op.getNumHeads();
+  RefTensor x = numHeads ? headsFirst(x0, int64_t(*numHeads)) : x0;
+  auto r = makeResult(op, 0, x0.shape);
   if (!r)
     return r.takeError();
+  r->shape = x.shape;
   r->data = x.data;
   const int64_t B = x.shape[0], H = x.shape[1], S = x.shape[2], D = x.shape[3];
   const int64_t half = cs.shape.back(), csB = cs.shape[0];
@@ -174,6 +203,11 @@ Error rope(RopeOp op, const RefTensor &x, const RefTensor &cs, const RefTensor &
           row[ib] = bb * c[i] + a * sv[i];
         }
       }
+  if (numHeads) {
+    RefTensor t = tokenMajor(*r);
+    r->shape = t.shape;
+    r->data = std::move(t.data);
+  }
   out.push_back(std::move(*r));
   return Error::success();
 }
@@ -218,20 +252,38 @@ RefTensor concatSeq(const RefTensor *past, const RefTensor &x) {
   return r;
 }
 
+// Token-major q/k/v/out ([B, S, H * D]) are computed heads-first; a [B, T]
+// key padding mask is [B, 1, 1, T]; integer masks are boolean (nonzero =
+// attend).
 Error attention(AttentionOp op, std::vector<RefTensor> &out,
-                const RefTensor &q, const RefTensor &k, const RefTensor &v,
-                const RefTensor *pastK, const RefTensor *pastV, const RefTensor *mask) {
+                const RefTensor &q0, const RefTensor &k0, const RefTensor &v0,
+                const RefTensor *pastK, const RefTensor *pastV, const RefTensor *mask0) {
+  const bool tm = q0.rank() == 3;
+  const int64_t numHeads = op.getNumHeads(), numKv = op.getNumKvHeads();
+  RefTensor q = tm ? headsFirst(q0, numHeads) : q0;
+  RefTensor k = tm ? headsFirst(k0, numKv) : k0;
+  RefTensor v = tm ? headsFirst(v0, numKv) : v0;
+  RefTensor maskCopy;
+  const RefTensor *mask = mask0;
+  if (mask0 && mask0->rank() == 2) {
+    maskCopy = *mask0;
+    maskCopy.shape = {mask0->shape[0], 1, 1, mask0->shape[1]};
+    mask = &maskCopy;
+  }
   RefTensor keys = concatSeq(pastK, k), values = concatSeq(pastV, v);
   const int64_t B = q.shape[0], Hq = q.shape[1], S = q.shape[2], D = q.shape[3];
   const int64_t Hkv = keys.shape[1], T = keys.shape[2], Dv = values.shape[3];
   const int64_t P = T - S, group = Hq / Hkv;
   const double scale = op.getScale().convertToDouble();
-  auto o = makeResult(op, 0, {B, Hq, S, Dv});
+  auto o = makeResult(op, 0, tm ? std::vector<int64_t>{B, S, Hq * Dv}
+                                 : std::vector<int64_t>{B, Hq, S, Dv});
   if (!o)
     return o.takeError();
+  o->shape = {B, Hq, S, Dv};
   auto maskStrides = mask ? broadcastStrides(mask->shape, {B, Hq, S, T})
                           : std::vector<int64_t>();
-  const bool boolMask = mask && mask->kind == ElementKind::Bool;
+  const bool boolMask =
+      mask && (mask->kind == ElementKind::Bool || mask->kind == ElementKind::Int);
   std::vector<double> scores(T);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < Hq; ++h) {
@@ -262,6 +314,11 @@ Error attention(AttentionOp op, std::vector<RefTensor> &out,
         }
       }
     }
+  if (tm) {
+    RefTensor t = tokenMajor(*o);
+    o->shape = t.shape;
+    o->data = std::move(t.data);
+  }
   out.push_back(std::move(*o));
   for (RefTensor *cache : {&keys, &values}) {
     auto r = makeResult(op, out.size(), cache->shape);
@@ -316,6 +373,16 @@ Error llmc::ref::evalNeuralOp(mlir::Operation *op, Operands in,
   handled = true;
   if (llvm::isa<MatMulOp>(op))
     return matmul(op, *in[0], *in[1], out);
+  if (llvm::isa<MergedMatMulOp>(op)) {
+    // Result i = x @ w_i; makeResult indexes results by out.size().
+    for (size_t i = 1; i < in.size(); ++i) {
+      std::vector<RefTensor> one;
+      if (Error e = matmul(op, *in[0], *in[i], one, unsigned(i - 1)))
+        return e;
+      out.push_back(std::move(one.front()));
+    }
+    return Error::success();
+  }
   if (auto s = llvm::dyn_cast<SoftmaxOp>(op))
     return softmax(s, *in[0], out);
   if (auto n = llvm::dyn_cast<RMSNormOp>(op))

@@ -215,15 +215,19 @@ TEST_P(FusionEquivalence, OnlyFusedOpsRemain) {
   EXPECT_EQ(counts["llmc.rope_cos_sin"], 1);
   EXPECT_EQ(counts["llmc.swiglu"], info->nLayers);
   EXPECT_EQ(counts["llmc.rms_norm"], 2 * info->nLayers + 1);
-  // q/k/v, gate/up (merged), wo, down, lm_head.
-  EXPECT_EQ(counts["llmc.matmul"], 4 * info->nLayers + 1);
+  // q/k/v and gate/up merged; wo, down, lm_head.
+  EXPECT_EQ(counts["llmc.merged_matmul"], 2 * info->nLayers);
+  EXPECT_EQ(counts["llmc.matmul"], 2 * info->nLayers + 1);
   for (const char *prim :
        {"llmc.pow", "llmc.reduce_mean", "llmc.sqrt", "llmc.rsqrt", "llmc.div",
         "llmc.reciprocal", "llmc.sigmoid", "llmc.silu", "llmc.softmax",
         "llmc.neg", "llmc.slice", "llmc.sin", "llmc.cos", "llmc.expand",
         "llmc.where", "llmc.range", "llmc.less_equal", "llmc.and", "llmc.not",
-        "llmc.equal", "llmc.shape_of", "llmc.sub", "llmc.mul"})
+        "llmc.equal", "llmc.shape_of", "llmc.sub", "llmc.mul", "llmc.reshape",
+        "llmc.split", "llmc.concat", "llmc.cast"})
     EXPECT_EQ(counts[prim], 0) << prim;
+  // The only transpose left is the tied lm_head's weight transpose.
+  EXPECT_LE(counts["llmc.transpose"], 1);
 }
 
 TEST_P(FusionEquivalence, PrefillAndDecodeMatchUnfusedAndPyTorch) {
