@@ -16,6 +16,7 @@
 #include "llmc/CodeGen/Manifest.h"
 #include "llmc/CodeGen/ProgramABI.h"
 #include "llmc/CodeGen/ProgramEmitter.h"
+#include "llmc/CodeGen/PrequantizedWeights.h"
 #include "llmc/Kernels/Half.h"
 #include "llmc/Kernels/Packing.h"
 #include "llmc/LLMCOps.h"
@@ -430,6 +431,22 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                                 ? " (" + recipe.method + ")"
                                 : std::string())
                         .str());
+    // ONNX pre-quantized weights (!llmc.qweight): repacked, never via fp32.
+    if (isPrequantizedWeight(planned->roots[i])) {
+      auto pk = packPrequantizedWeight(planned->roots[i], dir, tier);
+      if (!pk)
+        return pk.takeError();
+      if (Error e = w.alignSection(bundle::kPageAlignment))
+        return e;
+      auto pOff = w.append(ArrayRef<uint8_t>(pk->data(), size_t(pk->layout().totalBytes)));
+      if (!pOff)
+        return pOff.takeError();
+      slot.offset = int64_t(*pOff);
+      slot.bytes = pk->layout().totalBytes;
+      slot.format = pk->layout().format.str();
+      slot.lanes = lanes;
+      continue;
+    }
     auto d = reader.eval(planned->roots[i]);
     if (!d)
       return joinErrors(createStringError(inconvertibleErrorCode(),

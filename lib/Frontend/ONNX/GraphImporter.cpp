@@ -106,6 +106,10 @@ mlir::Type llmc::onnx_import::elementTypeOf(mlir::MLIRContext *ctx,
     return b.getIntegerType(64, /*isSigned=*/false);
   case T::BOOL:
     return b.getI1Type();
+  case kOnnxUInt4:
+    return b.getIntegerType(4, /*isSigned=*/false);
+  case kOnnxInt4:
+    return b.getIntegerType(4);
   default:
     return {};
   }
@@ -159,6 +163,15 @@ llmc::onnx_import::denseFromBytes(mlir::RankedTensorType type,
   }
   if (type.getNumElements() == 0)
     return mlir::DenseElementsAttr::get(type, llvm::ArrayRef<llvm::APInt>{});
+  if (type.getElementType().isInteger(4)) {
+    // ONNX packs 4-bit integers two per byte, the first in the low nibble.
+    llvm::SmallVector<llvm::APInt> vals;
+    for (int64_t i = 0; i < type.getNumElements(); ++i) {
+      unsigned nib = (uint8_t(bytes[size_t(i / 2)]) >> (4 * (i % 2))) & 0xF;
+      vals.push_back(llvm::APInt(4, nib));
+    }
+    return mlir::DenseElementsAttr::get(type, vals);
+  }
   return mlir::DenseElementsAttr::getFromRawBuffer(
       type, llvm::ArrayRef<char>(bytes.data(), bytes.size()));
 }
@@ -598,6 +611,42 @@ mlir::Value GraphImporter::getConstant(mlir::Location loc,
   return slot;
 }
 
+llvm::Expected<TensorLocation>
+GraphImporter::initializerLocation(const TensorInfo &info) {
+  TensorLocation loc = loaded.initializerLocation(size_t(info.index));
+  if (options.absoluteWeightPaths && !loc.file.empty()) {
+    llvm::SmallString<256> file(loc.file);
+    if (std::error_code ec = llvm::sys::fs::make_absolute(file))
+      return makeError("cannot make '" + loc.file + "' absolute: " +
+                       ec.message());
+    llvm::sys::path::remove_dots(file, /*remove_dot_dot=*/true);
+    loc.file = std::string(file);
+  }
+  return loc;
+}
+
+llvm::Expected<mlir::Attribute>
+GraphImporter::initializerRef(const TensorInfo &info) {
+  if (info.source != TensorInfo::Source::Initializer)
+    return makeError("internal error: initializerRef of a non-initializer");
+  const onnx::TensorProto &t = loaded.graph().initializer(info.index);
+  auto loc = initializerLocation(info);
+  if (!loc)
+    return loc.takeError();
+  if (loc->kind == TensorLocation::Kind::Inline ||
+      loc->kind == TensorLocation::Kind::External)
+    return mlir::Attribute(b.getDictionaryAttr({
+        b.getNamedAttr("name", b.getStringAttr(t.name())),
+        b.getNamedAttr("file", b.getStringAttr(loc->file)),
+        b.getNamedAttr("offset", b.getI64IntegerAttr(int64_t(loc->offset))),
+        b.getNamedAttr("length", b.getI64IntegerAttr(int64_t(loc->length))),
+    }));
+  auto bytes = loaded.initializerBytes(size_t(info.index));
+  if (!bytes)
+    return bytes.takeError();
+  return mlir::Attribute(denseFromBytes(tensorTypeOf(info), *bytes));
+}
+
 llvm::Expected<mlir::Value>
 GraphImporter::materializeInitializer(TensorInfo &info) {
   const onnx::TensorProto &t = loaded.graph().initializer(info.index);
@@ -705,6 +754,7 @@ llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>> GraphImporter::run() {
   ctx.getOrLoadDialect<llmc::LLMCDialect>();
   ctx.getOrLoadDialect<mlir::func::FuncDialect>();
 
+  rewriteQuantizedPatterns(loaded);
   if (llvm::Error err = checkSupportedOps())
     return err;
   for (const auto &vi : loaded.graph().value_info())

@@ -185,6 +185,14 @@ public:
   mlir::Value getConstant(mlir::Location loc, mlir::RankedTensorType type,
                           mlir::DenseElementsAttr value);
   mlir::Location nodeLoc(const onnx::NodeProto &node);
+  /// Where the bytes of initializer `info` are, as an attribute for
+  /// pre-quantized weights: `{name, file, offset, length}` (file absolute
+  /// when the options say so) for raw or external data, or the values as a
+  /// DenseElementsAttr for typed-field initializers.
+  llvm::Expected<mlir::Attribute> initializerRef(const TensorInfo &info);
+  /// The location of the bytes of initializer `info`, file made absolute
+  /// when the options say so.
+  llvm::Expected<TensorLocation> initializerLocation(const TensorInfo &info);
 
 private:
   llvm::Error checkSupportedOps();

@@ -50,7 +50,22 @@ unsigned llmc::onnx_import::elementByteSize(int32_t dataType) {
   }
 }
 
+std::optional<uint64_t> llmc::onnx_import::storageBytes(int32_t dataType,
+                                                       uint64_t count) {
+  if (dataType == kOnnxUInt4 || dataType == kOnnxInt4)
+    return count / 2 + count % 2; // two per byte, the first in the low nibble
+  uint64_t esize = elementByteSize(dataType), bytes;
+  if (esize == 0 || __builtin_mul_overflow(count, esize, &bytes))
+    return std::nullopt;
+  return bytes;
+}
+
 llvm::StringRef llmc::onnx_import::dataTypeName(int32_t dataType) {
+  // onnx 1.12's generated enum predates the 4-bit types (IR version 10).
+  if (dataType == kOnnxUInt4)
+    return "UINT4";
+  if (dataType == kOnnxInt4)
+    return "INT4";
   if (onnx::TensorProto::DataType_IsValid(dataType))
     return onnx::TensorProto::DataType_Name(
         static_cast<onnx::TensorProto::DataType>(dataType));
@@ -214,17 +229,18 @@ llvm::Error LoadedModel::resolveInitializers() {
       return fail("internal error: initializer %d is '%s' in the wire "
                   "format, '%s' for the parser",
                   i, w.name.c_str(), t.name().c_str());
-    unsigned esize = elementByteSize(t.data_type());
-    if (esize == 0)
+    if (!storageBytes(t.data_type(), 0))
       return fail("initializer '%s' has unsupported data type %s",
                   t.name().c_str(),
                   dataTypeName(t.data_type()).str().c_str());
     std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
     std::optional<uint64_t> count = elementCount(dims);
-    uint64_t expected;
-    if (!count || __builtin_mul_overflow(*count, uint64_t(esize), &expected))
+    std::optional<uint64_t> nbytes =
+        count ? storageBytes(t.data_type(), *count) : std::nullopt;
+    if (!nbytes)
       return fail("initializer '%s' has an invalid shape %s",
                   t.name().c_str(), describeTensor(t).c_str());
+    uint64_t expected = *nbytes;
 
     TensorLocation loc;
     if (t.data_location() == onnx::TensorProto::EXTERNAL) {
@@ -360,16 +376,17 @@ llvm::Expected<llvm::StringRef> LoadedModel::initializerBytes(size_t index) {
 
 llvm::Expected<llvm::StringRef>
 LoadedModel::tensorBytes(const onnx::TensorProto &t) {
-  unsigned esize = elementByteSize(t.data_type());
-  if (esize == 0)
+  if (!storageBytes(t.data_type(), 0))
     return fail("tensor '%s' has unsupported data type %s", t.name().c_str(),
                 dataTypeName(t.data_type()).str().c_str());
   std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
   std::optional<uint64_t> count = elementCount(dims);
-  uint64_t expected;
-  if (!count || __builtin_mul_overflow(*count, uint64_t(esize), &expected))
+  std::optional<uint64_t> nbytes =
+      count ? storageBytes(t.data_type(), *count) : std::nullopt;
+  if (!nbytes)
     return fail("tensor '%s' has an invalid shape %s", t.name().c_str(),
                 describeTensor(t).c_str());
+  uint64_t expected = *nbytes;
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     auto loc = resolveExternal(t, expected);
     if (!loc)

@@ -34,6 +34,12 @@ constexpr int64_t kMaxOpset = 21;
 /// Size in bytes of one element of an ONNX TensorProto::DataType, or 0 for
 /// types the importer does not handle (string, complex, sub-byte ints).
 unsigned elementByteSize(int32_t dataType);
+/// ONNX's 4-bit integer data types (IR version 10; not in onnx 1.12's enum).
+constexpr int32_t kOnnxUInt4 = 21;
+constexpr int32_t kOnnxInt4 = 22;
+/// Bytes of `count` elements of `dataType` (4-bit types: two per byte), or
+/// std::nullopt for unsupported types and overflow.
+std::optional<uint64_t> storageBytes(int32_t dataType, uint64_t count);
 /// The ONNX name of a data type ("FLOAT", "INT64", ...).
 llvm::StringRef dataTypeName(int32_t dataType);
 
@@ -60,6 +66,15 @@ public:
 
   const onnx::ModelProto &model() const { return proto; }
   const onnx::GraphProto &graph() const { return proto.graph(); }
+  /// For graph rewrites before import (quantization patterns): node edits
+  /// only; initializers must stay in place (their locations are indexed).
+  onnx::GraphProto &mutableGraph() { return *proto.mutable_graph(); }
+  /// Declare an importer-internal domain used by rewritten nodes.
+  void addOpsetImport(llvm::StringRef domain, int64_t version) {
+    auto *op = proto.add_opset_import();
+    op->set_domain(domain.str());
+    op->set_version(version);
+  }
   llvm::StringRef path() const { return modelPath; }
   /// The opset version imported for `domain` ("" and "ai.onnx" are the
   /// default domain), or std::nullopt.

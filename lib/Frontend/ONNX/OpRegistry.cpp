@@ -33,6 +33,7 @@ const OpRegistry &OpRegistry::get() {
     registerShapeOps(r);
     registerTensorOps(r);
     registerNNOps(r);
+    registerQuantizedOps(r);
     return r;
   }();
   return registry;
@@ -41,6 +42,7 @@ const OpRegistry &OpRegistry::get() {
 std::vector<std::string> llmc::supportedONNXOps() {
   std::set<std::string> names;
   for (const OpDef &d : OpRegistry::get().all())
-    names.insert((d.domain + ":" + d.opType).str());
+    if (d.domain != "llmc.internal") // the importer's own rewritten nodes
+      names.insert((d.domain + ":" + d.opType).str());
   return {names.begin(), names.end()};
 }

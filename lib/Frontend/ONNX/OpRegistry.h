@@ -50,6 +50,14 @@ void registerElementwiseOps(OpRegistry &r); // OpsElementwise.cpp
 void registerShapeOps(OpRegistry &r);       // OpsShape.cpp
 void registerTensorOps(OpRegistry &r);      // OpsTensor.cpp
 void registerNNOps(OpRegistry &r);          // OpsNN.cpp
+void registerQuantizedOps(OpRegistry &r);   // OpsQuantized.cpp
+
+class LoadedModel;
+/// Replace the pre-quantized patterns that span several ONNX nodes
+/// (DequantizeLinear -> MatMul, quantize_dynamic's DynamicQuantizeLinear ->
+/// MatMulInteger -> Cast -> Mul) by importer-internal QMatMul nodes (domain
+/// "llmc.internal"). Returns whether anything changed. OpsQuantized.cpp.
+bool rewriteQuantizedPatterns(LoadedModel &model);
 
 } // namespace llmc::onnx_import
 
