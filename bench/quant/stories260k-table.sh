@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Perplexity of stories260K under each --quant recipe (the table in
+# Perplexity of stories260K under each --quant recipe (the tables in
 # docs/QUANTIZATION.md): export, compile per recipe, `llmc eval` on the
 # held-out text. Prints a markdown table.
 #   bench/quant/stories260k-table.sh [BUILD_DIR] [SPEC...]
+# SPEC@fp32 compiles SPEC with --activations=fp32 (weight-only); auto:GOAL runs
+# the auto-tuner (--quant=auto --accuracy-goal=GOAL). Methods that need
+# calibration (gptq, awq, quip, auto) use the first CALIB_TOKENS (default
+# 32768) tokens of ../shared/data/tinystories_calib.txt; the evaluation text
+# is ../shared/data/tinystories_eval.txt, never seen by calibration.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}; shift || true
@@ -16,19 +21,22 @@ WORK="$BUILD/models/quant-table"
 mkdir -p "$WORK"
 /usr/bin/python3 examples/export/export_onnx.py \
   --llama2c "$SHARED/models/stories260K/stories260K.bin" -o "$WORK" >/dev/null
-# SPEC@fp32 compiles SPEC with --activations=fp32 (weight-only quantization).
+CALIB=(--calib "$SHARED/data/tinystories_calib.txt" --calib-tokens "${CALIB_TOKENS:-32768}")
 for spec in "${SPECS[@]}"; do
   act=int8
   [[ "$spec" == *@* ]] && act=${spec#*@}
-  "$BUILD/bin/llmc" compile "$WORK/stories260K.onnx" --quant="${spec%@*}" --activations="$act" \
-    -o "$WORK/q.llmc" 2>/dev/null
+  quant=(--quant="${spec%@*}")
+  [[ "$spec" == auto:* ]] && quant=(--quant=auto --accuracy-goal="${spec#auto:}")
+  "$BUILD/bin/llmc" compile "$WORK/stories260K.onnx" "${quant[@]}" --activations="$act" \
+    "${CALIB[@]}" -o "$WORK/q.llmc" 2>/dev/null
   ppl=$("$BUILD/bin/llmc" eval "$WORK/q.llmc" --text "$SHARED/data/tinystories_eval.txt" \
         --ctx 256 --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')
-  echo "$spec $ppl"
+  bpw=$("$BUILD/bin/llmc" inspect "$WORK/q.llmc" | sed -n 's/.*"bits_per_weight": \([0-9.]*\).*/\1/p')
+  echo "$spec $ppl ${bpw:-}"
 done | /usr/bin/python3 -c '
 import sys
 rows = [l.split() for l in sys.stdin]
-base = next(float(p) for q, p in rows if q == "fp32") if any(q == "fp32" for q, _ in rows) else None
+base = next((float(r[1]) for r in rows if r[0] == "fp32"), None)
 def bpw(q):
     parts = q.split("@")[0].split(":"); t = parts[0]
     if t in ("fp32", "fp16", "bf16"):
@@ -38,8 +46,9 @@ def bpw(q):
         g = 0 if p == "pc" else int(p[1:]) if p[0] == "g" and p[1:].isdigit() else g
     return b if g == 0 else b + 16 / g + (8 / g if "asym" in parts else 0)
 print("| --quant | bits/weight | perplexity | Δ vs fp32 |\n|---|---|---|---|")
-for q, p in rows:
-    p = float(p)
+for r in rows:
+    q, p = r[0], float(r[1])
+    b = float(r[2]) if len(r) > 2 else bpw(q)
     d = "" if base is None or q == "fp32" else f"{(p / base - 1) * 100:+.2f}%"
-    print(f"| `{q}` | {bpw(q):.2f} | {p:.4f} | {d} |")
+    print(f"| `{q}` | {b:.2f} | {p:.4f} | {d} |")
 '

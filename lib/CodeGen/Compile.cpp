@@ -10,7 +10,7 @@
 
 #include "llmc/CodeGen/Compile.h"
 #include "PlanBuilder.h"
-#include "SlotQuantizer.h"
+#include "llmc/CodeGen/SlotQuantizer.h"
 
 #include "llmc/Bundle/Bundle.h"
 #include "llmc/CodeGen/Manifest.h"
@@ -552,6 +552,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   m.source = source;
   m.format = fmt.str();
   m.tier = std::string(isaTierName(tier));
+  m.tuning = opts.tuning;
   std::string manifest;
   {
     raw_string_ostream os(manifest);

@@ -100,7 +100,7 @@ json::Value Manifest::toJSON() const {
       kernelsJ.push_back(std::move(k));
     }
   }
-  return json::Object{
+  json::Object root{
       {"format", "llmc-bundle"},
       {"format_version", int64_t(bundle::kFormatVersion)},
       {"model",
@@ -139,6 +139,9 @@ json::Value Manifest::toJSON() const {
       {"program", json::Object{{"kind", "plan"}, {"section", kPlanSection}}},
       {"weight_bytes", int64_t(bytes)},
       {"kernels", std::move(kernelsJ)}};
+  if (tuning.kind() != json::Value::Null)
+    root["tuning"] = tuning;
+  return root;
 }
 
 Expected<Manifest> Manifest::parse(StringRef text) {
@@ -198,6 +201,8 @@ Expected<Manifest> Manifest::parse(StringRef text) {
   if (const json::Object *tok = root->getObject("tokenizer"))
     m.tokenizerKind = tok->getString("kind").value_or("").str();
   m.weightBytes = uint64_t(root->getInteger("weight_bytes").value_or(0));
+  if (const json::Value *t = root->get("tuning"))
+    m.tuning = *t;
   return m;
 }
 

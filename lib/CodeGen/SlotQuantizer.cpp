@@ -1,5 +1,5 @@
 //===- SlotQuantizer.cpp - One matmul weight: quantize by recipe, then pack -===//
-#include "SlotQuantizer.h"
+#include "llmc/CodeGen/SlotQuantizer.h"
 
 #include "llmc/Kernels/Packing.h"
 #include "llmc/Quant/AWQ.h"

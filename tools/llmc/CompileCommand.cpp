@@ -6,6 +6,7 @@
 #include "llmc/Frontend/ONNXImporter.h"
 #include "llmc/Quant/Recipe.h"
 #include "llmc/Runtime/Calibrate.h"
+#include "llmc/Tune/AutoTune.h"
 #include "llmc/Transforms/Passes.h"
 #include "llmc/Target/Target.h"
 #include "llmc/Target/TargetAttr.h"
@@ -16,10 +17,13 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <optional>
+#include <random>
 
 using namespace llvm;
 
@@ -106,8 +110,9 @@ static cl::opt<bool> noValueInfoCheck(
 
 static cl::opt<std::string> calibPath(
     "calib",
-    cl::desc("Calibration text for gptq, awq and quip (never the evaluation "
-             "text)"),
+    cl::desc("Calibration text for gptq, awq, quip and auto (never the "
+             "evaluation text); random:SEED = random token ids, for speed "
+             "measurements only"),
     cl::value_desc("file"), cl::sub(llmc::cli::compileCmd));
 static cl::opt<int64_t> calibTokens(
     "calib-tokens", cl::desc("Calibration tokens used at most (default 4096)"),
@@ -116,6 +121,20 @@ static cl::opt<int64_t> calibSeqLen(
     "calib-seq-len",
     cl::desc("Tokens per calibration sequence, each from BOS (default 256)"),
     cl::init(256), cl::sub(llmc::cli::compileCmd));
+
+static cl::opt<std::string> accuracyGoal(
+    "accuracy-goal",
+    cl::desc("--quant=auto: allowed perplexity increase over fp32 on held-out "
+             "calibration text (e.g. 1%)"),
+    cl::init("1%"), cl::sub(llmc::cli::compileCmd));
+static cl::opt<unsigned> tuneBudget(
+    "tune-budget", cl::desc("--quant=auto: models evaluated at most (default 10)"),
+    cl::init(10), cl::sub(llmc::cli::compileCmd));
+static cl::opt<int64_t> tuneChunks(
+    "tune-chunks",
+    cl::desc("--quant=auto: sequences of held-out calibration text each "
+             "candidate is scored on (default 16)"),
+    cl::init(16), cl::sub(llmc::cli::compileCmd));
 
 // A lib/Quant spec as the code generator's recipe.
 static Expected<llmc::codegen::QuantRecipe>
@@ -169,24 +188,50 @@ static Expected<llmc::quant::QuantSpec> specFromFlags() {
 
 // gptq, awq and quip round with statistics of each matmul's input: compile
 // the model at fp32 into a temporary bundle, run it over the --calib text and
-// observe every matmul input (runtime/Calibrate.h).
-static Expected<StringMap<llmc::quant::CalibrationStats>>
+// observe every matmul input (runtime/Calibrate.h). The fp32 model and the
+// text stay for the auto-tuner.
+namespace {
+struct CalibrationRun {
+  SmallString<128> bundlePath;
+  std::unique_ptr<FileRemover> removeBundle;
+  std::unique_ptr<llmc::runtime::Model> model;
+  std::vector<int32_t> tokens; ///< the whole calibration text
+  StringMap<llmc::quant::CalibrationStats> stats;
+};
+} // namespace
+
+static Expected<std::unique_ptr<CalibrationRun>>
 calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
           function_ref<bool(StringRef slotName)> wanted) {
   if (calibPath.empty())
     return createStringError(inconvertibleErrorCode(),
                              "--quant methods gptq, awq and quip need "
                              "calibration text: --calib FILE");
-  auto text = MemoryBuffer::getFile(calibPath);
-  if (!text)
-    return createStringError(text.getError(), "cannot read '%s': %s",
-                             calibPath.c_str(), text.getError().message().c_str());
-  SmallString<128> tmp;
-  if (std::error_code ec =
-          sys::fs::createTemporaryFile("llmc-calibration", "llmc", tmp))
+  // "random:SEED": uniformly random token ids, for speed measurements of
+  // calibrated formats on random-weight models without a tokenizer (the
+  // statistics then say nothing about real text).
+  std::unique_ptr<MemoryBuffer> text;
+  std::optional<uint64_t> randomSeed;
+  if (StringRef(calibPath).starts_with("random:")) {
+    uint64_t seed;
+    if (StringRef(calibPath).drop_front(7).getAsInteger(10, seed))
+      return createStringError(inconvertibleErrorCode(),
+                               "--calib random:SEED needs a number (got '%s')",
+                               calibPath.c_str());
+    randomSeed = seed;
+  } else {
+    auto buf = MemoryBuffer::getFile(calibPath);
+    if (!buf)
+      return createStringError(buf.getError(), "cannot read '%s': %s",
+                               calibPath.c_str(), buf.getError().message().c_str());
+    text = std::move(*buf);
+  }
+  auto run = std::make_unique<CalibrationRun>();
+  if (std::error_code ec = sys::fs::createTemporaryFile("llmc-calibration", "llmc",
+                                                        run->bundlePath))
     return createStringError(ec, "cannot create a temporary file: %s",
                              ec.message().c_str());
-  FileRemover removeTmp(tmp);
+  run->removeBundle = std::make_unique<FileRemover>(run->bundlePath);
   co.recipe = llmc::codegen::QuantRecipe{}; // fp32
   co.recipeFor = nullptr;
   co.calibration = nullptr;
@@ -194,24 +239,132 @@ calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
   co.progress = nullptr;
   if (progress)
     progress("calibration: compiling an fp32 bundle");
-  if (Error e = llmc::codegen::compileToBundle(module, co, tmp))
+  if (Error e = llmc::codegen::compileToBundle(module, co, run->bundlePath))
     return std::move(e);
-  auto model = llmc::runtime::Model::load(tmp);
+  auto model = llmc::runtime::Model::load(run->bundlePath);
   if (!model)
     return model.takeError();
-  const llmc::Tokenizer *tok = (*model)->tokenizer();
-  if (!tok)
-    return createStringError(inconvertibleErrorCode(),
-                             "calibration needs the model's tokenizer "
-                             "(--tokenizer FILE)");
-  std::vector<int32_t> ids = tok->encode((*text)->getBuffer(), false, false);
+  run->model = std::move(*model);
+  if (randomSeed) {
+    std::mt19937_64 rng(*randomSeed);
+    const uint64_t V = uint64_t(run->model->config().vocab);
+    run->tokens.resize(size_t(calibTokens));
+    for (int32_t &t : run->tokens)
+      t = int32_t(rng() % V);
+  } else {
+    const llmc::Tokenizer *tok = run->model->tokenizer();
+    if (!tok)
+      return createStringError(inconvertibleErrorCode(),
+                               "calibration needs the model's tokenizer "
+                               "(--tokenizer FILE)");
+    run->tokens = tok->encode(text->getBuffer(), false, false);
+  }
   llmc::runtime::CalibrationOptions opts;
   opts.maxTokens = calibTokens;
   opts.sequenceLength = calibSeqLen;
   opts.progress = progress;
-  const llmc::codegen::ProgramPlan &plan = (*model)->plan();
+  const llmc::codegen::ProgramPlan &plan = run->model->plan();
   opts.wanted = [&](int32_t slot) { return wanted(plan.weights[slot].name); };
-  return llmc::runtime::collectMatmulInputStats(**model, ids, opts);
+  auto stats = llmc::runtime::collectMatmulInputStats(*run->model, run->tokens, opts);
+  if (!stats)
+    return stats.takeError();
+  run->stats = std::move(*stats);
+  return std::move(run);
+}
+
+// The --quant spelling of a recipe (what the recipe file holds).
+static std::string specString(const llmc::codegen::QuantRecipe &r) {
+  if (r.type == "fp32" || r.type == "fp16" || r.type == "bf16")
+    return r.type;
+  std::string s = r.type;
+  s += r.groupSize ? ":g" + std::to_string(r.groupSize) : std::string(":pc");
+  s += r.symmetric ? ":sym" : ":asym";
+  s += ":" + r.scaleType;
+  if (r.mseClip)
+    s += ":mse";
+  s += ":" + r.method;
+  if (r.actOrder)
+    s += ":actorder";
+  return s;
+}
+
+// --quant=auto: per-layer recipes meeting --accuracy-goal (tune/AutoTune.h).
+// Returns the per-slot recipes; writes them as a --quant-recipe file.
+static Expected<std::map<std::string, llmc::codegen::QuantRecipe>>
+autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
+         CalibrationRun &calib, StringRef output) {
+  StringRef goalText = StringRef(accuracyGoal).trim();
+  bool percent = goalText.consume_back("%");
+  double goal;
+  if (goalText.getAsDouble(goal) || goal < 0)
+    return createStringError(inconvertibleErrorCode(),
+                             "--accuracy-goal must be a relative perplexity "
+                             "increase such as 1%% or 0.01 (got '%s')",
+                             accuracyGoal.c_str());
+  if (percent)
+    goal /= 100;
+  // Tune on calibration tokens the statistics did not see.
+  const int64_t used = std::min<int64_t>(calibTokens, int64_t(calib.tokens.size()));
+  ArrayRef<int32_t> held = ArrayRef<int32_t>(calib.tokens).drop_front(size_t(used));
+  llmc::tune::TuneOptions to;
+  to.goal = goal;
+  to.budget = tuneBudget;
+  to.eval.ctx = std::min<int64_t>(calibSeqLen, calib.model->config().maxContext);
+  to.eval.maxChunks = tuneChunks;
+  to.progress = co.progress;
+  if (int64_t(held.size()) < 2 * to.eval.ctx)
+    return createStringError(inconvertibleErrorCode(),
+                             "--quant=auto tunes on calibration text beyond "
+                             "--calib-tokens (%lld): '%s' has only %zu tokens",
+                             (long long)used, calibPath.c_str(),
+                             calib.tokens.size());
+  co.calibration = &calib.stats;
+  auto r = llmc::tune::autoTune(module, co, *calib.model, held, to);
+  if (!r)
+    return r.takeError();
+  if (co.progress)
+    co.progress(formatv("tune: {0}: {1:f2} bits/weight, perplexity {2:f4} vs "
+                        "fp32 {3:f4} ({4:+f2}%, goal {5:f2}%), {6} models evaluated",
+                        r->met ? "goal met" : "goal NOT met", r->bitsPerWeight,
+                        r->perplexity, r->referencePerplexity,
+                        100.0 * (r->perplexity / r->referencePerplexity - 1),
+                        100.0 * goal, r->evaluations)
+                    .str());
+  // The recipe file: one exact rule per weight (merged slots by first part).
+  json::Array rules;
+  for (const auto &[slot, recipe] : r->slots)
+    rules.push_back(json::Object{{"match", StringRef(slot).split('+').first},
+                                 {"quant", specString(recipe)}});
+  json::Object file{{"default", "fp32"}, {"rules", std::move(rules)}};
+  co.tuning = json::Object{{"goal", goal},
+                           {"metric", "perplexity on held-out calibration text"},
+                           {"met", r->met},
+                           {"reference_perplexity", r->referencePerplexity},
+                           {"perplexity", r->perplexity},
+                           {"bits_per_weight", r->bitsPerWeight},
+                           {"evaluations", int64_t(r->evaluations)},
+                           {"recipe", json::Value(json::Object(file))}};
+  std::string recipePath = (output + ".recipe.json").str();
+  std::error_code ec;
+  raw_fd_ostream os(recipePath, ec);
+  if (ec)
+    return createStringError(ec, "cannot write '%s': %s", recipePath.c_str(),
+                             ec.message().c_str());
+  os << formatv("{0:2}", json::Value(std::move(file))) << "\n";
+  if (co.progress)
+    co.progress("wrote the tuned recipe to " + recipePath);
+  return std::move(r->slots);
+}
+
+// -o, or the model's name with .llmc.
+static std::string bundleOutputPath() {
+  std::string path = output;
+  if (path.empty() || path == "-") {
+    SmallString<256> derived(input.getValue());
+    sys::path::replace_extension(derived, ".llmc");
+    path = derived.str().str();
+  }
+  return path;
 }
 
 int llmc::cli::runCompile() {
@@ -223,7 +376,12 @@ int llmc::cli::runCompile() {
                                          "cannot open '%s': no such file",
                                          input.c_str()));
 
-  auto defaultSpec = specFromFlags();
+  // --quant=auto: the tuner picks every matmul's recipe; the rest stays fp32.
+  const bool tuneAuto = StringRef(quantSpec).trim() == "auto";
+  if (tuneAuto && !quantRecipeFile.empty())
+    return reportError(createStringError(
+        inconvertibleErrorCode(), "--quant=auto and --quant-recipe exclude each other"));
+  auto defaultSpec = tuneAuto ? llmc::quant::parseQuantSpec("fp32") : specFromFlags();
   if (!defaultSpec)
     return reportError(defaultSpec.takeError());
   // Per-tensor rules (the file's "default", else the flags' spec, for
@@ -284,20 +442,33 @@ int llmc::cli::runCompile() {
       return co.recipeFor(name);
     return co.recipe;
   };
-  bool needsCalibration = recipe->needsCalibration();
+  bool needsCalibration = tuneAuto || recipe->needsCalibration();
   if (rules)
     for (const llmc::quant::QuantRule &rule : rules->rules)
       needsCalibration |= cantFail(recipeFromSpec(rule.spec)).needsCalibration();
-  StringMap<llmc::quant::CalibrationStats> calibration;
+  std::unique_ptr<CalibrationRun> calibration;
+  std::map<std::string, llmc::codegen::QuantRecipe> tuned;
   if (needsCalibration && emit == EmitKind::Bundle) {
-    auto stats = calibrate(**module, co, [&](StringRef name) {
+    auto run = calibrate(**module, co, [&](StringRef name) {
+      if (tuneAuto)
+        return true;
       auto r = slotRecipe(name);
       return r && r->needsCalibration();
     });
-    if (!stats)
-      return reportError(stats.takeError());
-    calibration = std::move(*stats);
-    co.calibration = &calibration;
+    if (!run)
+      return reportError(run.takeError());
+    calibration = std::move(*run);
+    co.calibration = &calibration->stats;
+    if (tuneAuto) {
+      auto slots = autoTune(**module, co, *calibration, bundleOutputPath());
+      if (!slots)
+        return reportError(slots.takeError());
+      tuned = std::move(*slots);
+      co.recipeFor = [&](StringRef name) -> Expected<llmc::codegen::QuantRecipe> {
+        auto it = tuned.find(name.str());
+        return it == tuned.end() ? co.recipe : it->second;
+      };
+    }
   }
 
   if (emit == EmitKind::Exe)
@@ -308,12 +479,7 @@ int llmc::cli::runCompile() {
     return reportError(createStringError(
         inconvertibleErrorCode(), "--stop-after applies to --emit=mlir only"));
   if (emit == EmitKind::Bundle) {
-    std::string path = output;
-    if (path.empty() || path == "-") {
-      SmallString<256> derived(input.getValue());
-      sys::path::replace_extension(derived, ".llmc");
-      path = derived.str().str();
-    }
+    std::string path = bundleOutputPath();
     if (Error e = llmc::codegen::compileToBundle(**module, co, path))
       return reportError(std::move(e));
     errs() << "llmc: wrote " << path << "\n";

@@ -15,7 +15,7 @@
 
 #include "Commands.h"
 
-#include "llmc/Runtime/Model.h"
+#include "llmc/Runtime/Evaluate.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
@@ -44,22 +44,6 @@ static cl::opt<unsigned> threads("threads", cl::desc("Threads (0 = all cores)"),
 static cl::opt<bool> asJson("json", cl::desc("One JSON object on stdout"),
                           cl::init(false), cl::sub(llmc::cli::evalCmd));
 
-namespace {
-/// log-softmax of one row, in double.
-void logSoftmax(ArrayRef<float> row, std::vector<double> &out) {
-  double mx = -INFINITY;
-  for (float v : row)
-    mx = std::max(mx, double(v));
-  double sum = 0;
-  for (float v : row)
-    sum += std::exp(double(v) - mx);
-  double lse = mx + std::log(sum);
-  out.resize(row.size());
-  for (size_t i = 0; i < row.size(); ++i)
-    out[i] = double(row[i]) - lse;
-}
-} // namespace
-
 int llmc::cli::runEval() {
   using namespace llmc::runtime;
   auto model = Model::load(bundlePath);
@@ -84,97 +68,36 @@ int llmc::cli::runEval() {
     return reportError(createStringError(text.getError(), "cannot read '%s': %s",
                                          textPath.c_str(),
                                          text.getError().message().c_str()));
-  const int64_t ctx = ctxLen;
-  if (ctx < 4 || ctx > (*model)->config().maxContext ||
-      (ref && ctx > ref->config().maxContext))
-    return reportError(createStringError(
-        inconvertibleErrorCode(), "--ctx must be in [4, %lld] (the context length)",
-        (long long)(*model)->config().maxContext));
   std::vector<int32_t> ids = tok->encode((*text)->getBuffer(), false, false);
-  int64_t chunks = int64_t(ids.size()) / ctx;
-  if (maxChunks > 0)
-    chunks = std::min<int64_t>(chunks, maxChunks);
-  if (int64_t(ids.size()) < 2 * ctx)
-    return reportError(createStringError(
-        inconvertibleErrorCode(),
-        "the text has %lld tokens; perplexity needs at least 2 * ctx = %lld",
-        (long long)ids.size(), (long long)(2 * ctx)));
-
-  SessionOptions so;
-  so.threads = threads;
-  auto session = Session::create(**model, so);
-  if (!session)
-    return reportError(session.takeError());
-  std::unique_ptr<Session> refSession;
-  if (ref) {
-    auto rs = Session::create(*ref, so);
-    if (!rs)
-      return reportError(rs.takeError());
-    refSession = std::move(*rs);
-  }
-
-  const int64_t V = (*model)->config().vocab, first = ctx / 2;
-  double nll = 0, kl = 0;
-  int64_t count = 0, agree = 0;
-  std::vector<float> refLogits; // [ctx][V] of the current chunk
-  std::vector<double> lp, lq;
-  for (int64_t c = 0; c < chunks; ++c) {
-    std::vector<int32_t> chunk(ids.begin() + c * ctx, ids.begin() + (c + 1) * ctx);
-    chunk[0] = tok->bosId();
-    if (refSession) {
-      refSession->reset();
-      refLogits.assign(size_t(ctx * V), 0.0f);
-      if (Error e = refSession->forwardAll(chunk, [&](int64_t i0, ArrayRef<float> rows) {
-            std::copy(rows.begin(), rows.end(), refLogits.begin() + i0 * V);
-          }))
-        return reportError(std::move(e));
-    }
-    (*session)->reset();
-    if (Error e = (*session)->forwardAll(chunk, [&](int64_t i0, ArrayRef<float> rows) {
-          int64_t n = int64_t(rows.size()) / V;
-          for (int64_t r = 0; r < n; ++r) {
-            int64_t i = i0 + r;
-            if (i + 1 < first || i + 1 >= ctx)
-              continue;
-            ArrayRef<float> row = rows.slice(r * V, V);
-            logSoftmax(row, lq);
-            nll -= lq[chunk[i + 1]];
-            ++count;
-            if (refSession) {
-              ArrayRef<float> rrow(refLogits.data() + i * V, V);
-              logSoftmax(rrow, lp);
-              double k = 0;
-              for (int64_t v = 0; v < V; ++v)
-                k += std::exp(lp[v]) * (lp[v] - lq[v]);
-              kl += k;
-              size_t am = std::max_element(row.begin(), row.end()) - row.begin();
-              size_t bm = std::max_element(rrow.begin(), rrow.end()) - rrow.begin();
-              agree += am == bm;
-            }
-          }
-        }))
-      return reportError(std::move(e));
-    if (!asJson)
-      errs() << format("[%lld/%lld] perplexity %.4f\n", (long long)(c + 1),
-                       (long long)chunks, std::exp(nll / double(count)));
-  }
-  double ppl = std::exp(nll / double(count));
+  EvalOptions eo;
+  eo.ctx = ctxLen;
+  eo.maxChunks = maxChunks;
+  eo.threads = threads;
+  if (!asJson)
+    eo.progress = [](int64_t done, int64_t all, double ppl) {
+      errs() << format("[%lld/%lld] perplexity %.4f\n", (long long)done,
+                       (long long)all, ppl);
+    };
+  auto r = evaluatePerplexity(**model, ids, eo, ref.get());
+  if (!r)
+    return reportError(r.takeError());
   if (asJson) {
-    json::Object o{{"perplexity", ppl},
-                   {"chunks", chunks},
-                   {"ctx", ctx},
-                   {"scored_tokens", count}};
-    if (refSession) {
-      o["kl"] = kl / double(count);
-      o["top1"] = double(agree) / double(count);
+    json::Object o{{"perplexity", r->perplexity},
+                   {"chunks", r->chunks},
+                   {"ctx", int64_t(ctxLen)},
+                   {"scored_tokens", r->scored}};
+    if (ref) {
+      o["kl"] = r->kl;
+      o["top1"] = r->top1;
     }
     outs() << json::Value(std::move(o)) << "\n";
     return 0;
   }
   outs() << format("perplexity %.4f over %lld chunks of %lld tokens (%lld scored)\n",
-                   ppl, (long long)chunks, (long long)ctx, (long long)count);
-  if (refSession)
+                   r->perplexity, (long long)r->chunks, (long long)ctxLen.getValue(),
+                   (long long)r->scored);
+  if (ref)
     outs() << format("vs %s: mean KL %.6f, top-1 agreement %.2f%%\n", refPath.c_str(),
-                     kl / double(count), 100.0 * double(agree) / double(count));
+                     r->kl, 100.0 * r->top1);
   return 0;
 }

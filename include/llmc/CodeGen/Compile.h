@@ -71,6 +71,8 @@ struct CompileOptions {
   /// same model, by weight slot name (runtime/Calibrate.h); required by the
   /// methods that need them (QuantRecipe::needsCalibration).
   const llvm::StringMap<quant::CalibrationStats> *calibration = nullptr;
+  /// Recorded in the manifest as "tuning" (Manifest::tuning).
+  llvm::json::Value tuning = nullptr;
   /// Progress lines ("packing weight 12/47 ...") go here when set.
   std::function<void(llvm::StringRef)> progress;
 };

@@ -67,6 +67,9 @@ struct Manifest {
   std::string tokenizerKind; ///< "" when the bundle has no tokenizer
   std::string source;
   uint64_t weightBytes = 0;
+  /// What `--quant=auto` found (goal, perplexities, bits/weight, per-slot
+  /// recipe); null otherwise.
+  llvm::json::Value tuning = nullptr;
 
   llvm::json::Value toJSON() const;
   static llvm::Expected<Manifest> parse(llvm::StringRef text);

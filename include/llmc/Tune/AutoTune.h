@@ -1,0 +1,73 @@
+//===- AutoTune.h - Per-layer quantization recipes that meet an accuracy goal -*- C++ -*-===//
+//
+// `llmc compile --quant=auto --accuracy-goal=1%` looks for the smallest
+// per-layer recipe whose perplexity on held-out calibration tokens is within
+// the goal of the fp32 model's. The search is two-level:
+//
+//  1. Offline, per weight slot and per rung of a ladder of formats (cheapest
+//     first, e.g. int2 ... int4 g32 ... int8 ... fp16), quantize the weight and
+//     measure its relative output error on the calibration inputs,
+//         e[s][l] = tr(dW H dW^T) / tr(W H W^T),    H = X^T X (Hessian.h),
+//     which ranks how sensitive each layer is to each format (exact for one
+//     layer in isolation; dW in the original basis for AWQ and QuIP).
+//  2. A threshold tau picks, for every slot, the cheapest rung with
+//     e[s][l] <= tau. Smaller tau means more bits and a more accurate model,
+//     so a bisection over the observed error values, each candidate compiled
+//     and evaluated for real (runtime/Evaluate.h), finds the cheapest
+//     threshold that meets the goal. `budget` bounds the number of models
+//     evaluated.
+//
+// The result is a recipe per slot; the caller writes it into the bundle's
+// manifest and as a reusable --quant-recipe file.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_TUNE_AUTOTUNE_H
+#define LLMC_TUNE_AUTOTUNE_H
+
+#include "llmc/CodeGen/Compile.h"
+#include "llmc/Runtime/Evaluate.h"
+
+#include <map>
+
+namespace llmc::tune {
+
+struct TuneOptions {
+  /// Allowed relative perplexity increase over the reference (0.01 = 1%).
+  double goal = 0.01;
+  /// Candidate models compiled and evaluated at most (>= 1).
+  unsigned budget = 10;
+  /// Formats, cheapest first; the last should be close to lossless.
+  std::vector<codegen::QuantRecipe> ladder;
+  runtime::EvalOptions eval;
+  std::function<void(llvm::StringRef)> progress;
+};
+
+struct TuneResult {
+  /// The recipe of every matmul weight slot, by slot name.
+  std::map<std::string, codegen::QuantRecipe> slots;
+  double referencePerplexity = 0, perplexity = 0;
+  /// Of the matmul weights, scales and zero points included.
+  double bitsPerWeight = 0;
+  unsigned evaluations = 0;
+  bool met = false;
+};
+
+/// Bits per weight of a format, scales and zero points included.
+double bitsPerWeight(const codegen::QuantRecipe &r, int64_t K);
+
+/// The ladder `--quant=auto` uses by default.
+std::vector<codegen::QuantRecipe> defaultLadder();
+
+/// `base.calibration` must hold statistics for every matmul slot; `reference`
+/// is the fp32 bundle of the same module (its plan names the slots); the
+/// goal is checked on `evalTokens` (calibration text the statistics did not
+/// use).
+llvm::Expected<TuneResult> autoTune(mlir::ModuleOp module,
+                                    const codegen::CompileOptions &base,
+                                    const runtime::Model &reference,
+                                    llvm::ArrayRef<int32_t> evalTokens,
+                                    const TuneOptions &options);
+
+} // namespace llmc::tune
+
+#endif // LLMC_TUNE_AUTOTUNE_H

@@ -1,0 +1,267 @@
+//===- AutoTune.cpp - Per-layer quantization recipes that meet an accuracy goal -===//
+#include "llmc/Tune/AutoTune.h"
+
+#include "llmc/CodeGen/SlotQuantizer.h"
+#include "llmc/Kernels/Packing.h"
+#include "llmc/Quant/Hadamard.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace llvm;
+
+namespace llmc::tune {
+
+double bitsPerWeight(const codegen::QuantRecipe &r, int64_t K) {
+  kernels::WeightFormat f = codegen::weightFormatFor(r);
+  if (!f.isQuantized())
+    return r.type == "fp32" ? 32 : 16;
+  double g = r.groupSize ? double(r.groupSize) : double(K);
+  double scaleBits = r.scaleType == "f32" ? 32 : 16;
+  return double(f.bits()) + scaleBits / g + (r.symmetric ? 0.0 : 8.0 / g);
+}
+
+std::vector<codegen::QuantRecipe> defaultLadder() {
+  // Incoherence processing + LDLQ with act-order and the clipping search: the
+  // most accurate rounding of lib/Quant on real models (docs/QUANTIZATION.md).
+  auto q = [](const char *type, unsigned g, bool sym) {
+    codegen::QuantRecipe r;
+    r.type = type;
+    r.groupSize = g;
+    r.symmetric = sym;
+    r.method = "quip";
+    r.actOrder = true;
+    r.mseClip = true;
+    return r;
+  };
+  codegen::QuantRecipe fp16;
+  fp16.type = "fp16";
+  return {q("int2", 32, true),  q("int2", 32, false), q("int3", 32, false),
+          q("int4", 64, false), q("int4", 32, true),  q("int4", 32, false),
+          q("int8", 32, true),  fp16};
+}
+
+namespace {
+
+/// W[N][K] of a packed slot, dequantized (fp32 reference bundle: exact).
+std::vector<float> slotWeights(const kernels::PackedWeights &p) {
+  kernels::QuantizedWeights q = kernels::unpackWeights(p);
+  std::vector<float> W(size_t(q.N * q.K));
+  for (int64_t n = 0; n < q.N; ++n)
+    for (int64_t k = 0; k < q.K; ++k)
+      W[n * q.K + k] = q.weight(n, k);
+  return W;
+}
+
+/// sum_n d_n^T H d_n for the rows d_n of D[N][K] (H full K x K).
+double traceForm(const std::vector<double> &D, int64_t N, int64_t K,
+                 const std::vector<double> &H) {
+  double total = 0;
+  std::vector<double> Hd(K);
+  for (int64_t n = 0; n < N; ++n) {
+    const double *d = &D[n * K];
+    double t = 0;
+    for (int64_t i = 0; i < K; ++i) {
+      const double *h = &H[i * K];
+      double s = 0;
+      for (int64_t j = 0; j < K; ++j)
+        s += h[j] * d[j];
+      t += d[i] * s;
+    }
+    total += t;
+  }
+  return total;
+}
+
+/// e = tr(dW H dW^T) / tr(W H W^T) of one quantized slot, dW in the original
+/// basis: AWQ's Q(W diag s) diag(1/s), QuIP's rows U^T q'_n.
+Expected<double> relativeOutputError(const std::vector<float> &W, int64_t N,
+                                     int64_t K, const codegen::SlotQuantization &q,
+                                     const std::vector<double> &H) {
+  std::vector<float> Wq = slotWeights(q.packed);
+  std::optional<quant::RandomizedHadamard> U;
+  if (q.rotationSeed) {
+    auto u = quant::RandomizedHadamard::create(K, *q.rotationSeed);
+    if (!u)
+      return u.takeError();
+    U = std::move(*u);
+  }
+  std::vector<double> D(size_t(N * K)), Wd(size_t(N * K));
+  std::vector<double> row(K);
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t k = 0; k < K; ++k)
+      row[k] = Wq[n * K + k];
+    if (U)
+      U->applyInverse(row.data());
+    for (int64_t k = 0; k < K; ++k) {
+      double v = row[k];
+      if (!q.awqScales.empty())
+        v /= q.awqScales[k];
+      D[n * K + k] = v - double(W[n * K + k]);
+      Wd[n * K + k] = W[n * K + k];
+    }
+  }
+  double den = traceForm(Wd, N, K, H);
+  return den > 0 ? traceForm(D, N, K, H) / den : 0.0;
+}
+
+} // namespace
+
+Expected<TuneResult> autoTune(mlir::ModuleOp module,
+                              const codegen::CompileOptions &base,
+                              const runtime::Model &reference,
+                              ArrayRef<int32_t> evalTokens,
+                              const TuneOptions &options) {
+  const std::vector<codegen::QuantRecipe> ladder =
+      options.ladder.empty() ? defaultLadder() : options.ladder;
+  if (!base.calibration)
+    return createStringError(inconvertibleErrorCode(),
+                             "auto-tuning needs calibration statistics");
+  auto say = [&](const Twine &t) {
+    if (options.progress)
+      options.progress(t.str());
+  };
+  const codegen::ProgramPlan &plan = reference.plan();
+  TuneResult result;
+  auto ref = runtime::evaluatePerplexity(reference, evalTokens, options.eval);
+  if (!ref)
+    return ref.takeError();
+  result.referencePerplexity = ref->perplexity;
+  say(formatv("tune: fp32 perplexity {0:f4} on {1} tuning chunks", ref->perplexity,
+              ref->chunks));
+
+  // 1. Relative output error of every slot at every rung.
+  struct Slot {
+    std::string name;
+    int64_t N, K;
+    std::vector<double> err; // per rung
+  };
+  std::vector<Slot> slots;
+  const IsaTier tier = reference.kernelTier();
+  for (size_t i = 0; i < plan.weights.size(); ++i) {
+    const codegen::WeightSlot &w = plan.weights[i];
+    if (w.kind != codegen::SlotKind::Packed)
+      continue;
+    auto st = base.calibration->find(w.name);
+    if (st == base.calibration->end())
+      return createStringError(inconvertibleErrorCode(),
+                               "no calibration statistics for '%s'",
+                               w.name.c_str());
+    Slot s{w.name, w.shape[0], w.shape[1], {}};
+    std::vector<float> W = slotWeights(reference.packed(int32_t(i)));
+    std::vector<double> H = st->second.hessian();
+    for (const codegen::QuantRecipe &r : ladder) {
+      auto q = codegen::quantizeSlot(W.data(), s.N, s.K, r, &st->second, tier,
+                                     0x5eed0000 + i);
+      if (!q)
+        return q.takeError();
+      auto e = relativeOutputError(W, s.N, s.K, *q, H);
+      if (!e)
+        return e.takeError();
+      s.err.push_back(*e);
+    }
+    say(formatv("tune: {0}: relative error {1:e1} (cheapest) .. {2:e1}", s.name,
+                s.err.front(), s.err.back()));
+    slots.push_back(std::move(s));
+  }
+
+  // 2. Bisection over thresholds, each candidate compiled and evaluated.
+  std::vector<double> taus;
+  for (const Slot &s : slots)
+    taus.insert(taus.end(), s.err.begin(), s.err.end());
+  std::sort(taus.begin(), taus.end(), std::greater<double>());
+  taus.erase(std::unique(taus.begin(), taus.end()), taus.end());
+  auto assign = [&](double tau) {
+    std::vector<size_t> rung(slots.size(), ladder.size() - 1);
+    for (size_t s = 0; s < slots.size(); ++s)
+      for (size_t l = 0; l < ladder.size(); ++l)
+        if (slots[s].err[l] <= tau) {
+          rung[s] = l;
+          break;
+        }
+    return rung;
+  };
+  auto bpw = [&](const std::vector<size_t> &rung) {
+    double bits = 0, params = 0;
+    for (size_t s = 0; s < slots.size(); ++s) {
+      double p = double(slots[s].N * slots[s].K);
+      bits += p * bitsPerWeight(ladder[rung[s]], slots[s].K);
+      params += p;
+    }
+    return bits / params;
+  };
+  std::map<std::vector<size_t>, double> evaluated; // rungs -> perplexity
+  auto evaluate = [&](const std::vector<size_t> &rung) -> Expected<double> {
+    if (auto it = evaluated.find(rung); it != evaluated.end())
+      return it->second;
+    SmallString<128> tmp;
+    if (std::error_code ec = sys::fs::createTemporaryFile("llmc-tune", "llmc", tmp))
+      return createStringError(ec, "cannot create a temporary file");
+    FileRemover remove(tmp);
+    codegen::CompileOptions co = base;
+    co.progress = nullptr;
+    std::map<std::string, codegen::QuantRecipe> bySlot;
+    for (size_t s = 0; s < slots.size(); ++s)
+      bySlot[slots[s].name] = ladder[rung[s]];
+    co.recipeFor = [&](StringRef name) -> Expected<codegen::QuantRecipe> {
+      auto it = bySlot.find(name.str());
+      if (it == bySlot.end())
+        return base.recipe;
+      return it->second;
+    };
+    if (Error e = codegen::compileToBundle(module, co, tmp))
+      return std::move(e);
+    auto m = runtime::Model::load(tmp);
+    if (!m)
+      return m.takeError();
+    auto r = runtime::evaluatePerplexity(**m, evalTokens, options.eval);
+    if (!r)
+      return r.takeError();
+    ++result.evaluations;
+    evaluated[rung] = r->perplexity;
+    say(formatv("tune: candidate {0}: {1:f2} bits/weight, perplexity {2:f4} "
+                "({3:+f2}%)",
+                result.evaluations, bpw(rung), r->perplexity,
+                100.0 * (r->perplexity / result.referencePerplexity - 1)));
+    return r->perplexity;
+  };
+  const double limit = result.referencePerplexity * (1.0 + options.goal);
+  // The most accurate assignment first: if it misses, nothing will meet it.
+  size_t lo = 0, hi = taus.size() - 1; // taus[hi]: smallest threshold
+  auto best = assign(taus[hi]);
+  auto ppl = evaluate(best);
+  if (!ppl)
+    return ppl.takeError();
+  double bestPpl = *ppl;
+  result.met = *ppl <= limit;
+  // Invariant: taus[hi] meets the goal; find the largest threshold that does.
+  while (result.met && lo < hi && result.evaluations < std::max(1u, options.budget)) {
+    size_t mid = lo + (hi - lo) / 2;
+    auto rung = assign(taus[mid]);
+    auto p = evaluate(rung);
+    if (!p)
+      return p.takeError();
+    if (*p <= limit) {
+      hi = mid;
+      if (bpw(rung) <= bpw(best)) {
+        best = rung;
+        bestPpl = *p;
+      }
+    } else {
+      lo = mid + 1;
+    }
+  }
+  for (size_t s = 0; s < slots.size(); ++s)
+    result.slots[slots[s].name] = ladder[best[s]];
+  result.perplexity = bestPpl;
+  result.bitsPerWeight = bpw(best);
+  return result;
+}
+
+} // namespace llmc::tune
