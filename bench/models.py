@@ -106,8 +106,14 @@ def cmd_layer(a):
 
 
 def tensor_array(t: onnx.TensorProto, base_dir: str) -> np.ndarray:
+    """The tensor's values (external data read from base_dir; t is left as is)."""
     if t.data_location == TensorProto.EXTERNAL:
-        load_external_data_for_tensor(t, base_dir)
+        c = onnx.TensorProto()
+        c.CopyFrom(t)
+        load_external_data_for_tensor(c, base_dir)
+        del c.external_data[:]
+        c.data_location = TensorProto.DEFAULT
+        return numpy_helper.to_array(c)
     return numpy_helper.to_array(t)
 
 

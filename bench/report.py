@@ -169,11 +169,13 @@ class Report:
         cats += ["attention", "glue"]
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
         cmap = plt.get_cmap("tab10")
+        big = [p for p in profs if p["model"] == "tinyllama-1.1b"] or profs
         for ax, norm in zip(axes, (False, True)):
-            bottoms = [0.0] * len(profs)
+            sel = profs if norm else big  # ms: one model's scale; %: every model
+            bottoms = [0.0] * len(sel)
             for ci, c in enumerate(cats):
                 vals = []
-                for p in profs:
+                for p in sel:
                     d = p["decode"]
                     if c == "attention":
                         v = d["attention_ms"]
@@ -182,13 +184,11 @@ class Report:
                     else:
                         v = sum(k["ms"] for k in d["matmul_kinds"] if short(k["name"]) == c)
                     vals.append(100 * v / d["total_ms"] if norm else v)
-                ax.bar(range(len(profs)), vals, bottom=bottoms, label=c, color=cmap(ci % 10))
+                ax.bar(range(len(sel)), vals, bottom=bottoms, label=c, color=cmap(ci % 10))
                 bottoms = [b + v for b, v in zip(bottoms, vals)]
-            ax.set_xticks(range(len(profs)))
-            ax.set_xticklabels([f"{p['model']}\n{p['format']}" for p in profs], fontsize=7)
+            ax.set_xticks(range(len(sel)))
+            ax.set_xticklabels([f"{p['model']}\n{p['format']}" for p in sel], fontsize=7)
             ax.set_ylabel("% of a decode step" if norm else "ms per decode step")
-            if not norm:
-                ax.set_yscale("log")
             ax.grid(axis="y", alpha=0.3)
         axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.suptitle(f"llmc decode step breakdown (llmc bench --profile, tg128, "

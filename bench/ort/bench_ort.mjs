@@ -1,7 +1,8 @@
 // ONNX Runtime side of llmc's benchmark suite (onnxruntime-node, CPU EP).
 //
-//   node bench_ort.mjs decoder MODEL.onnx --threads T --prompt P --gen G --reps R
-//       Prefill: P random tokens from an empty cache (one run), median tok/s of R runs.
+//   node bench_ort.mjs decoder MODEL.onnx --threads T --prompt P[,P2...] --gen G --reps R
+//       Prefill: P random tokens from an empty cache (one run), median tok/s of R runs,
+//       for each length given (one session load).
 //       Decode: a 1-token prompt, then G single-token steps feeding present.* back
 //       as past_key_values.* (HF "decoder with past" layout), median tok/s of R runs.
 //       Either part is skipped when P or G is 0.
@@ -14,8 +15,13 @@ import ort from 'onnxruntime-node';
 
 function args() {
   const a = process.argv.slice(2);
-  const o = { mode: a[0], model: a[1], threads: 1, prompt: 0, gen: 0, reps: 3, m: 1, copies: 1 };
-  for (let i = 2; i < a.length; i += 2) o[a[i].replace(/^--/, '')] = Number(a[i + 1]);
+  const o = { mode: a[0], model: a[1], threads: 1, prompt: '0', gen: 0, reps: 3, m: 1, copies: 1 };
+  for (let i = 2; i < a.length; i += 2) {
+    const k = a[i].replace(/^--/, '');
+    o[k] = k === 'prompt' ? a[i + 1] : Number(a[i + 1]);
+  }
+  // --prompt 128,512: one prefill measurement per length, one session load.
+  o.prompts = String(o.prompt).split(',').map(Number).filter((p) => p > 0);
   return o;
 }
 
@@ -88,22 +94,23 @@ async function decoder(o) {
     for (let i = 1; i < v; ++i) if (d[off + i] > d[off + b]) b = i;
     return b;
   };
-  const prompt = Array.from({ length: Math.max(o.prompt, 1) }, () => 3 + (rnd() % (vocab - 3)));
+  const prompt = Array.from({ length: Math.max(1, ...o.prompts) }, () => 3 + (rnd() % (vocab - 3)));
   // Warm-up: one token (pages the weights in, builds the kernels).
   const tw = now();
   await step([prompt[0]], 0, emptyPast());
   const warmMs = (now() - tw) * 1e3;
   const res = { engine: 'onnxruntime', version: ort.env.versions ? ort.env.versions.common : '',
                 threads: o.threads, load_ms: loadMs, first_token_ms: warmMs,
-                prompt_tokens: o.prompt, gen_tokens: o.gen };
-  if (o.prompt > 0) {
+                prompt_tokens: o.prompts, gen_tokens: o.gen, prefill: {} };
+  for (const P of o.prompts) {
     const runs = [];
     for (let r = 0; r < o.reps; ++r) {
       const t0 = now();
-      await step(prompt, 0, emptyPast());
-      runs.push(o.prompt / (now() - t0));
+      await step(prompt.slice(0, P), 0, emptyPast());
+      runs.push(P / (now() - t0));
     }
-    res.prefill_tok_s = median(runs);
+    res.prefill[P] = { tok_s: median(runs), runs };
+    res.prefill_tok_s = median(runs); // the last length's
     res.prefill_tok_s_runs = runs;
   }
   if (o.gen > 0) {
