@@ -20,8 +20,51 @@ template <typename T> static void fwhtImpl(T *x, int64_t n) {
         x[j + len] = a - b;
       }
 }
-void fwht(float *x, int64_t n) { fwhtImpl(x, n); }
+// The float transform runs online before every rotated matmul, so it gets
+// vector code for the host (the library itself is built for generic x86-64):
+// function clones for AVX-512 and AVX2, chosen at load time. Stages with
+// butterflies 16 or more apart are independent contiguous vectors; the first
+// four stages work inside 16-element blocks.
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+fwhtF32(float *__restrict x, int64_t n) {
+  int64_t len = 1;
+  if (n >= 16) {
+    for (int64_t b = 0; b < n; b += 16) {
+      float *v = x + b;
+      for (int64_t l = 1; l < 16; l <<= 1)
+        for (int64_t i = 0; i < 16; i += l << 1)
+          for (int64_t j = i; j < i + l; ++j) {
+            float a = v[j], c = v[j + l];
+            v[j] = a + c;
+            v[j + l] = a - c;
+          }
+    }
+    len = 16;
+  }
+  for (; len < n; len <<= 1)
+    for (int64_t i = 0; i < n; i += len << 1) {
+      float *__restrict lo = x + i;
+      float *__restrict hi = x + i + len;
+#pragma clang loop vectorize(assume_safety)
+      for (int64_t j = 0; j < len; ++j) {
+        float a = lo[j], c = hi[j];
+        lo[j] = a + c;
+        hi[j] = a - c;
+      }
+    }
+}
+
+// dst[0..n) += c * src[0..n)
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+axpyF32(float *__restrict dst, const float *__restrict src, float c, int64_t n) {
+  for (int64_t j = 0; j < n; ++j)
+    dst[j] += c * src[j];
+}
+
+void fwht(float *x, int64_t n) { fwhtF32(x, n); }
 void fwht(double *x, int64_t n) { fwhtImpl(x, n); }
+
+static constexpr int64_t kMaxPaley = 256;
 
 static bool isPow2(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
@@ -171,6 +214,11 @@ RandomizedHadamard::fromSigns(std::vector<int8_t> signs, uint64_t factorSeed) {
       U.h = 1;
       break;
     }
+    // A Paley factor costs h adds per element: above kMaxPaley the random
+    // orthogonal factor of K's odd part is cheaper (11008 = 43 * 256 would
+    // otherwise take Paley 5504).
+    if (h > kMaxPaley)
+      break;
     had = paleyHadamard(h);
     if (!had.empty()) {
       U.h = h;
@@ -207,11 +255,15 @@ void RandomizedHadamard::mixBlocks(T *x, bool transpose) const {
   for (int64_t i = 0; i < h; ++i)
     for (int64_t i2 = 0; i2 < h; ++i2) {
       const int64_t at = transpose ? i2 * h + i : i * h + i2;
-      const T c = std::is_same_v<T, float> ? T(mixF[at]) : T(mix[at]);
       const T *src = x + i2 * pow2;
       T *dst = out.data() + i * pow2;
-      for (int64_t j = 0; j < pow2; ++j)
-        dst[j] += c * src[j];
+      if constexpr (std::is_same_v<T, float>) {
+        axpyF32(dst, src, mixF[at], pow2);
+      } else {
+        const T c = T(mix[at]);
+        for (int64_t j = 0; j < pow2; ++j)
+          dst[j] += c * src[j];
+      }
     }
   std::copy(out.begin(), out.end(), x);
 }
@@ -222,7 +274,7 @@ template <typename T> void RandomizedHadamard::forward(T *x) const {
   for (int64_t k = 0; k < K; ++k)
     x[k] *= T(sign[k]);
   for (int64_t i = 0; i < h; ++i)
-    fwhtImpl(x + i * pow2, pow2);
+    fwht(x + i * pow2, pow2);
   mixBlocks(x, /*transpose=*/false);
   const T norm = T(1.0 / std::sqrt(double(pow2)));
   for (int64_t k = 0; k < K; ++k)
@@ -233,7 +285,7 @@ template <typename T> void RandomizedHadamard::forward(T *x) const {
 // symmetric).
 template <typename T> void RandomizedHadamard::inverse(T *x) const {
   for (int64_t i = 0; i < h; ++i)
-    fwhtImpl(x + i * pow2, pow2);
+    fwht(x + i * pow2, pow2);
   mixBlocks(x, /*transpose=*/true);
   const T norm = T(1.0 / std::sqrt(double(pow2)));
   for (int64_t k = 0; k < K; ++k)
