@@ -101,12 +101,25 @@ std::vector<std::string> Model::kernelDescriptions() const {
 
 Expected<std::unique_ptr<Model>> Model::load(StringRef path, LoadOptions options) {
   auto t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<Model> m(new Model());
   auto b = bundle::Bundle::open(path, options.verifyWeights ? bundle::Verify::All
                                                             : bundle::Verify::Metadata);
   if (!b)
     return b.takeError();
-  m->bundle_ = std::move(*b);
+  return fromBundle(std::move(*b), path, options, t0);
+}
+
+Expected<std::unique_ptr<Model>>
+Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
+                  LoadOptions options) {
+  return fromBundle(std::move(bundle), path, options,
+                    std::chrono::steady_clock::now());
+}
+
+Expected<std::unique_ptr<Model>>
+Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
+                  LoadOptions options, std::chrono::steady_clock::time_point t0) {
+  std::unique_ptr<Model> m(new Model());
+  m->bundle_ = std::move(bundle);
 
   auto mtext = m->bundle_->sectionText(bundle::kManifestSection);
   if (!mtext)

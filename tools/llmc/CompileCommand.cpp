@@ -1,6 +1,7 @@
 //===- CompileCommand.cpp - llmc compile ------------------------------------===//
 
 #include "Commands.h"
+#include "Standalone.h"
 
 #include "llmc/CodeGen/Compile.h"
 #include "llmc/Frontend/ONNXImporter.h"
@@ -22,6 +23,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <cstring>
 #include <optional>
 #include <random>
 
@@ -356,6 +358,69 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
   return std::move(r->slots);
 }
 
+// --emit=exe: the prebuilt stub beside this llmc binary, padding to a page,
+// the bundle, the trailer (Standalone.h); written to a temporary file and
+// renamed into place, so a failure leaves nothing behind.
+static Error writeStandalone(mlir::ModuleOp module,
+                             const llmc::codegen::CompileOptions &co,
+                             StringRef path) {
+  SmallString<256> stub(sys::path::parent_path(
+      sys::fs::getMainExecutable(nullptr, (void *)&writeStandalone)));
+  sys::path::append(stub, llmc::cli::kStandaloneStubName);
+  auto stubBytes = MemoryBuffer::getFile(stub, /*IsText=*/false,
+                                         /*RequiresNullTerminator=*/false);
+  if (!stubBytes)
+    return createStringError(stubBytes.getError(),
+                             "--emit=exe needs '%s' beside llmc: %s",
+                             stub.c_str(), stubBytes.getError().message().c_str());
+  SmallString<128> bundlePath;
+  if (std::error_code ec =
+          sys::fs::createTemporaryFile("llmc-exe-bundle", "llmc", bundlePath))
+    return createStringError(ec, "cannot create a temporary file: %s",
+                             ec.message().c_str());
+  FileRemover removeBundle(bundlePath);
+  if (Error e = llmc::codegen::compileToBundle(module, co, bundlePath))
+    return e;
+  auto bundleBytes = MemoryBuffer::getFile(bundlePath, false, false);
+  if (!bundleBytes)
+    return createStringError(bundleBytes.getError(), "cannot read '%s'",
+                             bundlePath.c_str());
+
+  SmallString<256> tmp(path);
+  tmp += ".tmp";
+  std::error_code ec;
+  {
+    raw_fd_ostream os(tmp, ec, sys::fs::OF_None);
+    if (ec)
+      return createStringError(ec, "cannot write '%s': %s", tmp.c_str(),
+                               ec.message().c_str());
+    os << (*stubBytes)->getBuffer();
+    uint64_t at = (*stubBytes)->getBufferSize();
+    const uint64_t page = 4096;
+    uint64_t offset = (at + page - 1) / page * page;
+    os.write_zeros(unsigned(offset - at));
+    os << (*bundleBytes)->getBuffer();
+    llmc::cli::StandaloneTrailer t;
+    std::memcpy(t.magic, llmc::cli::kStandaloneMagic, sizeof t.magic);
+    t.bundleOffset = offset;
+    t.bundleSize = (*bundleBytes)->getBufferSize();
+    os.write(reinterpret_cast<const char *>(&t), sizeof t);
+    os.close();
+    if (os.has_error()) {
+      sys::fs::remove(tmp);
+      return createStringError(os.error(), "cannot write '%s'", tmp.c_str());
+    }
+  }
+  if ((ec = sys::fs::setPermissions(tmp, sys::fs::all_read | sys::fs::all_exe |
+                                             sys::fs::owner_write)) ||
+      (ec = sys::fs::rename(tmp, path))) {
+    sys::fs::remove(tmp);
+    return createStringError(ec, "cannot write '%s': %s", path.str().c_str(),
+                             ec.message().c_str());
+  }
+  return Error::success();
+}
+
 // -o, or the model's name with .llmc.
 static std::string bundleOutputPath() {
   std::string path = output;
@@ -448,7 +513,7 @@ int llmc::cli::runCompile() {
       needsCalibration |= cantFail(recipeFromSpec(rule.spec)).needsCalibration();
   std::unique_ptr<CalibrationRun> calibration;
   std::map<std::string, llmc::codegen::QuantRecipe> tuned;
-  if (needsCalibration && emit == EmitKind::Bundle) {
+  if (needsCalibration && (emit == EmitKind::Bundle || emit == EmitKind::Exe)) {
     auto run = calibrate(**module, co, [&](StringRef name) {
       if (tuneAuto)
         return true;
@@ -471,10 +536,15 @@ int llmc::cli::runCompile() {
     }
   }
 
-  if (emit == EmitKind::Exe)
-    return reportError(createStringError(
-        inconvertibleErrorCode(),
-        "--emit=exe is not implemented yet; use --emit=bundle and 'llmc run'"));
+  if (emit == EmitKind::Exe) {
+    std::string path = output.empty() || output == "-"
+                           ? sys::path::stem(input.getValue()).str()
+                           : output.getValue();
+    if (Error e = writeStandalone(**module, co, path))
+      return reportError(std::move(e));
+    errs() << "llmc: wrote " << path << "\n";
+    return 0;
+  }
   if (emit != EmitKind::MLIR && stopAfter != Stage::Fuse)
     return reportError(createStringError(
         inconvertibleErrorCode(), "--stop-after applies to --emit=mlir only"));

@@ -25,6 +25,7 @@
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -59,6 +60,11 @@ class Model {
 public:
   static llvm::Expected<std::unique_ptr<Model>> load(llvm::StringRef path,
                                                      LoadOptions options = {});
+  /// A bundle already opened (e.g. from a buffer: the tail of a standalone
+  /// executable); `name` is used in messages.
+  static llvm::Expected<std::unique_ptr<Model>>
+  fromBundle(std::unique_ptr<bundle::Bundle> bundle, llvm::StringRef name,
+             LoadOptions options = {});
   ~Model();
 
   const codegen::Manifest &manifest() const { return manifest_; }
@@ -107,6 +113,9 @@ private:
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   codegen::PrefillFn prefill_ = nullptr;
   llvm::Error linkProgram(llvm::ArrayRef<uint8_t> object);
+  static llvm::Expected<std::unique_ptr<Model>>
+  fromBundle(std::unique_ptr<bundle::Bundle> bundle, llvm::StringRef name,
+             LoadOptions options, std::chrono::steady_clock::time_point t0);
 };
 
 struct SessionOptions {
