@@ -92,6 +92,19 @@ public:
     }
     if (auto c = dyn_cast_or_null<llmc::CastOp>(op))
       return eval(c.getX());
+    if (auto c = dyn_cast_or_null<llmc::ConstantOp>(op)) {
+      // Small float initializers kept in the IR (e.g. a MatMulNBits bias).
+      auto attr = dyn_cast<DenseElementsAttr>(c.getValue());
+      auto type = dyn_cast<RankedTensorType>(c.getType());
+      if (!attr || !type || !isa<FloatType>(type.getElementType()))
+        return createStringError(inconvertibleErrorCode(),
+                                 "only dense float constants can be weights");
+      Dense d;
+      d.shape.assign(type.getShape().begin(), type.getShape().end());
+      for (const APFloat &f : attr.getValues<APFloat>())
+        d.data.push_back(float(f.convertToDouble()));
+      return d;
+    }
     return createStringError(inconvertibleErrorCode(),
                              "cannot evaluate a weight expression at compile time");
   }

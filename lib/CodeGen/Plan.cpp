@@ -34,6 +34,8 @@ json::Value ProgramPlan::toJSON() const {
                    {"lanes", int64_t(w.lanes)}};
     if (w.inputScale >= 0)
       o["input_scale"] = int64_t(w.inputScale);
+    if (w.bias >= 0)
+      o["bias"] = int64_t(w.bias);
     if (w.rotated) // as a string: JSON numbers do not hold 64-bit seeds
       o["rotation_seed"] = std::to_string(w.rotationSeed);
     ws.push_back(std::move(o));
@@ -205,6 +207,7 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
     w.format = o->getString("format").value_or("").str();
     w.lanes = unsigned(r.i64(*o, "lanes"));
     w.inputScale = int32_t(o->getInteger("input_scale").value_or(-1));
+    w.bias = int32_t(o->getInteger("bias").value_or(-1));
     if (auto seed = o->getString("rotation_seed")) {
       w.rotated = true;
       if (seed->getAsInteger(10, w.rotationSeed))

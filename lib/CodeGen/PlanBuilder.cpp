@@ -11,6 +11,7 @@
 #include "PlanBuilder.h"
 
 #include "llmc/LLMCOps.h"
+#include "llmc/LLMCTypes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -129,6 +130,13 @@ private:
 };
 
 bool isWeightExpr(Operation *op) {
+  if (auto c = dyn_cast<ConstantOp>(op))
+    // A small initializer the importer keeps in the IR: a weight only as the
+    // bias of quantized matmuls.
+    return !c->use_empty() && llvm::all_of(c->getUses(), [](OpOperand &u) {
+      auto qm = dyn_cast<QMatMulOp>(u.getOwner());
+      return qm && qm.getBias() == u.get();
+    });
   return isa<WeightOp, TransposeOp, ConcatOp, ReshapeOp, CastOp>(op);
 }
 
@@ -334,6 +342,22 @@ Expected<int32_t> Builder::weightSlot(Value root, SlotKind kind, Operation *user
   // different value, so each use gets the slot of its own kind.
   if (it != slotOf_.end() && plan().weights[it->second].kind == kind)
     return it->second;
+  // A pre-quantized ONNX weight (!llmc.qweight, from the importer) is packed
+  // as it is: its slot's root is the llmc.weight itself.
+  if (auto qt = dyn_cast<QWeightType>(root.getType())) {
+    auto w = root.getDefiningOp<WeightOp>();
+    if (kind != SlotKind::Packed || !w)
+      return err(user, "an !llmc.qweight must be the llmc.weight operand of an "
+                       "llmc.qmatmul");
+    WeightSlot s;
+    s.kind = SlotKind::Packed;
+    s.name = w.getName().str();
+    s.shape = {qt.getN(), qt.getK()};
+    plan().weights.push_back(s);
+    out_.roots.push_back(root);
+    slotOf_[key] = int32_t(plan().weights.size() - 1);
+    return int32_t(plan().weights.size() - 1);
+  }
   auto type = dyn_cast<RankedTensorType>(root.getType());
   if (!type || !type.hasStaticShape())
     return err(user, "weights must be statically shaped tensors");
@@ -448,21 +472,16 @@ Error Builder::visit(Operation *op) {
     values_[n.getResult()] = o;
     return Error::success();
   }
-  if (auto m = dyn_cast<MatMulOp>(op)) {
-    auto x = get(op, m.getA());
-    auto w = get(op, m.getB());
+  // x[..., K] @ W -> [..., N]: one Matmul step on the packed slot of `wroot`.
+  auto matmulStep = [&](Value xval, Value wroot, Value result) -> Error {
+    auto x = get(op, xval);
     if (!x)
       return x.takeError();
-    if (!w)
-      return w.takeError();
-    if ((*w)->kind != VKind::Weight)
-      return err(op, "only matmuls by a weight are supported (attention "
-                     "products must be fused into llmc.attention)");
     int64_t K;
     auto in = rowView(op, **x, K, "a");
     if (!in)
       return in.takeError();
-    auto slot = weightSlot(m.getB(), SlotKind::Packed, op);
+    auto slot = weightSlot(wroot, SlotKind::Packed, op);
     if (!slot)
       return slot.takeError();
     const WeightSlot &ws = plan().weights[*slot];
@@ -483,7 +502,46 @@ Error Builder::visit(Operation *op) {
     int64_t w2;
     s.out = cantFail(rowView(op, o, w2, "out"));
     addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
-    values_[m.getResult()] = o;
+    values_[result] = o;
+    return Error::success();
+  };
+  if (auto m = dyn_cast<MatMulOp>(op)) {
+    auto w = get(op, m.getB());
+    if (!w)
+      return w.takeError();
+    if ((*w)->kind != VKind::Weight)
+      return err(op, "only matmuls by a weight are supported (attention "
+                     "products must be fused into llmc.attention)");
+    return matmulStep(m.getA(), m.getB(), m.getResult());
+  }
+  if (auto qm = dyn_cast<QMatMulOp>(op)) {
+    // A pre-quantized ONNX matmul: the slot is packed from the ONNX bytes
+    // (PrequantizedWeights), whatever --quant says for float weights.
+    if (!qm.getW().getDefiningOp<WeightOp>())
+      return err(op, "the quantized weight must be an llmc.weight");
+    if (Error e = matmulStep(qm.getX(), qm.getW(), qm.getResult()))
+      return e;
+    if (Value bias = qm.getBias()) {
+      // Added by the runtime after the kernel: a dense [N] slot named by the
+      // packed slot (WeightSlot::bias).
+      auto b = get(op, bias);
+      if (!b)
+        return b.takeError();
+      auto bt = cast<RankedTensorType>(bias.getType());
+      const int32_t packed = plan().steps.back().weight;
+      const int64_t N = plan().weights[packed].shape[0];
+      if ((*b)->kind != VKind::Weight || bt.getRank() != 1 || bt.getDimSize(0) != N)
+        return err(op, "the bias must be a weight of shape [N]");
+      auto slot = weightSlot(bias, SlotKind::Dense, op);
+      if (!slot)
+        return slot.takeError();
+      if (plan().weights[*slot].name.empty()) // a constant, not an llmc.weight
+        plan().weights[*slot].name = plan().weights[packed].name + ".bias";
+      int32_t &have = plan().weights[packed].bias;
+      if (have >= 0 && have != *slot)
+        return err(op, "the quantized weight is used with two different biases");
+      have = *slot;
+    }
     return Error::success();
   }
   if (auto mm = dyn_cast<MergedMatMulOp>(op)) {

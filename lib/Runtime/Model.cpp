@@ -185,6 +185,13 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
                             w.name)
                         .str());
     }
+    if (w.bias >= 0) {
+      const codegen::WeightSlot *b =
+          size_t(w.bias) < n ? &m->plan_.weights[w.bias] : nullptr;
+      if (!b || b->kind != codegen::SlotKind::Dense || b->bytes != w.shape[0] * 4)
+        return fail(formatv("{0}: weight '{1}' has a bad bias slot", path, w.name)
+                        .str());
+    }
     if (w.rotated) {
       auto U = quant::RandomizedHadamard::create(w.shape[1], w.rotationSeed);
       if (!U)

@@ -340,6 +340,13 @@ void Session::kernelMatmul(int32_t weight, const float *x, int64_t m, int64_t ld
     else
       consumeError(std::move(e));
   }
+  if (w.bias >= 0) {
+    const float *b = model_.dense(w.bias);
+    const int64_t N = w.shape[0];
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < N; ++j)
+        y[r * ldy + j] += b[j];
+  }
 }
 
 Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {

@@ -1,16 +1,30 @@
 #!/usr/bin/env bash
 # Regenerate the pre-quantized ONNX fixtures and ONNX Runtime's reference outputs in
 # test/fixtures/onnx/prequant/ (committed; the tests never need ORT):
-#   CASE.onnx (model), CASE.x.bin (float32 input x [3, K]), CASE.ort.bin (ORT's float32 output y).
+#   single matmuls: CASE.onnx (model), CASE.x.bin (float32 input x [3, K]), CASE.ort.bin (ORT's
+#     float32 output y);
+#   decoders (the 2-layer llama_half_fp32 fixture with pre-quantized projections): CASE.onnx,
+#     CASE.config.json and CASE.ref.json (ORT's logits: prefill, greedy decode on the KV cache,
+#     chunked prefill; read by llmc-check-ref). Two references whose models are not kept (the tests
+#     generate them or need none): decoder_nbits4_bias.ref.json (biases on q/k/v) and
+#     decoder_qdyn_deq.ref.json (ORT on decoder_qdyn's weights dequantized into float MatMuls).
 # Needs node/npm; installs onnxruntime-node into test/ort/node_modules (gitignored) with
 # --ignore-scripts (its CPU library is bundled in the package).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/test/fixtures/onnx/prequant"
+gen="$root/test/Frontend/Inputs/make_prequant_onnx.py"
 cases=(nbits4_zp nbits4_sym_bias nbits8_zp nbits4_b16 dq_int4_b32 dq_uint4_b64_nozp
        dq_int8_percol mmi_int8_tensor mmi_uint8_percol)
+decoders=(decoder_nbits4 decoder_qdyn)
 [[ -d "$here/node_modules/onnxruntime-node" ]] ||
   (cd "$here" && npm install --ignore-scripts --no-audit --no-fund)
-/usr/bin/python3 "$root/test/Frontend/Inputs/make_prequant_onnx.py" -o "$out" "${cases[@]}"
+/usr/bin/python3 "$gen" -o "$out" "${cases[@]}" "${decoders[@]}"
 (cd "$here" && node run_ort.js "$out" "${cases[@]}")
+(cd "$here" && node run_ort_decoder.js "$out" "${decoders[@]}")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+/usr/bin/python3 "$gen" -o "$tmp" decoder_nbits4_bias decoder_qdyn_deq
+(cd "$here" && node run_ort_decoder.js "$tmp" decoder_nbits4_bias decoder_qdyn_deq)
+cp "$tmp/decoder_nbits4_bias.ref.json" "$tmp/decoder_qdyn_deq.ref.json" "$out/"

@@ -56,6 +56,9 @@ struct WeightSlot {
   int32_t inputScale = -1;
   bool rotated = false;
   uint64_t rotationSeed = 0;
+  /// Packed: bias >= 0 adds the dense slot `bias` ([N]) to every output row
+  /// (a pre-quantized MatMulNBits' bias input).
+  int32_t bias = -1;
 };
 
 /// Rows (tokens) of a 2-D activation: element (s, j) is at

@@ -14,12 +14,13 @@ committed in test/fixtures/onnx/prequant/ (regenerate with test/ort/regenerate.s
 generated at test time.
 """
 
+import json
 import os
 import sys
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper  # noqa: F401
 
 F32, U8, I8 = TensorProto.FLOAT, TensorProto.UINT8, TensorProto.INT8
 UINT4, INT4 = 21, 22
@@ -219,6 +220,156 @@ def mmi_uint8_percol():
     return mmi(96, 12, U8, 22, per_column=True)
 
 
+# --- whole decoders: the 2-layer Llama fixture with its projections pre-quantized ---------------
+#
+# test/fixtures/onnx/llama_half_fp32.onnx (dim 32, hidden 72, 4 heads, 2 KV heads, vocab 64) with each
+# MatMul by a weight initializer replaced the way ONNX Runtime's tools rewrite it. These cases write
+# CASE.onnx and CASE.config.json (no x.bin); test/ort/run_ort_decoder.js writes ORT's CASE.ref.json.
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "onnx")
+
+
+def decoder_base():
+    m = onnx.load(os.path.join(FIXTURES, "llama_half_fp32.onnx"))
+    inits = {t.name: t for t in m.graph.initializer}
+    weights = [n for n in m.graph.node if n.op_type == "MatMul" and n.input[1] in inits]
+    return m, inits, weights
+
+
+def replace_init(m, name, tensors):
+    keep = [t for t in m.graph.initializer if t.name != name]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep + list(tensors))
+
+
+def replace_node(m, node, new_nodes):
+    nodes = list(m.graph.node)
+    i = nodes.index(node)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes[:i] + list(new_nodes) + nodes[i + 1:])
+
+
+def quantize_nbits4(W, block):
+    """MatMulNBitsQuantizer's RTN (asymmetric, range widened to include 0): W [K, N] ->
+    codes [N][nb*block] (padding = zero point), scales [N][nb] f32, zero points [N][nb]."""
+    K, N = W.shape
+    nb = (K + block - 1) // block
+    Wt = np.zeros((N, nb * block), np.float32)
+    Wt[:, :K] = W.T
+    blocks = Wt.reshape(N, nb, block)
+    valid = (np.arange(nb * block) < K).reshape(nb, block)
+    lo = np.minimum(np.where(valid, blocks, np.inf).min(axis=2), 0)
+    hi = np.maximum(np.where(valid, blocks, -np.inf).max(axis=2), 0)
+    scale = ((hi - lo) / 15).astype(np.float32)
+    scale[scale == 0] = 1
+    zp = np.clip(np.round(-lo / scale), 0, 15).astype(np.int64)
+    q = np.clip(np.round(blocks / scale[:, :, None]) + zp[:, :, None], 0, 15).astype(np.int64)
+    q = np.where(valid[None], q, zp[:, :, None])
+    return q.reshape(N, nb * block), scale, zp
+
+
+@case
+def decoder_nbits4():
+    """llama_half_fp32 with every projection a MatMulNBits (4-bit, blocks of 32, zero points; the
+    K = 72 down projections end in a partial block); the lm_head stays a float MatMul (what llmc
+    compile --quant applies to)."""
+    return nbits_decoder()
+
+
+@case
+def decoder_nbits4_bias():
+    """decoder_nbits4 with a bias input on the q/k/v MatMulNBits (Qwen2-style projections)."""
+    return nbits_decoder(bias_on=("wq", "wk", "wv"))
+
+
+def nbits_decoder(bias_on=()):
+    m, inits, weights = decoder_base()
+    block = 32
+    rng = np.random.default_rng(41)
+    for n in weights:
+        if n.name == "/output/MatMul":
+            continue
+        W = onnx.numpy_helper.to_array(inits[n.input[1]]).astype(np.float32)
+        K, N = W.shape
+        q, scale, zp = quantize_nbits4(W, block)
+        nb = scale.shape[1]
+        base = n.input[1]
+        B = b"".join(pack4(q[i]) for i in range(N))
+        Z = b"".join(pack4(zp[i]) for i in range(N))
+        tensors = [raw_tensor(base + "_Q4", U8, [N, nb, block // 2], B),
+                   f32(base + "_scales", scale.reshape(-1)),
+                   raw_tensor(base + "_zp", U8, [N * ((nb + 1) // 2)], Z)]
+        ins = [n.input[0], base + "_Q4", base + "_scales", base + "_zp"]
+        if any(f"/{p}/" in n.name for p in bias_on):
+            tensors.append(f32(base + "_bias", rng.standard_normal(N) * 0.5))
+            ins += ["", base + "_bias"]  # g_idx absent
+        replace_init(m, base, tensors)
+        replace_node(m, n, [helper.make_node(
+            "MatMulNBits", ins, list(n.output),
+            name=n.name + "_Q4", domain="com.microsoft", K=K, N=N, bits=4, block_size=block)])
+    m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return m, None
+
+
+def quantize_int8_tensor(W):
+    """quantize_dynamic's int8 weights: symmetric, one scale max|W|/127, zero point 0."""
+    scale = np.float32(np.abs(W).max() / 127)
+    return np.clip(np.round(W / scale), -127, 127).astype(np.int8), scale
+
+
+@case
+def decoder_qdyn():
+    """llama_half_fp32 after onnxruntime's quantize_dynamic (int8 weights, per-tensor symmetric
+    scale, zero point 0, one DynamicQuantizeLinear per activation shared by its matmuls), the
+    lm_head included."""
+    m, inits, weights = decoder_base()
+    dql = {}
+    for n in weights:
+        W = onnx.numpy_helper.to_array(inits[n.input[1]]).astype(np.float32)
+        x, base, y = n.input[0], n.input[1], n.output[0]
+        Wq, scale = quantize_int8_tensor(W)
+        replace_init(m, base, [raw_tensor(base + "_quantized", I8, list(W.shape), Wq.tobytes()),
+                               f32(base + "_scale", np.array(scale)),
+                               raw_tensor(base + "_zero_point", I8, [], np.zeros(1, np.int8).tobytes())])
+        new = []
+        if x not in dql:
+            dql[x] = (x + "_quantized", x + "_scale", x + "_zero_point")
+            new.append(helper.make_node("DynamicQuantizeLinear", [x], list(dql[x]),
+                                        name=x + "_QuantizeLinear"))
+        xq, xs, xz = dql[x]
+        new += [
+            helper.make_node("MatMulInteger", [xq, base + "_quantized", xz, base + "_zero_point"],
+                             [y + "_quantized"], name=n.name + "_quant"),
+            helper.make_node("Cast", [y + "_quantized"], [y + "_cast"], name=n.name + "_cast", to=F32),
+            helper.make_node("Mul", [xs, base + "_scale"], [y + "_scales"], name=n.name + "_scales_mul"),
+            helper.make_node("Mul", [y + "_cast", y + "_scales"], [y], name=n.name + "_output_scale_mul"),
+        ]
+        # DynamicQuantizeLinear goes right before its first reader.
+        replace_node(m, n, new)
+    return m, None
+
+
+@case
+def decoder_qdyn_deq():
+    """decoder_qdyn's int8 weights dequantized (W_quantized * W_scale) into plain float MatMuls: ONNX
+    Runtime on it is the fp32-activation reference of decoder_qdyn's weights."""
+    m, inits, weights = decoder_base()
+    for n in weights:
+        W = onnx.numpy_helper.to_array(inits[n.input[1]]).astype(np.float32)
+        Wq, scale = quantize_int8_tensor(W)
+        replace_init(m, n.input[1], [f32(n.input[1], Wq.astype(np.float32) * scale)])
+    return m, None
+
+
+def decoder_config(name):
+    with open(os.path.join(FIXTURES, "llama_half_fp32.config.json")) as f:
+        cfg = json.load(f)
+    cfg["name"] = name
+    cfg["onnx"] = name + ".onnx"
+    cfg["source"]["prequantized"] = CASES[name].__doc__.split(".")[0].strip()
+    return json.dumps(cfg, indent=1) + "\n"
+
+
 # --- inputs the importer must reject ------------------------------------------------------------
 
 @case
@@ -287,7 +438,11 @@ def main(argv):
         m, x = CASES[name]()
         with open(os.path.join(out, name + ".onnx"), "wb") as f:
             f.write(m.SerializeToString())
-        x.tofile(os.path.join(out, name + ".x.bin"))
+        if x is None:  # a decoder: its config beside it (llmc compile reads <model>.config.json)
+            with open(os.path.join(out, name + ".config.json"), "w") as f:
+                f.write(decoder_config(name))
+        else:
+            x.tofile(os.path.join(out, name + ".x.bin"))
     return 0
 
 
