@@ -102,12 +102,13 @@ class Suite:
             "threads": self.threads, "reps": self.reps, "loadavg_start": loadavg(),
         }
 
-    def limits(self):
-        f = os.path.join(self.work, "limits.json")
+    def limits(self, key="limits"):
+        f = os.path.join(self.work, key + ".json")
         run([self.kbench, "--probe", "--threads=" + self.a.threads, "--json=" + f])
         rows = json.load(open(f))["rows"]
+        self.res[key] = {}
         for r in rows:
-            self.res["limits"][str(r["threads"])] = r
+            self.res[key][str(r["threads"])] = r
 
     def kernels(self):
         f = os.path.join(self.work, "kernels.json")
@@ -271,6 +272,10 @@ class Suite:
         if "decoder" in steps:
             for name, path in self.models():
                 self.decoder(name, path)
+        if "limits" in steps:
+            # Again at the end: on a shared machine the load changes during a run;
+            # the report uses the less disturbed of the two medians.
+            self.limits("limits_end")
         self.save()
         log("results:", self.a.out)
 
