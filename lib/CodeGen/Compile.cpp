@@ -292,6 +292,28 @@ int32_t normFeedingOnly(const ProgramPlan &plan, int32_t slot) {
   return norm;
 }
 
+/// The static int8 scale of a slot's input: its calibrated range / 127.
+Expected<float> staticActivationScale(const QuantRecipe &recipe, StringRef slot,
+                                      const StringMap<quant::ActivationRange> *ranges) {
+  if (recipe.method == "awq" || recipe.method == "quip")
+    return createStringError(inconvertibleErrorCode(),
+                             "static activations with '%s' are not supported: "
+                             "its online input transform changes the range",
+                             recipe.method.c_str());
+  auto it = ranges ? ranges->find(slot) : StringMap<quant::ActivationRange>::const_iterator();
+  if (!ranges || it == ranges->end() || it->second.count() == 0)
+    return createStringError(inconvertibleErrorCode(),
+                             "static activations need the calibrated range of "
+                             "'%s' (--calib FILE)",
+                             slot.str().c_str());
+  float r = it->second.maxAbs();
+  StringRef range = recipe.actRange;
+  double p;
+  if (range.consume_front("p") && !range.getAsDouble(p))
+    r = it->second.percentile(p);
+  return r > 0 ? r / 127.0f : 1.0f;
+}
+
 } // namespace
 
 /// The fusion pipeline, when asked for.
@@ -503,6 +525,12 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
     slot.bytes = l.totalBytes;
     slot.format = weightFormatFor(recipe).str();
     slot.lanes = lanes;
+    if (recipe.activations == "static" && weightFormatFor(recipe).isQuantized()) {
+      auto scale = staticActivationScale(recipe, slot.name, opts.activationRanges);
+      if (!scale)
+        return scale.takeError();
+      slot.actScale = *scale;
+    }
     if (q->rotationSeed) {
       slot.rotated = true;
       slot.rotationSeed = *q->rotationSeed;

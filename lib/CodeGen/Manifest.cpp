@@ -19,7 +19,9 @@ std::string QuantRecipe::str() const {
     s += " mse-clip";
   if (method != "rtn")
     s += " " + method + (actOrder ? " act-order" : "");
-  s += activations == "fp32" ? ", fp32 activations" : ", int8 activations";
+  s += activations == "fp32"     ? ", fp32 activations"
+       : activations == "static" ? ", static int8 activations (" + actRange + ")"
+                                 : ", int8 activations";
   return s;
 }
 
@@ -34,10 +36,19 @@ Error QuantRecipe::validate() const {
     return createStringError(inconvertibleErrorCode(),
                              "--group-size must be 32, 64 or 128 (got %u)",
                              groupSize);
-  if (activations != "int8" && activations != "fp32")
+  if (activations != "int8" && activations != "fp32" && activations != "static")
     return createStringError(inconvertibleErrorCode(),
-                             "activations must be int8 or fp32 (got '%s')",
+                             "activations must be int8, fp32 or static (got '%s')",
                              activations.c_str());
+  if (activations == "static") {
+    StringRef r = actRange;
+    double p;
+    if (r != "minmax" && !(r.consume_front("p") && !r.getAsDouble(p) && p > 0 && p <= 100))
+      return createStringError(inconvertibleErrorCode(),
+                               "activation range must be minmax or pN with 0 < N "
+                               "<= 100 (got '%s')",
+                               actRange.c_str());
+  }
   if (method != "rtn" && method != "gptq" && method != "awq" && method != "quip")
     return createStringError(inconvertibleErrorCode(),
                              "unknown quantization method '%s' (expected rtn, "
@@ -131,6 +142,7 @@ json::Value Manifest::toJSON() const {
                               {"scale_type", recipe.scaleType},
                               {"mse_clip", recipe.mseClip},
                               {"activations", recipe.activations},
+                              {"activation_range", recipe.actRange},
                               {"weight_format", format},
                               {"description", recipe.str()},
                               {"method", recipe.method},
@@ -193,6 +205,7 @@ Expected<Manifest> Manifest::parse(StringRef text) {
   m.recipe.scaleType = recipe->getString("scale_type").value_or("f16").str();
   m.recipe.mseClip = recipe->getBoolean("mse_clip").value_or(false);
   m.recipe.activations = recipe->getString("activations").value_or("int8").str();
+  m.recipe.actRange = recipe->getString("activation_range").value_or("minmax").str();
   m.recipe.method = recipe->getString("method").value_or("rtn").str();
   m.recipe.actOrder = recipe->getBoolean("act_order").value_or(false);
   if (Error e = m.recipe.validate())

@@ -2,6 +2,8 @@
 
 #include "llmc/CodeGen/Plan.h"
 
+#include <cmath>
+
 using namespace llvm;
 
 namespace llmc::codegen {
@@ -36,6 +38,8 @@ json::Value ProgramPlan::toJSON() const {
       o["input_scale"] = int64_t(w.inputScale);
     if (w.bias >= 0)
       o["bias"] = int64_t(w.bias);
+    if (w.actScale > 0)
+      o["act_scale"] = double(w.actScale);
     if (w.rotated) // as a string: JSON numbers do not hold 64-bit seeds
       o["rotation_seed"] = std::to_string(w.rotationSeed);
     ws.push_back(std::move(o));
@@ -208,6 +212,9 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
     w.lanes = unsigned(r.i64(*o, "lanes"));
     w.inputScale = int32_t(o->getInteger("input_scale").value_or(-1));
     w.bias = int32_t(o->getInteger("bias").value_or(-1));
+    w.actScale = float(o->getNumber("act_scale").value_or(0.0));
+    if (!(w.actScale >= 0) || !std::isfinite(w.actScale))
+      return fail("act_scale must be a finite non-negative number");
     if (auto seed = o->getString("rotation_seed")) {
       w.rotated = true;
       if (seed->getAsInteger(10, w.rotationSeed))

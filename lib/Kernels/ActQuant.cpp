@@ -121,5 +121,22 @@ float quantizeGroupChunked(IsaTier tier, const float *x, int64_t n, int64_t G,
   return scalarGroup(x, n, G, dst, chunkStride, sum);
 }
 
+float quantizeGroupStatic(const float *x, int64_t n, int64_t G, float s,
+                          int8_t *dst, int64_t chunkStride, int32_t *sum) {
+  const float inv = 1.0f / s;
+  int32_t total = 0;
+  for (int64_t k = 0; k < G; ++k) {
+    int v = 0;
+    if (k < n) {
+      float r = std::nearbyint(x[k] * inv);
+      v = int(std::clamp(r, -127.0f, 127.0f));
+    }
+    dst[(k / 32) * chunkStride + k % 32] = int8_t(v);
+    total += v;
+  }
+  *sum = total;
+  return s;
+}
+
 } // namespace kernels
 } // namespace llmc

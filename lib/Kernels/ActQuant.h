@@ -21,6 +21,11 @@ namespace kernels {
 float quantizeGroupChunked(IsaTier tier, const float *x, int64_t n, int64_t G,
                            int8_t *dst, int64_t chunkStride, int32_t *sum);
 
+/// The same staging with a fixed scale s (static activation quantization):
+/// q = clamp(round_even(x / s), -127, 127); returns s, writes sum(q) to *sum.
+float quantizeGroupStatic(const float *x, int64_t n, int64_t G, float s,
+                          int8_t *dst, int64_t chunkStride, int32_t *sum);
+
 } // namespace kernels
 } // namespace llmc
 

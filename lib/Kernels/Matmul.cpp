@@ -254,10 +254,11 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
         int64_t n = std::clamp<int64_t>(d.K - g * G, 0, G);
         if (int8) {
           int32_t sum;
-          float s = quantizeGroupChunked(
-              d.tier, xr, n, G,
-              reinterpret_cast<int8_t *>(xs + ((g * G / 32) * M + m) * 32),
-              M * 32, &sum);
+          int8_t *dst = reinterpret_cast<int8_t *>(xs + ((g * G / 32) * M + m) * 32);
+          float s = d.staticActScale > 0
+                        ? quantizeGroupStatic(xr, n, G, d.staticActScale, dst,
+                                              M * 32, &sum)
+                        : quantizeGroupChunked(d.tier, xr, n, G, dst, M * 32, &sum);
           int32_t c = quant && d.format.symmetric
                           ? -int32_t(d.format.symZero()) * sum
                           : -sum;

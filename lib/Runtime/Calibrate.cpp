@@ -7,7 +7,7 @@ using namespace llvm;
 
 namespace llmc::runtime {
 
-Expected<StringMap<quant::CalibrationStats>>
+Expected<CalibrationData>
 collectMatmulInputStats(const Model &model, ArrayRef<int32_t> tokens,
                         const CalibrationOptions &options) {
   const codegen::ProgramPlan &plan = model.plan();
@@ -25,11 +25,15 @@ collectMatmulInputStats(const Model &model, ArrayRef<int32_t> tokens,
 
   // Per packed slot (by index): its statistics, or none when not wanted.
   std::vector<std::unique_ptr<quant::CalibrationStats>> stats(plan.weights.size());
+  std::vector<std::unique_ptr<quant::ActivationRange>> ranges(plan.weights.size());
   for (size_t i = 0; i < plan.weights.size(); ++i) {
     const codegen::WeightSlot &w = plan.weights[i];
-    if (w.kind == codegen::SlotKind::Packed &&
-        (!options.wanted || options.wanted(int32_t(i))))
+    if (w.kind != codegen::SlotKind::Packed)
+      continue;
+    if (!options.wanted || options.wanted(int32_t(i)))
       stats[i] = std::make_unique<quant::CalibrationStats>(w.shape[1]);
+    if (options.wantedRange && options.wantedRange(int32_t(i)))
+      ranges[i] = std::make_unique<quant::ActivationRange>();
   }
 
   SessionOptions so;
@@ -37,6 +41,8 @@ collectMatmulInputStats(const Model &model, ArrayRef<int32_t> tokens,
   so.matmulInputs = [&](int32_t slot, const float *x, int64_t m, int64_t ldx) {
     if (quant::CalibrationStats *s = stats[size_t(slot)].get())
       s->addBatch(x, m, ldx);
+    if (quant::ActivationRange *r = ranges[size_t(slot)].get())
+      r->addBatch(x, m, plan.weights[size_t(slot)].shape[1], ldx);
   };
   auto session = Session::create(model, so);
   if (!session)
@@ -55,10 +61,13 @@ collectMatmulInputStats(const Model &model, ArrayRef<int32_t> tokens,
                            .str());
   }
 
-  StringMap<quant::CalibrationStats> out;
-  for (size_t i = 0; i < stats.size(); ++i)
+  CalibrationData out;
+  for (size_t i = 0; i < stats.size(); ++i) {
     if (stats[i])
-      out.try_emplace(plan.weights[i].name, std::move(*stats[i]));
+      out.stats.try_emplace(plan.weights[i].name, std::move(*stats[i]));
+    if (ranges[i])
+      out.ranges.try_emplace(plan.weights[i].name, std::move(*ranges[i]));
+  }
   return std::move(out);
 }
 

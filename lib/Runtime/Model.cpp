@@ -224,9 +224,11 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
     d.format = *fmt;
     d.tier = tier;
     d.allowAvxVnni = host->hasAvxVnni();
-    d.act = fmt->isQuantized() && m->manifest_.recipe.activations == "int8"
+    d.act = fmt->isQuantized() && m->manifest_.recipe.activations != "fp32"
                 ? kernels::ActPath::Int8
                 : kernels::ActPath::F32;
+    if (d.act == kernels::ActPath::Int8)
+      d.staticActScale = w.actScale;
     auto mm = kernels::Matmul::create(d);
     if (!mm)
       return mm.takeError();

@@ -76,7 +76,9 @@ static cl::opt<bool> asymmetric("asym",
 static cl::opt<std::string> activations(
     "activations",
     cl::desc("Activations of integer-weight matmuls: int8 (quantized per row "
-             "and group at run time; default) or fp32 (weight-only)"),
+             "and group at run time; default), fp32 (weight-only), or "
+             "static[:minmax|:pN] (per-tensor scales calibrated from --calib: "
+             "full integer)"),
     cl::init("int8"), cl::sub(llmc::cli::compileCmd));
 static cl::opt<std::string> tokenizerPath(
     "tokenizer",
@@ -167,7 +169,17 @@ recipeFromSpec(const llmc::quant::QuantSpec &spec) {
                 : spec.format.scaleType == ScaleType::BF16 ? "bf16"
                                                            : "f16";
   r.mseClip = spec.mseClip;
-  r.activations = activations;
+  // --activations=int8 | fp32 | static[:minmax|:pN]
+  StringRef acts = activations;
+  auto [actKind, actRange] = acts.split(':');
+  r.activations = actKind.str();
+  if (!actRange.empty()) {
+    if (actKind != "static")
+      return createStringError(inconvertibleErrorCode(),
+                               "--activations=%s: only static takes a range",
+                               activations.c_str());
+    r.actRange = actRange.str();
+  }
   if (Error e = r.validate())
     return std::move(e);
   return r;
@@ -199,16 +211,19 @@ struct CalibrationRun {
   std::unique_ptr<llmc::runtime::Model> model;
   std::vector<int32_t> tokens; ///< the whole calibration text
   StringMap<llmc::quant::CalibrationStats> stats;
+  StringMap<llmc::quant::ActivationRange> ranges;
 };
 } // namespace
 
 static Expected<std::unique_ptr<CalibrationRun>>
 calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
-          function_ref<bool(StringRef slotName)> wanted) {
+          function_ref<bool(StringRef slotName)> wanted,
+          function_ref<bool(StringRef slotName)> wantedRange) {
   if (calibPath.empty())
     return createStringError(inconvertibleErrorCode(),
-                             "--quant methods gptq, awq and quip need "
-                             "calibration text: --calib FILE");
+                             "gptq, awq, quip, --quant=auto and "
+                             "--activations=static need calibration text: "
+                             "--calib FILE");
   // "random:SEED": uniformly random token ids, for speed measurements of
   // calibrated formats on random-weight models without a tokenizer (the
   // statistics then say nothing about real text).
@@ -267,10 +282,14 @@ calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
   opts.progress = progress;
   const llmc::codegen::ProgramPlan &plan = run->model->plan();
   opts.wanted = [&](int32_t slot) { return wanted(plan.weights[slot].name); };
-  auto stats = llmc::runtime::collectMatmulInputStats(*run->model, run->tokens, opts);
-  if (!stats)
-    return stats.takeError();
-  run->stats = std::move(*stats);
+  opts.wantedRange = [&](int32_t slot) {
+    return wantedRange(plan.weights[slot].name);
+  };
+  auto data = llmc::runtime::collectMatmulInputStats(*run->model, run->tokens, opts);
+  if (!data)
+    return data.takeError();
+  run->stats = std::move(data->stats);
+  run->ranges = std::move(data->ranges);
   return std::move(run);
 }
 
@@ -507,10 +526,16 @@ int llmc::cli::runCompile() {
       return co.recipeFor(name);
     return co.recipe;
   };
-  bool needsCalibration = tuneAuto || recipe->needsCalibration();
+  auto staticActs = [](const llmc::codegen::QuantRecipe &r) {
+    return r.activations == "static";
+  };
+  bool needsCalibration =
+      tuneAuto || recipe->needsCalibration() || staticActs(*recipe);
   if (rules)
-    for (const llmc::quant::QuantRule &rule : rules->rules)
-      needsCalibration |= cantFail(recipeFromSpec(rule.spec)).needsCalibration();
+    for (const llmc::quant::QuantRule &rule : rules->rules) {
+      llmc::codegen::QuantRecipe r = cantFail(recipeFromSpec(rule.spec));
+      needsCalibration |= r.needsCalibration() || staticActs(r);
+    }
   std::unique_ptr<CalibrationRun> calibration;
   std::map<std::string, llmc::codegen::QuantRecipe> tuned;
   if (needsCalibration && (emit == EmitKind::Bundle || emit == EmitKind::Exe)) {
@@ -519,11 +544,15 @@ int llmc::cli::runCompile() {
         return true;
       auto r = slotRecipe(name);
       return r && r->needsCalibration();
+    }, [&](StringRef name) {
+      auto r = slotRecipe(name);
+      return r && staticActs(*r);
     });
     if (!run)
       return reportError(run.takeError());
     calibration = std::move(*run);
     co.calibration = &calibration->stats;
+    co.activationRanges = &calibration->ranges;
     if (tuneAuto) {
       auto slots = autoTune(**module, co, *calibration, bundleOutputPath());
       if (!slots)

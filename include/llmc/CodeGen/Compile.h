@@ -26,6 +26,7 @@
 #include "llmc/CodeGen/Manifest.h"
 #include "llmc/CodeGen/Plan.h"
 
+#include "llmc/Quant/ActivationRange.h"
 #include "llmc/Quant/Hessian.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -71,6 +72,9 @@ struct CompileOptions {
   /// same model, by weight slot name (runtime/Calibrate.h); required by the
   /// methods that need them (QuantRecipe::needsCalibration).
   const llvm::StringMap<quant::CalibrationStats> *calibration = nullptr;
+  /// Calibrated input ranges by slot name, for recipes with static
+  /// activations (QuantRecipe::activations == "static").
+  const llvm::StringMap<quant::ActivationRange> *activationRanges = nullptr;
   /// Recorded in the manifest as "tuning" (Manifest::tuning).
   llvm::json::Value tuning = nullptr;
   /// Progress lines ("packing weight 12/47 ...") go here when set.

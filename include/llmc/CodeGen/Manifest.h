@@ -38,6 +38,11 @@ struct QuantRecipe {
   /// fastest), "fp32" keeps them in fp32 and dequantizes the weights in
   /// registers (weight-only quantization: most accurate).
   std::string activations = "int8";
+  /// "static": int8 activations with per-tensor scales calibrated from
+  /// --calib text (TFLite's "full integer" mode, at every matmul input; the
+  /// glue between matmuls stays fp32). `actRange` picks each tensor's range:
+  /// "minmax" (largest |x| seen) or "pN" (the N-th percentile of |x|).
+  std::string actRange = "minmax";
   /// How integer weights are rounded: "rtn" (round to nearest), "gptq"
   /// (second-order error feedback), "awq" (activation-aware channel scales)
   /// or "quip" (randomized Hadamard rotation + LDLQ). All but rtn need

@@ -59,6 +59,9 @@ struct WeightSlot {
   /// Packed: bias >= 0 adds the dense slot `bias` ([N]) to every output row
   /// (a pre-quantized MatMulNBits' bias input).
   int32_t bias = -1;
+  /// Packed, integer format: > 0 quantizes the input with this static int8
+  /// scale (activations "static", calibrated) instead of per row and group.
+  float actScale = 0;
 };
 
 /// Rows (tokens) of a 2-D activation: element (s, j) is at

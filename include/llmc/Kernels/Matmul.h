@@ -42,6 +42,11 @@ struct MatmulDesc {
   IsaTier tier = IsaTier::Scalar;
   /// Use VEX AVX-VNNI for the int8 path on the AVX2 tier when the CPU has it.
   bool allowAvxVnni = true;
+  /// Int8 path with a static activation scale (TFLite's "full integer"
+  /// mode): every activation is quantized as clamp(round(x / s), -127, 127)
+  /// with this calibrated per-tensor s instead of a per-row, per-group scale
+  /// from the data. 0: dynamic.
+  float staticActScale = 0;
 
   /// Default: host tier (after LLMC_MAX_ISA), int8 path for integer formats.
   static MatmulDesc forHost(int64_t N, int64_t K, WeightFormat fmt,

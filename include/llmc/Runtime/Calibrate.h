@@ -17,6 +17,7 @@
 #ifndef LLMC_RUNTIME_CALIBRATE_H
 #define LLMC_RUNTIME_CALIBRATE_H
 
+#include "llmc/Quant/ActivationRange.h"
 #include "llmc/Quant/Hessian.h"
 #include "llmc/Runtime/Model.h"
 
@@ -32,11 +33,19 @@ struct CalibrationOptions {
   /// Packed slots to collect (by index); all when unset. H costs K^2 / 2
   /// doubles per slot.
   std::function<bool(int32_t slot)> wanted;
+  /// Packed slots whose input range is collected (static activations).
+  std::function<bool(int32_t slot)> wantedRange;
   std::function<void(llvm::StringRef)> progress;
 };
 
-/// Statistics of each wanted matmul's input, keyed by weight slot name.
-llvm::Expected<llvm::StringMap<quant::CalibrationStats>>
+struct CalibrationData {
+  /// Keyed by weight slot name.
+  llvm::StringMap<quant::CalibrationStats> stats;
+  llvm::StringMap<quant::ActivationRange> ranges;
+};
+
+/// Statistics of each wanted matmul's input.
+llvm::Expected<CalibrationData>
 collectMatmulInputStats(const Model &model, llvm::ArrayRef<int32_t> tokens,
                         const CalibrationOptions &options = {});
 

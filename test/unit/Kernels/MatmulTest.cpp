@@ -342,3 +342,43 @@ TEST(Matmul, KernelsAreCachedByDescriptor) {
 }
 
 } // namespace
+
+// Static activation scale (full-integer mode): every tier's int8 path must
+// compute sum_k w_nk * s * clamp(round(x_mk / s), -127, 127) -- the scalar
+// formula below, independent of the kernels -- including clipped values.
+TEST(Matmul, StaticActivationScale) {
+  const int64_t N = 37, K = 172, M = 3;
+  WeightFormat f = WeightFormat::quantized(WeightType::Int4, 32, false, ScaleType::F16);
+  auto W = randomVec(N * K, 21, -1, 1);
+  auto X = randomVec(M * K, 22, -2, 2);
+  auto q = quantizeWeights(W.data(), N, K, f);
+  ASSERT_TRUE(bool(q));
+  const float s = 1.5f / 127; // |x| up to 2: values above 1.5 clip
+  std::vector<double> ref(M * N, 0.0);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) {
+        double code = std::clamp(std::nearbyint(double(X[m * K + k]) / s), -127.0, 127.0);
+        ref[m * N + n] += double(q->weight(n, k)) * code * s;
+      }
+  for (IsaTier tier : {IsaTier::Scalar, IsaTier::AVX2, IsaTier::AVX512_VNNI}) {
+    if (tier > hostTarget().maxTier())
+      continue;
+    auto p = packWeights(*q, tier);
+    ASSERT_TRUE(bool(p));
+    MatmulDesc d;
+    d.N = N;
+    d.K = K;
+    d.mMax = M;
+    d.format = f;
+    d.tier = tier;
+    d.act = ActPath::Int8;
+    d.staticActScale = s;
+    auto mm = Matmul::create(d);
+    ASSERT_TRUE(bool(mm)) << llvm::toString(mm.takeError());
+    std::vector<float> y(M * N);
+    ASSERT_FALSE(bool(mm->run(X.data(), M, *p, y.data(), pool2())));
+    for (int64_t i = 0; i < M * N; ++i) // fp32 accumulation of exact products
+      EXPECT_NEAR(y[i], ref[i], 1e-4 * (1 + std::fabs(ref[i]))) << isaTierName(tier).str() << i;
+  }
+}
