@@ -321,15 +321,22 @@ void Session::kernelMatmul(int32_t weight, const float *x, int64_t m, int64_t ld
     std::vector<float> &t = state_->transformed;
     t.resize(size_t(m * K));
     const float *scale = w.inputScale >= 0 ? model_.dense(w.inputScale) : nullptr;
-    for (int64_t r = 0; r < m; ++r) {
-      float *row = t.data() + r * K;
-      std::memcpy(row, x + r * ldx, size_t(K) * 4);
-      if (scale)
-        for (int64_t k = 0; k < K; ++k)
-          row[k] *= scale[k];
-      if (U)
-        U->apply(row);
-    }
+    auto rows = [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        float *row = t.data() + r * K;
+        std::memcpy(row, x + r * ldx, size_t(K) * 4);
+        if (scale)
+          for (int64_t k = 0; k < K; ++k)
+            row[k] *= scale[k];
+        if (U)
+          U->apply(row);
+      }
+    };
+    // Prefill rows are independent: the threads share them.
+    if (m > 1 && state_->pool->size() > 1)
+      state_->pool->parallelFor(m, rows);
+    else
+      rows(0, m);
     x = t.data();
     ldx = K;
   }
