@@ -225,6 +225,28 @@ TEST_F(CodeGenRuntimeTest, PlanShapeAndJsonRoundTrip) {
   ASSERT_TRUE(static_cast<bool>(back)) << llvm::toString(back.takeError());
   llvm::raw_string_ostream(b) << back->toJSON();
   EXPECT_EQ(a, b);
+
+  // The per-slot input transforms and static activation scale survive the
+  // round trip, a 64-bit rotation seed included; bad values are refused.
+  codegen::WeightSlot &w = plan->weights[0];
+  w.inputScale = 3;
+  w.rotated = true;
+  w.rotationSeed = 0xfedcba9876543210ull;
+  w.actScale = 0.125f;
+  auto again = codegen::ProgramPlan::fromJSON(plan->toJSON());
+  ASSERT_TRUE(static_cast<bool>(again)) << llvm::toString(again.takeError());
+  EXPECT_EQ(again->weights[0].inputScale, 3);
+  EXPECT_TRUE(again->weights[0].rotated);
+  EXPECT_EQ(again->weights[0].rotationSeed, 0xfedcba9876543210ull);
+  EXPECT_EQ(again->weights[0].actScale, 0.125f);
+  EXPECT_FALSE(again->weights[1].rotated);
+  EXPECT_EQ(again->weights[1].inputScale, -1);
+  llvm::json::Value bad = plan->toJSON();
+  (*(*bad.getAsObject()->getArray("weights"))[0].getAsObject())["rotation_seed"] =
+      "12x";
+  auto refused = codegen::ProgramPlan::fromJSON(bad);
+  ASSERT_FALSE(static_cast<bool>(refused));
+  EXPECT_NE(llvm::toString(refused.takeError()).find("rotation_seed"), std::string::npos);
 }
 
 TEST_F(CodeGenRuntimeTest, ProgramAndDriverMatchTheReference) {
