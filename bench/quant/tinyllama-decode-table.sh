@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Decode and prefill speed of the TinyLlama-1.1B shape (random weights) under
+# each --quant recipe (the speed column of docs/QUANTIZATION.md): compile per
+# recipe, `llmc bench` at 2 threads (medians of --reps), print a markdown table.
+#   bench/quant/tinyllama-decode-table.sh [BUILD_DIR] [SPEC...]
+# SPEC@ACT compiles with --activations=ACT (static ones calibrate on random
+# token ids: speed only). The model is bench/run.sh's export, or exported here.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${1:-build}; shift || true
+SPECS=("$@")
+((${#SPECS[@]})) || SPECS=(fp16 bf16 int8:pc int8:g32 int8:pc@static:p99.99 int4:g32:sym int4:g32:asym
+  int4:g128:sym int4:g128:asym int3:g32:asym int2:g32:asym)
+WORK="$BUILD/models/tinyllama-table"
+MODEL=bench/work/models/tinyllama/tinyllama-1.1b-half-fp32.onnx
+if [[ ! -f "$MODEL" ]]; then
+  mkdir -p "$WORK"
+  /usr/bin/python3 examples/export/export_onnx.py --random --preset tinyllama-1.1b -o "$WORK" -q
+  MODEL="$WORK/tinyllama-1.1b-half-fp32.onnx"
+fi
+mkdir -p "$WORK"
+for spec in "${SPECS[@]}"; do
+  act=int8
+  [[ "$spec" == *@* ]] && act=${spec#*@}
+  extra=()
+  [[ "$act" == static* ]] && extra=(--calib random:1 --calib-tokens 1024)
+  "$BUILD/bin/llmc" compile "$MODEL" --quant="${spec%@*}" --activations="$act" "${extra[@]}" \
+    -o "$WORK/q.llmc" 2>/dev/null
+  size=$(stat -c %s "$WORK/q.llmc")
+  "$BUILD/bin/llmc" bench "$WORK/q.llmc" --prompt 16 --gen 64 --reps 3 --threads 2 --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(sys.argv[1], sys.argv[2], d["decode_tok_s"], d["prefill_tok_s"])' "$spec" "$size"
+  rm -f "$WORK/q.llmc"
+done | /usr/bin/python3 -c '
+import sys
+print("| --quant | bundle MiB | decode tok/s | prefill (16 tokens) tok/s |\n|---|---|---|---|")
+for l in sys.stdin:
+    q, size, dec, pre = l.split()
+    print(f"| `{q}` | {int(size) / 2**20:.0f} | {float(dec):.1f} | {float(pre):.0f} |")
+'
