@@ -309,21 +309,28 @@ static std::string specString(const llmc::codegen::QuantRecipe &r) {
   return s;
 }
 
+// --accuracy-goal as a fraction: "1%" or "0.01".
+static Expected<double> parseAccuracyGoal() {
+  StringRef text = StringRef(accuracyGoal).trim();
+  bool percent = text.consume_back("%");
+  double goal;
+  if (text.getAsDouble(goal) || goal < 0)
+    return createStringError(inconvertibleErrorCode(),
+                             "--accuracy-goal must be a relative perplexity "
+                             "increase such as 1%% or 0.01 (got '%s')",
+                             accuracyGoal.c_str());
+  return percent ? goal / 100 : goal;
+}
+
 // --quant=auto: per-layer recipes meeting --accuracy-goal (tune/AutoTune.h).
 // Returns the per-slot recipes; writes them as a --quant-recipe file.
 static Expected<std::map<std::string, llmc::codegen::QuantRecipe>>
 autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
          CalibrationRun &calib, StringRef output) {
-  StringRef goalText = StringRef(accuracyGoal).trim();
-  bool percent = goalText.consume_back("%");
-  double goal;
-  if (goalText.getAsDouble(goal) || goal < 0)
-    return createStringError(inconvertibleErrorCode(),
-                             "--accuracy-goal must be a relative perplexity "
-                             "increase such as 1%% or 0.01 (got '%s')",
-                             accuracyGoal.c_str());
-  if (percent)
-    goal /= 100;
+  auto goalOr = parseAccuracyGoal();
+  if (!goalOr)
+    return goalOr.takeError();
+  const double goal = *goalOr;
   // Tune on calibration tokens the statistics did not see.
   const int64_t used = std::min<int64_t>(calibTokens, int64_t(calib.tokens.size()));
   ArrayRef<int32_t> held = ArrayRef<int32_t>(calib.tokens).drop_front(size_t(used));
@@ -465,6 +472,9 @@ int llmc::cli::runCompile() {
   if (tuneAuto && !quantRecipeFile.empty())
     return reportError(createStringError(
         inconvertibleErrorCode(), "--quant=auto and --quant-recipe exclude each other"));
+  if (tuneAuto) // checked before any work
+    if (auto goal = parseAccuracyGoal(); !goal)
+      return reportError(goal.takeError());
   auto defaultSpec = tuneAuto ? llmc::quant::parseQuantSpec("fp32") : specFromFlags();
   if (!defaultSpec)
     return reportError(defaultSpec.takeError());
