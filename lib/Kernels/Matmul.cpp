@@ -283,9 +283,13 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   };
   const int64_t items = M * nG;
 
-  // ---- Work split.
+  // ---- Work split. A small decode matmul (packed weights under
+  // kInlineBytes, e.g. every matrix of stories260K) runs on the calling thread
+  // alone: waking and joining the pool costs more than the work it would split.
+  constexpr int64_t kInlineBytes = 256 << 10;
+  const bool inlineRun = M <= 8 && l.totalBytes < kInlineBytes;
   const int64_t P = l.numPanels;
-  const unsigned nt = pool.size();
+  const unsigned nt = inlineRun ? 1u : pool.size();
   unsigned kSplit = 1;
   if (M <= 8 && P < int64_t(2 * nt) && nG >= int64_t(nt) && nt > 1)
     kSplit = nt;
@@ -366,9 +370,10 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       }
     }
   };
-  pool.run([&](unsigned t, unsigned n) {
+  auto body = [&](unsigned t, unsigned n) {
     stageItems(items * t / n, items * (t + 1) / n);
-    pool.barrier();
+    if (!inlineRun)
+      pool.barrier();
     if (kSplit > 1) {
       int64_t g0 = nG * t / n, g1 = nG * (t + 1) / n;
       if (g0 >= g1)
@@ -392,7 +397,11 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
     int64_t c0, c1;
     while (grab(c0, c1))
       sweep(c0, c1);
-  });
+  };
+  if (inlineRun)
+    body(0, 1);
+  else
+    pool.run(body);
 
   if (kSplit > 1)
     for (int64_t m = 0; m < M; ++m)
