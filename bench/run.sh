@@ -3,7 +3,7 @@
 # measured limits, in one run; regenerates docs/BENCHMARKS.md and its plots.
 #
 #   bench/run.sh            full run (stories260K and the TinyLlama-1.1B shape)
-#   bench/run.sh --quick    smoke check, < 5 minutes (stories260K, one layer shape)
+#   bench/run.sh --quick    smoke check, < 5 minutes (stories260K, one layer shape); docs untouched
 #   bench/run.sh --no-docs  keep docs/ untouched (results JSON only)
 # Other flags go to bench/suite.py (--threads 1,2 --reps N --only STEPS ...).
 #
@@ -24,7 +24,7 @@ quick=0
 for a in "$@"; do
   case "$a" in
     --no-docs) docs=0 ;;
-    --quick) quick=1; args+=("$a") ;;
+    --quick) quick=1; docs=0; args+=("$a") ;;  # a smoke check never rewrites the docs
     *) args+=("$a") ;;
   esac
 done
