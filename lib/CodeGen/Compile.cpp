@@ -436,16 +436,21 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   // Dense slot -> the AWQ scales it is divided by (element-wise).
   std::map<size_t, std::vector<float>> foldIntoNorm;
 
-  auto appendData = [&](WeightSlot &slot, ArrayRef<float> data) -> Error {
+  // Every slot starts on a page (mmap'ed weights keep their alignment).
+  auto appendBytes = [&](WeightSlot &slot, ArrayRef<uint8_t> bytes) -> Error {
     if (Error e = w.alignSection(bundle::kPageAlignment))
       return e;
-    auto off = w.append(ArrayRef<uint8_t>(
-        reinterpret_cast<const uint8_t *>(data.data()), data.size() * 4));
+    auto off = w.append(bytes);
     if (!off)
       return off.takeError();
     slot.offset = int64_t(*off);
-    slot.bytes = int64_t(data.size() * 4);
+    slot.bytes = int64_t(bytes.size());
     return Error::success();
+  };
+  auto appendData = [&](WeightSlot &slot, ArrayRef<float> data) -> Error {
+    return appendBytes(slot, ArrayRef<uint8_t>(
+                                 reinterpret_cast<const uint8_t *>(data.data()),
+                                 data.size() * 4));
   };
 
   for (size_t n = 0; n < order.size(); ++n) {
@@ -471,13 +476,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       auto pk = packPrequantizedWeight(planned->roots[i], dir, tier);
       if (!pk)
         return pk.takeError();
-      if (Error e = w.alignSection(bundle::kPageAlignment))
+      if (Error e = appendBytes(slot, ArrayRef<uint8_t>(
+                                          pk->data(), size_t(pk->layout().totalBytes))))
         return e;
-      auto pOff = w.append(ArrayRef<uint8_t>(pk->data(), size_t(pk->layout().totalBytes)));
-      if (!pOff)
-        return pOff.takeError();
-      slot.offset = int64_t(*pOff);
-      slot.bytes = pk->layout().totalBytes;
       slot.format = pk->layout().format.str();
       slot.lanes = lanes;
       continue;
@@ -515,14 +516,10 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       return joinErrors(createStringError(inconvertibleErrorCode(),
                                           "weight '%s':", slot.name.c_str()),
                         q.takeError());
-    const kernels::PackedLayout &l = q->packed.layout();
-    if (Error e = w.alignSection(bundle::kPageAlignment))
+    if (Error e = appendBytes(slot, ArrayRef<uint8_t>(
+                                        q->packed.data(),
+                                        size_t(q->packed.layout().totalBytes))))
       return e;
-    auto off = w.append(ArrayRef<uint8_t>(q->packed.data(), size_t(l.totalBytes)));
-    if (!off)
-      return off.takeError();
-    slot.offset = int64_t(*off);
-    slot.bytes = l.totalBytes;
     slot.format = weightFormatFor(recipe).str();
     slot.lanes = lanes;
     if (recipe.activations == "static" && weightFormatFor(recipe).isQuantized()) {

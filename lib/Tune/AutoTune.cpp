@@ -3,6 +3,7 @@
 
 #include "llmc/CodeGen/SlotQuantizer.h"
 #include "llmc/Kernels/Packing.h"
+#include "llmc/Quant/GroupQuantizer.h"
 #include "llmc/Quant/Hadamard.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -49,66 +50,43 @@ std::vector<codegen::QuantRecipe> defaultLadder() {
 
 namespace {
 
-/// W[N][K] of a packed slot, dequantized (fp32 reference bundle: exact).
-std::vector<float> slotWeights(const kernels::PackedWeights &p) {
-  kernels::QuantizedWeights q = kernels::unpackWeights(p);
-  std::vector<float> W(size_t(q.N * q.K));
-  for (int64_t n = 0; n < q.N; ++n)
-    for (int64_t k = 0; k < q.K; ++k)
-      W[n * q.K + k] = q.weight(n, k);
-  return W;
-}
-
-/// sum_n d_n^T H d_n for the rows d_n of D[N][K] (H full K x K).
-double traceForm(const std::vector<double> &D, int64_t N, int64_t K,
-                 const std::vector<double> &H) {
+/// e = tr(dW H dW^T) of one quantized slot against W[N][K], dW in the
+/// original basis: AWQ's Q(W diag s) diag(1/s) (quant::proxyLoss with the
+/// column scales), QuIP's rows U^T q'_n.
+Expected<double> outputError(const std::vector<float> &W,
+                             const codegen::SlotQuantization &q,
+                             const std::vector<double> &H) {
+  kernels::QuantizedWeights wq = kernels::unpackWeights(q.packed);
+  if (!q.rotationSeed)
+    return quant::proxyLoss(W.data(), wq, H.data(),
+                            q.awqScales.empty() ? nullptr : q.awqScales.data());
+  const int64_t N = wq.N, K = wq.K;
+  auto U = quant::RandomizedHadamard::create(K, *q.rotationSeed);
+  if (!U)
+    return U.takeError();
+  std::vector<double> row(K);
   double total = 0;
-  std::vector<double> Hd(K);
   for (int64_t n = 0; n < N; ++n) {
-    const double *d = &D[n * K];
-    double t = 0;
-    for (int64_t i = 0; i < K; ++i) {
-      const double *h = &H[i * K];
-      double s = 0;
-      for (int64_t j = 0; j < K; ++j)
-        s += h[j] * d[j];
-      t += d[i] * s;
-    }
-    total += t;
+    for (int64_t k = 0; k < K; ++k)
+      row[k] = wq.weight(n, k);
+    U->applyInverse(row.data());
+    for (int64_t k = 0; k < K; ++k)
+      row[k] -= double(W[n * K + k]);
+    total += quant::quadraticForm(H.data(), K, row.data(), K);
   }
   return total;
 }
 
-/// e = tr(dW H dW^T) / tr(W H W^T) of one quantized slot, dW in the original
-/// basis: AWQ's Q(W diag s) diag(1/s), QuIP's rows U^T q'_n.
-Expected<double> relativeOutputError(const std::vector<float> &W, int64_t N,
-                                     int64_t K, const codegen::SlotQuantization &q,
-                                     const std::vector<double> &H) {
-  std::vector<float> Wq = slotWeights(q.packed);
-  std::optional<quant::RandomizedHadamard> U;
-  if (q.rotationSeed) {
-    auto u = quant::RandomizedHadamard::create(K, *q.rotationSeed);
-    if (!u)
-      return u.takeError();
-    U = std::move(*u);
-  }
-  std::vector<double> D(size_t(N * K)), Wd(size_t(N * K));
+/// tr(W H W^T) for W[N][K].
+double outputEnergy(const std::vector<float> &W, int64_t N, int64_t K,
+                    const std::vector<double> &H) {
   std::vector<double> row(K);
+  double total = 0;
   for (int64_t n = 0; n < N; ++n) {
-    for (int64_t k = 0; k < K; ++k)
-      row[k] = Wq[n * K + k];
-    if (U)
-      U->applyInverse(row.data());
-    for (int64_t k = 0; k < K; ++k) {
-      double v = row[k];
-      if (!q.awqScales.empty())
-        v /= q.awqScales[k];
-      D[n * K + k] = v - double(W[n * K + k]);
-      Wd[n * K + k] = W[n * K + k];
-    }
+    std::copy(W.begin() + n * K, W.begin() + (n + 1) * K, row.begin());
+    total += quant::quadraticForm(H.data(), K, row.data(), K);
   }
-  double den = traceForm(Wd, N, K, H);
-  return den > 0 ? traceForm(D, N, K, H) / den : 0.0;
+  return total;
 }
 
 } // namespace
@@ -154,17 +132,19 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
                                "no calibration statistics for '%s'",
                                w.name.c_str());
     Slot s{w.name, w.shape[0], w.shape[1], {}};
-    std::vector<float> W = slotWeights(reference.packed(int32_t(i)));
+    std::vector<float> W =
+        quant::dequantize(kernels::unpackWeights(reference.packed(int32_t(i))));
     std::vector<double> H = st->second.hessian();
+    const double energy = outputEnergy(W, s.N, s.K, H);
     for (const codegen::QuantRecipe &r : ladder) {
       auto q = codegen::quantizeSlot(W.data(), s.N, s.K, r, &st->second, tier,
                                      0x5eed0000 + i);
       if (!q)
         return q.takeError();
-      auto e = relativeOutputError(W, s.N, s.K, *q, H);
+      auto e = outputError(W, *q, H);
       if (!e)
         return e.takeError();
-      s.err.push_back(*e);
+      s.err.push_back(energy > 0 ? *e / energy : 0.0);
     }
     say(formatv("tune: {0}: relative error {1:e1} (cheapest) .. {2:e1}", s.name,
                 s.err.front(), s.err.back()));

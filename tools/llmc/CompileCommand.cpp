@@ -293,20 +293,19 @@ calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
   return std::move(run);
 }
 
-// The --quant spelling of a recipe (what the recipe file holds).
+// The --quant spelling of a recipe (what the recipe file holds): the inverse
+// of recipeFromSpec, spelled by QuantSpec::str so that it parses back.
 static std::string specString(const llmc::codegen::QuantRecipe &r) {
-  if (r.type == "fp32" || r.type == "fp16" || r.type == "bf16")
-    return r.type;
-  std::string s = r.type;
-  s += r.groupSize ? ":g" + std::to_string(r.groupSize) : std::string(":pc");
-  s += r.symmetric ? ":sym" : ":asym";
-  s += ":" + r.scaleType;
-  if (r.mseClip)
-    s += ":mse";
-  s += ":" + r.method;
-  if (r.actOrder)
-    s += ":actorder";
-  return s;
+  using llmc::quant::QuantMethod;
+  llmc::quant::QuantSpec spec;
+  spec.format = llmc::codegen::weightFormatFor(r);
+  spec.method = r.method == "gptq"   ? QuantMethod::GPTQ
+                : r.method == "awq"  ? QuantMethod::AWQ
+                : r.method == "quip" ? QuantMethod::Incoherent
+                                     : QuantMethod::RTN;
+  spec.mseClip = r.mseClip;
+  spec.actOrder = r.actOrder;
+  return spec.str();
 }
 
 // --accuracy-goal as a fraction: "1%" or "0.01".
