@@ -256,8 +256,9 @@ Error toKernelFormat(kernels::QuantizedWeights &q, StringRef name) {
   }
   if (f.groupSize % 32 == 0)
     return Error::success();
-  // Groups smaller than the kernels' (16): merge neighbours into groups of
-  // 32 when they share scale and zero point, which is exact; refuse otherwise.
+  // Groups smaller than a 32-k chunk: merge neighbours into groups of 32 when
+  // they share scale and zero point (exact, and half the scales to stream);
+  // otherwise blocks of 16 stay 16-k groups, which the kernels also run.
   if (f.groupSize == 0 || 32 % f.groupSize != 0)
     return fail("weight '" + name + "': quantization groups of " +
                 Twine(f.groupSize) + " cannot be repacked for the kernels");
@@ -273,14 +274,18 @@ Error toKernelFormat(kernels::QuantizedWeights &q, StringRef name) {
       for (int64_t g = first + 1; g < std::min(first + factor, q.numGroups); ++g) {
         float s2 = q.scales[n * q.numGroups + g];
         uint8_t z2 = q.zeros[n * q.numGroups + g];
-        if (std::memcmp(&s, &s2, 4) != 0 || z != z2)
+        if (std::memcmp(&s, &s2, 4) == 0 && z == z2)
+          continue;
+        if (Error e = f.validate()) // 16-k groups: int8/int4 (not int3)
           return fail(formatv(
-              "weight '{0}': blocks of {1} along K: the kernels need groups of a "
-              "multiple of 32, and repacking is exact only when neighbouring blocks "
-              "share scale and zero point, which output channel {2}'s blocks {3} and "
-              "{4} do not (scale {5} vs {6}, zero point {7} vs {8}); re-quantize with "
-              "block_size >= 32",
-              name, f.groupSize, n, first, g, s, s2, unsigned(z), unsigned(z2)));
+              "weight '{0}': blocks of {1} along K: the kernels need groups of "
+              "16 or a multiple of 32, and repacking into groups of 32 is exact "
+              "only when neighbouring blocks share scale and zero point, which "
+              "output channel {2}'s blocks {3} and {4} do not (scale {5} vs {6}, "
+              "zero point {7} vs {8}); re-quantize with block_size >= 32 ({9})",
+              name, f.groupSize, n, first, g, s, s2, unsigned(z), unsigned(z2),
+              toString(std::move(e))));
+        return Error::success();
       }
       scales[n * G2 + g2] = s;
       zeros[n * G2 + g2] = z;

@@ -25,7 +25,8 @@ static float scalarGroup(const float *x, int64_t n, int64_t G, int8_t *dst,
   const float inv = amax > 0 ? 127.0f / amax : 0.0f;
   int32_t s = 0;
   for (int64_t c = 0; c < G; c += 32) {
-    for (int64_t i = 0; i < 32; ++i) {
+    const int64_t len = std::min<int64_t>(32, G - c); // 16-k groups: half a chunk
+    for (int64_t i = 0; i < len; ++i) {
       int v = 0;
       if (c + i < n) {
         float r = (x[c + i] * inv + 12582912.0f) - 12582912.0f;
@@ -34,7 +35,7 @@ static float scalarGroup(const float *x, int64_t n, int64_t G, int8_t *dst,
       q[i] = int8_t(v);
       s += v;
     }
-    std::memcpy(dst + (c / 32) * chunkStride, q, 32);
+    std::memcpy(dst + (c / 32) * chunkStride, q, size_t(len));
   }
   *sum = s;
   return amax / 127.0f;

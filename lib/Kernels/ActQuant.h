@@ -16,7 +16,8 @@
 namespace llmc {
 namespace kernels {
 
-/// x[0..n) (n <= G, the rest is zero padding; G a multiple of 32) -> dst chunks.
+/// x[0..n) (n <= G, the rest is zero padding; G 16 or a multiple of 32) -> dst
+/// chunks; a 16-k group fills half a chunk, starting at dst.
 /// Returns the scale, writes sum(q) to *sum.
 float quantizeGroupChunked(IsaTier tier, const float *x, int64_t n, int64_t G,
                            int8_t *dst, int64_t chunkStride, int32_t *sum);

@@ -47,7 +47,7 @@ void genericMicroKernel(const MicroKernelDesc &d, unsigned L,
                         const MicroKernelArgs &a) {
   const WeightFormat &f = d.format;
   const bool int8Act = d.act == ActPath::Int8;
-  const int64_t G = a.chunksPerGroup * 32;
+  const int64_t G = a.chunksPerGroup ? a.chunksPerGroup * 32 : 16;
   const unsigned eb = int8Act ? 1 : 4;
   const auto *xb = static_cast<const uint8_t *>(a.x);
   const auto *cb = static_cast<const uint8_t *>(a.comp);

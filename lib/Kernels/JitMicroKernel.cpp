@@ -11,6 +11,10 @@
 //     epilogue: y_acc[m] += cvt(acc[m]) * s_w * s_x[m]
 //   store / accumulate y
 //
+// 16-k groups (int8/4/2) split a chunk: the loop body is one chunk and two
+// groups, the first half of the chunk's blocks for the even group and the
+// second half for the odd one.
+//
 // Decode kernels (mr <= 2) on VNNI zmm use "scaled planes": plane i is only
 // masked in place, so its codes are u * 2^(i*bits) (still < 256), accumulated
 // separately, and shifted right once per group (exact: the sum is a multiple
@@ -31,6 +35,7 @@
 #include "llvm/Support/Error.h"
 #include <xbyak/xbyak.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -178,8 +183,11 @@ private:
   void setupConstants();
   void bcastImm(const Xmm &dst, uint32_t v);
   void initGroup();
-  void chunkBody();
+  /// Blocks [blk0, blk1) of the current 32-k chunk (all of it by default;
+  /// one half for 16-k groups). Prefetches the chunk when blk0 == 0.
+  void chunkBody(unsigned blk0 = 0, unsigned blk1 = ~0u);
   void groupEpilogue();
+  void nextGroup();
   void chunkBodyInt3();
   // Prefetch distance: about DRAM latency x per-core bandwidth (~100 ns x
   // 40 GB/s); 2-8 KiB measured within noise of each other, 4 KiB best.
@@ -294,7 +302,7 @@ void Generator::initGroup() {
       }
 }
 
-void Generator::chunkBody() {
+void Generator::chunkBody(unsigned blk0, unsigned blk1) {
   const unsigned L = p_.L;
   const int blockBytes = int(4 * L);
   const unsigned mr = d_.mr;
@@ -304,8 +312,9 @@ void Generator::chunkBody() {
   // Software prefetch of the weight stream, one per cache line of this chunk.
   const int chunkBytes =
       p_.floatW ? int(32 * L * (p_.bits / 8)) : int(32 * L * p_.bits / 8);
-  for (int off = 0; off < chunkBytes; off += 64)
-    prefetchWeights(off);
+  if (blk0 == 0)
+    for (int off = 0; off < chunkBytes; off += 64)
+      prefetchWeights(off);
 
   if (p_.floatW) {
     const int eb = int(p_.bits / 8);
@@ -337,8 +346,8 @@ void Generator::chunkBody() {
     chunkBodyInt3();
     return;
   }
-  const unsigned nBlocks = 32 / p_.kpb;
-  for (unsigned blk = 0; blk < nBlocks; ++blk) {
+  const unsigned nBlocks = std::min(32 / p_.kpb, blk1);
+  for (unsigned blk = blk0; blk < nBlocks; ++blk) {
     Address wa = ptr[rW + int(blk) * blockBytes];
     if (evex)
       vmovdqu32(wRaw(), wa);
@@ -567,6 +576,19 @@ void Generator::groupEpilogue() {
   }
 }
 
+// Per-group pointers (scales, zero points, compensation, activation scales)
+// move to the next group.
+void Generator::nextGroup() {
+  const int scaleStride =
+      p_.floatW ? 0 : int(p_.L * scaleBytes(d_.format.scaleType));
+  if (scaleStride)
+    add(rScl, scaleStride);
+  if (!p_.floatW && !d_.format.symmetric)
+    add(rZ, int(p_.L));
+  add(rC, rGs);
+  add(rS, rGs);
+}
+
 void Generator::store() {
   Label onlyStore, done;
   mov(rT, ARG(ldy));
@@ -606,28 +628,38 @@ void Generator::generate() {
   for (unsigned m = 0; m < d_.mr; ++m)
     vzero(facc(m));
 
-  const int scaleStride =
-      p_.floatW ? 0 : int(p_.L * scaleBytes(d_.format.scaleType));
   const int chunkBytes = int(32 * p_.L * p_.bits / 8);
   Label groupLoop, chunkLoop;
   L(groupLoop);
-  initGroup();
-  mov(rK, ARG(chunksPerGroup));
-  L(chunkLoop);
-  chunkBody();
-  add(rW, chunkBytes);
-  add(rX, rXs);
-  dec(rK);
-  jnz(chunkLoop, T_NEAR);
-  groupEpilogue();
-  if (scaleStride)
-    add(rScl, scaleStride);
-  if (!p_.floatW && !d_.format.symmetric)
-    add(rZ, int(p_.L));
-  add(rC, rGs);
-  add(rS, rGs);
-  dec(rG);
-  jnz(groupLoop, T_NEAR);
+  if (d_.format.isQuantized() && d_.format.groupSize == 16) {
+    // 16-k groups: a chunk holds a pair, the first half of its blocks for
+    // the even group and the second half for the odd one (x offsets 0..15
+    // and 16..31 of the chunk). The driver passes an even nGroups.
+    const unsigned half = 16 / p_.kpb;
+    for (unsigned h = 0; h < 2; ++h) {
+      initGroup();
+      chunkBody(h * half, (h + 1) * half);
+      groupEpilogue();
+      nextGroup();
+    }
+    add(rW, chunkBytes);
+    add(rX, rXs);
+    sub(rG, 2);
+    jnz(groupLoop, T_NEAR);
+  } else {
+    initGroup();
+    mov(rK, ARG(chunksPerGroup));
+    L(chunkLoop);
+    chunkBody();
+    add(rW, chunkBytes);
+    add(rX, rXs);
+    dec(rK);
+    jnz(chunkLoop, T_NEAR);
+    groupEpilogue();
+    nextGroup();
+    dec(rG);
+    jnz(groupLoop, T_NEAR);
+  }
 
   store();
   vzeroupper();

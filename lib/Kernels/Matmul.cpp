@@ -252,9 +252,12 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
         const int64_t m = it / nG, g = it % nG;
         const float *xr = x + m * ldx + g * G;
         int64_t n = std::clamp<int64_t>(d.K - g * G, 0, G);
+        // Group g starts in chunk g*G/32 at offset g*G%32 (16 for the odd
+        // groups of a 16-k format, 0 otherwise).
+        const int64_t chunk = g * G / 32, off = g * G % 32;
         if (int8) {
           int32_t sum;
-          int8_t *dst = reinterpret_cast<int8_t *>(xs + ((g * G / 32) * M + m) * 32);
+          int8_t *dst = reinterpret_cast<int8_t *>(xs + (chunk * M + m) * 32 + off);
           float s = d.staticActScale > 0
                         ? quantizeGroupStatic(xr, n, G, d.staticActScale, dst,
                                               M * 32, &sum)
@@ -268,8 +271,8 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
           float sum = 0;
           for (int64_t kk = 0; kk < G; kk += 32) {
             float *dst = reinterpret_cast<float *>(xs) +
-                         (((g * G + kk) / 32) * M + m) * 32;
-            for (int64_t i = 0; i < 32; ++i) {
+                         ((chunk + kk / 32) * M + m) * 32 + off;
+            for (int64_t i = 0; i < std::min<int64_t>(32, G - kk); ++i) {
               float v = kk + i < n ? xr[kk + i] : 0.0f;
               dst[i] = v;
               sum += v;
@@ -291,7 +294,11 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   const int64_t P = l.numPanels;
   const unsigned nt = inlineRun ? 1u : pool.size();
   unsigned kSplit = 1;
-  if (M <= 8 && P < int64_t(2 * nt) && nG >= int64_t(nt) && nt > 1)
+  // K is split at whole groups, and at whole 32-k chunks: the two 16-k
+  // groups of a chunk stay together (the kernels take them in pairs).
+  const int64_t groupsPerUnit = G < 32 ? 32 / G : 1;
+  const int64_t units = nG / groupsPerUnit;
+  if (M <= 8 && P < int64_t(2 * nt) && units >= int64_t(nt) && nt > 1)
     kSplit = nt;
   const int64_t Np = P * L;
   float *partial = nullptr;
@@ -316,7 +323,8 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   auto doBlock = [&](int64_t p, int64_t m0, unsigned rows, int64_t g0,
                      int64_t g1, float *out, int64_t ldOut, int64_t cols) {
     MicroKernelArgs a;
-    a.x = xs + (g0 * (G / 32) * M + m0) * 32 * eb;
+    // g0 starts a chunk (16-k groups: g0 even), see the K split.
+    a.x = xs + ((g0 * G / 32) * M + m0) * 32 * eb;
     a.comp = comp + (g0 * M + m0) * 4;
     a.xscale = xscale + g0 * M + m0;
     a.w = wd + l.qPanelOffset(p) + g0 * l.qBytesPerGroup;
@@ -325,7 +333,7 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
     a.xChunkStride = M * 32 * eb;
     a.groupStride = M * 4;
     a.nGroups = g1 - g0;
-    a.chunksPerGroup = G / 32;
+    a.chunksPerGroup = G / 32; // 0: 16-k groups, two per chunk
     a.accumulate = 0;
     const int64_t n0 = p * L;
     const bool full = n0 + L <= cols;
@@ -375,7 +383,8 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
     if (!inlineRun)
       pool.barrier();
     if (kSplit > 1) {
-      int64_t g0 = nG * t / n, g1 = nG * (t + 1) / n;
+      int64_t g0 = units * t / n * groupsPerUnit,
+              g1 = units * (t + 1) / n * groupsPerUnit;
       if (g0 >= g1)
         return;
       for (int64_t p = 0; p < P; ++p)

@@ -39,7 +39,8 @@ struct MicroKernelArgs {
   int64_t groupStride;   // bytes between groups of comp/xscale (M * 4)
   int64_t ldy;           // bytes between output rows
   int64_t nGroups;       // groups to process (>= 1)
-  int64_t chunksPerGroup;// 32-k chunks per group
+  int64_t chunksPerGroup;// 32-k chunks per group; 0: 16-k groups, taken in
+                         // pairs (nGroups even, x at a chunk start)
   int64_t accumulate;    // nonzero: y += result
 };
 static_assert(sizeof(MicroKernelArgs) == 13 * 8, "ABI read by generated code");

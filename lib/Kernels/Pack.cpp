@@ -120,8 +120,11 @@ Expected<PackedWeights> packWeights(const QuantizedWeights &q, IsaTier tier) {
     int64_t p = n / L;
     unsigned lane = unsigned(n % L);
     for (int64_t g = 0; g < l.numGroups; ++g) {
-      unsigned z = real ? q.zeros[n * q.numGroups + g] : f.symZero();
-      float s = real ? q.scales[n * q.numGroups + g] : 0.0f;
+      // A padded channel, or a group past K (16-k groups round Kp up to a
+      // whole 32-k chunk), holds zero-point codes and scale 0.
+      const bool realGroup = real && g < q.numGroups;
+      unsigned z = realGroup ? q.zeros[n * q.numGroups + g] : f.symZero();
+      float s = realGroup ? q.scales[n * q.numGroups + g] : 0.0f;
       storeFloat(d + l.scalePanelOffset(p) + g * l.scaleBytesPerGroup +
                      lane * sb,
                  s, sb, f.scaleType == ScaleType::BF16);
@@ -184,16 +187,17 @@ QuantizedWeights unpackWeights(const PackedWeights &pw) {
     return q;
   }
   q.group = l.format.groupSize ? l.format.groupSize : l.K;
-  q.numGroups = l.numGroups;
+  // Groups that hold part of K (the layout may add an all-padding one).
+  q.numGroups = (l.K + q.group - 1) / q.group;
   q.codes.resize(l.N * l.K);
-  q.scales.resize(l.N * l.numGroups);
-  q.zeros.resize(l.N * l.numGroups);
+  q.scales.resize(l.N * q.numGroups);
+  q.zeros.resize(l.N * q.numGroups);
   for (int64_t n = 0; n < l.N; ++n) {
     for (int64_t k = 0; k < l.K; ++k)
       q.codes[n * l.K + k] = uint8_t(packedCode(l, d, n, k));
-    for (int64_t g = 0; g < l.numGroups; ++g) {
-      q.scales[n * l.numGroups + g] = packedScale(l, d, n, g);
-      q.zeros[n * l.numGroups + g] =
+    for (int64_t g = 0; g < q.numGroups; ++g) {
+      q.scales[n * q.numGroups + g] = packedScale(l, d, n, g);
+      q.zeros[n * q.numGroups + g] =
           l.format.symmetric
               ? uint8_t(l.format.symZero())
               : d[l.zeroPanelOffset(n / L) + g * l.zeroBytesPerGroup + n % L];

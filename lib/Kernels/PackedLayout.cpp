@@ -1,5 +1,6 @@
 //===- PackedLayout.cpp - Sizes and offsets of packed weights --------------===//
 #include "llmc/Kernels/PackedLayout.h"
+#include <algorithm>
 #include <cstdlib>
 #include <sys/mman.h>
 
@@ -48,8 +49,11 @@ Expected<PackedLayout> PackedLayout::get(WeightFormat fmt, int64_t N, int64_t K,
     l.qBytesPerGroup = l.Kp * lanes * (fmt.bits() / 8);
   } else {
     l.group = fmt.groupSize ? fmt.groupSize : roundUp(K, 32);
-    l.numGroups = (K + l.group - 1) / l.group;
-    l.Kp = l.numGroups * l.group;
+    // Kp covers whole groups and whole 32-k activation chunks: with 16-k
+    // groups a chunk holds two groups, so numGroups is even (the last may be
+    // all padding).
+    l.Kp = roundUp(K, std::max<int64_t>(l.group, 32));
+    l.numGroups = l.Kp / l.group;
     l.qBytesPerGroup = l.group * lanes * fmt.bits() / 8;
     l.scaleBytesPerGroup = lanes * scaleBytes(fmt.scaleType);
     l.zeroBytesPerGroup = fmt.symmetric ? 0 : lanes;

@@ -91,10 +91,19 @@ Expected<WeightFormat> parseWeightFormat(StringRef text) {
 }
 
 Error WeightFormat::validate() const {
-  if (isQuantized() && groupSize % 32 != 0)
+  if (!isQuantized())
+    return Error::success();
+  // 16-k groups are half of the kernels' 32-k chunk; int3's super block spans
+  // a whole chunk, so it cannot be split at 16.
+  if (groupSize == 16 && type == WeightType::Int3)
+    return createStringError(inconvertibleErrorCode(),
+                             "weight format %s: int3 needs groups of a "
+                             "multiple of 32 (or per-channel)",
+                             str().c_str());
+  if (groupSize % 32 != 0 && groupSize != 16)
     return createStringError(inconvertibleErrorCode(),
                              "weight format %s: group size must be 0 "
-                             "(per-channel) or a multiple of 32",
+                             "(per-channel), 16 or a multiple of 32",
                              str().c_str());
   return Error::success();
 }

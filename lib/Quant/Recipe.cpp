@@ -95,10 +95,10 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
         return std::move(e);
       unsigned g = 0;
       if (t != "pc" && (t.drop_front().getAsInteger(10, g) || g == 0 ||
-                        g % 32 != 0))
+                        (g % 32 != 0 && g != 16)))
         return specError(text, "group size in '" + raw +
-                                   "' must be a positive multiple of 32 "
-                                   "(or use 'pc' for per-channel)");
+                                   "' must be 16 or a positive multiple of "
+                                   "32 (or use 'pc' for per-channel)");
       f.groupSize = g;
     } else if (t == "sym" || t == "asym") {
       if (Error e = once(seenSym, "sym/asym"))

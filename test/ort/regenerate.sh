@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/test/fixtures/onnx/prequant"
 gen="$root/test/Frontend/Inputs/make_prequant_onnx.py"
-cases=(nbits4_zp nbits4_sym_bias nbits8_zp nbits4_b16 dq_int4_b32 dq_uint4_b64_nozp
+cases=(nbits4_zp nbits4_sym_bias nbits8_zp nbits4_b16 nbits4_b16_mixed dq_int4_b32 dq_uint4_b64_nozp
        dq_int8_percol mmi_int8_tensor mmi_uint8_percol)
 decoders=(decoder_nbits4 decoder_qdyn)
 [[ -d "$here/node_modules/onnxruntime-node" ]] ||

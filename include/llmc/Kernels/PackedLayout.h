@@ -4,8 +4,10 @@
 // (L = SIMD lanes of 32 bit: 16 for the AVX-512 tiers, 8 for AVX2 and scalar),
 // so one vector register holds one value per output channel. A panel is padded
 // with zero-scale channels when N % L != 0, and K is padded up to Kp (a
-// multiple of the group, of 32 for per-channel/float formats) with codes equal
-// to the zero point, i.e. dequantized zeros.
+// multiple of the group and of 32) with codes equal to the zero point, i.e.
+// dequantized zeros. 16-k groups (int8/4/2) are half a 32-k chunk: group 2c is
+// the first half of chunk c, 2c+1 the second; numGroups is then even and the
+// last group may be padding only (scale 0).
 //
 // Buffer = three 64-byte aligned regions:
 //   q     [panel][group][qBytesPerGroup]    weight codes (blocks below)

@@ -33,7 +33,8 @@ enum class ScaleType : uint8_t { F32, F16, BF16 };
 struct WeightFormat {
   WeightType type = WeightType::F32;
   /// Quantization group length along K; 0 = one group per output channel.
-  /// Must be a multiple of 32 when non-zero. Ignored for float types.
+  /// Must be 16 (not int3) or a multiple of 32 when non-zero. Ignored for
+  /// float types.
   unsigned groupSize = 0;
   /// Symmetric: implicit zero point 2^(bits-1). Asymmetric: stored u8 zero points.
   bool symmetric = true;

@@ -5,7 +5,8 @@
 //
 //   --quant SPEC            SPEC  := TYPE (':' OPTION)*
 //                           TYPE  := int8 | int4 | int3 | int2 | fp16 | bf16 | fp32
-//                           OPTION:= gN (group of N along K, N a multiple of 32)
+//                           OPTION:= gN (group of N along K: 16 (not int3) or a
+//                                       multiple of 32)
 //                                  | pc (one group per output channel)
 //                                  | sym | asym | f32 | f16 | bf16 (scale dtype)
 //                                  | mse (clipping search) | rtn | gptq | awq | quip

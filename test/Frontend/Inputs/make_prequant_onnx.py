@@ -390,8 +390,8 @@ def bad_bits3():
 
 
 @case
-def bad_b16_mixed():
-    """blocks of 16 whose neighbours differ: no exact repacking (refused by llmc compile)."""
+def nbits4_b16_mixed():
+    """4-bit, blocks of 16 whose neighbours differ: imported as 16-k groups."""
     return nbits(64, 16, 4, 16, 33)
 
 

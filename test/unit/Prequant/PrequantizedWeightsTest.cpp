@@ -233,6 +233,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"nbits4_sym_bias", false, "int4_g64_sym_f32"},
                       Case{"nbits8_zp", false, "int8_g128_asym_f32"},
                       Case{"nbits4_b16", false, "int4_g32_asym_f32"},
+                      Case{"nbits4_b16_mixed", false, "int4_g16_asym_f32"},
                       Case{"dq_int4_b32", false, "int4_g32_asym_f32"},
                       Case{"dq_uint4_b64_nozp", false, "int4_g64_asym_f32"},
                       Case{"dq_int8_percol", false, "int8_pc_asym_f32"},
@@ -240,27 +241,6 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"mmi_uint8_percol", true, "int8_pc_asym_f32"}),
     [](const ::testing::TestParamInfo<Case> &i) { return std::string(i.param.name); });
 
-// Blocks of 16 whose neighbours differ cannot be repacked exactly: refused.
-TEST(Prequant, MixedBlocksOf16AreRefused) {
-  llvm::SmallString<128> dir;
-  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("prequant", dir));
-  auto py = llvm::sys::findProgramByName("python3", {"/usr/bin"});
-  ASSERT_TRUE(bool(py));
-  std::string d(dir);
-  int rc = llvm::sys::ExecuteAndWait(*py, {*py, LLMC_PREQUANT_GENERATOR, "-o", d, "bad_b16_mixed"});
-  ASSERT_EQ(rc, 0);
-  auto im = import(d + "/bad_b16_mixed.onnx");
-  ASSERT_TRUE(im);
-  IsaTier tier = std::min(hostTarget().maxTier(), IsaTier::AVX512_VNNI);
-  auto packed = codegen::packPrequantizedWeight(im->weight, "", tier);
-  ASSERT_FALSE(bool(packed));
-  std::string msg = llvm::toString(packed.takeError());
-  EXPECT_NE(msg.find("blocks of 16 along K"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("re-quantize with block_size >= 32"), std::string::npos) << msg;
-  llvm::sys::fs::remove_directories(d);
-}
-
-// A !llmc.qweight without the ONNX description is not readable.
 TEST(Prequant, PlainLayoutIsRefused) {
   auto im = import(fixture("nbits4_zp", ".onnx"));
   ASSERT_TRUE(im);

@@ -75,7 +75,8 @@ TEST(QuantSpec, CanonicalStringRoundTrips) {
 TEST(QuantSpec, ErrorsNameTheBadToken) {
   EXPECT_NE(parseErr("int5").find("'int5'"), std::string::npos) << parseErr("int5");
   EXPECT_NE(parseErr("int4:g33").find("'g33'"), std::string::npos);
-  EXPECT_NE(parseErr("int2:g16:mse").find("'g16'"), std::string::npos);
+  EXPECT_NE(parseErr("int2:g48:mse").find("'g48'"), std::string::npos);
+  EXPECT_NE(parseErr("int3:g16").find("int3"), std::string::npos) << parseErr("int3:g16");
   EXPECT_NE(parseErr("int4:g0").find("'g0'"), std::string::npos);
   EXPECT_NE(parseErr("int4:foo").find("'foo'"), std::string::npos);
   EXPECT_NE(parseErr("int4:sym:asym").find("'asym'"), std::string::npos);
