@@ -32,9 +32,10 @@ Error QuantRecipe::validate() const {
                              "unknown --quant '%s' (expected fp32, fp16, bf16, "
                              "int8, int4, int3 or int2)",
                              type.c_str());
-  if (groupSize != 0 && groupSize != 32 && groupSize != 64 && groupSize != 128)
+  if (groupSize != 0 && groupSize != 16 && groupSize % 32 != 0)
     return createStringError(inconvertibleErrorCode(),
-                             "--group-size must be 32, 64 or 128 (got %u)",
+                             "--group-size must be 16 or a multiple of 32 "
+                             "(got %u)",
                              groupSize);
   if (activations != "int8" && activations != "fp32" && activations != "static")
     return createStringError(inconvertibleErrorCode(),
