@@ -17,10 +17,13 @@
 #include "llmc/CodeGen/ProgramABI.h"
 #include "llmc/CodeGen/ProgramEmitter.h"
 #include "llmc/CodeGen/PrequantizedWeights.h"
+#include "llmc/CodeGen/ResidualStream.h"
 #include "llmc/Kernels/Half.h"
 #include "llmc/Kernels/Packing.h"
 #include "llmc/LLMCOps.h"
+#include "llmc/Quant/Hadamard.h"
 #include "llmc/Quant/MSEClip.h"
+#include "llmc/Quant/RotationFolding.h"
 #include "llmc/Target/TargetAttr.h"
 
 #include "llmc/Transforms/Passes.h"
@@ -36,6 +39,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 
 using namespace llvm;
 using namespace mlir;
@@ -292,6 +296,59 @@ int32_t normFeedingOnly(const ProgramPlan &plan, int32_t slot) {
   return norm;
 }
 
+/// QuaRot's rotation of the residual stream (`quarot`): what the dataflow
+/// allows, and the rotation when it allows folding.
+struct StreamRotation {
+  std::optional<ResidualStream> stream;
+  std::optional<quant::RandomizedHadamard> U;
+  json::Value manifest = nullptr;
+};
+
+/// The seed of the residual stream's U: fixed, so that the fp32 model that
+/// calibration runs and the quantized one share the rotated basis.
+constexpr uint64_t kResidualRotationSeed = 0x9a807a7e;
+
+Expected<StreamRotation> planStreamRotation(const PlanResult &planned,
+                                            const CompileOptions &opts) {
+  StreamRotation r;
+  if (!opts.recipe.quarot)
+    return std::move(r);
+  const ProgramPlan &plan = planned.plan;
+  std::vector<bool> prequantized(plan.weights.size());
+  for (size_t i = 0; i < plan.weights.size(); ++i)
+    prequantized[i] = isPrequantizedWeight(planned.roots[i]);
+  auto stream = analyzeResidualStream(plan, prequantized);
+  if (!stream) {
+    // Fall back to rotating every integer matmul's input online, each with
+    // its own U: the per-slot incoherence processing of `quip`.
+    std::string why = toString(stream.takeError());
+    if (opts.progress)
+      opts.progress("quarot: the residual stream cannot be rotated offline: " +
+                    why + "; every integer matmul input is rotated online instead");
+    r.manifest = json::Object{{"folded", false}, {"reason", why}};
+    return std::move(r);
+  }
+  auto U = quant::RandomizedHadamard::create(stream->dim, kResidualRotationSeed);
+  if (!U)
+    return U.takeError();
+  if (opts.progress)
+    opts.progress(formatv("quarot: residual stream of width {0} rotated offline "
+                          "(seed {1}): {2} norms folded into {3} readers, {4} "
+                          "writers",
+                          stream->dim, kResidualRotationSeed, stream->numNorms(),
+                          stream->numReaders(), stream->numWriters())
+                      .str());
+  r.manifest = json::Object{{"folded", true},
+                            {"seed", int64_t(kResidualRotationSeed)},
+                            {"dim", stream->dim},
+                            {"norms", int64_t(stream->numNorms())},
+                            {"readers", int64_t(stream->numReaders())},
+                            {"writers", int64_t(stream->numWriters())}};
+  r.stream = std::move(*stream);
+  r.U = std::move(*U);
+  return std::move(r);
+}
+
 /// The static int8 scale of a slot's input: its calibrated range / 127.
 Expected<float> staticActivationScale(const QuantRecipe &recipe, StringRef slot,
                                       const StringMap<quant::ActivationRange> *ranges) {
@@ -377,6 +434,10 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   if (!planned)
     return planned.takeError();
   ProgramPlan &plan = planned->plan;
+  auto rotation = planStreamRotation(*planned, opts);
+  if (!rotation)
+    return rotation.takeError();
+  const std::optional<ResidualStream> &stream = rotation->stream;
 
   // Model facts the graph does not carry.
   std::string source = opts.sourcePath;
@@ -489,6 +550,12 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                                           "weight '%s':", slot.name.c_str()),
                         d.takeError());
     if (slot.kind == SlotKind::Dense) {
+      // The rotated stream starts from rotated embeddings and is normalized
+      // without weights (they are folded into the readers).
+      if (stream && int32_t(i) == stream->embedding)
+        quant::rotateRows(d->data.data(), d->numel() / stream->dim, *rotation->U);
+      else if (stream && stream->norm[i])
+        std::fill(d->data.begin(), d->data.end(), 1.0f);
       if (auto f = foldIntoNorm.find(i); f != foldIntoNorm.end())
         for (size_t k = 0; k < d->data.size(); ++k)
           d->data[k] /= f->second[k];
@@ -504,6 +571,25 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
         nk[c * K + k] = d->data[k * N + c];
     d->data.clear();
     d->data.shrink_to_fit();
+    if (stream) {
+      // W diag(gamma) U^T for a reader of the stream, U W for a writer.
+      if (int32_t norm = stream->readsNorm[i]; norm >= 0) {
+        auto gamma = reader.eval(planned->roots[norm]);
+        if (!gamma)
+          return gamma.takeError();
+        if (int64_t(gamma->data.size()) != K)
+          return createStringError(inconvertibleErrorCode(),
+                                   "weight '%s': norm width differs from K",
+                                   slot.name.c_str());
+        quant::rotateRows(nk.data(), N, *rotation->U, gamma->data.data());
+      }
+      if (stream->writes[i])
+        quant::rotateColumns(nk.data(), K, *rotation->U);
+    }
+    // quarot rotates online every integer matmul input not already rotated
+    // by the folded stream rotation (o_proj's and down_proj's inputs).
+    const bool rotateOnline =
+        opts.recipe.quarot && (!stream || stream->readsNorm[i] < 0);
     const quant::CalibrationStats *stats = nullptr;
     if (recipe.needsCalibration() && opts.calibration) {
       auto it = opts.calibration->find(slot.name);
@@ -511,7 +597,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
         stats = &it->second;
     }
     auto q = quantizeSlot(nk.data(), N, K, recipe, stats, tier,
-                          /*seed=*/0x5eed0000 + i);
+                          /*seed=*/0x5eed0000 + i, rotateOnline);
     if (!q)
       return joinErrors(createStringError(inconvertibleErrorCode(),
                                           "weight '%s':", slot.name.c_str()),
@@ -591,6 +677,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   m.format = fmt.str();
   m.tier = std::string(isaTierName(tier));
   m.tuning = opts.tuning;
+  m.residualRotation = std::move(rotation->manifest);
   std::string manifest;
   {
     raw_string_ostream os(manifest);

@@ -10,7 +10,7 @@ namespace llmc::codegen {
 
 std::string QuantRecipe::str() const {
   if (type == "fp32" || type == "fp16" || type == "bf16")
-    return type;
+    return quarot ? type + " quarot" : type;
   std::string s = type;
   s += groupSize ? " g" + std::to_string(groupSize) : std::string(" per-channel");
   s += symmetric ? " sym" : " asym";
@@ -19,6 +19,8 @@ std::string QuantRecipe::str() const {
     s += " mse-clip";
   if (method != "rtn")
     s += " " + method + (actOrder ? " act-order" : "");
+  if (quarot)
+    s += " quarot";
   s += activations == "fp32"     ? ", fp32 activations"
        : activations == "static" ? ", static int8 activations (" + actRange + ")"
                                  : ", int8 activations";
@@ -58,6 +60,16 @@ Error QuantRecipe::validate() const {
   if (actOrder && method != "gptq" && method != "quip")
     return createStringError(inconvertibleErrorCode(),
                              "act-order applies to gptq and quip only");
+  if (quarot && (method == "quip" || method == "awq"))
+    return createStringError(inconvertibleErrorCode(),
+                             "quarot does not combine with '%s' (use gptq or "
+                             "rtn: quarot rotates every matmul input itself)",
+                             method.c_str());
+  if (quarot && activations == "static")
+    return createStringError(inconvertibleErrorCode(),
+                             "static activations with 'quarot' are not "
+                             "supported: its online input rotations change "
+                             "the range");
   if (scaleType != "f16" && scaleType != "f32" && scaleType != "bf16")
     return createStringError(inconvertibleErrorCode(),
                              "unknown scale type '%s'", scaleType.c_str());
@@ -147,13 +159,16 @@ json::Value Manifest::toJSON() const {
                               {"weight_format", format},
                               {"description", recipe.str()},
                               {"method", recipe.method},
-                              {"act_order", recipe.actOrder}}},
+                              {"act_order", recipe.actOrder},
+                              {"quarot", recipe.quarot}}},
       {"tokenizer", json::Object{{"kind", tokenizerKind}}},
       {"program", json::Object{{"kind", "plan"}, {"section", kPlanSection}}},
       {"weight_bytes", int64_t(bytes)},
       {"kernels", std::move(kernelsJ)}};
   if (tuning.kind() != json::Value::Null)
     root["tuning"] = tuning;
+  if (residualRotation.kind() != json::Value::Null)
+    root["residual_rotation"] = residualRotation;
   return root;
 }
 
@@ -209,6 +224,7 @@ Expected<Manifest> Manifest::parse(StringRef text) {
   m.recipe.actRange = recipe->getString("activation_range").value_or("minmax").str();
   m.recipe.method = recipe->getString("method").value_or("rtn").str();
   m.recipe.actOrder = recipe->getBoolean("act_order").value_or(false);
+  m.recipe.quarot = recipe->getBoolean("quarot").value_or(false);
   if (Error e = m.recipe.validate())
     return fail(toString(std::move(e)));
   m.format = recipe->getString("weight_format").value_or("").str();
@@ -217,6 +233,8 @@ Expected<Manifest> Manifest::parse(StringRef text) {
   m.weightBytes = uint64_t(root->getInteger("weight_bytes").value_or(0));
   if (const json::Value *t = root->get("tuning"))
     m.tuning = *t;
+  if (const json::Value *r = root->get("residual_rotation"))
+    m.residualRotation = *r;
   return m;
 }
 

@@ -14,11 +14,17 @@ namespace llmc::codegen {
 Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
                                         const QuantRecipe &recipe,
                                         const quant::CalibrationStats *stats,
-                                        IsaTier tier, uint64_t seed) {
+                                        IsaTier tier, uint64_t seed,
+                                        bool rotateInput) {
   kernels::WeightFormat fmt = weightFormatFor(recipe);
   if (Error e = fmt.validate())
     return std::move(e);
   SlotQuantization out;
+  const bool rotate =
+      fmt.isQuantized() && (rotateInput || recipe.method == "quip");
+  if (rotate && recipe.method == "awq")
+    return createStringError(inconvertibleErrorCode(),
+                             "awq cannot quantize a rotated input");
   auto pack = [&](Expected<kernels::QuantizedWeights> q) -> Error {
     if (!q)
       return q.takeError();
@@ -30,6 +36,16 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
   };
 
   if (!fmt.isQuantized() || !recipe.needsCalibration()) {
+    // Round to nearest, of W U^T when rotated (the activation follows online).
+    std::vector<float> rotated;
+    if (rotate) {
+      auto U = quant::RandomizedHadamard::create(K, seed);
+      if (!U)
+        return U.takeError();
+      rotated = U->rotateWeights(W, N);
+      W = rotated.data();
+      out.rotationSeed = seed;
+    }
     if (!recipe.mseClip || !fmt.isQuantized()) {
       auto p = kernels::packWeights(W, N, K, fmt, tier);
       if (!p)
@@ -57,13 +73,13 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
   quant::GPTQOptions g;
   g.actOrder = recipe.actOrder;
   g.clipSteps = recipe.mseClip ? 20 : 1;
-  if (recipe.method == "gptq") {
+  if (recipe.method == "gptq" && !rotate) {
     auto r = quant::gptqQuantize(W, N, K, stats->hessian(), fmt, g);
     if (!r)
       return r.takeError();
     if (Error e = pack(std::move(r->weights)))
       return std::move(e);
-  } else if (recipe.method == "quip") {
+  } else if (rotate) { // quip, or gptq of a rotated input: LDLQ
     auto r = quant::quantizeIncoherent(W, N, K, stats->hessian(), fmt, g, seed);
     if (!r)
       return r.takeError();

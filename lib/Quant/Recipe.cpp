@@ -27,10 +27,12 @@ static StringRef scaleTypeName(ScaleType t) {
 }
 
 std::string QuantSpec::str() const {
-  if (!format.isQuantized())
-    return format.type == WeightType::F16    ? "fp16"
-           : format.type == WeightType::BF16 ? "bf16"
-                                             : "fp32";
+  if (!format.isQuantized()) {
+    std::string s = format.type == WeightType::F16    ? "fp16"
+                    : format.type == WeightType::BF16 ? "bf16"
+                                                      : "fp32";
+    return quarot ? s + ":quarot" : s;
+  }
   std::string s = kernels::weightTypeName(format.type).str();
   s += format.groupSize ? ":g" + std::to_string(format.groupSize)
                         : std::string(":pc");
@@ -42,6 +44,8 @@ std::string QuantSpec::str() const {
     s += ":" + quantMethodName(method).str();
   if (actOrder)
     s += ":actorder";
+  if (quarot)
+    s += ":quarot";
   return s;
 }
 
@@ -79,6 +83,12 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
   for (StringRef raw : ArrayRef<StringRef>(toks).drop_front()) {
     std::string tok = raw.trim().lower();
     StringRef t(tok);
+    if (t == "quarot") {
+      if (spec.quarot)
+        return specError(text, "'" + raw + "' given twice");
+      spec.quarot = true;
+      continue;
+    }
     if (!f.isQuantized())
       return specError(text, "option '" + raw + "' does not apply to " +
                                  toks[0] + " weights");
@@ -128,7 +138,8 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
     } else {
       return specError(text, "unknown option '" + raw +
                                  "' (expected gN, pc, sym, asym, f32, f16, "
-                                 "bf16, mse, rtn, gptq, awq, quip, actorder)");
+                                 "bf16, mse, rtn, gptq, awq, quip, actorder, "
+                                 "quarot)");
     }
   }
   if (f.isQuantized()) {
@@ -140,6 +151,16 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
   if (spec.actOrder && spec.method != QuantMethod::GPTQ &&
       spec.method != QuantMethod::Incoherent)
     return specError(text, "'actorder' needs 'gptq' or 'quip'");
+  // quarot rotates every quantized matmul input already (the residual
+  // stream's readers through the folded rotation, the others online), so
+  // quip's per-matmul rotation would be a second one; AWQ's channel scales
+  // would have to be folded into norms whose weights quarot sets to 1.
+  if (spec.quarot && spec.method == QuantMethod::Incoherent)
+    return specError(text, "'quarot' already rotates every matmul input: use "
+                           "'gptq:quarot' (LDLQ is GPTQ in the rotated basis) "
+                           "instead of 'quip:quarot'");
+  if (spec.quarot && spec.method == QuantMethod::AWQ)
+    return specError(text, "'quarot' does not combine with 'awq'");
   if (Error e = f.validate())
     return specError(text, toString(std::move(e)));
   return spec;
@@ -242,6 +263,10 @@ Expected<QuantRecipe> QuantRecipe::parseJSON(StringRef text,
     if (!spec)
       return fail(where + " (\"" + *match + "\"): " +
                   toString(spec.takeError()));
+    if (spec->quarot)
+      return fail(where + " (\"" + *match + "\"): 'quarot' rotates the whole "
+                  "model's residual stream: give it in \"default\" or --quant, "
+                  "not in a rule");
     if (Error e = r.addRule(*match, *spec))
       return fail(where + ": " + toString(std::move(e)));
   }

@@ -55,8 +55,8 @@ static cl::opt<std::string> quantSpec(
     "quant",
     cl::desc("Weight format: TYPE(:OPTION)*, TYPE = fp32|fp16|bf16|int8|int4|"
              "int3|int2, "
-             "options gN|pc, sym|asym, f32|f16|bf16 scales "
-             "(docs/QUANTIZATION.md)"),
+             "options gN|pc, sym|asym, f32|f16|bf16 scales, mse, "
+             "rtn|gptq|awq|quip, actorder, quarot (docs/QUANTIZATION.md)"),
     cl::init("fp32"), cl::sub(llmc::cli::compileCmd));
 static cl::opt<std::string> quantRecipeFile(
     "quant-recipe",
@@ -154,6 +154,7 @@ recipeFromSpec(const llmc::quant::QuantSpec &spec) {
   case QuantMethod::Incoherent: r.method = "quip"; break;
   }
   r.actOrder = spec.actOrder;
+  r.quarot = spec.quarot;
   switch (spec.format.type) {
   case WeightType::F32: r.type = "fp32"; break;
   case WeightType::F16: r.type = "fp16"; break;
@@ -249,7 +250,18 @@ calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
     return createStringError(ec, "cannot create a temporary file: %s",
                              ec.message().c_str());
   run->removeBundle = std::make_unique<FileRemover>(run->bundlePath);
+  // The statistics must be of the inputs the quantized model's matmuls will
+  // see. With quarot those are rotated: a reader of the residual stream gets
+  // U n (n the norm's output without its weight gamma), not gamma .* n. Rather
+  // than transforming each H (H' = U D^-1 H D^-1 U^T, D = diag(gamma): a K^3
+  // product per slot, and undefined where gamma_k = 0), calibrate the folded
+  // fp32 model itself: it is the bundle this step compiles anyway, so it
+  // costs nothing, and its H are exact. (When the dataflow does not allow
+  // folding, both compiles fall back alike and the statistics stay unrotated;
+  // online rotations are applied to W and H by the quantizer, as for quip.)
+  const bool quarot = co.recipe.quarot;
   co.recipe = llmc::codegen::QuantRecipe{}; // fp32
+  co.recipe.quarot = quarot;
   co.recipeFor = nullptr;
   co.calibration = nullptr;
   auto progress = co.progress;
@@ -305,6 +317,7 @@ static std::string specString(const llmc::codegen::QuantRecipe &r) {
                                      : QuantMethod::RTN;
   spec.mseClip = r.mseClip;
   spec.actOrder = r.actOrder;
+  spec.quarot = r.quarot;
   return spec.str();
 }
 

@@ -50,6 +50,12 @@ struct QuantRecipe {
   std::string method = "rtn";
   /// GPTQ/QuIP: visit columns by decreasing Hessian diagonal (static groups).
   bool actOrder = false;
+  /// QuaRot (whole model): rotate the residual stream by an orthogonal Q
+  /// folded into the embedding, the norms' readers and the residual writers
+  /// (CodeGen/ResidualStream.h), and rotate the inputs of the other integer
+  /// matmuls online. Falls back to an online rotation of every integer
+  /// matmul's input when the model's dataflow does not allow the folding.
+  bool quarot = false;
 
   bool needsCalibration() const {
     return method != "rtn" && type != "fp32" && type != "fp16" && type != "bf16";
@@ -75,6 +81,9 @@ struct Manifest {
   /// What `--quant=auto` found (goal, perplexities, bits/weight, per-slot
   /// recipe); null otherwise.
   llvm::json::Value tuning = nullptr;
+  /// What `quarot` did: {"folded": true, "seed", "dim", counts} or
+  /// {"folded": false, "reason"}; null without quarot.
+  llvm::json::Value residualRotation = nullptr;
 
   llvm::json::Value toJSON() const;
   static llvm::Expected<Manifest> parse(llvm::StringRef text);

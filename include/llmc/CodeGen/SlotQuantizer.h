@@ -10,7 +10,8 @@
 //         into the RMSNorm weight that produces it (free) or applied online
 //         (WeightSlot::inputScale);
 //   QuIP  quantizes W U^T: the input must be rotated, x <- U x, online
-//         (WeightSlot::rotated, rotationSeed).
+//         (WeightSlot::rotated, rotationSeed). `rotateInput` asks the same of
+//         rtn and gptq (QuaRot's online rotations: RTN or GPTQ of W U^T).
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_CODEGEN_SLOTQUANTIZER_H
@@ -29,16 +30,17 @@ struct SlotQuantization {
   kernels::PackedWeights packed;
   /// AWQ: the per-input-channel scales s (the packed weights are Q(W diag(s))).
   std::vector<float> awqScales;
-  /// QuIP: the seed of U (the packed weights are Q(W U^T)).
+  /// QuIP / rotateInput: the seed of U (the packed weights are Q(W U^T)).
   std::optional<uint64_t> rotationSeed;
 };
 
 /// Quantizes W[N][K] (row-major, kernel layout) by `recipe` and packs it for
 /// `tier`. `stats` is required when recipe.needsCalibration(). `seed` draws
-/// the rotation of "quip".
+/// the rotation of "quip", or of any integer format when `rotateInput`.
 llvm::Expected<SlotQuantization>
 quantizeSlot(const float *W, int64_t N, int64_t K, const QuantRecipe &recipe,
-             const quant::CalibrationStats *stats, IsaTier tier, uint64_t seed);
+             const quant::CalibrationStats *stats, IsaTier tier, uint64_t seed,
+             bool rotateInput = false);
 
 } // namespace llmc::codegen
 

@@ -11,6 +11,8 @@
 //                                  | sym | asym | f32 | f16 | bf16 (scale dtype)
 //                                  | mse (clipping search) | rtn | gptq | awq | quip
 //                                  | actorder (GPTQ/QuIP column order)
+//                                  | quarot (rotate the residual stream, folded
+//                                            into the weights: QuaRot)
 //   --quant-recipe FILE     JSON: {"default": SPEC, "rules": [{"match": GLOB,
 //                                  "quant": SPEC}, ...]}, first match wins.
 //
@@ -44,6 +46,11 @@ struct QuantSpec {
   QuantMethod method = QuantMethod::RTN;
   bool mseClip = false;
   bool actOrder = false;
+  /// QuaRot: an orthogonal rotation of the residual stream folded into the
+  /// weights, and an online rotation of the other quantized matmul inputs.
+  /// A whole-model option (never in a per-tensor rule); the only option float
+  /// types take.
+  bool quarot = false;
 
   bool isQuantized() const { return format.isQuantized(); }
   /// True when the method needs calibration statistics.
@@ -53,7 +60,7 @@ struct QuantSpec {
   std::string str() const;
   bool operator==(const QuantSpec &o) const {
     return format == o.format && method == o.method && mseClip == o.mseClip &&
-           actOrder == o.actOrder;
+           actOrder == o.actOrder && quarot == o.quarot;
   }
   bool operator!=(const QuantSpec &o) const { return !(*this == o); }
 };

@@ -90,6 +90,47 @@ TEST(QuantSpec, ErrorsNameTheBadToken) {
   EXPECT_NE(parseErr("int4::sym").find("''"), std::string::npos);
 }
 
+TEST(QuantSpec, QuaRot) {
+  QuantSpec g = parseOk("int4:asym:gptq:quarot");
+  EXPECT_TRUE(g.quarot);
+  EXPECT_EQ(g.method, QuantMethod::GPTQ);
+  EXPECT_EQ(g.str(), "int4:g32:asym:f16:gptq:quarot");
+  EXPECT_EQ(parseOk(g.str()), g);
+  EXPECT_NE(g, parseOk("int4:asym:gptq"));
+  // Round to nearest of the rotated weights needs no calibration.
+  QuantSpec r = parseOk("int2:quarot:mse");
+  EXPECT_TRUE(r.quarot);
+  EXPECT_FALSE(r.needsCalibration());
+  EXPECT_EQ(r.str(), "int2:g32:sym:f16:mse:quarot");
+  // The one option float weights take: the folding alone.
+  EXPECT_EQ(parseOk("fp32:quarot").str(), "fp32:quarot");
+  EXPECT_TRUE(parseOk("FP16:QuaRot").quarot);
+  EXPECT_FALSE(parseOk("fp32:quarot").isQuantized());
+
+  std::string quip = parseErr("int4:quip:quarot");
+  EXPECT_NE(quip.find("'gptq:quarot'"), std::string::npos) << quip;
+  EXPECT_NE(parseErr("int4:quarot:awq").find("'awq'"), std::string::npos)
+      << parseErr("int4:quarot:awq");
+  EXPECT_NE(parseErr("int4:quarot:quarot").find("twice"), std::string::npos);
+  EXPECT_NE(parseErr("fp32:quarot:g32").find("'g32'"), std::string::npos);
+}
+
+TEST(QuantRecipe, QuaRotIsAWholeModelOption) {
+  auto ok = QuantRecipe::parseJSON(
+      R"({"default": "int4:gptq:quarot", "rules": [{"match": "*w2*", "quant": "int8"}]})");
+  ASSERT_TRUE(bool(ok)) << llvm::toString(ok.takeError());
+  EXPECT_TRUE(ok->defaultSpec.quarot);
+  auto bad = QuantRecipe::parseJSON(
+      R"({"default": "int4", "rules": [{"match": "*w2*", "quant": "int4:quarot"}]})",
+      {}, "r.json");
+  ASSERT_FALSE(bool(bad));
+  std::string msg = llvm::toString(bad.takeError());
+  EXPECT_NE(msg.find("r.json: rule 1 (\"*w2*\"): 'quarot' rotates the whole "
+                     "model's residual stream"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(QuantRecipe, FirstMatchWinsAndDefault) {
   auto r = QuantRecipe::parseJSON(R"({
     "default": "int4:g32",
