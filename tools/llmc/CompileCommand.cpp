@@ -498,9 +498,18 @@ int llmc::cli::runCompile() {
         llmc::quant::QuantRecipe::loadFile(quantRecipeFile, *defaultSpec);
     if (!loaded)
       return reportError(loaded.takeError());
-    for (const llmc::quant::QuantRule &rule : loaded->rules)
+    for (const llmc::quant::QuantRule &rule : loaded->rules) {
       if (auto r = recipeFromSpec(rule.spec); !r)
         return reportError(r.takeError());
+      // quarot rotates the inputs of o_proj and down_proj online, which AWQ's
+      // per-channel input scales cannot follow.
+      if (loaded->defaultSpec.quarot &&
+          rule.spec.method == llmc::quant::QuantMethod::AWQ)
+        return reportError(createStringError(
+            inconvertibleErrorCode(), "%s: rule \"%s\": 'awq' does not combine "
+            "with the default's 'quarot'", quantRecipeFile.c_str(),
+            rule.pattern.c_str()));
+    }
     *defaultSpec = loaded->defaultSpec;
     rules = std::move(*loaded);
   }
