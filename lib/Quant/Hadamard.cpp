@@ -61,6 +61,43 @@ axpyF32(float *__restrict dst, const float *__restrict src, float c, int64_t n) 
     dst[j] += c * src[j];
 }
 
+// Rows i .. i+R of out = (M (x) I_p) x, 16 columns at a time: R x 16
+// accumulators stay in registers while the h input rows stream past.
+template <int R>
+__attribute__((always_inline)) static inline void
+mixRowsF32(float *__restrict out, const float *__restrict x,
+           const float *__restrict M, int64_t h, int64_t p, bool transpose,
+           int64_t i) {
+  for (int64_t j0 = 0; j0 < p; j0 += 16) {
+    float acc[R][16] = {};
+    for (int64_t i2 = 0; i2 < h; ++i2) {
+      const float *src = x + i2 * p + j0;
+      for (int r = 0; r < R; ++r) {
+        const float c = transpose ? M[i2 * h + i + r] : M[(i + r) * h + i2];
+        for (int j = 0; j < 16; ++j)
+          acc[r][j] += c * src[j];
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < 16; ++j)
+        out[(i + r) * p + j0 + j] = acc[r][j];
+  }
+}
+
+// out = (M (x) I_p) x for x viewed as h rows of p (a multiple of 16) floats:
+// out_i = sum_i2 M_i,i2 x_i2 (M^T when `transpose`). Register-blocked, where
+// an axpy per (i, i2) would load and store out_i h times. Each output element
+// still sums over i2 in order, as the axpy loop does.
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+mixF32(float *__restrict out, const float *__restrict x, const float *__restrict M,
+       int64_t h, int64_t p, bool transpose) {
+  int64_t i = 0;
+  for (; i + 4 <= h; i += 4)
+    mixRowsF32<4>(out, x, M, h, p, transpose, i);
+  for (; i < h; ++i)
+    mixRowsF32<1>(out, x, M, h, p, transpose, i);
+}
+
 void fwht(float *x, int64_t n) { fwhtF32(x, n); }
 void fwht(double *x, int64_t n) { fwhtImpl(x, n); }
 
@@ -251,6 +288,14 @@ void RandomizedHadamard::mixBlocks(T *x, bool transpose) const {
   if (h == 1)
     return;
   thread_local std::vector<T> out;
+  if constexpr (std::is_same_v<T, float>) {
+    if (pow2 % 16 == 0) {
+      out.resize(K);
+      mixF32(out.data(), x, mixF.data(), h, pow2, transpose);
+      std::copy(out.begin(), out.end(), x);
+      return;
+    }
+  }
   out.assign(K, T(0));
   for (int64_t i = 0; i < h; ++i)
     for (int64_t i2 = 0; i2 < h; ++i2) {

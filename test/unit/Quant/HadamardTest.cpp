@@ -179,6 +179,33 @@ TEST(Hadamard, RandomOrthogonalFactorForOtherSizes) {
   EXPECT_TRUE(RandomizedHadamard::create(192, 1)->hadamardFactor());
 }
 
+// The float transform (run online, with a register-blocked Kronecker mix when
+// the power-of-two part is 16 or more) against the double one, both ways:
+// Paley factors 28 and 44, random orthogonal 43 (rows not a multiple of 4).
+TEST(Hadamard, FloatTransformMatchesDouble) {
+  for (int64_t K : {448, 5632, 1376, 11008, 2048}) {
+    auto U = RandomizedHadamard::create(K, 11);
+    ASSERT_TRUE(bool(U)) << K;
+    for (bool inverse : {false, true}) {
+      std::vector<double> x(K);
+      std::vector<float> xf(K);
+      for (int64_t k = 0; k < K; ++k)
+        xf[k] = float(x[k] = std::sin(0.3 * double(k)) + (k % 97 == 5 ? 20 : 0));
+      if (inverse) {
+        U->applyInverse(x.data());
+        U->applyInverse(xf.data());
+      } else {
+        U->apply(x.data());
+        U->apply(xf.data());
+      }
+      double worst = 0;
+      for (int64_t k = 0; k < K; ++k)
+        worst = std::max(worst, std::fabs(double(xf[k]) - x[k]));
+      EXPECT_LT(worst, 2e-5) << "K=" << K << (inverse ? " inverse" : "");
+    }
+  }
+}
+
 TEST(Hadamard, SignsAreDeterministicData) {
   auto a = RandomizedHadamard::create(96, 42), b = RandomizedHadamard::create(96, 42),
        c = RandomizedHadamard::create(96, 43);
