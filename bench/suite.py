@@ -220,8 +220,10 @@ class Suite:
                     lr[f"pp{p}"] = j["prefill_tok_s"]
                     lr[f"pp{p}_runs"] = j["prefill_tok_s_runs"]
                 j = last_json(self.llmc("bench", bundle, "--prompt", 1, "--gen", tg, "--threads", t,
-                                        "--reps", reps, "--profile", "--json"))
+                                        "--reps", reps, "--profile", "--bandwidth", "--json"))
                 lr[f"tg{tg}"] = j["decode_tok_s"]
+                lr["decode_of_adjacent_read"] = j.get("decode_fraction_of_adjacent_read")
+                lr["adjacent_read_gb_s_runs"] = j.get("adjacent_read_gb_s_runs")
                 lr[f"tg{tg}_runs"] = j["decode_tok_s_runs"]
                 lr["decode_weight_bytes"] = j["decode_weight_bytes"]
                 lr["weight_mb"] = j["weight_mb"]

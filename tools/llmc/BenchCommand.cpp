@@ -7,7 +7,9 @@
 // A one-token warm-up then pages the weights in; prefill_tok_s is a prompt of
 // --prompt random tokens, decode_tok_s --gen single-token steps after it; with
 // --reps R both are run R times (from an empty cache) and the medians reported.
-// --bandwidth: the DRAM read bandwidth (Profile.h: measureReadBandwidth).
+// --bandwidth: the DRAM read bandwidth (Profile.h: measureReadBandwidth), and
+// a short read probe around every decode run: decode_fraction_of_adjacent_read
+// is the median over runs of decode GB/s / the mean of its two probes.
 // --profile: per-kernel time (each matmul weight slot, attention) of the
 // prefill and of the decode steps; glue = wall time minus kernels.
 //
@@ -26,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <random>
 
 using namespace llvm;
@@ -166,7 +169,29 @@ int llmc::cli::runBench() {
   double warmMs = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
   s.reset();
 
-  std::vector<double> prefillRuns, decodeRuns;
+  // Bytes one decode step streams: the packed matmul weights (the embedding
+  // table is read one row at a time) plus the KV cache of the context so far.
+  uint64_t streamed = 0;
+  for (const auto &w : m.plan().weights)
+    if (w.kind == llmc::codegen::SlotKind::Packed)
+      streamed += uint64_t(w.bytes);
+  const auto &cfg = m.config();
+  double kvBytes = double(cfg.layers) * cfg.kvHeads * (cfg.headDim + cfg.valueDim) * 4 *
+                   double(P + G / 2);
+  const double bytesPerToken = double(streamed) + kvBytes;
+
+  // --bandwidth: a short read probe right before and after every decode run.
+  // On a shared machine the bandwidth drifts by up to 2x within minutes; the
+  // ratio of a run's GB/s to the probes around it cancels that drift.
+  std::unique_ptr<llmc::ThreadPool> probePool;
+  if (bandwidth)
+    probePool = std::make_unique<llmc::ThreadPool>(s.threads());
+  auto probe = [&] {
+    return llmc::runtime::measureReadBandwidth(*probePool, size_t(1) << 30,
+                                               size_t(8) << 20, 1)
+        .medianGBs;
+  };
+  std::vector<double> prefillRuns, decodeRuns, adjacentRuns, adjacentReads;
   PhaseProfile pre, dec;
   for (unsigned rep = 0; rep < std::max(1u, unsigned(reps)); ++rep) {
     s.reset();
@@ -183,6 +208,7 @@ int llmc::cli::runBench() {
       pre.calls = 1;
       prof.reset();
     }
+    const double readBefore = bandwidth && G > 0 ? probe() : 0;
     t0 = clock::now();
     for (int64_t i = 0; i < G; ++i) {
       auto l = s.decode(next);
@@ -199,26 +225,21 @@ int llmc::cli::runBench() {
     prefillRuns.push_back(P * 1e3 / prefillMs);
     if (G > 0)
       decodeRuns.push_back(G * 1e3 / decodeMs);
+    if (bandwidth && G > 0) {
+      const double read = (readBefore + probe()) / 2;
+      adjacentReads.push_back(read);
+      adjacentRuns.push_back(decodeRuns.back() * bytesPerToken / 1e9 / read);
+    }
   }
   double prefillTokS = median(prefillRuns);
   double decodeTokS = median(decodeRuns);
   double rssMb = peakRssBytes() / 1048576.0;
-  // Bytes one decode step streams: the packed matmul weights (the embedding
-  // table is read one row at a time) plus the KV cache of the context so far.
-  uint64_t streamed = 0;
-  for (const auto &w : m.plan().weights)
-    if (w.kind == llmc::codegen::SlotKind::Packed)
-      streamed += uint64_t(w.bytes);
-  const auto &cfg = m.config();
-  double kvBytes = double(cfg.layers) * cfg.kvHeads * (cfg.headDim + cfg.valueDim) * 4 *
-                   double(P + G / 2);
-  double decodeGBs = decodeTokS * (double(streamed) + kvBytes) / 1e9;
+  double decodeGBs = decodeTokS * bytesPerToken / 1e9;
   llmc::runtime::ReadBandwidth bw;
-  if (bandwidth) {
-    llmc::ThreadPool pool(s.threads());
-    bw = llmc::runtime::measureReadBandwidth(pool);
-  }
+  if (bandwidth)
+    bw = llmc::runtime::measureReadBandwidth(*probePool);
   const double dram = bw.medianGBs;
+  const double adjacent = adjacentRuns.empty() ? 0.0 : median(adjacentRuns);
   if (asJson) {
     json::Object o{
                   {"prefill_tok_s", prefillTokS},
@@ -234,6 +255,8 @@ int llmc::cli::runBench() {
                   {"dram_read_gb_s", dram},
                   {"dram_read_p90_gb_s", bw.p90GBs},
                   {"decode_fraction_of_dram", dram > 0 ? decodeGBs / dram : 0.0},
+                  {"decode_fraction_of_adjacent_read", adjacent},
+                  {"adjacent_read_gb_s_runs", json::Array(adjacentReads)},
                   {"decode_weight_bytes", int64_t(streamed)},
                   {"prefill_tok_s_runs", json::Array(prefillRuns)},
                   {"decode_tok_s_runs", json::Array(decodeRuns)},
@@ -258,6 +281,10 @@ int llmc::cli::runBench() {
     outs() << format("DRAM read   %8.1f GB/s (%u threads, median of %d 8 MiB chunks of a "
                      "1 GiB buffer; p90 %.1f); decode reaches %.0f%% of it\n",
                      dram, s.threads(), bw.samples, bw.p90GBs, 100 * decodeGBs / dram);
+  if (adjacent > 0)
+    outs() << format("            decode reaches %.0f%% of a 1 GiB read probe taken right "
+                     "before and after each run (median of %zu runs)\n",
+                     100 * adjacent, adjacentRuns.size());
   if (profile) {
     auto print = [&](const char *phase, const PhaseProfile &p) {
       json::Object o = profileJson(m, p);
