@@ -13,6 +13,8 @@
 //
 //   llmc-bench-kernels [--quick] [--threads=1,2] [--ms=1,128,512]
 //                      [--formats=int4_g32,int4_g128,int8_pc,f32] [--ws-mib=1536]
+//                      (also int8_g32, int4_g64, int3_g32, int2_g32, int2_g16,
+//                      f16, bf16)
 //                      [--shapes=4096x4096,...] [--json=FILE] [--probe]
 //
 // --probe: only the machine limits. --json=FILE: every figure also as JSON.
@@ -254,7 +256,8 @@ int main(int argc, char **argv) {
       fmtSel = argv[i] + 10;
     else {
       std::fprintf(stderr, "usage: %s [--quick] [--threads=1,2] [--ms=1,128,512] "
-                           "[--formats=int4_g32,int4_g128,int8_pc,int8_g32,f32] "
+                           "[--formats=int4_g32,int4_g64,int4_g128,int8_pc,int8_g32,int3_g32,"
+                           "int2_g32,int2_g16,f32,f16,bf16] "
                            "[--ws-mib=1536] [--shapes=4096x4096,...] [--json=FILE] [--probe]\n", argv[0]);
       return 2;
     }
@@ -308,7 +311,9 @@ int main(int argc, char **argv) {
   // Shapes are written N x K (out x in), i.e. "4096x11008" is the down
   // projection reading K = 11008.
   std::vector<std::pair<std::string, WeightFormat>> fmts;
-  auto want = [&](const char *n) { return fmtSel.find(n) != std::string::npos; };
+  auto want = [&](const char *n) { // exact comma-separated names
+    return ("," + fmtSel + ",").find("," + std::string(n) + ",") != std::string::npos;
+  };
   if (want("int4_g32"))
     fmts.push_back({"int4_g32_sym_f16/act8", WeightFormat::quantized(WeightType::Int4, 32, true, ScaleType::F16)});
   if (want("int4_g128"))
@@ -317,8 +322,20 @@ int main(int argc, char **argv) {
     fmts.push_back({"int8_pc_sym_f32/act8", WeightFormat::quantized(WeightType::Int8, 0, true, ScaleType::F32)});
   if (want("int8_g32"))
     fmts.push_back({"int8_g32_sym_f16/act8", WeightFormat::quantized(WeightType::Int8, 32, true, ScaleType::F16)});
+  if (want("int4_g64"))
+    fmts.push_back({"int4_g64_sym_f16/act8", WeightFormat::quantized(WeightType::Int4, 64, true, ScaleType::F16)});
+  if (want("int3_g32"))
+    fmts.push_back({"int3_g32_asym_f16/act8", WeightFormat::quantized(WeightType::Int3, 32, false, ScaleType::F16)});
+  if (want("int2_g32"))
+    fmts.push_back({"int2_g32_asym_f16/act8", WeightFormat::quantized(WeightType::Int2, 32, false, ScaleType::F16)});
+  if (want("int2_g16"))
+    fmts.push_back({"int2_g16_asym_f16/act8", WeightFormat::quantized(WeightType::Int2, 16, false, ScaleType::F16)});
   if (want("f32"))
     fmts.push_back({"f32", WeightFormat::floating(WeightType::F32)});
+  if (want("f16"))
+    fmts.push_back({"f16", WeightFormat::floating(WeightType::F16)});
+  if (want("bf16"))
+    fmts.push_back({"bf16", WeightFormat::floating(WeightType::BF16)});
 
   // Machine limits, measured now.
   std::map<int, double> bw, int8Peak, fp32Peak;
