@@ -236,18 +236,26 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   const int64_t G = l.group, nG = l.numGroups, Kp = l.Kp;
   const unsigned eb = int8 ? 1 : 4;
   const int64_t chunks = Kp / 32;
+  // Each thread's own scratch (the name denotes the executing thread's
+  // instance, also inside the pool's jobs).
   static thread_local Scratch scratch;
-  size_t xBytes = align64(size_t(chunks * M * 32 * eb));
-  size_t gBytes = align64(size_t(nG * M * 4));
-  uint8_t *base = scratch.get(xBytes + 2 * gBytes);
-  uint8_t *xs = base;
-  uint8_t *comp = base + xBytes;
-  float *xscale = reinterpret_cast<float *>(base + xBytes + gBytes);
+  const size_t xBytes = align64(size_t(chunks * M * 32 * eb));
+  const size_t gBytes = align64(size_t(nG * M * 4));
+  struct Staged {
+    uint8_t *xs, *comp;
+    float *xscale;
+  };
+  auto stagedIn = [&](uint8_t *base) {
+    return Staged{base, base + xBytes,
+                  reinterpret_cast<float *>(base + xBytes + gBytes)};
+  };
+  const Staged shared = stagedIn(scratch.get(xBytes + 2 * gBytes));
   const float zSym = quant && d.format.symmetric ? float(d.format.symZero()) : 1.0f;
 
-  // One (row, group) of the prologue; the threads split them and meet at a
-  // barrier before the kernels run (one fork/join per matmul).
-  auto stageItems = [&](int64_t i0, int64_t i1) {
+  // One (row, group) of the prologue into `st`.
+  auto stageItems = [&](const Staged &st, int64_t i0, int64_t i1) {
+    uint8_t *xs = st.xs, *comp = st.comp;
+    float *xscale = st.xscale;
     for (int64_t it = i0; it < i1; ++it) {
         const int64_t m = it / nG, g = it % nG;
         const float *xr = x + m * ldx + g * G;
@@ -320,13 +328,14 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   };
 
   const uint8_t *wd = w.data();
-  auto doBlock = [&](int64_t p, int64_t m0, unsigned rows, int64_t g0,
-                     int64_t g1, float *out, int64_t ldOut, int64_t cols) {
+  auto doBlock = [&](const Staged &st, int64_t p, int64_t m0, unsigned rows,
+                     int64_t g0, int64_t g1, float *out, int64_t ldOut,
+                     int64_t cols) {
     MicroKernelArgs a;
     // g0 starts a chunk (16-k groups: g0 even), see the K split.
-    a.x = xs + ((g0 * G / 32) * M + m0) * 32 * eb;
-    a.comp = comp + (g0 * M + m0) * 4;
-    a.xscale = xscale + g0 * M + m0;
+    a.x = st.xs + ((g0 * G / 32) * M + m0) * 32 * eb;
+    a.comp = st.comp + (g0 * M + m0) * 4;
+    a.xscale = st.xscale + g0 * M + m0;
     a.w = wd + l.qPanelOffset(p) + g0 * l.qBytesPerGroup;
     a.scales = wd + l.scalePanelOffset(p) + g0 * l.scaleBytesPerGroup;
     a.zeros = wd + l.zeroPanelOffset(p) + g0 * l.zeroBytesPerGroup;
@@ -378,10 +387,23 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       }
     }
   };
+  // Staging. Prefill: the threads split the (row, group) items and meet at a
+  // barrier before the kernels. Decode (M <= 8): the staging is a few
+  // microseconds at most, so every thread stages all of it into its own
+  // scratch instead; that saves the barrier, i.e. one of the two points per
+  // matmul where a thread preempted by another tenant stalls the others.
+  const bool privateStaging = M <= 8 && nt > 1;
   auto body = [&](unsigned t, unsigned n) {
-    stageItems(items * t / n, items * (t + 1) / n);
-    if (!inlineRun)
-      pool.barrier();
+    Staged st = shared;
+    if (privateStaging) {
+      if (t != 0)
+        st = stagedIn(scratch.get(xBytes + 2 * gBytes));
+      stageItems(st, 0, items);
+    } else {
+      stageItems(st, items * t / n, items * (t + 1) / n);
+      if (!inlineRun)
+        pool.barrier();
+    }
     if (kSplit > 1) {
       int64_t g0 = units * t / n * groupsPerUnit,
               g1 = units * (t + 1) / n * groupsPerUnit;
@@ -389,7 +411,7 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
         return;
       for (int64_t p = 0; p < P; ++p)
         for (int64_t m0 = 0; m0 < M; m0 += mr)
-          doBlock(p, m0, unsigned(std::min<int64_t>(mr, M - m0)), g0, g1,
+          doBlock(st, p, m0, unsigned(std::min<int64_t>(mr, M - m0)), g0, g1,
                   partial + size_t(t) * M * Np, Np, Np);
       return;
     }
@@ -397,7 +419,7 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       for (int64_t m0 = 0; m0 < M; m0 += mr) {
         unsigned rows = unsigned(std::min<int64_t>(mr, M - m0));
         for (int64_t p = c; p < c1; ++p)
-          doBlock(p, m0, rows, 0, nG, y, ldy, d.N);
+          doBlock(st, p, m0, rows, 0, nG, y, ldy, d.N);
       }
     };
     const int64_t s0 = int64_t(t) * staticPer, s1 = s0 + staticPer;
