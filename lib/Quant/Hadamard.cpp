@@ -25,19 +25,35 @@ template <typename T> static void fwhtImpl(T *x, int64_t n) {
 // function clones for AVX-512 and AVX2, chosen at load time. Stages with
 // butterflies 16 or more apart are independent contiguous vectors; the first
 // four stages work inside 16-element blocks.
+// The first four stages act inside 16-element blocks, whose butterflies do not
+// vectorize: there each block is multiplied by Had_16 instead, as 16
+// broadcast multiply-adds of +-1 rows (one 16-wide vector each).
+namespace {
+struct Had16 {
+  float row[16][16] = {};
+  constexpr Had16() {
+    for (int j = 0; j < 16; ++j)
+      for (int k = 0; k < 16; ++k)
+        row[j][k] = __builtin_popcount(unsigned(j & k)) % 2 ? -1.0f : 1.0f;
+  }
+};
+} // namespace
+static constexpr Had16 kHad16;
+
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void
 fwhtF32(float *__restrict x, int64_t n) {
   int64_t len = 1;
   if (n >= 16) {
     for (int64_t b = 0; b < n; b += 16) {
       float *v = x + b;
-      for (int64_t l = 1; l < 16; l <<= 1)
-        for (int64_t i = 0; i < 16; i += l << 1)
-          for (int64_t j = i; j < i + l; ++j) {
-            float a = v[j], c = v[j + l];
-            v[j] = a + c;
-            v[j + l] = a - c;
-          }
+      float acc[16] = {};
+      for (int j = 0; j < 16; ++j) {
+        const float c = v[j];
+        for (int k = 0; k < 16; ++k)
+          acc[k] += c * kHad16.row[j][k];
+      }
+      for (int k = 0; k < 16; ++k)
+        v[k] = acc[k];
     }
     len = 16;
   }

@@ -41,7 +41,7 @@ double originalBasisLoss(const SyntheticLayer &L, const IncoherentResult &r) {
 } // namespace
 
 TEST(Hadamard, FwhtMatchesSylvesterMatrix) {
-  for (int64_t n : {1, 2, 4, 8, 64, 256}) {
+  for (int64_t n : {1, 2, 4, 8, 16, 64, 256}) {
     auto H = hadamardMatrix(n);
     ASSERT_TRUE(bool(H));
     std::vector<double> x(n), y(n, 0.0);
