@@ -472,13 +472,15 @@ Error Builder::visit(Operation *op) {
     values_[n.getResult()] = o;
     return Error::success();
   }
-  // x[..., K] @ W -> [..., N]: one Matmul step on the packed slot of `wroot`.
-  auto matmulStep = [&](Value xval, Value wroot, Value result) -> Error {
+  // x[..., K] @ W -> [..., N]: one Matmul step on the packed slot of `wroot`;
+  // returns the output's value (`xName` names x in errors).
+  auto matmulStep = [&](Value xval, Value wroot,
+                        const char *xName) -> Expected<VInfo> {
     auto x = get(op, xval);
     if (!x)
       return x.takeError();
     int64_t K;
-    auto in = rowView(op, **x, K, "a");
+    auto in = rowView(op, **x, K, xName);
     if (!in)
       return in.takeError();
     auto slot = weightSlot(wroot, SlotKind::Packed, op);
@@ -502,7 +504,13 @@ Error Builder::visit(Operation *op) {
     int64_t w2;
     s.out = cantFail(rowView(op, o, w2, "out"));
     addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
-    values_[result] = o;
+    return o;
+  };
+  auto matmulResult = [&](Value xval, Value wroot, Value result) -> Error {
+    auto o = matmulStep(xval, wroot, "a");
+    if (!o)
+      return o.takeError();
+    values_[result] = *o;
     return Error::success();
   };
   if (auto m = dyn_cast<MatMulOp>(op)) {
@@ -512,14 +520,14 @@ Error Builder::visit(Operation *op) {
     if ((*w)->kind != VKind::Weight)
       return err(op, "only matmuls by a weight are supported (attention "
                      "products must be fused into llmc.attention)");
-    return matmulStep(m.getA(), m.getB(), m.getResult());
+    return matmulResult(m.getA(), m.getB(), m.getResult());
   }
   if (auto qm = dyn_cast<QMatMulOp>(op)) {
     // A pre-quantized ONNX matmul: the slot is packed from the ONNX bytes
     // (PrequantizedWeights), whatever --quant says for float weights.
     if (!qm.getW().getDefiningOp<WeightOp>())
       return err(op, "the quantized weight must be an llmc.weight");
-    if (Error e = matmulStep(qm.getX(), qm.getW(), qm.getResult()))
+    if (Error e = matmulResult(qm.getX(), qm.getW(), qm.getResult()))
       return e;
     if (Value bias = qm.getBias()) {
       // Added by the runtime after the kernel: a dense [N] slot named by the
@@ -548,9 +556,8 @@ Error Builder::visit(Operation *op) {
     // One matmul by the N-concatenation of the weights; the results are
     // column views of its output. The packed slot's root is an llmc.concat
     // of the weights (built here: the module is CodeGen's to annotate).
-    auto x = get(op, mm.getX());
-    if (!x)
-      return x.takeError();
+    if (Error e = get(op, mm.getX()).takeError())
+      return e;
     for (Value w : mm.getWeights()) {
       auto wi = get(op, w);
       if (!wi)
@@ -558,10 +565,6 @@ Error Builder::visit(Operation *op) {
       if ((*wi)->kind != VKind::Weight)
         return err(op, "merged_matmul operands after x must be weights");
     }
-    int64_t K;
-    auto in = rowView(op, **x, K, "x");
-    if (!in)
-      return in.takeError();
     Value root = mm.getWeights().front();
     if (mm.getWeights().size() > 1) {
       int64_t total = 0;
@@ -574,27 +577,10 @@ Error Builder::visit(Operation *op) {
                                                       wt.getElementType()),
                                 mm.getWeights(), b.getI64IntegerAttr(1));
     }
-    auto slot = weightSlot(root, SlotKind::Packed, op);
-    if (!slot)
-      return slot.takeError();
-    const WeightSlot &ws = plan().weights[*slot];
-    if (ws.shape[1] != K)
-      return err(op, "weight K does not match the activation");
-    use(**x);
-    auto dims = dimsOf(**x);
-    while (dims.size() > 2 && dims.back().sym == Sym::Static)
-      dims.pop_back();
-    dims.push_back(Dim{Sym::Static, ws.shape[0]});
-    VInfo o = allocate(dims);
-    Step s;
-    s.kind = StepKind::Matmul;
-    s.weight = *slot;
-    s.in = *in;
-    s.width = ws.shape[0];
-    s.inner = K;
-    int64_t w2;
-    s.out = cantFail(rowView(op, o, w2, "out"));
-    addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
+    auto out = matmulStep(mm.getX(), root, "x");
+    if (!out)
+      return out.takeError();
+    const VInfo o = *out;
     int64_t start = 0;
     for (Value r : mm.getResults()) {
       VInfo piece = o;
