@@ -310,32 +310,24 @@ int main(int argc, char **argv) {
   };
   // Shapes are written N x K (out x in), i.e. "4096x11008" is the down
   // projection reading K = 11008.
+  // --formats names -> formats (int formats: symmetric where the decoders
+  // use it, asymmetric for the low-bit ones).
+  const std::pair<const char *, WeightFormat> known[] = {
+      {"int4_g32", WeightFormat::quantized(WeightType::Int4, 32, true, ScaleType::F16)},
+      {"int4_g128", WeightFormat::quantized(WeightType::Int4, 128, true, ScaleType::F16)},
+      {"int8_pc", WeightFormat::quantized(WeightType::Int8, 0, true, ScaleType::F32)},
+      {"int8_g32", WeightFormat::quantized(WeightType::Int8, 32, true, ScaleType::F16)},
+      {"int4_g64", WeightFormat::quantized(WeightType::Int4, 64, true, ScaleType::F16)},
+      {"int3_g32", WeightFormat::quantized(WeightType::Int3, 32, false, ScaleType::F16)},
+      {"int2_g32", WeightFormat::quantized(WeightType::Int2, 32, false, ScaleType::F16)},
+      {"int2_g16", WeightFormat::quantized(WeightType::Int2, 16, false, ScaleType::F16)},
+      {"f32", WeightFormat::floating(WeightType::F32)},
+      {"f16", WeightFormat::floating(WeightType::F16)},
+      {"bf16", WeightFormat::floating(WeightType::BF16)}};
   std::vector<std::pair<std::string, WeightFormat>> fmts;
-  auto want = [&](const char *n) { // exact comma-separated names
-    return ("," + fmtSel + ",").find("," + std::string(n) + ",") != std::string::npos;
-  };
-  if (want("int4_g32"))
-    fmts.push_back({"int4_g32_sym_f16/act8", WeightFormat::quantized(WeightType::Int4, 32, true, ScaleType::F16)});
-  if (want("int4_g128"))
-    fmts.push_back({"int4_g128_sym_f16/act8", WeightFormat::quantized(WeightType::Int4, 128, true, ScaleType::F16)});
-  if (want("int8_pc"))
-    fmts.push_back({"int8_pc_sym_f32/act8", WeightFormat::quantized(WeightType::Int8, 0, true, ScaleType::F32)});
-  if (want("int8_g32"))
-    fmts.push_back({"int8_g32_sym_f16/act8", WeightFormat::quantized(WeightType::Int8, 32, true, ScaleType::F16)});
-  if (want("int4_g64"))
-    fmts.push_back({"int4_g64_sym_f16/act8", WeightFormat::quantized(WeightType::Int4, 64, true, ScaleType::F16)});
-  if (want("int3_g32"))
-    fmts.push_back({"int3_g32_asym_f16/act8", WeightFormat::quantized(WeightType::Int3, 32, false, ScaleType::F16)});
-  if (want("int2_g32"))
-    fmts.push_back({"int2_g32_asym_f16/act8", WeightFormat::quantized(WeightType::Int2, 32, false, ScaleType::F16)});
-  if (want("int2_g16"))
-    fmts.push_back({"int2_g16_asym_f16/act8", WeightFormat::quantized(WeightType::Int2, 16, false, ScaleType::F16)});
-  if (want("f32"))
-    fmts.push_back({"f32", WeightFormat::floating(WeightType::F32)});
-  if (want("f16"))
-    fmts.push_back({"f16", WeightFormat::floating(WeightType::F16)});
-  if (want("bf16"))
-    fmts.push_back({"bf16", WeightFormat::floating(WeightType::BF16)});
+  for (const auto &[name, f] : known) // exact comma-separated names
+    if (("," + fmtSel + ",").find("," + std::string(name) + ",") != std::string::npos)
+      fmts.push_back({f.str() + (f.isQuantized() ? "/act8" : ""), f});
 
   // Machine limits, measured now.
   std::map<int, double> bw, int8Peak, fp32Peak;
