@@ -15,7 +15,8 @@ SPECS=("$@")
 ((${#SPECS[@]})) || SPECS=(fp32 fp16 bf16 int8:pc int8:g32 int4:g32:sym int4:g32:asym
   int4:g64:sym int4:g64:asym int4:g128:sym int4:g128:asym int4:g32:asym:mse
   int4:g32:sym@fp32 int4:g32:asym@fp32
-  int3:g32:asym int3:g32:asym:mse int2:g32:asym int2:g32:asym:mse)
+  int3:g32:asym int3:g32:asym:mse int2:g32:asym int2:g32:asym:mse int2:g16:sym int2:g16:asym
+  int2:g16:asym:mse)
 SHARED=${LLMC_SHARED:-../shared}
 WORK="$BUILD/models/quant-table"
 mkdir -p "$WORK"
