@@ -1,6 +1,7 @@
 //===- Model.cpp - Load a bundle: verify, check the host, make kernels ----===//
 
 #include "llmc/Runtime/Model.h"
+#include "HugePageWeights.h"
 #include "llmc/Runtime/Profile.h"
 
 #include "llmc/Kernels/PackedLayout.h"
@@ -14,6 +15,9 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <mutex>
 
 using namespace llvm;
@@ -105,19 +109,20 @@ Expected<std::unique_ptr<Model>> Model::load(StringRef path, LoadOptions options
                                                             : bundle::Verify::Metadata);
   if (!b)
     return b.takeError();
-  return fromBundle(std::move(*b), path, options, t0);
+  return fromBundle(std::move(*b), path, options, t0, /*weightsFile=*/path);
 }
 
 Expected<std::unique_ptr<Model>>
 Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
                   LoadOptions options) {
   return fromBundle(std::move(bundle), path, options,
-                    std::chrono::steady_clock::now());
+                    std::chrono::steady_clock::now(), /*weightsFile=*/"");
 }
 
 Expected<std::unique_ptr<Model>>
 Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
-                  LoadOptions options, std::chrono::steady_clock::time_point t0) {
+                  LoadOptions options, std::chrono::steady_clock::time_point t0,
+                  StringRef weightsFile) {
   std::unique_ptr<Model> m(new Model());
   m->bundle_ = std::move(bundle);
 
@@ -162,6 +167,40 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
   // records its own format: per-tensor recipes may mix them).
   IsaTier hostTier = std::min(host->maxTier(), IsaTier::AVX512_VNNI);
   size_t n = m->plan_.weights.size();
+
+  // Where the packed weights live (LoadOptions::WeightPages).
+  using WeightPages = LoadOptions::WeightPages;
+  WeightPages pages = options.weightPages;
+  if (const char *e = std::getenv("LLMC_WEIGHT_PAGES")) {
+    if (StringRef(e) == "mapped")
+      pages = WeightPages::Mapped;
+    else if (StringRef(e) == "huge")
+      pages = WeightPages::HugePages;
+    else
+      return fail(formatv("LLMC_WEIGHT_PAGES='{0}': expected mapped or huge", e)
+                      .str());
+  }
+  if (pages == WeightPages::Auto) {
+    uint64_t packedBytes = 0;
+    for (const codegen::WeightSlot &w : m->plan_.weights)
+      if (w.kind == codegen::SlotKind::Packed && w.bytes > 0)
+        packedBytes += uint64_t(w.bytes);
+    pages = !weightsFile.empty() && packedBytes >= (uint64_t(64) << 20) &&
+                    hostHasTransparentHugePages()
+                ? WeightPages::HugePages
+                : WeightPages::Mapped;
+  }
+  std::optional<WeightFile> file;
+  if (pages == WeightPages::HugePages && !weightsFile.empty()) {
+    auto f = WeightFile::open(weightsFile);
+    if (!f)
+      return f.takeError();
+    file.emplace(std::move(*f));
+  }
+  const uint64_t weightsFileOffset =
+      m->bundle_->findSection(bundle::kWeightsSection)->offset;
+  m->weightsInHugePages_ = pages == WeightPages::HugePages;
+
   m->packed_.resize(n);
   m->matmuls_.resize(n);
   m->rotations_.resize(n);
@@ -214,8 +253,25 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
       return fail(formatv("{0}: weight '{1}' has {2} bytes, its layout {3}", path,
                           w.name, w.bytes, layout->totalBytes)
                       .str());
-    m->packed_[i] = kernels::PackedWeights::borrow(*layout, tier,
-                                                   m->weights_ + w.offset);
+    if (m->weightsInHugePages_) {
+      // Owned buffers of >= 2 MiB are 2 MiB aligned and MADV_HUGEPAGE'd.
+      auto r0 = std::chrono::steady_clock::now();
+      kernels::PackedWeights pw(*layout, tier);
+      if (file) { // pread: the file's pages never enter this process's RSS
+        if (Error e = file->read(weightsFileOffset + uint64_t(w.offset),
+                                 pw.mutableData(), size_t(w.bytes)))
+          return std::move(e);
+      } else {
+        std::memcpy(pw.mutableData(), m->weights_ + w.offset, size_t(w.bytes));
+      }
+      m->packed_[i] = std::move(pw);
+      m->weightReadMs_ += std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - r0)
+                             .count();
+    } else {
+      m->packed_[i] = kernels::PackedWeights::borrow(*layout, tier,
+                                                     m->weights_ + w.offset);
+    }
     kernels::MatmulDesc d;
     d.N = w.shape[0];
     d.K = w.shape[1];

@@ -54,6 +54,17 @@ struct LoadOptions {
   /// Execute the plan with the runtime's C++ driver instead of linking the
   /// bundle's program object (for comparisons; also via LLMC_NO_JIT=1).
   bool interpret = false;
+  /// Where the packed (streamed) weights live. Mapped: in the bundle's file
+  /// mapping (load in milliseconds, pages come in on first use, 4 KiB pages).
+  /// HugePages: read at load into anonymous memory backed by 2 MiB
+  /// transparent huge pages: decode streams every weight once per token, and
+  /// with 4 KiB pages it pays a TLB miss (page walk) every 4 KiB, which costs
+  /// up to a third of decode speed. Auto: HugePages when the model's packed
+  /// weights are >= 64 MiB, the host has transparent huge pages and the bundle
+  /// is a file (Model::load); else Mapped. LLMC_WEIGHT_PAGES=mapped|huge
+  /// overrides Auto.
+  enum class WeightPages { Auto, Mapped, HugePages };
+  WeightPages weightPages = WeightPages::Auto;
 };
 
 class Model {
@@ -80,6 +91,10 @@ public:
   /// Bytes of the weights section.
   uint64_t weightBytes() const { return weightBytes_; }
   double loadMs() const { return loadMs_; }
+  /// Of loadMs(): reading the packed weights into huge pages (0 if mapped).
+  double weightReadMs() const { return weightReadMs_; }
+  /// True when the packed weights were read into huge pages at load.
+  bool weightsInHugePages() const { return weightsInHugePages_; }
 
   /// True when the bundle's generated program is linked and used.
   bool usesProgram() const { return prefill_ != nullptr; }
@@ -103,6 +118,8 @@ private:
   codegen::Manifest manifest_;
   codegen::ProgramPlan plan_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  double weightReadMs_ = 0;
+  bool weightsInHugePages_ = false;
   const uint8_t *weights_ = nullptr;
   uint64_t weightBytes_ = 0;
   std::vector<kernels::PackedWeights> packed_;
@@ -115,7 +132,8 @@ private:
   llvm::Error linkProgram(llvm::ArrayRef<uint8_t> object);
   static llvm::Expected<std::unique_ptr<Model>>
   fromBundle(std::unique_ptr<bundle::Bundle> bundle, llvm::StringRef name,
-             LoadOptions options, std::chrono::steady_clock::time_point t0);
+             LoadOptions options, std::chrono::steady_clock::time_point t0,
+             llvm::StringRef weightsFile);
 };
 
 struct SessionOptions {

@@ -1,0 +1,57 @@
+//===- HugePageWeights.cpp - Packed weights read into huge pages ----------===//
+#include "HugePageWeights.h"
+
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+using namespace llvm;
+
+namespace llmc::runtime {
+
+bool hostHasTransparentHugePages() {
+  auto buf = MemoryBuffer::getFileAsStream(
+      "/sys/kernel/mm/transparent_hugepage/enabled");
+  if (!buf)
+    return false;
+  // e.g. "always [madvise] never": the bracketed word is the mode.
+  StringRef text = (*buf)->getBuffer();
+  return text.contains("[always]") || text.contains("[madvise]");
+}
+
+Expected<WeightFile> WeightFile::open(StringRef path) {
+  int fd = ::open(path.str().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return createStringError(std::error_code(errno, std::generic_category()),
+                             "%s: cannot open to read the weights: %s",
+                             path.str().c_str(), std::strerror(errno));
+  return WeightFile(fd, path);
+}
+
+WeightFile::~WeightFile() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+Error WeightFile::read(uint64_t offset, uint8_t *dst, size_t bytes) const {
+  while (bytes) {
+    ssize_t got = ::pread(fd_, dst, bytes, off_t(offset));
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      return createStringError(inconvertibleErrorCode(),
+                               "%s: reading the weights at offset %llu: %s",
+                               path_.c_str(), (unsigned long long)offset,
+                               got < 0 ? std::strerror(errno)
+                                       : "unexpected end of file");
+    dst += got;
+    offset += uint64_t(got);
+    bytes -= size_t(got);
+  }
+  return Error::success();
+}
+
+} // namespace llmc::runtime
