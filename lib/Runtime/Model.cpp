@@ -109,20 +109,24 @@ Expected<std::unique_ptr<Model>> Model::load(StringRef path, LoadOptions options
                                                             : bundle::Verify::Metadata);
   if (!b)
     return b.takeError();
-  return fromBundle(std::move(*b), path, options, t0, /*weightsFile=*/path);
+  if (options.bundleFile.empty()) {
+    options.bundleFile = path.str();
+    options.bundleFileOffset = 0;
+  }
+  return fromBundle(std::move(*b), path, options, t0);
 }
 
 Expected<std::unique_ptr<Model>>
 Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
                   LoadOptions options) {
   return fromBundle(std::move(bundle), path, options,
-                    std::chrono::steady_clock::now(), /*weightsFile=*/"");
+                    std::chrono::steady_clock::now());
 }
 
 Expected<std::unique_ptr<Model>>
 Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
-                  LoadOptions options, std::chrono::steady_clock::time_point t0,
-                  StringRef weightsFile) {
+                  LoadOptions options, std::chrono::steady_clock::time_point t0) {
+  const StringRef weightsFile = options.bundleFile;
   std::unique_ptr<Model> m(new Model());
   m->bundle_ = std::move(bundle);
 
@@ -198,6 +202,7 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
     file.emplace(std::move(*f));
   }
   const uint64_t weightsFileOffset =
+      options.bundleFileOffset +
       m->bundle_->findSection(bundle::kWeightsSection)->offset;
   m->weightsInHugePages_ = pages == WeightPages::HugePages;
 

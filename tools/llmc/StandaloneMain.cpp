@@ -29,8 +29,9 @@ int llmc::cli::reportError(Error err) {
   return 1;
 }
 
-// The bundle at the tail of `self`.
-static Expected<std::unique_ptr<llmc::bundle::Bundle>> openAppended(StringRef self) {
+/// The bundle appended to this executable; *offset is where it starts.
+static Expected<std::unique_ptr<llmc::bundle::Bundle>>
+openAppended(StringRef self, uint64_t *offset) {
   using llmc::cli::StandaloneTrailer;
   uint64_t fileSize;
   if (std::error_code ec = sys::fs::file_size(self, fileSize))
@@ -54,6 +55,7 @@ static Expected<std::unique_ptr<llmc::bundle::Bundle>> openAppended(StringRef se
       t.bundleOffset > fileSize || t.bundleSize > fileSize - t.bundleOffset ||
       t.bundleOffset + t.bundleSize + sizeof t != fileSize)
     return bad();
+  *offset = t.bundleOffset;
   auto buf = MemoryBuffer::getFileSlice(self, t.bundleSize, t.bundleOffset);
   if (!buf)
     return createStringError(buf.getError(), "cannot map the bundle in '%s'",
@@ -77,10 +79,15 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "A language model compiled by llmc, with its runtime\n");
   std::string self = sys::fs::getMainExecutable(argv[0], (void *)&main);
-  auto bundle = openAppended(self);
+  uint64_t offset = 0;
+  auto bundle = openAppended(self, &offset);
   if (!bundle)
     return llmc::cli::reportError(bundle.takeError());
-  auto model = llmc::runtime::Model::fromBundle(std::move(*bundle), self);
+  // The weights can be read from this file into huge pages (LoadOptions).
+  llmc::runtime::LoadOptions options;
+  options.bundleFile = self;
+  options.bundleFileOffset = offset;
+  auto model = llmc::runtime::Model::fromBundle(std::move(*bundle), self, options);
   if (!model)
     return llmc::cli::reportError(model.takeError());
   return llmc::cli::generateText(**model, flags);

@@ -65,6 +65,13 @@ struct LoadOptions {
   /// overrides Auto.
   enum class WeightPages { Auto, Mapped, HugePages };
   WeightPages weightPages = WeightPages::Auto;
+  /// The file the bundle's bytes are in and the bundle's offset in it, for
+  /// reading the weights into huge pages with pread (their pages then never
+  /// count in this process's RSS). Model::load sets it; a standalone
+  /// executable passes itself and its bundle's offset. Empty: huge pages only
+  /// when asked for (HugePages), copied from the mapping.
+  std::string bundleFile;
+  uint64_t bundleFileOffset = 0;
 };
 
 class Model {
@@ -132,8 +139,7 @@ private:
   llvm::Error linkProgram(llvm::ArrayRef<uint8_t> object);
   static llvm::Expected<std::unique_ptr<Model>>
   fromBundle(std::unique_ptr<bundle::Bundle> bundle, llvm::StringRef name,
-             LoadOptions options, std::chrono::steady_clock::time_point t0,
-             llvm::StringRef weightsFile);
+             LoadOptions options, std::chrono::steady_clock::time_point t0);
 };
 
 struct SessionOptions {
