@@ -76,12 +76,18 @@ PackedWeights::PackedWeights(const PackedLayout &l, IsaTier tier)
   // Large buffers are 2 MiB aligned and ask for transparent huge pages: decode
   // streams every byte once per token, and 4 KiB pages would cost a TLB walk
   // every 4 KiB of weights.
+  // Only the whole 2 MiB pages are advised: a huge page over the partial tail
+  // would be resident in full (up to 2 MiB of RSS per weight for nothing).
   const size_t huge = size_t(2) << 20;
   size_t align = l.totalBytes >= int64_t(huge) ? huge : 4096;
   size_t bytes = size_t(roundUp(l.totalBytes, int64_t(align)));
   auto *p = static_cast<uint8_t *>(std::aligned_alloc(align, bytes));
-  if (align == huge)
-    madvise(p, bytes, MADV_HUGEPAGE);
+  if (p && align == huge) {
+    const size_t whole = size_t(l.totalBytes) / huge * huge;
+    madvise(p, whole, MADV_HUGEPAGE);
+    if (bytes > whole)
+      madvise(p + whole, bytes - whole, MADV_NOHUGEPAGE);
+  }
   owned_ = std::shared_ptr<uint8_t>(p, Free());
   data_ = p;
 }
