@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <sys/mman.h>
 #include <mutex>
 
 using namespace llvm;
@@ -205,6 +206,19 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
       options.bundleFileOffset +
       m->bundle_->findSection(bundle::kWeightsSection)->offset;
   m->weightsInHugePages_ = pages == WeightPages::HugePages;
+
+  // Large dense slots (the embedding table) are read a row per token: tell
+  // the kernel not to map whole folios / fault-around blocks around each row
+  // (with large page-cache folios, 512 random token ids made ~150 MiB of a
+  // 250 MiB fp32 table resident). Advice only: harmless on a heap buffer.
+  for (const codegen::WeightSlot &w : m->plan_.weights) {
+    if (w.kind != codegen::SlotKind::Dense || w.bytes < (int64_t(1) << 20) ||
+        w.offset < 0 || uint64_t(w.offset + w.bytes) > weights->size())
+      continue;
+    uintptr_t b = uintptr_t(m->weights_ + w.offset) / 4096 * 4096;
+    uintptr_t e = uintptr_t(m->weights_ + w.offset + w.bytes);
+    madvise(reinterpret_cast<void *>(b), size_t(e - b), MADV_RANDOM);
+  }
 
   m->packed_.resize(n);
   m->matmuls_.resize(n);
