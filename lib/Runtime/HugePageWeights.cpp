@@ -4,6 +4,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
@@ -20,6 +21,23 @@ bool hostHasTransparentHugePages() {
   // e.g. "always [madvise] never": the bracketed word is the mode.
   StringRef text = (*buf)->getBuffer();
   return text.contains("[always]") || text.contains("[madvise]");
+}
+
+Expected<bool> useHugePages(LoadOptions::WeightPages requested,
+                            uint64_t packedBytes, bool haveFile) {
+  using WeightPages = LoadOptions::WeightPages;
+  if (const char *e = std::getenv("LLMC_WEIGHT_PAGES")) {
+    if (StringRef(e) == "mapped")
+      return false;
+    if (StringRef(e) == "huge")
+      return true;
+    return createStringError(inconvertibleErrorCode(),
+                             "LLMC_WEIGHT_PAGES='%s': expected mapped or huge", e);
+  }
+  if (requested != WeightPages::Auto)
+    return requested == WeightPages::HugePages;
+  return haveFile && packedBytes >= (uint64_t(64) << 20) &&
+         hostHasTransparentHugePages();
 }
 
 Expected<WeightFile> WeightFile::open(StringRef path) {

@@ -13,6 +13,7 @@
 #ifndef LLMC_LIB_RUNTIME_HUGEPAGEWEIGHTS_H
 #define LLMC_LIB_RUNTIME_HUGEPAGEWEIGHTS_H
 
+#include "llmc/Runtime/Model.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include <cstddef>
@@ -24,6 +25,13 @@ namespace llmc::runtime {
 /// Whether anonymous memory can get transparent huge pages on this host
 /// (/sys/kernel/mm/transparent_hugepage/enabled is "always" or "madvise").
 bool hostHasTransparentHugePages();
+
+/// Whether to read the packed weights into huge pages: `requested`, unless
+/// LLMC_WEIGHT_PAGES=mapped|huge overrides it (anything else is an error);
+/// Auto means yes for >= 64 MiB of packed weights with a file to read them
+/// from on a host with transparent huge pages.
+llvm::Expected<bool> useHugePages(LoadOptions::WeightPages requested,
+                                  uint64_t packedBytes, bool haveFile);
 
 /// An open read-only file the packed weights are read from.
 class WeightFile {

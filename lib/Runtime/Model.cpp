@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
-#include <sys/mman.h>
 #include <mutex>
 
 using namespace llvm;
@@ -174,29 +173,16 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
   size_t n = m->plan_.weights.size();
 
   // Where the packed weights live (LoadOptions::WeightPages).
-  using WeightPages = LoadOptions::WeightPages;
-  WeightPages pages = options.weightPages;
-  if (const char *e = std::getenv("LLMC_WEIGHT_PAGES")) {
-    if (StringRef(e) == "mapped")
-      pages = WeightPages::Mapped;
-    else if (StringRef(e) == "huge")
-      pages = WeightPages::HugePages;
-    else
-      return fail(formatv("LLMC_WEIGHT_PAGES='{0}': expected mapped or huge", e)
-                      .str());
-  }
-  if (pages == WeightPages::Auto) {
-    uint64_t packedBytes = 0;
-    for (const codegen::WeightSlot &w : m->plan_.weights)
-      if (w.kind == codegen::SlotKind::Packed && w.bytes > 0)
-        packedBytes += uint64_t(w.bytes);
-    pages = !weightsFile.empty() && packedBytes >= (uint64_t(64) << 20) &&
-                    hostHasTransparentHugePages()
-                ? WeightPages::HugePages
-                : WeightPages::Mapped;
-  }
+  uint64_t packedBytes = 0;
+  for (const codegen::WeightSlot &w : m->plan_.weights)
+    if (w.kind == codegen::SlotKind::Packed && w.bytes > 0)
+      packedBytes += uint64_t(w.bytes);
+  auto huge = useHugePages(options.weightPages, packedBytes, !weightsFile.empty());
+  if (!huge)
+    return huge.takeError();
+  m->weightsInHugePages_ = *huge;
   std::optional<WeightFile> file;
-  if (pages == WeightPages::HugePages && !weightsFile.empty()) {
+  if (m->weightsInHugePages_ && !weightsFile.empty()) {
     auto f = WeightFile::open(weightsFile);
     if (!f)
       return f.takeError();
@@ -205,20 +191,6 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
   const uint64_t weightsFileOffset =
       options.bundleFileOffset +
       m->bundle_->findSection(bundle::kWeightsSection)->offset;
-  m->weightsInHugePages_ = pages == WeightPages::HugePages;
-
-  // Large dense slots (the embedding table) are read a row per token: tell
-  // the kernel not to map whole folios / fault-around blocks around each row
-  // (with large page-cache folios, 512 random token ids made ~150 MiB of a
-  // 250 MiB fp32 table resident). Advice only: harmless on a heap buffer.
-  for (const codegen::WeightSlot &w : m->plan_.weights) {
-    if (w.kind != codegen::SlotKind::Dense || w.bytes < (int64_t(1) << 20) ||
-        w.offset < 0 || uint64_t(w.offset + w.bytes) > weights->size())
-      continue;
-    uintptr_t b = uintptr_t(m->weights_ + w.offset) / 4096 * 4096;
-    uintptr_t e = uintptr_t(m->weights_ + w.offset + w.bytes);
-    madvise(reinterpret_cast<void *>(b), size_t(e - b), MADV_RANDOM);
-  }
 
   m->packed_.resize(n);
   m->matmuls_.resize(n);
