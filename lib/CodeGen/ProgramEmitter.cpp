@@ -58,6 +58,9 @@ private:
   Value i64c(int64_t v) {
     return b_.create<arith::ConstantIntOp>(loc_, v, 64);
   }
+  Value i32c(int32_t v) {
+    return b_.create<arith::ConstantIntOp>(loc_, v, 32);
+  }
   Value f32c(float v) {
     return b_.create<arith::ConstantFloatOp>(loc_, llvm::APFloat(v), b_.getF32Type());
   }
@@ -108,7 +111,7 @@ private:
   Location loc_;
   Type ptrTy_;
   Value state_, tokens_, n_, pos_, arena_, weights_, allLogits_;
-  LLVM::LLVMFuncOp matmulFn_, attentionFn_;
+  LLVM::LLVMFuncOp matmulFn_, attentionFn_, embedFn_;
 };
 
 OwningOpRef<ModuleOp> Emitter::build() {
@@ -123,6 +126,9 @@ OwningOpRef<ModuleOp> Emitter::build() {
   attentionFn_ = b_.create<LLVM::LLVMFuncOp>(
       loc_, kAttentionSymbol,
       LLVM::LLVMFunctionType::get(voidTy, {ptrTy_, i32, i64, i64}));
+  embedFn_ = b_.create<LLVM::LLVMFuncOp>(
+      loc_, kEmbedSymbol,
+      LLVM::LLVMFunctionType::get(voidTy, {ptrTy_, i32, ptrTy_, i64, ptrTy_, i64}));
 
   // llmc_prefill(state, tokens, n, pos)
   auto prefillTy = b_.getFunctionType({ptrTy_, ptrTy_, i64, i64}, {});
@@ -170,19 +176,13 @@ void Emitter::emitStep(size_t index, const Step &s) {
     r0 = b_.create<arith::SelectOp>(loc_, wantAll, zero,
                                     b_.create<arith::SubIOp>(loc_, n_, i64c(1)));
   }
-  Type i32 = b_.getI32Type();
   switch (s.kind) {
   case StepKind::Embed: {
-    const WeightSlot &w = plan_.weights[s.weight];
-    Value table = gep(weights_, i64c(w.offset), b_.getI8Type());
-    loop(zero, n_, [&](Value t) {
-      Value tok = b_.create<LLVM::LoadOp>(loc_, i32, gep(tokens_, t, i32));
-      Value row = mul(b_.create<arith::ExtSIOp>(loc_, b_.getI64Type(), tok),
-                      i64c(s.width));
-      loop(zero, i64c(s.width), [&](Value j) {
-        store(load(table, add(row, j)), arena_, rowIndex(s.out, t, j));
-      });
-    });
+    // out[t] = table[tokens[t]], read by the runtime (ProgramABI.h: why).
+    Value out = gep(arena_, i64c(s.out.offset));
+    b_.create<LLVM::CallOp>(loc_, embedFn_,
+                            ValueRange{state_, i32c(s.weight), tokens_, n_, out,
+                                       i64c(s.out.rowStride)});
     break;
   }
   case StepKind::RmsNorm: {
@@ -209,7 +209,7 @@ void Emitter::emitStep(size_t index, const Step &s) {
     Value rows = b_.create<arith::SubIOp>(loc_, n_, r0);
     b_.create<LLVM::CallOp>(
         loc_, matmulFn_,
-        ValueRange{state_, b_.create<arith::ConstantIntOp>(loc_, s.weight, 32), x,
+        ValueRange{state_, i32c(s.weight), x,
                    rows, i64c(s.in.rowStride), y, i64c(s.out.rowStride)});
     break;
   }

@@ -42,6 +42,11 @@ static void llmcRtAttention(codegen::llmc_program_state *s, int32_t step,
   Profile::AttentionScope timed(session->profile());
   session->kernelAttention(step, n, pos);
 }
+static void llmcRtEmbed(codegen::llmc_program_state *s, int32_t weight,
+                        const int32_t *tokens, int64_t n, float *out,
+                        int64_t ldout) {
+  static_cast<Session *>(s->session)->kernelEmbed(weight, tokens, n, out, ldout);
+}
 }
 
 Error Model::linkProgram(ArrayRef<uint8_t> object) {
@@ -61,6 +66,8 @@ Error Model::linkProgram(ArrayRef<uint8_t> object) {
       orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtMatmul), flags);
   abi[(*jit)->mangleAndIntern(codegen::kAttentionSymbol)] =
       orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtAttention), flags);
+  abi[(*jit)->mangleAndIntern(codegen::kEmbedSymbol)] =
+      orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtEmbed), flags);
   if (Error e = jd.define(orc::absoluteSymbols(std::move(abi))))
     return e;
   StringRef bytes(reinterpret_cast<const char *>(object.data()), object.size());
@@ -84,6 +91,24 @@ static Error fail(const Twine &msg) {
 
 const float *Model::dense(int32_t slot) const {
   return reinterpret_cast<const float *>(weights_ + plan_.weights[slot].offset);
+}
+
+Error Model::gatherRows(int32_t slot, const int32_t *tokens, int64_t n,
+                        float *out, int64_t ldout) const {
+  const codegen::WeightSlot &w = plan_.weights[slot];
+  const int64_t width = w.shape[1];
+  const size_t rowBytes = size_t(width) * sizeof(float);
+  for (int64_t t = 0; t < n; ++t) {
+    const uint64_t at = uint64_t(w.offset) + uint64_t(tokens[t]) * rowBytes;
+    if (!file_) {
+      std::memcpy(out + t * ldout, weights_ + at, rowBytes);
+      continue;
+    }
+    if (Error e = file_->read(weightsFileOffset_ + at,
+                              reinterpret_cast<uint8_t *>(out + t * ldout), rowBytes))
+      return e;
+  }
+  return Error::success();
 }
 
 std::vector<std::string> Model::kernelDescriptions() const {
@@ -181,16 +206,16 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
   if (!huge)
     return huge.takeError();
   m->weightsInHugePages_ = *huge;
-  std::optional<WeightFile> file;
-  if (m->weightsInHugePages_ && !weightsFile.empty()) {
+  if (!weightsFile.empty()) {
     auto f = WeightFile::open(weightsFile);
     if (!f)
       return f.takeError();
-    file.emplace(std::move(*f));
+    m->file_ = std::make_unique<WeightFile>(std::move(*f));
+    m->weightsFileOffset_ = options.bundleFileOffset +
+                            m->bundle_->findSection(bundle::kWeightsSection)->offset;
   }
-  const uint64_t weightsFileOffset =
-      options.bundleFileOffset +
-      m->bundle_->findSection(bundle::kWeightsSection)->offset;
+  const WeightFile *file = m->weightsInHugePages_ ? m->file_.get() : nullptr;
+  const uint64_t weightsFileOffset = m->weightsFileOffset_;
 
   m->packed_.resize(n);
   m->matmuls_.resize(n);
@@ -281,6 +306,19 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
       return mm.takeError();
     m->matmuls_[i] = *mm;
     m->tier_ = tier;
+  }
+
+  // Embedding tables: read a row per token (gatherRows) by ids the session
+  // has checked against the vocabulary.
+  for (const codegen::Step &s : m->plan_.steps) {
+    if (s.kind != codegen::StepKind::Embed)
+      continue;
+    const codegen::WeightSlot *w =
+        s.weight >= 0 && size_t(s.weight) < n ? &m->plan_.weights[s.weight] : nullptr;
+    if (!w || w->kind != codegen::SlotKind::Dense || w->shape.size() != 2 ||
+        w->shape[1] != s.width || w->shape[0] < m->plan_.config.vocab ||
+        w->bytes != w->shape[0] * w->shape[1] * int64_t(sizeof(float)))
+      return fail(formatv("{0}: the embedding step has a bad table slot", path).str());
   }
 
   // The generated program, linked for this process.

@@ -308,6 +308,20 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
     work(0, items);
 }
 
+void Session::kernelEmbed(int32_t weight, const int32_t *tokens, int64_t n,
+                          float *out, int64_t ldout) {
+  recordKernelError(model_.gatherRows(weight, tokens, n, out, ldout));
+}
+
+void Session::recordKernelError(Error e) {
+  if (!e)
+    return;
+  if (kernelError_.empty())
+    kernelError_ = toString(std::move(e));
+  else
+    consumeError(std::move(e));
+}
+
 void Session::kernelMatmul(int32_t weight, const float *x, int64_t m, int64_t ldx,
                            float *y, int64_t ldy) {
   if (matmulInputs_)
@@ -340,13 +354,8 @@ void Session::kernelMatmul(int32_t weight, const float *x, int64_t m, int64_t ld
     x = t.data();
     ldx = K;
   }
-  if (Error e = model_.matmul(weight).run(x, m, model_.packed(weight), y,
-                                          *state_->pool, ldx, ldy)) {
-    if (kernelError_.empty())
-      kernelError_ = toString(std::move(e));
-    else
-      consumeError(std::move(e));
-  }
+  recordKernelError(model_.matmul(weight).run(x, m, model_.packed(weight), y,
+                                              *state_->pool, ldx, ldy));
   if (w.bias >= 0) {
     const float *b = model_.dense(w.bias);
     const int64_t N = w.shape[0];
@@ -376,13 +385,12 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
     const int64_t r0 = (s.lastOnly && !allLogits) ? n - 1 : 0;
     const int64_t rows = n - r0;
     switch (s.kind) {
-    case StepKind::Embed: {
-      const float *table = model_.dense(s.weight);
-      for (int64_t t = 0; t < n; ++t)
-        std::memcpy(A + s.out.offset + t * s.out.rowStride,
-                    table + int64_t(tokens[t]) * s.width, s.width * 4);
+    case StepKind::Embed:
+      kernelEmbed(s.weight, tokens, n, A + s.out.offset, s.out.rowStride);
+      if (!kernelError_.empty())
+        return createStringError(inconvertibleErrorCode(), "%s",
+                                 kernelError_.c_str());
       break;
-    }
     case StepKind::RmsNorm: {
       const float *w = model_.dense(s.weight);
       for (int64_t t = r0; t < n; ++t)

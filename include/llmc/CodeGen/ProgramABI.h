@@ -15,6 +15,17 @@
 //                       int64_t m, int64_t ldx, float *y, int64_t ldy);
 //   void llmc_rt_attention(llmc_program_state *s, int32_t step, int64_t n,
 //                          int64_t pos);
+//   void llmc_rt_embed(llmc_program_state *s, int32_t weight,
+//                      const int32_t *tokens, int64_t n, float *out,
+//                      int64_t ldout);
+//
+// The embedding gather is a runtime call rather than a generated loop because
+// of where its rows come from: a row per token out of a table of vocab rows
+// (TinyLlama: 250 MiB of fp32 for 512 rows read by a 512-token prompt). Read
+// through the bundle's file mapping, every fault maps a whole page-cache folio
+// (up to 2 MiB on a freshly written file), so a prompt makes nearly the whole
+// table resident; the runtime reads the rows with pread instead and only the
+// rows used ever count in the process's memory.
 //
 // Math the generated code cannot inline (expf, cosf, sinf, powf) resolves to
 // the process's libm. Errors of a kernel call are recorded by the runtime in
@@ -36,6 +47,7 @@ constexpr const char *kPrefillSymbol = "llmc_prefill";
 constexpr const char *kDecodeSymbol = "llmc_decode";
 constexpr const char *kMatmulSymbol = "llmc_rt_matmul";
 constexpr const char *kAttentionSymbol = "llmc_rt_attention";
+constexpr const char *kEmbedSymbol = "llmc_rt_embed";
 
 extern "C" {
 struct llmc_program_state {

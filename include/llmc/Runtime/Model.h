@@ -42,6 +42,7 @@ class RandomizedHadamard;
 namespace llmc::runtime {
 
 class Profile;
+class WeightFile;
 
 /// Observes the input rows of every matmul (calibration: Calibrate.h):
 /// x[r * ldx + k], r < m, k < K of packed slot `slot`.
@@ -110,6 +111,12 @@ public:
 
   // Used by sessions.
   const float *dense(int32_t slot) const;
+  /// out[t * ldout, + width) = row tokens[t] of the dense [rows, width] table
+  /// in `slot` (an Embed step's; checked at load, token ids by the session).
+  /// Read with pread from the bundle's file when there is one, so that only
+  /// the rows read count in RSS (ProgramABI.h: why); else from the mapping.
+  llvm::Error gatherRows(int32_t slot, const int32_t *tokens, int64_t n,
+                         float *out, int64_t ldout) const;
   const uint8_t *weightsBase() const { return weights_; }
   codegen::PrefillFn prefillEntry() const { return prefill_; }
   const kernels::PackedWeights &packed(int32_t slot) const { return packed_[slot]; }
@@ -129,6 +136,10 @@ private:
   bool weightsInHugePages_ = false;
   const uint8_t *weights_ = nullptr;
   uint64_t weightBytes_ = 0;
+  /// The bundle's file, open for the model's lifetime (gatherRows), and the
+  /// weights section's offset in it; none for a bundle in memory.
+  std::unique_ptr<WeightFile> file_;
+  uint64_t weightsFileOffset_ = 0;
   std::vector<kernels::PackedWeights> packed_;
   std::vector<kernels::Matmul> matmuls_;
   std::vector<std::unique_ptr<quant::RandomizedHadamard>> rotations_;
@@ -182,11 +193,15 @@ public:
   void kernelMatmul(int32_t weight, const float *x, int64_t m, int64_t ldx,
                     float *y, int64_t ldy);
   void kernelAttention(int32_t step, int64_t n, int64_t pos);
+  void kernelEmbed(int32_t weight, const int32_t *tokens, int64_t n, float *out,
+                   int64_t ldout);
 
 private:
   template <typename KT> void attentionImpl(int32_t step, int64_t n, int64_t pos);
   explicit Session(const Model &m);
   llvm::Error check(llvm::ArrayRef<int32_t> tokens) const;
+  /// Keeps the first failure of the current call's kernels in kernelError_.
+  void recordKernelError(llvm::Error e);
   /// One call of the program: n <= maxTokens tokens at position pos_.
   llvm::Error run(const int32_t *tokens, int64_t n, bool allLogits);
 

@@ -10,6 +10,7 @@
 #include "ReferenceExecutor.h"
 #include "TinyLlama.h"
 
+#include "llmc/Bundle/Bundle.h"
 #include "llmc/CodeGen/Compile.h"
 #include "llmc/InitAll.h"
 #include "llmc/Runtime/Model.h"
@@ -23,6 +24,7 @@
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -153,10 +155,24 @@ TEST_F(CodeGenRuntimeTest, PlanShapeAndJsonRoundTrip) {
 TEST_F(CodeGenRuntimeTest, ProgramAndDriverMatchTheReference) {
   std::string path = bundle("f32.llmc");
   std::vector<double> want = reference(kTokens);
-  for (bool interpret : {false, true}) {
+  // The generated program and the C++ driver, each with the bundle loaded
+  // from its file (embedding rows read with pread) and from a buffer (rows
+  // copied from memory).
+  for (auto [interpret, fromBuffer] :
+       {std::pair{false, false}, {true, false}, {false, true}, {true, true}}) {
+    SCOPED_TRACE(llvm::formatv("interpret={0} fromBuffer={1}", interpret, fromBuffer).str());
     runtime::LoadOptions lo;
     lo.interpret = interpret;
-    auto model = runtime::Model::load(path, lo);
+    llvm::Expected<std::unique_ptr<runtime::Model>> model = nullptr;
+    if (fromBuffer) {
+      auto buf = llvm::MemoryBuffer::getFile(path);
+      ASSERT_TRUE(static_cast<bool>(buf));
+      auto b = bundle::Bundle::openBuffer(std::move(*buf));
+      ASSERT_TRUE(static_cast<bool>(b)) << llvm::toString(b.takeError());
+      model = runtime::Model::fromBundle(std::move(*b), path, lo);
+    } else {
+      model = runtime::Model::load(path, lo);
+    }
     ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
     EXPECT_EQ((*model)->usesProgram(), !interpret);
     auto session = runtime::Session::create(**model, oneThread());
