@@ -3,7 +3,8 @@
 # docs/QUANTIZATION.md): export, compile per recipe, `llmc eval` on the
 # held-out text. Prints a markdown table.
 #   bench/quant/stories260k-table.sh [BUILD_DIR] [SPEC...]
-# SPEC@fp32 compiles SPEC with --activations=fp32 (weight-only); auto:GOAL runs
+# SPEC@fp32 compiles SPEC with --activations=fp32 (weight-only); SPEC+seq adds
+# --sequential-calibration; auto:GOAL runs
 # the auto-tuner (--quant=auto --accuracy-goal=GOAL). Methods that need
 # calibration (gptq, awq, quip, auto) use the first CALIB_TOKENS (default
 # 32768) tokens of ../shared/data/tinystories_calib.txt; the evaluation text
@@ -25,11 +26,14 @@ mkdir -p "$WORK"
 CALIB=(--calib "$SHARED/data/tinystories_calib.txt" --calib-tokens "${CALIB_TOKENS:-32768}")
 for spec in "${SPECS[@]}"; do
   act=int8
-  [[ "$spec" == *@* ]] && act=${spec#*@}
-  quant=(--quant="${spec%@*}")
+  base=${spec%+seq}
+  seq=()
+  [[ "$spec" == *+seq ]] && seq=(--sequential-calibration)
+  [[ "$base" == *@* ]] && act=${base#*@}
+  quant=(--quant="${base%@*}")
   [[ "$spec" == auto:* ]] && quant=(--quant=auto --accuracy-goal="${spec#auto:}")
   "$BUILD/bin/llmc" compile "$WORK/stories260K.onnx" "${quant[@]}" --activations="$act" \
-    "${CALIB[@]}" -o "$WORK/q.llmc" 2>/dev/null
+    "${CALIB[@]}" "${seq[@]}" -o "$WORK/q.llmc" 2>/dev/null
   ppl=$("$BUILD/bin/llmc" eval "$WORK/q.llmc" --text "$SHARED/data/tinystories_eval.txt" \
         --ctx 256 --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')
   bpw=$("$BUILD/bin/llmc" inspect "$WORK/q.llmc" | sed -n 's/.*"bits_per_weight": \([0-9.]*\).*/\1/p')
@@ -39,7 +43,7 @@ import sys
 rows = [l.split() for l in sys.stdin]
 base = next((float(r[1]) for r in rows if r[0] == "fp32"), None)
 def bpw(q):
-    parts = q.split("@")[0].split(":"); t = parts[0]
+    parts = q.split("+")[0].split("@")[0].split(":"); t = parts[0]
     if t in ("fp32", "fp16", "bf16"):
         return {"fp32": 32, "fp16": 16, "bf16": 16}[t]
     b = int(t[3:]); g = 0 if b == 8 else 32

@@ -6,6 +6,7 @@
 #include "llmc/Quant/GPTQ.h"
 #include "llmc/Quant/Hadamard.h"
 #include "llmc/Quant/MSEClip.h"
+#include "llmc/Quant/OutputMatching.h"
 
 using namespace llvm;
 
@@ -70,6 +71,19 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
                              "calibration statistics are for %lld inputs, the "
                              "weight has %lld",
                              (long long)stats->inputSize(), (long long)K);
+  // Paired statistics (a further calibration round): round W* = the weights
+  // that best reproduce the fp32 model's outputs from this model's inputs.
+  std::vector<float> matched;
+  if (stats->hasReference()) {
+    if (recipe.method == "awq")
+      return createStringError(inconvertibleErrorCode(),
+                               "awq does not take paired calibration statistics");
+    auto m = quant::matchReferenceOutputs(W, N, K, *stats);
+    if (!m)
+      return m.takeError();
+    matched = std::move(*m);
+    W = matched.data();
+  }
   quant::GPTQOptions g;
   g.actOrder = recipe.actOrder;
   g.clipSteps = recipe.mseClip ? 20 : 1;

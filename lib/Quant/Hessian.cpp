@@ -31,6 +31,29 @@ void CalibrationStats::addBatch(const float *X, int64_t M, int64_t ldx) {
   rows += M;
 }
 
+void CalibrationStats::addPairedBatch(const float *X, const float *R, int64_t M,
+                                      int64_t ldx, int64_t ldr) {
+  if (ldx == 0)
+    ldx = K;
+  if (ldr == 0)
+    ldr = K;
+  addBatch(X, M, ldx);
+  if (cross.empty())
+    cross.assign(size_t(K * K), 0.0);
+  for (int64_t m = 0; m < M; ++m) {
+    const float *x = X + m * ldx, *r = R + m * ldr;
+    for (int64_t i = 0; i < K; ++i) {
+      const double ri = r[i];
+      if (ri == 0)
+        continue;
+      double *Ci = &cross[size_t(i * K)];
+      for (int64_t j = 0; j < K; ++j)
+        Ci[j] += ri * double(x[j]);
+    }
+  }
+  pairedRows += M;
+}
+
 std::vector<double> CalibrationStats::sumOuter() const {
   std::vector<double> H(upper);
   for (int64_t i = 0; i < K; ++i)

@@ -8,6 +8,7 @@
 #include "llmc/Quant/Recipe.h"
 #include "llmc/Runtime/Calibrate.h"
 #include "llmc/Tune/AutoTune.h"
+#include "llmc/Tune/SequentialCalibration.h"
 #include "llmc/Transforms/Passes.h"
 #include "llmc/Target/Target.h"
 #include "llmc/Target/TargetAttr.h"
@@ -125,6 +126,14 @@ static cl::opt<int64_t> calibSeqLen(
     "calib-seq-len",
     cl::desc("Tokens per calibration sequence, each from BOS (default 256)"),
     cl::init(256), cl::sub(llmc::cli::compileCmd));
+
+static cl::opt<bool> sequentialCalibration(
+    "sequential-calibration",
+    cl::desc("gptq/quip: calibrate the matmuls one at a time in program "
+             "order, each on the inputs the quantized matmuls before it "
+             "produce, rounding for the fp32 outputs (one compile and "
+             "calibration run per matmul; docs/QUANTIZATION.md)"),
+    cl::init(false), cl::sub(llmc::cli::compileCmd));
 
 static cl::opt<std::string> accuracyGoal(
     "accuracy-goal",
@@ -584,6 +593,19 @@ int llmc::cli::runCompile() {
     calibration = std::move(*run);
     co.calibration = &calibration->stats;
     co.activationRanges = &calibration->ranges;
+    if (sequentialCalibration) {
+      if (tuneAuto)
+        return reportError(createStringError(
+            inconvertibleErrorCode(),
+            "--sequential-calibration does not apply to --quant=auto"));
+      llmc::runtime::CalibrationOptions opts;
+      opts.maxTokens = calibTokens;
+      opts.sequenceLength = calibSeqLen;
+      if (Error e = llmc::tune::calibrateSequentially(
+              **module, co, *calibration->model, calibration->tokens, opts,
+              calibration->stats))
+        return reportError(std::move(e));
+    }
     if (tuneAuto) {
       auto slots = autoTune(**module, co, *calibration, bundleOutputPath());
       if (!slots)

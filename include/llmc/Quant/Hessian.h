@@ -12,6 +12,12 @@
 // merged projection (QKV, gate/up) reads one input, so it shares one
 // accumulator: the statistics belong to the *input value*, not to a weight.
 //
+// Paired statistics (addPairedBatch) are of a quantized model's inputs x_m
+// observed beside the fp32 model's inputs r_m to the same matmul at the same
+// tokens: H = sum x x^T as above, plus the cross moment C = sum r x^T. They
+// let the quantizer aim at the fp32 model's outputs W r rather than at W x
+// (OutputMatching.h).
+//
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_QUANT_HESSIAN_H
 #define LLMC_QUANT_HESSIAN_H
@@ -38,11 +44,23 @@ public:
   /// Mean |x_k| over all rows (AWQ's activation scale s_X).
   std::vector<double> meanAbs() const;
 
+  /// Adds rows X[m] as addBatch and, with them, the rows R[m] the reference
+  /// (fp32) model gave the same matmul at the same tokens: C += R^T X.
+  void addPairedBatch(const float *X, const float *R, int64_t M, int64_t ldx = 0,
+                      int64_t ldr = 0);
+  /// True when every row came with its reference row (paired batches only).
+  bool hasReference() const { return pairedRows > 0 && pairedRows == rows; }
+  int64_t numPairedRows() const { return pairedRows; }
+  /// sum_m r_m x_m^T (full K x K, row-major: [i][j] = sum r_i x_j).
+  const std::vector<double> &crossMoment() const { return cross; }
+
 private:
   int64_t K;
   int64_t rows = 0;
   std::vector<double> upper; // upper triangle of X^T X, row-major K x K
   std::vector<double> absSum;
+  int64_t pairedRows = 0;
+  std::vector<double> cross; // K x K once paired rows are added
 };
 
 } // namespace quant

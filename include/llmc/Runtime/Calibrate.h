@@ -49,6 +49,15 @@ llvm::Expected<CalibrationData>
 collectMatmulInputStats(const Model &model, llvm::ArrayRef<int32_t> tokens,
                         const CalibrationOptions &options = {});
 
+/// Paired statistics (CalibrationStats::addPairedBatch) of each wanted matmul
+/// of `model` (a quantized bundle): its inputs beside the inputs `reference`
+/// (the fp32 bundle of the same network, whose slots are matched by name)
+/// gives the same matmul on the same sequences. Ranges are not collected.
+llvm::Expected<CalibrationData>
+collectPairedMatmulInputStats(const Model &reference, const Model &model,
+                              llvm::ArrayRef<int32_t> tokens,
+                              const CalibrationOptions &options = {});
+
 } // namespace llmc::runtime
 
 #endif // LLMC_RUNTIME_CALIBRATE_H

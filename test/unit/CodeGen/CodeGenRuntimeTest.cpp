@@ -13,6 +13,7 @@
 #include "llmc/Bundle/Bundle.h"
 #include "llmc/CodeGen/Compile.h"
 #include "llmc/InitAll.h"
+#include "llmc/Runtime/Calibrate.h"
 #include "llmc/Runtime/Model.h"
 #include "llmc/Target/Target.h"
 #include "llmc/Target/TargetAttr.h"
@@ -212,6 +213,50 @@ TEST_F(CodeGenRuntimeTest, ChunkedPrefill) {
   ASSERT_TRUE(static_cast<bool>(l)) << llvm::toString(l.takeError());
   for (int v = 0; v < V; ++v)
     EXPECT_NEAR((*l)[v], want[(kTokens.size() - 1) * V + v], 1e-4);
+}
+
+// Paired calibration statistics: each matmul's inputs in one bundle beside
+// its inputs in another at the same tokens. Against itself the cross moment
+// is X^T X; an int4 bundle's first matmul (fed by the embedding and a norm
+// only) still sees the fp32 inputs, the later ones do not.
+TEST_F(CodeGenRuntimeTest, PairedCalibrationStats) {
+  codegen::CompileOptions q;
+  q.recipe.type = "int4";
+  auto fp32 = runtime::Model::load(bundle("paired-f32.llmc"));
+  auto int4 = runtime::Model::load(bundle("paired-int4.llmc", q));
+  ASSERT_TRUE(fp32 && int4);
+  runtime::CalibrationOptions co;
+  co.sequenceLength = 6;
+  co.maxTokens = 12;
+  co.threads = 1;
+  auto relDiff = [](const quant::CalibrationStats &s) {
+    std::vector<double> H = s.sumOuter();
+    const std::vector<double> &C = s.crossMoment();
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < H.size(); ++i) {
+      diff = std::max(diff, std::fabs(C[i] - H[i]));
+      scale = std::max(scale, std::fabs(H[i]));
+    }
+    return diff / scale;
+  };
+  auto self = runtime::collectPairedMatmulInputStats(**fp32, **fp32, kTokens, co);
+  ASSERT_TRUE(static_cast<bool>(self)) << llvm::toString(self.takeError());
+  EXPECT_EQ(self->stats.size(), 5u); // qkv, wo, gate/up, w2, lm_head
+  for (auto &e : self->stats) {
+    EXPECT_TRUE(e.getValue().hasReference()) << e.getKey().str();
+    EXPECT_EQ(e.getValue().numPairedRows(), 12) << e.getKey().str();
+    EXPECT_LT(relDiff(e.getValue()), 1e-12) << e.getKey().str();
+  }
+  auto mixed = runtime::collectPairedMatmulInputStats(**fp32, **int4, kTokens, co);
+  ASSERT_TRUE(static_cast<bool>(mixed)) << llvm::toString(mixed.takeError());
+  const codegen::ProgramPlan &plan = (*int4)->plan();
+  std::vector<std::string> order;
+  for (const codegen::Step &s : plan.steps)
+    if (s.kind == codegen::StepKind::Matmul)
+      order.push_back(plan.weights[size_t(s.weight)].name);
+  ASSERT_GE(order.size(), 2u);
+  EXPECT_LT(relDiff(mixed->stats.find(order.front())->second), 1e-12) << order.front();
+  EXPECT_GT(relDiff(mixed->stats.find(order.back())->second), 1e-4) << order.back();
 }
 
 TEST_F(CodeGenRuntimeTest, ConcurrentSessionsAgree) {
