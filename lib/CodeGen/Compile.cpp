@@ -596,8 +596,15 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       if (it != opts.calibration->end())
         stats = &it->second;
     }
-    auto q = quantizeSlot(nk.data(), N, K, recipe, stats, tier,
-                          /*seed=*/0x5eed0000 + i, rotateOnline);
+    std::optional<SlotQuantization> cached;
+    if (opts.slotCache)
+      cached = opts.slotCache->find(slot.name);
+    Expected<SlotQuantization> q =
+        cached ? Expected<SlotQuantization>(std::move(*cached))
+               : quantizeSlot(nk.data(), N, K, recipe, stats, tier,
+                              /*seed=*/0x5eed0000 + i, rotateOnline);
+    if (q && !cached && opts.slotCache)
+      opts.slotCache->store(slot.name, *q);
     if (!q)
       return joinErrors(createStringError(inconvertibleErrorCode(),
                                           "weight '%s':", slot.name.c_str()),

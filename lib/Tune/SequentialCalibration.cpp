@@ -16,7 +16,8 @@ Error calibrateSequentially(mlir::ModuleOp module, codegen::CompileOptions optio
                             const runtime::Model &reference,
                             ArrayRef<int32_t> tokens,
                             const runtime::CalibrationOptions &calibration,
-                            StringMap<quant::CalibrationStats> &stats) {
+                            StringMap<quant::CalibrationStats> &stats,
+                            codegen::SlotCache &cache) {
   auto recipeOf = [&](StringRef name) -> Expected<codegen::QuantRecipe> {
     return options.recipeFor ? options.recipeFor(name) : options.recipe;
   };
@@ -51,13 +52,17 @@ Error calibrateSequentially(mlir::ModuleOp module, codegen::CompileOptions optio
   auto progress = options.progress;
   options.progress = nullptr;
   options.calibration = &stats;
+  options.slotCache = &cache;
   const auto userRecipe = options.recipeFor;
   for (size_t k = 0; k < order.size(); ++k) {
     if (progress)
       progress(formatv("sequential calibration {0}/{1}: {2}", k + 1, order.size(),
                        order[k])
                    .str());
-    // Slots after k do not feed k's input: round them to nearest.
+    // Slots before k have their final statistics: round them once. Slots
+    // after k do not feed k's input: round them to nearest.
+    if (k > 0)
+      cache.keep(order[k - 1]);
     StringSet<> later;
     for (size_t j = k + 1; j < order.size(); ++j)
       later.insert(order[j]);

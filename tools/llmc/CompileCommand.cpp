@@ -4,6 +4,7 @@
 #include "Standalone.h"
 
 #include "llmc/CodeGen/Compile.h"
+#include "llmc/CodeGen/SlotQuantizer.h"
 #include "llmc/Frontend/ONNXImporter.h"
 #include "llmc/Quant/Recipe.h"
 #include "llmc/Runtime/Calibrate.h"
@@ -577,6 +578,7 @@ int llmc::cli::runCompile() {
       needsCalibration |= r.needsCalibration() || staticActs(r);
     }
   std::unique_ptr<CalibrationRun> calibration;
+  llmc::codegen::SlotCache slotCache; // --sequential-calibration's slots
   std::map<std::string, llmc::codegen::QuantRecipe> tuned;
   if (needsCalibration && (emit == EmitKind::Bundle || emit == EmitKind::Exe)) {
     auto run = calibrate(**module, co, [&](StringRef name) {
@@ -603,8 +605,9 @@ int llmc::cli::runCompile() {
       opts.sequenceLength = calibSeqLen;
       if (Error e = llmc::tune::calibrateSequentially(
               **module, co, *calibration->model, calibration->tokens, opts,
-              calibration->stats))
+              calibration->stats, slotCache))
         return reportError(std::move(e));
+      co.slotCache = &slotCache;
     }
     if (tuneAuto) {
       auto slots = autoTune(**module, co, *calibration, bundleOutputPath());

@@ -43,6 +43,8 @@ class ModuleOp;
 
 namespace llmc::codegen {
 
+class SlotCache;
+
 struct CompileOptions {
   QuantRecipe recipe;
   /// Run the llmc-fuse-transformer pipeline first (the module as imported);
@@ -72,6 +74,8 @@ struct CompileOptions {
   /// same model, by weight slot name (runtime/Calibrate.h); required by the
   /// methods that need them (QuantRecipe::needsCalibration).
   const llvm::StringMap<quant::CalibrationStats> *calibration = nullptr;
+  /// When set, kept slots are taken from / stored into it (SlotQuantizer.h).
+  SlotCache *slotCache = nullptr;
   /// Calibrated input ranges by slot name, for recipes with static
   /// activations (QuantRecipe::activations == "static").
   const llvm::StringMap<quant::ActivationRange> *activationRanges = nullptr;

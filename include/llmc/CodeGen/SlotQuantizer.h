@@ -21,7 +21,11 @@
 #include "llmc/Kernels/PackedLayout.h"
 #include "llmc/Quant/Hessian.h"
 
+#include "llvm/ADT/StringSet.h"
+
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace llmc::codegen {
@@ -41,6 +45,34 @@ llvm::Expected<SlotQuantization>
 quantizeSlot(const float *W, int64_t N, int64_t K, const QuantRecipe &recipe,
              const quant::CalibrationStats *stats, IsaTier tier, uint64_t seed,
              bool rotateInput = false);
+
+/// Quantized slots kept across compiles of one module. Sequential calibration
+/// compiles the model once per slot, and a slot whose statistics are final
+/// would otherwise be rounded again by every later compile (GPTQ: O(K^3)
+/// each); kept slots are rounded once and later compiles pack the same bytes.
+/// Valid only while the module, the slot's recipe and its statistics stay the
+/// same (the caller's contract).
+class SlotCache {
+public:
+  /// Keep `name` from now on.
+  void keep(llvm::StringRef name) { keep_.insert(name); }
+  /// The stored quantization of `name` (its packed bytes shared), if any.
+  std::optional<SlotQuantization> find(llvm::StringRef name) const {
+    auto it = entries_.find(name.str());
+    if (it == entries_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  /// Stores `q` when `name` is kept.
+  void store(llvm::StringRef name, const SlotQuantization &q) {
+    if (keep_.count(name))
+      entries_[name.str()] = q;
+  }
+
+private:
+  llvm::StringSet<> keep_;
+  std::map<std::string, SlotQuantization> entries_;
+};
 
 } // namespace llmc::codegen
 

@@ -11,17 +11,18 @@
 // sequential mode with GPTAQ's asymmetric target, Li et al. 2025).
 //
 // Stage k compiles the model with the statistics so far (matmuls after k,
-// which cannot influence k's input, are rounded to nearest to save time),
-// runs it beside the fp32 model over the calibration sequences and replaces
-// matmul k's statistics. The cost is one compile and one calibration run per
-// matmul slot (merged q/k/v and gate/up count once): stories260K's 21 slots
-// take about a minute; for billion-parameter models it is an offline step.
+// which cannot influence k's input, are rounded to nearest to save time;
+// matmuls before k, whose statistics are final, come from a SlotCache and
+// are rounded once), runs it beside the fp32 model over the calibration
+// sequences and replaces matmul k's statistics. The cost is one compile and
+// one calibration run per matmul slot (merged q/k/v and gate/up count once).
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_TUNE_SEQUENTIALCALIBRATION_H
 #define LLMC_TUNE_SEQUENTIALCALIBRATION_H
 
 #include "llmc/CodeGen/Compile.h"
+#include "llmc/CodeGen/SlotQuantizer.h"
 #include "llmc/Runtime/Calibrate.h"
 
 namespace llmc::tune {
@@ -33,13 +34,16 @@ namespace llmc::tune {
 /// `reference` is the fp32 bundle of the same module (the one the fp32
 /// statistics came from, with the same residual-stream rotation if any).
 /// AWQ is refused: its scales folded into the preceding operations change
-/// the inputs the statistics are of.
+/// the inputs the statistics are of. `cache` receives every calibrated slot
+/// but the last rounded with its final statistics (each is rounded once), so
+/// a final compile with the same options and the cache rounds only the last.
 llvm::Error
 calibrateSequentially(mlir::ModuleOp module, codegen::CompileOptions options,
                       const runtime::Model &reference,
                       llvm::ArrayRef<int32_t> tokens,
                       const runtime::CalibrationOptions &calibration,
-                      llvm::StringMap<quant::CalibrationStats> &stats);
+                      llvm::StringMap<quant::CalibrationStats> &stats,
+                      codegen::SlotCache &cache);
 
 } // namespace llmc::tune
 

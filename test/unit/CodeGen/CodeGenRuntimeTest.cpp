@@ -12,6 +12,7 @@
 
 #include "llmc/Bundle/Bundle.h"
 #include "llmc/CodeGen/Compile.h"
+#include "llmc/CodeGen/SlotQuantizer.h"
 #include "llmc/InitAll.h"
 #include "llmc/Runtime/Calibrate.h"
 #include "llmc/Runtime/Model.h"
@@ -257,6 +258,46 @@ TEST_F(CodeGenRuntimeTest, PairedCalibrationStats) {
   ASSERT_GE(order.size(), 2u);
   EXPECT_LT(relDiff(mixed->stats.find(order.front())->second), 1e-12) << order.front();
   EXPECT_GT(relDiff(mixed->stats.find(order.back())->second), 1e-4) << order.back();
+}
+
+// A SlotCache keeps the kept slots' quantization across compiles: the
+// second compile packs the stored bytes and writes the same bundle.
+TEST_F(CodeGenRuntimeTest, SlotCacheReusesKeptSlots) {
+  codegen::CompileOptions q;
+  q.recipe.type = "int4";
+  q.recipe.mseClip = true;
+  codegen::SlotCache cache;
+  auto plan = codegen::planModule(*module_, q);
+  ASSERT_TRUE(static_cast<bool>(plan));
+  std::vector<std::string> packed;
+  std::vector<int64_t> firstShape;
+  for (const auto &w : plan->weights)
+    if (w.kind == codegen::SlotKind::Packed) {
+      if (packed.empty())
+        firstShape = w.shape;
+      packed.push_back(w.name);
+    }
+  ASSERT_FALSE(packed.empty());
+  cache.keep(packed.front());
+  q.slotCache = &cache;
+  std::string a = bundle("cache-a.llmc", q);
+  ASSERT_TRUE(cache.find(packed.front()).has_value());
+  for (size_t i = 1; i < packed.size(); ++i)
+    EXPECT_FALSE(cache.find(packed[i]).has_value()) << packed[i];
+  std::string b = bundle("cache-b.llmc", q);
+  auto ba = llvm::MemoryBuffer::getFile(a), bb = llvm::MemoryBuffer::getFile(b);
+  ASSERT_TRUE(ba && bb);
+  EXPECT_EQ((*ba)->getBuffer(), (*bb)->getBuffer());
+  // The stored entry is what gets packed: other bytes, another bundle.
+  const int64_t N = firstShape[0], K = firstShape[1];
+  std::vector<float> zeros(size_t(N * K), 0.0f);
+  auto other = codegen::quantizeSlot(zeros.data(), N, K, q.recipe, nullptr,
+                                     cache.find(packed.front())->packed.tier(), 0);
+  ASSERT_TRUE(static_cast<bool>(other)) << llvm::toString(other.takeError());
+  cache.store(packed.front(), *other);
+  auto bc = llvm::MemoryBuffer::getFile(bundle("cache-c.llmc", q));
+  ASSERT_TRUE(static_cast<bool>(bc));
+  EXPECT_NE((*ba)->getBuffer(), (*bc)->getBuffer());
 }
 
 TEST_F(CodeGenRuntimeTest, ConcurrentSessionsAgree) {
