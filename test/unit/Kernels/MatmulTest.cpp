@@ -39,6 +39,21 @@ std::vector<float> randomVec(int64_t n, uint32_t seed, float lo, float hi) {
   return v;
 }
 
+/// A descriptor pinned to one tier and activation path (forHost would pick
+/// the host's): rows 1..mMax.
+MatmulDesc pinnedDesc(int64_t N, int64_t K, int64_t mMax, WeightFormat f,
+                      IsaTier tier, ActPath act = ActPath::F32) {
+  MatmulDesc d;
+  d.N = N;
+  d.K = K;
+  d.mMin = 1;
+  d.mMax = mMax;
+  d.format = f;
+  d.act = act;
+  d.tier = tier;
+  return d;
+}
+
 ThreadPool &pool2() {
   static ThreadPool p(2);
   return p;
@@ -132,14 +147,7 @@ TEST_P(MatmulMatrix, MatchesReference) {
     for (int64_t M : Ms) {
       if (c.tier == IsaTier::Scalar && M * sh.N * sh.K > 600000)
         continue; // the generic kernel is slow; bigger M adds no new code path
-      MatmulDesc d;
-      d.N = sh.N;
-      d.K = sh.K;
-      d.mMin = 1;
-      d.mMax = M;
-      d.format = c.fmt;
-      d.act = c.act;
-      d.tier = c.tier;
+      MatmulDesc d = pinnedDesc(sh.N, sh.K, M, c.fmt, c.tier, c.act);
       d.allowAvxVnni = c.avxVnni;
       auto mm = Matmul::create(d);
       ASSERT_TRUE(bool(mm)) << llvm::toString(mm.takeError());
@@ -226,11 +234,9 @@ TEST(Matmul, RejectsMismatchedWeights) {
                        WeightFormat::quantized(WeightType::Int4, 32, true),
                        IsaTier::AVX2);
   ASSERT_TRUE(bool(p));
-  MatmulDesc d;
-  d.N = 16;
-  d.K = 128; // wrong K
-  d.format = WeightFormat::quantized(WeightType::Int4, 32, true);
-  d.tier = IsaTier::AVX2;
+  MatmulDesc d = pinnedDesc(16, /*wrong K*/ 128, 1,
+                            WeightFormat::quantized(WeightType::Int4, 32, true),
+                            IsaTier::AVX2);
   if (hostTarget().maxTier() < IsaTier::AVX2)
     GTEST_SKIP();
   auto mm = Matmul::create(d);
@@ -255,14 +261,7 @@ TEST(Matmul, RowStrides) {
     for (ActPath act : {ActPath::F32, ActPath::Int8}) {
       auto p = packWeights(*q, tier);
       ASSERT_TRUE(bool(p));
-      MatmulDesc d;
-      d.N = N;
-      d.K = K;
-      d.mMax = M;
-      d.format = f;
-      d.act = act;
-      d.tier = tier;
-      auto mm = Matmul::create(d);
+      auto mm = Matmul::create(pinnedDesc(N, K, M, f, tier, act));
       ASSERT_TRUE(bool(mm));
       auto xs = randomVec(M * ldx, 12, -1, 1);
       std::vector<float> y(static_cast<size_t>(M * ldy), -7.0f);
@@ -320,12 +319,8 @@ TEST(Matmul, ConcurrentCallers) {
 TEST(Matmul, RejectsUnavailableTier) {
   if (hostTarget().maxTier() >= IsaTier::AMX)
     GTEST_SKIP();
-  MatmulDesc d;
-  d.N = 16;
-  d.K = 64;
-  d.format = WeightFormat::quantized(WeightType::Int4, 32, true);
-  d.tier = IsaTier::AMX;
-  auto mm = Matmul::create(d);
+  auto mm = Matmul::create(pinnedDesc(
+      16, 64, 1, WeightFormat::quantized(WeightType::Int4, 32, true), IsaTier::AMX));
   EXPECT_FALSE(bool(mm));
   llvm::consumeError(mm.takeError());
 }
@@ -368,13 +363,7 @@ TEST(Matmul, StaticActivationScale) {
       continue;
     auto p = packWeights(*q, tier);
     ASSERT_TRUE(bool(p));
-    MatmulDesc d;
-    d.N = N;
-    d.K = K;
-    d.mMax = M;
-    d.format = f;
-    d.tier = tier;
-    d.act = ActPath::Int8;
+    MatmulDesc d = pinnedDesc(N, K, M, f, tier, ActPath::Int8);
     d.staticActScale = s;
     auto mm = Matmul::create(d);
     ASSERT_TRUE(bool(mm)) << llvm::toString(mm.takeError());
