@@ -1,6 +1,7 @@
 //===- OutputMatching.cpp - W* = W C H^-1 by Cholesky solves ---------------===//
 #include "llmc/Quant/OutputMatching.h"
 #include "llmc/Quant/LinearAlgebra.h"
+#include "llmc/Kernels/ThreadPool.h"
 
 using namespace llvm;
 
@@ -40,25 +41,28 @@ Expected<std::vector<float>> matchReferenceOutputs(const float *W, int64_t N,
     consumeError(std::move(e));
   }
   // Row n: w*_n = W_n (C + d I) (H + d I)^-1: solve (H + d I) y = (W_n (C + d I))^T.
+  // Rows are independent (2 K^2 multiply-adds each): the threads share them.
   std::vector<float> out(size_t(N * K));
-  std::vector<double> y(static_cast<size_t>(K));
-  for (int64_t n = 0; n < N; ++n) {
-    std::fill(y.begin(), y.end(), 0.0);
-    const float *w = W + n * K;
-    for (int64_t i = 0; i < K; ++i) {
-      const double wi = w[i];
-      if (wi == 0)
-        continue;
-      y[size_t(i)] += wi * damp;
-      const double *Ci = &C[size_t(i * K)];
+  ThreadPool::global().parallelFor(N, [&](int64_t n0, int64_t n1) {
+    std::vector<double> y(static_cast<size_t>(K));
+    for (int64_t n = n0; n < n1; ++n) {
+      std::fill(y.begin(), y.end(), 0.0);
+      const float *w = W + n * K;
+      for (int64_t i = 0; i < K; ++i) {
+        const double wi = w[i];
+        if (wi == 0)
+          continue;
+        y[size_t(i)] += wi * damp;
+        const double *Ci = &C[size_t(i * K)];
+        for (int64_t j = 0; j < K; ++j)
+          y[size_t(j)] += wi * Ci[j];
+      }
+      solveLower(L, K, y.data());
+      solveLowerTransposed(L, K, y.data());
       for (int64_t j = 0; j < K; ++j)
-        y[size_t(j)] += wi * Ci[j];
+        out[size_t(n * K + j)] = float(y[size_t(j)]);
     }
-    solveLower(L, K, y.data());
-    solveLowerTransposed(L, K, y.data());
-    for (int64_t j = 0; j < K; ++j)
-      out[size_t(n * K + j)] = float(y[size_t(j)]);
-  }
+  });
   return std::move(out);
 }
 
