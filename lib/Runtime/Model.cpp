@@ -15,9 +15,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <optional>
 #include <mutex>
 
 using namespace llvm;

@@ -313,6 +313,12 @@ void Session::kernelEmbed(int32_t weight, const int32_t *tokens, int64_t n,
   recordKernelError(model_.gatherRows(weight, tokens, n, out, ldout));
 }
 
+Error Session::kernelFailure() const {
+  if (kernelError_.empty())
+    return Error::success();
+  return createStringError(inconvertibleErrorCode(), "%s", kernelError_.c_str());
+}
+
 void Session::recordKernelError(Error e) {
   if (!e)
     return;
@@ -376,8 +382,8 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
   if (codegen::PrefillFn prefill = model_.prefillEntry()) {
     codegen::llmc_program_state ps{A, model_.weightsBase(), this, allLogits ? 1 : 0};
     prefill(&ps, tokens, n, pos);
-    if (!kernelError_.empty())
-      return createStringError(inconvertibleErrorCode(), "%s", kernelError_.c_str());
+    if (Error e = kernelFailure())
+      return e;
   } else // The C++ driver of the plan (reference; LLMC_NO_JIT=1).
   for (const Step &s : p.steps) {
     // Steps that only feed the logits run on the last token unless every
@@ -387,9 +393,8 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
     switch (s.kind) {
     case StepKind::Embed:
       kernelEmbed(s.weight, tokens, n, A + s.out.offset, s.out.rowStride);
-      if (!kernelError_.empty())
-        return createStringError(inconvertibleErrorCode(), "%s",
-                                 kernelError_.c_str());
+      if (Error e = kernelFailure())
+        return e;
       break;
     case StepKind::RmsNorm: {
       const float *w = model_.dense(s.weight);
@@ -403,9 +408,8 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
       kernelMatmul(s.weight, A + s.in.offset + r0 * s.in.rowStride, rows,
                    s.in.rowStride, A + s.out.offset + r0 * s.out.rowStride,
                    s.out.rowStride);
-      if (!kernelError_.empty())
-        return createStringError(inconvertibleErrorCode(), "%s",
-                                 kernelError_.c_str());
+      if (Error e = kernelFailure())
+        return e;
       break;
     }
     case StepKind::RopeTables:

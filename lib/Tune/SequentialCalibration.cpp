@@ -3,7 +3,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/SmallString.h"
-#include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -23,13 +23,13 @@ Error calibrateSequentially(mlir::ModuleOp module, codegen::CompileOptions optio
   };
   // The slots to calibrate, in the order the program runs them.
   std::vector<std::string> order;
-  StringSet<> seen;
+  StringMap<size_t> position; // in `order`
   const codegen::ProgramPlan &plan = reference.plan();
   for (const codegen::Step &s : plan.steps) {
     if (s.kind != codegen::StepKind::Matmul)
       continue;
     const std::string &name = plan.weights[size_t(s.weight)].name;
-    if (!stats.count(name) || !seen.insert(name).second)
+    if (!stats.count(name) || !position.try_emplace(name, order.size()).second)
       continue;
     auto r = recipeOf(name);
     if (!r)
@@ -63,12 +63,10 @@ Error calibrateSequentially(mlir::ModuleOp module, codegen::CompileOptions optio
     // after k do not feed k's input: round them to nearest.
     if (k > 0)
       cache.keep(order[k - 1]);
-    StringSet<> later;
-    for (size_t j = k + 1; j < order.size(); ++j)
-      later.insert(order[j]);
     options.recipeFor = [&](StringRef name) -> Expected<codegen::QuantRecipe> {
       auto r = userRecipe ? userRecipe(name) : Expected<codegen::QuantRecipe>(options.recipe);
-      if (r && later.count(name)) {
+      auto at = position.find(name);
+      if (r && at != position.end() && at->second > k) {
         r->method = "rtn";
         r->actOrder = false;
         r->mseClip = false;

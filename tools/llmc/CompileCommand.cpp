@@ -226,6 +226,15 @@ struct CalibrationRun {
 };
 } // namespace
 
+/// The calibration runs' token budget and sequence length (--calib-tokens,
+/// --calib-seq-len).
+static llmc::runtime::CalibrationOptions calibrationOptions() {
+  llmc::runtime::CalibrationOptions opts;
+  opts.maxTokens = calibTokens;
+  opts.sequenceLength = calibSeqLen;
+  return opts;
+}
+
 static Expected<std::unique_ptr<CalibrationRun>>
 calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
           function_ref<bool(StringRef slotName)> wanted,
@@ -298,9 +307,7 @@ calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
                                "(--tokenizer FILE)");
     run->tokens = tok->encode(text->getBuffer(), false, false);
   }
-  llmc::runtime::CalibrationOptions opts;
-  opts.maxTokens = calibTokens;
-  opts.sequenceLength = calibSeqLen;
+  llmc::runtime::CalibrationOptions opts = calibrationOptions();
   opts.progress = progress;
   const llmc::codegen::ProgramPlan &plan = run->model->plan();
   opts.wanted = [&](int32_t slot) { return wanted(plan.weights[slot].name); };
@@ -600,11 +607,9 @@ int llmc::cli::runCompile() {
         return reportError(createStringError(
             inconvertibleErrorCode(),
             "--sequential-calibration does not apply to --quant=auto"));
-      llmc::runtime::CalibrationOptions opts;
-      opts.maxTokens = calibTokens;
-      opts.sequenceLength = calibSeqLen;
       if (Error e = llmc::tune::calibrateSequentially(
-              **module, co, *calibration->model, calibration->tokens, opts,
+              **module, co, *calibration->model, calibration->tokens,
+              calibrationOptions(),
               calibration->stats, slotCache))
         return reportError(std::move(e));
       co.slotCache = &slotCache;

@@ -202,6 +202,8 @@ private:
   llvm::Error check(llvm::ArrayRef<int32_t> tokens) const;
   /// Keeps the first failure of the current call's kernels in kernelError_.
   void recordKernelError(llvm::Error e);
+  /// That failure as an error (success when there was none).
+  llvm::Error kernelFailure() const;
   /// One call of the program: n <= maxTokens tokens at position pos_.
   llvm::Error run(const int32_t *tokens, int64_t n, bool allLogits);
 
