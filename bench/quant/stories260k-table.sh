@@ -31,7 +31,7 @@ for spec in "${SPECS[@]}"; do
   [[ "$spec" == *+seq ]] && seq=(--sequential-calibration)
   [[ "$base" == *@* ]] && act=${base#*@}
   quant=(--quant="${base%@*}")
-  [[ "$spec" == auto:* ]] && quant=(--quant=auto --accuracy-goal="${spec#auto:}")
+  [[ "$base" == auto:* ]] && quant=(--quant=auto --accuracy-goal="${base#auto:}")
   "$BUILD/bin/llmc" compile "$WORK/stories260K.onnx" "${quant[@]}" --activations="$act" \
     "${CALIB[@]}" "${seq[@]}" -o "$WORK/q.llmc" 2>/dev/null
   ppl=$("$BUILD/bin/llmc" eval "$WORK/q.llmc" --text "$SHARED/data/tinystories_eval.txt" \

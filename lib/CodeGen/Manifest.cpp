@@ -18,7 +18,8 @@ std::string QuantRecipe::str() const {
   if (mseClip)
     s += " mse-clip";
   if (method != "rtn")
-    s += " " + method + (actOrder ? " act-order" : "");
+    s += " " + method + (actOrder ? " act-order" : "") +
+         (refitScales ? " refit" : "");
   if (quarot)
     s += " quarot";
   s += activations == "fp32"     ? ", fp32 activations"
@@ -56,6 +57,10 @@ Error QuantRecipe::validate() const {
     return createStringError(inconvertibleErrorCode(),
                              "unknown quantization method '%s' (expected rtn, "
                              "gptq, awq or quip)",
+                             method.c_str());
+  if (refitScales && method != "gptq" && method != "quip")
+    return createStringError(inconvertibleErrorCode(),
+                             "'refit' needs the gptq or quip method (got %s)",
                              method.c_str());
   if (actOrder && method != "gptq" && method != "quip")
     return createStringError(inconvertibleErrorCode(),
@@ -160,6 +165,7 @@ json::Value Manifest::toJSON() const {
                               {"description", recipe.str()},
                               {"method", recipe.method},
                               {"act_order", recipe.actOrder},
+                              {"refit_scales", recipe.refitScales},
                               {"quarot", recipe.quarot}}},
       {"tokenizer", json::Object{{"kind", tokenizerKind}}},
       {"program", json::Object{{"kind", "plan"}, {"section", kPlanSection}}},
@@ -224,6 +230,7 @@ Expected<Manifest> Manifest::parse(StringRef text) {
   m.recipe.actRange = recipe->getString("activation_range").value_or("minmax").str();
   m.recipe.method = recipe->getString("method").value_or("rtn").str();
   m.recipe.actOrder = recipe->getBoolean("act_order").value_or(false);
+  m.recipe.refitScales = recipe->getBoolean("refit_scales").value_or(false);
   m.recipe.quarot = recipe->getBoolean("quarot").value_or(false);
   if (Error e = m.recipe.validate())
     return fail(toString(std::move(e)));

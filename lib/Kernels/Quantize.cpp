@@ -17,7 +17,7 @@ float roundToWeightType(float v, WeightType t) {
   return v;
 }
 
-static float roundScale(float s, ScaleType t) {
+float roundToScaleType(float s, ScaleType t) {
   if (t == ScaleType::F16)
     return roundToFp16(s);
   if (t == ScaleType::BF16)
@@ -61,14 +61,14 @@ Expected<QuantizedWeights> quantizeWeights(const float *W, int64_t N,
         float amax = 0;
         for (int64_t k = k0; k < k1; ++k)
           amax = std::max(amax, std::fabs(w[k]));
-        s = roundScale(amax / float(half - 1 > 0 ? half - 1 : 1), fmt.scaleType);
+        s = roundToScaleType(amax / float(half - 1 > 0 ? half - 1 : 1), fmt.scaleType);
       } else {
         float lo = 0, hi = 0; // keep 0 representable
         for (int64_t k = k0; k < k1; ++k) {
           lo = std::min(lo, w[k]);
           hi = std::max(hi, w[k]);
         }
-        s = roundScale((hi - lo) / float(maxCode), fmt.scaleType);
+        s = roundToScaleType((hi - lo) / float(maxCode), fmt.scaleType);
         z = s > 0 ? int(std::nearbyint(-lo / s)) : 0;
         z = std::clamp(z, 0, maxCode);
       }

@@ -1,6 +1,7 @@
 //===- GPTQ.cpp - OPTQ/GPTQ column-wise quantization with error feedback --===//
 #include "llmc/Quant/GPTQ.h"
 #include "llmc/Quant/LinearAlgebra.h"
+#include "llmc/Quant/ScaleRefit.h"
 #include <numeric>
 
 using namespace llvm;
@@ -63,11 +64,11 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
   auto qw = makeQuantizedWeights(N, K, fmt);
   if (!qw)
     return qw.takeError();
-  QuantizedWeights &q = *qw;
-  const int64_t group = q.group;
+  const QuantizedWeights qInit = std::move(*qw);
+  const int64_t group = qInit.group;
   const int maxCode = int(fmt.maxCode());
   const bool perChannel = group >= K;
-  const bool staticGroups = opts.staticGroups || opts.actOrder || perChannel;
+  const bool staticGroupsOpt = opts.staticGroups || opts.actOrder || perChannel;
 
   // Dead inputs: no calibration signal, so no coupling and unit curvature.
   std::vector<double> Hc(H.begin(), H.end());
@@ -119,68 +120,107 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
     return computeGroupParams(block.data(), N, len, k0, fmt, clip, params);
   };
 
-  if (staticGroups) {
-    for (int64_t g = 0; g < q.numGroups; ++g) {
-      int64_t k0 = g * group, len = std::min(K, k0 + group) - k0;
-      if (Error e = groupParamsFrom(
-              [&](int64_t n, int64_t j) { return W[n * K + k0 + j]; }, k0, len))
-        return std::move(e);
-      for (int64_t n = 0; n < N; ++n)
-        setGroupParams(q, n, g, params[n]);
-    }
-  }
-
-  // Dynamic groups must not straddle a lazy block, so that a group's columns
-  // already carry every update from the columns before it.
-  int64_t B = std::max<int64_t>(1, opts.blockSize);
-  if (!staticGroups)
-    B = std::max(group, B / group * group);
-
-  std::vector<double> err(N * B);
-  for (int64_t i1 = 0; i1 < K; i1 += B) {
-    const int64_t i2 = std::min(K, i1 + B);
-    for (int64_t j = i1; j < i2; ++j) {
-      const int64_t k = perm[j], g = k / group;
-      if (!staticGroups && j % group == 0) { // perm is the identity here
-        int64_t len = std::min(K, j + group) - j;
+  // One GPTQ pass over a copy of Wp. `fixed` (optional) supplies every
+  // group's scale and zero point, which makes the groups static.
+  const std::vector<double> Wp0 = std::move(Wp);
+  auto pass = [&](const QuantizedWeights *fixed) -> Expected<QuantizedWeights> {
+    QuantizedWeights q = qInit;
+    std::vector<double> Wp = Wp0;
+    const bool staticGroups = staticGroupsOpt || fixed;
+    if (fixed) {
+      q.scales = fixed->scales;
+      q.zeros = fixed->zeros;
+    } else if (staticGroups) {
+      for (int64_t g = 0; g < q.numGroups; ++g) {
+        int64_t k0 = g * group, len = std::min(K, k0 + group) - k0;
         if (Error e = groupParamsFrom(
-                [&](int64_t n, int64_t c) { return Wp[n * K + j + c]; }, j,
-                len))
+                [&](int64_t n, int64_t j) { return W[n * K + k0 + j]; }, k0, len))
           return std::move(e);
         for (int64_t n = 0; n < N; ++n)
           setGroupParams(q, n, g, params[n]);
       }
-      const double *Uj = &U[j * K];
-      const double invD = 1.0 / Uj[j];
+    }
+
+    // Dynamic groups must not straddle a lazy block, so that a group's
+    // columns already carry every update from the columns before it.
+    int64_t B = std::max<int64_t>(1, opts.blockSize);
+    if (!staticGroups)
+      B = std::max(group, B / group * group);
+
+    std::vector<double> err(N * B);
+    for (int64_t i1 = 0; i1 < K; i1 += B) {
+      const int64_t i2 = std::min(K, i1 + B);
+      for (int64_t j = i1; j < i2; ++j) {
+        const int64_t k = perm[j], g = k / group;
+        if (!staticGroups && j % group == 0) { // perm is the identity here
+          int64_t len = std::min(K, j + group) - j;
+          if (Error e = groupParamsFrom(
+                  [&](int64_t n, int64_t c) { return Wp[n * K + j + c]; }, j,
+                  len))
+            return std::move(e);
+          for (int64_t n = 0; n < N; ++n)
+            setGroupParams(q, n, g, params[n]);
+        }
+        const double *Uj = &U[j * K];
+        const double invD = 1.0 / Uj[j];
+        for (int64_t n = 0; n < N; ++n) {
+          double *Wn = &Wp[n * K];
+          GroupParams p = groupParams(q, n, g);
+          uint8_t u = encodeWeight(float(Wn[j]), p, maxCode);
+          q.codes[n * K + k] = u;
+          double e = (Wn[j] - double(decodeWeight(u, p))) * invD;
+          err[n * B + (j - i1)] = e;
+          for (int64_t l = j + 1; l < i2; ++l)
+            Wn[l] -= e * Uj[l];
+        }
+      }
+      // Lazy batch update of the columns after the block:
+      // W[:, i2:] -= Err[:, i1:i2] U[i1:i2, i2:].
+      if (i2 == K)
+        continue;
       for (int64_t n = 0; n < N; ++n) {
         double *Wn = &Wp[n * K];
-        GroupParams p = groupParams(q, n, g);
-        uint8_t u = encodeWeight(float(Wn[j]), p, maxCode);
-        q.codes[n * K + k] = u;
-        double e = (Wn[j] - double(decodeWeight(u, p))) * invD;
-        err[n * B + (j - i1)] = e;
-        for (int64_t l = j + 1; l < i2; ++l)
-          Wn[l] -= e * Uj[l];
+        for (int64_t j = i1; j < i2; ++j) {
+          double e = err[n * B + (j - i1)];
+          if (e == 0)
+            continue;
+          const double *Uj = &U[j * K];
+          for (int64_t l = i2; l < K; ++l)
+            Wn[l] -= e * Uj[l];
+        }
       }
     }
-    // Lazy batch update of the columns after the block:
-    // W[:, i2:] -= Err[:, i1:i2] U[i1:i2, i2:].
-    if (i2 == K)
-      continue;
-    for (int64_t n = 0; n < N; ++n) {
-      double *Wn = &Wp[n * K];
-      for (int64_t j = i1; j < i2; ++j) {
-        double e = err[n * B + (j - i1)];
-        if (e == 0)
-          continue;
-        const double *Uj = &U[j * K];
-        for (int64_t l = i2; l < K; ++l)
-          Wn[l] -= e * Uj[l];
-      }
+    return std::move(q);
+  };
+
+  auto first = pass(nullptr);
+  if (!first)
+    return first.takeError();
+  res.weights = std::move(*first);
+  if (opts.refitRounds == 0)
+    return std::move(res);
+  // Alternate least-squares scales for the codes (ScaleRefit.h) with a GPTQ
+  // pass at those scales; keep the lowest proxy loss seen.
+  double bestLoss = proxyLoss(W, res.weights, Hc.data());
+  QuantizedWeights cur = res.weights;
+  for (unsigned r = 0; r < opts.refitRounds; ++r) {
+    double refit = refitGroupScales(W, Hc.data(), cur);
+    if (refit < bestLoss) {
+      bestLoss = refit;
+      res.weights = cur;
     }
+    auto next = pass(&cur);
+    if (!next)
+      return next.takeError();
+    double l = proxyLoss(W, *next, Hc.data());
+    if (l < bestLoss) {
+      bestLoss = l;
+      res.weights = *next;
+    }
+    cur = std::move(*next);
   }
-  res.weights = std::move(q);
   return std::move(res);
+
 }
 
 } // namespace quant

@@ -44,6 +44,8 @@ std::string QuantSpec::str() const {
     s += ":" + quantMethodName(method).str();
   if (actOrder)
     s += ":actorder";
+  if (refitScales)
+    s += ":refit";
   if (quarot)
     s += ":quarot";
   return s;
@@ -128,6 +130,10 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
       if (spec.actOrder)
         return specError(text, "'" + raw + "' given twice");
       spec.actOrder = true;
+    } else if (t == "refit") {
+      if (spec.refitScales)
+        return specError(text, "'" + raw + "' given twice");
+      spec.refitScales = true;
     } else if (t == "rtn" || t == "gptq" || t == "awq" || t == "quip") {
       if (Error e = once(seenMethod, "method"))
         return std::move(e);
@@ -139,7 +145,7 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
       return specError(text, "unknown option '" + raw +
                                  "' (expected gN, pc, sym, asym, f32, f16, "
                                  "bf16, mse, rtn, gptq, awq, quip, actorder, "
-                                 "quarot)");
+                                 "refit, quarot)");
     }
   }
   if (f.isQuantized()) {
@@ -151,6 +157,9 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
   if (spec.actOrder && spec.method != QuantMethod::GPTQ &&
       spec.method != QuantMethod::Incoherent)
     return specError(text, "'actorder' needs 'gptq' or 'quip'");
+  if (spec.refitScales && spec.method != QuantMethod::GPTQ &&
+      spec.method != QuantMethod::Incoherent)
+    return specError(text, "'refit' needs 'gptq' or 'quip'");
   // quarot rotates every quantized matmul input already (the residual
   // stream's readers through the folded rotation, the others online), so
   // quip's per-matmul rotation would be a second one; AWQ's channel scales

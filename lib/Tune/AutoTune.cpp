@@ -1,5 +1,6 @@
 //===- AutoTune.cpp - Per-layer quantization recipes that meet an accuracy goal -===//
 #include "llmc/Tune/AutoTune.h"
+#include "llmc/Tune/SequentialCalibration.h"
 
 #include "llmc/CodeGen/SlotQuantizer.h"
 #include "llmc/Kernels/Packing.h"
@@ -177,6 +178,36 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     return bits / params;
   };
   std::map<std::vector<size_t>, double> evaluated; // rungs -> perplexity
+  // Sequential calibration: the statistics and rounded slots of the last
+  // candidate calibrated, kept for the final compile if it is chosen.
+  struct SequentialState {
+    std::vector<size_t> rung;
+    StringMap<quant::CalibrationStats> stats;
+    codegen::SlotCache cache;
+  };
+  std::optional<SequentialState> last, chosen;
+  auto recipesOf = [&](const std::vector<size_t> &rung) {
+    std::map<std::string, codegen::QuantRecipe> bySlot;
+    for (size_t s = 0; s < slots.size(); ++s)
+      bySlot[slots[s].name] = ladder[rung[s]];
+    return bySlot;
+  };
+  auto calibrate = [&](const std::vector<size_t> &rung,
+                       const std::map<std::string, codegen::QuantRecipe> &bySlot)
+      -> Expected<SequentialState> {
+    SequentialState st{rung, *base.calibration, {}};
+    codegen::CompileOptions co = base;
+    co.progress = nullptr;
+    co.recipeFor = [&](StringRef name) -> Expected<codegen::QuantRecipe> {
+      auto it = bySlot.find(name.str());
+      return it == bySlot.end() ? base.recipe : it->second;
+    };
+    if (Error e = calibrateSequentially(module, co, reference,
+                                        options.calibrationTokens,
+                                        options.calibration, st.stats, st.cache))
+      return std::move(e);
+    return std::move(st);
+  };
   auto evaluate = [&](const std::vector<size_t> &rung) -> Expected<double> {
     if (auto it = evaluated.find(rung); it != evaluated.end())
       return it->second;
@@ -186,15 +217,24 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     FileRemover remove(tmp);
     codegen::CompileOptions co = base;
     co.progress = nullptr;
-    std::map<std::string, codegen::QuantRecipe> bySlot;
-    for (size_t s = 0; s < slots.size(); ++s)
-      bySlot[slots[s].name] = ladder[rung[s]];
+    const std::map<std::string, codegen::QuantRecipe> bySlot = recipesOf(rung);
     co.recipeFor = [&](StringRef name) -> Expected<codegen::QuantRecipe> {
       auto it = bySlot.find(name.str());
       if (it == bySlot.end())
         return base.recipe;
       return it->second;
     };
+    if (options.sequential) {
+      say(formatv("tune: candidate {0}: sequential calibration ({1:f2} "
+                  "bits/weight)",
+                  result.evaluations + 1, bpw(rung)));
+      auto st = calibrate(rung, bySlot);
+      if (!st)
+        return st.takeError();
+      last = std::move(*st);
+      co.calibration = &last->stats;
+      co.slotCache = &last->cache;
+    }
     if (Error e = codegen::compileToBundle(module, co, tmp))
       return std::move(e);
     auto m = runtime::Model::load(tmp);
@@ -220,6 +260,12 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     return ppl.takeError();
   double bestPpl = *ppl;
   result.met = *ppl <= limit;
+  auto keepState = [&](const std::vector<size_t> &rung) {
+    if (last && last->rung == rung)
+      chosen = std::move(last);
+    last.reset();
+  };
+  keepState(best);
   // Invariant: taus[hi] meets the goal; find the largest threshold that does.
   while (result.met && lo < hi && result.evaluations < std::max(1u, options.budget)) {
     size_t mid = lo + (hi - lo) / 2;
@@ -232,6 +278,7 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
       if (bpw(rung) <= bpw(best)) {
         best = rung;
         bestPpl = *p;
+        keepState(best);
       }
     } else {
       lo = mid + 1;
@@ -241,6 +288,16 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     result.slots[slots[s].name] = ladder[best[s]];
   result.perplexity = bestPpl;
   result.bitsPerWeight = bpw(best);
+  if (options.sequential) {
+    if (!chosen || chosen->rung != best) { // evaluated earlier, state dropped
+      auto st = calibrate(best, recipesOf(best));
+      if (!st)
+        return st.takeError();
+      chosen = std::move(*st);
+    }
+    result.sequentialStats = std::move(chosen->stats);
+    result.slotCache = std::move(chosen->cache);
+  }
   return result;
 }
 

@@ -34,6 +34,8 @@ Error calibrateSequentially(mlir::ModuleOp module, codegen::CompileOptions optio
     auto r = recipeOf(name);
     if (!r)
       return r.takeError();
+    if (!r->needsCalibration()) // e.g. an fp16 or round-to-nearest rule
+      continue;
     if (r->method == "awq")
       return createStringError(inconvertibleErrorCode(),
                                "sequential calibration applies to gptq and "
@@ -69,6 +71,7 @@ Error calibrateSequentially(mlir::ModuleOp module, codegen::CompileOptions optio
       if (r && at != position.end() && at->second > k) {
         r->method = "rtn";
         r->actOrder = false;
+        r->refitScales = false;
         r->mseClip = false;
       }
       return r;

@@ -164,6 +164,7 @@ recipeFromSpec(const llmc::quant::QuantSpec &spec) {
   case QuantMethod::Incoherent: r.method = "quip"; break;
   }
   r.actOrder = spec.actOrder;
+  r.refitScales = spec.refitScales;
   r.quarot = spec.quarot;
   switch (spec.format.type) {
   case WeightType::F32: r.type = "fp32"; break;
@@ -334,6 +335,7 @@ static std::string specString(const llmc::codegen::QuantRecipe &r) {
                                      : QuantMethod::RTN;
   spec.mseClip = r.mseClip;
   spec.actOrder = r.actOrder;
+  spec.refitScales = r.refitScales;
   spec.quarot = r.quarot;
   return spec.str();
 }
@@ -352,8 +354,8 @@ static Expected<double> parseAccuracyGoal() {
 }
 
 // --quant=auto: per-layer recipes meeting --accuracy-goal (tune/AutoTune.h).
-// Returns the per-slot recipes; writes them as a --quant-recipe file.
-static Expected<std::map<std::string, llmc::codegen::QuantRecipe>>
+// Returns the tuning result; writes its recipes as a --quant-recipe file.
+static Expected<llmc::tune::TuneResult>
 autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
          CalibrationRun &calib, StringRef output) {
   auto goalOr = parseAccuracyGoal();
@@ -375,6 +377,11 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
                              "--calib-tokens (%lld): '%s' has only %zu tokens",
                              (long long)used, calibPath.c_str(),
                              calib.tokens.size());
+  if (sequentialCalibration) {
+    to.sequential = true;
+    to.calibrationTokens = calib.tokens;
+    to.calibration = calibrationOptions();
+  }
   co.calibration = &calib.stats;
   auto r = llmc::tune::autoTune(module, co, *calib.model, held, to);
   if (!r)
@@ -400,6 +407,7 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
                            {"perplexity", r->perplexity},
                            {"bits_per_weight", r->bitsPerWeight},
                            {"evaluations", int64_t(r->evaluations)},
+                           {"sequential_calibration", to.sequential},
                            {"recipe", json::Value(json::Object(file))}};
   std::string recipePath = (output + ".recipe.json").str();
   std::error_code ec;
@@ -410,7 +418,7 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
   os << formatv("{0:2}", json::Value(std::move(file))) << "\n";
   if (co.progress)
     co.progress("wrote the tuned recipe to " + recipePath);
-  return std::move(r->slots);
+  return std::move(*r);
 }
 
 // --emit=exe: the prebuilt stub beside this llmc binary, padding to a page,
@@ -586,7 +594,7 @@ int llmc::cli::runCompile() {
     }
   std::unique_ptr<CalibrationRun> calibration;
   llmc::codegen::SlotCache slotCache; // --sequential-calibration's slots
-  std::map<std::string, llmc::codegen::QuantRecipe> tuned;
+  llmc::tune::TuneResult tuned;
   if (needsCalibration && (emit == EmitKind::Bundle || emit == EmitKind::Exe)) {
     auto run = calibrate(**module, co, [&](StringRef name) {
       if (tuneAuto)
@@ -602,11 +610,7 @@ int llmc::cli::runCompile() {
     calibration = std::move(*run);
     co.calibration = &calibration->stats;
     co.activationRanges = &calibration->ranges;
-    if (sequentialCalibration) {
-      if (tuneAuto)
-        return reportError(createStringError(
-            inconvertibleErrorCode(),
-            "--sequential-calibration does not apply to --quant=auto"));
+    if (sequentialCalibration && !tuneAuto) {
       if (Error e = llmc::tune::calibrateSequentially(
               **module, co, *calibration->model, calibration->tokens,
               calibrationOptions(),
@@ -620,9 +624,13 @@ int llmc::cli::runCompile() {
         return reportError(slots.takeError());
       tuned = std::move(*slots);
       co.recipeFor = [&](StringRef name) -> Expected<llmc::codegen::QuantRecipe> {
-        auto it = tuned.find(name.str());
-        return it == tuned.end() ? co.recipe : it->second;
+        auto it = tuned.slots.find(name.str());
+        return it == tuned.slots.end() ? co.recipe : it->second;
       };
+      if (sequentialCalibration) { // the chosen candidate, as evaluated
+        co.calibration = &tuned.sequentialStats;
+        co.slotCache = &tuned.slotCache;
+      }
     }
   }
 

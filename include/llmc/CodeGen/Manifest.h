@@ -50,6 +50,9 @@ struct QuantRecipe {
   std::string method = "rtn";
   /// GPTQ/QuIP: visit columns by decreasing Hessian diagonal (static groups).
   bool actOrder = false;
+  /// gptq/quip: refit each group's scale by least squares for the rounded
+  /// codes and round again (quant::GPTQOptions::refitRounds).
+  bool refitScales = false;
   /// QuaRot (whole model): rotate the residual stream by an orthogonal Q
   /// folded into the embedding, the norms' readers and the residual writers
   /// (CodeGen/ResidualStream.h), and rotate the inputs of the other integer

@@ -54,6 +54,8 @@ llvm::Expected<QuantizedWeights> quantizeWeights(const float *W, int64_t N,
 
 /// Round a float weight type element (fp32 identity, fp16/bf16 RNE).
 float roundToWeightType(float v, WeightType t);
+/// Round a scale to its storage dtype (fp32 identity, fp16/bf16 RNE).
+float roundToScaleType(float s, ScaleType t);
 
 } // namespace kernels
 } // namespace llmc

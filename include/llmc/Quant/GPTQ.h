@@ -48,6 +48,11 @@ struct GPTQOptions {
   /// weighted by diag(H) -- the diagonal part of the proxy loss.
   unsigned clipSteps = 1;
   float minShrink = 0.5f;
+  /// Rounds of scale refitting (ScaleRefit.h): with the codes fixed, every
+  /// row's group scales are set to the least-squares optimum under H, then
+  /// the columns are rounded again with those scales as static groups; the
+  /// result with the least proxy loss is kept. 0 = plain GPTQ.
+  unsigned refitRounds = 0;
 };
 
 struct GPTQResult {

@@ -11,6 +11,8 @@
 //                                  | sym | asym | f32 | f16 | bf16 (scale dtype)
 //                                  | mse (clipping search) | rtn | gptq | awq | quip
 //                                  | actorder (GPTQ/QuIP column order)
+//                                  | refit (least-squares group scales for the
+//                                           rounded codes: gptq, quip)
 //                                  | quarot (rotate the residual stream, folded
 //                                            into the weights: QuaRot)
 //   --quant-recipe FILE     JSON: {"default": SPEC, "rules": [{"match": GLOB,
@@ -46,6 +48,9 @@ struct QuantSpec {
   QuantMethod method = QuantMethod::RTN;
   bool mseClip = false;
   bool actOrder = false;
+  /// Least-squares group scales for the rounded codes, alternated with
+  /// rounding (ScaleRefit.h; gptq and quip).
+  bool refitScales = false;
   /// QuaRot: an orthogonal rotation of the residual stream folded into the
   /// weights, and an online rotation of the other quantized matmul inputs.
   /// A whole-model option (never in a per-tensor rule); the only option float
@@ -60,7 +65,8 @@ struct QuantSpec {
   std::string str() const;
   bool operator==(const QuantSpec &o) const {
     return format == o.format && method == o.method && mseClip == o.mseClip &&
-           actOrder == o.actOrder && quarot == o.quarot;
+           actOrder == o.actOrder && refitScales == o.refitScales &&
+           quarot == o.quarot;
   }
   bool operator!=(const QuantSpec &o) const { return !(*this == o); }
 };

@@ -25,6 +25,8 @@
 #define LLMC_TUNE_AUTOTUNE_H
 
 #include "llmc/CodeGen/Compile.h"
+#include "llmc/CodeGen/SlotQuantizer.h"
+#include "llmc/Runtime/Calibrate.h"
 #include "llmc/Runtime/Evaluate.h"
 
 #include <map>
@@ -40,6 +42,14 @@ struct TuneOptions {
   std::vector<codegen::QuantRecipe> ladder;
   runtime::EvalOptions eval;
   std::function<void(llvm::StringRef)> progress;
+  /// Sequential calibration of every candidate before it is evaluated
+  /// (SequentialCalibration.h): its calibrated slots are rounded for the fp32
+  /// outputs from the inputs its own quantized slots produce, over these
+  /// calibration tokens. A candidate then costs one calibration run per
+  /// calibrated slot instead of none.
+  bool sequential = false;
+  llvm::ArrayRef<int32_t> calibrationTokens;
+  runtime::CalibrationOptions calibration;
 };
 
 struct TuneResult {
@@ -50,6 +60,12 @@ struct TuneResult {
   double bitsPerWeight = 0;
   unsigned evaluations = 0;
   bool met = false;
+  /// With TuneOptions::sequential: the chosen candidate's statistics (paired
+  /// for its calibrated slots) and its rounded slots, so that the final
+  /// compile (CompileOptions::calibration and slotCache) reproduces the
+  /// evaluated model without calibrating again.
+  llvm::StringMap<quant::CalibrationStats> sequentialStats;
+  codegen::SlotCache slotCache;
 };
 
 /// Bits per weight of a format, scales and zero points included.
@@ -61,7 +77,8 @@ std::vector<codegen::QuantRecipe> defaultLadder();
 /// `base.calibration` must hold statistics for every matmul slot; `reference`
 /// is the fp32 bundle of the same module (its plan names the slots); the
 /// goal is checked on `evalTokens` (calibration text the statistics did not
-/// use).
+/// use). With options.sequential every candidate is calibrated sequentially
+/// first (awq rungs are refused there).
 llvm::Expected<TuneResult> autoTune(mlir::ModuleOp module,
                                     const codegen::CompileOptions &base,
                                     const runtime::Model &reference,

@@ -58,12 +58,15 @@ TEST(QuantSpec, Options) {
   EXPECT_EQ(parseOk("int4:awq").method, QuantMethod::AWQ);
   EXPECT_EQ(parseOk("int2:quip:actorder").method, QuantMethod::Incoherent);
   EXPECT_EQ(parseOk("int4:f32:rtn").format.scaleType, ScaleType::F32);
+  EXPECT_TRUE(parseOk("int2:gptq:refit").refitScales);
+  EXPECT_FALSE(parseOk("int2:gptq").refitScales);
 }
 
 TEST(QuantSpec, CanonicalStringRoundTrips) {
   for (const char *s :
        {"int8", "int8:g64:asym", "int4:g128:sym:bf16:mse", "int3:asym:gptq",
         "int2:g32:asym:f32:mse:quip:actorder", "int4:awq", "fp16", "bf16",
+        "int2:g32:sym:mse:quip:actorder:refit", "int4:gptq:refit:quarot",
         "fp32"}) {
     QuantSpec a = parseOk(s);
     QuantSpec b = parseOk(a.str());
@@ -86,6 +89,10 @@ TEST(QuantSpec, ErrorsNameTheBadToken) {
   EXPECT_NE(parseErr("fp16:g32").find("'g32'"), std::string::npos);
   EXPECT_NE(parseErr("int4:actorder").find("actorder"), std::string::npos);
   EXPECT_NE(parseErr("int4:mse:mse").find("twice"), std::string::npos);
+  EXPECT_NE(parseErr("int4:refit").find("'refit' needs 'gptq' or 'quip'"),
+            std::string::npos);
+  EXPECT_NE(parseErr("int4:awq:refit").find("'refit' needs"), std::string::npos);
+  EXPECT_NE(parseErr("int4:gptq:refit:refit").find("twice"), std::string::npos);
   EXPECT_NE(parseErr("").find("empty"), std::string::npos);
   EXPECT_NE(parseErr("int4::sym").find("''"), std::string::npos);
 }

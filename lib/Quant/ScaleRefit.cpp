@@ -1,0 +1,125 @@
+//===- ScaleRefit.cpp - Least-squares group scales for fixed codes ---------===//
+#include "llmc/Quant/ScaleRefit.h"
+#include "llmc/Kernels/ThreadPool.h"
+#include "llmc/Quant/LinearAlgebra.h"
+
+#include <atomic>
+#include <cmath>
+
+using namespace llvm;
+
+namespace llmc {
+namespace quant {
+
+namespace {
+
+/// (w - deq(q_n)) H (...)^T for row n with the given scales.
+double rowLoss(const float *w, const QuantizedWeights &q, int64_t n,
+               const float *scales, const double *H, std::vector<double> &dw) {
+  const int64_t K = q.K;
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t g = k / q.group;
+    float v = (float(q.codes[n * K + k]) - float(q.zeros[n * q.numGroups + g])) *
+              scales[g];
+    dw[k] = double(v) - double(w[k]);
+  }
+  return quadraticForm(H, K, dw.data(), K);
+}
+
+} // namespace
+
+double refitGroupScales(const float *W, const double *H, QuantizedWeights &q) {
+  const int64_t N = q.N, K = q.K, G = q.numGroups, group = q.group;
+  const ScaleType st = q.format.scaleType;
+  std::vector<double> rowLosses(N, 0.0);
+  ThreadPool::global().parallelFor(N, [&](int64_t n0, int64_t n1) {
+    std::vector<double> a(K), HA(K * G), Hw(K), M, b, dw(K);
+    std::vector<int64_t> active;
+    std::vector<float> s(G);
+    for (int64_t n = n0; n < n1; ++n) {
+      const float *w = W + n * K;
+      float *scales = &q.scales[n * G];
+      const double before = rowLoss(w, q, n, scales, H, dw);
+      rowLosses[n] = before;
+      for (int64_t k = 0; k < K; ++k)
+        a[k] = double(q.codes[n * K + k]) -
+               double(q.zeros[n * G + k / group]);
+      // HA[:, g] = H A_g (column-major in g), Hw = H w.
+      for (int64_t i = 0; i < K; ++i) {
+        const double *Hi = H + i * K;
+        double hw = 0;
+        for (int64_t k = 0; k < K; ++k)
+          hw += Hi[k] * double(w[k]);
+        Hw[i] = hw;
+        for (int64_t g = 0; g < G; ++g) {
+          const int64_t k0 = g * group, k1 = std::min(K, k0 + group);
+          double t = 0;
+          for (int64_t k = k0; k < k1; ++k)
+            t += Hi[k] * a[k];
+          HA[g * K + i] = t;
+        }
+      }
+      // Groups whose codes are all at the zero point have no say in q.
+      active.clear();
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t k0 = g * group, k1 = std::min(K, k0 + group);
+        double mgg = 0;
+        for (int64_t k = k0; k < k1; ++k)
+          mgg += a[k] * HA[g * K + k];
+        if (mgg > 0)
+          active.push_back(g);
+      }
+      const int64_t P = int64_t(active.size());
+      if (P == 0)
+        continue;
+      M.assign(P * P, 0.0);
+      b.assign(P, 0.0);
+      for (int64_t i = 0; i < P; ++i) {
+        const int64_t g = active[i];
+        const int64_t k0 = g * group, k1 = std::min(K, k0 + group);
+        for (int64_t k = k0; k < k1; ++k)
+          b[i] += a[k] * Hw[k];
+        for (int64_t j = 0; j < P; ++j) {
+          const double *HAh = &HA[active[j] * K];
+          double t = 0;
+          for (int64_t k = k0; k < k1; ++k)
+            t += a[k] * HAh[k];
+          M[i * P + j] = t;
+        }
+      }
+      // A relative ridge keeps M safely positive definite (groups whose
+      // inputs are collinear in calibration); it pulls toward s = 0 by a
+      // negligible 1e-9 of the curvature.
+      for (int64_t i = 0; i < P; ++i)
+        M[i * P + i] *= 1.0 + 1e-9;
+      if (Error e = choleskyLower(M, P)) {
+        consumeError(std::move(e));
+        continue;
+      }
+      solveLower(M, P, b.data());
+      solveLowerTransposed(M, P, b.data());
+      std::copy(scales, scales + G, s.begin());
+      for (int64_t i = 0; i < P; ++i) {
+        float v = kernels::roundToScaleType(float(b[i]), st);
+        // The encoders divide by a scale: it must be finite and non-zero. A
+        // negative one is a valid least-squares answer (correlated inputs
+        // can make a group's best multiplier negative); (u - z) * s decodes
+        // it as any other.
+        if (std::isfinite(v) && v != 0)
+          s[active[i]] = v;
+      }
+      const double after = rowLoss(w, q, n, s.data(), H, dw);
+      if (after < before) {
+        std::copy(s.begin(), s.end(), scales);
+        rowLosses[n] = after;
+      }
+    }
+  });
+  double total = 0;
+  for (double l : rowLosses)
+    total += l;
+  return total;
+}
+
+} // namespace quant
+} // namespace llmc
