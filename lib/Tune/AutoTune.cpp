@@ -152,7 +152,8 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     slots.push_back(std::move(s));
   }
 
-  // 2. Bisection over thresholds, each candidate compiled and evaluated.
+  // 2. Candidate assignments, least accurate first, then a bisection over
+  // them, each candidate compiled and evaluated.
   std::vector<double> taus;
   for (const Slot &s : slots)
     taus.insert(taus.end(), s.err.begin(), s.err.end());
@@ -208,9 +209,35 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
       return std::move(e);
     return std::move(st);
   };
-  auto evaluate = [&](const std::vector<size_t> &rung) -> Expected<double> {
-    if (auto it = evaluated.find(rung); it != evaluated.end())
-      return it->second;
+  // Sensitivity probes are scored on the tuning chunks after the ones that
+  // judge the candidates: measured on the same chunks, the allocation would
+  // exploit their noise (a slot that happens to cost nothing there) and the
+  // candidate check would then confirm it.
+  ArrayRef<int32_t> candidateTokens = evalTokens, probeTokens;
+  double probeReference = result.referencePerplexity;
+  if (options.measureSensitivity) {
+    const size_t chunkTokens = size_t(options.eval.ctx);
+    const size_t used = options.eval.maxChunks > 0
+                            ? size_t(options.eval.maxChunks) * chunkTokens
+                            : evalTokens.size() / 2;
+    if (evalTokens.size() < used + 2 * chunkTokens)
+      return createStringError(
+          inconvertibleErrorCode(),
+          "measured sensitivities need tuning text beyond the %zu tokens the "
+          "candidates are scored on (%zu available): use fewer --tune-chunks "
+          "or more calibration text",
+          used, evalTokens.size());
+    candidateTokens = evalTokens.take_front(used);
+    probeTokens = evalTokens.drop_front(used).take_front(used);
+    auto pr = runtime::evaluatePerplexity(reference, probeTokens, options.eval);
+    if (!pr)
+      return pr.takeError();
+    probeReference = pr->perplexity;
+  }
+  // Compiles the assignment (with sequential calibration unless `probe`) and
+  // returns its perplexity on the candidates' or the probes' tokens.
+  auto compileAndEvaluate = [&](const std::vector<size_t> &rung,
+                                bool probe) -> Expected<double> {
     SmallString<128> tmp;
     if (std::error_code ec = sys::fs::createTemporaryFile("llmc-tune", "llmc", tmp))
       return createStringError(ec, "cannot create a temporary file");
@@ -224,7 +251,7 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
         return base.recipe;
       return it->second;
     };
-    if (options.sequential) {
+    if (options.sequential && !probe) {
       say(formatv("tune: candidate {0}: sequential calibration ({1:f2} "
                   "bits/weight)",
                   result.evaluations + 1, bpw(rung)));
@@ -240,21 +267,90 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     auto m = runtime::Model::load(tmp);
     if (!m)
       return m.takeError();
-    auto r = runtime::evaluatePerplexity(**m, evalTokens, options.eval);
+    auto r = runtime::evaluatePerplexity(**m, probe ? probeTokens : candidateTokens,
+                                         options.eval);
+    if (!r)
+      return r.takeError();
+    return r->perplexity;
+  };
+  auto evaluate = [&](const std::vector<size_t> &rung) -> Expected<double> {
+    if (auto it = evaluated.find(rung); it != evaluated.end())
+      return it->second;
+    auto r = compileAndEvaluate(rung, /*probe=*/false);
     if (!r)
       return r.takeError();
     ++result.evaluations;
-    evaluated[rung] = r->perplexity;
+    evaluated[rung] = *r;
     say(formatv("tune: candidate {0}: {1:f2} bits/weight, perplexity {2:f4} "
                 "({3:+f2}%)",
-                result.evaluations, bpw(rung), r->perplexity,
-                100.0 * (r->perplexity / result.referencePerplexity - 1)));
-    return r->perplexity;
+                result.evaluations, bpw(rung), *r,
+                100.0 * (*r / result.referencePerplexity - 1)));
+    return *r;
   };
+
+  std::vector<std::vector<size_t>> candidates;
+  auto addCandidate = [&](std::vector<size_t> rung) {
+    if (candidates.empty() || candidates.back() != rung)
+      candidates.push_back(std::move(rung));
+  };
+  if (!options.measureSensitivity) {
+    for (double tau : taus)
+      addCandidate(assign(tau));
+  } else {
+    // Measured sensitivity: d[s][l] = relative perplexity increase with slot
+    // s alone at rung l (every other slot at the top rung, taken as
+    // lossless). Assuming the increases add up, the cheapest assignment
+    // with predicted increase D solves a multiple-choice knapsack; its
+    // Lagrangian relaxation picks, for each slot independently,
+    //     argmin_l  bits(s, l) / params + lambda * d[s][l],
+    // and sweeping lambda from 0 (cheapest) up (most accurate) traces the
+    // lower convex hull of (bits, D): the candidates.
+    const size_t top = ladder.size() - 1;
+    std::vector<std::vector<double>> d(slots.size(),
+                                       std::vector<double>(ladder.size(), 0.0));
+    double params = 0;
+    for (const Slot &s : slots)
+      params += double(s.N * s.K);
+    for (size_t s = 0; s < slots.size(); ++s) {
+      std::string line;
+      for (size_t l = 0; l < top; ++l) {
+        std::vector<size_t> rung(slots.size(), top);
+        rung[s] = l;
+        auto p = compileAndEvaluate(rung, /*probe=*/true);
+        if (!p)
+          return p.takeError();
+        // Below zero is measurement luck: no format is better than fp16.
+        d[s][l] = std::max(0.0, *p / probeReference - 1);
+        line += formatv(" {0:f2}%", 100 * d[s][l]).str();
+      }
+      result.sensitivityEvaluations += unsigned(top);
+      say(formatv("tune: sensitivity of {0}:{1}", slots[s].name, line));
+    }
+    auto allocate = [&](double lambda) {
+      std::vector<size_t> rung(slots.size(), top);
+      for (size_t s = 0; s < slots.size(); ++s) {
+        const double share = double(slots[s].N * slots[s].K) / params;
+        double bestCost = INFINITY;
+        for (size_t l = 0; l < ladder.size(); ++l) {
+          double cost = share * bitsPerWeight(ladder[l], slots[s].K) +
+                        lambda * d[s][l];
+          if (cost < bestCost) {
+            bestCost = cost;
+            rung[s] = l;
+          }
+        }
+      }
+      return rung;
+    };
+    // lambda in bits/weight per unit of relative perplexity: 1e-3 .. 1e9.
+    for (int i = 0; i <= 480; ++i)
+      addCandidate(allocate(std::pow(10.0, -3.0 + i / 40.0)));
+    addCandidate(std::vector<size_t>(slots.size(), top));
+  }
   const double limit = result.referencePerplexity * (1.0 + options.goal);
   // The most accurate assignment first: if it misses, nothing will meet it.
-  size_t lo = 0, hi = taus.size() - 1; // taus[hi]: smallest threshold
-  auto best = assign(taus[hi]);
+  size_t lo = 0, hi = candidates.size() - 1;
+  auto best = candidates[hi];
   auto ppl = evaluate(best);
   if (!ppl)
     return ppl.takeError();
@@ -266,10 +362,11 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     last.reset();
   };
   keepState(best);
-  // Invariant: taus[hi] meets the goal; find the largest threshold that does.
+  // Invariant: candidates[hi] meets the goal; find the least accurate one
+  // that does.
   while (result.met && lo < hi && result.evaluations < std::max(1u, options.budget)) {
     size_t mid = lo + (hi - lo) / 2;
-    auto rung = assign(taus[mid]);
+    const std::vector<size_t> &rung = candidates[mid];
     auto p = evaluate(rung);
     if (!p)
       return p.takeError();

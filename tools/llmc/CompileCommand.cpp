@@ -149,6 +149,18 @@ static cl::opt<int64_t> tuneChunks(
     cl::desc("--quant=auto: sequences of held-out calibration text each "
              "candidate is scored on (default 16)"),
     cl::init(16), cl::sub(llmc::cli::compileCmd));
+enum class TuneSensitivity { Proxy, Measured };
+static cl::opt<TuneSensitivity> tuneSensitivity(
+    "tune-sensitivity",
+    cl::desc("--quant=auto: how each layer's sensitivity to each format is "
+             "ranked"),
+    cl::values(clEnumValN(TuneSensitivity::Proxy, "proxy",
+                          "relative output error on the calibration inputs "
+                          "(default; no extra models)"),
+               clEnumValN(TuneSensitivity::Measured, "measured",
+                          "perplexity of the model with that layer alone "
+                          "quantized (layers x formats extra models)")),
+    cl::init(TuneSensitivity::Proxy), cl::sub(llmc::cli::compileCmd));
 
 // A lib/Quant spec as the code generator's recipe.
 static Expected<llmc::codegen::QuantRecipe>
@@ -370,6 +382,7 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
   to.budget = tuneBudget;
   to.eval.ctx = std::min<int64_t>(calibSeqLen, calib.model->config().maxContext);
   to.eval.maxChunks = tuneChunks;
+  to.measureSensitivity = tuneSensitivity == TuneSensitivity::Measured;
   to.progress = co.progress;
   if (int64_t(held.size()) < 2 * to.eval.ctx)
     return createStringError(inconvertibleErrorCode(),
@@ -408,6 +421,8 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
                            {"bits_per_weight", r->bitsPerWeight},
                            {"evaluations", int64_t(r->evaluations)},
                            {"sequential_calibration", to.sequential},
+                           {"sensitivity", to.measureSensitivity ? "measured" : "proxy"},
+                           {"sensitivity_evaluations", int64_t(r->sensitivityEvaluations)},
                            {"recipe", json::Value(json::Object(file))}};
   std::string recipePath = (output + ".recipe.json").str();
   std::error_code ec;

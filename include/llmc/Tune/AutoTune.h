@@ -17,6 +17,10 @@
 //     threshold that meets the goal. `budget` bounds the number of models
 //     evaluated.
 //
+// With measureSensitivity, step 1 measures instead: the perplexity increase
+// d[s][l] of each slot alone at each rung, and step 2's candidates are the
+// Lagrangian allocations argmin_l bits(s, l) + lambda d[s][l] over lambda.
+//
 // The result is a recipe per slot; the caller writes it into the bundle's
 // manifest and as a reusable --quant-recipe file.
 //
@@ -48,6 +52,12 @@ struct TuneOptions {
   /// calibration tokens. A candidate then costs one calibration run per
   /// calibrated slot instead of none.
   bool sequential = false;
+  /// Rank the rungs by measured perplexity instead of the proxy error: each
+  /// slot is compiled alone at each rung below the top one (every other slot
+  /// at the top) and evaluated, slots x (rungs - 1) models before the
+  /// search; the candidates are then the Lagrangian allocations of bits
+  /// against the summed measured increases.
+  bool measureSensitivity = false;
   llvm::ArrayRef<int32_t> calibrationTokens;
   runtime::CalibrationOptions calibration;
 };
@@ -59,6 +69,8 @@ struct TuneResult {
   /// Of the matmul weights, scales and zero points included.
   double bitsPerWeight = 0;
   unsigned evaluations = 0;
+  /// Models evaluated to measure sensitivities (TuneOptions::measureSensitivity).
+  unsigned sensitivityEvaluations = 0;
   bool met = false;
   /// With TuneOptions::sequential: the chosen candidate's statistics (paired
   /// for its calibrated slots) and its rounded slots, so that the final
