@@ -347,6 +347,21 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
       addCandidate(allocate(std::pow(10.0, -3.0 + i / 40.0)));
     addCandidate(std::vector<size_t>(slots.size(), top));
   }
+  // A size budget keeps the candidates within it; the most accurate of them
+  // is then the answer when none meets the goal.
+  if (options.maxBitsPerWeight > 0) {
+    const double cheapest = bpw(candidates.front());
+    candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
+                                    [&](const std::vector<size_t> &r) {
+                                      return bpw(r) > options.maxBitsPerWeight;
+                                    }),
+                     candidates.end());
+    if (candidates.empty())
+      return createStringError(inconvertibleErrorCode(),
+                               "no recipe of the ladder fits in %.2f bits/weight "
+                               "(the cheapest takes %.2f)",
+                               options.maxBitsPerWeight, cheapest);
+  }
   const double limit = result.referencePerplexity * (1.0 + options.goal);
   // The most accurate assignment first: if it misses, nothing will meet it.
   size_t lo = 0, hi = candidates.size() - 1;

@@ -149,6 +149,12 @@ static cl::opt<int64_t> tuneChunks(
     cl::desc("--quant=auto: sequences of held-out calibration text each "
              "candidate is scored on (default 16)"),
     cl::init(16), cl::sub(llmc::cli::compileCmd));
+static cl::opt<double> tuneMaxBpw(
+    "tune-max-bpw",
+    cl::desc("--quant=auto: consider only recipes of at most this many bits "
+             "per weight; if none meets the goal, keep the most accurate "
+             "(default: no limit)"),
+    cl::init(0), cl::sub(llmc::cli::compileCmd));
 enum class TuneSensitivity { Proxy, Measured };
 static cl::opt<TuneSensitivity> tuneSensitivity(
     "tune-sensitivity",
@@ -383,6 +389,11 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
   to.eval.ctx = std::min<int64_t>(calibSeqLen, calib.model->config().maxContext);
   to.eval.maxChunks = tuneChunks;
   to.measureSensitivity = tuneSensitivity == TuneSensitivity::Measured;
+  if (tuneMaxBpw < 0)
+    return createStringError(inconvertibleErrorCode(),
+                             "--tune-max-bpw must be positive (got %g)",
+                             double(tuneMaxBpw));
+  to.maxBitsPerWeight = tuneMaxBpw;
   to.progress = co.progress;
   if (int64_t(held.size()) < 2 * to.eval.ctx)
     return createStringError(inconvertibleErrorCode(),
@@ -422,6 +433,7 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
                            {"evaluations", int64_t(r->evaluations)},
                            {"sequential_calibration", to.sequential},
                            {"sensitivity", to.measureSensitivity ? "measured" : "proxy"},
+                           {"max_bits_per_weight", to.maxBitsPerWeight},
                            {"sensitivity_evaluations", int64_t(r->sensitivityEvaluations)},
                            {"recipe", json::Value(json::Object(file))}};
   std::string recipePath = (output + ".recipe.json").str();

@@ -58,6 +58,10 @@ struct TuneOptions {
   /// search; the candidates are then the Lagrangian allocations of bits
   /// against the summed measured increases.
   bool measureSensitivity = false;
+  /// Size budget (0 = none): only candidates with at most this many bits per
+  /// weight are considered; if none meets the goal, the most accurate of them
+  /// is returned (TuneResult::met false).
+  double maxBitsPerWeight = 0;
   llvm::ArrayRef<int32_t> calibrationTokens;
   runtime::CalibrationOptions calibration;
 };
