@@ -201,6 +201,63 @@ TEST_F(CodeGenRuntimeTest, ProgramAndDriverMatchTheReference) {
   }
 }
 
+// Model::load checks the embedding step's table slot before anything reads
+// through it: a plan (checksums valid) whose embedding names a packed slot or
+// no slot at all is refused with a clear error, not gathered out of bounds.
+TEST_F(CodeGenRuntimeTest, LoadRejectsABadEmbeddingTable) {
+  std::string path = bundle("embed-ok.llmc");
+  auto good = runtime::Model::load(path);
+  ASSERT_TRUE(static_cast<bool>(good)) << llvm::toString(good.takeError());
+  int64_t packedSlot = -1;
+  for (size_t i = 0; i < (*good)->plan().weights.size(); ++i)
+    if ((*good)->plan().weights[i].kind == codegen::SlotKind::Packed)
+      packedSlot = int64_t(i);
+  ASSERT_GE(packedSlot, 0);
+  const int64_t slots = int64_t((*good)->plan().weights.size());
+
+  for (int64_t badSlot : {packedSlot, slots + 5, int64_t(-1)}) {
+    SCOPED_TRACE(badSlot);
+    auto b = bundle::Bundle::open(path);
+    ASSERT_TRUE(static_cast<bool>(b)) << llvm::toString(b.takeError());
+    auto planText = (*b)->sectionText(codegen::kPlanSection);
+    ASSERT_TRUE(static_cast<bool>(planText));
+    auto plan = llvm::json::parse(*planText);
+    ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+    bool edited = false;
+    for (llvm::json::Value &step : *plan->getAsObject()->getArray("steps")) {
+      llvm::json::Object *o = step.getAsObject();
+      if (o->getString("op") == llvm::StringRef("embed")) {
+        (*o)["weight"] = badSlot;
+        edited = true;
+      }
+    }
+    ASSERT_TRUE(edited);
+    std::string newPlan = llvm::formatv("{0}", llvm::json::Value(std::move(*plan))).str();
+    // The same bundle with the edited plan, every checksum recomputed.
+    std::string bad = dir_ + "/embed-bad.llmc";
+    auto w = bundle::BundleWriter::create(bad);
+    ASSERT_TRUE(static_cast<bool>(w)) << llvm::toString(w.takeError());
+    for (const bundle::SectionEntry &e : (*b)->sections()) {
+      llvm::StringRef name(e.name);
+      llvm::Error added = llvm::Error::success();
+      if (name == codegen::kPlanSection) {
+        added = (*w)->addSection(name, llvm::StringRef(newPlan), e.alignment, e.flags);
+      } else {
+        auto bytes = (*b)->section(name);
+        ASSERT_TRUE(static_cast<bool>(bytes));
+        added = (*w)->addSection(name, *bytes, e.alignment, e.flags);
+      }
+      ASSERT_FALSE(static_cast<bool>(added)) << llvm::toString(std::move(added));
+    }
+    llvm::Error finished = (*w)->finish();
+    ASSERT_FALSE(static_cast<bool>(finished)) << llvm::toString(std::move(finished));
+    auto m = runtime::Model::load(bad);
+    ASSERT_FALSE(static_cast<bool>(m));
+    std::string msg = llvm::toString(m.takeError());
+    EXPECT_NE(msg.find("the embedding step has a bad table slot"), std::string::npos) << msg;
+  }
+}
+
 TEST_F(CodeGenRuntimeTest, ChunkedPrefill) {
   codegen::CompileOptions opts;
   opts.maxTokensPerCall = 5;
