@@ -21,6 +21,21 @@ template <class Pred> static void spinUntil(Pred done) {
   }
 }
 
+/// The pool whose job this thread is running, if any: a run() from inside
+/// one of its own jobs (a parallel routine calling another) executes inline,
+/// as one thread, instead of deadlocking on the busy workers.
+static thread_local const ThreadPool *tlsRunningPool = nullptr;
+
+namespace {
+struct RunningPool {
+  const ThreadPool *saved;
+  explicit RunningPool(const ThreadPool *p) : saved(tlsRunningPool) {
+    tlsRunningPool = p;
+  }
+  ~RunningPool() { tlsRunningPool = saved; }
+};
+} // namespace
+
 static void pinToCore(unsigned core) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -71,16 +86,20 @@ void ThreadPool::workerLoop(unsigned idx) {
     seen = gen;
     if (stop_.load())
       return;
-    job_(idx, numThreads_);
+    {
+      RunningPool running(this);
+      job_(idx, numThreads_);
+    }
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
 void ThreadPool::run(llvm::function_ref<void(unsigned, unsigned)> fn) {
-  if (numThreads_ == 1) {
+  if (numThreads_ == 1 || tlsRunningPool == this) {
     fn(0, 1);
     return;
   }
+  RunningPool running(this);
   job_ = fn;
   pending_.store(numThreads_ - 1, std::memory_order_relaxed);
   {

@@ -31,7 +31,9 @@ public:
   unsigned size() const { return numThreads_; }
 
   /// Runs fn(threadIndex, numThreads) once on every thread; returns when all
-  /// are done.
+  /// are done. Called from inside one of this pool's own jobs, it runs
+  /// fn(0, 1) on the calling thread (so parallel routines may call each
+  /// other); such an inline job must not use barrier().
   void run(llvm::function_ref<void(unsigned, unsigned)> fn);
 
   /// Spin barrier for the threads of the job being run(); every thread of the

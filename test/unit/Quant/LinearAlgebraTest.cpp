@@ -113,4 +113,14 @@ TEST(LinearAlgebra, UpperCholeskyOfInverse) {
   for (double v : ref)
     scale = std::max(scale, std::fabs(v));
   EXPECT_LT(maxAbsDiff(UtU, ref), 1e-8 * scale);
+  // The Cholesky factor is unique: U is chol(A^-1)^T, here from the naive
+  // inverse.
+  std::vector<double> L = ref;
+  ASSERT_FALSE(bool(choleskyLower(L, n)));
+  double uscale = 0;
+  for (double v : L)
+    uscale = std::max(uscale, std::fabs(v));
+  EXPECT_LT(maxAbsDiff(*U, transpose(L, n)), 1e-8 * uscale);
+  for (int64_t i = 0; i < n; ++i)
+    EXPECT_GT((*U)[i * n + i], 0.0);
 }
