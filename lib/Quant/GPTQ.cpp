@@ -2,6 +2,9 @@
 #include "llmc/Quant/GPTQ.h"
 #include "llmc/Quant/LinearAlgebra.h"
 #include "llmc/Quant/ScaleRefit.h"
+#include "llmc/Kernels/ThreadPool.h"
+#include <mutex>
+#include <string>
 #include <numeric>
 
 using namespace llvm;
@@ -147,48 +150,62 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
     if (!staticGroups)
       B = std::max(group, B / group * group);
 
+    // Rows are independent in GPTQ (each one's error feeds back into itself
+    // only), so every step below splits the rows among the threads. Within
+    // a block, each row takes its columns in order with its block segment in
+    // L1; the lazy update then runs over column tiles, so that a tile of U's
+    // block rows stays in cache while all of a thread's rows pass over it.
+    constexpr int64_t kColumnTile = 512;
     std::vector<double> err(N * B);
+    std::mutex failureMu;
+    std::string failure;
     for (int64_t i1 = 0; i1 < K; i1 += B) {
       const int64_t i2 = std::min(K, i1 + B);
-      for (int64_t j = i1; j < i2; ++j) {
-        const int64_t k = perm[j], g = k / group;
-        if (!staticGroups && j % group == 0) { // perm is the identity here
-          int64_t len = std::min(K, j + group) - j;
-          if (Error e = groupParamsFrom(
-                  [&](int64_t n, int64_t c) { return Wp[n * K + j + c]; }, j,
-                  len))
-            return std::move(e);
-          for (int64_t n = 0; n < N; ++n)
-            setGroupParams(q, n, g, params[n]);
-        }
-        const double *Uj = &U[j * K];
-        const double invD = 1.0 / Uj[j];
-        for (int64_t n = 0; n < N; ++n) {
+      ThreadPool::global().parallelFor(N, [&](int64_t n0, int64_t n1) {
+        std::vector<GroupParams> rowParams(1);
+        std::vector<float> rowBlock;
+        for (int64_t n = n0; n < n1; ++n) {
           double *Wn = &Wp[n * K];
-          GroupParams p = groupParams(q, n, g);
-          uint8_t u = encodeWeight(float(Wn[j]), p, maxCode);
-          q.codes[n * K + k] = u;
-          double e = (Wn[j] - double(decodeWeight(u, p))) * invD;
-          err[n * B + (j - i1)] = e;
-          for (int64_t l = j + 1; l < i2; ++l)
-            Wn[l] -= e * Uj[l];
+          for (int64_t j = i1; j < i2; ++j) {
+            const int64_t k = perm[j], g = k / group;
+            if (!staticGroups && j % group == 0) { // perm is the identity here
+              const int64_t len = std::min(K, j + group) - j;
+              rowBlock.assign(Wn + j, Wn + j + len);
+              if (Error e = computeGroupParams(rowBlock.data(), 1, len, j, fmt,
+                                               clip, rowParams)) {
+                std::lock_guard<std::mutex> lock(failureMu);
+                failure = toString(std::move(e));
+                return;
+              }
+              setGroupParams(q, n, g, rowParams[0]);
+            }
+            const double *Uj = &U[j * K];
+            GroupParams p = groupParams(q, n, g);
+            uint8_t u = encodeWeight(float(Wn[j]), p, maxCode);
+            q.codes[n * K + k] = u;
+            double e = (Wn[j] - double(decodeWeight(u, p))) * (1.0 / Uj[j]);
+            err[n * B + (j - i1)] = e;
+            axpy(Wn + j + 1, -e, Uj + j + 1, i2 - j - 1);
+          }
         }
-      }
-      // Lazy batch update of the columns after the block:
-      // W[:, i2:] -= Err[:, i1:i2] U[i1:i2, i2:].
-      if (i2 == K)
-        continue;
-      for (int64_t n = 0; n < N; ++n) {
-        double *Wn = &Wp[n * K];
-        for (int64_t j = i1; j < i2; ++j) {
-          double e = err[n * B + (j - i1)];
-          if (e == 0)
-            continue;
-          const double *Uj = &U[j * K];
-          for (int64_t l = i2; l < K; ++l)
-            Wn[l] -= e * Uj[l];
+        // Lazy batch update of the columns after the block:
+        // W[:, i2:] -= Err[:, i1:i2] U[i1:i2, i2:].
+        for (int64_t l0 = i2; l0 < K; l0 += kColumnTile) {
+          const int64_t l1 = std::min(K, l0 + kColumnTile);
+          for (int64_t n = n0; n < n1; ++n) {
+            double *Wn = &Wp[n * K];
+            for (int64_t j = i1; j < i2; ++j) {
+              const double e = err[n * B + (j - i1)];
+              if (e == 0)
+                continue;
+              axpy(Wn + l0, -e, &U[j * K + l0], l1 - l0);
+            }
+          }
         }
-      }
+      });
+      if (!failure.empty())
+        return createStringError(inconvertibleErrorCode(), "gptq: %s",
+                                 failure.c_str());
     }
     return std::move(q);
   };

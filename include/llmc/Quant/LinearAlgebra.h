@@ -18,6 +18,11 @@
 namespace llmc {
 namespace quant {
 
+/// sum_i a[i] b[i] (eight partial sums; vectorized for the host's ISA).
+double dot(const double *a, const double *b, int64_t n);
+/// y[i] += a x[i] (vectorized for the host's ISA).
+void axpy(double *y, double a, const double *x, int64_t n);
+
 /// A = L L^T for symmetric positive definite A (only the lower triangle of A
 /// is read). On success A holds L (strict upper triangle zeroed). Fails, naming
 /// the pivot, when A is not (numerically) positive definite.
