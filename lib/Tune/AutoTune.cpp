@@ -29,6 +29,11 @@ double bitsPerWeight(const codegen::QuantRecipe &r, int64_t K) {
   return double(f.bits()) + scaleBits / g + (r.symmetric ? 0.0 : 8.0 / g);
 }
 
+std::string percentChange(double value, double reference) {
+  const double d = 100.0 * (value / reference - 1);
+  return formatv("{0}{1:f2}%", d >= 0 ? "+" : "", d).str();
+}
+
 std::vector<codegen::QuantRecipe> defaultLadder() {
   // Incoherence processing + LDLQ with act-order and the clipping search: the
   // most accurate rounding of lib/Quant on real models (docs/QUANTIZATION.md).
@@ -282,9 +287,9 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     ++result.evaluations;
     evaluated[rung] = *r;
     say(formatv("tune: candidate {0}: {1:f2} bits/weight, perplexity {2:f4} "
-                "({3:+f2}%)",
+                "({3})",
                 result.evaluations, bpw(rung), *r,
-                100.0 * (*r / result.referencePerplexity - 1)));
+                percentChange(*r, result.referencePerplexity)));
     return *r;
   };
 

@@ -412,10 +412,10 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
     return r.takeError();
   if (co.progress)
     co.progress(formatv("tune: {0}: {1:f2} bits/weight, perplexity {2:f4} vs "
-                        "fp32 {3:f4} ({4:+f2}%, goal {5:f2}%), {6} models evaluated",
+                        "fp32 {3:f4} ({4}, goal {5:f2}%), {6} models evaluated",
                         r->met ? "goal met" : "goal NOT met", r->bitsPerWeight,
                         r->perplexity, r->referencePerplexity,
-                        100.0 * (r->perplexity / r->referencePerplexity - 1),
+                        llmc::tune::percentChange(r->perplexity, r->referencePerplexity),
                         100.0 * goal, r->evaluations)
                     .str());
   // The recipe file: one exact rule per weight (merged slots by first part).

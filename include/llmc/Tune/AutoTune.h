@@ -87,6 +87,9 @@ struct TuneResult {
 /// Bits per weight of a format, scales and zero points included.
 double bitsPerWeight(const codegen::QuantRecipe &r, int64_t K);
 
+/// The relative change of `value` over `reference` with its sign, "+1.23%".
+std::string percentChange(double value, double reference);
+
 /// The ladder `--quant=auto` uses by default.
 std::vector<codegen::QuantRecipe> defaultLadder();
 
