@@ -113,16 +113,6 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
   clip.minShrink = opts.minShrink;
   clip.colWeights = diag.data(); // original column order
 
-  std::vector<float> block;
-  std::vector<GroupParams> params(N);
-  auto groupParamsFrom = [&](auto value, int64_t k0, int64_t len) -> Error {
-    block.resize(N * len);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t j = 0; j < len; ++j)
-        block[n * len + j] = float(value(n, j));
-    return computeGroupParams(block.data(), N, len, k0, fmt, clip, params);
-  };
-
   // One GPTQ pass over a copy of Wp. `fixed` (optional) supplies every
   // group's scale and zero point, which makes the groups static.
   const std::vector<double> Wp0 = std::move(Wp);
@@ -134,10 +124,15 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
       q.scales = fixed->scales;
       q.zeros = fixed->zeros;
     } else if (staticGroups) {
+      // Every group's parameters up front, from the original weights.
+      std::vector<float> block;
+      std::vector<GroupParams> params(N);
       for (int64_t g = 0; g < q.numGroups; ++g) {
         int64_t k0 = g * group, len = std::min(K, k0 + group) - k0;
-        if (Error e = groupParamsFrom(
-                [&](int64_t n, int64_t j) { return W[n * K + k0 + j]; }, k0, len))
+        block.resize(N * len);
+        for (int64_t n = 0; n < N; ++n)
+          std::copy(W + n * K + k0, W + n * K + k0 + len, &block[n * len]);
+        if (Error e = computeGroupParams(block.data(), N, len, k0, fmt, clip, params))
           return std::move(e);
         for (int64_t n = 0; n < N; ++n)
           setGroupParams(q, n, g, params[n]);
@@ -237,7 +232,6 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
     cur = std::move(*next);
   }
   return std::move(res);
-
 }
 
 } // namespace quant

@@ -119,20 +119,15 @@ void invertLowerTriangular(std::vector<double> &L, int64_t n) {
 }
 
 void solveLower(const std::vector<double> &L, int64_t n, double *b) {
-  for (int64_t i = 0; i < n; ++i) {
-    double s = b[i];
-    for (int64_t p = 0; p < i; ++p)
-      s -= L[i * n + p] * b[p];
-    b[i] = s / L[i * n + i];
-  }
+  for (int64_t i = 0; i < n; ++i)
+    b[i] = (b[i] - dot(&L[i * n], b, i)) / L[i * n + i];
 }
 
 void solveLowerTransposed(const std::vector<double> &L, int64_t n, double *b) {
   for (int64_t i = n - 1; i >= 0; --i) {
     double s = b[i] / L[i * n + i];
     b[i] = s;
-    for (int64_t p = 0; p < i; ++p) // column i of L^T = row i of L
-      b[p] -= L[i * n + p] * s;
+    axpy(b, -s, &L[i * n], i); // column i of L^T = row i of L
   }
 }
 

@@ -53,9 +53,7 @@ Expected<std::vector<float>> matchReferenceOutputs(const float *W, int64_t N,
         if (wi == 0)
           continue;
         y[size_t(i)] += wi * damp;
-        const double *Ci = &C[size_t(i * K)];
-        for (int64_t j = 0; j < K; ++j)
-          y[size_t(j)] += wi * Ci[j];
+        axpy(y.data(), wi, &C[size_t(i * K)], K);
       }
       solveLower(L, K, y.data());
       solveLowerTransposed(L, K, y.data());

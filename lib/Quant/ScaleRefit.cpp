@@ -3,7 +3,6 @@
 #include "llmc/Kernels/ThreadPool.h"
 #include "llmc/Quant/LinearAlgebra.h"
 
-#include <atomic>
 #include <cmath>
 
 using namespace llvm;
@@ -53,20 +52,14 @@ double refitGroupScales(const float *W, const double *H, QuantizedWeights &q) {
         Hw[i] = hw;
         for (int64_t g = 0; g < G; ++g) {
           const int64_t k0 = g * group, k1 = std::min(K, k0 + group);
-          double t = 0;
-          for (int64_t k = k0; k < k1; ++k)
-            t += Hi[k] * a[k];
-          HA[g * K + i] = t;
+          HA[g * K + i] = dot(Hi + k0, &a[k0], k1 - k0);
         }
       }
       // Groups whose codes are all at the zero point have no say in q.
       active.clear();
       for (int64_t g = 0; g < G; ++g) {
         const int64_t k0 = g * group, k1 = std::min(K, k0 + group);
-        double mgg = 0;
-        for (int64_t k = k0; k < k1; ++k)
-          mgg += a[k] * HA[g * K + k];
-        if (mgg > 0)
+        if (dot(&a[k0], &HA[g * K + k0], k1 - k0) > 0)
           active.push_back(g);
       }
       const int64_t P = int64_t(active.size());
@@ -77,15 +70,9 @@ double refitGroupScales(const float *W, const double *H, QuantizedWeights &q) {
       for (int64_t i = 0; i < P; ++i) {
         const int64_t g = active[i];
         const int64_t k0 = g * group, k1 = std::min(K, k0 + group);
-        for (int64_t k = k0; k < k1; ++k)
-          b[i] += a[k] * Hw[k];
-        for (int64_t j = 0; j < P; ++j) {
-          const double *HAh = &HA[active[j] * K];
-          double t = 0;
-          for (int64_t k = k0; k < k1; ++k)
-            t += a[k] * HAh[k];
-          M[i * P + j] = t;
-        }
+        b[i] = dot(&a[k0], &Hw[k0], k1 - k0);
+        for (int64_t j = 0; j < P; ++j)
+          M[i * P + j] = dot(&a[k0], &HA[active[j] * K + k0], k1 - k0);
       }
       // A relative ridge keeps M safely positive definite (groups whose
       // inputs are collinear in calibration); it pulls toward s = 0 by a

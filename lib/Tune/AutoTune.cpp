@@ -198,16 +198,19 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
       bySlot[slots[s].name] = ladder[rung[s]];
     return bySlot;
   };
-  auto calibrate = [&](const std::vector<size_t> &rung,
-                       const std::map<std::string, codegen::QuantRecipe> &bySlot)
-      -> Expected<SequentialState> {
-    SequentialState st{rung, *base.calibration, {}};
+  // The compile options of an assignment (`bySlot` must outlive them).
+  auto optionsFor = [&](const std::map<std::string, codegen::QuantRecipe> &bySlot) {
     codegen::CompileOptions co = base;
     co.progress = nullptr;
-    co.recipeFor = [&](StringRef name) -> Expected<codegen::QuantRecipe> {
+    co.recipeFor = [&bySlot, &base](StringRef name) -> Expected<codegen::QuantRecipe> {
       auto it = bySlot.find(name.str());
       return it == bySlot.end() ? base.recipe : it->second;
     };
+    return co;
+  };
+  auto calibrate = [&](const std::vector<size_t> &rung,
+                       const codegen::CompileOptions &co) -> Expected<SequentialState> {
+    SequentialState st{rung, *base.calibration, {}};
     if (Error e = calibrateSequentially(module, co, reference,
                                         options.calibrationTokens,
                                         options.calibration, st.stats, st.cache))
@@ -247,20 +250,13 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     if (std::error_code ec = sys::fs::createTemporaryFile("llmc-tune", "llmc", tmp))
       return createStringError(ec, "cannot create a temporary file");
     FileRemover remove(tmp);
-    codegen::CompileOptions co = base;
-    co.progress = nullptr;
     const std::map<std::string, codegen::QuantRecipe> bySlot = recipesOf(rung);
-    co.recipeFor = [&](StringRef name) -> Expected<codegen::QuantRecipe> {
-      auto it = bySlot.find(name.str());
-      if (it == bySlot.end())
-        return base.recipe;
-      return it->second;
-    };
+    codegen::CompileOptions co = optionsFor(bySlot);
     if (options.sequential && !probe) {
       say(formatv("tune: candidate {0}: sequential calibration ({1:f2} "
                   "bits/weight)",
                   result.evaluations + 1, bpw(rung)));
-      auto st = calibrate(rung, bySlot);
+      auto st = calibrate(rung, co);
       if (!st)
         return st.takeError();
       last = std::move(*st);
@@ -407,7 +403,8 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
   result.bitsPerWeight = bpw(best);
   if (options.sequential) {
     if (!chosen || chosen->rung != best) { // evaluated earlier, state dropped
-      auto st = calibrate(best, recipesOf(best));
+      const auto bySlot = recipesOf(best);
+      auto st = calibrate(best, optionsFor(bySlot));
       if (!st)
         return st.takeError();
       chosen = std::move(*st);
