@@ -391,7 +391,7 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
   to.measureSensitivity = tuneSensitivity == TuneSensitivity::Measured;
   if (tuneMaxBpw < 0)
     return createStringError(inconvertibleErrorCode(),
-                             "--tune-max-bpw must be positive (got %g)",
+                             "--tune-max-bpw must be positive, or 0 for no limit (got %g)",
                              double(tuneMaxBpw));
   to.maxBitsPerWeight = tuneMaxBpw;
   to.progress = co.progress;

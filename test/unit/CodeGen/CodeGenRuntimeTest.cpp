@@ -420,3 +420,24 @@ TEST_F(CodeGenRuntimeTest, CApiErrors) {
 }
 
 } // namespace
+
+// A manifest's recipe is validated when the bundle loads: options that only
+// calibrated rounding has are refused with round to nearest.
+TEST(QuantRecipeValidate, RefitAndActOrderNeedGptqOrQuip) {
+  codegen::QuantRecipe r;
+  r.type = "int4";
+  r.method = "rtn";
+  r.refitScales = true;
+  EXPECT_NE(llvm::toString(r.validate()).find("'refit' needs the gptq or quip method (got rtn)"),
+            std::string::npos);
+  r.refitScales = false;
+  r.actOrder = true;
+  EXPECT_NE(llvm::toString(r.validate()).find("act-order applies to gptq and quip only"),
+            std::string::npos);
+  for (const char *m : {"gptq", "quip"}) {
+    r.method = m;
+    r.refitScales = true;
+    llvm::Error ok = r.validate();
+    EXPECT_FALSE(static_cast<bool>(ok)) << llvm::toString(std::move(ok));
+  }
+}
