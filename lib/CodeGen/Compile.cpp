@@ -524,14 +524,19 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
         return r.takeError();
       recipe = *r;
     }
-    if (opts.progress)
+    if (opts.progress) {
+      // A slot from the cache was rounded by an earlier compile (sequential
+      // calibration); this one only packs its bytes.
+      std::string how;
+      if (slot.kind == SlotKind::Packed && recipe.needsCalibration())
+        how = opts.slotCache && opts.slotCache->contains(slot.name)
+                  ? " (" + recipe.method + ", rounded earlier)"
+                  : " (" + recipe.method + ")";
       opts.progress(formatv("[{0}/{1}] {2} {3}{4}", n + 1, order.size(),
                             slot.kind == SlotKind::Packed ? "packing" : "copying",
-                            slot.name,
-                            slot.kind == SlotKind::Packed && recipe.needsCalibration()
-                                ? " (" + recipe.method + ")"
-                                : std::string())
+                            slot.name, how)
                         .str());
+    }
     // ONNX pre-quantized weights (!llmc.qweight): repacked, never via fp32.
     if (isPrequantizedWeight(planned->roots[i])) {
       auto pk = packPrequantizedWeight(planned->roots[i], dir, tier);

@@ -107,13 +107,33 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
   if (!base.calibration)
     return createStringError(inconvertibleErrorCode(),
                              "auto-tuning needs calibration statistics");
+  // Sensitivity probes are scored on the tuning chunks after the ones that
+  // judge the candidates: measured on the same chunks, the allocation would
+  // exploit their noise (a slot that happens to cost nothing there) and the
+  // candidate check would then confirm it. Checked before any work is done.
+  ArrayRef<int32_t> candidateTokens = evalTokens, probeTokens;
+  if (options.measureSensitivity) {
+    const size_t chunkTokens = size_t(options.eval.ctx);
+    const size_t used = options.eval.maxChunks > 0
+                            ? size_t(options.eval.maxChunks) * chunkTokens
+                            : evalTokens.size() / 2;
+    if (evalTokens.size() < used + 2 * chunkTokens)
+      return createStringError(
+          inconvertibleErrorCode(),
+          "measured sensitivities need tuning text beyond the %zu tokens the "
+          "candidates are scored on (%zu available): use fewer --tune-chunks "
+          "or more calibration text",
+          used, evalTokens.size());
+    candidateTokens = evalTokens.take_front(used);
+    probeTokens = evalTokens.drop_front(used).take_front(used);
+  }
   auto say = [&](const Twine &t) {
     if (options.progress)
       options.progress(t.str());
   };
   const codegen::ProgramPlan &plan = reference.plan();
   TuneResult result;
-  auto ref = runtime::evaluatePerplexity(reference, evalTokens, options.eval);
+  auto ref = runtime::evaluatePerplexity(reference, candidateTokens, options.eval);
   if (!ref)
     return ref.takeError();
   result.referencePerplexity = ref->perplexity;
@@ -217,26 +237,8 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
       return std::move(e);
     return std::move(st);
   };
-  // Sensitivity probes are scored on the tuning chunks after the ones that
-  // judge the candidates: measured on the same chunks, the allocation would
-  // exploit their noise (a slot that happens to cost nothing there) and the
-  // candidate check would then confirm it.
-  ArrayRef<int32_t> candidateTokens = evalTokens, probeTokens;
   double probeReference = result.referencePerplexity;
   if (options.measureSensitivity) {
-    const size_t chunkTokens = size_t(options.eval.ctx);
-    const size_t used = options.eval.maxChunks > 0
-                            ? size_t(options.eval.maxChunks) * chunkTokens
-                            : evalTokens.size() / 2;
-    if (evalTokens.size() < used + 2 * chunkTokens)
-      return createStringError(
-          inconvertibleErrorCode(),
-          "measured sensitivities need tuning text beyond the %zu tokens the "
-          "candidates are scored on (%zu available): use fewer --tune-chunks "
-          "or more calibration text",
-          used, evalTokens.size());
-    candidateTokens = evalTokens.take_front(used);
-    probeTokens = evalTokens.drop_front(used).take_front(used);
     auto pr = runtime::evaluatePerplexity(reference, probeTokens, options.eval);
     if (!pr)
       return pr.takeError();

@@ -63,6 +63,9 @@ public:
       return std::nullopt;
     return it->second;
   }
+  bool contains(llvm::StringRef name) const {
+    return entries_.count(name.str()) != 0;
+  }
   /// Stores `q` when `name` is kept.
   void store(llvm::StringRef name, const SlotQuantization &q) {
     if (keep_.count(name))

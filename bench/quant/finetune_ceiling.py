@@ -1,0 +1,530 @@
+#!/usr/bin/python3
+"""How close to fp32 perplexity can END-TO-END fine-tuning get a weight-quantized stories260K?
+
+Research experiment (PyTorch, CPU), not part of the compiler.  Post-training methods in llmc (RTN, GPTQ,
+AWQ, QuIP) reach at best +5.7% perplexity at int4 g32 (docs/QUANTIZATION.md); the question here is
+whether training through the whole network can reach +2% on HELD-OUT text, which decides whether an
+end-to-end fine-tuning stage is worth building into the compiler.
+
+What is simulated (llmc's weight format, lib/Kernels/Quantize.cpp):
+  * every Linear (wq, wk, wv, wo, w1, w2, w3 of all 5 layers, and the lm_head) is stored as
+    w ~= (u - z) * s, u integer in [0, 2^b - 1], one fp16 scale s (and for asym one integer zero point z)
+    per group of 32 input columns (K = 172 of w2 ends with a partial group of 12);
+  * symmetric: z = 2^(b-1), s = fp16(max|w| / (z - 1)); asymmetric: s = fp16((max(hi,0) - min(lo,0)) /
+    (2^b - 1)), z = clamp(round(-min(lo,0) / s)); u = clamp(round(w / s) + z);
+  * the lm_head is untied: it gets its own quantized (and, in training, trainable) copy of the tied
+    matrix; the token-embedding lookup stays the original fp32 table and is never trained;
+  * activations stay fp32; final models are evaluated with their scales rounded to fp16.
+  Bits per weight: int4 g32 sym 4.5, asym 4.75; int2 g32 sym 2.5, asym 2.75.
+
+Variants (per bits x sym configuration):
+  rtn          round-to-nearest as above (no training): must equal llmc's `--quant=intB:g32:(a)sym`
+               with `--activations=fp32` (6.6313 / 6.2175 for int4 sym / asym in docs/QUANTIZATION.md)
+  scales       codes u (and z) frozen from RTN; only the per-group scales trained
+  scales_norm  scales + all RMSNorm gains (attention_norm, ffn_norm, final norm) trained
+  qat          full quantization-aware training: latent fp32 weights (initialised to the fp32 ones)
+               with a straight-through estimator for round(), codes recomputed each step from the
+               latent weights and the current scales (LSQ-style scale gradient through the STE), plus
+               the scales and the norm gains; several weight learning rates, the one with the best
+               calibration-validation perplexity is kept (the eval file never chooses anything).
+Scales are parametrised as s = s_rtn * exp(t) (t trainable, starts at 0), so one Adam learning rate
+means the same relative step for every layer.  Loss: knowledge distillation, the token-mean
+KL(p_fp32 || p_quant) of the next-token distributions at all 256 positions of each training sequence.
+
+Data (never the eval file for anything but the final report):
+  * calibration text /work/shared/data/tinystories_calib.txt, tokenised like the protocol (no BOS);
+    the LAST --val-chunks (default 32) chunks of 256 tokens form the validation slice (perplexity with
+    the exact eval protocol), used for early stopping and for choosing the QAT learning rate;
+  * training sequences: windows of 256 tokens starting at multiples of 128 inside the rest of the
+    calibration text (disjoint from the validation slice), first token replaced by BOS (as the
+    protocol does), batch 8; the fp32 teacher's log-probabilities are computed once and cached (fp16).
+  * held-out evaluation /work/shared/data/tinystories_eval.txt with the protocol of
+    examples/export/perplexity_ref.py: whole file tokenised without BOS, chunks of ctx 256, first token
+    of each chunk -> BOS, positions 128..255 scored.  fp32 must give 5.5690 (checked, printed).
+The default learning rates / step counts were chosen from short runs scored on the validation slice only.
+
+Run (about 35-40 min on one core of the build machine; `--quick` is a 2-minute smoke test):
+    /usr/bin/python3 bench/quant/finetune_ceiling.py
+    /usr/bin/python3 bench/quant/finetune_ceiling.py --bits 4 --schemes sym --variants rtn,qat \\
+        --steps-qat 2000 --qat-lrs 1e-4            # one longer run
+Options: --bits, --schemes, --variants, --steps-scales/--steps-norm/--steps-qat (default: per config,
+see STEPS), --lr-scales, --lr-norm, --qat-lrs, --qat-lr-scales, --batch, --eval-every, --seed.
+Prints progress (flushed) and a markdown table at the end; --json FILE also writes the rows.
+Deterministic: fixed seeds, one thread (torch.set_num_threads(1)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "examples", "export"))
+from load_llama2c import DEFAULT_MODEL, DEFAULT_TOKENIZER, SHARED, Llama2cTokenizer, load_llama2c  # noqa: E402
+from llama_model import rope_cos_sin  # noqa: E402
+
+BOS = 1
+FP32_EVAL_PPL = 5.5690  # reference value of the protocol (perplexity_ref.py, docs/QUANTIZATION.md)
+CTX = 256
+GROUP = 32
+LINEARS = ("attention.wq", "attention.wk", "attention.wv", "attention.wo",
+           "feed_forward.w1", "feed_forward.w2", "feed_forward.w3")
+
+# Default training steps per (bits, scheme): the primary configuration (int4 sym) gets the largest share
+# of the ~40-minute budget.  (scales, scales_norm, qat per learning rate)
+STEPS = {(4, "sym"): (150, 150, 400), (4, "asym"): (80, 80, 200),
+         (2, "sym"): (80, 80, 200), (2, "asym"): (80, 80, 200)}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# quantization
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    """round() in the forward pass, identity gradient (straight-through estimator)."""
+    return (torch.round(x) - x).detach() + x
+
+
+def expand_groups(t: torch.Tensor, K: int) -> torch.Tensor:
+    """[N, G] per-group values -> [N, K] per-column values (last group may be partial)."""
+    return t.repeat_interleave(GROUP, dim=1)[:, :K]
+
+
+def rtn_params(w: torch.Tensor, bits: int, sym: bool):
+    """llmc's RTN (lib/Kernels/Quantize.cpp): fp16-rounded scale first, then codes with 1/s."""
+    N, K = w.shape
+    G = (K + GROUP - 1) // GROUP
+    wp = F.pad(w, (0, G * GROUP - K)).view(N, G, GROUP)  # zero padding changes neither max|w| nor lo/hi
+    qmax = (1 << bits) - 1
+    half = 1 << (bits - 1)
+    if sym:
+        amax = wp.abs().amax(-1)
+        s = (amax / float(max(half - 1, 1))).half().float()
+        z = torch.full_like(s, float(half))
+    else:
+        lo = wp.amin(-1).clamp(max=0.0)
+        hi = wp.amax(-1).clamp(min=0.0)
+        s = ((hi - lo) / float(qmax)).half().float()
+        z = torch.where(s > 0, torch.round(-lo / torch.where(s > 0, s, torch.ones_like(s))),
+                        torch.zeros_like(s)).clamp(0, qmax)
+    inv = torch.where(s > 0, 1.0 / torch.where(s > 0, s, torch.ones_like(s)), torch.zeros_like(s))
+    u = (torch.round(w * expand_groups(inv, K)) + expand_groups(z, K)).clamp(0, qmax)
+    return s, z, u
+
+
+class QLinear(nn.Module):
+    """A bias-free Linear whose weight is fake-quantized to b-bit groups of 32 along the input dim.
+
+    mode "fixed": W = (u - z) * s with the RTN codes u frozen (only s, via t, may train).
+    mode "qat":   W = (clamp(round_ste(W_latent / s) + z, 0, qmax) - z) * s   (codes follow the latent).
+    s = s_rtn * exp(t).  export() freezes the codes and rounds the scales to fp16 (the stored model).
+    """
+
+    def __init__(self, w: torch.Tensor, bits: int, sym: bool):
+        super().__init__()
+        self.N, self.K = w.shape
+        self.bits, self.sym = bits, sym
+        self.qmax = float((1 << bits) - 1)
+        s, z, u = rtn_params(w, bits, sym)
+        self.register_buffer("s0", s)
+        self.register_buffer("z", z)
+        self.register_buffer("u", u)
+        self.t = nn.Parameter(torch.zeros_like(s))
+        self.weight = nn.Parameter(w.clone())  # latent weights (trained only in "qat")
+        self.mode = "fixed"
+        self.fp16_scales = False
+        self._cache: Optional[torch.Tensor] = None
+
+    def scale(self) -> torch.Tensor:
+        s = self.s0 * torch.exp(self.t)
+        return s.half().float() if self.fp16_scales else s
+
+    def qweight(self) -> torch.Tensor:
+        s = expand_groups(self.scale(), self.K)
+        z = expand_groups(self.z, self.K)
+        if self.mode == "fixed":
+            return (self.u - z) * s
+        u = torch.clamp(round_ste(self.weight / s.clamp(min=1e-12)) + z, 0.0, self.qmax)
+        return (u - z) * s
+
+    @torch.no_grad()
+    def export(self) -> None:
+        """Freeze to the deployable form: integer codes (from the training-time scales) + fp16 scales."""
+        if self.mode == "qat":
+            s = expand_groups(self.s0 * torch.exp(self.t), self.K)
+            self.u.copy_(torch.clamp(torch.round(self.weight / s.clamp(min=1e-12)) + expand_groups(self.z, self.K),
+                                     0.0, self.qmax))
+            self.mode = "fixed"
+        self.fp16_scales = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self._cache if self._cache is not None else self.qweight()
+        return F.linear(x, w)
+
+
+def quantized_copy(fp32_model, bits: int, sym: bool):
+    """Student: a deep copy with every Linear (and the untied lm_head) replaced by a QLinear."""
+    m = copy.deepcopy(fp32_model)
+    for layer in m.layers:
+        for name in LINEARS:
+            parent, attr = name.split(".")
+            mod = getattr(getattr(layer, parent), attr)
+            setattr(getattr(layer, parent), attr, QLinear(mod.weight.detach(), bits, sym))
+    # untie: the lm_head gets its own copy; the embedding table stays fp32 and frozen
+    m.output = QLinear(fp32_model.output.weight.detach().clone(), bits, sym)
+    m.tok_embeddings.weight = nn.Parameter(fp32_model.tok_embeddings.weight.detach().clone(),
+                                           requires_grad=False)
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m
+
+
+def qlinears(m) -> List[QLinear]:
+    return [mod for mod in m.modules() if isinstance(mod, QLinear)]
+
+
+# ----------------------------------------------------------------------------------------------------
+# fast forward (same math as llama_model.LlamaModel, checked below; block-causal attention skips most of
+# the masked half of the score matrix, which dominates the CPU time of this tiny model)
+
+
+class Runner:
+    def __init__(self, cfg, seq: int, n_blocks: int = 4):
+        self.cfg = cfg
+        cos, sin = rope_cos_sin(torch.arange(seq).unsqueeze(0), cfg.head_dim, cfg.rope_theta,
+                                cfg.rope_convention, torch.float32)
+        self.cos, self.sin = cos, sin  # [1, 1, S, hd]
+        self.mask = torch.full((seq, seq), float("-inf")).triu(1)
+        self.seq = seq
+        self.n_blocks = n_blocks
+
+    @staticmethod
+    def rms(x, w, eps):
+        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+    def rope(self, x):
+        x_even, x_odd = x[..., 0::2], x[..., 1::2]
+        rot = torch.stack((-x_odd, x_even), dim=-1).flatten(-2)
+        return x * self.cos + rot * self.sin
+
+    def attention(self, q, k, v):
+        """q, k, v [BH, S, hd] (q pre-scaled); causal attention computed in query blocks."""
+        S = q.shape[1]
+        nb = self.n_blocks if S % self.n_blocks == 0 else 1
+        bs = S // nb
+        outs = []
+        for i in range(nb):
+            a, b = i * bs, (i + 1) * bs
+            sc = torch.baddbmm(self.mask[a:b, :b], q[:, a:b], k[:, :b].transpose(1, 2))
+            outs.append(torch.bmm(torch.softmax(sc, dim=-1), v[:, :b]))
+        return torch.cat(outs, dim=1) if nb > 1 else outs[0]
+
+    def hidden(self, model, ids: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        B, S = ids.shape
+        assert S == self.seq
+        H, KV, hd = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+        rep = H // KV
+        h = F.embedding(ids, model.tok_embeddings.weight)
+        for layer in model.layers:
+            att = layer.attention
+            x = self.rms(h, layer.attention_norm.weight, cfg.norm_eps)
+            q = self.rope(att.wq(x).view(B, S, H, hd).transpose(1, 2)) * (1.0 / math.sqrt(hd))
+            k = self.rope(att.wk(x).view(B, S, KV, hd).transpose(1, 2))
+            v = att.wv(x).view(B, S, KV, hd).transpose(1, 2)
+            k = k[:, :, None].expand(B, KV, rep, S, hd).reshape(B * H, S, hd)
+            v = v[:, :, None].expand(B, KV, rep, S, hd).reshape(B * H, S, hd)
+            o = self.attention(q.reshape(B * H, S, hd), k, v)
+            o = o.view(B, H, S, hd).transpose(1, 2).reshape(B, S, H * hd)
+            h = h + att.wo(o)
+            x = self.rms(h, layer.ffn_norm.weight, cfg.norm_eps)
+            ff = layer.feed_forward
+            h = h + ff.w2(F.silu(ff.w1(x)) * ff.w3(x))
+        return self.rms(h, model.norm.weight, cfg.norm_eps)
+
+    def logits(self, model, ids: torch.Tensor, lo: int = 0, hi: Optional[int] = None) -> torch.Tensor:
+        h = self.hidden(model, ids)
+        return model.output(h[:, lo:hi])
+
+
+@torch.no_grad()
+def cache_qweights(model, on: bool) -> None:
+    for q in qlinears(model):
+        q._cache = q.qweight().detach() if on else None
+
+
+@torch.no_grad()
+def perplexity(runner: Runner, model, chunks: torch.Tensor, batch: int = 8) -> float:
+    """The protocol of perplexity_ref.py on pre-cut chunks [n, 256] (first token already BOS)."""
+    cache_qweights(model, True)
+    first = CTX // 2
+    nll, cnt = 0.0, 0
+    for c0 in range(0, chunks.shape[0], batch):
+        x = chunks[c0:c0 + batch]
+        logp = torch.log_softmax(runner.logits(model, x, first - 1, CTX - 1).double(), dim=-1)
+        tgt = x[:, first:CTX]
+        nll += float(-logp.gather(-1, tgt.unsqueeze(-1)).sum())
+        cnt += tgt.numel()
+    cache_qweights(model, False)
+    return math.exp(nll / cnt)
+
+
+def make_chunks(tokens: List[int]) -> torch.Tensor:
+    n = len(tokens) // CTX
+    x = torch.tensor(tokens[:n * CTX], dtype=torch.int64).view(n, CTX).clone()
+    x[:, 0] = BOS
+    return x
+
+
+# ----------------------------------------------------------------------------------------------------
+# training
+
+
+def set_trainable(model, variant: str, qat_lr_w: float, lr_scales: float, lr_norm: float):
+    """Switch the student to `variant` and return the Adam parameter groups."""
+    ql = qlinears(model)
+    for q in ql:
+        q.mode = "qat" if variant == "qat" else "fixed"
+    groups = [{"params": [q.t for q in ql], "lr": lr_scales}]
+    if variant in ("scales_norm", "qat"):
+        norms = [l.attention_norm.weight for l in model.layers] + [l.ffn_norm.weight for l in model.layers]
+        norms.append(model.norm.weight)
+        groups.append({"params": norms, "lr": lr_norm})
+    if variant == "qat":
+        groups.append({"params": [q.weight for q in ql], "lr": qat_lr_w})
+    for g in groups:
+        for p in g["params"]:
+            p.requires_grad_(True)
+    return groups
+
+
+def train(runner: Runner, student, teacher_logp: torch.Tensor, windows: torch.Tensor, val_chunks,
+          groups, steps: int, batch: int, eval_every: int, seed: int, label: str, patience: int):
+    """Adam on the KD loss with cosine decay (to 10%); keeps the state with the best validation ppl."""
+    opt = torch.optim.Adam(groups, betas=(0.9, 0.999))
+    base = [g["lr"] for g in opt.param_groups]
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(windows.shape[0], generator=gen)
+    pos = 0
+    best_ppl = perplexity(runner, student, val_chunks)
+    best_state, best_step = copy.deepcopy(student.state_dict()), 0
+    history = [(0, best_ppl)]
+    log(f"  {label}: step 0 val ppl {best_ppl:.4f}")
+    bad = 0
+    t0 = time.time()
+    run_loss = None
+    for step in range(1, steps + 1):
+        frac = (step - 1) / max(1, steps)
+        for g, lr in zip(opt.param_groups, base):
+            g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        if pos + batch > order.numel():
+            order = torch.randperm(windows.shape[0], generator=gen)
+            pos = 0
+        idx = order[pos:pos + batch]
+        pos += batch
+        x = windows[idx]
+        tl = teacher_logp[idx].float()
+        sl = torch.log_softmax(runner.logits(student, x), dim=-1)
+        loss = (tl.exp() * (tl - sl)).sum(-1).mean()  # KL(teacher || student), token mean
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        run_loss = float(loss) if run_loss is None else 0.9 * run_loss + 0.1 * float(loss)
+        if step % eval_every == 0 or step == steps:
+            ppl = perplexity(runner, student, val_chunks)
+            history.append((step, ppl))
+            better = ppl < best_ppl
+            if better:
+                best_ppl, best_state, best_step = ppl, copy.deepcopy(student.state_dict()), step
+                bad = 0
+            else:
+                bad += 1
+            log(f"  {label}: step {step} KD loss {run_loss:.4f} val ppl {ppl:.4f}{' *' if better else ''} "
+                f"({(time.time() - t0) / step:.2f} s/step)")
+            if patience and bad >= patience:
+                log(f"  {label}: early stop (no val improvement in {patience} evals)")
+                break
+    student.load_state_dict(best_state)
+    return best_ppl, best_step, history
+
+
+# ----------------------------------------------------------------------------------------------------
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--tokenizer", default=DEFAULT_TOKENIZER)
+    ap.add_argument("--calib", default=os.path.join(SHARED, "data/tinystories_calib.txt"))
+    ap.add_argument("--eval", default=os.path.join(SHARED, "data/tinystories_eval.txt"))
+    ap.add_argument("--bits", default="4,2", help="comma list of weight bit widths (4, 2, ...)")
+    ap.add_argument("--schemes", default="sym,asym", help="comma list of sym / asym")
+    ap.add_argument("--variants", default="rtn,scales,scales_norm,qat")
+    ap.add_argument("--steps-scales", type=int, default=None, help="default: per config (STEPS)")
+    ap.add_argument("--steps-norm", type=int, default=None)
+    ap.add_argument("--steps-qat", type=int, default=None)
+    ap.add_argument("--lr-scales", default="3e-3",
+                    help="Adam lr of t = log(s / s_rtn) (comma list: best on the validation slice is kept)")
+    ap.add_argument("--lr-norm", default="1e-3", help="Adam lr of the RMSNorm gains (comma list)")
+    ap.add_argument("--qat-lrs", default="1e-4,3e-4", help="comma list of latent-weight Adam lrs")
+    ap.add_argument("--qat-lr-scales", type=float, default=1e-3, help="lr of t during QAT")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--eval-every", type=int, default=50, help="validation interval (steps)")
+    ap.add_argument("--patience", type=int, default=0, help="early stop after N evals without gain (0: off)")
+    ap.add_argument("--val-chunks", type=int, default=32, help="last N calib chunks of 256 = validation")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="smoke test: few steps, int4 sym only")
+    ap.add_argument("--no-eval", action="store_true",
+                    help="skip the held-out eval file (for hyper-parameter sweeps on the validation slice)")
+    ap.add_argument("--json", default=None, help="also write the result rows to this file")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    T0 = time.time()
+    bits_list = [int(b) for b in args.bits.split(",")]
+    schemes = args.schemes.split(",")
+    variants = args.variants.split(",")
+    qat_lrs = [float(x) for x in args.qat_lrs.split(",")]
+    lr_scales = [float(x) for x in args.lr_scales.split(",")]
+    lr_norms = [float(x) for x in args.lr_norm.split(",")]
+    args.lr_norm = lr_norms[0]
+    if args.quick:
+        bits_list, schemes = [4], ["sym"]
+        args.steps_scales = args.steps_norm = args.steps_qat = 10
+        args.eval_every = 5
+
+    teacher = load_llama2c(args.model)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    tok = Llama2cTokenizer(args.tokenizer)
+    runner = Runner(teacher.cfg, CTX)
+    with open(args.eval, encoding="utf-8") as f:
+        eval_chunks = make_chunks(tok.encode(f.read(), bos=False))
+    with open(args.calib, encoding="utf-8") as f:
+        calib_tokens = tok.encode(f.read(), bos=False)
+    n_cal = len(calib_tokens) // CTX
+    val_start = (n_cal - args.val_chunks) * CTX
+    val_chunks = make_chunks(calib_tokens[val_start:n_cal * CTX])
+    train_tokens = torch.tensor(calib_tokens[:val_start], dtype=torch.int64)
+    starts = torch.arange(0, val_start - CTX + 1, CTX // 2)
+    windows = torch.stack([train_tokens[s:s + CTX] for s in starts.tolist()])
+    windows[:, 0] = BOS
+    log(f"eval: {eval_chunks.shape[0]} chunks; calib: {n_cal} chunks, validation = last {args.val_chunks} "
+        f"({val_chunks.shape[0] * CTX // 2} scored tokens), training = {windows.shape[0]} windows of {CTX} "
+        f"(stride {CTX // 2}) from the first {val_start} tokens")
+
+    # sanity: the fast forward equals LlamaModel, and fp32 perplexity reproduces the reference
+    with torch.no_grad():
+        ref, _ = teacher(eval_chunks[:2])
+        mine = runner.logits(teacher, eval_chunks[:2])
+        dmax = float((ref - mine).abs().max())
+    fp32_eval = perplexity(runner, teacher, eval_chunks)
+    fp32_val = perplexity(runner, teacher, val_chunks)
+    log(f"fast forward vs LlamaModel: max |dlogits| {dmax:.2e}")
+    log(f"fp32 perplexity: eval {fp32_eval:.4f} (reference {FP32_EVAL_PPL}), calib-validation {fp32_val:.4f}")
+    if dmax > 1e-3 or abs(fp32_eval - FP32_EVAL_PPL) > 1e-3:
+        log("SANITY CHECK FAILED")
+        return 1
+
+    need_train = any(v != "rtn" for v in variants)
+    teacher_logp = None
+    if need_train:
+        t = time.time()
+        with torch.no_grad():
+            teacher_logp = torch.empty(windows.shape[0], CTX, teacher.cfg.vocab_size, dtype=torch.float16)
+            for i in range(0, windows.shape[0], 16):
+                teacher_logp[i:i + 16] = torch.log_softmax(runner.logits(teacher, windows[i:i + 16]), -1).half()
+        log(f"teacher log-probs cached ({time.time() - t:.0f} s)")
+
+    rows: List[Dict] = [{"config": "fp32", "bpw": 32.0, "variant": "-", "steps": "", "lr": "",
+                         "val": fp32_val, "eval": fp32_eval, "secs": 0.0}]
+    for bits in bits_list:
+        for scheme in schemes:
+            sym = scheme == "sym"
+            cfgname = f"int{bits}:g{GROUP}:{scheme}"
+            bpw = bits + 16 / GROUP + (0 if sym else 8 / GROUP)
+            st_s, st_n, st_q = STEPS.get((bits, scheme), (100, 100, 300))
+            st_s = args.steps_scales if args.steps_scales is not None else st_s
+            st_n = args.steps_norm if args.steps_norm is not None else st_n
+            st_q = args.steps_qat if args.steps_qat is not None else st_q
+            log(f"=== {cfgname} ({bpw:.2f} bits/weight)")
+
+            def finish(student, variant, steps, lr, secs, extra=""):
+                for q in qlinears(student):
+                    q.export()
+                for p in student.parameters():
+                    p.requires_grad_(False)
+                v = perplexity(runner, student, val_chunks)
+                e = float("nan") if args.no_eval else perplexity(runner, student, eval_chunks)
+                log(f"{cfgname} {variant}{extra}: calib-val ppl {v:.4f} ({(v / fp32_val - 1) * 100:+.2f}%), "
+                    f"EVAL ppl {e:.4f} ({(e / fp32_eval - 1) * 100:+.2f}%)")
+                rows.append({"config": cfgname, "bpw": bpw, "variant": variant + extra, "steps": steps,
+                             "lr": lr, "val": v, "eval": e, "secs": round(secs)})
+
+            if "rtn" in variants:
+                finish(quantized_copy(teacher, bits, sym), "rtn", 0, "", 0.0)
+            plan = {"scales": (st_s, [(0.0, s, args.lr_norm) for s in lr_scales]),
+                    "scales_norm": (st_n, [(0.0, s, n) for s in lr_scales for n in lr_norms]),
+                    "qat": (st_q, [(w, args.qat_lr_scales, n) for w in qat_lrs for n in lr_norms])}
+            for variant in ("scales", "scales_norm", "qat"):
+                if variant not in variants:
+                    continue
+                steps, candidates = plan[variant]
+                best = None
+                secs = 0.0
+                for lr_w, lr_s, lr_n in candidates:
+                    t = time.time()
+                    desc = (f"w {lr_w:g}, " if variant == "qat" else "") + f"s {lr_s:g}" + \
+                        (f", norm {lr_n:g}" if variant != "scales" else "")
+                    student = quantized_copy(teacher, bits, sym)
+                    groups = set_trainable(student, variant, lr_w, lr_s, lr_n)
+                    vppl, best_step, _ = train(runner, student, teacher_logp, windows, val_chunks, groups, steps,
+                                               args.batch, args.eval_every, args.seed,
+                                               f"{cfgname} {variant} [{desc}]", args.patience)
+                    secs += time.time() - t
+                    log(f"{cfgname} {variant} [{desc}]: best calib-val ppl {vppl:.4f} at step {best_step}")
+                    if best is None or vppl < best[0]:
+                        best = (vppl, desc, student, best_step)
+                _, desc, student, best_step = best
+                if len(candidates) > 1:
+                    log(f"{cfgname} {variant}: [{desc}] chosen on the calibration validation slice "
+                        f"(of {len(candidates)} settings)")
+                    desc += f" (best of {len(candidates)})"
+                finish(student, variant, f"{best_step}/{steps}", desc, secs)
+
+    print()
+    print(f"fp32: eval {fp32_eval:.4f}, calib-validation {fp32_val:.4f}; total {(time.time() - T0) / 60:.1f} min")
+    print()
+    print("| config | bits/w | variant | steps (best/run) | Adam lr | calib-val ppl | Δ val | EVAL ppl | Δ eval | train s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        dv = "" if r["config"] == "fp32" else f"{(r['val'] / fp32_val - 1) * 100:+.2f}%"
+        de = "" if r["config"] == "fp32" else f"{(r['eval'] / fp32_eval - 1) * 100:+.2f}%"
+        print(f"| {r['config']} | {r['bpw']:.2f} | {r['variant']} | {r['steps']} | {r['lr']} | {r['val']:.4f} | {dv} "
+              f"| {r['eval']:.4f} | {de} | {r['secs']} |")
+    sys.stdout.flush()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"fp32_eval": fp32_eval, "fp32_val": fp32_val, "rows": rows, "argv": sys.argv[1:]}, f,
+                      indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
