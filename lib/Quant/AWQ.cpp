@@ -1,5 +1,6 @@
 //===- AWQ.cpp - Activation-aware scale search and folding ----------------===//
 #include "llmc/Quant/AWQ.h"
+#include "llmc/Quant/LinearAlgebra.h"
 #include "llmc/Quant/MSEClip.h"
 #include <cmath>
 
@@ -63,18 +64,29 @@ Expected<AWQResult> awqQuantize(const float *W, int64_t N, int64_t K,
                              fmt.str().c_str());
   const std::vector<double> H = stats.sumOuter();
   const std::vector<double> sx = stats.meanAbs();
+  // The rows the searches score (every row unless N > searchRows). Rows are
+  // quantized independently, so the grid search quantizes only these.
+  const int64_t S =
+      opts.searchRows > 0 && N > opts.searchRows ? opts.searchRows : N;
+  std::vector<float> Wsub(size_t(S * K));
+  std::vector<int64_t> sampled(static_cast<size_t>(S));
+  for (int64_t i = 0; i < S; ++i) {
+    sampled[size_t(i)] = S == N ? i : i * N / S;
+    std::copy(W + sampled[size_t(i)] * K, W + (sampled[size_t(i)] + 1) * K,
+              Wsub.begin() + i * K);
+  }
   AWQResult res;
   const unsigned steps = std::max(2u, opts.gridSteps);
-  std::vector<float> Ws(N * K);
+  std::vector<float> Ws(size_t(S * K));
   for (unsigned i = 0; i < steps; ++i) {
     double alpha = double(i) / double(steps - 1);
     std::vector<float> s = awqScales(sx, alpha);
-    std::copy(W, W + N * K, Ws.begin());
-    scaleWeightColumns(Ws.data(), N, K, s.data());
-    auto q = kernels::quantizeWeights(Ws.data(), N, K, fmt);
+    std::copy(Wsub.begin(), Wsub.end(), Ws.begin());
+    scaleWeightColumns(Ws.data(), S, K, s.data());
+    auto q = kernels::quantizeWeights(Ws.data(), S, K, fmt);
     if (!q)
       return q.takeError();
-    double L = proxyLoss(W, *q, H.data(), s.data());
+    double L = proxyLoss(Wsub.data(), *q, H.data(), s.data());
     res.lossPerAlpha.push_back(L);
     if (i == 0)
       res.rtnLoss = L;
@@ -82,9 +94,27 @@ Expected<AWQResult> awqQuantize(const float *W, int64_t N, int64_t K,
       res.loss = L;
       res.alpha = alpha;
       res.scales = std::move(s);
-      res.weights = std::move(*q);
+      if (S == N)
+        res.weights = std::move(*q);
     }
   }
+  Ws.resize(size_t(N * K));
+  if (S < N) {
+    std::copy(W, W + N * K, Ws.begin());
+    scaleWeightColumns(Ws.data(), N, K, res.scales.data());
+    auto q = kernels::quantizeWeights(Ws.data(), N, K, fmt);
+    if (!q)
+      return q.takeError();
+    res.weights = std::move(*q);
+  }
+  // L of full-height weights q over the searched rows.
+  auto sampledLoss = [&](const QuantizedWeights &q, const float *s) {
+    return sumQuadraticForms(H.data(), K, S, [&](int64_t i, double *dw) {
+      const int64_t n = sampled[size_t(i)];
+      for (int64_t k = 0; k < K; ++k)
+        dw[k] = double(q.weight(n, k)) / double(s[k]) - double(W[n * K + k]);
+    });
+  };
   if (opts.clipSteps > 1) {
     // The scaled layer sees x / s: its second moment is diag(1/s) H diag(1/s).
     const std::vector<float> &s = res.scales;
@@ -102,7 +132,7 @@ Expected<AWQResult> awqQuantize(const float *W, int64_t N, int64_t K,
     auto q = quantizeWeightsMSE(Ws.data(), N, K, fmt, clip);
     if (!q)
       return q.takeError();
-    double L = proxyLoss(W, *q, H.data(), s.data());
+    double L = sampledLoss(*q, s.data());
     if (L < res.loss) {
       res.loss = L;
       res.weights = std::move(*q);

@@ -1,5 +1,6 @@
 //===- GroupQuantizer.cpp - QuantizedWeights helpers shared by quantizers -===//
 #include "llmc/Quant/GroupQuantizer.h"
+#include "llmc/Quant/LinearAlgebra.h"
 
 using namespace llvm;
 
@@ -40,18 +41,14 @@ std::vector<float> dequantize(const QuantizedWeights &q) {
 double proxyLoss(const float *W, const QuantizedWeights &q, const double *H,
                  const float *colScale) {
   const int64_t K = q.K;
-  std::vector<double> dw(K);
-  double total = 0;
-  for (int64_t n = 0; n < q.N; ++n) {
+  return sumQuadraticForms(H, K, q.N, [&](int64_t n, double *dw) {
     for (int64_t k = 0; k < K; ++k) {
       double w = q.weight(n, k);
       if (colScale)
         w /= double(colScale[k]);
       dw[k] = w - double(W[n * K + k]);
     }
-    total += quadraticForm(H, K, dw.data(), K);
-  }
-  return total;
+  });
 }
 
 } // namespace quant

@@ -33,6 +33,46 @@ axpy(double *y, double a, const double *x, int64_t n) {
     y[i] += a * x[i];
 }
 
+double sumQuadraticForms(const double *H, int64_t K, int64_t N,
+                         function_ref<void(int64_t, double *)> row) {
+  // T = D_b H for a block D_b of R rows, over column tiles of H (R x 1024
+  // doubles of T = 128 KiB, L2-resident while H's rows stream past), then
+  // the block's sum is sum_r t_r . d_r.
+  constexpr int64_t R = 16, kColTile = 1024;
+  const int64_t nb = (N + R - 1) / R;
+  std::vector<double> partial(size_t(nb), 0.0);
+  auto blocks = [&](int64_t b0, int64_t b1) {
+    std::vector<double> D(size_t(R * K)), T(size_t(R * K));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n0 = b * R, rows = std::min(R, N - n0);
+      for (int64_t r = 0; r < rows; ++r)
+        row(n0 + r, D.data() + r * K);
+      std::fill(T.begin(), T.end(), 0.0);
+      for (int64_t j0 = 0; j0 < K; j0 += kColTile) {
+        const int64_t len = std::min(kColTile, K - j0);
+        for (int64_t i = 0; i < K; ++i) {
+          const double *h = H + i * K + j0;
+          for (int64_t r = 0; r < rows; ++r)
+            if (const double a = D[size_t(r * K + i)]; a != 0)
+              axpy(T.data() + r * K + j0, a, h, len);
+        }
+      }
+      double sum = 0;
+      for (int64_t r = 0; r < rows; ++r)
+        sum += dot(T.data() + r * K, D.data() + r * K, K);
+      partial[size_t(b)] = sum;
+    }
+  };
+  if (double(N) * double(K) * double(K) < double(1 << 22))
+    blocks(0, nb);
+  else
+    ThreadPool::global().parallelFor(nb, blocks);
+  double total = 0;
+  for (double p : partial)
+    total += p;
+  return total;
+}
+
 // Row-oriented Cholesky-Crout: L_ij = (A_ij - sum_{p<j} L_ip L_jp) / L_jj,
 // L_jj = sqrt(A_jj - sum_{p<j} L_jp^2). Both sums are dot products of two
 // already-computed rows, so the inner loop is unit stride.

@@ -6,6 +6,7 @@
 #include "llmc/Kernels/Packing.h"
 #include "llmc/Quant/GroupQuantizer.h"
 #include "llmc/Quant/Hadamard.h"
+#include "llmc/Quant/LinearAlgebra.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -70,29 +71,21 @@ Expected<double> outputError(const std::vector<float> &W,
   auto U = quant::RandomizedHadamard::create(K, *q.rotationSeed);
   if (!U)
     return U.takeError();
-  std::vector<double> row(K);
-  double total = 0;
-  for (int64_t n = 0; n < N; ++n) {
+  return quant::sumQuadraticForms(H.data(), K, N, [&](int64_t n, double *row) {
     for (int64_t k = 0; k < K; ++k)
       row[k] = wq.weight(n, k);
-    U->applyInverse(row.data());
+    U->applyInverse(row);
     for (int64_t k = 0; k < K; ++k)
       row[k] -= double(W[n * K + k]);
-    total += quant::quadraticForm(H.data(), K, row.data(), K);
-  }
-  return total;
+  });
 }
 
 /// tr(W H W^T) for W[N][K].
 double outputEnergy(const std::vector<float> &W, int64_t N, int64_t K,
                     const std::vector<double> &H) {
-  std::vector<double> row(K);
-  double total = 0;
-  for (int64_t n = 0; n < N; ++n) {
-    std::copy(W.begin() + n * K, W.begin() + (n + 1) * K, row.begin());
-    total += quant::quadraticForm(H.data(), K, row.data(), K);
-  }
-  return total;
+  return quant::sumQuadraticForms(H.data(), K, N, [&](int64_t n, double *row) {
+    std::copy(W.begin() + n * K, W.begin() + (n + 1) * K, row);
+  });
 }
 
 } // namespace

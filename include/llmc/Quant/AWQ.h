@@ -37,6 +37,11 @@ struct AWQOptions {
   /// Clipping search after the scale search (0 or 1 = off).
   unsigned clipSteps = 20;
   float minShrink = 0.5f;
+  /// The searches score L on at most this many rows, evenly spaced (0: all).
+  /// L costs O(N K^2) per grid point, 7B-sized layers would take minutes per
+  /// point; a row sample estimates the same per-row mean error, which is all
+  /// the choice of alpha and of clipping needs.
+  int64_t searchRows = 1024;
 };
 
 struct AWQResult {
@@ -46,7 +51,8 @@ struct AWQResult {
   double alpha = 0;
   /// Quantized W diag(s).
   QuantizedWeights weights;
-  /// L(alpha) for each grid point, L of the result, and L of plain RTN.
+  /// L(alpha) for each grid point, L of the result, and L of plain RTN (over
+  /// the searched rows: all of them when N <= searchRows).
   std::vector<double> lossPerAlpha;
   double loss = 0, rtnLoss = 0;
   bool clipped = false;

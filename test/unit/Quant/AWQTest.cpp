@@ -106,6 +106,45 @@ TEST(AWQ, NeverWorseThanRTN) {
       }
 }
 
+// With searchRows below N the searches score a row sample: the returned
+// weights still cover every row, the reported losses are those of the sampled
+// rows (RTN's among them: never worse), and on this layer the sample picks a
+// result within 10% of the full search's loss on all rows.
+TEST(AWQ, RowSampleSearch) {
+  SyntheticLayer L(32, 256, 384, 91);
+  CalibrationStats stats(L.K);
+  stats.addBatch(L.X.data(), L.M);
+  std::vector<double> Hsum = stats.sumOuter();
+  WeightFormat f = WeightFormat::quantized(WeightType::Int4, 32, true, ScaleType::F16);
+  AWQOptions all, sample;
+  all.searchRows = 0;
+  sample.searchRows = 12; // of N = 32 rows
+  auto a = awqQuantize(L.W.data(), L.N, L.K, stats, f, all);
+  auto b = awqQuantize(L.W.data(), L.N, L.K, stats, f, sample);
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(b->weights.N, L.N);
+  // The sampled rows: 0, 32/12, 2*32/12, ...
+  double sampledRtn = 0, sampledResult = 0;
+  auto rtn = quantizeWeights(L.W.data(), L.N, L.K, f);
+  for (int64_t i = 0; i < 12; ++i) {
+    const int64_t n = i * L.N / 12;
+    std::vector<double> dr(L.K), db(L.K);
+    for (int64_t k = 0; k < L.K; ++k) {
+      dr[k] = double(rtn->weight(n, k)) - L.W[n * L.K + k];
+      db[k] = double(b->weights.weight(n, k)) / b->scales[k] - L.W[n * L.K + k];
+    }
+    sampledRtn += quadraticForm(Hsum.data(), L.K, dr.data(), L.K);
+    sampledResult += quadraticForm(Hsum.data(), L.K, db.data(), L.K);
+  }
+  EXPECT_NEAR(b->rtnLoss, sampledRtn, 1e-9 * sampledRtn);
+  EXPECT_NEAR(b->loss, sampledResult, 1e-9 * sampledResult);
+  EXPECT_LE(b->loss, b->rtnLoss);
+  const double fullA = proxyLoss(L.W.data(), a->weights, Hsum.data(), a->scales.data());
+  const double fullB = proxyLoss(L.W.data(), b->weights, Hsum.data(), b->scales.data());
+  EXPECT_LT(fullB, 1.1 * fullA);
+  EXPECT_NEAR(fullA, a->loss, 1e-9 * fullA);
+}
+
 TEST(AWQ, ScalesFoldToTheSameLayer) {
   // The quantized weights are of W diag(s): dequantized / s approximates W.
   SyntheticLayer L(16, 128, 256, 95);

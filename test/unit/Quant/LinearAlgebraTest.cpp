@@ -124,3 +124,45 @@ TEST(LinearAlgebra, UpperCholeskyOfInverse) {
   for (int64_t i = 0; i < n; ++i)
     EXPECT_GT((*U)[i * n + i], 0.0);
 }
+
+// sum_n d_n^T H d_n against one quadratic form per row: K spans two column
+// tiles, N a partial row block, the size runs threaded, and a row with zeros
+// exercises the skipped terms. The sum must not depend on the threads (the
+// same value from a second call, bit for bit).
+TEST(LinearAlgebra, SumQuadraticFormsMatchesPerRowForms) {
+  const int64_t K = 1100, N = 37;
+  std::mt19937 rng(5);
+  std::normal_distribution<double> g;
+  std::vector<double> H(K * K), D(N * K);
+  for (int64_t i = 0; i < K; ++i)
+    for (int64_t j = 0; j <= i; ++j)
+      H[i * K + j] = H[j * K + i] = g(rng);
+  for (double &d : D)
+    d = g(rng);
+  for (int64_t k = 0; k < K; k += 3)
+    D[4 * K + k] = 0;
+  double naive = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < K; ++j)
+        naive += D[n * K + i] * H[i * K + j] * D[n * K + j];
+  auto row = [&](int64_t n, double *d) {
+    std::copy(D.begin() + n * K, D.begin() + (n + 1) * K, d);
+  };
+  const double s = sumQuadraticForms(H.data(), K, N, row);
+  EXPECT_NEAR(s, naive, 1e-9 * std::fabs(naive) + 1e-6);
+  EXPECT_EQ(sumQuadraticForms(H.data(), K, N, row), s);
+  // One row, below the threading threshold.
+  double one = 0;
+  for (int64_t i = 0; i < 40; ++i)
+    for (int64_t j = 0; j < 40; ++j)
+      one += D[i] * H[i * K + j] * D[j];
+  std::vector<double> H40(40 * 40);
+  for (int64_t i = 0; i < 40; ++i)
+    std::copy(H.begin() + i * K, H.begin() + i * K + 40, H40.begin() + i * 40);
+  EXPECT_NEAR(sumQuadraticForms(H40.data(), 40, 1,
+                                [&](int64_t, double *d) {
+                                  std::copy(D.begin(), D.begin() + 40, d);
+                                }),
+              one, 1e-9 * std::fabs(one) + 1e-9);
+}
