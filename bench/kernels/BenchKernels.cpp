@@ -13,8 +13,8 @@
 //
 //   llmc-bench-kernels [--quick] [--threads=1,2] [--ms=1,128,512]
 //                      [--formats=int4_g32,int4_g128,int8_pc,f32] [--ws-mib=1536]
-//                      (also int8_g32, int4_g64, int3_g32, int2_g32, int2_g16,
-//                      f16, bf16)
+//                      (also int8_g32, int4_g64, int4_g32_asym, int4_g128_asym,
+//                      int3_g32, int2_g32, int2_g16, f16, bf16)
 //                      [--shapes=4096x4096,...] [--json=FILE] [--probe]
 //
 // --probe: only the machine limits. --json=FILE: every figure also as JSON.
@@ -256,7 +256,7 @@ int main(int argc, char **argv) {
       fmtSel = argv[i] + 10;
     else {
       std::fprintf(stderr, "usage: %s [--quick] [--threads=1,2] [--ms=1,128,512] "
-                           "[--formats=int4_g32,int4_g64,int4_g128,int8_pc,int8_g32,int3_g32,"
+                           "[--formats=int4_g32,int4_g64,int4_g128,int4_g32_asym,int4_g128_asym,int8_pc,int8_g32,int3_g32,"
                            "int2_g32,int2_g16,f32,f16,bf16] "
                            "[--ws-mib=1536] [--shapes=4096x4096,...] [--json=FILE] [--probe]\n", argv[0]);
       return 2;
@@ -315,6 +315,8 @@ int main(int argc, char **argv) {
   const std::pair<const char *, WeightFormat> known[] = {
       {"int4_g32", WeightFormat::quantized(WeightType::Int4, 32, true, ScaleType::F16)},
       {"int4_g128", WeightFormat::quantized(WeightType::Int4, 128, true, ScaleType::F16)},
+      {"int4_g32_asym", WeightFormat::quantized(WeightType::Int4, 32, false, ScaleType::F16)},
+      {"int4_g128_asym", WeightFormat::quantized(WeightType::Int4, 128, false, ScaleType::F16)},
       {"int8_pc", WeightFormat::quantized(WeightType::Int8, 0, true, ScaleType::F32)},
       {"int8_g32", WeightFormat::quantized(WeightType::Int8, 32, true, ScaleType::F16)},
       {"int4_g64", WeightFormat::quantized(WeightType::Int4, 64, true, ScaleType::F16)},
