@@ -292,6 +292,28 @@ def perplexity(runner: Runner, model, chunks: torch.Tensor, batch: int = 8) -> f
     return math.exp(nll / cnt)
 
 
+@torch.no_grad()
+def sample_sequences(model, n: int, seq: int, seed: int, batch: int = 250) -> torch.Tensor:
+    """n sequences of seq tokens sampled (temperature 1) from the fp32 model, each starting with BOS.
+
+    A sampled BOS starts the next story, as in the TinyStories token stream.  Data-free distillation data:
+    unlimited, and independent of both the calibration validation slice and the eval file.
+    """
+    gen = torch.Generator().manual_seed(seed + 12345)
+    out = []
+    for b0 in range(0, n, batch):
+        bsz = min(batch, n - b0)
+        x = torch.full((bsz, 1), BOS, dtype=torch.int64)
+        past = model.empty_cache(bsz)
+        toks = [x]
+        for t in range(seq - 1):
+            logits, past = model(x, None, torch.full((bsz, 1), t, dtype=torch.int64), past)
+            x = torch.multinomial(torch.softmax(logits[:, -1].double(), -1), 1, generator=gen)
+            toks.append(x)
+        out.append(torch.cat(toks, 1))
+    return torch.cat(out)
+
+
 def make_chunks(tokens: List[int]) -> torch.Tensor:
     n = len(tokens) // CTX
     x = torch.tensor(tokens[:n * CTX], dtype=torch.int64).view(n, CTX).clone()
@@ -392,6 +414,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--qat-lrs", default=None,
                     help="comma list of latent-weight Adam lrs (default: per config, see DEFAULTS)")
     ap.add_argument("--qat-lr-scales", default="1e-3", help="lr of t during QAT (comma list)")
+    ap.add_argument("--train-data", choices=("calib", "sampled", "both"), default="calib",
+                    help="training sequences: calibration text windows (default), sequences sampled from "
+                         "the fp32 model (data-free distillation), or both")
+    ap.add_argument("--n-sampled", type=int, default=4000, help="number of sampled training sequences")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--eval-every", type=int, default=50, help="validation interval (steps)")
     ap.add_argument("--patience", type=int, default=0, help="early stop after N evals without gain (0: off)")
@@ -435,6 +461,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     starts = torch.arange(0, val_start - CTX + 1, CTX // 2)
     windows = torch.stack([train_tokens[s:s + CTX] for s in starts.tolist()])
     windows[:, 0] = BOS
+    if args.train_data != "calib":
+        t = time.time()
+        sampled = sample_sequences(teacher, args.n_sampled, CTX, args.seed)
+        windows = sampled if args.train_data == "sampled" else torch.cat([windows, sampled])
+        log(f"sampled {args.n_sampled} sequences of {CTX} tokens from the fp32 model ({time.time() - t:.0f} s); "
+            f"training on {args.train_data}: {windows.shape[0]} windows")
     log(f"eval: {eval_chunks.shape[0]} chunks; calib: {n_cal} chunks, validation = last {args.val_chunks} "
         f"({val_chunks.shape[0] * CTX // 2} scored tokens), training = {windows.shape[0]} windows of {CTX} "
         f"(stride {CTX // 2}) from the first {val_start} tokens")
