@@ -38,6 +38,9 @@ Data (never the eval file for anything but the final report):
   * training sequences: windows of 256 tokens starting at multiples of 128 inside the rest of the
     calibration text (disjoint from the validation slice), first token replaced by BOS (as the
     protocol does), batch 8; the fp32 teacher's log-probabilities are computed once and cached (fp16).
+    --train-data sampled|both replaces / extends them with --n-sampled sequences of 256 tokens sampled
+    (temperature 1, from BOS) from the fp32 model itself: data-free distillation data, disjoint from
+    both the validation slice and the eval file (4,000 take ~5 min to sample and ~1 GiB cached);
   * held-out evaluation /work/shared/data/tinystories_eval.txt with the protocol of
     examples/export/perplexity_ref.py: whole file tokenised without BOS, chunks of ctx 256, first token
     of each chunk -> BOS, positions 128..255 scored.  fp32 must give 5.5690 (checked, printed).
