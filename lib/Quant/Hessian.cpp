@@ -82,12 +82,7 @@ void accumulateProducts(double *C, int64_t K, const double *A, const double *B,
 CalibrationStats::CalibrationStats(int64_t K)
     : K(K), upper(K * K, 0.0), absSum(K, 0.0) {}
 
-void CalibrationStats::addBatch(const float *X, int64_t M, int64_t ldx) {
-  if (ldx == 0)
-    ldx = K;
-  if (M <= 0)
-    return;
-  std::vector<double> x = widenRows(X, M, K, ldx);
+void CalibrationStats::addWidened(const std::vector<double> &x, int64_t M) {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t k = 0; k < K; ++k)
       absSum[k] += std::fabs(x[size_t(m * K + k)]);
@@ -96,19 +91,27 @@ void CalibrationStats::addBatch(const float *X, int64_t M, int64_t ldx) {
   rows += M;
 }
 
+void CalibrationStats::addBatch(const float *X, int64_t M, int64_t ldx) {
+  if (ldx == 0)
+    ldx = K;
+  if (M <= 0)
+    return;
+  addWidened(widenRows(X, M, K, ldx), M);
+}
+
 void CalibrationStats::addPairedBatch(const float *X, const float *R, int64_t M,
                                       int64_t ldx, int64_t ldr) {
   if (ldx == 0)
     ldx = K;
   if (ldr == 0)
     ldr = K;
-  addBatch(X, M, ldx);
   if (cross.empty())
     cross.assign(size_t(K * K), 0.0);
   if (M <= 0)
     return;
-  // C_ij += sum_m r_mi x_mj (full matrix).
-  std::vector<double> x = widenRows(X, M, K, ldx), r = widenRows(R, M, K, ldr);
+  // X is widened once for both moments; C_ij += sum_m r_mi x_mj (full).
+  const std::vector<double> x = widenRows(X, M, K, ldx), r = widenRows(R, M, K, ldr);
+  addWidened(x, M);
   accumulateProducts(cross.data(), K, r.data(), x.data(), M, /*upperOnly=*/false);
   pairedRows += M;
 }

@@ -55,6 +55,9 @@ public:
   const std::vector<double> &crossMoment() const { return cross; }
 
 private:
+  /// addBatch of rows already widened to fp64 (x[m * K + k]).
+  void addWidened(const std::vector<double> &x, int64_t M);
+
   int64_t K;
   int64_t rows = 0;
   std::vector<double> upper; // upper triangle of X^T X, row-major K x K
