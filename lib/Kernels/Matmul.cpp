@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 
 using namespace llvm;
@@ -361,58 +362,90 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       std::memcpy(out + (m0 + r) * ldOut + n0, tmp + r * 16, valid * 4);
   };
 
-  // Schedule. Decode (M <= 8, ~0.1 ms per call): each thread first sweeps a
-  // static block of 3/4 of its share (no shared counter: a contended atomic
-  // costs a cross-core transfer, ~0.25 us on the test machine, and a guided
-  // schedule alone cost 10% of decode speed on 2 threads), then all take
-  // guided chunks of the rest: half of a thread's share of what is left, at
-  // least 1/32 of a share, at most the L2-sized block. Prefill: guided from
-  // the start (chunks are long, the atomics are free), so that a preempted
-  // or slower thread (shared machines) delays the others by one chunk at most.
-  const int64_t staticPer = M <= 8 ? P * 3 / (4 * int64_t(nt)) : 0;
+  // Schedule. The panels are cut into one contiguous range per thread slot.
+  // A thread sweeps its own range front to back, claiming chunks from the
+  // range's own counter (on its own cache line: uncontended while the ranges
+  // last; one shared counter cost 5-10% of decode speed on 2 threads, a
+  // contended CAS being a ~0.25 us cross-core transfer here), then takes what
+  // is left of the other ranges. Chunks are guided: half of what is left of
+  // the range, at most the L2-sized panel block, at least 1/32 of a range.
+  // The matmul is a shared job (ThreadPool::runShared): a thread that the OS
+  // has not scheduled (another process on its core) never joins and the
+  // others sweep its range, so it costs the call at most the chunk it holds
+  // instead of a whole time slice.
+  struct alignas(64) PanelRange {
+    std::atomic<int64_t> next;
+    int64_t end;
+  };
+  constexpr unsigned kStackRanges = 16;
+  PanelRange stackRanges[kStackRanges];
+  std::unique_ptr<PanelRange[]> heapRanges;
+  PanelRange *ranges = stackRanges;
+  if (nt > kStackRanges) {
+    heapRanges.reset(new PanelRange[nt]);
+    ranges = heapRanges.get();
+  }
+  for (unsigned s = 0; s < nt; ++s) {
+    ranges[s].next.store(P * s / nt, std::memory_order_relaxed);
+    ranges[s].end = P * (s + 1) / nt;
+  }
   const int64_t minTake = std::max<int64_t>(1, P / (32 * int64_t(nt)));
-  std::atomic<int64_t> next{staticPer * int64_t(nt)};
-  auto grab = [&](int64_t &c0, int64_t &c1) {
-    int64_t c = next.load(std::memory_order_relaxed);
+  auto grab = [&](PanelRange &r, int64_t &c0, int64_t &c1) {
+    int64_t c = r.next.load(std::memory_order_relaxed);
     for (;;) {
-      if (c >= P)
+      if (c >= r.end)
         return false;
-      int64_t take = std::clamp<int64_t>((P - c) / (2 * int64_t(nt)), minTake,
+      int64_t take = std::clamp<int64_t>((r.end - c) / 2, minTake,
                                          blocking_.panelsPerChunk);
-      take = std::min(take, P - c);
-      if (next.compare_exchange_weak(c, c + take, std::memory_order_relaxed)) {
+      take = std::min(take, r.end - c);
+      if (r.next.compare_exchange_weak(c, c + take, std::memory_order_relaxed)) {
         c0 = c;
         c1 = c + take;
         return true;
       }
     }
   };
-  // Staging. Prefill: the threads split the (row, group) items and meet at a
-  // barrier before the kernels. Decode (M <= 8): the staging is a few
-  // microseconds at most, so every thread stages all of it into its own
-  // scratch instead; that saves the barrier, i.e. one of the two points per
-  // matmul where a thread preempted by another tenant stalls the others.
+  // Staging. Decode (M <= 8): a few microseconds at most, so every thread
+  // stages all of it into its own scratch and needs nobody else's. Prefill:
+  // the threads claim chunks of the (row, group) items and wait until every
+  // claimed chunk is staged (a thread that joins later finds it done).
   const bool privateStaging = M <= 8 && nt > 1;
-  auto body = [&](unsigned t, unsigned n) {
+  const int64_t stageGrain = std::max<int64_t>(1, items / (8 * int64_t(nt)));
+  std::atomic<int64_t> stageNext{0}, stageDone{0};
+  auto stageShared = [&] {
+    for (;;) {
+      int64_t i0 = stageNext.fetch_add(stageGrain, std::memory_order_relaxed);
+      if (i0 >= items)
+        break;
+      int64_t i1 = std::min(items, i0 + stageGrain);
+      stageItems(shared, i0, i1);
+      stageDone.fetch_add(i1 - i0, std::memory_order_release);
+    }
+    spinUntil([&] { return stageDone.load(std::memory_order_acquire) == items; });
+  };
+  // The K split: part i of kSplit covers units [units*i/kSplit, ...) and
+  // writes partial[i]; parts are claimed like chunks.
+  std::atomic<unsigned> nextPart{0};
+  auto body = [&](unsigned t, unsigned) {
     Staged st = shared;
     if (privateStaging) {
       if (t != 0)
         st = stagedIn(scratch.get(xBytes + 2 * gBytes));
       stageItems(st, 0, items);
     } else {
-      stageItems(st, items * t / n, items * (t + 1) / n);
-      if (!inlineRun)
-        pool.barrier();
+      stageShared();
     }
     if (kSplit > 1) {
-      int64_t g0 = units * t / n * groupsPerUnit,
-              g1 = units * (t + 1) / n * groupsPerUnit;
-      if (g0 >= g1)
-        return;
-      for (int64_t p = 0; p < P; ++p)
-        for (int64_t m0 = 0; m0 < M; m0 += mr)
-          doBlock(st, p, m0, unsigned(std::min<int64_t>(mr, M - m0)), g0, g1,
-                  partial + size_t(t) * M * Np, Np, Np);
+      for (unsigned i; (i = nextPart.fetch_add(1, std::memory_order_relaxed)) < kSplit;) {
+        int64_t g0 = units * i / kSplit * groupsPerUnit,
+                g1 = units * (i + 1) / kSplit * groupsPerUnit;
+        if (g0 >= g1)
+          continue;
+        for (int64_t p = 0; p < P; ++p)
+          for (int64_t m0 = 0; m0 < M; m0 += mr)
+            doBlock(st, p, m0, unsigned(std::min<int64_t>(mr, M - m0)), g0, g1,
+                    partial + size_t(i) * M * Np, Np, Np);
+      }
       return;
     }
     auto sweep = [&](int64_t c, int64_t c1) {
@@ -422,17 +455,16 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
           doBlock(st, p, m0, rows, 0, nG, y, ldy, d.N);
       }
     };
-    const int64_t s0 = int64_t(t) * staticPer, s1 = s0 + staticPer;
-    for (int64_t c = s0; c < s1; c += blocking_.panelsPerChunk)
-      sweep(c, std::min(s1, c + blocking_.panelsPerChunk));
+    // Own range first, then the others'.
     int64_t c0, c1;
-    while (grab(c0, c1))
-      sweep(c0, c1);
+    for (unsigned i = 0; i < nt; ++i)
+      while (grab(ranges[(t + i) % nt], c0, c1))
+        sweep(c0, c1);
   };
   if (inlineRun)
     body(0, 1);
   else
-    pool.run(body);
+    pool.runShared(body);
 
   if (kSplit > 1)
     for (int64_t m = 0; m < M; ++m)

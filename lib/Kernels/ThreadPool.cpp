@@ -1,5 +1,16 @@
 //===- ThreadPool.cpp - Spin-then-sleep fork/join pool --------------------===//
+//
+// Protocol of a shared job (runShared): the caller stores a new ticket
+// {generation + 1, kShared, 0 joined} and runs its own call. A worker that
+// sees the new generation joins by incrementing the joined count with a CAS
+// that requires the same generation and no kClosed; it runs the job and
+// decrements the count. When the caller's call returns (all work claimed), it
+// sets kClosed and waits for the count to reach zero. A worker that was not
+// running meanwhile finds the job closed (or replaced) and skips it, so the
+// caller never waits for a thread that the OS has not scheduled.
+//
 #include "llmc/Kernels/ThreadPool.h"
+#include <algorithm>
 #include <immintrin.h>
 #include <pthread.h>
 #include <sched.h>
@@ -9,17 +20,6 @@ namespace llmc {
 // Spin iterations (each a `pause`, ~40-140 cycles) before a worker sleeps:
 // about 100 us, longer than the gap between two matmuls of a decode step.
 static constexpr unsigned kSpinIters = 1u << 12;
-
-/// Spin with `pause`, yielding the core now and then: when the machine is
-/// oversubscribed the thread we wait for may need this very core.
-template <class Pred> static void spinUntil(Pred done) {
-  for (unsigned i = 0; !done(); ++i) {
-    if ((i & 1023) == 1023)
-      std::this_thread::yield();
-    else
-      _mm_pause();
-  }
-}
 
 /// The pool whose job this thread is running, if any: a run() from inside
 /// one of its own jobs (a parallel routine calling another) executes inline,
@@ -57,35 +57,63 @@ ThreadPool::ThreadPool(unsigned numThreads, bool pinCores) {
     });
 }
 
+// The ticket's fields (see ThreadPool.h).
+static constexpr uint64_t kShared = uint64_t(1) << 31;
+static constexpr uint64_t kClosed = uint64_t(1) << 30;
+static constexpr uint64_t kJoinedMask = kClosed - 1;
+static constexpr uint64_t kGenUnit = uint64_t(1) << 32;
+static uint64_t generationOf(uint64_t ticket) { return ticket >> 32; }
+
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> g(mu_);
     stop_.store(true);
-    generation_.fetch_add(1);
+    ticket_.store((generationOf(ticket_.load()) + 1) * kGenUnit);
   }
   cv_.notify_all();
   for (auto &t : workers_)
     t.join();
 }
 
+bool ThreadPool::tryJoin(std::atomic<uint64_t> &ticket, uint64_t seenGen) {
+  uint64_t t = ticket.load(std::memory_order_acquire);
+  do {
+    if (generationOf(t) != seenGen || (t & kClosed))
+      return false;
+  } while (!ticket.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel,
+                                         std::memory_order_acquire));
+  return true;
+}
+
 void ThreadPool::workerLoop(unsigned idx) {
   uint64_t seen = 0;
   for (;;) {
-    uint64_t gen;
+    uint64_t t;
     unsigned spins = 0;
-    while ((gen = generation_.load(std::memory_order_acquire)) == seen) {
+    while (generationOf(t = ticket_.load(std::memory_order_acquire)) == seen) {
       if (++spins < kSpinIters) {
         _mm_pause();
         continue;
       }
       std::unique_lock<std::mutex> lk(mu_);
       sleepers_.fetch_add(1);
-      cv_.wait(lk, [&] { return generation_.load() != seen; });
+      cv_.wait(lk, [&] { return generationOf(ticket_.load()) != seen; });
       sleepers_.fetch_sub(1);
     }
-    seen = gen;
+    seen = generationOf(t);
     if (stop_.load())
       return;
+    if (t & kShared) {
+      // Too late (closed, or already replaced by a newer job): skip it.
+      if (!tryJoin(ticket_, seen))
+        continue;
+      {
+        RunningPool running(this);
+        job_(idx, numThreads_);
+      }
+      ticket_.fetch_sub(1, std::memory_order_acq_rel);
+      continue;
+    }
     {
       RunningPool running(this);
       job_(idx, numThreads_);
@@ -94,23 +122,50 @@ void ThreadPool::workerLoop(unsigned idx) {
   }
 }
 
+void ThreadPool::post(llvm::function_ref<void(unsigned, unsigned)> fn,
+                      bool shared) {
+  job_ = fn;
+  if (!shared)
+    pending_.store(numThreads_ - 1, std::memory_order_relaxed);
+  {
+    // Publishing under the lock pairs with the sleepers' predicate check.
+    // The previous job is over (run: every worker finished; runShared: the
+    // job was closed and its joined workers left), so the ticket holds no
+    // joined workers and can be replaced whole.
+    std::lock_guard<std::mutex> g(mu_);
+    uint64_t next = (generationOf(ticket_.load(std::memory_order_relaxed)) + 1) *
+                    kGenUnit;
+    ticket_.store(next | (shared ? kShared : 0), std::memory_order_release);
+  }
+  if (sleepers_.load())
+    cv_.notify_all();
+}
+
 void ThreadPool::run(llvm::function_ref<void(unsigned, unsigned)> fn) {
   if (numThreads_ == 1 || tlsRunningPool == this) {
     fn(0, 1);
     return;
   }
   RunningPool running(this);
-  job_ = fn;
-  pending_.store(numThreads_ - 1, std::memory_order_relaxed);
-  {
-    // Publishing under the lock pairs with the sleepers' predicate check.
-    std::lock_guard<std::mutex> g(mu_);
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  if (sleepers_.load())
-    cv_.notify_all();
+  post(fn, /*shared=*/false);
   fn(0, numThreads_);
   spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; });
+}
+
+void ThreadPool::runShared(llvm::function_ref<void(unsigned, unsigned)> fn) {
+  if (numThreads_ == 1 || tlsRunningPool == this) {
+    fn(0, 1);
+    return;
+  }
+  RunningPool running(this);
+  post(fn, /*shared=*/true);
+  fn(0, numThreads_);
+  // No work is left unclaimed now; admit nobody else and wait for the
+  // workers still inside.
+  ticket_.fetch_or(kClosed, std::memory_order_acq_rel);
+  spinUntil([&] {
+    return (ticket_.load(std::memory_order_acquire) & kJoinedMask) == 0;
+  });
 }
 
 void ThreadPool::barrier() {
@@ -131,6 +186,22 @@ void ThreadPool::parallelFor(int64_t n,
     int64_t b = n * t / nt, e = n * (t + 1) / nt;
     if (b < e)
       fn(b, e);
+  });
+}
+
+void ThreadPool::parallelForShared(
+    int64_t n, int64_t grain, llvm::function_ref<void(int64_t, int64_t)> fn) {
+  if (n <= 0)
+    return;
+  grain = std::max<int64_t>(1, grain);
+  alignas(64) std::atomic<int64_t> next{0};
+  runShared([&](unsigned, unsigned) {
+    for (;;) {
+      int64_t b = next.fetch_add(grain, std::memory_order_relaxed);
+      if (b >= n)
+        return;
+      fn(b, std::min(n, b + grain));
+    }
   });
 }
 

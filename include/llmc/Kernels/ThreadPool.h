@@ -1,10 +1,17 @@
 //===- ThreadPool.h - Low-overhead fork/join pool for kernels -*- C++ -*-===//
 //
-// A fixed set of workers that spin (with `pause`) on a generation counter for a
-// short while after each job and then sleep on a condition variable, so back to
-// back decode-step matmuls cost ~1 us to dispatch while an idle runtime burns no
+// A fixed set of workers that spin (with `pause`) on a job ticket for a short
+// while after each job and then sleep on a condition variable, so back to back
+// decode-step matmuls cost ~1 us to dispatch while an idle runtime burns no
 // CPU. The calling thread is worker 0 and takes part in the work. Jobs must not
 // be submitted concurrently from several threads.
+//
+// Two kinds of job. run() is fork/join over every thread: each takes its
+// static part, and the call returns when all have run, so one worker that the
+// OS has descheduled (another process on its core) holds the caller up for a
+// whole time slice. runShared() is for work claimed from shared counters: the
+// caller and the workers that pick the job up in time take part, the others
+// skip it, and the call waits only for those that joined.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_KERNELS_THREADPOOL_H
@@ -14,11 +21,24 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <immintrin.h>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace llmc {
+
+/// Spins with `pause` until done() holds, yielding the core now and then:
+/// when the machine is oversubscribed the thread we wait for may need this
+/// very core.
+template <class Pred> void spinUntil(Pred done) {
+  for (unsigned i = 0; !done(); ++i) {
+    if ((i & 1023) == 1023)
+      std::this_thread::yield();
+    else
+      _mm_pause();
+  }
+}
 
 class ThreadPool {
 public:
@@ -36,6 +56,16 @@ public:
   /// other); such an inline job must not use barrier().
   void run(llvm::function_ref<void(unsigned, unsigned)> fn);
 
+  /// Runs fn(slot, size()) on the calling thread (slot 0) and on each worker
+  /// (slot = its index) that picks the job up before the caller's call has
+  /// returned; returns when the caller's call and every call that started
+  /// have returned. A worker may therefore never run the job: fn must claim
+  /// its work from shared counters (the slot may name a preferred part), and
+  /// the caller's call must not return while unclaimed work is left. No
+  /// barrier() inside. From inside one of this pool's own jobs it runs
+  /// fn(0, 1) inline, as run() does.
+  void runShared(llvm::function_ref<void(unsigned, unsigned)> fn);
+
   /// Spin barrier for the threads of the job being run(); every thread of the
   /// pool must call it the same number of times.
   void barrier();
@@ -43,16 +73,29 @@ public:
   /// Static split of [0, n) into size() contiguous chunks: fn(begin, end).
   void parallelFor(int64_t n, llvm::function_ref<void(int64_t, int64_t)> fn);
 
+  /// [0, n) in chunks of `grain` (>= 1) claimed through runShared(), for
+  /// uneven or latency-critical loops: a preempted thread delays the call by
+  /// at most the chunk it holds.
+  void parallelForShared(int64_t n, int64_t grain,
+                         llvm::function_ref<void(int64_t, int64_t)> fn);
+
   /// A process-wide default pool (hardware concurrency), created on first use.
   static ThreadPool &global();
 
 private:
   void workerLoop(unsigned idx);
+  void post(llvm::function_ref<void(unsigned, unsigned)> fn, bool shared);
+  static bool tryJoin(std::atomic<uint64_t> &ticket, uint64_t seenGen);
 
   unsigned numThreads_;
   std::vector<std::thread> workers_;
   llvm::function_ref<void(unsigned, unsigned)> job_;
-  alignas(64) std::atomic<uint64_t> generation_{0};
+  /// The job ticket: generation (bits 32-63, bumped per job), kShared (a
+  /// runShared job), kClosed (the caller of a shared job no longer admits
+  /// workers), and the number of workers inside a shared job (bits 0-29).
+  /// One word, so a worker reads the kind with the generation and joins with
+  /// one compare-and-swap that fails once the job is closed or replaced.
+  alignas(64) std::atomic<uint64_t> ticket_{0};
   alignas(64) std::atomic<unsigned> pending_{0};
   alignas(64) std::atomic<bool> stop_{false};
   std::atomic<unsigned> sleepers_{0};
