@@ -107,14 +107,6 @@ Expected<AWQResult> awqQuantize(const float *W, int64_t N, int64_t K,
       return q.takeError();
     res.weights = std::move(*q);
   }
-  // L of full-height weights q over the searched rows.
-  auto sampledLoss = [&](const QuantizedWeights &q, const float *s) {
-    return sumQuadraticForms(H.data(), K, S, [&](int64_t i, double *dw) {
-      const int64_t n = sampled[size_t(i)];
-      for (int64_t k = 0; k < K; ++k)
-        dw[k] = double(q.weight(n, k)) / double(s[k]) - double(W[n * K + k]);
-    });
-  };
   if (opts.clipSteps > 1) {
     // The scaled layer sees x / s: its second moment is diag(1/s) H diag(1/s).
     const std::vector<float> &s = res.scales;
@@ -132,7 +124,8 @@ Expected<AWQResult> awqQuantize(const float *W, int64_t N, int64_t K,
     auto q = quantizeWeightsMSE(Ws.data(), N, K, fmt, clip);
     if (!q)
       return q.takeError();
-    double L = sampledLoss(*q, s.data());
+    // Scored on the rows the grid search scored.
+    double L = proxyLoss(W, *q, H.data(), s.data(), sampled);
     if (L < res.loss) {
       res.loss = L;
       res.weights = std::move(*q);

@@ -39,9 +39,11 @@ std::vector<float> dequantize(const QuantizedWeights &q) {
 }
 
 double proxyLoss(const float *W, const QuantizedWeights &q, const double *H,
-                 const float *colScale) {
+                 const float *colScale, llvm::ArrayRef<int64_t> rows) {
   const int64_t K = q.K;
-  return sumQuadraticForms(H, K, q.N, [&](int64_t n, double *dw) {
+  const int64_t count = rows.empty() ? q.N : int64_t(rows.size());
+  return sumQuadraticForms(H, K, count, [&](int64_t i, double *dw) {
+    const int64_t n = rows.empty() ? i : rows[size_t(i)];
     for (int64_t k = 0; k < K; ++k) {
       double w = q.weight(n, k);
       if (colScale)

@@ -110,9 +110,12 @@ std::vector<float> dequantize(const QuantizedWeights &q);
 
 /// tr(dW H dW^T) with dW = deq(q) diag(1/colScale) - W: the layer-output
 /// error sum_m ||dW x_m||^2 when H = sum_m x_m x_m^T (GPTQ's proxy loss).
-/// colScale may be null (all ones); AWQ passes its scales.
+/// colScale may be null (all ones); AWQ passes its scales. rows, if not
+/// empty, restricts the sum to those rows of W and q (AWQ scores tall layers
+/// on a row sample).
 double proxyLoss(const float *W, const QuantizedWeights &q, const double *H,
-                 const float *colScale = nullptr);
+                 const float *colScale = nullptr,
+                 llvm::ArrayRef<int64_t> rows = {});
 
 } // namespace quant
 } // namespace llmc

@@ -138,6 +138,12 @@ TEST(AWQ, RowSampleSearch) {
   }
   EXPECT_NEAR(b->rtnLoss, sampledRtn, 1e-9 * sampledRtn);
   EXPECT_NEAR(b->loss, sampledResult, 1e-9 * sampledResult);
+  // proxyLoss restricted to the sampled rows is the same sum.
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < 12; ++i)
+    rows.push_back(i * L.N / 12);
+  EXPECT_NEAR(proxyLoss(L.W.data(), b->weights, Hsum.data(), b->scales.data(), rows),
+              sampledResult, 1e-9 * sampledResult);
   EXPECT_LE(b->loss, b->rtnLoss);
   const double fullA = proxyLoss(L.W.data(), a->weights, Hsum.data(), a->scales.data());
   const double fullB = proxyLoss(L.W.data(), b->weights, Hsum.data(), b->scales.data());
