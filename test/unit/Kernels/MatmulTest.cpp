@@ -19,6 +19,7 @@
 #include "llmc/Kernels/Reference.h"
 #include <gtest/gtest.h>
 #include <cmath>
+#include <cstring>
 #include <atomic>
 #include <random>
 #include <thread>
@@ -314,6 +315,60 @@ TEST(Matmul, ConcurrentCallers) {
   a.join();
   b.join();
   EXPECT_EQ(mismatches.load(), 0);
+}
+
+// The shared schedule (per-slot panel ranges with stealing, claimed staging
+// and K parts) computes every output exactly once whatever the number of
+// threads and however late they join: pools of 3 and 5 threads oversubscribe
+// a 2-core host, so workers often arrive after the caller took their range.
+// Outputs start as NaN (a panel left out shows), repeated runs must be
+// bitwise equal, and equal to one thread's result; with a K split (a narrow
+// matrix) the partial sums differ by rounding only.
+TEST(Matmul, SharedScheduleAnyThreadCount) {
+  WeightFormat f = WeightFormat::quantized(WeightType::Int4, 32, true);
+  struct Shape {
+    int64_t N, K, M;
+    bool kSplit;
+  };
+  // Decode (M = 1) over many panels; prefill (M = 16) with claimed staging;
+  // a 2-panel matrix over 256 KiB, which splits K at M = 1.
+  const Shape shapes[] = {{2048, 512, 1, false}, {2048, 512, 16, false},
+                          {32, 16384, 1, true}};
+  for (const Shape &sh : shapes) {
+    auto W = randomVec(sh.N * sh.K, 31, -1, 1);
+    auto x = randomVec(sh.M * sh.K, 32, -1, 1);
+    MatmulDesc d = MatmulDesc::forHost(sh.N, sh.K, f, sh.M);
+    auto p = packWeights(W.data(), sh.N, sh.K, f, d.tier);
+    ASSERT_TRUE(bool(p));
+    auto mm = Matmul::create(d);
+    ASSERT_TRUE(bool(mm));
+    const size_t outs = size_t(sh.M * sh.N);
+    std::vector<float> one(outs);
+    {
+      ThreadPool single(1);
+      ASSERT_FALSE(bool(mm->run(x.data(), sh.M, *p, one.data(), single)));
+    }
+    for (unsigned threads : {3u, 5u}) {
+      ThreadPool pool(threads);
+      std::vector<float> first;
+      for (int rep = 0; rep < 30; ++rep) {
+        std::vector<float> y(outs, std::nanf(""));
+        ASSERT_FALSE(bool(mm->run(x.data(), sh.M, *p, y.data(), pool)));
+        if (first.empty())
+          first = y;
+        ASSERT_EQ(0, std::memcmp(y.data(), first.data(), outs * 4))
+            << "N=" << sh.N << " M=" << sh.M << " threads=" << threads
+            << " rep=" << rep;
+      }
+      for (size_t i = 0; i < outs; ++i) {
+        ASSERT_FALSE(std::isnan(first[i])) << i;
+        if (sh.kSplit)
+          ASSERT_NEAR(first[i], one[i], 1e-4 * (1 + std::fabs(one[i]))) << i;
+        else
+          ASSERT_EQ(first[i], one[i]) << i;
+      }
+    }
+  }
 }
 
 TEST(Matmul, RejectsUnavailableTier) {
