@@ -32,7 +32,8 @@ std::string MicroKernelDesc::str() const {
 std::string Blocking::str() const {
   return "mr=" + std::to_string(mr) +
          " panelsPerChunk=" + std::to_string(panelsPerChunk) +
-         " kSplit=" + std::to_string(kSplit);
+         " kSplit=" + std::to_string(kSplit) +
+         (kBlockChunks ? " kBlockChunks=" + std::to_string(kBlockChunks) : "");
 }
 
 MatmulDesc MatmulDesc::forHost(int64_t N, int64_t K, WeightFormat fmt,
@@ -85,6 +86,21 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
   // Few panels, several groups: threads split K (decided per run, from the
   // pool size) so that decode of a narrow matrix still uses every core.
   b.kSplit = 1;
+  // f32 weights: a K = 4096 panel is 256 KiB, and a row block's fp32
+  // activations mr * K * 4 half as much again, both far over L1, so prefill
+  // would stream both from L2 at every panel. Blocking K (the microkernel
+  // accumulates into y) keeps mr x kc activations in L1 across the panels of
+  // a chunk, as GotoBLAS's kc does: +3-8% at M = 128 on the test machine
+  // (docs/KERNELS.md). Not for f16/bf16, where it measured 3-10% slower (half
+  // the weight bytes per k: the L2 stream was not the limit). A float panel
+  // is one group of all Kp, so the block is counted in 32-k chunks.
+  if (d.format.type == WeightType::F32) {
+    uint64_t l1 = t.caches.l1d ? t.caches.l1d : (32u << 10);
+    int64_t perK = l->panelQBytes() / l->Kp + int64_t(b.mr) * 4;
+    int64_t chunks = std::max<int64_t>(1, int64_t(l1 / 2) / perK / 32);
+    if (chunks < l->Kp / 32)
+      b.kBlockChunks = chunks;
+  }
   return b;
 }
 
@@ -310,6 +326,8 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   if (M <= 8 && P < int64_t(2 * nt) && units >= int64_t(nt) && nt > 1)
     kSplit = nt;
   const int64_t Np = P * L;
+  // K blocks of float weights in prefill (Blocking::kBlockChunks), 0: none.
+  const int64_t kBlock = M > 8 ? blocking_.kBlockChunks : 0;
   float *partial = nullptr;
   std::vector<float> partialBuf;
   if (kSplit > 1) {
@@ -331,7 +349,9 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   const uint8_t *wd = w.data();
   auto doBlock = [&](const Staged &st, int64_t p, int64_t m0, unsigned rows,
                      int64_t g0, int64_t g1, float *out, int64_t ldOut,
-                     int64_t cols) {
+                     int64_t cols, int64_t kc0 = 0, int64_t kc1 = 0) {
+    // [kc0, kc1): a K block of float weights, in 32-k chunks (kc1 = 0: all).
+    const bool accumulate = kc0 > 0;
     MicroKernelArgs a;
     // g0 starts a chunk (16-k groups: g0 even), see the K split.
     a.x = st.xs + ((g0 * G / 32) * M + m0) * 32 * eb;
@@ -344,7 +364,12 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
     a.groupStride = M * 4;
     a.nGroups = g1 - g0;
     a.chunksPerGroup = G / 32; // 0: 16-k groups, two per chunk
-    a.accumulate = 0;
+    a.accumulate = accumulate;
+    if (kc1) {
+      a.x = st.xs + (kc0 * M + m0) * 32 * eb;
+      a.w = wd + l.qPanelOffset(p) + kc0 * (l.panelQBytes() / chunks);
+      a.chunksPerGroup = kc1 - kc0;
+    }
     const int64_t n0 = p * L;
     const bool full = n0 + L <= cols;
     alignas(64) float tmp[8 * 16];
@@ -354,10 +379,13 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       callKernel(rows, a);
       return;
     }
+    int64_t valid = cols - n0;
+    if (accumulate)
+      for (unsigned r = 0; r < rows; ++r)
+        std::memcpy(tmp + r * 16, out + (m0 + r) * ldOut + n0, valid * 4);
     a.y = tmp;
     a.ldy = 16 * 4;
     callKernel(rows, a);
-    int64_t valid = cols - n0;
     for (unsigned r = 0; r < rows; ++r)
       std::memcpy(out + (m0 + r) * ldOut + n0, tmp + r * 16, valid * 4);
   };
@@ -449,11 +477,21 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       return;
     }
     auto sweep = [&](int64_t c, int64_t c1) {
-      for (int64_t m0 = 0; m0 < M; m0 += mr) {
-        unsigned rows = unsigned(std::min<int64_t>(mr, M - m0));
-        for (int64_t p = c; p < c1; ++p)
-          doBlock(st, p, m0, rows, 0, nG, y, ldy, d.N);
+      if (!kBlock) {
+        for (int64_t m0 = 0; m0 < M; m0 += mr) {
+          unsigned rows = unsigned(std::min<int64_t>(mr, M - m0));
+          for (int64_t p = c; p < c1; ++p)
+            doBlock(st, p, m0, rows, 0, nG, y, ldy, d.N);
+        }
+        return;
       }
+      for (int64_t k0 = 0; k0 < chunks; k0 += kBlock)
+        for (int64_t m0 = 0; m0 < M; m0 += mr) {
+          unsigned rows = unsigned(std::min<int64_t>(mr, M - m0));
+          for (int64_t p = c; p < c1; ++p)
+            doBlock(st, p, m0, rows, 0, nG, y, ldy, d.N, k0,
+                    std::min(chunks, k0 + kBlock));
+        }
     };
     // Own range first, then the others'.
     int64_t c0, c1;

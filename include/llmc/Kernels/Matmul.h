@@ -71,6 +71,10 @@ struct Blocking {
   unsigned mr = 1;             // rows per microkernel call (main blocks)
   int64_t panelsPerChunk = 1;  // panels swept for every row block (L2 reuse)
   unsigned kSplit = 1;         // >1: threads split K (groups) when N is small
+  /// Prefill (M > 8) of f32 weights: 32-k chunks per K block (0 = all of
+  /// K), so that a row block's activations and a panel's K slice fit in half
+  /// of L1.
+  int64_t kBlockChunks = 0;
   std::string str() const;
 };
 

@@ -371,6 +371,47 @@ TEST(Matmul, SharedScheduleAnyThreadCount) {
   }
 }
 
+// Prefill of f32 weights blocks K (Blocking::kBlockChunks: the kernel
+// accumulates into y block by block, also through the tail panel's scratch).
+// K = 1000 gives several blocks on every tier; N = 40 ends in a partial panel.
+// f16/bf16 are not blocked. Checked against the double reference with the
+// fp32-path bound, which holds for any summation order.
+TEST(Matmul, FloatWeightsKBlockedPrefill) {
+  const int64_t N = 40, K = 1000;
+  for (IsaTier tier : {IsaTier::Scalar, IsaTier::AVX2, IsaTier::AVX512,
+                       IsaTier::AVX512_VNNI}) {
+    if (tier > hostTarget().maxTier())
+      continue;
+    for (WeightType wt : {WeightType::F32, WeightType::F16, WeightType::BF16}) {
+      WeightFormat f = WeightFormat::floating(wt);
+      auto W = randomVec(N * K, 41, -1, 1);
+      auto q = quantizeWeights(W.data(), N, K, f);
+      ASSERT_TRUE(bool(q));
+      auto packed = packWeights(*q, tier);
+      ASSERT_TRUE(bool(packed));
+      for (int64_t M : {16, 37}) {
+        auto mm = Matmul::create(pinnedDesc(N, K, M, f, tier));
+        ASSERT_TRUE(bool(mm));
+        if (wt == WeightType::F32) {
+          ASSERT_GT(mm->blocking().kBlockChunks, 0) << mm->blocking().str();
+          ASSERT_LT(mm->blocking().kBlockChunks, (K + 31) / 32);
+        } else {
+          ASSERT_EQ(mm->blocking().kBlockChunks, 0);
+        }
+        auto x = randomVec(M * K, uint32_t(43 + M), -1, 1);
+        std::vector<float> y(size_t(M * N), NAN), ref(y.size());
+        ASSERT_FALSE(bool(mm->run(x.data(), M, *packed, y.data(), pool2())));
+        referenceMatmulF32(x.data(), M, *q, ref.data());
+        std::vector<double> bound = f32Bound(x.data(), M, *q);
+        for (size_t i = 0; i < y.size(); ++i)
+          ASSERT_LE(std::fabs(double(y[i]) - double(ref[i])), bound[i])
+              << isaTierName(tier).str() << " " << f.str() << " M=" << M
+              << " i=" << i;
+      }
+    }
+  }
+}
+
 TEST(Matmul, RejectsUnavailableTier) {
   if (hostTarget().maxTier() >= IsaTier::AMX)
     GTEST_SKIP();
