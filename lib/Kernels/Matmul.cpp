@@ -477,21 +477,16 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       return;
     }
     auto sweep = [&](int64_t c, int64_t c1) {
-      if (!kBlock) {
+      // K blocks (f32 prefill), or one pass over all of K (k1 = 0).
+      const int64_t step = kBlock ? kBlock : chunks;
+      for (int64_t k0 = 0; k0 < chunks; k0 += step) {
+        const int64_t k1 = kBlock ? std::min(chunks, k0 + kBlock) : 0;
         for (int64_t m0 = 0; m0 < M; m0 += mr) {
           unsigned rows = unsigned(std::min<int64_t>(mr, M - m0));
           for (int64_t p = c; p < c1; ++p)
-            doBlock(st, p, m0, rows, 0, nG, y, ldy, d.N);
+            doBlock(st, p, m0, rows, 0, nG, y, ldy, d.N, k0, k1);
         }
-        return;
       }
-      for (int64_t k0 = 0; k0 < chunks; k0 += kBlock)
-        for (int64_t m0 = 0; m0 < M; m0 += mr) {
-          unsigned rows = unsigned(std::min<int64_t>(mr, M - m0));
-          for (int64_t p = c; p < c1; ++p)
-            doBlock(st, p, m0, rows, 0, nG, y, ldy, d.N, k0,
-                    std::min(chunks, k0 + kBlock));
-        }
     };
     // Own range first, then the others'.
     int64_t c0, c1;
