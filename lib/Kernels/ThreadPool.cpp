@@ -103,27 +103,28 @@ void ThreadPool::workerLoop(unsigned idx) {
     seen = generationOf(t);
     if (stop_.load())
       return;
-    if (t & kShared) {
-      // Too late (closed, or already replaced by a newer job): skip it.
-      if (!tryJoin(ticket_, seen))
-        continue;
-      {
-        RunningPool running(this);
-        job_(idx, numThreads_);
-      }
-      ticket_.fetch_sub(1, std::memory_order_acq_rel);
+    const bool shared = t & kShared;
+    // A shared job that is already closed or replaced: skip it.
+    if (shared && !tryJoin(ticket_, seen))
       continue;
-    }
     {
       RunningPool running(this);
       job_(idx, numThreads_);
     }
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (shared)
+      ticket_.fetch_sub(1, std::memory_order_acq_rel);
+    else
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
-void ThreadPool::post(llvm::function_ref<void(unsigned, unsigned)> fn,
-                      bool shared) {
+void ThreadPool::dispatch(llvm::function_ref<void(unsigned, unsigned)> fn,
+                          bool shared) {
+  if (numThreads_ == 1 || tlsRunningPool == this) {
+    fn(0, 1);
+    return;
+  }
+  RunningPool running(this);
   job_ = fn;
   if (!shared)
     pending_.store(numThreads_ - 1, std::memory_order_relaxed);
@@ -139,27 +140,11 @@ void ThreadPool::post(llvm::function_ref<void(unsigned, unsigned)> fn,
   }
   if (sleepers_.load())
     cv_.notify_all();
-}
-
-void ThreadPool::run(llvm::function_ref<void(unsigned, unsigned)> fn) {
-  if (numThreads_ == 1 || tlsRunningPool == this) {
-    fn(0, 1);
+  fn(0, numThreads_);
+  if (!shared) {
+    spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; });
     return;
   }
-  RunningPool running(this);
-  post(fn, /*shared=*/false);
-  fn(0, numThreads_);
-  spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; });
-}
-
-void ThreadPool::runShared(llvm::function_ref<void(unsigned, unsigned)> fn) {
-  if (numThreads_ == 1 || tlsRunningPool == this) {
-    fn(0, 1);
-    return;
-  }
-  RunningPool running(this);
-  post(fn, /*shared=*/true);
-  fn(0, numThreads_);
   // No work is left unclaimed now; admit nobody else and wait for the
   // workers still inside.
   ticket_.fetch_or(kClosed, std::memory_order_acq_rel);
@@ -168,16 +153,12 @@ void ThreadPool::runShared(llvm::function_ref<void(unsigned, unsigned)> fn) {
   });
 }
 
-void ThreadPool::barrier() {
-  if (numThreads_ == 1)
-    return;
-  unsigned gen = barrierGen_.load(std::memory_order_acquire);
-  if (barrierCount_.fetch_add(1, std::memory_order_acq_rel) == numThreads_ - 1) {
-    barrierCount_.store(0, std::memory_order_relaxed);
-    barrierGen_.fetch_add(1, std::memory_order_release);
-    return;
-  }
-  spinUntil([&] { return barrierGen_.load(std::memory_order_acquire) != gen; });
+void ThreadPool::run(llvm::function_ref<void(unsigned, unsigned)> fn) {
+  dispatch(fn, /*shared=*/false);
+}
+
+void ThreadPool::runShared(llvm::function_ref<void(unsigned, unsigned)> fn) {
+  dispatch(fn, /*shared=*/true);
 }
 
 void ThreadPool::parallelFor(int64_t n,
@@ -190,10 +171,11 @@ void ThreadPool::parallelFor(int64_t n,
 }
 
 void ThreadPool::parallelForShared(
-    int64_t n, int64_t grain, llvm::function_ref<void(int64_t, int64_t)> fn) {
+    int64_t n, llvm::function_ref<void(int64_t, int64_t)> fn, int64_t grain) {
   if (n <= 0)
     return;
-  grain = std::max<int64_t>(1, grain);
+  if (grain <= 0)
+    grain = std::max<int64_t>(1, n / (4 * int64_t(numThreads_)));
   alignas(64) std::atomic<int64_t> next{0};
   runShared([&](unsigned, unsigned) {
     for (;;) {

@@ -305,8 +305,7 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
   // Chunks claimed by whichever threads are running (rows differ in length
   // under the causal mask, and a preempted thread must not hold the others).
   if (items * (pos + n) * D >= (1 << 15) && pool.size() > 1)
-    pool.parallelForShared(items, std::max<int64_t>(1, items / (4 * pool.size())),
-                           work);
+    pool.parallelForShared(items, work);
   else
     work(0, items);
 }
@@ -357,8 +356,7 @@ void Session::kernelMatmul(int32_t weight, const float *x, int64_t m, int64_t ld
     };
     // Prefill rows are independent: the threads share them.
     if (m > 1 && state_->pool->size() > 1)
-      state_->pool->parallelForShared(
-          m, std::max<int64_t>(1, m / (4 * state_->pool->size())), rows);
+      state_->pool->parallelForShared(m, rows);
     else
       rows(0, m);
     x = t.data();

@@ -53,7 +53,7 @@ public:
   /// Runs fn(threadIndex, numThreads) once on every thread; returns when all
   /// are done. Called from inside one of this pool's own jobs, it runs
   /// fn(0, 1) on the calling thread (so parallel routines may call each
-  /// other); such an inline job must not use barrier().
+  /// other).
   void run(llvm::function_ref<void(unsigned, unsigned)> fn);
 
   /// Runs fn(slot, size()) on the calling thread (slot 0) and on each worker
@@ -61,30 +61,27 @@ public:
   /// returned; returns when the caller's call and every call that started
   /// have returned. A worker may therefore never run the job: fn must claim
   /// its work from shared counters (the slot may name a preferred part), and
-  /// the caller's call must not return while unclaimed work is left. No
-  /// barrier() inside. From inside one of this pool's own jobs it runs
-  /// fn(0, 1) inline, as run() does.
+  /// the caller's call must not return while unclaimed work is left. From
+  /// inside one of this pool's own jobs it runs fn(0, 1) inline, as run()
+  /// does.
   void runShared(llvm::function_ref<void(unsigned, unsigned)> fn);
-
-  /// Spin barrier for the threads of the job being run(); every thread of the
-  /// pool must call it the same number of times.
-  void barrier();
 
   /// Static split of [0, n) into size() contiguous chunks: fn(begin, end).
   void parallelFor(int64_t n, llvm::function_ref<void(int64_t, int64_t)> fn);
 
-  /// [0, n) in chunks of `grain` (>= 1) claimed through runShared(), for
-  /// uneven or latency-critical loops: a preempted thread delays the call by
-  /// at most the chunk it holds.
-  void parallelForShared(int64_t n, int64_t grain,
-                         llvm::function_ref<void(int64_t, int64_t)> fn);
+  /// [0, n) in chunks of `grain` claimed through runShared(), for uneven or
+  /// latency-critical loops: a preempted thread delays the call by at most
+  /// the chunk it holds. grain = 0: n / (4 size()), at least 1.
+  void parallelForShared(int64_t n, llvm::function_ref<void(int64_t, int64_t)> fn,
+                         int64_t grain = 0);
 
   /// A process-wide default pool (hardware concurrency), created on first use.
   static ThreadPool &global();
 
 private:
   void workerLoop(unsigned idx);
-  void post(llvm::function_ref<void(unsigned, unsigned)> fn, bool shared);
+  /// run() (shared = false) and runShared() (true).
+  void dispatch(llvm::function_ref<void(unsigned, unsigned)> fn, bool shared);
   static bool tryJoin(std::atomic<uint64_t> &ticket, uint64_t seenGen);
 
   unsigned numThreads_;
@@ -99,8 +96,6 @@ private:
   alignas(64) std::atomic<unsigned> pending_{0};
   alignas(64) std::atomic<bool> stop_{false};
   std::atomic<unsigned> sleepers_{0};
-  alignas(64) std::atomic<unsigned> barrierCount_{0};
-  alignas(64) std::atomic<unsigned> barrierGen_{0};
   std::mutex mu_;
   std::condition_variable cv_;
 };

@@ -98,14 +98,18 @@ TEST(ThreadPool, RunSharedRunsEachSlotAtMostOnce) {
 TEST(ThreadPool, ParallelForSharedCoversRangeOnce) {
   ThreadPool pool(3);
   for (int64_t n : {0, 1, 2, 7, 1000, 4099})
-    for (int64_t grain : {1, 3, 64, 5000}) {
+    for (int64_t grain : {0, 1, 3, 64, 5000}) {
       const size_t count = size_t(n);
       std::vector<std::atomic<int>> v(count);
-      pool.parallelForShared(n, grain, [&](int64_t b, int64_t e) {
-        EXPECT_LE(e - b, grain);
-        for (int64_t i = b; i < e; ++i)
-          v[size_t(i)]++;
-      });
+      pool.parallelForShared(
+          n,
+          [&](int64_t b, int64_t e) {
+            if (grain > 0)
+              EXPECT_LE(e - b, grain);
+            for (int64_t i = b; i < e; ++i)
+              v[size_t(i)]++;
+          },
+          grain);
       for (auto &x : v)
         ASSERT_EQ(x.load(), 1);
     }
@@ -141,10 +145,13 @@ TEST(ThreadPool, SharedAndForkJoinJobsAlternate) {
   ThreadPool pool(3);
   for (int iter = 0; iter < 2000; ++iter) {
     std::atomic<int64_t> sum{0};
-    pool.parallelForShared(100, 7, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        sum += i;
-    });
+    pool.parallelForShared(
+        100,
+        [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i)
+            sum += i;
+        },
+        7);
     ASSERT_EQ(sum.load(), 4950);
     std::vector<std::atomic<int>> hits(3);
     pool.run([&](unsigned t, unsigned) { hits[t]++; });
