@@ -26,6 +26,8 @@ std::string MicroKernelDesc::str() const {
   s += "/" + format.str();
   s += act == ActPath::Int8 ? "/act_int8" : "/act_f32";
   s += "/mr" + std::to_string(mr);
+  if (panels != 1)
+    s += "/np" + std::to_string(panels);
   return s;
 }
 
@@ -33,7 +35,8 @@ std::string Blocking::str() const {
   return "mr=" + std::to_string(mr) +
          " panelsPerChunk=" + std::to_string(panelsPerChunk) +
          " kSplit=" + std::to_string(kSplit) +
-         (kBlockChunks ? " kBlockChunks=" + std::to_string(kBlockChunks) : "");
+         (kBlockChunks ? " kBlockChunks=" + std::to_string(kBlockChunks) : "") +
+         (mrWide ? " mrWide=" + std::to_string(mrWide) : "");
 }
 
 MatmulDesc MatmulDesc::forHost(int64_t N, int64_t K, WeightFormat fmt,
@@ -68,6 +71,8 @@ unsigned maxRows(IsaTier tier, ActPath act, WeightType wt) {
   return r ? r : 8;
 }
 
+static constexpr unsigned kWideRowsPreferred = 12;
+
 Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
   Blocking b;
   unsigned mrMax = jitMaxRows(d.tier, d.format, d.act, useAvxVnni(d));
@@ -94,10 +99,24 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
   // (docs/KERNELS.md). Not for f16/bf16, where it measured 3-10% slower (half
   // the weight bytes per k: the L2 stream was not the limit). A float panel
   // is one group of all Kp, so the block is counted in 32-k chunks.
+  // Float prefill: two panels per call where the tier's generator has it, as
+  // many rows as leave room for 2 weights and a broadcast (12 on AVX-512:
+  // 24 accumulators; 14 measured no faster, see docs/KERNELS.md; 6 on AVX2).
+  if (!d.format.isQuantized() && d.act == ActPath::F32 && d.mMax > 8 &&
+      d.tier != IsaTier::Scalar)
+    b.mrWide = std::min(kWideRowsPreferred,
+                        jitMaxRows(d.tier, d.format, d.act, false, 2));
   if (d.format.type == WeightType::F32) {
     uint64_t l1 = t.caches.l1d ? t.caches.l1d : (32u << 10);
-    int64_t perK = l->panelQBytes() / l->Kp + int64_t(b.mr) * 4;
-    int64_t chunks = std::max<int64_t>(1, int64_t(l1 / 2) / perK / 32);
+    // One panel: the row block's activations and the panel's K slice in
+    // half of L1. Two panels: the activations in a quarter (the pair's
+    // weights stream through from L2; 8 chunks at mrWide = 12 and 48 KiB,
+    // where half of L1 for both came to 4 chunks and measured 5-7% slower).
+    int64_t chunks =
+        b.mrWide ? int64_t(l1 / 4) / (int64_t(b.mrWide) * 4) / 32
+                 : int64_t(l1 / 2) /
+                       (l->panelQBytes() / l->Kp + int64_t(b.mr) * 4) / 32;
+    chunks = std::max<int64_t>(1, chunks);
     if (chunks < l->Kp / 32)
       b.kBlockChunks = chunks;
   }
@@ -143,13 +162,15 @@ size_t kernelCacheSize() {
 //===----------------------------------------------------------------------===//
 
 struct Matmul::Impl {
-  static MicroKernelDesc kernelDesc(const Matmul &mm, unsigned rows) {
+  static MicroKernelDesc kernelDesc(const Matmul &mm, unsigned rows,
+                                    unsigned panels = 1) {
     MicroKernelDesc k;
     k.tier = mm.desc_.tier;
     k.format = mm.desc_.format;
     k.act = mm.desc_.act;
     k.mr = rows;
     k.avxVnni = useAvxVnni(mm.desc_) && k.act == ActPath::Int8;
+    k.panels = panels;
     return k;
   }
 };
@@ -194,6 +215,14 @@ Expected<Matmul> Matmul::create(const MatmulDesc &din) {
         return fn.takeError();
       mm.kernels_[r] = reinterpret_cast<void *>(*fn);
     }
+    for (unsigned r = 1; r <= mm.blocking_.mrWide; ++r) {
+      auto fn = getKernel(Impl::kernelDesc(mm, r, 2));
+      if (!fn)
+        return fn.takeError();
+      mm.wideKernels_[r] = reinterpret_cast<void *>(*fn);
+    }
+  } else {
+    mm.blocking_.mrWide = 0;
   }
   return mm;
 }
@@ -336,6 +365,9 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   }
 
   const MicroKernelDesc kd = Impl::kernelDesc(*this, 1);
+  // Float prefill: two-panel kernels with mrWide rows (Blocking::mrWide).
+  const bool wide = M > 8 && blocking_.mrWide > 0;
+  const unsigned mrRun = wide ? blocking_.mrWide : mr;
   auto callKernel = [&](unsigned rows, MicroKernelArgs &a) {
     if (jit_)
       callGenerated(reinterpret_cast<MicroKernelFn>(kernels_[rows]), a);
@@ -349,10 +381,13 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   const uint8_t *wd = w.data();
   auto doBlock = [&](const Staged &st, int64_t p, int64_t m0, unsigned rows,
                      int64_t g0, int64_t g1, float *out, int64_t ldOut,
-                     int64_t cols, int64_t kc0 = 0, int64_t kc1 = 0) {
+                     int64_t cols, int64_t kc0 = 0, int64_t kc1 = 0,
+                     bool twoPanels = false) {
     // [kc0, kc1): a K block of float weights, in 32-k chunks (kc1 = 0: all).
+    // twoPanels: panels p and p + 1, both full (the caller checks).
     const bool accumulate = kc0 > 0;
     MicroKernelArgs a;
+    a.wPanelStride = l.panelQBytes();
     // g0 starts a chunk (16-k groups: g0 even), see the K split.
     a.x = st.xs + ((g0 * G / 32) * M + m0) * 32 * eb;
     a.comp = st.comp + (g0 * M + m0) * 4;
@@ -371,6 +406,12 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       a.chunksPerGroup = kc1 - kc0;
     }
     const int64_t n0 = p * L;
+    if (twoPanels) {
+      a.y = out + m0 * ldOut + n0;
+      a.ldy = ldOut * 4;
+      callGenerated(reinterpret_cast<MicroKernelFn>(wideKernels_[rows]), a);
+      return;
+    }
     const bool full = n0 + L <= cols;
     alignas(64) float tmp[8 * 16];
     if (full) {
@@ -426,6 +467,8 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       int64_t take = std::clamp<int64_t>((r.end - c) / 2, minTake,
                                          blocking_.panelsPerChunk);
       take = std::min(take, r.end - c);
+      if (wide) // whole pairs for the two-panel kernels
+        take = std::min(r.end - c, (take + 1) & ~int64_t(1));
       if (r.next.compare_exchange_weak(c, c + take, std::memory_order_relaxed)) {
         c0 = c;
         c1 = c + take;
@@ -481,10 +524,21 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       const int64_t step = kBlock ? kBlock : chunks;
       for (int64_t k0 = 0; k0 < chunks; k0 += step) {
         const int64_t k1 = kBlock ? std::min(chunks, k0 + kBlock) : 0;
-        for (int64_t m0 = 0; m0 < M; m0 += mr) {
-          unsigned rows = unsigned(std::min<int64_t>(mr, M - m0));
-          for (int64_t p = c; p < c1; ++p)
-            doBlock(st, p, m0, rows, 0, nG, y, ldy, d.N, k0, k1);
+        for (int64_t m0 = 0; m0 < M; m0 += mrRun) {
+          const int64_t rows = std::min<int64_t>(mrRun, M - m0);
+          for (int64_t p = c; p < c1;) {
+            if (wide && p + 1 < c1 && (p + 2) * L <= d.N) {
+              doBlock(st, p, m0, unsigned(rows), 0, nG, y, ldy, d.N, k0, k1,
+                      /*twoPanels=*/true);
+              p += 2;
+              continue;
+            }
+            // One panel: the one-panel kernels take at most mr rows.
+            for (int64_t r0 = 0; r0 < rows; r0 += mr)
+              doBlock(st, p, m0 + r0, unsigned(std::min<int64_t>(mr, rows - r0)),
+                      0, nG, y, ldy, d.N, k0, k1);
+            ++p;
+          }
         }
       }
     };

@@ -42,8 +42,10 @@ struct MicroKernelArgs {
   int64_t chunksPerGroup;// 32-k chunks per group; 0: 16-k groups, taken in
                          // pairs (nGroups even, x at a chunk start)
   int64_t accumulate;    // nonzero: y += result
+  int64_t wPanelStride;  // two-panel kernels: bytes from panel p's codes to
+                         // panel p+1's (their outputs are y[.. L) and [L .. 2L))
 };
-static_assert(sizeof(MicroKernelArgs) == 13 * 8, "ABI read by generated code");
+static_assert(sizeof(MicroKernelArgs) == 14 * 8, "ABI read by generated code");
 
 using MicroKernelFn = void (*)(const MicroKernelArgs *);
 
@@ -56,8 +58,10 @@ llvm::Expected<MicroKernelFn> generateMicroKernel(const MicroKernelDesc &d);
 void genericMicroKernel(const MicroKernelDesc &d, unsigned lanes,
                         const MicroKernelArgs &a);
 
-/// Whether the generator handles `d`, and the largest mr it can generate.
-unsigned jitMaxRows(IsaTier tier, WeightFormat fmt, ActPath act, bool avxVnni);
+/// Whether the generator handles `d`, and the largest mr it can generate
+/// (for `panels` panels per call).
+unsigned jitMaxRows(IsaTier tier, WeightFormat fmt, ActPath act, bool avxVnni,
+                    unsigned panels = 1);
 
 } // namespace kernels
 } // namespace llmc

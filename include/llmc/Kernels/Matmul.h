@@ -60,9 +60,12 @@ struct MicroKernelDesc {
   ActPath act = ActPath::F32;
   unsigned mr = 1;
   bool avxVnni = false; // AVX2 tier: vpdpbusd (VEX) instead of vpmaddubsw
+  /// Panels per call: 2 = the float-weight prefill kernel, which shares each
+  /// broadcast activation between two panels' FMAs (see Blocking::mrWide).
+  unsigned panels = 1;
   bool operator==(const MicroKernelDesc &o) const {
     return tier == o.tier && format == o.format && act == o.act &&
-           mr == o.mr && avxVnni == o.avxVnni;
+           mr == o.mr && avxVnni == o.avxVnni && panels == o.panels;
   }
   std::string str() const;
 };
@@ -75,6 +78,9 @@ struct Blocking {
   /// K), so that a row block's activations and a panel's K slice fit in half
   /// of L1.
   int64_t kBlockChunks = 0;
+  /// Prefill (M > 8) of float weights on the AVX2 / AVX-512 tiers: rows per
+  /// call of the two-panel kernel (0 = none; M <= 8 always uses `mr`).
+  unsigned mrWide = 0;
   std::string str() const;
 };
 
@@ -93,6 +99,9 @@ bool hasJitKernel(IsaTier tier, WeightFormat fmt, ActPath act,
 /// cache). Cheap to copy; safe to run from one thread at a time per pool.
 class Matmul {
 public:
+  /// Most rows of a two-panel kernel (Blocking::mrWide).
+  static constexpr unsigned kMaxWideRows = 14;
+
   static llvm::Expected<Matmul> create(const MatmulDesc &d);
 
   /// Validates desc against the host (tier available) and picks the activation
@@ -112,6 +121,7 @@ private:
   Blocking blocking_;
   bool jit_ = false;
   void *kernels_[9] = {}; // generated kernels for mr = 1..8 (index mr); null = generic
+  void *wideKernels_[kMaxWideRows + 1] = {}; // two-panel kernels, rows 1..mrWide
 };
 
 /// One-shot convenience: Matmul::create(d) (kernels cached) then run.

@@ -412,6 +412,54 @@ TEST(Matmul, FloatWeightsKBlockedPrefill) {
   }
 }
 
+// Float prefill runs two panels per call (Blocking::mrWide rows). The shape
+// leaves single panels beside the pairs (an odd panel count, a partial last
+// panel), row blocks with tails (M = 13: 12 + 1 on AVX-512), and chunks of odd
+// length claimed by a pool of 3; the result must match the double reference,
+// and 3 threads must give 1 thread's result bit for bit.
+TEST(Matmul, FloatPrefillTwoPanels) {
+  const int64_t K = 300;
+  ThreadPool pool3(3, false);
+  for (IsaTier tier : {IsaTier::AVX2, IsaTier::AVX512, IsaTier::AVX512_VNNI}) {
+    if (tier > hostTarget().maxTier())
+      continue;
+    const int64_t N = 5 * panelLanes(tier) + 7;
+    for (WeightType wt : {WeightType::F32, WeightType::F16, WeightType::BF16}) {
+      WeightFormat f = WeightFormat::floating(wt);
+      auto W = randomVec(N * K, 51, -1, 1);
+      auto q = quantizeWeights(W.data(), N, K, f);
+      ASSERT_TRUE(bool(q));
+      auto packed = packWeights(*q, tier);
+      ASSERT_TRUE(bool(packed));
+      for (int64_t M : {9, 13, 40}) {
+        auto mm = Matmul::create(pinnedDesc(N, K, M, f, tier));
+        ASSERT_TRUE(bool(mm));
+        ASSERT_GT(mm->blocking().mrWide, 1u) << mm->blocking().str();
+        auto x = randomVec(M * K, uint32_t(53 + M), -1, 1);
+        std::vector<float> y(size_t(M * N), NAN), y3(y.size(), NAN), ref(y.size());
+        ThreadPool pool1(1, false);
+        ASSERT_FALSE(bool(mm->run(x.data(), M, *packed, y.data(), pool1)));
+        ASSERT_FALSE(bool(mm->run(x.data(), M, *packed, y3.data(), pool3)));
+        referenceMatmulF32(x.data(), M, *q, ref.data());
+        std::vector<double> bound = f32Bound(x.data(), M, *q);
+        for (size_t i = 0; i < y.size(); ++i) {
+          ASSERT_LE(std::fabs(double(y[i]) - double(ref[i])), bound[i])
+              << isaTierName(tier).str() << " " << f.str() << " M=" << M
+              << " i=" << i;
+          ASSERT_EQ(y[i], y3[i]) << "i=" << i;
+        }
+      }
+    }
+  }
+  // Decode sizes keep the one-panel kernels.
+  auto mm = Matmul::create(pinnedDesc(64, K, 8, WeightFormat::floating(WeightType::F32),
+                                      hostTarget().maxTier() >= IsaTier::AVX2
+                                          ? IsaTier::AVX2
+                                          : IsaTier::Scalar));
+  ASSERT_TRUE(bool(mm));
+  EXPECT_EQ(mm->blocking().mrWide, 0u);
+}
+
 TEST(Matmul, RejectsUnavailableTier) {
   if (hostTarget().maxTier() >= IsaTier::AMX)
     GTEST_SKIP();
