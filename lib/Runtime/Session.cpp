@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Attention.h"
 #include "llmc/Runtime/Model.h"
 #include "llmc/Runtime/Profile.h"
 #include "llmc/Quant/Hadamard.h"
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <sys/mman.h>
 
 using namespace llvm;
 using llmc::codegen::Step;
@@ -30,17 +32,28 @@ using FloatBuf = std::unique_ptr<float[], AlignedFree>;
 
 /// Not zeroed: nothing reads the arena or a cache position before writing it,
 /// and untouched pages of a large block cost no memory (the KV cache grows in
-/// RSS as the context fills).
+/// RSS as the context fills, in 2 MiB steps). Blocks of 2 MiB and more ask for
+/// transparent huge pages: decode streams each layer's keys and values once per
+/// token, and on 4 KiB pages every key block (4 KiB at D = 64) started a
+/// fresh page: a TLB walk and the hardware prefetcher's stream cut
+/// (docs/ARCHITECTURE.md, "Attention").
 FloatBuf allocFloats(int64_t n) {
-  size_t bytes = (size_t(std::max<int64_t>(n, 1)) * 4 + 4095) & ~size_t(4095);
-  return FloatBuf(static_cast<float *>(std::aligned_alloc(4096, bytes)));
+  constexpr size_t kHuge = size_t(2) << 20;
+  size_t bytes = size_t(std::max<int64_t>(n, 1)) * 4;
+  const size_t align = bytes >= kHuge ? kHuge : 4096;
+  bytes = (bytes + align - 1) & ~(align - 1);
+  auto *p = static_cast<float *>(std::aligned_alloc(align, bytes));
+  if (p && align == kHuge)
+    madvise(p, bytes, MADV_HUGEPAGE);
+  return FloatBuf(p);
 }
 } // namespace
 
 struct Session::State {
   FloatBuf arena;
-  /// KV cache: per layer, keys [Hkv][ctx][D] then values [Hkv][ctx][Dv],
-  /// fp32 or fp16 elements (plan config kvFp16).
+  /// KV cache: per layer, keys [Hkv][key blocks of 16 positions][D][16]
+  /// (Attention.h) then values [Hkv][ctx][Dv], fp32 or fp16 elements (plan
+  /// config kvFp16).
   FloatBuf kv;
   int64_t layerStride = 0, valueOffset = 0;
   std::unique_ptr<ThreadPool> pool;
@@ -63,7 +76,7 @@ Expected<std::unique_ptr<Session>> Session::create(const Model &model,
   s->state_ = std::make_unique<State>();
   State &st = *s->state_;
   st.arena = allocFloats(p.arenaFloats);
-  st.valueOffset = c.kvHeads * c.maxContext * c.headDim;
+  st.valueOffset = c.kvHeads * keyPositions(c.maxContext) * c.headDim;
   st.layerStride = st.valueOffset + c.kvHeads * c.maxContext * c.valueDim;
   st.kv = allocFloats((st.layerStride * c.layers + 1) / (c.kvFp16 ? 2 : 1));
   if (!st.arena || !st.kv)
@@ -181,74 +194,11 @@ void rope(const Step &s, float *arena, int64_t t0, int64_t t1) {
   }
 }
 
-// Attention's inner loops, compiled for AVX-512 / AVX2+FMA / baseline and
-// picked at load time by the CPU (target_clones -> ifunc).
-#define LLMC_MULTIVERSION                                                      \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
-/// out[j] = scale * dot(q, K[j]) for j < T; returns the maximum.
-template <typename KT>
-__attribute__((always_inline)) inline float attentionScoresT(const float *q, const KT *K, int64_t T, int64_t D,
-                              float scale, float *out) {
-  float mx = -INFINITY;
-  for (int64_t j = 0; j < T; ++j) {
-    const KT *kj = K + j * D;
-    float acc[16] = {0};
-    int64_t d = 0;
-    for (; d + 16 <= D; d += 16)
-      for (int l = 0; l < 16; ++l)
-        acc[l] += q[d + l] * float(kj[d + l]);
-    float dot = 0;
-    for (; d < D; ++d)
-      dot += q[d] * float(kj[d]);
-    for (int l = 0; l < 16; ++l)
-      dot += acc[l];
-    out[j] = dot * scale;
-    mx = std::max(mx, out[j]);
-  }
-  return mx;
-}
-
-/// o = sum_j p[j] * V[j] (o zeroed first).
-template <typename VT>
-__attribute__((always_inline)) inline void attentionValuesT(const float *p, const VT *V, int64_t T, int64_t Dv,
-                             float *o) {
-  for (int64_t d = 0; d < Dv; ++d)
-    o[d] = 0;
-  for (int64_t j = 0; j < T; ++j) {
-    const float pj = p[j];
-    const VT *vj = V + j * Dv;
-    for (int64_t d = 0; d < Dv; ++d)
-      o[d] += pj * float(vj[d]);
-  }
-}
-
-LLMC_MULTIVERSION
-float attentionScores(const float *q, const float *K, int64_t T, int64_t D,
-                      float scale, float *out) {
-  return attentionScoresT(q, K, T, D, scale, out);
-}
-LLMC_MULTIVERSION
-float attentionScores(const float *q, const _Float16 *K, int64_t T, int64_t D,
-                      float scale, float *out) {
-  return attentionScoresT(q, K, T, D, scale, out);
-}
-LLMC_MULTIVERSION
-void attentionValues(const float *p, const float *V, int64_t T, int64_t Dv, float *o) {
-  attentionValuesT(p, V, T, Dv, o);
-}
-LLMC_MULTIVERSION
-void attentionValues(const float *p, const _Float16 *V, int64_t T, int64_t Dv,
-                     float *o) {
-  attentionValuesT(p, V, T, Dv, o);
-}
-
-/// Store n floats into the cache (fp32 copy or fp16 rounding).
-inline void storeKV(float *dst, const float *src, int64_t n) {
+/// Store n floats into the value cache (fp32 copy or fp16 rounding).
+inline void storeValue(float *dst, const float *src, int64_t n) {
   std::memcpy(dst, src, n * 4);
 }
-LLMC_MULTIVERSION
-void storeKV(_Float16 *dst, const float *src, int64_t n) {
+void storeValue(_Float16 *dst, const float *src, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     dst[i] = _Float16(src[i]);
 }
@@ -272,40 +222,50 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
   ThreadPool &pool = *st.pool;
   KT *K = reinterpret_cast<KT *>(st.kv.get()) + s.layer * st.layerStride;
   KT *Vc = K + st.valueOffset;
-  const int64_t ctx = c.maxContext, D = s.headDim, Dv = s.valueDim;
+  const int64_t ctx = c.maxContext, keyCtx = keyPositions(ctx), D = s.headDim,
+                Dv = s.valueDim;
   for (int64_t t = 0; t < n; ++t)
     for (int64_t h = 0; h < s.kvHeads; ++h) {
-      storeKV(K + (h * ctx + pos + t) * D,
-              A + s.k.offset + t * s.k.tokenStride + h * s.k.headStride, D);
-      storeKV(Vc + (h * ctx + pos + t) * Dv,
-              A + s.v.offset + t * s.v.tokenStride + h * s.v.headStride, Dv);
+      storeKey(K + h * keyCtx * D, pos + t,
+               A + s.k.offset + t * s.k.tokenStride + h * s.k.headStride, D);
+      storeValue(Vc + (h * ctx + pos + t) * Dv,
+                 A + s.v.offset + t * s.v.tokenStride + h * s.v.headStride, Dv);
     }
+  // Work items: (KV head, block of tokens). An item's rows are the heads of
+  // the KV head's group for each of its tokens, scored together against the
+  // cached keys (Attention.h). Blocks of about 16 rows.
   const int64_t group = s.heads / s.kvHeads;
-  const int64_t items = n * s.heads;
+  const int64_t tokensPerItem = std::clamp<int64_t>(16 / group, 1, n);
+  const int64_t blocks = (n + tokensPerItem - 1) / tokensPerItem;
+  const int64_t items = s.kvHeads * blocks;
+  const IsaTier tier = std::min(hostTarget().maxTier(), IsaTier::AVX512_VNNI);
   auto work = [&](int64_t b, int64_t e) {
-    std::vector<float> scores(size_t(pos + n));
+    static thread_local std::vector<float> scratch;
+    std::vector<const float *> q;
+    std::vector<float *> o;
+    std::vector<int64_t> T;
     for (int64_t it = b; it < e; ++it) {
-      const int64_t t = it / s.heads, h = it % s.heads, kvh = h / group;
-      const float *q = A + s.q.offset + t * s.q.tokenStride + h * s.q.headStride;
-      float *o = A + s.o.offset + t * s.o.tokenStride + h * s.o.headStride;
-      const int64_t T = pos + t + 1; // causal
-      const KT *kb = K + kvh * ctx * D;
-      float mx = attentionScores(q, kb, T, D, s.scale, scores.data());
-      float sum = 0;
-      for (int64_t j = 0; j < T; ++j) {
-        scores[j] = std::exp(scores[j] - mx);
-        sum += scores[j];
-      }
-      float inv = 1.0f / sum;
-      for (int64_t j = 0; j < T; ++j)
-        scores[j] *= inv;
-      attentionValues(scores.data(), Vc + kvh * ctx * Dv, T, Dv, o);
+      const int64_t kvh = it / blocks, t0 = (it % blocks) * tokensPerItem,
+                    t1 = std::min(n, t0 + tokensPerItem);
+      q.clear();
+      o.clear();
+      T.clear();
+      for (int64_t t = t0; t < t1; ++t)
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+          q.push_back(A + s.q.offset + t * s.q.tokenStride + h * s.q.headStride);
+          o.push_back(A + s.o.offset + t * s.o.tokenStride + h * s.o.headStride);
+          T.push_back(pos + t + 1); // causal
+        }
+      AttentionRows rows{q.data(), o.data(), T.data(), int64_t(q.size())};
+      scratch.resize(size_t(attentionScratchFloats(rows)));
+      attendKvHead(rows, K + kvh * keyCtx * D, Vc + kvh * ctx * Dv, D, Dv,
+                   s.scale, scratch.data(), tier);
     }
   };
-  // Chunks claimed by whichever threads are running (rows differ in length
-  // under the causal mask, and a preempted thread must not hold the others).
-  if (items * (pos + n) * D >= (1 << 15) && pool.size() > 1)
-    pool.parallelForShared(items, work);
+  // Items are claimed by whichever threads are running (later token blocks
+  // see more keys, and a preempted thread must not hold the others).
+  if (n * s.heads * (pos + n) * D >= (1 << 15) && pool.size() > 1)
+    pool.parallelForShared(items, work, 1);
   else
     work(0, items);
 }

@@ -1,0 +1,319 @@
+//===- Attention.cpp - Causal attention of one KV head over the cache ------===//
+//
+// attendKvHead (Attention.h) in three steps over R rows and the key blocks
+// [0, B) that the longest row sees:
+//   1. scores:  S[r][16b + i] = scale * sum_d q[r][d] * K[b][d][i]   (rows by 8)
+//   2. softmax: m = max_j S[r][j]; S[r][j] = e^(S[r][j] - m); inv[r] = 1/sum
+//   3. values:  o[r] = inv[r] * sum_j S[r][j] v[j]                  (rows by 4)
+// Scores past a row's T are set to -inf before step 2, so they weigh exactly
+// 0; values are only read below the longest row's T (every such position is
+// written), so unwritten cache memory never meets a nonzero weight.
+//
+// The loops are written once on 16-float vectors (GCC/Clang vector
+// extensions) and compiled three times: AVX-512 (one zmm per vector), AVX2
+// (two ymm) and baseline, dispatched by the caller's ISA tier.
+//
+//===----------------------------------------------------------------------===//
+#include "Attention.h"
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace llmc {
+namespace runtime {
+
+namespace {
+
+// The helpers below pass 16-float vectors by value; they are always inlined,
+// so no call with the AVX2 or baseline vector ABI is ever made.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef _Float16 v16h __attribute__((vector_size(32)));
+
+#define LLMC_INLINE inline __attribute__((always_inline))
+
+LLMC_INLINE v16 load16(const float *p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+LLMC_INLINE v16 load16(const _Float16 *p) {
+  v16h h;
+  std::memcpy(&h, p, sizeof h);
+  return __builtin_convertvector(h, v16);
+}
+LLMC_INLINE void store16(float *p, v16 v) { std::memcpy(p, &v, sizeof v); }
+LLMC_INLINE v16i bits(v16 v) { return __builtin_bit_cast(v16i, v); }
+LLMC_INLINE v16 fromBits(v16i v) { return __builtin_bit_cast(v16, v); }
+/// Lanes of a where m is set (all ones), else of b.
+LLMC_INLINE v16 select(v16i m, v16 a, v16 b) {
+  return fromBits((bits(a) & m) | (bits(b) & ~m));
+}
+LLMC_INLINE v16 splat(float x) { return v16{} + x; }
+
+/// e^x for x <= 0 (a score minus its row's maximum), exactly 0 below -87
+/// (e^-87 is near the smallest normal float), so masked scores (-inf) weigh
+/// nothing. x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, Cephes', so
+/// n ln2 is exact to float precision), e^r by its Taylor polynomial to degree 7
+/// (truncation below r^8 / 8! < 6e-9 relative), 2^n built in the exponent bits.
+LLMC_INLINE v16 expNonPositive(v16 x) {
+  const v16i keep = x >= -87.0f;
+  x = select(keep, x, splat(-87.0f));
+  const v16 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; // round
+  const v16 r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  v16 p = r * (1.0f / 5040) + (1.0f / 720);
+  p = p * r + (1.0f / 120);
+  p = p * r + (1.0f / 24);
+  p = p * r + (1.0f / 6);
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const v16i e = (__builtin_convertvector(n, v16i) + 127) << 23;
+  return fromBits(bits(p * fromBits(e)) & keep);
+}
+
+/// Step 1 for RB rows: one key-block load per d feeds RB FMAs.
+template <int RB, typename KT>
+LLMC_INLINE void scoreRows(const float *const *q, const KT *keys, int64_t B,
+                           int64_t D, float scale, float *S, int64_t ldS) {
+  for (int64_t b = 0; b < B; ++b) {
+    const KT *kb = keys + b * D * kKeyBlock;
+    v16 acc[RB];
+    for (int r = 0; r < RB; ++r)
+      acc[r] = v16{};
+    for (int64_t d = 0; d < D; ++d) {
+      const v16 k = load16(kb + d * kKeyBlock);
+      for (int r = 0; r < RB; ++r)
+        acc[r] += q[r][d] * k;
+    }
+    for (int r = 0; r < RB; ++r)
+      store16(S + r * ldS + b * kKeyBlock, acc[r] * scale);
+  }
+}
+
+/// Step 3 for RB rows and NV x 16 value columns from c0: one load per 16
+/// values feeds RB FMAs, one weight broadcast NV FMAs.
+template <int RB, int NV, typename VT>
+LLMC_INLINE void valueRows(const float *P, int64_t ldP, const VT *values,
+                           int64_t T, int64_t Dv, int64_t c0, const float *inv,
+                           float *const *o) {
+  v16 acc[RB][NV];
+  for (int r = 0; r < RB; ++r)
+    for (int i = 0; i < NV; ++i)
+      acc[r][i] = v16{};
+  for (int64_t j = 0; j < T; ++j) {
+    const VT *vj = values + j * Dv + c0;
+    v16 v[NV];
+    for (int i = 0; i < NV; ++i)
+      v[i] = load16(vj + 16 * i);
+    for (int r = 0; r < RB; ++r) {
+      const float p = P[r * ldP + j];
+      for (int i = 0; i < NV; ++i)
+        acc[r][i] += p * v[i];
+    }
+  }
+  for (int r = 0; r < RB; ++r)
+    for (int i = 0; i < NV; ++i)
+      store16(o[r] + c0 + 16 * i, acc[r][i] * inv[r]);
+}
+
+/// Step 3 for RB rows, every column: NV-vector strips, single vectors, then
+/// a scalar tail for Dv % 16.
+template <int RB, int NV, typename VT>
+LLMC_INLINE void valueRowsAllColumns(const float *P, int64_t ldP,
+                                     const VT *values, int64_t T, int64_t Dv,
+                                     const float *inv, float *const *o) {
+  int64_t c = 0;
+  for (; c + 16 * NV <= Dv; c += 16 * NV)
+    valueRows<RB, NV>(P, ldP, values, T, Dv, c, inv, o);
+  for (; c + 16 <= Dv; c += 16)
+    valueRows<RB, 1>(P, ldP, values, T, Dv, c, inv, o);
+  for (; c < Dv; ++c)
+    for (int r = 0; r < RB; ++r) {
+      float s = 0;
+      for (int64_t j = 0; j < T; ++j)
+        s += P[r * ldP + j] * float(values[j * Dv + c]);
+      o[r][c] = s * inv[r];
+    }
+}
+
+int64_t maxT(const AttentionRows &rows, int64_t r0, int64_t r1) {
+  int64_t t = 0;
+  for (int64_t r = r0; r < r1; ++r)
+    t = std::max(t, rows.T[r]);
+  return t;
+}
+
+template <typename KT, int NV>
+LLMC_INLINE void attend(const AttentionRows &rows, const KT *keys,
+                        const KT *values, int64_t D, int64_t Dv, float scale,
+                        float *scratch) {
+  const int64_t R = rows.count;
+  const int64_t B = (maxT(rows, 0, R) + kKeyBlock - 1) / kKeyBlock;
+  const int64_t ldS = B * kKeyBlock;
+  float *S = scratch, *inv = scratch + R * ldS;
+
+  // 1. Scores, 8 rows at a time (the tail by a row count's own kernel).
+  for (int64_t r0 = 0; r0 < R; r0 += 8) {
+    const float *const *q = rows.q + r0;
+    float *s = S + r0 * ldS;
+    switch (std::min<int64_t>(8, R - r0)) {
+    case 8: scoreRows<8>(q, keys, B, D, scale, s, ldS); break;
+    case 7: scoreRows<7>(q, keys, B, D, scale, s, ldS); break;
+    case 6: scoreRows<6>(q, keys, B, D, scale, s, ldS); break;
+    case 5: scoreRows<5>(q, keys, B, D, scale, s, ldS); break;
+    case 4: scoreRows<4>(q, keys, B, D, scale, s, ldS); break;
+    case 3: scoreRows<3>(q, keys, B, D, scale, s, ldS); break;
+    case 2: scoreRows<2>(q, keys, B, D, scale, s, ldS); break;
+    default: scoreRows<1>(q, keys, B, D, scale, s, ldS); break;
+    }
+  }
+
+  // 2. Mask, softmax numerators in place, 1 / sum per row.
+  for (int64_t r = 0; r < R; ++r) {
+    float *s = S + r * ldS;
+    for (int64_t j = rows.T[r]; j < ldS; ++j)
+      s[j] = -INFINITY;
+    v16 m = splat(-INFINITY);
+    for (int64_t j = 0; j < ldS; j += 16) {
+      const v16 x = load16(s + j);
+      m = select(x > m, x, m);
+    }
+    float mx = m[0];
+    for (int i = 1; i < 16; ++i)
+      mx = std::max(mx, m[i]);
+    v16 sum = v16{};
+    for (int64_t j = 0; j < ldS; j += 16) {
+      const v16 p = expNonPositive(load16(s + j) - mx);
+      store16(s + j, p);
+      sum += p;
+    }
+    float total = 0;
+    for (int i = 0; i < 16; ++i)
+      total += sum[i];
+    inv[r] = 1.0f / total;
+  }
+
+  // 3. Values, 4 rows at a time, up to the longest of the 4 rows' T.
+  for (int64_t r0 = 0; r0 < R; r0 += 4) {
+    const int64_t rb = std::min<int64_t>(4, R - r0), T = maxT(rows, r0, r0 + rb);
+    const float *P = S + r0 * ldS;
+    float *const *o = rows.o + r0;
+    switch (rb) {
+    case 4: valueRowsAllColumns<4, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
+    case 3: valueRowsAllColumns<3, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
+    case 2: valueRowsAllColumns<2, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
+    default: valueRowsAllColumns<1, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
+    }
+  }
+}
+
+// Per tier: 4 value vectors per strip on AVX-512 (4 rows x 4 = 16 zmm
+// accumulators), 2 on AVX2 (16 ymm), 1 below.
+#define LLMC_ATTEND_TIERS(KT)                                                  \
+  __attribute__((target("arch=x86-64-v4"))) void attendAvx512(                 \
+      const AttentionRows &rows, const KT *k, const KT *v, int64_t D,          \
+      int64_t Dv, float scale, float *scratch) {                               \
+    attend<KT, 4>(rows, k, v, D, Dv, scale, scratch);                          \
+  }                                                                            \
+  __attribute__((target("arch=x86-64-v3"))) void attendAvx2(                   \
+      const AttentionRows &rows, const KT *k, const KT *v, int64_t D,          \
+      int64_t Dv, float scale, float *scratch) {                               \
+    attend<KT, 2>(rows, k, v, D, Dv, scale, scratch);                          \
+  }                                                                            \
+  void attendBaseline(const AttentionRows &rows, const KT *k, const KT *v,     \
+                      int64_t D, int64_t Dv, float scale, float *scratch) {    \
+    attend<KT, 1>(rows, k, v, D, Dv, scale, scratch);                          \
+  }
+LLMC_ATTEND_TIERS(float)
+LLMC_ATTEND_TIERS(_Float16)
+#undef LLMC_ATTEND_TIERS
+
+template <typename KT>
+void dispatch(const AttentionRows &rows, const KT *keys, const KT *values,
+              int64_t D, int64_t Dv, float scale, float *scratch,
+              IsaTier tier) {
+  if (rows.count <= 0)
+    return;
+  if (tier >= IsaTier::AVX512)
+    attendAvx512(rows, keys, values, D, Dv, scale, scratch);
+  else if (tier >= IsaTier::AVX2)
+    attendAvx2(rows, keys, values, D, Dv, scale, scratch);
+  else
+    attendBaseline(rows, keys, values, D, Dv, scale, scratch);
+}
+
+template <typename KT>
+void storeKeyT(KT *keys, int64_t pos, const float *k, int64_t D) {
+  KT *dst = keys + keyOffset(pos, 0, D);
+  for (int64_t d = 0; d < D; ++d)
+    dst[d * kKeyBlock] = KT(k[d]);
+}
+
+template <typename KT>
+void reference(const AttentionRows &rows, const KT *keys, const KT *values,
+               int64_t D, int64_t Dv, float scale) {
+  for (int64_t r = 0; r < rows.count; ++r) {
+    const int64_t T = rows.T[r];
+    std::vector<double> s(size_t(T), 0.0);
+    double mx = -INFINITY;
+    for (int64_t j = 0; j < T; ++j) {
+      double dot = 0;
+      for (int64_t d = 0; d < D; ++d)
+        dot += double(rows.q[r][d]) * double(keys[keyOffset(j, d, D)]);
+      s[size_t(j)] = dot * double(scale);
+      mx = std::max(mx, s[size_t(j)]);
+    }
+    double sum = 0;
+    for (double &x : s)
+      sum += (x = std::exp(x - mx));
+    for (int64_t c = 0; c < Dv; ++c) {
+      double o = 0;
+      for (int64_t j = 0; j < T; ++j)
+        o += s[size_t(j)] * double(values[j * Dv + c]);
+      rows.o[r][c] = float(o / sum);
+    }
+  }
+}
+
+} // namespace
+
+int64_t attentionScratchFloats(const AttentionRows &rows) {
+  const int64_t B = (maxT(rows, 0, rows.count) + kKeyBlock - 1) / kKeyBlock;
+  return rows.count * (B * kKeyBlock + 1);
+}
+
+void storeKey(float *keys, int64_t pos, const float *k, int64_t D) {
+  storeKeyT(keys, pos, k, D);
+}
+void storeKey(_Float16 *keys, int64_t pos, const float *k, int64_t D) {
+  storeKeyT(keys, pos, k, D);
+}
+
+void attendKvHead(const AttentionRows &rows, const float *keys,
+                  const float *values, int64_t D, int64_t Dv, float scale,
+                  float *scratch, IsaTier tier) {
+  dispatch(rows, keys, values, D, Dv, scale, scratch, tier);
+}
+void attendKvHead(const AttentionRows &rows, const _Float16 *keys,
+                  const _Float16 *values, int64_t D, int64_t Dv, float scale,
+                  float *scratch, IsaTier tier) {
+  dispatch(rows, keys, values, D, Dv, scale, scratch, tier);
+}
+
+void referenceAttendKvHead(const AttentionRows &rows, const float *keys,
+                           const float *values, int64_t D, int64_t Dv,
+                           float scale) {
+  reference(rows, keys, values, D, Dv, scale);
+}
+void referenceAttendKvHead(const AttentionRows &rows, const _Float16 *keys,
+                           const _Float16 *values, int64_t D, int64_t Dv,
+                           float scale) {
+  reference(rows, keys, values, D, Dv, scale);
+}
+
+} // namespace runtime
+} // namespace llmc
