@@ -70,6 +70,28 @@ private:
   Value fmul(Value a, Value c) { return b_.create<arith::MulFOp>(loc_, a, c); }
   Value fsub(Value a, Value c) { return b_.create<arith::SubFOp>(loc_, a, c); }
   Value fdiv(Value a, Value c) { return b_.create<arith::DivFOp>(loc_, a, c); }
+
+  /// e^x in arith ops, so that the loop vectorizer can widen the loop around
+  /// it (a libm expf call it cannot). As the runtime's attention exp
+  /// (lib/Runtime/Attention.cpp): x clamped to [-87, 88], x = n ln2 + r with
+  /// |r| <= ln2 / 2 (ln2 in two parts, Cephes'), e^r by its Taylor polynomial
+  /// to degree 7 (truncation < 6e-9 relative), 2^n built in the exponent bits.
+  Value expF32(Value x) {
+    x = b_.create<arith::MaxNumFOp>(loc_, x, f32c(-87.0f));
+    x = b_.create<arith::MinNumFOp>(loc_, x, f32c(88.0f));
+    const float round = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
+    Value n = fsub(fadd(fmul(x, f32c(1.44269504088896341f)), f32c(round)),
+                   f32c(round));
+    Value r = fadd(fsub(x, fmul(n, f32c(0.693359375f))),
+                   fmul(n, f32c(2.12194440e-4f)));
+    Value p = fadd(fmul(r, f32c(1.0f / 5040)), f32c(1.0f / 720));
+    for (float c : {1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f})
+      p = fadd(fmul(p, r), f32c(c));
+    Value ni = b_.create<arith::FPToSIOp>(loc_, b_.getI32Type(), n);
+    Value bits = b_.create<arith::ShLIOp>(
+        loc_, b_.create<arith::AddIOp>(loc_, ni, i32c(127)), i32c(23));
+    return fmul(p, b_.create<arith::BitcastOp>(loc_, b_.getF32Type(), bits));
+  }
   /// &base[offset] for f32 elements (offset in elements).
   Value gep(Value base, Value offset, Type elem = {}) {
     return b_.create<LLVM::GEPOp>(loc_, ptrTy_, elem ? elem : b_.getF32Type(), base,
@@ -269,8 +291,8 @@ void Emitter::emitStep(size_t index, const Step &s) {
         Value g = load(arena_, rowIndex(s.in, t, j));
         Value u = load(arena_, rowIndex(s.in2, t, j));
         Value sig = fdiv(f32c(1.0f),
-                         fadd(f32c(1.0f), b_.create<math::ExpOp>(
-                                              loc_, b_.create<arith::NegFOp>(loc_, g))));
+                         fadd(f32c(1.0f),
+                              expF32(b_.create<arith::NegFOp>(loc_, g))));
         store(fmul(fmul(g, sig), u), arena_, rowIndex(s.out, t, j));
       });
     });
