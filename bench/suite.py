@@ -74,8 +74,11 @@ class Suite:
     def ort(self, *args):
         return last_json(run(["node", os.path.join(self.ort_dir, "bench_ort.mjs"), *args]))
 
-    def ensure(self, path, make):
-        if not os.path.exists(path):
+    def ensure(self, path, make, newer_than=None):
+        """make() unless path exists and, with newer_than, is not older than it."""
+        stale = newer_than is not None and os.path.exists(path) and \
+            os.path.getmtime(path) < os.path.getmtime(newer_than)
+        if stale or not os.path.exists(path):
             make()
         return path
 
@@ -192,7 +195,8 @@ class Suite:
             args = ["compile", onnx_path, "--target=native", "--ctx", ctx, "-o", bundle]
             if fmt != "fp32":
                 args += ["--quant=int4", "--group-size", fmt.split("_g")[1]]
-            self.ensure(bundle, lambda: self.llmc(*args))
+            # A bundle holds its generated program: recompile it when llmc changed.
+            self.ensure(bundle, lambda: self.llmc(*args), newer_than=self.bin + "/llmc")
             # ORT: the same graph (int4: MatMulNBits), logits of the last position only.
             if fmt == "fp32":
                 ort_src = onnx_path

@@ -126,6 +126,13 @@ private:
   }
 
   void emitStep(size_t index, const Step &s);
+  /// body(t) for every row t in [begin, n), split across the session's threads:
+  /// the loop becomes an internal function @llmc_glue_<index>(state, t0, t1,
+  /// pos) and the program calls llmc_rt_parallel with its address. rowCost
+  /// (elements a row touches) lets the runtime run small loops inline. The
+  /// body may use arena_, weights_ and pos_: inside the function they are its
+  /// own.
+  void parallelRows(size_t index, Value begin, int64_t rowCost, BodyFn body);
 
   MLIRContext &ctx_;
   const ProgramPlan &plan_;
@@ -133,7 +140,8 @@ private:
   Location loc_;
   Type ptrTy_;
   Value state_, tokens_, n_, pos_, arena_, weights_, allLogits_;
-  LLVM::LLVMFuncOp matmulFn_, attentionFn_, embedFn_;
+  LLVM::LLVMFuncOp matmulFn_, attentionFn_, embedFn_, parallelFn_;
+  ModuleOp module_;
 };
 
 OwningOpRef<ModuleOp> Emitter::build() {
@@ -151,6 +159,10 @@ OwningOpRef<ModuleOp> Emitter::build() {
   embedFn_ = b_.create<LLVM::LLVMFuncOp>(
       loc_, kEmbedSymbol,
       LLVM::LLVMFunctionType::get(voidTy, {ptrTy_, i32, ptrTy_, i64, ptrTy_, i64}));
+  parallelFn_ = b_.create<LLVM::LLVMFuncOp>(
+      loc_, kParallelSymbol,
+      LLVM::LLVMFunctionType::get(voidTy, {ptrTy_, ptrTy_, i64, i64, i64, i64}));
+  module_ = *module;
 
   // llmc_prefill(state, tokens, n, pos)
   auto prefillTy = b_.getFunctionType({ptrTy_, ptrTy_, i64, i64}, {});
@@ -188,6 +200,37 @@ OwningOpRef<ModuleOp> Emitter::build() {
   return module;
 }
 
+void Emitter::parallelRows(size_t index, Value begin, int64_t rowCost,
+                           BodyFn body) {
+  Type i64 = b_.getI64Type();
+  Type voidTy = LLVM::LLVMVoidType::get(&ctx_);
+  LLVM::LLVMFuncOp glue;
+  {
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPointToEnd(module_.getBody());
+    glue = b_.create<LLVM::LLVMFuncOp>(
+        loc_, "llmc_glue_" + std::to_string(index),
+        LLVM::LLVMFunctionType::get(voidTy, {ptrTy_, i64, i64, i64}),
+        LLVM::Linkage::Internal);
+    Block *entry = glue.addEntryBlock(b_);
+    b_.setInsertionPointToStart(entry);
+    // The function's own views of the program state (ProgramABI.h).
+    Value state = entry->getArgument(0);
+    const Value outer[] = {arena_, weights_, pos_};
+    arena_ = b_.create<LLVM::LoadOp>(loc_, ptrTy_, state);
+    weights_ = b_.create<LLVM::LoadOp>(loc_, ptrTy_, gep(state, i64c(1), ptrTy_));
+    pos_ = entry->getArgument(3);
+    loop(entry->getArgument(1), entry->getArgument(2), body);
+    b_.create<LLVM::ReturnOp>(loc_, ValueRange{});
+    arena_ = outer[0];
+    weights_ = outer[1];
+    pos_ = outer[2];
+  }
+  Value fn = b_.create<LLVM::AddressOfOp>(loc_, glue);
+  b_.create<LLVM::CallOp>(loc_, parallelFn_,
+                          ValueRange{state_, fn, begin, n_, pos_, i64c(rowCost)});
+}
+
 void Emitter::emitStep(size_t index, const Step &s) {
   Value zero = i64c(0);
   // First row: 0, or n - 1 for last-only steps unless all logits are wanted.
@@ -209,8 +252,8 @@ void Emitter::emitStep(size_t index, const Step &s) {
   }
   case StepKind::RmsNorm: {
     const WeightSlot &w = plan_.weights[s.weight];
-    Value wt = gep(weights_, i64c(w.offset), b_.getI8Type());
-    loop(r0, n_, [&](Value t) {
+    parallelRows(index, r0, 2 * s.width, [&](Value t) {
+      Value wt = gep(weights_, i64c(w.offset), b_.getI8Type());
       Value ss = sum(s.width, [&](Value j) {
         Value x = load(arena_, rowIndex(s.in, t, j));
         return fmul(x, x);
@@ -218,7 +261,7 @@ void Emitter::emitStep(size_t index, const Step &s) {
       Value ms = fdiv(ss, f32c(float(s.width)));
       Value r = fdiv(f32c(1.0f),
                      b_.create<math::SqrtOp>(loc_, fadd(ms, f32c(s.eps))));
-      loop(zero, i64c(s.width), [&](Value j) {
+      loop(i64c(0), i64c(s.width), [&](Value j) {
         Value x = load(arena_, rowIndex(s.in, t, j));
         store(fmul(fmul(x, r), load(wt, j)), arena_, rowIndex(s.out, t, j));
       });
@@ -254,10 +297,10 @@ void Emitter::emitStep(size_t index, const Step &s) {
     break;
   }
   case StepKind::Rope: {
-    loop(zero, n_, [&](Value t) {
+    parallelRows(index, zero, s.heads * s.headDim, [&](Value t) {
       Value cb = add(i64c(s.cos), mul(t, i64c(s.rotHalf)));
       Value sb = add(i64c(s.sin), mul(t, i64c(s.rotHalf)));
-      loop(zero, i64c(s.heads), [&](Value h) {
+      loop(i64c(0), i64c(s.heads), [&](Value h) {
         Value xb = add(add(i64c(s.q.offset), mul(t, i64c(s.q.tokenStride))),
                        mul(h, i64c(s.q.headStride)));
         Value yb = add(add(i64c(s.o.offset), mul(t, i64c(s.o.tokenStride))),
@@ -266,7 +309,7 @@ void Emitter::emitStep(size_t index, const Step &s) {
           loop(i64c(2 * s.rotHalf), i64c(s.headDim), [&](Value d) {
             store(load(arena_, add(xb, d)), arena_, add(yb, d));
           });
-        loop(zero, i64c(s.rotHalf), [&](Value i) {
+        loop(i64c(0), i64c(s.rotHalf), [&](Value i) {
           Value ia = s.interleaved ? mul(i, i64c(2)) : i;
           Value ib = s.interleaved ? add(mul(i, i64c(2)), i64c(1))
                                    : add(i, i64c(s.rotHalf));
@@ -286,8 +329,8 @@ void Emitter::emitStep(size_t index, const Step &s) {
                    n_, pos_});
     break;
   case StepKind::SwiGLU:
-    loop(r0, n_, [&](Value t) {
-      loop(zero, i64c(s.width), [&](Value j) {
+    parallelRows(index, r0, 8 * s.width, [&](Value t) {
+      loop(i64c(0), i64c(s.width), [&](Value j) {
         Value g = load(arena_, rowIndex(s.in, t, j));
         Value u = load(arena_, rowIndex(s.in2, t, j));
         Value sig = fdiv(f32c(1.0f),
@@ -298,8 +341,8 @@ void Emitter::emitStep(size_t index, const Step &s) {
     });
     break;
   case StepKind::Add:
-    loop(r0, n_, [&](Value t) {
-      loop(zero, i64c(s.width), [&](Value j) {
+    parallelRows(index, r0, s.width, [&](Value t) {
+      loop(i64c(0), i64c(s.width), [&](Value j) {
         store(fadd(load(arena_, rowIndex(s.in, t, j)),
                    load(arena_, rowIndex(s.in2, t, j))),
               arena_, rowIndex(s.out, t, j));

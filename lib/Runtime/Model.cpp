@@ -40,6 +40,11 @@ static void llmcRtAttention(codegen::llmc_program_state *s, int32_t step,
   Profile::AttentionScope timed(session->profile());
   session->kernelAttention(step, n, pos);
 }
+static void llmcRtParallel(codegen::llmc_program_state *s, codegen::GlueFn fn,
+                           int64_t begin, int64_t end, int64_t pos,
+                           int64_t rowCost) {
+  static_cast<Session *>(s->session)->kernelParallel(fn, s, begin, end, pos, rowCost);
+}
 static void llmcRtEmbed(codegen::llmc_program_state *s, int32_t weight,
                         const int32_t *tokens, int64_t n, float *out,
                         int64_t ldout) {
@@ -66,6 +71,8 @@ Error Model::linkProgram(ArrayRef<uint8_t> object) {
       orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtAttention), flags);
   abi[(*jit)->mangleAndIntern(codegen::kEmbedSymbol)] =
       orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtEmbed), flags);
+  abi[(*jit)->mangleAndIntern(codegen::kParallelSymbol)] =
+      orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtParallel), flags);
   if (Error e = jd.define(orc::absoluteSymbols(std::move(abi))))
     return e;
   StringRef bytes(reinterpret_cast<const char *>(object.data()), object.size());

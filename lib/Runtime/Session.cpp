@@ -270,6 +270,22 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
     work(0, items);
 }
 
+void Session::kernelParallel(codegen::GlueFn fn, codegen::llmc_program_state *s,
+                             int64_t begin, int64_t end, int64_t pos,
+                             int64_t rowCost) {
+  // Below ~16K elements a wake-up of the pool costs more than it saves
+  // (decode's one row always runs here).
+  ThreadPool &pool = *state_->pool;
+  const int64_t rows = end - begin;
+  if (rows < 2 || rows * rowCost < (int64_t(1) << 14) || pool.size() < 2) {
+    fn(s, begin, end, pos);
+    return;
+  }
+  pool.parallelForShared(rows, [&](int64_t b, int64_t e) {
+    fn(s, begin + b, begin + e, pos);
+  });
+}
+
 void Session::kernelEmbed(int32_t weight, const int32_t *tokens, int64_t n,
                           float *out, int64_t ldout) {
   recordKernelError(model_.gatherRows(weight, tokens, n, out, ldout));

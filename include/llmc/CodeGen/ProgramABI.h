@@ -18,6 +18,15 @@
 //   void llmc_rt_embed(llmc_program_state *s, int32_t weight,
 //                      const int32_t *tokens, int64_t n, float *out,
 //                      int64_t ldout);
+//   void llmc_rt_parallel(llmc_program_state *s, llmc_glue_fn fn,
+//                         int64_t begin, int64_t end, int64_t pos,
+//                         int64_t row_cost);
+//
+// llmc_rt_parallel runs fn(s, t0, t1, pos) over [begin, end) split into row
+// ranges across the session's threads (or inline, for few rows or cheap
+// ones: row_cost is the elements a row touches). The per-row glue loops
+// (RMSNorm, RoPE, SwiGLU, residual adds) are generated as such functions, so
+// prefill's glue scales with the cores as the kernels do.
 //
 // The embedding gather is a runtime call rather than a generated loop because
 // of where its rows come from: a row per token out of a table of vocab rows
@@ -48,6 +57,7 @@ constexpr const char *kDecodeSymbol = "llmc_decode";
 constexpr const char *kMatmulSymbol = "llmc_rt_matmul";
 constexpr const char *kAttentionSymbol = "llmc_rt_attention";
 constexpr const char *kEmbedSymbol = "llmc_rt_embed";
+constexpr const char *kParallelSymbol = "llmc_rt_parallel";
 
 extern "C" {
 struct llmc_program_state {
@@ -63,6 +73,8 @@ static_assert(offsetof(llmc_program_state, session) == 16, "ABI");
 static_assert(offsetof(llmc_program_state, all_logits) == 24, "ABI");
 
 using PrefillFn = void (*)(llmc_program_state *, const int32_t *, int64_t, int64_t);
+/// A generated glue loop over rows [t0, t1) (llmc_rt_parallel's fn).
+using GlueFn = void (*)(llmc_program_state *, int64_t t0, int64_t t1, int64_t pos);
 using DecodeFn = void (*)(llmc_program_state *, int32_t, int64_t);
 
 } // namespace llmc::codegen

@@ -195,6 +195,8 @@ public:
   void kernelAttention(int32_t step, int64_t n, int64_t pos);
   void kernelEmbed(int32_t weight, const int32_t *tokens, int64_t n, float *out,
                    int64_t ldout);
+  void kernelParallel(codegen::GlueFn fn, codegen::llmc_program_state *s,
+                      int64_t begin, int64_t end, int64_t pos, int64_t rowCost);
 
 private:
   template <typename KT> void attentionImpl(int32_t step, int64_t n, int64_t pos);
