@@ -234,6 +234,23 @@ private:
     }
   }
   void generateTwoPanels();
+  /// Saves the callee-saved registers the kernels use and loads the
+  /// weight, activation and chunk-stride arguments.
+  void prologue() {
+    push(rbx);
+    push(r12);
+    push(r13);
+    mov(rW, ptr[rArgs + offsetof(MicroKernelArgs, w)]);
+    mov(rX, ptr[rArgs + offsetof(MicroKernelArgs, x)]);
+    mov(rXs, ptr[rArgs + offsetof(MicroKernelArgs, xChunkStride)]);
+  }
+  void epilogue() {
+    vzeroupper();
+    pop(r13);
+    pop(r12);
+    pop(rbx);
+    ret();
+  }
   static constexpr int kTwoPanelUnroll = 8; // k per inner loop step
   void bcastDword(const Xmm &dst, const Address &a) {
     vpbroadcastd(dst, a);
@@ -636,12 +653,7 @@ void Generator::generateTwoPanels() {
   const int eb = int(p_.bits / 8);
   auto acc2 = [&](unsigned m, unsigned j) { return V(int(2 * m + j)); };
   const Xmm w0 = V(int(2 * mr)), w1 = V(int(2 * mr + 1)), xb = V(int(2 * mr + 2));
-  push(rbx);
-  push(r12);
-  push(r13);
-  mov(rW, ARG(w));
-  mov(rX, ARG(x));
-  mov(rXs, ARG(xChunkStride));
+  prologue();
   mov(rG, ARG(wPanelStride));
   mov(rK, ARG(chunksPerGroup));
   for (unsigned m = 0; m < mr; ++m)
@@ -698,11 +710,7 @@ void Generator::generateTwoPanels() {
       add(rScl, rT);
   }
   L(done);
-  vzeroupper();
-  pop(r13);
-  pop(r12);
-  pop(rbx);
-  ret();
+  epilogue();
 }
 
 void Generator::generate() {
@@ -710,12 +718,7 @@ void Generator::generate() {
     generateTwoPanels();
     return;
   }
-  push(rbx);
-  push(r12);
-  push(r13);
-  mov(rW, ARG(w));
-  mov(rX, ARG(x));
-  mov(rXs, ARG(xChunkStride));
+  prologue();
   mov(rC, ARG(comp));
   mov(rS, ARG(xscale));
   mov(rGs, ARG(groupStride));
@@ -760,11 +763,7 @@ void Generator::generate() {
   }
 
   store();
-  vzeroupper();
-  pop(r13);
-  pop(r12);
-  pop(rbx);
-  ret();
+  epilogue();
 }
 
 #undef ARG
