@@ -91,6 +91,13 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
   // Few panels, several groups: threads split K (decided per run, from the
   // pool size) so that decode of a narrow matrix still uses every core.
   b.kSplit = 1;
+  // Float prefill: two panels per call where the tier's generator has it, as
+  // many rows as leave room for 2 weights and a broadcast (12 on AVX-512:
+  // 24 accumulators; 14 measured no faster, see docs/KERNELS.md; 6 on AVX2).
+  if (!d.format.isQuantized() && d.act == ActPath::F32 && d.mMax > 8 &&
+      d.tier != IsaTier::Scalar)
+    b.mrWide = std::min(kWideRowsPreferred,
+                        jitMaxRows(d.tier, d.format, d.act, false, 2));
   // f32 weights: a K = 4096 panel is 256 KiB, and a row block's fp32
   // activations mr * K * 4 half as much again, both far over L1, so prefill
   // would stream both from L2 at every panel. Blocking K (the microkernel
@@ -99,13 +106,6 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
   // (docs/KERNELS.md). Not for f16/bf16, where it measured 3-10% slower (half
   // the weight bytes per k: the L2 stream was not the limit). A float panel
   // is one group of all Kp, so the block is counted in 32-k chunks.
-  // Float prefill: two panels per call where the tier's generator has it, as
-  // many rows as leave room for 2 weights and a broadcast (12 on AVX-512:
-  // 24 accumulators; 14 measured no faster, see docs/KERNELS.md; 6 on AVX2).
-  if (!d.format.isQuantized() && d.act == ActPath::F32 && d.mMax > 8 &&
-      d.tier != IsaTier::Scalar)
-    b.mrWide = std::min(kWideRowsPreferred,
-                        jitMaxRows(d.tier, d.format, d.act, false, 2));
   if (d.format.type == WeightType::F32) {
     uint64_t l1 = t.caches.l1d ? t.caches.l1d : (32u << 10);
     // One panel: the row block's activations and the panel's K slice in

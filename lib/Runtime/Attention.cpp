@@ -59,6 +59,8 @@ LLMC_INLINE v16 splat(float x) { return v16{} + x; }
 /// nothing. x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, Cephes', so
 /// n ln2 is exact to float precision), e^r by its Taylor polynomial to degree 7
 /// (truncation below r^8 / 8! < 6e-9 relative), 2^n built in the exponent bits.
+/// The generated SwiGLU computes the same e^x in arith ops (expF32 in
+/// lib/CodeGen/ProgramEmitter.cpp).
 LLMC_INLINE v16 expNonPositive(v16 x) {
   const v16i keep = x >= -87.0f;
   x = select(keep, x, splat(-87.0f));
@@ -291,6 +293,15 @@ void storeKey(float *keys, int64_t pos, const float *k, int64_t D) {
 }
 void storeKey(_Float16 *keys, int64_t pos, const float *k, int64_t D) {
   storeKeyT(keys, pos, k, D);
+}
+
+void storeValue(float *values, int64_t pos, const float *v, int64_t Dv) {
+  std::memcpy(values + pos * Dv, v, size_t(Dv) * sizeof(float));
+}
+void storeValue(_Float16 *values, int64_t pos, const float *v, int64_t Dv) {
+  _Float16 *dst = values + pos * Dv;
+  for (int64_t c = 0; c < Dv; ++c)
+    dst[c] = _Float16(v[c]);
 }
 
 void attendKvHead(const AttentionRows &rows, const float *keys,

@@ -52,6 +52,9 @@ int64_t attentionScratchFloats(const AttentionRows &rows);
 /// Stores one position's key (D floats) into a KV head's key region.
 void storeKey(float *keys, int64_t pos, const float *k, int64_t D);
 void storeKey(_Float16 *keys, int64_t pos, const float *k, int64_t D);
+/// Stores one position's value (Dv floats) into a KV head's value rows.
+void storeValue(float *values, int64_t pos, const float *v, int64_t Dv);
+void storeValue(_Float16 *values, int64_t pos, const float *v, int64_t Dv);
 
 /// o[r] for every row (see the file comment). keys: the head's key blocks;
 /// values: [position][Dv]; scratch: attentionScratchFloats(rows) floats. The

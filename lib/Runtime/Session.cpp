@@ -36,7 +36,7 @@ using FloatBuf = std::unique_ptr<float[], AlignedFree>;
 /// transparent huge pages: decode streams each layer's keys and values once per
 /// token, and on 4 KiB pages every key block (4 KiB at D = 64) started a
 /// fresh page: a TLB walk and the hardware prefetcher's stream cut
-/// (docs/ARCHITECTURE.md, "Attention").
+/// (docs/CODEGEN_RUNTIME.md, the runtime's attention).
 FloatBuf allocFloats(int64_t n) {
   constexpr size_t kHuge = size_t(2) << 20;
   size_t bytes = size_t(std::max<int64_t>(n, 1)) * 4;
@@ -57,6 +57,8 @@ struct Session::State {
   FloatBuf kv;
   int64_t layerStride = 0, valueOffset = 0;
   std::unique_ptr<ThreadPool> pool;
+  /// The host's ISA tier (attention's code path), looked up once.
+  IsaTier tier = IsaTier::Scalar;
   /// Input rows of a matmul whose weights live in a transformed basis.
   std::vector<float> transformed;
 };
@@ -75,6 +77,7 @@ Expected<std::unique_ptr<Session>> Session::create(const Model &model,
   const codegen::ModelConfig &c = p.config;
   s->state_ = std::make_unique<State>();
   State &st = *s->state_;
+  st.tier = hostTarget().maxTier();
   st.arena = allocFloats(p.arenaFloats);
   st.valueOffset = c.kvHeads * keyPositions(c.maxContext) * c.headDim;
   st.layerStride = st.valueOffset + c.kvHeads * c.maxContext * c.valueDim;
@@ -194,14 +197,6 @@ void rope(const Step &s, float *arena, int64_t t0, int64_t t1) {
   }
 }
 
-/// Store n floats into the value cache (fp32 copy or fp16 rounding).
-inline void storeValue(float *dst, const float *src, int64_t n) {
-  std::memcpy(dst, src, n * 4);
-}
-void storeValue(_Float16 *dst, const float *src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    dst[i] = _Float16(src[i]);
-}
 
 } // namespace
 
@@ -228,7 +223,7 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
     for (int64_t h = 0; h < s.kvHeads; ++h) {
       storeKey(K + h * keyCtx * D, pos + t,
                A + s.k.offset + t * s.k.tokenStride + h * s.k.headStride, D);
-      storeValue(Vc + (h * ctx + pos + t) * Dv,
+      storeValue(Vc + h * ctx * Dv, pos + t,
                  A + s.v.offset + t * s.v.tokenStride + h * s.v.headStride, Dv);
     }
   // Work items: (KV head, block of tokens). An item's rows are the heads of
@@ -238,12 +233,12 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
   const int64_t tokensPerItem = std::clamp<int64_t>(16 / group, 1, n);
   const int64_t blocks = (n + tokensPerItem - 1) / tokensPerItem;
   const int64_t items = s.kvHeads * blocks;
-  const IsaTier tier = std::min(hostTarget().maxTier(), IsaTier::AVX512_VNNI);
   auto work = [&](int64_t b, int64_t e) {
+    // Per thread, reused across calls: items are claimed one at a time.
     static thread_local std::vector<float> scratch;
-    std::vector<const float *> q;
-    std::vector<float *> o;
-    std::vector<int64_t> T;
+    static thread_local std::vector<const float *> q;
+    static thread_local std::vector<float *> o;
+    static thread_local std::vector<int64_t> T;
     for (int64_t it = b; it < e; ++it) {
       const int64_t kvh = it / blocks, t0 = (it % blocks) * tokensPerItem,
                     t1 = std::min(n, t0 + tokensPerItem);
@@ -259,7 +254,7 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
       AttentionRows rows{q.data(), o.data(), T.data(), int64_t(q.size())};
       scratch.resize(size_t(attentionScratchFloats(rows)));
       attendKvHead(rows, K + kvh * keyCtx * D, Vc + kvh * ctx * Dv, D, Dv,
-                   s.scale, scratch.data(), tier);
+                   s.scale, scratch.data(), st.tier);
     }
   };
   // Items are claimed by whichever threads are running (later token blocks

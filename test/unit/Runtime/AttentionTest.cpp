@@ -41,13 +41,14 @@ void checkCase(IsaTier tier, int64_t D, int64_t Dv, const std::vector<int64_t> &
   // Cache: written below maxT, NaN above (and in the rest of the last block).
   std::vector<KT> keys(size_t(positions * D), KT(NAN)),
       values(size_t(positions * Dv), KT(NAN));
-  std::vector<float> k(static_cast<size_t>(D));
+  std::vector<float> k(static_cast<size_t>(D)), v(static_cast<size_t>(Dv));
   for (int64_t j = 0; j < maxT; ++j) {
     for (float &x : k)
       x = 2.0f * u(rng);
+    for (float &x : v)
+      x = u(rng);
     storeKey(keys.data(), j, k.data(), D);
-    for (int64_t c = 0; c < Dv; ++c)
-      values[size_t(j * Dv + c)] = KT(u(rng));
+    storeValue(values.data(), j, v.data(), Dv);
   }
   std::vector<std::vector<float>> q(static_cast<size_t>(R), std::vector<float>(static_cast<size_t>(D)));
   for (auto &row : q)
