@@ -2,6 +2,7 @@
 #include "llmc/Quant/Recipe.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/GlobPattern.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 using namespace llvm;
@@ -179,9 +180,19 @@ static bool hasWildcard(StringRef p) {
   return p.find_first_of("*?[{\\") != StringRef::npos;
 }
 
-bool matchTensorName(const GlobPattern &glob, StringRef pattern,
-                     StringRef name) {
-  if (glob.match(name))
+// GlobPattern expands {a,b} only when given a bound on the expansions; 256
+// alternatives are far more than any tensor-name rule needs.
+static Expected<GlobPattern> compileGlob(StringRef pattern) {
+  return GlobPattern::create(pattern, /*MaxSubPatterns=*/256);
+}
+
+bool matchTensorName(StringRef pattern, StringRef name) {
+  Expected<GlobPattern> glob = compileGlob(pattern);
+  if (!glob) {
+    consumeError(glob.takeError());
+    return false;
+  }
+  if (glob->match(name))
     return true;
   if (hasWildcard(pattern) || pattern.empty())
     return false;
@@ -198,18 +209,18 @@ bool matchTensorName(const GlobPattern &glob, StringRef pattern,
 
 const QuantSpec &QuantRecipe::lookup(StringRef tensorName) const {
   for (const QuantRule &r : rules)
-    if (matchTensorName(r.glob, r.pattern, tensorName))
+    if (matchTensorName(r.pattern, tensorName))
       return r.spec;
   return defaultSpec;
 }
 
 Error QuantRecipe::addRule(StringRef pattern, const QuantSpec &spec) {
-  auto glob = GlobPattern::create(pattern);
+  auto glob = compileGlob(pattern);
   if (!glob)
     return createStringError(inconvertibleErrorCode(),
                              "bad tensor name pattern '" + pattern +
                                  "': " + toString(glob.takeError()));
-  rules.push_back({pattern.str(), std::move(*glob), spec});
+  rules.push_back({pattern.str(), spec});
   return Error::success();
 }
 

@@ -26,7 +26,6 @@
 
 #include "llmc/Kernels/WeightFormat.h"
 #include "llvm/Support/Error.h"
-#include "llvm/Support/GlobPattern.h"
 #include "llvm/Support/JSON.h"
 #include <string>
 #include <vector>
@@ -77,12 +76,14 @@ llvm::Expected<QuantSpec> parseQuantSpec(llvm::StringRef text);
 /// Whole-name glob match (llvm::GlobPattern: * ? [..] {a,b}); a pattern without
 /// wildcards also matches whole dot-separated parts, so "lm_head" matches
 /// "lm_head.weight" and "model.lm_head.weight" but not "lm_head2.weight".
-bool matchTensorName(const llvm::GlobPattern &glob, llvm::StringRef pattern,
-                     llvm::StringRef name);
+/// An invalid glob matches nothing (addRule rejects it up front).
+bool matchTensorName(llvm::StringRef pattern, llvm::StringRef name);
 
+/// A rule keeps its pattern as text and compiles the glob per match: an
+/// llvm::GlobPattern refers into the string it was created from (its literal
+/// prefix is a StringRef), so a stored one dangles once that string moves.
 struct QuantRule {
   std::string pattern;
-  llvm::GlobPattern glob;
   QuantSpec spec;
 };
 

@@ -172,6 +172,39 @@ TEST(QuantRecipe, FirstMatchWinsAndDefault) {
             r->lookup("model.layers.1.self_attn.q_proj.weight"));
 }
 
+// Patterns that start with literal text ("layers.0.*"): llvm::GlobPattern
+// keeps that prefix as a reference into the string it was built from, which
+// is gone once parseJSON returns and moves as the rule list grows. The JSON
+// text is built in a temporary and enough rules are added to reallocate.
+TEST(QuantRecipe, PrefixPatternsOutliveTheirSource) {
+  std::string json = R"({"default": "int4:g32", "rules": [)";
+  json += R"({"match": "layers.0.*", "quant": "int8"},)";
+  json += R"({"match": "layers.{1,2}.attention.*", "quant": "int2:g32"},)";
+  for (int i = 0; i < 40; ++i)
+    json += R"({"match": "unused.prefix.)" + std::to_string(i) +
+            R"(.*", "quant": "fp16"},)";
+  json += R"({"match": "tok_embeddings.weight", "quant": "int8:pc"}]})";
+  auto r = QuantRecipe::parseJSON(json);
+  ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
+  json.assign(json.size(), 'x'); // the source text is gone
+  EXPECT_EQ(r->lookup("layers.0.attention.wq.weight_T").str(), "int8:pc:sym:f32");
+  EXPECT_EQ(r->lookup("layers.0.feed_forward.w2.weight_T").str(),
+            "int8:pc:sym:f32");
+  EXPECT_EQ(r->lookup("layers.2.attention.wo.weight_T").str(),
+            "int2:g32:sym:f16");
+  EXPECT_EQ(r->lookup("layers.2.feed_forward.w1.weight_T").str(),
+            "int4:g32:sym:f16");
+  EXPECT_EQ(r->lookup("layers.10.attention.wq.weight_T").str(),
+            "int4:g32:sym:f16");
+  EXPECT_EQ(r->lookup("unused.prefix.39.w").str(), "fp16");
+  EXPECT_EQ(r->lookup("tok_embeddings.weight").str(), "int8:pc:sym:f32");
+  // A copy of the recipe matches the same way.
+  QuantRecipe copy = *r;
+  r->rules.clear();
+  EXPECT_EQ(copy.lookup("layers.0.attention.wq.weight_T").str(),
+            "int8:pc:sym:f32");
+}
+
 TEST(QuantRecipe, FallbackDefaultFromQuantString) {
   auto q = QuantRecipe::fromQuantString("int2:asym");
   ASSERT_TRUE(bool(q));
