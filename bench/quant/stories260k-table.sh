@@ -36,7 +36,7 @@ for spec in "${SPECS[@]}"; do
     "${CALIB[@]}" "${seq[@]}" -o "$WORK/q.llmc" 2>/dev/null
   ppl=$("$BUILD/bin/llmc" eval "$WORK/q.llmc" --text "$SHARED/data/tinystories_eval.txt" \
         --ctx 256 --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')
-  bpw=$("$BUILD/bin/llmc" inspect "$WORK/q.llmc" | sed -n 's/.*"bits_per_weight": \([0-9.]*\).*/\1/p')
+  bpw=$("$BUILD/bin/llmc" inspect "$WORK/q.llmc" | sed -n 's/.*"matmul_bits_per_weight": \([0-9.]*\).*/\1/p')
   echo "$spec $ppl ${bpw:-}"
 done | /usr/bin/python3 -c '
 import sys

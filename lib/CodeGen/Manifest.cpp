@@ -106,12 +106,23 @@ json::Value Manifest::toJSON() const {
     features.push_back(f);
   json::Array kernelsJ;
   uint64_t bytes = weightBytes;
+  // Matmul weights and their stored bits (codes, scales, zero points).
+  double matmulWeights = 0, matmulBits = 0;
+  bool formatsKnown = true;
   if (plan) {
     bytes = 0;
     for (const WeightSlot &w : plan->weights) {
       bytes += w.bytes;
       if (w.kind != SlotKind::Packed)
         continue;
+      if (auto f = kernels::parseWeightFormat(w.format)) {
+        const double count = double(w.shape[0]) * double(w.shape[1]);
+        matmulWeights += count;
+        matmulBits += count * f->storedBitsPerWeight(unsigned(w.shape[1]));
+      } else {
+        consumeError(f.takeError());
+        formatsKnown = false; // no figure rather than one over part of them
+      }
       json::Object k{{"weight", w.name},
                      {"n", w.shape[0]},
                      {"k", w.shape[1]},
@@ -171,6 +182,8 @@ json::Value Manifest::toJSON() const {
       {"program", json::Object{{"kind", "plan"}, {"section", kPlanSection}}},
       {"weight_bytes", int64_t(bytes)},
       {"kernels", std::move(kernelsJ)}};
+  if (formatsKnown && matmulWeights > 0)
+    root["matmul_bits_per_weight"] = matmulBits / matmulWeights;
   if (tuning.kind() != json::Value::Null)
     root["tuning"] = tuning;
   if (residualRotation.kind() != json::Value::Null)

@@ -23,6 +23,17 @@ unsigned WeightFormat::bits() const {
   return 0;
 }
 
+double WeightFormat::storedBitsPerWeight(unsigned K) const {
+  if (!isQuantized())
+    return bits();
+  if (K == 0)
+    return bits();
+  // A last partial group (K = 172, g = 32: six groups) has a whole scale.
+  const unsigned groups = groupSize ? (K + groupSize - 1) / groupSize : 1;
+  const double perGroup = 8.0 * scaleBytes(scaleType) + (symmetric ? 0 : 8);
+  return bits() + groups * perGroup / K;
+}
+
 unsigned scaleBytes(ScaleType t) { return t == ScaleType::F32 ? 4 : 2; }
 
 StringRef weightTypeName(WeightType t) {

@@ -22,12 +22,7 @@ using namespace llvm;
 namespace llmc::tune {
 
 double bitsPerWeight(const codegen::QuantRecipe &r, int64_t K) {
-  kernels::WeightFormat f = codegen::weightFormatFor(r);
-  if (!f.isQuantized())
-    return r.type == "fp32" ? 32 : 16;
-  double g = r.groupSize ? double(r.groupSize) : double(K);
-  double scaleBits = r.scaleType == "f32" ? 32 : 16;
-  return double(f.bits()) + scaleBits / g + (r.symmetric ? 0.0 : 8.0 / g);
+  return codegen::weightFormatFor(r).storedBitsPerWeight(unsigned(K));
 }
 
 std::string percentChange(double value, double reference) {

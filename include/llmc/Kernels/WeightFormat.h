@@ -46,6 +46,11 @@ struct WeightFormat {
   }
   /// Bits per stored weight element (32/16 for float types).
   unsigned bits() const;
+  /// Storage cost of one weight of a K-long row: the code plus its share of
+  /// the row's group scales (and zero points, one byte each, when
+  /// asymmetric), e.g. int4 g32 sym f16 at K = 64: 4 + 16/32 = 4.5; a last
+  /// partial group counts whole. Panel padding is not counted. Float: bits().
+  double storedBitsPerWeight(unsigned K) const;
   /// Largest unsigned code, 2^bits - 1 (quantized types only).
   unsigned maxCode() const { return (1u << bits()) - 1; }
   /// Zero point used by symmetric formats.

@@ -38,3 +38,25 @@ TEST(WeightFormat, MalformedNamesAreErrors) {
 }
 
 } // namespace
+
+// Stored bits per weight, counted by hand: codes, then one scale (and one
+// zero-point byte when asymmetric) per group, a partial last group whole.
+TEST(WeightFormat, StoredBitsPerWeight) {
+  using WT = WeightType;
+  using ST = ScaleType;
+  auto q = [](WT t, unsigned g, bool sym, ST s) {
+    return WeightFormat::quantized(t, g, sym, s);
+  };
+  EXPECT_DOUBLE_EQ(q(WT::Int4, 32, true, ST::F16).storedBitsPerWeight(64), 4.5);
+  EXPECT_DOUBLE_EQ(q(WT::Int4, 32, false, ST::F16).storedBitsPerWeight(64), 4.75);
+  EXPECT_DOUBLE_EQ(q(WT::Int2, 16, false, ST::BF16).storedBitsPerWeight(4096),
+                   2 + 24.0 / 16);
+  // K = 172, g32: five full groups and one of 12.
+  EXPECT_DOUBLE_EQ(q(WT::Int3, 32, true, ST::F32).storedBitsPerWeight(172),
+                   3 + 6 * 32.0 / 172);
+  // Per output channel: one scale for the whole row.
+  EXPECT_DOUBLE_EQ(q(WT::Int8, 0, true, ST::F32).storedBitsPerWeight(128),
+                   8 + 32.0 / 128);
+  EXPECT_DOUBLE_EQ(WeightFormat::floating(WT::BF16).storedBitsPerWeight(64), 16);
+  EXPECT_DOUBLE_EQ(WeightFormat::floating(WT::F32).storedBitsPerWeight(64), 32);
+}
