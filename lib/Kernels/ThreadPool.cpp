@@ -10,10 +10,13 @@
 // caller never waits for a thread that the OS has not scheduled.
 //
 #include "llmc/Kernels/ThreadPool.h"
+
 #include <algorithm>
 #include <immintrin.h>
 #include <pthread.h>
 #include <sched.h>
+#include <string>
+#include <system_error>
 
 namespace llmc {
 
@@ -46,15 +49,24 @@ static void pinToCore(unsigned core) {
 ThreadPool::ThreadPool(unsigned numThreads, bool pinCores) {
   if (numThreads == 0)
     numThreads = std::max(1u, std::thread::hardware_concurrency());
-  numThreads_ = numThreads;
   if (pinCores)
     pinToCore(0);
-  for (unsigned i = 1; i < numThreads; ++i)
-    workers_.emplace_back([this, i, pinCores] {
-      if (pinCores)
-        pinToCore(i);
-      workerLoop(i);
-    });
+  for (unsigned i = 1; i < numThreads; ++i) {
+    try {
+      workers_.emplace_back([this, i, pinCores] {
+        if (pinCores)
+          pinToCore(i);
+        workerLoop(i);
+      });
+    } catch (const std::system_error &e) {
+      startError_ = "cannot start thread " + std::to_string(i + 1) + " of " +
+                    std::to_string(numThreads) + ": " + e.what();
+      break;
+    }
+  }
+  // Workers read the size only inside a job, which the ticket publishes
+  // after this store.
+  numThreads_ = unsigned(workers_.size()) + 1;
 }
 
 // The ticket's fields (see ThreadPool.h).

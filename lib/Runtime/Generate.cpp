@@ -26,6 +26,10 @@ Expected<GenerateStats> generate(Session &session, StringRef prompt,
                              "--tokenizer=FILE");
   if (Error e = options.sampling.validate())
     return std::move(e);
+  if (options.maxNewTokens < 0)
+    return createStringError(std::errc::invalid_argument,
+                             "the number of new tokens must be >= 0 (got %lld)",
+                             (long long)options.maxNewTokens);
   GenerateStats st;
   std::vector<int32_t> ids = tok->encode(prompt, options.addBos, false);
   if (ids.empty())

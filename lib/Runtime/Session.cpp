@@ -88,7 +88,14 @@ Expected<std::unique_ptr<Session>> Session::create(const Model &model,
                              "activations (%lld MiB)",
                              (long long)((p.arenaFloats + st.layerStride * c.layers) *
                                          4 >> 20));
+  if (options.threads > SessionOptions::kMaxThreads)
+    return createStringError(std::errc::invalid_argument,
+                             "%u threads asked for; at most %u", options.threads,
+                             SessionOptions::kMaxThreads);
   st.pool = std::make_unique<ThreadPool>(options.threads);
+  if (!st.pool->startError().empty())
+    return createStringError(std::errc::resource_unavailable_try_again, "%s",
+                             st.pool->startError().c_str());
   s->profile_ = options.profile;
   s->matmulInputs_ = std::move(options.matmulInputs);
   return std::move(s);

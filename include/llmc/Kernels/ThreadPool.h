@@ -24,6 +24,7 @@
 #include <immintrin.h>
 #include <mutex>
 #include <thread>
+#include <string>
 #include <vector>
 
 namespace llmc {
@@ -43,12 +44,17 @@ template <class Pred> void spinUntil(Pred done) {
 class ThreadPool {
 public:
   /// numThreads = 0: one per available core. pinCores: bind thread i to core i.
+  /// If the system refuses a thread (limits, memory), the pool keeps the
+  /// threads it started and startError() says why; callers that must have
+  /// every thread check it.
   explicit ThreadPool(unsigned numThreads = 0, bool pinCores = false);
   ~ThreadPool();
   ThreadPool(const ThreadPool &) = delete;
   ThreadPool &operator=(const ThreadPool &) = delete;
 
   unsigned size() const { return numThreads_; }
+  /// Empty, or why fewer threads than asked for were started.
+  const std::string &startError() const { return startError_; }
 
   /// Runs fn(threadIndex, numThreads) once on every thread; returns when all
   /// are done. Called from inside one of this pool's own jobs, it runs
@@ -85,6 +91,7 @@ private:
   static bool tryJoin(std::atomic<uint64_t> &ticket, uint64_t seenGen);
 
   unsigned numThreads_;
+  std::string startError_;
   std::vector<std::thread> workers_;
   llvm::function_ref<void(unsigned, unsigned)> job_;
   /// The job ticket: generation (bits 32-63, bumped per job), kShared (a

@@ -154,7 +154,11 @@ private:
 };
 
 struct SessionOptions {
-  unsigned threads = 0; ///< 0: one per available core
+  /// Threads per session, 0: one per available core. More than the cores is
+  /// allowed (oversubscription), up to kMaxThreads; a request the system
+  /// refuses is an error from Session::create.
+  static constexpr unsigned kMaxThreads = 4096;
+  unsigned threads = 0;
   /// When set, every kernel call is timed into it (Profile.h); owned by the
   /// caller, outlives the session.
   Profile *profile = nullptr;

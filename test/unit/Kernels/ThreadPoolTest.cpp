@@ -10,6 +10,8 @@ using namespace llmc;
 
 TEST(ThreadPool, RunsEveryThreadOnce) {
   ThreadPool pool(3);
+  EXPECT_EQ(pool.size(), 3u);
+  EXPECT_TRUE(pool.startError().empty()) << pool.startError();
   for (int iter = 0; iter < 1000; ++iter) {
     std::vector<std::atomic<int>> hits(3);
     pool.run([&](unsigned t, unsigned n) {
