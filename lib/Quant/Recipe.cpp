@@ -207,11 +207,16 @@ bool matchTensorName(StringRef pattern, StringRef name) {
   return false;
 }
 
+int QuantRecipe::ruleIndexFor(StringRef tensorName) const {
+  for (size_t i = 0; i < rules.size(); ++i)
+    if (matchTensorName(rules[i].pattern, tensorName))
+      return int(i);
+  return -1;
+}
+
 const QuantSpec &QuantRecipe::lookup(StringRef tensorName) const {
-  for (const QuantRule &r : rules)
-    if (matchTensorName(r.pattern, tensorName))
-      return r.spec;
-  return defaultSpec;
+  int i = ruleIndexFor(tensorName);
+  return i < 0 ? defaultSpec : rules[size_t(i)].spec;
 }
 
 Error QuantRecipe::addRule(StringRef pattern, const QuantSpec &spec) {

@@ -597,11 +597,26 @@ int llmc::cli::runCompile() {
   co.maxContext = maxContext;
   co.kvType = kvType;
   co.progress = [](StringRef line) { errs() << "llmc: " << line << "\n"; };
+  // Which rules some weight took: a rule no weight takes is most likely a
+  // misspelt pattern, and is reported once the bundle is written.
+  std::vector<bool> ruleUsed(rules ? rules->rules.size() : 0, false);
   if (rules)
     co.recipeFor = [&](StringRef name) -> Expected<llmc::codegen::QuantRecipe> {
       // A merged weight ("q+k+v") takes the recipe of its first part.
+      int i = rules->ruleIndexFor(name.split('+').first);
+      if (i >= 0)
+        ruleUsed[size_t(i)] = true;
       return recipeFromSpec(rules->lookup(name.split('+').first));
     };
+  auto warnUnusedRules = [&] {
+    if (!rules || tuneAuto) // the tuner's recipes replace the file's
+      return;
+    for (size_t i = 0; i < ruleUsed.size(); ++i)
+      if (!ruleUsed[i])
+        errs() << formatv("llmc: warning: --quant-recipe rule {0} (\"{1}\") "
+                          "matched no matmul weight\n",
+                          i + 1, rules->rules[i].pattern);
+  };
 
   // The recipe of each matmul weight slot (merged "q+k+v": its first part's).
   auto slotRecipe = [&](StringRef name) -> Expected<llmc::codegen::QuantRecipe> {
@@ -667,6 +682,7 @@ int llmc::cli::runCompile() {
                            : output.getValue();
     if (Error e = writeStandalone(**module, co, path))
       return reportError(std::move(e));
+    warnUnusedRules();
     errs() << "llmc: wrote " << path << "\n";
     return 0;
   }
@@ -677,6 +693,7 @@ int llmc::cli::runCompile() {
     std::string path = bundleOutputPath();
     if (Error e = llmc::codegen::compileToBundle(**module, co, path))
       return reportError(std::move(e));
+    warnUnusedRules();
     errs() << "llmc: wrote " << path << "\n";
     return 0;
   }

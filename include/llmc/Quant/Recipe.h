@@ -95,6 +95,8 @@ public:
 
   /// The spec of the first rule matching `tensorName`, else defaultSpec.
   const QuantSpec &lookup(llvm::StringRef tensorName) const;
+  /// Index in `rules` of the first rule matching `tensorName`; -1: none.
+  int ruleIndexFor(llvm::StringRef tensorName) const;
   /// Adds a rule at the end (lowest priority).
   llvm::Error addRule(llvm::StringRef pattern, const QuantSpec &spec);
 
