@@ -24,9 +24,7 @@ unsigned WeightFormat::bits() const {
 }
 
 double WeightFormat::storedBitsPerWeight(unsigned K) const {
-  if (!isQuantized())
-    return bits();
-  if (K == 0)
+  if (!isQuantized() || K == 0)
     return bits();
   // A last partial group (K = 172, g = 32: six groups) has a whole scale.
   const unsigned groups = groupSize ? (K + groupSize - 1) / groupSize : 1;

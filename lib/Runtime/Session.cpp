@@ -204,7 +204,6 @@ void rope(const Step &s, float *arena, int64_t t0, int64_t t1) {
   }
 }
 
-
 } // namespace
 
 void Session::kernelAttention(int32_t step, int64_t n, int64_t pos) {

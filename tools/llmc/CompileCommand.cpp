@@ -604,9 +604,10 @@ int llmc::cli::runCompile() {
     co.recipeFor = [&](StringRef name) -> Expected<llmc::codegen::QuantRecipe> {
       // A merged weight ("q+k+v") takes the recipe of its first part.
       int i = rules->ruleIndexFor(name.split('+').first);
-      if (i >= 0)
-        ruleUsed[size_t(i)] = true;
-      return recipeFromSpec(rules->lookup(name.split('+').first));
+      if (i < 0)
+        return recipeFromSpec(rules->defaultSpec);
+      ruleUsed[size_t(i)] = true;
+      return recipeFromSpec(rules->rules[size_t(i)].spec);
     };
   auto warnUnusedRules = [&] {
     if (!rules || tuneAuto) // the tuner's recipes replace the file's

@@ -23,8 +23,8 @@
 #include <cstdint>
 #include <immintrin.h>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace llmc {
