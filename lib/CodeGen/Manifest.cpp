@@ -30,10 +30,10 @@ std::string QuantRecipe::str() const {
 
 Error QuantRecipe::validate() const {
   if (type != "fp32" && type != "fp16" && type != "bf16" && type != "int8" &&
-      type != "int4" && type != "int3" && type != "int2")
+      type != "int4" && type != "int3" && type != "int2" && type != "nl4")
     return createStringError(inconvertibleErrorCode(),
                              "unknown --quant '%s' (expected fp32, fp16, bf16, "
-                             "int8, int4, int3 or int2)",
+                             "int8, int4, int3, int2 or nl4)",
                              type.c_str());
   if (groupSize != 0 && groupSize != 16 && groupSize % 32 != 0)
     return createStringError(inconvertibleErrorCode(),
@@ -95,6 +95,7 @@ kernels::WeightFormat weightFormatFor(const QuantRecipe &r) {
   WeightType t = r.type == "int8"   ? WeightType::Int8
                  : r.type == "int3" ? WeightType::Int3
                  : r.type == "int2" ? WeightType::Int2
+                 : r.type == "nl4"  ? WeightType::NL4
                                     : WeightType::Int4;
   return WeightFormat::quantized(t, r.groupSize, r.symmetric, st);
 }

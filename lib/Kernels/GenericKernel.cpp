@@ -82,7 +82,7 @@ void genericMicroKernel(const MicroKernelDesc &d, unsigned L,
           std::memcpy(&comp, cp, 4);
           int64_t acc = int64_t(comp) * int64_t(z);
           for (int64_t k = 0; k < G; ++k)
-            acc += int64_t(groupRecordCode(f.type, L, grp, l, k)) *
+            acc += int64_t(f.codeValue(groupRecordCode(f.type, L, grp, l, k))) *
                    int64_t(int8_t(*xAt(g * G + k)));
           float xs;
           std::memcpy(&xs, sb + g * a.groupStride + 4 * m, 4);
@@ -94,7 +94,9 @@ void genericMicroKernel(const MicroKernelDesc &d, unsigned L,
           for (int64_t k = 0; k < G; ++k) {
             float x;
             std::memcpy(&x, xAt(g * G + k), 4);
-            acc = std::fma(x, float(groupRecordCode(f.type, L, grp, l, k)), acc);
+            acc = std::fma(
+                x, float(f.codeValue(groupRecordCode(f.type, L, grp, l, k))),
+                acc);
           }
           out[l] = std::fma(acc, s, out[l]);
         }

@@ -25,6 +25,12 @@
 // are split into nibbles (the high one weighted by 16 in vpmaddwd). int3 adds its high bit, moved to bit 2 (value 0 or 4),
 // into the same accumulators as the two low bits.
 //
+// nl4 is int4's layout with codes that index 16 levels (WeightFormat.h): each
+// plane's nibbles are brought into bytes as for int4 and looked up with one
+// vpshufb (a 16-byte table per 128-bit lane, loaded from the code's own data);
+// what follows is the 8-bit path with the zero point 128 (vpmaddubsw: two
+// tables, the levels' low and high nibbles, as 8-bit codes are split).
+//
 // Registers: y accumulators (mr), integer/fp32 group accumulators
 // (mr x planes x splits), then a few temporaries; makePlan() counts them and
 // the largest mr that fits 32 zmm / 16 ymm is what jitMaxRows() reports.
@@ -54,6 +60,7 @@ struct Plan {
   bool zmm = false;
   unsigned L = 8, bits = 32, planes = 1, kpb = 1;
   bool intAct = false, floatW = false, scaledPlanes = false;
+  bool nl = false; // nl4: codes are looked up in a level table
   Dot dot = Dot::None;
   unsigned P = 1, S = 1; // accumulators per row: planes x splits
   unsigned regs = 0;     // vector registers needed
@@ -66,6 +73,7 @@ Plan makePlan(const MicroKernelDesc &d) {
   p.bits = d.format.bits();
   p.floatW = !d.format.isQuantized();
   p.intAct = d.act == ActPath::Int8;
+  p.nl = d.format.type == WeightType::NL4;
   if (!p.floatW) {
     // int3: one 32-k super block per chunk (two 2-bit blocks + a bit plane).
     p.planes = p.bits == 3 ? 4 : 8 / p.bits;
@@ -80,8 +88,8 @@ Plan makePlan(const MicroKernelDesc &d) {
       p.dot = Dot::Maddubs;
     // Scaled planes trade one shift per block (shared by all rows) for one
     // shift + add per row and group: a win only for GEMV-sized mr.
-    p.scaledPlanes =
-        p.dot == Dot::VnniEvex && p.planes > 1 && d.mr <= 2 && p.bits != 3;
+    p.scaledPlanes = p.dot == Dot::VnniEvex && p.planes > 1 && d.mr <= 2 &&
+                     p.bits != 3 && !p.nl;
   }
   p.P = p.scaledPlanes ? p.planes : 1;
   // Independent accumulator chains per row (split over k): enough to hide
@@ -103,7 +111,12 @@ Plan makePlan(const MicroKernelDesc &d) {
                                     : (maddubs ? 1 : 0);
     // wRaw, 2 x wT, xB, masks; vpmaddubsw: ones, prod (+ sixteens for 8 bits)
     temps = 4 + masks + (maddubs ? (p.bits == 8 ? 3 : 2) : 0);
+    // nl4: the level table(s); vpmaddubsw also needs sixteens
+    if (p.nl)
+      temps += maddubs ? 3 : 1;
   }
+  else if (p.nl)
+    temps = 10; // wRaw, 2 x wT, 2 x wF, xB, 2 masks, table, looked-up plane
   else
     temps = p.bits == 3 ? 8 : 7; // wRaw, 2 x wT, 2 x wF, xB, mask(s)
   p.regs = d.mr + d.mr * p.P * p.S + temps;
@@ -156,6 +169,8 @@ private:
     return V(tempBase() + (p_.intAct ? 4 : 6) + int(i));
   }
   unsigned numMasks() const {
+    if (p_.nl)
+      return p_.intAct ? 1 : 2; // nibble mask (+ byte mask on the fp path)
     if (p_.bits == 3)
       return 2; // low-bits mask (3) and high-bit mask (4)
     if (p_.bits == 8 && p_.dot == Dot::Maddubs)
@@ -165,7 +180,28 @@ private:
   Xmm ones() const { return V(tempBase() + 4 + int(numMasks())); }
   Xmm prod() const { return V(tempBase() + 5 + int(numMasks())); }
   Xmm sixteens() const { return V(tempBase() + 6 + int(numMasks())); }
-
+  // nl4: level table j (vpmaddubsw: 0 = low nibbles, 1 = high nibbles), and
+  // on the fp path the plane of looked-up levels.
+  Xmm nlTable(unsigned j) const {
+    int base = p_.intAct ? 4 + int(numMasks()) + (p_.dot == Dot::Maddubs ? 3 : 0)
+                         : 6 + int(numMasks());
+    return V(tempBase() + base + int(j));
+  }
+  Xmm nlLevels() const { return V(tempBase() + 6 + int(numMasks()) + 1); }
+  Label nlData_;
+  /// Emits the level tables (one per nlTable) after the code.
+  void emitNLTables();
+  /// dst = plane i of wRaw's 4-bit codes, one per byte (mask(0) = 0x0f bytes).
+  void nibblePlane(const Xmm &dst, unsigned i) {
+    if (i == 0) {
+      vand(dst, wRaw(), mask(0));
+    } else {
+      vpsrlw(dst, wRaw(), 4);
+      vand(dst, dst, mask(0));
+    }
+  }
+  /// vpmaddubsw rows for 8-bit codes split into nibbles lo, hi (see chunkBody).
+  void maddubsSplitRows(const Xmm &lo, const Xmm &hi, int kOff, unsigned s);
   // Instructions whose VEX and EVEX spellings differ.
   void vand(const Xmm &d, const Xmm &a, const Operand &b) {
     if (p_.zmm)
@@ -277,6 +313,15 @@ void Generator::bcastImm(const Xmm &dst, uint32_t v) {
 void Generator::setupConstants() {
   if (p_.floatW)
     return;
+  if (p_.nl) {
+    const unsigned tables = p_.dot == Dot::Maddubs ? 2 : 1;
+    for (unsigned j = 0; j < tables; ++j) {
+      if (p_.zmm)
+        vbroadcasti32x4(Zmm(nlTable(j).getIdx()), ptr[rip + nlData_ + int(16 * j)]);
+      else
+        vbroadcasti128(Ymm(nlTable(j).getIdx()), ptr[rip + nlData_ + int(16 * j)]);
+    }
+  }
   if (p_.intAct) {
     if (p_.bits == 3) {
       bcastImm(mask(0), 0x03030303u);
@@ -286,6 +331,8 @@ void Generator::setupConstants() {
       bcastImm(mask(0), 0x0f0f0f0fu);
       bcastImm(sixteens(), 0x00100010u);
     }
+    if (p_.nl && p_.dot == Dot::Maddubs)
+      bcastImm(sixteens(), 0x00100010u);
     for (unsigned i = 0; i < numMasks() && p_.bits != 3 && p_.bits != 8; ++i) {
       uint32_t byteMask = ((1u << p_.bits) - 1) << (i * p_.bits);
       bcastImm(mask(i), byteMask * 0x01010101u);
@@ -293,7 +340,10 @@ void Generator::setupConstants() {
     if (p_.dot == Dot::Maddubs)
       bcastImm(ones(), 0x00010001u);
   } else {
-    if (p_.bits == 3) {
+    if (p_.nl) {
+      bcastImm(mask(0), 0x0f0f0f0fu);
+      bcastImm(mask(1), 0xffu);
+    } else if (p_.bits == 3) {
       bcastImm(mask(0), 3);
       bcastImm(mask(1), 4);
     } else {
@@ -391,17 +441,39 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
         vand(lo, wRaw(), mask(0));
         vpsrlw(hi, wRaw(), 4);
         vand(hi, hi, mask(0));
-        for (unsigned m = 0; m < mr; ++m) {
-          Xmm a = acc(m, 0, step % p_.S);
-          bcastDword(xB(), xAddr(m, kOff));
-          vpmaddubsw(prod(), lo, xB());
-          vpmaddwd(prod(), prod(), ones());
-          vpaddd(a, a, prod());
-          vpmaddubsw(prod(), hi, xB());
-          vpmaddwd(prod(), prod(), sixteens());
-          vpaddd(a, a, prod());
+        maddubsSplitRows(lo, hi, kOff, step++ % p_.S);
+        continue;
+      }
+      if (p_.nl && p_.dot == Dot::Maddubs) {
+        // The level's nibbles straight from the two tables.
+        Xmm lo = wT(0), hi = wT(1);
+        nibblePlane(hi, i);
+        vpshufb(lo, nlTable(0), hi);
+        vpshufb(hi, nlTable(1), hi);
+        maddubsSplitRows(lo, hi, kOff, step++ % p_.S);
+        continue;
+      }
+      if (p_.nl && p_.intAct) {
+        Xmm src = wT(i);
+        nibblePlane(src, i);
+        vpshufb(src, nlTable(0), src);
+        dotRows(src, kOff, step);
+        continue;
+      }
+      if (p_.nl) {
+        // fp path: plane i's levels in bytes, then byte j is k = kOff + j.
+        Xmm v = nlLevels();
+        nibblePlane(v, i);
+        vpshufb(v, nlTable(0), v);
+        for (unsigned j = 0; j < 4; ++j) {
+          Xmm t = wT(int(i * 4 + j)), f = wF(int(i * 4 + j));
+          if (j == 3)
+            vpsrld(t, v, 24);
+          else
+            shiftMask(t, v, -int(8 * j), mask(1), true);
+          vcvtdq2ps(f, t);
+          fmaRows(f, kOff + int(j), step);
         }
-        ++step;
         continue;
       }
       if (p_.intAct) {
@@ -468,6 +540,35 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
         }
       }
     }
+  }
+}
+
+void Generator::emitNLTables() {
+  align(16);
+  L(nlData_);
+  if (p_.dot == Dot::Maddubs) {
+    // Levels split as 8-bit codes are: v = 16 hi + lo.
+    for (uint8_t v : kNL4Values)
+      db(v & 15);
+    for (uint8_t v : kNL4Values)
+      db(v >> 4);
+  } else {
+    for (uint8_t v : kNL4Values)
+      db(v);
+  }
+}
+
+void Generator::maddubsSplitRows(const Xmm &lo, const Xmm &hi, int kOff,
+                                 unsigned s) {
+  for (unsigned m = 0; m < d_.mr; ++m) {
+    Xmm a = acc(m, 0, s);
+    bcastDword(xB(), xAddr(m, kOff));
+    vpmaddubsw(prod(), lo, xB());
+    vpmaddwd(prod(), prod(), ones());
+    vpaddd(a, a, prod());
+    vpmaddubsw(prod(), hi, xB());
+    vpmaddwd(prod(), prod(), sixteens());
+    vpaddd(a, a, prod());
   }
 }
 
@@ -764,6 +865,8 @@ void Generator::generate() {
 
   store();
   epilogue();
+  if (p_.nl)
+    emitNLTables();
 }
 
 #undef ARG

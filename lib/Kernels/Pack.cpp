@@ -133,8 +133,10 @@ Expected<PackedWeights> packWeights(const QuantizedWeights &q, IsaTier tier) {
       uint8_t *grp = d + l.qPanelOffset(p) + g * l.qBytesPerGroup;
       for (int64_t kk = 0; kk < l.group; ++kk) {
         int64_t k = g * l.group + kk;
-        // Padding (k >= K, or a padded channel) holds the zero point: w = 0.
-        unsigned u = (real && k < q.K) ? q.codes[n * q.K + k] : z;
+        // Padding (k >= K, or a padded channel) holds the code of w = 0: the
+        // zero point (nl4, which has no zero level: the level nearest it;
+        // padding always meets zero activations, so either adds nothing).
+        unsigned u = (real && k < q.K) ? q.codes[n * q.K + k] : f.encode(0, z);
         CodeSlot s0 = codeSlot(L, f.bits(), lane, kk);
         grp[s0.byte] |= uint8_t((u & s0.mask) << s0.shift);
         if (f.type == WeightType::Int3) {

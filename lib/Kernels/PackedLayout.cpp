@@ -14,7 +14,8 @@ static int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 unsigned kPerBlock(WeightType t) {
   switch (t) {
   case WeightType::Int8: return 4;
-  case WeightType::Int4: return 8;
+  case WeightType::Int4:
+  case WeightType::NL4: return 8;
   case WeightType::Int2: return 16;
   case WeightType::Int3: return 32;
   default: return 1;

@@ -51,6 +51,7 @@ Expected<QuantizedWeights> quantizeWeights(const float *W, int64_t N,
   q.zeros.resize(N * q.numGroups);
   const int maxCode = int(fmt.maxCode());
   const int half = int(fmt.symZero());
+  const float symSteps = float(fmt.symSteps());
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t g = 0; g < q.numGroups; ++g) {
       int64_t k0 = g * q.group, k1 = std::min(K, k0 + q.group);
@@ -61,7 +62,7 @@ Expected<QuantizedWeights> quantizeWeights(const float *W, int64_t N,
         float amax = 0;
         for (int64_t k = k0; k < k1; ++k)
           amax = std::max(amax, std::fabs(w[k]));
-        s = roundToScaleType(amax / float(half - 1 > 0 ? half - 1 : 1), fmt.scaleType);
+        s = roundToScaleType(amax / symSteps, fmt.scaleType);
       } else {
         float lo = 0, hi = 0; // keep 0 representable
         for (int64_t k = k0; k < k1; ++k) {
@@ -73,10 +74,8 @@ Expected<QuantizedWeights> quantizeWeights(const float *W, int64_t N,
         z = std::clamp(z, 0, maxCode);
       }
       float inv = s > 0 ? 1.0f / s : 0.0f;
-      for (int64_t k = k0; k < k1; ++k) {
-        int u = int(std::nearbyint(w[k] * inv)) + z;
-        q.codes[n * K + k] = uint8_t(std::clamp(u, 0, maxCode));
-      }
+      for (int64_t k = k0; k < k1; ++k)
+        q.codes[n * K + k] = uint8_t(fmt.encode(w[k] * inv, unsigned(z)));
       q.scales[n * q.numGroups + g] = s;
       q.zeros[n * q.numGroups + g] = uint8_t(z);
     }

@@ -81,7 +81,8 @@ void referenceMatmulInt8(const float *x, int64_t M, const QuantizedWeights &w,
         int64_t dot = 0;
         int64_t z = w.zeros[n * w.numGroups + g];
         for (int64_t k = g * G; k < std::min(w.K, (g + 1) * G); ++k)
-          dot += (int64_t(w.codes[n * w.K + k]) - z) * a.q[m * a.Kp + k];
+          dot += (int64_t(w.format.codeValue(w.codes[n * w.K + k])) - z) *
+                 a.q[m * a.Kp + k];
         acc += double(dot) * double(w.scales[n * w.numGroups + g]) *
                double(a.scale[m * numGroups + g]);
       }

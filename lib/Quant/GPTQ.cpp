@@ -69,7 +69,6 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
     return qw.takeError();
   const QuantizedWeights qInit = std::move(*qw);
   const int64_t group = qInit.group;
-  const int maxCode = int(fmt.maxCode());
   const bool perChannel = group >= K;
   const bool staticGroupsOpt = opts.staticGroups || opts.actOrder || perChannel;
 
@@ -176,9 +175,9 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
             }
             const double *Uj = &U[j * K];
             GroupParams p = groupParams(q, n, g);
-            uint8_t u = encodeWeight(float(Wn[j]), p, maxCode);
+            uint8_t u = encodeWeight(float(Wn[j]), p, fmt);
             q.codes[n * K + k] = u;
-            double e = (Wn[j] - double(decodeWeight(u, p))) * (1.0 / Uj[j]);
+            double e = (Wn[j] - double(decodeWeight(u, p, fmt))) * (1.0 / Uj[j]);
             err[n * B + (j - i1)] = e;
             axpy(Wn + j + 1, -e, Uj + j + 1, i2 - j - 1);
           }

@@ -9,9 +9,10 @@ namespace quant {
 // Error of one row of a group under params p: plain or d-weighted squared
 // error, or dw^T H_gg dw with H_gg the group's diagonal block of H.
 static double rowError(const float *w, int64_t len, int64_t k0, GroupParams p,
-                       int maxCode, const ClipSearch &s, double *dw) {
+                       WeightFormat fmt, const ClipSearch &s, double *dw) {
   for (int64_t j = 0; j < len; ++j)
-    dw[j] = double(w[j]) - double(decodeWeight(encodeWeight(w[j], p, maxCode), p));
+    dw[j] = double(w[j]) -
+            double(decodeWeight(encodeWeight(w[j], p, fmt), p, fmt));
   if (s.H)
     return quadraticForm(s.H + k0 * s.ldH + k0, s.ldH, dw, len);
   double err = 0;
@@ -27,7 +28,6 @@ Error computeGroupParams(const float *block, int64_t N, int64_t len, int64_t k0,
   // channel: exactly the group's min/max rule, for all rows at once.
   WeightFormat perRow = fmt;
   perRow.groupSize = 0;
-  const int maxCode = int(fmt.maxCode());
   const unsigned steps = std::max(1u, search.steps);
   std::vector<double> best(N, 0.0), dw(len);
   std::vector<float> shrunk;
@@ -51,8 +51,7 @@ Error computeGroupParams(const float *block, int64_t N, int64_t len, int64_t k0,
         out[n] = p;
         continue;
       }
-      double e = rowError(block + n * len, len, k0, p, maxCode, search,
-                          dw.data());
+      double e = rowError(block + n * len, len, k0, p, fmt, search, dw.data());
       if (i == 0 || e < best[n]) {
         best[n] = e;
         out[n] = p;
@@ -70,7 +69,6 @@ Expected<QuantizedWeights> quantizeWeightsMSE(const float *W, int64_t N,
   auto q = makeQuantizedWeights(N, K, fmt);
   if (!q)
     return q.takeError();
-  const int maxCode = int(fmt.maxCode());
   std::vector<float> block;
   std::vector<GroupParams> params(N);
   for (int64_t g = 0; g < q->numGroups; ++g) {
@@ -85,7 +83,7 @@ Expected<QuantizedWeights> quantizeWeightsMSE(const float *W, int64_t N,
       setGroupParams(*q, n, g, params[n]);
       for (int64_t j = 0; j < len; ++j)
         q->codes[n * K + k0 + j] =
-            encodeWeight(W[n * K + k0 + j], params[n], maxCode);
+            encodeWeight(W[n * K + k0 + j], params[n], fmt);
     }
   }
   return q;
@@ -93,14 +91,13 @@ Expected<QuantizedWeights> quantizeWeightsMSE(const float *W, int64_t N,
 
 double clipSearchError(const float *W, const QuantizedWeights &q,
                        const ClipSearch &search) {
-  const int maxCode = int(q.format.maxCode());
   std::vector<double> dw(q.group);
   double total = 0;
   for (int64_t n = 0; n < q.N; ++n)
     for (int64_t g = 0; g < q.numGroups; ++g) {
       int64_t k0 = g * q.group, len = std::min(q.K, k0 + q.group) - k0;
       total += rowError(W + n * q.K + k0, len, k0, groupParams(q, n, g),
-                        maxCode, search, dw.data());
+                        q.format, search, dw.data());
     }
   return total;
 }

@@ -18,7 +18,8 @@ double rowLoss(const float *w, const QuantizedWeights &q, int64_t n,
   const int64_t K = q.K;
   for (int64_t k = 0; k < K; ++k) {
     const int64_t g = k / q.group;
-    float v = (float(q.codes[n * K + k]) - float(q.zeros[n * q.numGroups + g])) *
+    float v = (float(q.format.codeValue(q.codes[n * K + k])) -
+               float(q.zeros[n * q.numGroups + g])) *
               scales[g];
     dw[k] = double(v) - double(w[k]);
   }
@@ -41,7 +42,7 @@ double refitGroupScales(const float *W, const double *H, QuantizedWeights &q) {
       const double before = rowLoss(w, q, n, scales, H, dw);
       rowLosses[n] = before;
       for (int64_t k = 0; k < K; ++k)
-        a[k] = double(q.codes[n * K + k]) -
+        a[k] = double(q.format.codeValue(q.codes[n * K + k])) -
                double(q.zeros[n * G + k / group]);
       // HA[:, g] = H A_g (column-major in g), Hw = H w.
       for (int64_t i = 0; i < K; ++i) {

@@ -34,18 +34,21 @@ struct QuantizedWeights {
   /// Float formats: values[n * K + k] rounded to the weight dtype.
   std::vector<float> values;
 
-  /// Dequantized weight w[n][k] in fp32 (exact: (u - z) * s in fp32).
+  /// Dequantized weight w[n][k] in fp32 (exact: (codeValue(u) - z) * s in
+  /// fp32; codeValue(u) = u except for nl4).
   float weight(int64_t n, int64_t k) const {
     if (!format.isQuantized())
       return values[n * K + k];
     int64_t g = k / group;
-    return (float(codes[n * K + k]) - float(zeros[n * numGroups + g])) *
+    return (float(format.codeValue(codes[n * K + k])) -
+            float(zeros[n * numGroups + g])) *
            scales[n * numGroups + g];
   }
 };
 
 /// Round-to-nearest quantization of fp32 weights W[N][K] (row-major).
 /// Symmetric: s = max|w| / (2^(b-1) - 1), u = clamp(round(w / s), -2^(b-1), 2^(b-1)-1) + 2^(b-1).
+/// nl4: s = max|w| / 127, u = the level nearest to w / s (see WeightFormat.h).
 /// Asymmetric: s = (max - min) / (2^b - 1) over the group with 0 included in the
 /// range, z = round(-min / s), u = clamp(round(w / s) + z, 0, 2^b - 1).
 /// The scale is rounded to the scale dtype *before* the codes are computed.

@@ -6,7 +6,8 @@
 //
 //     u = clamp(round(w / s) + z, 0, 2^bits - 1),    w ~= (u - z) * s,
 //
-// the convention of llmc::kernels::QuantizedWeights. The scale of a group is
+// (nl4: u = the level nearest to w / s, w ~= (v[u] - 128) * s), the
+// convention of llmc::kernels::QuantizedWeights. The scale of a group is
 // always the one kernels::quantizeWeights (the round-to-nearest reference)
 // computes -- on the group's values, or on the values shrunk by a clipping
 // factor -- so this file calls it rather than repeating its min/max rules.
@@ -35,15 +36,14 @@ struct GroupParams {
 };
 
 /// The code of w under p, bit-identical to kernels::quantizeWeights' rounding
-/// (w * (1/s) in fp32, round half to even, clamp).
-inline uint8_t encodeWeight(float w, GroupParams p, int maxCode) {
+/// (w * (1/s) in fp32, then WeightFormat::encode).
+inline uint8_t encodeWeight(float w, GroupParams p, WeightFormat fmt) {
   float inv = p.scale > 0 ? 1.0f / p.scale : 0.0f;
-  int u = int(std::nearbyint(w * inv)) + int(p.zero);
-  return uint8_t(std::clamp(u, 0, maxCode));
+  return uint8_t(fmt.encode(w * inv, p.zero));
 }
-/// (u - z) * s in fp32, as QuantizedWeights::weight computes it.
-inline float decodeWeight(uint8_t u, GroupParams p) {
-  return (float(u) - float(p.zero)) * p.scale;
+/// (codeValue(u) - z) * s in fp32, as QuantizedWeights::weight computes it.
+inline float decodeWeight(uint8_t u, GroupParams p, WeightFormat fmt) {
+  return (float(fmt.codeValue(u)) - float(p.zero)) * p.scale;
 }
 
 /// How the error of a candidate group quantization is measured, and the grid

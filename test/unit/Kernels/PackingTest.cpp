@@ -95,11 +95,13 @@ TEST_P(PackRoundTrip, UnpackEqualsQuantizedAndErrorIsBounded) {
     ASSERT_TRUE(bool(q)) << llvm::toString(q.takeError());
     // Error bound of round-to-nearest with a rounded scale:
     //   |w - (u - z) s| <= s / 2 + qmax * |s - s_exact| <= s/2 + range * rel(scale dtype)
+    // nl4: half of its widest level gap (98 to 123) in place of s / 2.
+    const double halfGap = c.type == WeightType::NL4 ? 12.5 : 0.5;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k) {
         int64_t g = k / q->group;
         double s = q->scales[n * q->numGroups + g];
-        double bound = 0.5 * s * (1 + 1e-6) + 2.5 * scaleRelError(c.scale) +
+        double bound = halfGap * s * (1 + 1e-6) + 2.5 * scaleRelError(c.scale) +
                        (c.sym ? 0 : s); // asym: zero-point rounding shifts the grid
         EXPECT_LE(std::fabs(double(W[n * K + k]) - q->weight(n, k)), bound)
             << f.str() << " n=" << n << " k=" << k;
@@ -111,14 +113,16 @@ TEST_P(PackRoundTrip, UnpackEqualsQuantizedAndErrorIsBounded) {
       EXPECT_EQ(u.codes, q->codes) << f.str();
       EXPECT_EQ(u.scales, q->scales) << f.str();
       EXPECT_EQ(u.zeros, q->zeros) << f.str();
-      // Padding decodes to the zero point (dequantized 0).
+      // Padding holds the zero point (dequantized 0; nl4, which has no zero
+      // level: the code of the level nearest it).
       const PackedLayout &l = p->layout();
       // (A group wholly past K, as 16-k groups can add, uses the symmetric
       // zero point.)
       for (int64_t k = K; k < l.Kp; ++k) {
         int64_t g = k / l.group;
         unsigned z = g < q->numGroups ? unsigned(q->zeros[g]) : f.symZero();
-        EXPECT_EQ(packedCode(l, p->data(), 0, k), z) << f.str() << " k=" << k;
+        EXPECT_EQ(packedCode(l, p->data(), 0, k), f.encode(0, z))
+            << f.str() << " k=" << k;
       }
     }
   }
@@ -127,11 +131,12 @@ TEST_P(PackRoundTrip, UnpackEqualsQuantizedAndErrorIsBounded) {
 static std::vector<PackCase> packCases() {
   std::vector<PackCase> v;
   for (WeightType t : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
-                       WeightType::Int2})
+                       WeightType::Int2, WeightType::NL4})
     for (unsigned g : {16u, 32u, 64u, 128u, 0u})
       for (bool sym : {true, false})
         for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
-          if (g != 16 || t != WeightType::Int3)
+          if ((g != 16 || t != WeightType::Int3) &&
+              (sym || t != WeightType::NL4))
             v.push_back({t, g, sym, s});
   return v;
 }
