@@ -30,10 +30,11 @@ std::string QuantRecipe::str() const {
 
 Error QuantRecipe::validate() const {
   if (type != "fp32" && type != "fp16" && type != "bf16" && type != "int8" &&
-      type != "int4" && type != "int3" && type != "int2" && type != "nl4")
+      type != "int4" && type != "int3" && type != "int2" && type != "nl4" &&
+      type != "nl2")
     return createStringError(inconvertibleErrorCode(),
                              "unknown --quant '%s' (expected fp32, fp16, bf16, "
-                             "int8, int4, int3, int2 or nl4)",
+                             "int8, int4, int3, int2, nl4 or nl2)",
                              type.c_str());
   if (groupSize != 0 && groupSize != 16 && groupSize % 32 != 0)
     return createStringError(inconvertibleErrorCode(),
@@ -96,6 +97,7 @@ kernels::WeightFormat weightFormatFor(const QuantRecipe &r) {
                  : r.type == "int3" ? WeightType::Int3
                  : r.type == "int2" ? WeightType::Int2
                  : r.type == "nl4"  ? WeightType::NL4
+                 : r.type == "nl2"  ? WeightType::NL2
                                     : WeightType::Int4;
   return WeightFormat::quantized(t, r.groupSize, r.symmetric, st);
 }

@@ -25,9 +25,10 @@
 // are split into nibbles (the high one weighted by 16 in vpmaddwd). int3 adds its high bit, moved to bit 2 (value 0 or 4),
 // into the same accumulators as the two low bits.
 //
-// nl4 is int4's layout with codes that index 16 levels (WeightFormat.h): each
-// plane's nibbles are brought into bytes as for int4 and looked up with one
-// vpshufb (a 16-byte table per 128-bit lane, loaded from the code's own data);
+// nl4 / nl2 are int4's / int2's layouts with codes that index 16 / 4 levels
+// (WeightFormat.h): each plane's codes are brought into bytes as for int4 /
+// int2 and looked up with one vpshufb (a 16-byte table per 128-bit lane,
+// loaded from the code's own data);
 // what follows is the 8-bit path with the zero point 128 (vpmaddubsw: two
 // tables, the levels' low and high nibbles, as 8-bit codes are split).
 //
@@ -60,7 +61,7 @@ struct Plan {
   bool zmm = false;
   unsigned L = 8, bits = 32, planes = 1, kpb = 1;
   bool intAct = false, floatW = false, scaledPlanes = false;
-  bool nl = false; // nl4: codes are looked up in a level table
+  bool nl = false; // nl4 / nl2: codes are looked up in a level table
   Dot dot = Dot::None;
   unsigned P = 1, S = 1; // accumulators per row: planes x splits
   unsigned regs = 0;     // vector registers needed
@@ -73,7 +74,7 @@ Plan makePlan(const MicroKernelDesc &d) {
   p.bits = d.format.bits();
   p.floatW = !d.format.isQuantized();
   p.intAct = d.act == ActPath::Int8;
-  p.nl = d.format.type == WeightType::NL4;
+  p.nl = d.format.isNonLinear();
   if (!p.floatW) {
     // int3: one 32-k super block per chunk (two 2-bit blocks + a bit plane).
     p.planes = p.bits == 3 ? 4 : 8 / p.bits;
@@ -111,7 +112,7 @@ Plan makePlan(const MicroKernelDesc &d) {
                                     : (maddubs ? 1 : 0);
     // wRaw, 2 x wT, xB, masks; vpmaddubsw: ones, prod (+ sixteens for 8 bits)
     temps = 4 + masks + (maddubs ? (p.bits == 8 ? 3 : 2) : 0);
-    // nl4: the level table(s); vpmaddubsw also needs sixteens
+    // nl4/nl2: the level table(s); vpmaddubsw also needs sixteens
     if (p.nl)
       temps += maddubs ? 3 : 1;
   }
@@ -170,7 +171,7 @@ private:
   }
   unsigned numMasks() const {
     if (p_.nl)
-      return p_.intAct ? 1 : 2; // nibble mask (+ byte mask on the fp path)
+      return p_.intAct ? 1 : 2; // code mask (+ byte mask on the fp path)
     if (p_.bits == 3)
       return 2; // low-bits mask (3) and high-bit mask (4)
     if (p_.bits == 8 && p_.dot == Dot::Maddubs)
@@ -180,8 +181,8 @@ private:
   Xmm ones() const { return V(tempBase() + 4 + int(numMasks())); }
   Xmm prod() const { return V(tempBase() + 5 + int(numMasks())); }
   Xmm sixteens() const { return V(tempBase() + 6 + int(numMasks())); }
-  // nl4: level table j (vpmaddubsw: 0 = low nibbles, 1 = high nibbles), and
-  // on the fp path the plane of looked-up levels.
+  // nl4/nl2: level table j (vpmaddubsw: 0 = low nibbles, 1 = high nibbles),
+  // and on the fp path the plane of looked-up levels.
   Xmm nlTable(unsigned j) const {
     int base = p_.intAct ? 4 + int(numMasks()) + (p_.dot == Dot::Maddubs ? 3 : 0)
                          : 6 + int(numMasks());
@@ -191,12 +192,13 @@ private:
   Label nlData_;
   /// Emits the level tables (one per nlTable) after the code.
   void emitNLTables();
-  /// dst = plane i of wRaw's 4-bit codes, one per byte (mask(0) = 0x0f bytes).
-  void nibblePlane(const Xmm &dst, unsigned i) {
+  /// dst = plane i of wRaw's codes, one per byte (mask(0): the code's bits
+  /// in every byte).
+  void codePlane(const Xmm &dst, unsigned i) {
     if (i == 0) {
       vand(dst, wRaw(), mask(0));
     } else {
-      vpsrlw(dst, wRaw(), 4);
+      vpsrlw(dst, wRaw(), int(i * p_.bits));
       vand(dst, dst, mask(0));
     }
   }
@@ -341,7 +343,7 @@ void Generator::setupConstants() {
       bcastImm(ones(), 0x00010001u);
   } else {
     if (p_.nl) {
-      bcastImm(mask(0), 0x0f0f0f0fu);
+      bcastImm(mask(0), ((1u << p_.bits) - 1) * 0x01010101u);
       bcastImm(mask(1), 0xffu);
     } else if (p_.bits == 3) {
       bcastImm(mask(0), 3);
@@ -447,7 +449,7 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
       if (p_.nl && p_.dot == Dot::Maddubs) {
         // The level's nibbles straight from the two tables.
         Xmm lo = wT(0), hi = wT(1);
-        nibblePlane(hi, i);
+        codePlane(hi, i);
         vpshufb(lo, nlTable(0), hi);
         vpshufb(hi, nlTable(1), hi);
         maddubsSplitRows(lo, hi, kOff, step++ % p_.S);
@@ -455,7 +457,7 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
       }
       if (p_.nl && p_.intAct) {
         Xmm src = wT(i);
-        nibblePlane(src, i);
+        codePlane(src, i);
         vpshufb(src, nlTable(0), src);
         dotRows(src, kOff, step);
         continue;
@@ -463,7 +465,7 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
       if (p_.nl) {
         // fp path: plane i's levels in bytes, then byte j is k = kOff + j.
         Xmm v = nlLevels();
-        nibblePlane(v, i);
+        codePlane(v, i);
         vpshufb(v, nlTable(0), v);
         for (unsigned j = 0; j < 4; ++j) {
           Xmm t = wT(int(i * 4 + j)), f = wF(int(i * 4 + j));
@@ -546,15 +548,19 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
 void Generator::emitNLTables() {
   align(16);
   L(nlData_);
+  // 16 bytes per table (vpshufb's reach); nl2 uses the first 4.
+  const uint8_t *v = d_.format.levels();
+  const unsigned n = d_.format.maxCode() + 1;
+  auto table = [&](auto byteOf) {
+    for (unsigned u = 0; u < 16; ++u)
+      db(u < n ? byteOf(v[u]) : 0);
+  };
   if (p_.dot == Dot::Maddubs) {
     // Levels split as 8-bit codes are: v = 16 hi + lo.
-    for (uint8_t v : kNL4Values)
-      db(v & 15);
-    for (uint8_t v : kNL4Values)
-      db(v >> 4);
+    table([](uint8_t b) { return b & 15; });
+    table([](uint8_t b) { return b >> 4; });
   } else {
-    for (uint8_t v : kNL4Values)
-      db(v);
+    table([](uint8_t b) { return b; });
   }
 }
 

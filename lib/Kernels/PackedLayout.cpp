@@ -16,7 +16,8 @@ unsigned kPerBlock(WeightType t) {
   case WeightType::Int8: return 4;
   case WeightType::Int4:
   case WeightType::NL4: return 8;
-  case WeightType::Int2: return 16;
+  case WeightType::Int2:
+  case WeightType::NL2: return 16;
   case WeightType::Int3: return 32;
   default: return 1;
   }

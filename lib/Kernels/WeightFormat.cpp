@@ -21,7 +21,8 @@ unsigned WeightFormat::bits() const {
   case WeightType::Int4:
   case WeightType::NL4: return 4;
   case WeightType::Int3: return 3;
-  case WeightType::Int2: return 2;
+  case WeightType::Int2:
+  case WeightType::NL2: return 2;
   }
   return 0;
 }
@@ -39,14 +40,15 @@ unsigned WeightFormat::encode(float r, unsigned z) const {
   // Clamping r first keeps the int conversion defined for any scale; it
   // changes no code (the result is clamped to [0, maxCode] anyway).
   r = std::clamp(r, -512.0f, 512.0f);
-  if (type != WeightType::NL4) {
+  if (!isNonLinear()) {
     int u = int(std::nearbyint(r)) + int(z);
     return unsigned(std::clamp(u, 0, int(maxCode())));
   }
   // Levels ascend: the code is the number of midpoints below r + z.
+  const uint8_t *v = levels();
   const float t = r + float(z);
   unsigned u = 0;
-  while (u < 15 && t > 0.5f * float(kNL4Values[u] + kNL4Values[u + 1]))
+  while (u < maxCode() && t > 0.5f * float(v[u] + v[u + 1]))
     ++u;
   return u;
 }
@@ -63,6 +65,7 @@ StringRef weightTypeName(WeightType t) {
   case WeightType::Int3: return "int3";
   case WeightType::Int2: return "int2";
   case WeightType::NL4: return "nl4";
+  case WeightType::NL2: return "nl2";
   }
   return "?";
 }
@@ -91,7 +94,7 @@ Expected<WeightFormat> parseWeightFormat(StringRef text) {
   std::optional<WeightType> type;
   for (WeightType t : {WeightType::F32, WeightType::F16, WeightType::BF16,
                        WeightType::Int8, WeightType::Int4, WeightType::Int3,
-                       WeightType::Int2, WeightType::NL4})
+                       WeightType::Int2, WeightType::NL4, WeightType::NL2})
     if (parts[0] == weightTypeName(t))
       type = t;
   if (!type)
@@ -122,11 +125,11 @@ Expected<WeightFormat> parseWeightFormat(StringRef text) {
 Error WeightFormat::validate() const {
   if (!isQuantized())
     return Error::success();
-  if (type == WeightType::NL4 && !symmetric)
+  if (isNonLinear() && !symmetric)
     return createStringError(inconvertibleErrorCode(),
-                             "weight format %s: nl4 is symmetric only (its "
+                             "weight format %s: %s is symmetric only (its "
                              "levels are fixed around zero)",
-                             str().c_str());
+                             str().c_str(), weightTypeName(type).data());
   // 16-k groups are half of the kernels' 32-k chunk; int3's super block spans
   // a whole chunk, so it cannot be split at 16.
   if (groupSize == 16 && type == WeightType::Int3)

@@ -66,11 +66,12 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
   WeightFormat &f = spec.format;
   std::string type = toks[0].trim().lower();
   if (type == "int8" || type == "int4" || type == "int3" || type == "int2" ||
-      type == "nl4") {
+      type == "nl4" || type == "nl2") {
     f.type = type == "int8"   ? WeightType::Int8
              : type == "int4" ? WeightType::Int4
              : type == "int3" ? WeightType::Int3
              : type == "nl4"  ? WeightType::NL4
+             : type == "nl2"  ? WeightType::NL2
                               : WeightType::Int2;
   } else if (type == "fp16" || type == "f16") {
     f.type = WeightType::F16;
@@ -80,7 +81,7 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
     f.type = WeightType::F32;
   } else {
     return specError(text, "unknown weight type '" + toks[0] +
-                               "' (expected int8, int4, int3, int2, nl4, "
+                               "' (expected int8, int4, int3, int2, nl4, nl2, "
                                "fp16, bf16 or fp32)");
   }
   bool seenGroup = false, seenSym = false, seenScale = false,

@@ -56,7 +56,7 @@ static cl::opt<EmitKind> emit(
 static cl::opt<std::string> quantSpec(
     "quant",
     cl::desc("Weight format: TYPE(:OPTION)*, TYPE = fp32|fp16|bf16|int8|int4|"
-             "int3|int2|nl4, "
+             "int3|int2|nl4|nl2, "
              "options gN|pc, sym|asym, f32|f16|bf16 scales, mse, "
              "rtn|gptq|awq|quip, actorder, quarot (docs/QUANTIZATION.md)"),
     cl::init("fp32"), cl::sub(llmc::cli::compileCmd));
@@ -193,6 +193,7 @@ recipeFromSpec(const llmc::quant::QuantSpec &spec) {
   case WeightType::Int3: r.type = "int3"; break;
   case WeightType::Int2: r.type = "int2"; break;
   case WeightType::NL4: r.type = "nl4"; break;
+  case WeightType::NL2: r.type = "nl2"; break;
   }
   r.groupSize = spec.format.groupSize;
   r.symmetric = spec.format.symmetric;

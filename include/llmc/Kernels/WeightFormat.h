@@ -15,19 +15,19 @@
 // weights straight into vpdpbusd's unsigned operand; the z * sum(x) correction
 // is applied once per group in the epilogue.
 //
-// nl4 ("non-linear 4-bit") stores 4-bit codes that index a fixed table of 16
-// levels instead of being the level themselves:
+// nl4 and nl2 ("non-linear" 4- and 2-bit) store codes that index a fixed
+// table of 16 or 4 levels instead of being the levels themselves:
 //
-//     w[n][k] ~= (v[u] - 128) * s[n][g],     v = kNL4Values (unsigned bytes)
+//     w[n][k] ~= (v[u] - 128) * s[n][g],     v = kNL4Values / kNL2Values
 //
 // The levels are the Lloyd-Max quantizer of a Gaussian group of 32 divided by
-// its largest magnitude, times 127 and rounded (the lloyd() helper of
-// test/unit/Kernels/NL4LevelsTest.cpp re-derives them): weights of a trained
-// layer are near-Gaussian and a group's largest |w| sets its scale, so levels
-// dense near zero and sparse at the ends cut the mean squared rounding error
-// of such a group by 27% against 15 uniform levels, at the same storage as
-// int4 symmetric. The kernels look v[u] up with one vpshufb per 64 codes and
-// then treat it as an 8-bit code with the fixed zero point 128.
+// its largest magnitude, times 127 and rounded (WeightFormatTest re-derives
+// them): weights of a trained layer are near-Gaussian and a group's largest
+// |w| sets its scale, so levels dense near zero and sparse at the ends fit
+// such a group better than equally spaced ones. On Gaussian groups nl4's mean
+// squared rounding error is 0.73 of int4 symmetric's (15 uniform levels), at
+// the same storage. The kernels look v[u] up with one vpshufb per 64 codes
+// and then treat it as an 8-bit code with the fixed zero point 128.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_KERNELS_WEIGHTFORMAT_H
@@ -41,7 +41,7 @@
 namespace llmc {
 namespace kernels {
 
-enum class WeightType : uint8_t { F32, F16, BF16, Int8, Int4, Int3, Int2, NL4 };
+enum class WeightType : uint8_t { F32, F16, BF16, Int8, Int4, Int3, Int2, NL4, NL2 };
 
 /// nl4's levels, biased by 128 so they are vpdpbusd's unsigned operand:
 /// v[u] - 128 = {-123, -98, -79, -62, -47, -33, -19, -6, 6, 19, 33, 47, 62, 79,
@@ -52,6 +52,11 @@ inline constexpr uint8_t kNL4Values[16] = {5,   30,  49,  66,  81,  95,
 static_assert(kNL4Values[0] + kNL4Values[15] == 256 &&
                   kNL4Values[7] + kNL4Values[8] == 256,
               "nl4 levels are antisymmetric around the zero point 128");
+/// nl2's levels, biased by 128: v[u] - 128 = {-84, -25, 25, 84}.
+inline constexpr uint8_t kNL2Values[4] = {44, 103, 153, 212};
+static_assert(kNL2Values[0] + kNL2Values[3] == 256 &&
+                  kNL2Values[1] + kNL2Values[2] == 256,
+              "nl2 levels are antisymmetric around the zero point 128");
 enum class ScaleType : uint8_t { F32, F16, BF16 };
 
 struct WeightFormat {
@@ -77,27 +82,38 @@ struct WeightFormat {
   double storedBitsPerWeight(unsigned K) const;
   /// Largest unsigned code, 2^bits - 1 (quantized types only).
   unsigned maxCode() const { return (1u << bits()) - 1; }
-  /// Zero point used by symmetric formats (nl4: 128, its levels' bias).
+  /// nl4 / nl2: codes index a table of levels (see above).
+  bool isNonLinear() const {
+    return type == WeightType::NL4 || type == WeightType::NL2;
+  }
+  /// The level table of a non-linear format (2^bits entries), else null.
+  const uint8_t *levels() const {
+    return type == WeightType::NL4   ? kNL4Values
+           : type == WeightType::NL2 ? kNL2Values
+                                     : nullptr;
+  }
+  /// Zero point used by symmetric formats (nl4/nl2: 128, their levels' bias).
   unsigned symZero() const {
-    return type == WeightType::NL4 ? 128u : 1u << (bits() - 1);
+    return isNonLinear() ? 128u : 1u << (bits() - 1);
   }
   /// The integer a code stands for, which the kernels multiply: u itself, or
-  /// nl4's level v[u] (w = (codeValue(u) - z) * s for every format).
+  /// the level v[u] (w = (codeValue(u) - z) * s for every format).
   unsigned codeValue(unsigned u) const {
-    return type == WeightType::NL4 ? kNL4Values[u & 15] : u;
+    return isNonLinear() ? levels()[u & maxCode()] : u;
   }
   /// Symmetric round to nearest maps max|w| of a group to this many steps:
-  /// 2^(bits-1) - 1 (the top code), nl4 127 (its top level, 123, then sits
-  /// where the Lloyd-Max design puts it, at 0.97 max|w|).
+  /// 2^(bits-1) - 1 (the top code), nl4/nl2 127 (their top levels, 123 and
+  /// 84, then sit where the Lloyd-Max design puts them, at 0.97 and 0.66 of
+  /// max|w|).
   unsigned symSteps() const {
-    if (type == WeightType::NL4)
+    if (isNonLinear())
       return 127;
     unsigned h = (1u << (bits() - 1)) - 1;
     return h ? h : 1;
   }
   /// The code of a weight w = r * s in a group with zero point z: uniform
-  /// codes round r half to even and add z (clamped to [0, maxCode]); nl4
-  /// takes the level nearest to r + z (ties to the lower one).
+  /// codes round r half to even and add z (clamped to [0, maxCode]); nl4 and
+  /// nl2 take the level nearest to r + z (ties to the lower one).
   unsigned encode(float r, unsigned z) const;
 
   bool operator==(const WeightFormat &o) const {

@@ -21,13 +21,13 @@ TEST(Generator, EveryKernelUnder5ms) {
   int generated = 0;
   for (IsaTier t : {IsaTier::AVX2, IsaTier::AVX512, IsaTier::AVX512_VNNI})
     for (WeightType wt : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
-                          WeightType::Int2, WeightType::NL4, WeightType::F32,
+                          WeightType::Int2, WeightType::NL4, WeightType::NL2, WeightType::F32,
                           WeightType::F16, WeightType::BF16})
       for (ActPath act : {ActPath::F32, ActPath::Int8})
         for (bool sym : {true, false})
           for (bool vnni : {false, true}) {
-            if (wt == WeightType::NL4 && !sym)
-              continue; // nl4 is symmetric only
+            if ((wt == WeightType::NL4 || wt == WeightType::NL2) && !sym)
+              continue; // nl4/nl2 are symmetric only
             MicroKernelDesc d;
             d.tier = t;
             d.format = (wt == WeightType::F32 || wt == WeightType::F16 ||

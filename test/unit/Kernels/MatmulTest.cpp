@@ -205,14 +205,15 @@ std::vector<Case> allCases() {
   int i = 0;
   for (IsaTier t : tiers) {
     for (WeightType wt : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
-                          WeightType::Int2, WeightType::NL4})
+                          WeightType::Int2, WeightType::NL4,
+                          WeightType::NL2})
       for (unsigned g : {16u, 32u, 64u, 128u, 0u})
         for (bool sym : {true, false})
           for (ActPath act : {ActPath::F32, ActPath::Int8}) {
             if (g == 16 && wt == WeightType::Int3)
               continue; // int3's 32-k super block cannot hold 16-k groups
-            if (!sym && wt == WeightType::NL4)
-              continue; // nl4 is symmetric only
+            if (!sym && (wt == WeightType::NL4 || wt == WeightType::NL2))
+              continue; // nl4/nl2 are symmetric only
             // Rotate the scale dtype so every one meets every tier and bits.
             ScaleType st = ScaleType(i++ % 3);
             v.push_back({t, WeightFormat::quantized(wt, g, sym, st), act});

@@ -95,8 +95,11 @@ TEST_P(PackRoundTrip, UnpackEqualsQuantizedAndErrorIsBounded) {
     ASSERT_TRUE(bool(q)) << llvm::toString(q.takeError());
     // Error bound of round-to-nearest with a rounded scale:
     //   |w - (u - z) s| <= s / 2 + qmax * |s - s_exact| <= s/2 + range * rel(scale dtype)
-    // nl4: half of its widest level gap (98 to 123) in place of s / 2.
-    const double halfGap = c.type == WeightType::NL4 ? 12.5 : 0.5;
+    // nl4: half of its widest level gap (98 to 123) in place of s / 2; nl2:
+    // the distance from its top level 84 to max|w| = 127 s.
+    const double halfGap = c.type == WeightType::NL4   ? 12.5
+                           : c.type == WeightType::NL2 ? 43.0
+                                                       : 0.5;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k) {
         int64_t g = k / q->group;
@@ -131,12 +134,12 @@ TEST_P(PackRoundTrip, UnpackEqualsQuantizedAndErrorIsBounded) {
 static std::vector<PackCase> packCases() {
   std::vector<PackCase> v;
   for (WeightType t : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
-                       WeightType::Int2, WeightType::NL4})
+                       WeightType::Int2, WeightType::NL4, WeightType::NL2})
     for (unsigned g : {16u, 32u, 64u, 128u, 0u})
       for (bool sym : {true, false})
         for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
           if ((g != 16 || t != WeightType::Int3) &&
-              (sym || t != WeightType::NL4))
+              (sym || !WeightFormat::quantized(t, g, true).isNonLinear()))
             v.push_back({t, g, sym, s});
   return v;
 }

@@ -17,12 +17,12 @@ TEST(WeightFormat, EveryFormatParsesBackFromItsName) {
                                    WeightFormat::floating(WeightType::F16),
                                    WeightFormat::floating(WeightType::BF16)};
   for (WeightType t : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
-                       WeightType::Int2, WeightType::NL4})
+                       WeightType::Int2, WeightType::NL4, WeightType::NL2})
     for (unsigned g : {0u, 16u, 32u, 64u, 128u})
       for (bool sym : {true, false})
         for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
           if ((g != 16 || t != WeightType::Int3) &&
-              (sym || t != WeightType::NL4))
+              (sym || !WeightFormat::quantized(t, g, true).isNonLinear()))
             all.push_back(WeightFormat::quantized(t, g, sym, s));
   for (const WeightFormat &f : all) {
     auto back = parseWeightFormat(f.str());
@@ -35,7 +35,7 @@ TEST(WeightFormat, MalformedNamesAreErrors) {
   for (const char *bad : {"", "int5", "int4", "int4_g32_sym", "int4_g0_sym_f16",
                           "int4_g48_sym_f16", "int4_g8_sym_f16", "int3_g16_sym_f16",
                           "int4_g32_both_f16", "int4_pc_sym_f8",
-                          "f32_pc", "int4_g32_sym_f16_x", "nl4_g32_asym_f16"}) {
+                          "f32_pc", "int4_g32_sym_f16_x", "nl4_g32_asym_f16", "nl2_pc_asym_f32"}) {
     auto f = parseWeightFormat(bad);
     ASSERT_FALSE(static_cast<bool>(f)) << bad;
     llvm::consumeError(f.takeError());
@@ -66,13 +66,13 @@ TEST(WeightFormat, StoredBitsPerWeight) {
   EXPECT_DOUBLE_EQ(WeightFormat::floating(WT::F32).storedBitsPerWeight(64), 32);
 }
 
-// nl4's levels are the Lloyd-Max quantizer of a Gaussian group of 32 divided
-// by its largest magnitude (WeightFormat.h): re-derive them. Lloyd's algorithm
-// on a fixed sample (deterministic generator), symmetrized, started from a
-// uniform grid; the levels * 127 must be within one of the table's (the
-// sample's noise and Lloyd's slow convergence at the ends move the last
-// digit: 98.49 for level 14 here).
-TEST(WeightFormat, NL4LevelsAreLloydMaxOfGaussianGroups) {
+// nl4's and nl2's levels are the Lloyd-Max quantizer of a Gaussian group of
+// 32 divided by its largest magnitude (WeightFormat.h): re-derive them.
+// Lloyd's algorithm on a fixed sample (deterministic generator), symmetrized,
+// started from a uniform grid; the levels * 127 must be within one of the
+// table's (the sample's noise and Lloyd's slow convergence at the ends move
+// the last digit: 98.49 for nl4's level 14 here).
+static std::vector<double> lloydMaxOfGaussianGroups(int levels) {
   std::mt19937 rng(7);
   std::normal_distribution<double> gauss;
   std::vector<double> x;
@@ -88,37 +88,49 @@ TEST(WeightFormat, NL4LevelsAreLloydMaxOfGaussianGroups) {
     }
   }
   std::sort(x.begin(), x.end());
-  double c[16];
-  for (int j = 0; j < 16; ++j)
-    c[j] = -1 + 2.0 * j / 15;
+  std::vector<double> c(levels);
+  for (int j = 0; j < levels; ++j)
+    c[j] = -1 + 2.0 * j / (levels - 1);
   for (int it = 0; it < 200; ++it) {
-    double sum[16] = {}, cnt[16] = {};
+    std::vector<double> sum(levels), cnt(levels);
     size_t i = 0;
-    for (int j = 0; j < 16; ++j) {
-      const double hi = j < 15 ? 0.5 * (c[j] + c[j + 1]) : 2.0;
+    for (int j = 0; j < levels; ++j) {
+      const double hi = j < levels - 1 ? 0.5 * (c[j] + c[j + 1]) : 2.0;
       for (; i < x.size() && x[i] <= hi; ++i) {
         sum[j] += x[i];
         cnt[j] += 1;
       }
     }
-    for (int j = 0; j < 16; ++j)
+    for (int j = 0; j < levels; ++j)
       c[j] = sum[j] / cnt[j];
   }
-  for (int j = 0; j < 16; ++j)
-    EXPECT_NEAR(c[j] * 127 + 128, double(kNL4Values[j]), 1.0)
-        << "level " << j << " = " << c[j];
+  return c;
 }
 
-// encode() picks the nearest level (nl4) or rounds half to even (uniform);
-// codeValue() is what the kernels multiply.
+TEST(WeightFormat, NonLinearLevelsAreLloydMaxOfGaussianGroups) {
+  for (WeightType t : {WeightType::NL4, WeightType::NL2}) {
+    WeightFormat f = WeightFormat::quantized(t, 32, true);
+    const int n = int(f.maxCode()) + 1;
+    std::vector<double> c = lloydMaxOfGaussianGroups(n);
+    for (int j = 0; j < n; ++j)
+      EXPECT_NEAR(c[j] * 127 + 128, double(f.levels()[j]), 1.0)
+          << f.str() << " level " << j << " = " << c[j];
+  }
+}
+
+// encode() picks the nearest level (nl4, nl2) or rounds half to even
+// (uniform); codeValue() is what the kernels multiply.
 TEST(WeightFormat, EncodeIsNearestLevel) {
-  WeightFormat nl = WeightFormat::quantized(WeightType::NL4, 32, true);
-  EXPECT_EQ(nl.symZero(), 128u);
-  for (float r = -140; r <= 140; r += 0.25f) {
-    unsigned u = nl.encode(r, 128);
-    float err = std::fabs(float(nl.codeValue(u)) - 128 - r);
-    for (unsigned v = 0; v < 16; ++v)
-      EXPECT_LE(err, std::fabs(float(nl.codeValue(v)) - 128 - r)) << r;
+  for (WeightType t : {WeightType::NL4, WeightType::NL2}) {
+    WeightFormat nl = WeightFormat::quantized(t, 32, true);
+    EXPECT_EQ(nl.symZero(), 128u);
+    for (float r = -140; r <= 140; r += 0.25f) {
+      unsigned u = nl.encode(r, 128);
+      EXPECT_LE(u, nl.maxCode());
+      float err = std::fabs(float(nl.codeValue(u)) - 128 - r);
+      for (unsigned v = 0; v <= nl.maxCode(); ++v)
+        EXPECT_LE(err, std::fabs(float(nl.codeValue(v)) - 128 - r)) << r;
+    }
   }
   WeightFormat i4 = WeightFormat::quantized(WeightType::Int4, 32, true);
   EXPECT_EQ(i4.encode(2.5f, 8), 10u); // half to even

@@ -5,6 +5,7 @@
 #include "llmc/Quant/MSEClip.h"
 #include <gtest/gtest.h>
 #include <algorithm>
+#include <tuple>
 
 using namespace llmc::quant;
 using namespace llmc::quant::test;
@@ -141,10 +142,11 @@ TEST(GPTQ, DiagonalHessianIsRTN) {
 TEST(GPTQ, BeatsRTNOnNonIsotropicHessian) {
   SyntheticLayer L(64, 256, 1024, 21);
   for (WeightType t : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
-                       WeightType::Int2, WeightType::NL4})
+                       WeightType::Int2, WeightType::NL4, WeightType::NL2})
     for (unsigned g : {0u, 32u, 128u})
       for (bool sym : {true, false}) {
-        if ((t == WeightType::Int8 && g != 0) || (t == WeightType::NL4 && !sym))
+        if ((t == WeightType::Int8 && g != 0) ||
+            (!sym && WeightFormat::quantized(t, g, true).isNonLinear()))
           continue;
         WeightFormat f = WeightFormat::quantized(t, g, sym, ScaleType::F16);
         double rtn = rtnLoss(L, f);
@@ -169,11 +171,13 @@ TEST(GPTQ, BeatsRTNOnNonIsotropicHessian) {
       }
 }
 
-// nl4's design claim (WeightFormat.h): on Gaussian weights its levels cut
-// round to nearest's squared error against int4 symmetric (same storage) by
-// about a quarter (0.73 of it on Gaussian groups of 32); with GPTQ on top
-// the proxy loss stays lower too.
-TEST(GPTQ, NL4BeatsUniformInt4OnGaussianWeights) {
+// The non-linear formats' design claim (WeightFormat.h): on Gaussian weights
+// their levels cut round to nearest's squared error against the uniform
+// symmetric format of the same storage (nl4: about 0.73 of int4's on
+// Gaussian groups of 32; nl2 against int2, whose symmetric grid has only
+// three useful levels, far more), and with GPTQ on top the proxy loss stays
+// lower too.
+TEST(GPTQ, NonLinearBeatsUniformOnGaussianWeights) {
   SyntheticLayer L(64, 256, 1024, 23);
   auto mse = [&](const QuantizedWeights &q) {
     double e = 0;
@@ -184,20 +188,23 @@ TEST(GPTQ, NL4BeatsUniformInt4OnGaussianWeights) {
       }
     return e;
   };
-  for (unsigned g : {32u, 128u}) {
-    WeightFormat i4 = WeightFormat::quantized(WeightType::Int4, g, true, ScaleType::F16);
-    WeightFormat nl = WeightFormat::quantized(WeightType::NL4, g, true, ScaleType::F16);
-    auto a = quantizeWeights(L.W.data(), L.N, L.K, i4);
-    auto b = quantizeWeights(L.W.data(), L.N, L.K, nl);
-    ASSERT_TRUE(a && b);
-    EXPECT_LT(mse(*b), 0.8 * mse(*a)) << g;
-    auto ga = gptqQuantize(L.W.data(), L.N, L.K, L.H, i4);
-    auto gb = gptqQuantize(L.W.data(), L.N, L.K, L.H, nl);
-    ASSERT_TRUE(ga && gb);
-    EXPECT_LT(proxyLoss(L.W.data(), gb->weights, L.H.data()),
-              proxyLoss(L.W.data(), ga->weights, L.H.data()))
-        << g;
-  }
+  for (auto [uni, nlt, ratio] :
+       {std::tuple{WeightType::Int4, WeightType::NL4, 0.8},
+        std::tuple{WeightType::Int2, WeightType::NL2, 0.8}})
+    for (unsigned g : {32u, 128u}) {
+      WeightFormat i4 = WeightFormat::quantized(uni, g, true, ScaleType::F16);
+      WeightFormat nl = WeightFormat::quantized(nlt, g, true, ScaleType::F16);
+      auto a = quantizeWeights(L.W.data(), L.N, L.K, i4);
+      auto b = quantizeWeights(L.W.data(), L.N, L.K, nl);
+      ASSERT_TRUE(a && b);
+      EXPECT_LT(mse(*b), ratio * mse(*a)) << nl.str();
+      auto ga = gptqQuantize(L.W.data(), L.N, L.K, L.H, i4);
+      auto gb = gptqQuantize(L.W.data(), L.N, L.K, L.H, nl);
+      ASSERT_TRUE(ga && gb);
+      EXPECT_LT(proxyLoss(L.W.data(), gb->weights, L.H.data()),
+                proxyLoss(L.W.data(), ga->weights, L.H.data()))
+          << nl.str();
+    }
 }
 
 TEST(GPTQ, ActOrderPermutationAndStaticGroups) {
