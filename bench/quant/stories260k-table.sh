@@ -46,7 +46,7 @@ def bpw(q):
     parts = q.split("+")[0].split("@")[0].split(":"); t = parts[0]
     if t in ("fp32", "fp16", "bf16"):
         return {"fp32": 32, "fp16": 16, "bf16": 16}[t]
-    b = int(t[3:]); g = 0 if b == 8 else 32
+    b = int(t.replace("int", "").replace("nl", "")); g = 0 if b == 8 else 32
     for p in parts[1:]:
         g = 0 if p == "pc" else int(p[1:]) if p[0] == "g" and p[1:].isdigit() else g
     return b if g == 0 else b + 16 / g + (8 / g if "asym" in parts else 0)
