@@ -116,13 +116,31 @@ def expand_groups(t: torch.Tensor, K: int) -> torch.Tensor:
     return t.repeat_interleave(GROUP, dim=1)[:, :K]
 
 
-def rtn_params(w: torch.Tensor, bits: int, sym: bool):
-    """llmc's RTN (lib/Kernels/Quantize.cpp): fp16-rounded scale first, then codes with 1/s."""
+# nl4 / nl2 levels (llmc's kNL4Values / kNL2Values minus the bias 128, Kernels/WeightFormat.h)
+NL_LEVELS = {4: [-123, -98, -79, -62, -47, -33, -19, -6, 6, 19, 33, 47, 62, 79, 98, 123],
+             2: [-84, -25, 25, 84]}
+
+
+def nearest_level(r: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """Index of the level nearest to r (ties to the lower one, as WeightFormat::encode)."""
+    mid = (levels[1:] + levels[:-1]) / 2
+    return torch.bucketize(r, mid, right=False)
+
+
+def rtn_params(w: torch.Tensor, bits: int, sym: bool, levels: Optional[torch.Tensor] = None):
+    """llmc's RTN (lib/Kernels/Quantize.cpp): fp16-rounded scale first, then codes with 1/s.
+    With levels (nl4 / nl2): s = max|w| / 127, u = the index of the nearest level, z = 0."""
     N, K = w.shape
     G = (K + GROUP - 1) // GROUP
     wp = F.pad(w, (0, G * GROUP - K)).view(N, G, GROUP)  # zero padding changes neither max|w| nor lo/hi
     qmax = (1 << bits) - 1
     half = 1 << (bits - 1)
+    if levels is not None:
+        s = (wp.abs().amax(-1) / 127.0).half().float()
+        z = torch.zeros_like(s)
+        inv = torch.where(s > 0, 1.0 / torch.where(s > 0, s, torch.ones_like(s)), torch.zeros_like(s))
+        u = nearest_level(w * expand_groups(inv, K), levels).float()
+        return s, z, u
     if sym:
         amax = wp.abs().amax(-1)
         s = (amax / float(max(half - 1, 1))).half().float()
@@ -146,12 +164,14 @@ class QLinear(nn.Module):
     s = s_rtn * exp(t).  export() freezes the codes and rounds the scales to fp16 (the stored model).
     """
 
-    def __init__(self, w: torch.Tensor, bits: int, sym: bool):
+    def __init__(self, w: torch.Tensor, bits: int, sym: bool, nl: bool = False):
         super().__init__()
         self.N, self.K = w.shape
         self.bits, self.sym = bits, sym
         self.qmax = float((1 << bits) - 1)
-        s, z, u = rtn_params(w, bits, sym)
+        # nl: codes index fixed levels (W = levels[u] * s); STE through the nearest-level rounding
+        self.levels = torch.tensor(NL_LEVELS[bits], dtype=torch.float32) if nl else None
+        s, z, u = rtn_params(w, bits, sym, self.levels)
         self.register_buffer("s0", s)
         self.register_buffer("z", z)
         self.register_buffer("u", u)
@@ -168,6 +188,12 @@ class QLinear(nn.Module):
     def qweight(self) -> torch.Tensor:
         s = expand_groups(self.scale(), self.K)
         z = expand_groups(self.z, self.K)
+        if self.levels is not None:
+            if self.mode == "fixed":
+                return self.levels[self.u.long()] * s
+            r = self.weight / s.clamp(min=1e-12)
+            q = self.levels[nearest_level(r, self.levels)]
+            return ((q - r).detach() + r) * s
         if self.mode == "fixed":
             return (self.u - z) * s
         u = torch.clamp(round_ste(self.weight / s.clamp(min=1e-12)) + z, 0.0, self.qmax)
@@ -176,6 +202,10 @@ class QLinear(nn.Module):
     @torch.no_grad()
     def export(self) -> None:
         """Freeze to the deployable form: integer codes (from the training-time scales) + fp16 scales."""
+        if self.mode == "qat" and self.levels is not None:
+            s = expand_groups(self.s0 * torch.exp(self.t), self.K)
+            self.u.copy_(nearest_level(self.weight / s.clamp(min=1e-12), self.levels).float())
+            self.mode = "fixed"
         if self.mode == "qat":
             s = expand_groups(self.s0 * torch.exp(self.t), self.K)
             self.u.copy_(torch.clamp(torch.round(self.weight / s.clamp(min=1e-12)) + expand_groups(self.z, self.K),
@@ -188,16 +218,16 @@ class QLinear(nn.Module):
         return F.linear(x, w)
 
 
-def quantized_copy(fp32_model, bits: int, sym: bool):
+def quantized_copy(fp32_model, bits: int, sym: bool, nl: bool = False):
     """Student: a deep copy with every Linear (and the untied lm_head) replaced by a QLinear."""
     m = copy.deepcopy(fp32_model)
     for layer in m.layers:
         for name in LINEARS:
             parent, attr = name.split(".")
             mod = getattr(getattr(layer, parent), attr)
-            setattr(getattr(layer, parent), attr, QLinear(mod.weight.detach(), bits, sym))
+            setattr(getattr(layer, parent), attr, QLinear(mod.weight.detach(), bits, sym, nl))
     # untie: the lm_head gets its own copy; the embedding table stays fp32 and frozen
-    m.output = QLinear(fp32_model.output.weight.detach().clone(), bits, sym)
+    m.output = QLinear(fp32_model.output.weight.detach().clone(), bits, sym, nl)
     m.tok_embeddings.weight = nn.Parameter(fp32_model.tok_embeddings.weight.detach().clone(),
                                            requires_grad=False)
     for p in m.parameters():
@@ -406,7 +436,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--calib", default=os.path.join(SHARED, "data/tinystories_calib.txt"))
     ap.add_argument("--eval", default=os.path.join(SHARED, "data/tinystories_eval.txt"))
     ap.add_argument("--bits", default="4,2", help="comma list of weight bit widths (4, 2, ...)")
-    ap.add_argument("--schemes", default="sym,asym", help="comma list of sym / asym")
+    ap.add_argument("--schemes", default="sym,asym",
+                    help="comma list of sym / asym / nl (llmc's nl4 / nl2 levels, symmetric)")
     ap.add_argument("--variants", default="rtn,scales,scales_norm,qat")
     ap.add_argument("--steps-scales", type=int, default=None, help="default: per config (DEFAULTS)")
     ap.add_argument("--steps-norm", type=int, default=None)
@@ -501,10 +532,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                          "val": fp32_val, "eval": fp32_eval, "secs": 0.0}]
     for bits in bits_list:
         for scheme in schemes:
-            sym = scheme == "sym"
-            cfgname = f"int{bits}:g{GROUP}:{scheme}"
+            nl = scheme == "nl"
+            sym = scheme != "asym"
+            cfgname = f"nl{bits}:g{GROUP}" if nl else f"int{bits}:g{GROUP}:{scheme}"
             bpw = bits + 16 / GROUP + (0 if sym else 8 / GROUP)
-            st_s, st_n, st_q, cfg_lrs = DEFAULTS.get((bits, scheme), (100, 100, 300, (1e-4,)))
+            st_s, st_n, st_q, cfg_lrs = DEFAULTS.get((bits, "sym" if nl else scheme), (100, 100, 300, (1e-4,)))
             qat_lrs = [float(x) for x in args.qat_lrs.split(",")] if args.qat_lrs else list(cfg_lrs)
             st_s = args.steps_scales if args.steps_scales is not None else st_s
             st_n = args.steps_norm if args.steps_norm is not None else st_n
@@ -524,7 +556,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "lr": lr, "val": v, "eval": e, "secs": round(secs)})
 
             if "rtn" in variants:
-                finish(quantized_copy(teacher, bits, sym), "rtn", 0, "", 0.0)
+                finish(quantized_copy(teacher, bits, sym, nl), "rtn", 0, "", 0.0)
             plan = {"scales": (st_s, [(0.0, s, args.lr_norm) for s in lr_scales]),
                     "scales_norm": (st_n, [(0.0, s, n) for s in lr_scales for n in lr_norms]),
                     "qat": (st_q, [(w, s, n) for w in qat_lrs for s in qat_lr_scales for n in lr_norms])}
@@ -538,7 +570,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     t = time.time()
                     desc = (f"w {lr_w:g}, " if variant == "qat" else "") + f"s {lr_s:g}" + \
                         (f", norm {lr_n:g}" if variant != "scales" else "")
-                    student = quantized_copy(teacher, bits, sym)
+                    student = quantized_copy(teacher, bits, sym, nl)
                     groups = set_trainable(student, variant, lr_w, lr_s, lr_n)
                     vppl, best_step, _ = train(runner, student, teacher_logp, windows, val_chunks, groups, steps,
                                                args.batch, args.eval_every, args.seed,
