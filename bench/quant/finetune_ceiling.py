@@ -16,6 +16,8 @@ What is simulated (llmc's weight format, lib/Kernels/Quantize.cpp):
     matrix; the token-embedding lookup stays the original fp32 table and is never trained;
   * activations stay fp32; final models are evaluated with their scales rounded to fp16.
   Bits per weight: int4 g32 sym 4.5, asym 4.75; int2 g32 sym 2.5, asym 2.75.
+  --schemes nl: llmc's nl4 / nl2 (codes index fixed non-uniform levels, w ~= level[u] * s, s = fp16(max|w| /
+  127), u = the nearest level; QAT passes the gradient straight through the nearest-level rounding); 4.5 / 2.5.
 
 Variants (per bits x sym configuration):
   rtn          round-to-nearest as above (no training): must equal llmc's `--quant=intB:g32:(a)sym`
