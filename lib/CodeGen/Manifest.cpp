@@ -93,12 +93,8 @@ kernels::WeightFormat weightFormatFor(const QuantRecipe &r) {
   ScaleType st = r.scaleType == "f32"    ? ScaleType::F32
                  : r.scaleType == "bf16" ? ScaleType::BF16
                                          : ScaleType::F16;
-  WeightType t = r.type == "int8"   ? WeightType::Int8
-                 : r.type == "int3" ? WeightType::Int3
-                 : r.type == "int2" ? WeightType::Int2
-                 : r.type == "nl4"  ? WeightType::NL4
-                 : r.type == "nl2"  ? WeightType::NL2
-                                    : WeightType::Int4;
+  // Quantized types are named as weightTypeName spells them ("int4", "nl4").
+  WeightType t = parseWeightTypeName(r.type).value_or(WeightType::Int4);
   return WeightFormat::quantized(t, r.groupSize, r.symmetric, st);
 }
 

@@ -28,8 +28,7 @@
 // nl4 / nl2 are int4's / int2's layouts with codes that index 16 / 4 levels
 // (WeightFormat.h): each plane's codes are brought into bytes as for int4 /
 // int2 and looked up with one vpshufb (a 16-byte table per 128-bit lane,
-// loaded from the code's own data);
-// what follows is the 8-bit path with the zero point 128 (vpmaddubsw: two
+// loaded from the code's own data); what follows is the 8-bit path with the zero point 128 (vpmaddubsw: two
 // tables, the levels' low and high nibbles, as 8-bit codes are split).
 //
 // Registers: y accumulators (mr), integer/fp32 group accumulators
@@ -237,7 +236,9 @@ private:
   // 40 GB/s); 2-8 KiB measured within noise of each other, 4 KiB best.
   static constexpr int kPrefetchBytes = 4096;
   void prefetchWeights(int off) { prefetcht0(ptr[rW + off + kPrefetchBytes]); }
-  void dotRows(const Xmm &src, int kOff, unsigned &step);
+  /// Rows' dot products of u8 codes `src` (plane accumulator pl) with the
+  /// int8 activations at k offset kOff.
+  void dotRows(const Xmm &src, int kOff, unsigned &step, unsigned pl = 0);
   void fmaRows(const Xmm &f, int k, unsigned &step);
   /// dst = (src shifted left by `left` bits, right if negative) & m, with
   /// word (int path) or dword (fp path) shifts.
@@ -329,11 +330,10 @@ void Generator::setupConstants() {
       bcastImm(mask(0), 0x03030303u);
       bcastImm(mask(1), 0x04040404u);
     }
-    if (p_.bits == 8 && p_.dot == Dot::Maddubs) {
+    if (p_.bits == 8 && p_.dot == Dot::Maddubs)
       bcastImm(mask(0), 0x0f0f0f0fu);
-      bcastImm(sixteens(), 0x00100010u);
-    }
-    if (p_.nl && p_.dot == Dot::Maddubs)
+    // vpmaddubsw on 8-bit codes split in nibbles (int8, nl levels)
+    if ((p_.bits == 8 || p_.nl) && p_.dot == Dot::Maddubs)
       bcastImm(sixteens(), 0x00100010u);
     for (unsigned i = 0; i < numMasks() && p_.bits != 3 && p_.bits != 8; ++i) {
       uint32_t byteMask = ((1u << p_.bits) - 1) << (i * p_.bits);
@@ -455,14 +455,7 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
         maddubsSplitRows(lo, hi, kOff, step++ % p_.S);
         continue;
       }
-      if (p_.nl && p_.intAct) {
-        Xmm src = wT(i);
-        codePlane(src, i);
-        vpshufb(src, nlTable(0), src);
-        dotRows(src, kOff, step);
-        continue;
-      }
-      if (p_.nl) {
+      if (p_.nl && !p_.intAct) {
         // fp path: plane i's levels in bytes, then byte j is k = kOff + j.
         Xmm v = nlLevels();
         codePlane(v, i);
@@ -483,37 +476,15 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
         Xmm src = wRaw();
         if (p_.bits < 8) {
           src = wT(i);
-          if (p_.scaledPlanes) {
+          if (p_.scaledPlanes)
             vand(src, wRaw(), mask(i));
-          } else if (i == 0) {
-            vand(src, wRaw(), mask(0));
-          } else {
-            vpsrlw(src, wRaw(), int(i * p_.bits));
-            vand(src, src, mask(0));
-          }
+          else
+            codePlane(src, i);
         }
-        unsigned pl = p_.scaledPlanes ? i : 0;
-        unsigned s = step++ % p_.S;
-        for (unsigned m = 0; m < mr; ++m) {
-          Xmm a = acc(m, pl, s);
-          switch (p_.dot) {
-          case Dot::VnniEvex:
-            vpdpbusd(a, src, ptr_b[rX + int(m) * 32 + kOff]);
-            break;
-          case Dot::VnniVex:
-            bcastDword(xB(), xAddr(m, kOff));
-            vpdpbusd(a, src, xB(), VexEncoding);
-            break;
-          case Dot::Maddubs:
-            bcastDword(xB(), xAddr(m, kOff));
-            vpmaddubsw(prod(), src, xB());
-            vpmaddwd(prod(), prod(), ones());
-            vpaddd(a, a, prod());
-            break;
-          case Dot::None:
-            break;
-          }
-        }
+        // nl4/nl2: the codes' levels, 8-bit codes from here on.
+        if (p_.nl)
+          vpshufb(src, nlTable(0), src);
+        dotRows(src, kOff, step, p_.scaledPlanes ? i : 0);
         continue;
       }
       // fp32 path: byte j of plane i is k = kOff + j, one channel per lane.
@@ -578,10 +549,11 @@ void Generator::maddubsSplitRows(const Xmm &lo, const Xmm &hi, int kOff,
   }
 }
 
-void Generator::dotRows(const Xmm &src, int kOff, unsigned &step) {
+void Generator::dotRows(const Xmm &src, int kOff, unsigned &step,
+                        unsigned pl) {
   unsigned s = step++ % p_.S;
   for (unsigned m = 0; m < d_.mr; ++m) {
-    Xmm a = acc(m, 0, s);
+    Xmm a = acc(m, pl, s);
     switch (p_.dot) {
     case Dot::VnniEvex:
       vpdpbusd(a, src, ptr_b[rX + int(m) * 32 + kOff]);

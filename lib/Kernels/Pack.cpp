@@ -134,7 +134,7 @@ Expected<PackedWeights> packWeights(const QuantizedWeights &q, IsaTier tier) {
       for (int64_t kk = 0; kk < l.group; ++kk) {
         int64_t k = g * l.group + kk;
         // Padding (k >= K, or a padded channel) holds the code of w = 0: the
-        // zero point (nl4, which has no zero level: the level nearest it;
+        // zero point (nl4/nl2, which have no zero level: the level nearest it;
         // padding always meets zero activations, so either adds nothing).
         unsigned u = (real && k < q.K) ? q.codes[n * q.K + k] : f.encode(0, z);
         CodeSlot s0 = codeSlot(L, f.bits(), lane, kk);

@@ -70,6 +70,15 @@ StringRef weightTypeName(WeightType t) {
   return "?";
 }
 
+std::optional<WeightType> parseWeightTypeName(StringRef name) {
+  for (WeightType t : {WeightType::F32, WeightType::F16, WeightType::BF16,
+                       WeightType::Int8, WeightType::Int4, WeightType::Int3,
+                       WeightType::Int2, WeightType::NL4, WeightType::NL2})
+    if (name == weightTypeName(t))
+      return t;
+  return std::nullopt;
+}
+
 static StringRef scaleName(ScaleType t) {
   return t == ScaleType::F32 ? "f32" : t == ScaleType::F16 ? "f16" : "bf16";
 }
@@ -91,12 +100,7 @@ Expected<WeightFormat> parseWeightFormat(StringRef text) {
   };
   SmallVector<StringRef, 4> parts;
   text.split(parts, '_');
-  std::optional<WeightType> type;
-  for (WeightType t : {WeightType::F32, WeightType::F16, WeightType::BF16,
-                       WeightType::Int8, WeightType::Int4, WeightType::Int3,
-                       WeightType::Int2, WeightType::NL4, WeightType::NL2})
-    if (parts[0] == weightTypeName(t))
-      type = t;
+  std::optional<WeightType> type = parseWeightTypeName(parts[0]);
   if (!type)
     return bad();
   WeightFormat f = WeightFormat::floating(*type);

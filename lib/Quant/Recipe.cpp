@@ -65,14 +65,9 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
   QuantSpec spec;
   WeightFormat &f = spec.format;
   std::string type = toks[0].trim().lower();
-  if (type == "int8" || type == "int4" || type == "int3" || type == "int2" ||
-      type == "nl4" || type == "nl2") {
-    f.type = type == "int8"   ? WeightType::Int8
-             : type == "int4" ? WeightType::Int4
-             : type == "int3" ? WeightType::Int3
-             : type == "nl4"  ? WeightType::NL4
-             : type == "nl2"  ? WeightType::NL2
-                              : WeightType::Int2;
+  std::optional<WeightType> named = kernels::parseWeightTypeName(type);
+  if (named && WeightFormat::floating(*named).isQuantized()) {
+    f.type = *named;
   } else if (type == "fp16" || type == "f16") {
     f.type = WeightType::F16;
   } else if (type == "bf16") {

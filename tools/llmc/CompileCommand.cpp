@@ -184,16 +184,13 @@ recipeFromSpec(const llmc::quant::QuantSpec &spec) {
   r.actOrder = spec.actOrder;
   r.refitScales = spec.refitScales;
   r.quarot = spec.quarot;
+  // Recipes spell float types fp32/fp16/bf16, quantized ones as
+  // weightTypeName does.
   switch (spec.format.type) {
   case WeightType::F32: r.type = "fp32"; break;
   case WeightType::F16: r.type = "fp16"; break;
   case WeightType::BF16: r.type = "bf16"; break;
-  case WeightType::Int8: r.type = "int8"; break;
-  case WeightType::Int4: r.type = "int4"; break;
-  case WeightType::Int3: r.type = "int3"; break;
-  case WeightType::Int2: r.type = "int2"; break;
-  case WeightType::NL4: r.type = "nl4"; break;
-  case WeightType::NL2: r.type = "nl2"; break;
+  default: r.type = llmc::kernels::weightTypeName(spec.format.type).str(); break;
   }
   r.groupSize = spec.format.groupSize;
   r.symmetric = spec.format.symmetric;

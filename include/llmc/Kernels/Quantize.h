@@ -35,7 +35,7 @@ struct QuantizedWeights {
   std::vector<float> values;
 
   /// Dequantized weight w[n][k] in fp32 (exact: (codeValue(u) - z) * s in
-  /// fp32; codeValue(u) = u except for nl4).
+  /// fp32; codeValue(u) = u except for nl4/nl2).
   float weight(int64_t n, int64_t k) const {
     if (!format.isQuantized())
       return values[n * K + k];
@@ -48,7 +48,7 @@ struct QuantizedWeights {
 
 /// Round-to-nearest quantization of fp32 weights W[N][K] (row-major).
 /// Symmetric: s = max|w| / (2^(b-1) - 1), u = clamp(round(w / s), -2^(b-1), 2^(b-1)-1) + 2^(b-1).
-/// nl4: s = max|w| / 127, u = the level nearest to w / s (see WeightFormat.h).
+/// nl4/nl2: s = max|w| / 127, u = the level nearest to w / s (see WeightFormat.h).
 /// Asymmetric: s = (max - min) / (2^b - 1) over the group with 0 included in the
 /// range, z = round(-min / s), u = clamp(round(w / s) + z, 0, 2^b - 1).
 /// The scale is rounded to the scale dtype *before* the codes are computed.

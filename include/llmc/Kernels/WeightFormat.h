@@ -36,6 +36,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace llmc {
@@ -148,7 +149,10 @@ struct WeightFormat {
 llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef text);
 
 unsigned scaleBytes(ScaleType t);
+/// "f32", "f16", "bf16", "int8", ..., "nl4", "nl2".
 llvm::StringRef weightTypeName(WeightType t);
+/// Inverse of weightTypeName; nullopt for any other text.
+std::optional<WeightType> parseWeightTypeName(llvm::StringRef name);
 
 } // namespace kernels
 } // namespace llmc

@@ -6,7 +6,7 @@
 //
 //     u = clamp(round(w / s) + z, 0, 2^bits - 1),    w ~= (u - z) * s,
 //
-// (nl4: u = the level nearest to w / s, w ~= (v[u] - 128) * s), the
+// (nl4/nl2: u = the level nearest to w / s, w ~= (v[u] - 128) * s), the
 // convention of llmc::kernels::QuantizedWeights. The scale of a group is
 // always the one kernels::quantizeWeights (the round-to-nearest reference)
 // computes -- on the group's values, or on the values shrunk by a clipping
