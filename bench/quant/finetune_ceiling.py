@@ -379,8 +379,11 @@ def set_trainable(model, variant: str, qat_lr_w: float, lr_scales: float, lr_nor
 
 
 def train(runner: Runner, student, teacher_logp: torch.Tensor, windows: torch.Tensor, val_chunks,
-          groups, steps: int, batch: int, eval_every: int, seed: int, label: str, patience: int):
-    """Adam on the KD loss with cosine decay (to 10%); keeps the state with the best validation ppl."""
+          groups, steps: int, batch: int, eval_every: int, seed: int, label: str, patience: int,
+          keep: str = "best"):
+    """Adam on the KD loss with cosine decay (to 10%). keep="best": returns the state with the best
+    validation ppl; keep="last": the state after the last step (a fixed step count, for slices whose
+    validation ppl is too flat to choose a step)."""
     opt = torch.optim.Adam(groups, betas=(0.9, 0.999))
     base = [g["lr"] for g in opt.param_groups]
     gen = torch.Generator().manual_seed(seed)
@@ -414,7 +417,9 @@ def train(runner: Runner, student, teacher_logp: torch.Tensor, windows: torch.Te
             ppl = perplexity(runner, student, val_chunks)
             history.append((step, ppl))
             better = ppl < best_ppl
-            if better:
+            if keep == "last" and step == steps:
+                best_ppl, best_state, best_step = ppl, copy.deepcopy(student.state_dict()), step
+            elif better:
                 best_ppl, best_state, best_step = ppl, copy.deepcopy(student.state_dict()), step
                 bad = 0
             else:
@@ -456,6 +461,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--n-sampled", type=int, default=4000, help="number of sampled training sequences")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--eval-every", type=int, default=50, help="validation interval (steps)")
+    ap.add_argument("--keep", choices=("best", "last"), default="best",
+                    help="the state scored on eval: best on the validation slice, or after the last step")
     ap.add_argument("--patience", type=int, default=0, help="early stop after N evals without gain (0: off)")
     ap.add_argument("--val-chunks", type=int, default=32, help="last N calib chunks of 256 = validation")
     ap.add_argument("--seed", type=int, default=0)
@@ -576,7 +583,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     groups = set_trainable(student, variant, lr_w, lr_s, lr_n)
                     vppl, best_step, _ = train(runner, student, teacher_logp, windows, val_chunks, groups, steps,
                                                args.batch, args.eval_every, args.seed,
-                                               f"{cfgname} {variant} [{desc}]", args.patience)
+                                               f"{cfgname} {variant} [{desc}]", args.patience, args.keep)
                     secs += time.time() - t
                     log(f"{cfgname} {variant} [{desc}]: best calib-val ppl {vppl:.4f} at step {best_step}")
                     if best is None or vppl < best[0]:
