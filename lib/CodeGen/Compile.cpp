@@ -379,6 +379,7 @@ static Error fuse(ModuleOp module, const CompileOptions &opts) {
     return Error::success();
   PassManager pm(module.getContext());
   FuseTransformerOptions fo;
+  fo.mergeProjections = opts.optLevel >= 1;
   buildFuseTransformerPipeline(pm, fo);
   if (failed(pm.run(module)))
     return createStringError(inconvertibleErrorCode(),
@@ -414,7 +415,10 @@ Expected<std::string> emitProgramText(ModuleOp module, const CompileOptions &opt
   auto planned = buildPlan(module, opts);
   if (!planned)
     return planned.takeError();
-  auto code = emitProgram(planned->plan, *target, /*keepIR=*/true);
+  EmitOptions eo;
+  eo.optLevel = opts.optLevel;
+  eo.keepIR = true;
+  auto code = emitProgram(planned->plan, *target, eo);
   if (!code)
     return code.takeError();
   return llvm ? code->llvmIR : code->mlir;
@@ -666,7 +670,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   // The program: generated code for the target.
   if (opts.progress)
     opts.progress("generating the program");
-  auto code = emitProgram(plan, *target);
+  EmitOptions eo;
+  eo.optLevel = opts.optLevel;
+  auto code = emitProgram(plan, *target, eo);
   if (!code)
     return code.takeError();
   if (Error e = w.addSection(kProgramObjectSection, ArrayRef<uint8_t>(code->object)))
@@ -688,6 +694,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   m.source = source;
   m.format = fmt.str();
   m.tier = std::string(isaTierName(tier));
+  m.optLevel = opts.optLevel;
   m.tuning = opts.tuning;
   m.residualRotation = std::move(rotation->manifest);
   std::string manifest;

@@ -178,7 +178,9 @@ json::Value Manifest::toJSON() const {
                               {"refit_scales", recipe.refitScales},
                               {"quarot", recipe.quarot}}},
       {"tokenizer", json::Object{{"kind", tokenizerKind}}},
-      {"program", json::Object{{"kind", "plan"}, {"section", kPlanSection}}},
+      {"program", json::Object{{"kind", "plan"},
+                               {"section", kPlanSection},
+                               {"opt_level", int64_t(optLevel)}}},
       {"weight_bytes", int64_t(bytes)},
       {"kernels", std::move(kernelsJ)}};
   if (formatsKnown && matmulWeights > 0)
@@ -250,6 +252,12 @@ Expected<Manifest> Manifest::parse(StringRef text) {
   if (const json::Object *tok = root->getObject("tokenizer"))
     m.tokenizerKind = tok->getString("kind").value_or("").str();
   m.weightBytes = uint64_t(root->getInteger("weight_bytes").value_or(0));
+  if (const json::Object *program = root->getObject("program")) {
+    int64_t level = program->getInteger("opt_level").value_or(3);
+    if (level < 0 || level > 3)
+      return fail("program.opt_level " + Twine(level) + " is not one of 0..3");
+    m.optLevel = unsigned(level);
+  }
   if (const json::Value *t = root->get("tuning"))
     m.tuning = *t;
   if (const json::Value *r = root->get("residual_rotation"))

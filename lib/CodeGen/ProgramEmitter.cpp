@@ -4,8 +4,9 @@
 // loops, arith/math and llvm pointer ops (dynamic token count `n` as the loop
 // bound, every offset and width a constant), plus `llmc_decode`, which calls it
 // with one token. Heavy steps are calls of the kernel ABI (ProgramABI.h). The
-// module is lowered to the LLVM dialect, translated to LLVM IR, optimized at O3
-// for the target's CPU features and emitted as an ELF object.
+// module is lowered to the LLVM dialect, translated to LLVM IR, optimized at the
+// requested level (-O3 by default) for the target's CPU features and emitted as
+// an ELF object.
 //
 //===----------------------------------------------------------------------===//
 
@@ -374,7 +375,26 @@ std::string llvmFeatures(const TargetDesc &t) {
   return out;
 }
 
-Expected<std::unique_ptr<llvm::TargetMachine>> makeTargetMachine(const TargetDesc &t) {
+llvm::CodeGenOptLevel codeGenLevel(unsigned optLevel) {
+  switch (optLevel) {
+  case 0: return llvm::CodeGenOptLevel::None;
+  case 1: return llvm::CodeGenOptLevel::Less;
+  case 2: return llvm::CodeGenOptLevel::Default;
+  default: return llvm::CodeGenOptLevel::Aggressive;
+  }
+}
+
+llvm::OptimizationLevel pipelineLevel(unsigned optLevel) {
+  switch (optLevel) {
+  case 0: return llvm::OptimizationLevel::O0;
+  case 1: return llvm::OptimizationLevel::O1;
+  case 2: return llvm::OptimizationLevel::O2;
+  default: return llvm::OptimizationLevel::O3;
+  }
+}
+
+Expected<std::unique_ptr<llvm::TargetMachine>>
+makeTargetMachine(const TargetDesc &t, unsigned optLevel) {
   static std::once_flag once;
   std::call_once(once, [] {
     llvm::InitializeNativeTarget();
@@ -392,7 +412,7 @@ Expected<std::unique_ptr<llvm::TargetMachine>> makeTargetMachine(const TargetDes
   // host that has them (the runtime checks before linking it).
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
       triple, "x86-64", llvmFeatures(t), opts, llvm::Reloc::PIC_,
-      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+      std::nullopt, codeGenLevel(optLevel)));
   if (!tm)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "cannot create an LLVM target machine");
@@ -402,7 +422,12 @@ Expected<std::unique_ptr<llvm::TargetMachine>> makeTargetMachine(const TargetDes
 } // namespace
 
 Expected<ProgramCode> emitProgram(const ProgramPlan &plan, const TargetDesc &target,
-                                  bool keepIR) {
+                                  const EmitOptions &options) {
+  if (options.optLevel > 3)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "optimization level %u is not one of 0..3",
+                                   options.optLevel);
+  const bool keepIR = options.keepIR;
   DialectRegistry registry;
   registry.insert<arith::ArithDialect, func::FuncDialect, LLVM::LLVMDialect,
                   math::MathDialect, scf::SCFDialect, cf::ControlFlowDialect>();
@@ -438,7 +463,7 @@ Expected<ProgramCode> emitProgram(const ProgramPlan &plan, const TargetDesc &tar
   if (!llmod)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "translating the program to LLVM IR failed");
-  auto tm = makeTargetMachine(target);
+  auto tm = makeTargetMachine(target, options.optLevel);
   if (!tm)
     return tm.takeError();
   llmod->setDataLayout((*tm)->createDataLayout());
@@ -449,7 +474,7 @@ Expected<ProgramCode> emitProgram(const ProgramPlan &plan, const TargetDesc &tar
       f.addFnAttr("target-features", llvmFeatures(target));
     }
 
-  // O3.
+  // LLVM's default pipeline at the requested level (O0: always-inline only).
   {
     llvm::LoopAnalysisManager lam;
     llvm::FunctionAnalysisManager fam;
@@ -461,7 +486,10 @@ Expected<ProgramCode> emitProgram(const ProgramPlan &plan, const TargetDesc &tar
     pb.registerFunctionAnalyses(fam);
     pb.registerLoopAnalyses(lam);
     pb.crossRegisterProxies(lam, fam, cgam, mam);
-    llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+    const llvm::OptimizationLevel level = pipelineLevel(options.optLevel);
+    llvm::ModulePassManager mpm = level == llvm::OptimizationLevel::O0
+                                      ? pb.buildO0DefaultPipeline(level)
+                                      : pb.buildPerModuleDefaultPipeline(level);
     mpm.run(*llmod, mam);
   }
   if (keepIR) {

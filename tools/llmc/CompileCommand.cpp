@@ -53,6 +53,14 @@ static cl::opt<EmitKind> emit(
                clEnumValN(EmitKind::LLVM, "llvm", "the generated LLVM IR")),
     cl::sub(llmc::cli::compileCmd));
 
+// -O0 .. -O3, spelled as compilers do (cl::Prefix: "-O2" is "-O" "2").
+static cl::opt<unsigned> optLevel(
+    "O",
+    cl::desc("Optimization level 0..3 (default 3): 0 keeps q/k/v and gate/up "
+             "as separate matmuls and leaves the generated program "
+             "unoptimized; 1..3 merge them and pick LLVM's pipeline"),
+    cl::Prefix, cl::init(3), cl::sub(llmc::cli::compileCmd));
+
 static cl::opt<std::string> quantSpec(
     "quant",
     cl::desc("Weight format: TYPE(:OPTION)*, TYPE = fp32|fp16|bf16|int8|int4|"
@@ -522,6 +530,10 @@ static std::string bundleOutputPath() {
 }
 
 int llmc::cli::runCompile() {
+  if (optLevel > 3)
+    return reportError(createStringError(
+        inconvertibleErrorCode(), "-O%u: the optimization level is 0, 1, 2 or 3",
+        unsigned(optLevel)));
   auto target = llmc::resolveTarget(targetName);
   if (!target)
     return reportError(target.takeError());
@@ -580,7 +592,9 @@ int llmc::cli::runCompile() {
 
   if (stopAfter >= Stage::Fuse) {
     mlir::PassManager pm(&context);
-    llmc::buildFuseTransformerPipeline(pm, {});
+    llmc::FuseTransformerOptions fuseOptions;
+    fuseOptions.mergeProjections = optLevel >= 1;
+    llmc::buildFuseTransformerPipeline(pm, fuseOptions);
     if (mlir::failed(pm.run(**module)))
       return reportError(createStringError(inconvertibleErrorCode(),
                                            "the fusion pipeline failed on '%s'",
@@ -589,6 +603,7 @@ int llmc::cli::runCompile() {
 
   llmc::codegen::CompileOptions co;
   co.fuse = false; // the pipeline ran above
+  co.optLevel = optLevel;
   co.recipe = *recipe;
   co.sourcePath = input;
   co.tokenizerPath = tokenizerPath;

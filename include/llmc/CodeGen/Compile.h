@@ -50,6 +50,12 @@ struct CompileOptions {
   /// Run the llmc-fuse-transformer pipeline first (the module as imported);
   /// false when the module is already fused.
   bool fuse = true;
+  /// -O0 .. -O3. Level 0 runs only the fusions code generation needs (no
+  /// merged q/k/v and gate/up projections) and leaves the generated program
+  /// unoptimized by LLVM; 1..3 merge projections and pick LLVM's pipeline.
+  /// Numerics do not depend on it: the glue code is compiled without
+  /// fast-math flags and every matmul output column is the same dot product.
+  unsigned optLevel = 3;
   /// Tokenizer file to embed and its kind ("llama2c" | "sentencepiece"); empty:
   /// taken from `<model>.config.json` beside the source model when present.
   std::string tokenizerPath;

@@ -81,6 +81,8 @@ struct Manifest {
   std::string tokenizerKind; ///< "" when the bundle has no tokenizer
   std::string source;
   uint64_t weightBytes = 0;
+  /// The -O level the program was generated at (bundles without it: 3).
+  unsigned optLevel = 3;
   /// What `--quant=auto` found (goal, perplexities, bits/weight, per-slot
   /// recipe); null otherwise.
   llvm::json::Value tuning = nullptr;

@@ -18,12 +18,21 @@ struct ProgramCode {
   std::string llvmIR;          ///< the optimized LLVM IR (keepIR)
 };
 
+struct EmitOptions {
+  /// LLVM optimization of the program (-O0 .. -O3): the level of LLVM's
+  /// default module pipeline and of instruction selection / scheduling
+  /// (0: the O0 pipeline and fast instruction selection).
+  unsigned optLevel = 3;
+  /// Keep the generated MLIR and the optimized LLVM IR (ProgramCode).
+  bool keepIR = false;
+};
+
 /// Generate the program's entry points (ProgramABI.h) for `target`: MLIR (scf,
-/// arith, math, llvm) -> LLVM dialect -> LLVM IR -> O3 for the target's
-/// features -> object code.
+/// arith, math, llvm) -> LLVM dialect -> LLVM IR -> LLVM's pipeline at
+/// `options.optLevel` for the target's features -> object code.
 llvm::Expected<ProgramCode> emitProgram(const ProgramPlan &plan,
                                         const TargetDesc &target,
-                                        bool keepIR = false);
+                                        const EmitOptions &options = {});
 
 } // namespace llmc::codegen
 

@@ -12,6 +12,7 @@
 
 #include "llmc/Bundle/Bundle.h"
 #include "llmc/CodeGen/Compile.h"
+#include "llmc/CodeGen/Manifest.h"
 #include "llmc/CodeGen/SlotQuantizer.h"
 #include "llmc/InitAll.h"
 #include "llmc/Runtime/Calibrate.h"
@@ -440,4 +441,24 @@ TEST(QuantRecipeValidate, RefitAndActOrderNeedGptqOrQuip) {
     llvm::Error ok = r.validate();
     EXPECT_FALSE(static_cast<bool>(ok)) << llvm::toString(std::move(ok));
   }
+}
+
+// The manifest records the -O level of the program; bundles written before it
+// existed read as -O3, and a level outside 0..3 is a corrupt manifest.
+TEST(ManifestOptLevel, ReadBackDefaultAndRange) {
+  auto text = [](const char *program) {
+    return std::string(R"({"model": {"dim": 8}, "target": {"cpu": "x86-64"},
+                           "recipe": {"quant": "fp32"})") +
+           program + "}";
+  };
+  auto none = codegen::Manifest::parse(text(""));
+  ASSERT_TRUE(static_cast<bool>(none)) << llvm::toString(none.takeError());
+  EXPECT_EQ(none->optLevel, 3u);
+  auto zero = codegen::Manifest::parse(text(R"(, "program": {"opt_level": 0})"));
+  ASSERT_TRUE(static_cast<bool>(zero)) << llvm::toString(zero.takeError());
+  EXPECT_EQ(zero->optLevel, 0u);
+  auto bad = codegen::Manifest::parse(text(R"(, "program": {"opt_level": 7})"));
+  ASSERT_FALSE(static_cast<bool>(bad));
+  EXPECT_NE(llvm::toString(bad.takeError()).find("program.opt_level 7 is not one of 0..3"),
+            std::string::npos);
 }
