@@ -41,10 +41,16 @@ cl::SubCommand llmc::cli::benchCmd(
 
 static cl::opt<std::string> bundlePath(cl::Positional, cl::desc("<model.llmc>"),
                                        cl::Required, cl::sub(llmc::cli::benchCmd));
-static cl::opt<int64_t> promptLen("prompt", cl::desc("Prompt tokens"), cl::init(512),
-                                  cl::sub(llmc::cli::benchCmd));
-static cl::opt<int64_t> genLen("gen", cl::desc("Generated tokens"), cl::init(128),
-                               cl::sub(llmc::cli::benchCmd));
+static cl::opt<int64_t>
+    promptLen("prompt",
+              cl::desc("Prompt tokens (default 512, fewer when the context is "
+                       "shorter; given, they must fit with --gen)"),
+              cl::init(512), cl::sub(llmc::cli::benchCmd));
+static cl::opt<int64_t>
+    genLen("gen",
+           cl::desc("Generated tokens (default 128, at most a quarter of the "
+                    "context; given, they must fit with --prompt)"),
+           cl::init(128), cl::sub(llmc::cli::benchCmd));
 static cl::opt<unsigned> threads("threads", cl::desc("Threads (0 = all cores)"),
                                  cl::init(0), cl::sub(llmc::cli::benchCmd));
 static cl::opt<bool> bandwidth(
@@ -162,12 +168,28 @@ int llmc::cli::runBench() {
   if (!session)
     return reportError(session.takeError());
   Session &s = **session;
+  // Prompt and generated tokens share the KV cache: P + G <= context. What
+  // the user asks for runs exactly or is refused; only defaults shrink to fit
+  // (a 512-token context: 384 prompt tokens and 128 generated).
   const int64_t ctx = m.config().maxContext;
-  int64_t P = std::min<int64_t>(promptLen, ctx - 1);
-  int64_t G = std::min<int64_t>(genLen, ctx - P);
-  if (P < 1 || G < 0)
-    return reportError(createStringError(inconvertibleErrorCode(),
-                                         "--prompt/--gen do not fit the context"));
+  const bool givenP = promptLen.getNumOccurrences() > 0;
+  const bool givenG = genLen.getNumOccurrences() > 0;
+  int64_t G = givenG ? genLen : std::min<int64_t>(genLen, ctx / 4);
+  int64_t P = givenP ? promptLen : std::min<int64_t>(promptLen, ctx - G);
+  if (!givenG && givenP)
+    G = std::clamp<int64_t>(ctx - P, 0, genLen);
+  if ((givenP && P < 1) || (givenG && G < 0))
+    return reportError(createStringError(
+        inconvertibleErrorCode(),
+        "--prompt must be at least 1 and --gen at least 0 (got %lld and %lld)",
+        (long long)P, (long long)G));
+  P = std::max<int64_t>(P, 1); // a default pushed out by a long --gen
+  if (P + G > ctx)
+    return reportError(createStringError(
+        inconvertibleErrorCode(),
+        "--prompt %lld + --gen %lld = %lld tokens do not fit the context of "
+        "%lld tokens",
+        (long long)P, (long long)G, (long long)(P + G), (long long)ctx));
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> dist(3, int32_t(m.config().vocab - 1));
   std::vector<int32_t> prompt(P);
