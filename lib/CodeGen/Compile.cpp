@@ -452,11 +452,17 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   plan.config.maxContext = opts.maxContext
                                ? opts.maxContext
                                : cfg.getInteger("max_seq_len").value_or(2048);
-  if (opts.kvType != "fp32" && opts.kvType != "fp16")
+  if (opts.kvType == "fp32")
+    plan.config.kvType = KvType::F32;
+  else if (opts.kvType == "fp16")
+    plan.config.kvType = KvType::F16;
+  else if (opts.kvType == "int8")
+    plan.config.kvType = KvType::I8;
+  else
     return createStringError(inconvertibleErrorCode(),
-                             "unknown KV cache type '%s' (expected fp32 or fp16)",
+                             "unknown KV cache type '%s' (expected fp32, fp16 "
+                             "or int8)",
                              opts.kvType.c_str());
-  plan.config.kvFp16 = opts.kvType == "fp16";
   plan.config.bos = int32_t(cfg.getInteger("bos_id").value_or(1));
   plan.config.eos = int32_t(cfg.getInteger("eos_id").value_or(2));
   std::string tokPath = opts.tokenizerPath, tokKind = opts.tokenizerKind;

@@ -152,7 +152,7 @@ json::Value Manifest::toJSON() const {
                     {"head_dim", c.headDim},
                     {"hidden", c.hidden},
                     {"max_context", c.maxContext},
-                    {"kv_cache", c.kvFp16 ? "f16" : "f32"},
+                    {"kv_cache", kvTypeName(c.kvType)},
                     {"bos", c.bos},
                     {"eos", c.eos},
                     {"source", source}}},

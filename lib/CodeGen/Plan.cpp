@@ -119,7 +119,7 @@ json::Value ProgramPlan::toJSON() const {
                               {"value_dim", c.valueDim},
                               {"hidden", c.hidden},
                               {"max_context", c.maxContext},
-                              {"kv_dtype", c.kvFp16 ? "f16" : "f32"},
+                              {"kv_dtype", kvTypeName(c.kvType)},
                               {"bos", c.bos},
                               {"eos", c.eos}}},
       {"arena_floats", arenaFloats},
@@ -165,6 +165,22 @@ struct Reader {
 };
 } // namespace
 
+StringRef kvTypeName(KvType t) {
+  switch (t) {
+  case KvType::F32: return "f32";
+  case KvType::F16: return "f16";
+  case KvType::I8: return "i8";
+  }
+  return "f32";
+}
+
+std::optional<KvType> parseKvTypeName(StringRef name) {
+  for (KvType t : {KvType::F32, KvType::F16, KvType::I8})
+    if (name == kvTypeName(t))
+      return t;
+  return std::nullopt;
+}
+
 Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
   auto fail = [](const Twine &m) {
     return createStringError(inconvertibleErrorCode(), "bad program plan: %s",
@@ -189,7 +205,13 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
   p.config.valueDim = r.i64(*c, "value_dim");
   p.config.hidden = r.i64(*c, "hidden");
   p.config.maxContext = r.i64(*c, "max_context");
-  p.config.kvFp16 = c->getString("kv_dtype").value_or("f32") == "f16";
+  {
+    StringRef kv = c->getString("kv_dtype").value_or("f32");
+    std::optional<KvType> t = parseKvTypeName(kv);
+    if (!t)
+      return fail("unknown kv_dtype '" + kv + "'");
+    p.config.kvType = *t;
+  }
   p.config.bos = int32_t(r.i64(*c, "bos"));
   p.config.eos = int32_t(r.i64(*c, "eos"));
   p.arenaFloats = r.i64(*root, "arena_floats");

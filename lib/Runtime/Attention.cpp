@@ -8,6 +8,9 @@
 // Scores past a row's T are set to -inf before step 2, so they weigh exactly
 // 0; values are only read below the longest row's T (every such position is
 // written), so unwritten cache memory never meets a nonzero weight.
+// int8 caches: step 1 multiplies each block's 16 scores by their keys' scales,
+// step 2 stores p * s_v[j] (the row sum stays that of p), so step 3 sums codes
+// exactly as it sums fp32 values.
 //
 // The loops are written once on 16-float vectors (GCC/Clang vector
 // extensions) and compiled three times: AVX-512 (one zmm per vector), AVX2
@@ -18,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace llmc {
@@ -32,6 +36,7 @@ namespace {
 typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 typedef _Float16 v16h __attribute__((vector_size(32)));
+typedef int8_t v16b __attribute__((vector_size(16)));
 
 #define LLMC_INLINE inline __attribute__((always_inline))
 
@@ -44,6 +49,11 @@ LLMC_INLINE v16 load16(const _Float16 *p) {
   v16h h;
   std::memcpy(&h, p, sizeof h);
   return __builtin_convertvector(h, v16);
+}
+LLMC_INLINE v16 load16(const int8_t *p) {
+  v16b b;
+  std::memcpy(&b, p, sizeof b);
+  return __builtin_convertvector(b, v16);
 }
 LLMC_INLINE void store16(float *p, v16 v) { std::memcpy(p, &v, sizeof v); }
 LLMC_INLINE v16i bits(v16 v) { return __builtin_bit_cast(v16i, v); }
@@ -77,10 +87,14 @@ LLMC_INLINE v16 expNonPositive(v16 x) {
   return fromBits(bits(p * fromBits(e)) & keep);
 }
 
-/// Step 1 for RB rows: one key-block load per d feeds RB FMAs.
+template <typename KT> constexpr bool kScaled = std::is_same_v<KT, int8_t>;
+
+/// Step 1 for RB rows: one key-block load per d feeds RB FMAs. keyScales:
+/// int8 caches' per-position scales (else unused).
 template <int RB, typename KT>
-LLMC_INLINE void scoreRows(const float *const *q, const KT *keys, int64_t B,
-                           int64_t D, float scale, float *S, int64_t ldS) {
+LLMC_INLINE void scoreRows(const float *const *q, const KT *keys,
+                           const float *keyScales, int64_t B, int64_t D,
+                           float scale, float *S, int64_t ldS) {
   for (int64_t b = 0; b < B; ++b) {
     const KT *kb = keys + b * D * kKeyBlock;
     v16 acc[RB];
@@ -91,8 +105,11 @@ LLMC_INLINE void scoreRows(const float *const *q, const KT *keys, int64_t B,
       for (int r = 0; r < RB; ++r)
         acc[r] += q[r][d] * k;
     }
+    v16 blockScale = splat(scale);
+    if constexpr (kScaled<KT>)
+      blockScale = blockScale * load16(keyScales + b * kKeyBlock);
     for (int r = 0; r < RB; ++r)
-      store16(S + r * ldS + b * kKeyBlock, acc[r] * scale);
+      store16(S + r * ldS + b * kKeyBlock, acc[r] * blockScale);
   }
 }
 
@@ -150,9 +167,10 @@ int64_t maxT(const AttentionRows &rows, int64_t r0, int64_t r1) {
 }
 
 template <typename KT, int NV>
-LLMC_INLINE void attend(const AttentionRows &rows, const KT *keys,
-                        const KT *values, int64_t D, int64_t Dv, float scale,
-                        float *scratch) {
+LLMC_INLINE void attend(const AttentionRows &rows, const KvHead<KT> &head,
+                        int64_t D, int64_t Dv, float scale, float *scratch) {
+  const KT *keys = head.keys, *values = head.values;
+  const float *ks = head.keyScales, *vs = head.valueScales;
   const int64_t R = rows.count;
   const int64_t B = (maxT(rows, 0, R) + kKeyBlock - 1) / kKeyBlock;
   const int64_t ldS = B * kKeyBlock;
@@ -163,14 +181,14 @@ LLMC_INLINE void attend(const AttentionRows &rows, const KT *keys,
     const float *const *q = rows.q + r0;
     float *s = S + r0 * ldS;
     switch (std::min<int64_t>(8, R - r0)) {
-    case 8: scoreRows<8>(q, keys, B, D, scale, s, ldS); break;
-    case 7: scoreRows<7>(q, keys, B, D, scale, s, ldS); break;
-    case 6: scoreRows<6>(q, keys, B, D, scale, s, ldS); break;
-    case 5: scoreRows<5>(q, keys, B, D, scale, s, ldS); break;
-    case 4: scoreRows<4>(q, keys, B, D, scale, s, ldS); break;
-    case 3: scoreRows<3>(q, keys, B, D, scale, s, ldS); break;
-    case 2: scoreRows<2>(q, keys, B, D, scale, s, ldS); break;
-    default: scoreRows<1>(q, keys, B, D, scale, s, ldS); break;
+    case 8: scoreRows<8>(q, keys, ks, B, D, scale, s, ldS); break;
+    case 7: scoreRows<7>(q, keys, ks, B, D, scale, s, ldS); break;
+    case 6: scoreRows<6>(q, keys, ks, B, D, scale, s, ldS); break;
+    case 5: scoreRows<5>(q, keys, ks, B, D, scale, s, ldS); break;
+    case 4: scoreRows<4>(q, keys, ks, B, D, scale, s, ldS); break;
+    case 3: scoreRows<3>(q, keys, ks, B, D, scale, s, ldS); break;
+    case 2: scoreRows<2>(q, keys, ks, B, D, scale, s, ldS); break;
+    default: scoreRows<1>(q, keys, ks, B, D, scale, s, ldS); break;
     }
   }
 
@@ -190,7 +208,10 @@ LLMC_INLINE void attend(const AttentionRows &rows, const KT *keys,
     v16 sum = v16{};
     for (int64_t j = 0; j < ldS; j += 16) {
       const v16 p = expNonPositive(load16(s + j) - mx);
-      store16(s + j, p);
+      if constexpr (kScaled<KT>)
+        store16(s + j, p * load16(vs + j));
+      else
+        store16(s + j, p);
       sum += p;
     }
     float total = 0;
@@ -217,47 +238,78 @@ LLMC_INLINE void attend(const AttentionRows &rows, const KT *keys,
 // accumulators), 2 on AVX2 (16 ymm), 1 below.
 #define LLMC_ATTEND_TIERS(KT)                                                  \
   __attribute__((target("arch=x86-64-v4"))) void attendAvx512(                 \
-      const AttentionRows &rows, const KT *k, const KT *v, int64_t D,          \
-      int64_t Dv, float scale, float *scratch) {                               \
-    attend<KT, 4>(rows, k, v, D, Dv, scale, scratch);                          \
+      const AttentionRows &rows, const KvHead<KT> &h, int64_t D, int64_t Dv,   \
+      float scale, float *scratch) {                                           \
+    attend<KT, 4>(rows, h, D, Dv, scale, scratch);                             \
   }                                                                            \
   __attribute__((target("arch=x86-64-v3"))) void attendAvx2(                   \
-      const AttentionRows &rows, const KT *k, const KT *v, int64_t D,          \
-      int64_t Dv, float scale, float *scratch) {                               \
-    attend<KT, 2>(rows, k, v, D, Dv, scale, scratch);                          \
+      const AttentionRows &rows, const KvHead<KT> &h, int64_t D, int64_t Dv,   \
+      float scale, float *scratch) {                                           \
+    attend<KT, 2>(rows, h, D, Dv, scale, scratch);                             \
   }                                                                            \
-  void attendBaseline(const AttentionRows &rows, const KT *k, const KT *v,     \
+  void attendBaseline(const AttentionRows &rows, const KvHead<KT> &h,          \
                       int64_t D, int64_t Dv, float scale, float *scratch) {    \
-    attend<KT, 1>(rows, k, v, D, Dv, scale, scratch);                          \
+    attend<KT, 1>(rows, h, D, Dv, scale, scratch);                             \
   }
 LLMC_ATTEND_TIERS(float)
 LLMC_ATTEND_TIERS(_Float16)
+LLMC_ATTEND_TIERS(int8_t)
 #undef LLMC_ATTEND_TIERS
 
 template <typename KT>
-void dispatch(const AttentionRows &rows, const KT *keys, const KT *values,
-              int64_t D, int64_t Dv, float scale, float *scratch,
-              IsaTier tier) {
+void dispatch(const AttentionRows &rows, const KvHead<KT> &head, int64_t D,
+              int64_t Dv, float scale, float *scratch, IsaTier tier) {
   if (rows.count <= 0)
     return;
   if (tier >= IsaTier::AVX512)
-    attendAvx512(rows, keys, values, D, Dv, scale, scratch);
+    attendAvx512(rows, head, D, Dv, scale, scratch);
   else if (tier >= IsaTier::AVX2)
-    attendAvx2(rows, keys, values, D, Dv, scale, scratch);
+    attendAvx2(rows, head, D, Dv, scale, scratch);
   else
-    attendBaseline(rows, keys, values, D, Dv, scale, scratch);
+    attendBaseline(rows, head, D, Dv, scale, scratch);
+}
+
+/// x[0..n) as int8 codes round(x / s), s = max |x| / 127 (0 for a zero row:
+/// every code 0); returns s.
+float quantizeRow(const float *x, int64_t n, int8_t *codes, int64_t stride) {
+  float amax = 0;
+  for (int64_t i = 0; i < n; ++i)
+    amax = std::max(amax, std::fabs(x[i]));
+  const float s = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    codes[i * stride] = int8_t(std::lrint(std::clamp(x[i] * inv, -127.0f, 127.0f)));
+  return s;
 }
 
 template <typename KT>
-void storeKeyT(KT *keys, int64_t pos, const float *k, int64_t D) {
-  KT *dst = keys + keyOffset(pos, 0, D);
-  for (int64_t d = 0; d < D; ++d)
-    dst[d * kKeyBlock] = KT(k[d]);
+void storeKeyValueT(const KvHead<KT> &head, int64_t pos, const float *k,
+                    int64_t D, const float *v, int64_t Dv) {
+  KT *key = head.keys + keyOffset(pos, 0, D), *value = head.values + pos * Dv;
+  if constexpr (kScaled<KT>) {
+    head.keyScales[pos] = quantizeRow(k, D, key, kKeyBlock);
+    head.valueScales[pos] = quantizeRow(v, Dv, value, 1);
+  } else {
+    for (int64_t d = 0; d < D; ++d)
+      key[d * kKeyBlock] = KT(k[d]);
+    for (int64_t c = 0; c < Dv; ++c)
+      value[c] = KT(v[c]);
+  }
+}
+
+/// Element i of position j's key (isKey) or value, as the sums see it.
+template <typename KT>
+double element(const KvHead<KT> &head, bool isKey, int64_t j, int64_t i,
+               int64_t D, int64_t Dv) {
+  const double x = isKey ? double(head.keys[keyOffset(j, i, D)])
+                         : double(head.values[j * Dv + i]);
+  if constexpr (kScaled<KT>)
+    return x * double(isKey ? head.keyScales[j] : head.valueScales[j]);
+  return x;
 }
 
 template <typename KT>
-void reference(const AttentionRows &rows, const KT *keys, const KT *values,
-               int64_t D, int64_t Dv, float scale) {
+void reference(const AttentionRows &rows, const KvHead<KT> &head, int64_t D,
+               int64_t Dv, float scale) {
   for (int64_t r = 0; r < rows.count; ++r) {
     const int64_t T = rows.T[r];
     std::vector<double> s(size_t(T), 0.0);
@@ -265,7 +317,7 @@ void reference(const AttentionRows &rows, const KT *keys, const KT *values,
     for (int64_t j = 0; j < T; ++j) {
       double dot = 0;
       for (int64_t d = 0; d < D; ++d)
-        dot += double(rows.q[r][d]) * double(keys[keyOffset(j, d, D)]);
+        dot += double(rows.q[r][d]) * element(head, true, j, d, D, Dv);
       s[size_t(j)] = dot * double(scale);
       mx = std::max(mx, s[size_t(j)]);
     }
@@ -275,7 +327,7 @@ void reference(const AttentionRows &rows, const KT *keys, const KT *values,
     for (int64_t c = 0; c < Dv; ++c) {
       double o = 0;
       for (int64_t j = 0; j < T; ++j)
-        o += s[size_t(j)] * double(values[j * Dv + c]);
+        o += s[size_t(j)] * element(head, false, j, c, D, Dv);
       rows.o[r][c] = float(o / sum);
     }
   }
@@ -288,43 +340,34 @@ int64_t attentionScratchFloats(const AttentionRows &rows) {
   return rows.count * (B * kKeyBlock + 1);
 }
 
-void storeKey(float *keys, int64_t pos, const float *k, int64_t D) {
-  storeKeyT(keys, pos, k, D);
+void storeKeyValue(const KvHead<float> &head, int64_t pos, const float *k,
+                   int64_t D, const float *v, int64_t Dv) {
+  storeKeyValueT(head, pos, k, D, v, Dv);
 }
-void storeKey(_Float16 *keys, int64_t pos, const float *k, int64_t D) {
-  storeKeyT(keys, pos, k, D);
+void storeKeyValue(const KvHead<_Float16> &head, int64_t pos, const float *k,
+                   int64_t D, const float *v, int64_t Dv) {
+  storeKeyValueT(head, pos, k, D, v, Dv);
 }
-
-void storeValue(float *values, int64_t pos, const float *v, int64_t Dv) {
-  std::memcpy(values + pos * Dv, v, size_t(Dv) * sizeof(float));
-}
-void storeValue(_Float16 *values, int64_t pos, const float *v, int64_t Dv) {
-  _Float16 *dst = values + pos * Dv;
-  for (int64_t c = 0; c < Dv; ++c)
-    dst[c] = _Float16(v[c]);
+void storeKeyValue(const KvHead<int8_t> &head, int64_t pos, const float *k,
+                   int64_t D, const float *v, int64_t Dv) {
+  storeKeyValueT(head, pos, k, D, v, Dv);
 }
 
-void attendKvHead(const AttentionRows &rows, const float *keys,
-                  const float *values, int64_t D, int64_t Dv, float scale,
-                  float *scratch, IsaTier tier) {
-  dispatch(rows, keys, values, D, Dv, scale, scratch, tier);
-}
-void attendKvHead(const AttentionRows &rows, const _Float16 *keys,
-                  const _Float16 *values, int64_t D, int64_t Dv, float scale,
-                  float *scratch, IsaTier tier) {
-  dispatch(rows, keys, values, D, Dv, scale, scratch, tier);
-}
-
-void referenceAttendKvHead(const AttentionRows &rows, const float *keys,
-                           const float *values, int64_t D, int64_t Dv,
-                           float scale) {
-  reference(rows, keys, values, D, Dv, scale);
-}
-void referenceAttendKvHead(const AttentionRows &rows, const _Float16 *keys,
-                           const _Float16 *values, int64_t D, int64_t Dv,
-                           float scale) {
-  reference(rows, keys, values, D, Dv, scale);
-}
+#define LLMC_ATTEND_ENTRY(KT)                                                  \
+  void attendKvHead(const AttentionRows &rows, const KvHead<KT> &head,         \
+                    int64_t D, int64_t Dv, float scale, float *scratch,        \
+                    IsaTier tier) {                                            \
+    dispatch(rows, head, D, Dv, scale, scratch, tier);                         \
+  }                                                                            \
+  void referenceAttendKvHead(const AttentionRows &rows,                        \
+                             const KvHead<KT> &head, int64_t D, int64_t Dv,    \
+                             float scale) {                                    \
+    reference(rows, head, D, Dv, scale);                                       \
+  }
+LLMC_ATTEND_ENTRY(float)
+LLMC_ATTEND_ENTRY(_Float16)
+LLMC_ATTEND_ENTRY(int8_t)
+#undef LLMC_ATTEND_ENTRY
 
 } // namespace runtime
 } // namespace llmc

@@ -14,6 +14,13 @@
 // by up to 8 rows). Values stay position-major ([ctx][Dv]): o accumulates
 // p[r][j] * v[j] with one load per 16 values shared by up to 4 rows.
 //
+// Elements are fp32, fp16 or int8. An int8 cache holds, per position, the
+// codes c = round(x / s) of its key and of its value with s = max_d |x_d| / 127
+// (one scale per position and KV head for each of K and V, fp32, in arrays
+// beside the codes). The scales come out of the sums: a score is
+// s_k[j] * sum_d q_d c_jd (one multiply per 16 scores), and the softmax
+// weight of position j is multiplied by s_v[j] before the value sum.
+//
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_LIB_RUNTIME_ATTENTION_H
 #define LLMC_LIB_RUNTIME_ATTENTION_H
@@ -49,30 +56,83 @@ struct AttentionRows {
 /// Floats of scratch attendKvHead needs for `rows`.
 int64_t attentionScratchFloats(const AttentionRows &rows);
 
-/// Stores one position's key (D floats) into a KV head's key region.
-void storeKey(float *keys, int64_t pos, const float *k, int64_t D);
-void storeKey(_Float16 *keys, int64_t pos, const float *k, int64_t D);
-/// Stores one position's value (Dv floats) into a KV head's value rows.
-void storeValue(float *values, int64_t pos, const float *v, int64_t Dv);
-void storeValue(_Float16 *values, int64_t pos, const float *v, int64_t Dv);
+/// One KV head's cache: keys in key blocks, values [position][Dv], and for
+/// int8 elements the per-position scales (keyPositions(ctx) entries each:
+/// attention reads them a key block at a time; null for fp32 / fp16).
+template <typename T> struct KvHead {
+  T *keys = nullptr;
+  T *values = nullptr;
+  float *keyScales = nullptr;
+  float *valueScales = nullptr;
+};
 
-/// o[r] for every row (see the file comment). keys: the head's key blocks;
-/// values: [position][Dv]; scratch: attentionScratchFloats(rows) floats. The
+/// Byte offsets of one layer's KV cache: every KV head's keys, then their
+/// values, then (int8) their key scales and value scales; each region starts
+/// on a cache line.
+struct KvLayout {
+  int64_t keys = 0, values = 0, keyScales = 0, valueScales = 0;
+  int64_t layer = 0; ///< bytes per layer
+  static KvLayout of(int64_t kvHeads, int64_t context, int64_t D, int64_t Dv,
+                     unsigned elementBytes, bool scaled) {
+    auto line = [](int64_t b) { return (b + 63) / 64 * 64; };
+    const int64_t positions = keyPositions(context);
+    KvLayout l;
+    l.values = line(kvHeads * positions * D * elementBytes);
+    l.keyScales = l.values + line(kvHeads * context * Dv * elementBytes);
+    l.valueScales = l.keyScales + (scaled ? line(kvHeads * positions * 4) : 0);
+    l.layer = l.valueScales + (scaled ? line(kvHeads * positions * 4) : 0);
+    return l;
+  }
+  /// KV head h of the layer at `base` (scales only when the layout has them).
+  template <typename T>
+  KvHead<T> head(char *base, int64_t h, int64_t context, int64_t D,
+                 int64_t Dv) const {
+    const int64_t positions = keyPositions(context);
+    KvHead<T> kv;
+    kv.keys = reinterpret_cast<T *>(base + keys) + h * positions * D;
+    kv.values = reinterpret_cast<T *>(base + values) + h * context * Dv;
+    if (valueScales > keyScales) {
+      kv.keyScales = reinterpret_cast<float *>(base + keyScales) + h * positions;
+      kv.valueScales = reinterpret_cast<float *>(base + valueScales) + h * positions;
+    }
+    return kv;
+  }
+};
+
+/// Stores one position's key (D floats) into a KV head's key region, and its
+/// value (Dv floats) into the value rows; int8 caches quantize each and store
+/// its scale.
+void storeKeyValue(const KvHead<float> &head, int64_t pos, const float *k,
+                   int64_t D, const float *v, int64_t Dv);
+void storeKeyValue(const KvHead<_Float16> &head, int64_t pos, const float *k,
+                   int64_t D, const float *v, int64_t Dv);
+void storeKeyValue(const KvHead<int8_t> &head, int64_t pos, const float *k,
+                   int64_t D, const float *v, int64_t Dv);
+
+/// o[r] for every row (see the file comment). head: the KV head's cache;
+/// scratch: attentionScratchFloats(rows) floats. The
 /// code is compiled for AVX-512, AVX2 and baseline; `tier` picks one (at most
 /// the host's).
-void attendKvHead(const AttentionRows &rows, const float *keys,
-                  const float *values, int64_t D, int64_t Dv, float scale,
-                  float *scratch, IsaTier tier);
-void attendKvHead(const AttentionRows &rows, const _Float16 *keys,
-                  const _Float16 *values, int64_t D, int64_t Dv, float scale,
-                  float *scratch, IsaTier tier);
+void attendKvHead(const AttentionRows &rows, const KvHead<float> &head,
+                  int64_t D, int64_t Dv, float scale, float *scratch,
+                  IsaTier tier);
+void attendKvHead(const AttentionRows &rows, const KvHead<_Float16> &head,
+                  int64_t D, int64_t Dv, float scale, float *scratch,
+                  IsaTier tier);
+void attendKvHead(const AttentionRows &rows, const KvHead<int8_t> &head,
+                  int64_t D, int64_t Dv, float scale, float *scratch,
+                  IsaTier tier);
 
-/// Scalar reference in double precision (std::exp), same layouts.
-void referenceAttendKvHead(const AttentionRows &rows, const float *keys,
-                           const float *values, int64_t D, int64_t Dv,
+/// Scalar reference in double precision (std::exp), same layouts; int8
+/// elements are dequantized (code * scale) before the sums.
+void referenceAttendKvHead(const AttentionRows &rows,
+                           const KvHead<float> &head, int64_t D, int64_t Dv,
                            float scale);
-void referenceAttendKvHead(const AttentionRows &rows, const _Float16 *keys,
-                           const _Float16 *values, int64_t D, int64_t Dv,
+void referenceAttendKvHead(const AttentionRows &rows,
+                           const KvHead<_Float16> &head, int64_t D, int64_t Dv,
+                           float scale);
+void referenceAttendKvHead(const AttentionRows &rows,
+                           const KvHead<int8_t> &head, int64_t D, int64_t Dv,
                            float scale);
 
 } // namespace runtime

@@ -52,10 +52,11 @@ FloatBuf allocFloats(int64_t n) {
 struct Session::State {
   FloatBuf arena;
   /// KV cache: per layer, keys [Hkv][key blocks of 16 positions][D][16]
-  /// (Attention.h) then values [Hkv][ctx][Dv], fp32 or fp16 elements (plan
-  /// config kvFp16).
+  /// (Attention.h) then values [Hkv][ctx][Dv], elements of the plan's
+  /// KvType; int8 caches then hold the key and the value scales,
+  /// [Hkv][keyPositions(ctx)] floats each.
   FloatBuf kv;
-  int64_t layerStride = 0, valueOffset = 0;
+  KvLayout kvLayout;
   std::unique_ptr<ThreadPool> pool;
   /// The host's ISA tier (attention's code path), looked up once.
   IsaTier tier = IsaTier::Scalar;
@@ -79,15 +80,16 @@ Expected<std::unique_ptr<Session>> Session::create(const Model &model,
   State &st = *s->state_;
   st.tier = hostTarget().maxTier();
   st.arena = allocFloats(p.arenaFloats);
-  st.valueOffset = c.kvHeads * keyPositions(c.maxContext) * c.headDim;
-  st.layerStride = st.valueOffset + c.kvHeads * c.maxContext * c.valueDim;
-  st.kv = allocFloats((st.layerStride * c.layers + 1) / (c.kvFp16 ? 2 : 1));
+  st.kvLayout = KvLayout::of(c.kvHeads, c.maxContext, c.headDim, c.valueDim,
+                             codegen::kvElementBytes(c.kvType),
+                             c.kvType == codegen::KvType::I8);
+  const int64_t kvBytes = st.kvLayout.layer * c.layers;
+  st.kv = allocFloats(kvBytes / 4 + 1);
   if (!st.arena || !st.kv)
     return createStringError(std::errc::not_enough_memory,
                              "cannot allocate the session's KV cache and "
                              "activations (%lld MiB)",
-                             (long long)((p.arenaFloats + st.layerStride * c.layers) *
-                                         4 >> 20));
+                             (long long)((p.arenaFloats * 4 + kvBytes) >> 20));
   if (options.threads > SessionOptions::kMaxThreads)
     return createStringError(std::errc::invalid_argument,
                              "%u threads asked for; at most %u", options.threads,
@@ -207,10 +209,11 @@ void rope(const Step &s, float *arena, int64_t t0, int64_t t1) {
 } // namespace
 
 void Session::kernelAttention(int32_t step, int64_t n, int64_t pos) {
-  if (model_.config().kvFp16)
-    attentionImpl<_Float16>(step, n, pos);
-  else
-    attentionImpl<float>(step, n, pos);
+  switch (model_.config().kvType) {
+  case codegen::KvType::F32: attentionImpl<float>(step, n, pos); break;
+  case codegen::KvType::F16: attentionImpl<_Float16>(step, n, pos); break;
+  case codegen::KvType::I8: attentionImpl<int8_t>(step, n, pos); break;
+  }
 }
 
 template <typename KT>
@@ -221,17 +224,17 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
   State &st = *state_;
   float *A = st.arena.get();
   ThreadPool &pool = *st.pool;
-  KT *K = reinterpret_cast<KT *>(st.kv.get()) + s.layer * st.layerStride;
-  KT *Vc = K + st.valueOffset;
-  const int64_t ctx = c.maxContext, keyCtx = keyPositions(ctx), D = s.headDim,
-                Dv = s.valueDim;
+  const int64_t D = s.headDim, Dv = s.valueDim;
+  char *layerBase = reinterpret_cast<char *>(st.kv.get()) +
+                    int64_t(s.layer) * st.kvLayout.layer;
+  auto kvHead = [&](int64_t h) {
+    return st.kvLayout.head<KT>(layerBase, h, c.maxContext, D, Dv);
+  };
   for (int64_t t = 0; t < n; ++t)
-    for (int64_t h = 0; h < s.kvHeads; ++h) {
-      storeKey(K + h * keyCtx * D, pos + t,
-               A + s.k.offset + t * s.k.tokenStride + h * s.k.headStride, D);
-      storeValue(Vc + h * ctx * Dv, pos + t,
-                 A + s.v.offset + t * s.v.tokenStride + h * s.v.headStride, Dv);
-    }
+    for (int64_t h = 0; h < s.kvHeads; ++h)
+      storeKeyValue(kvHead(h), pos + t,
+                    A + s.k.offset + t * s.k.tokenStride + h * s.k.headStride, D,
+                    A + s.v.offset + t * s.v.tokenStride + h * s.v.headStride, Dv);
   // Work items: (KV head, block of tokens). An item's rows are the heads of
   // the KV head's group for each of its tokens, scored together against the
   // cached keys (Attention.h). Blocks of about 16 rows.
@@ -259,8 +262,7 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
         }
       AttentionRows rows{q.data(), o.data(), T.data(), int64_t(q.size())};
       scratch.resize(size_t(attentionScratchFloats(rows)));
-      attendKvHead(rows, K + kvh * keyCtx * D, Vc + kvh * ctx * Dv, D, Dv,
-                   s.scale, scratch.data(), st.tier);
+      attendKvHead(rows, kvHead(kvh), D, Dv, s.scale, scratch.data(), st.tier);
     }
   };
   // Items are claimed by whichever threads are running (later token blocks

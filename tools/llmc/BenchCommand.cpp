@@ -210,8 +210,12 @@ int llmc::cli::runBench() {
     if (w.kind == llmc::codegen::SlotKind::Packed)
       streamed += uint64_t(w.bytes);
   const auto &cfg = m.config();
-  double kvBytes = double(cfg.layers) * cfg.kvHeads * (cfg.headDim + cfg.valueDim) * 4 *
-                   double(P + G / 2);
+  // Per cached position, layer and KV head: a key and a value of the cache's
+  // element type, and for int8 their two fp32 scales.
+  const double positionBytes =
+      double(cfg.headDim + cfg.valueDim) * llmc::codegen::kvElementBytes(cfg.kvType) +
+      (cfg.kvType == llmc::codegen::KvType::I8 ? 8 : 0);
+  double kvBytes = double(cfg.layers) * cfg.kvHeads * positionBytes * double(P + G / 2);
   const double bytesPerToken = double(streamed) + kvBytes;
 
   // --bandwidth: a short read probe right before and after every decode run.

@@ -101,7 +101,7 @@ static cl::opt<std::string> tokenizerKind(
 static cl::opt<int64_t> maxContext(
     "ctx", cl::desc("KV cache length (default: the model's max_seq_len)"),
     cl::init(0), cl::sub(llmc::cli::compileCmd));
-static cl::opt<std::string> kvType("kv", cl::desc("KV cache type: fp32 or fp16"),
+static cl::opt<std::string> kvType("kv", cl::desc("KV cache type: fp32, fp16 or int8"),
                                    cl::init("fp32"),
                                    cl::sub(llmc::cli::compileCmd));
 

@@ -62,8 +62,10 @@ struct CompileOptions {
   std::string tokenizerKind;
   /// KV cache length; 0: the model config's max_seq_len, else 2048.
   int64_t maxContext = 0;
-  /// KV cache element type: "fp32" or "fp16" (half the cache memory and the
-  /// attention's memory traffic; keys/values rounded to fp16).
+  /// KV cache element type: "fp32", "fp16" (half the cache memory and the
+  /// attention's memory traffic; keys/values rounded to fp16) or "int8" (a
+  /// quarter, plus a scale per position and head: keys/values rounded to
+  /// 8 bits of their largest |element|).
   std::string kvType = "fp32";
   /// Most tokens per prefill call (activation arena size); longer prompts run
   /// in chunks.

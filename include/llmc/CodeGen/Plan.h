@@ -26,6 +26,7 @@
 #include "llvm/Support/JSON.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -114,11 +115,22 @@ struct Step {
   bool lastOnly = false;
 };
 
+/// Element type of the KV cache: fp32, fp16, or int8 codes with one fp32
+/// scale per position, KV head and K/V (runtime/Attention.h).
+enum class KvType : uint8_t { F32, F16, I8 };
+/// "f32" | "f16" | "i8" (the plan's and manifest's spelling).
+llvm::StringRef kvTypeName(KvType t);
+std::optional<KvType> parseKvTypeName(llvm::StringRef name);
+/// Bytes of one cached element.
+inline unsigned kvElementBytes(KvType t) {
+  return t == KvType::F32 ? 4 : t == KvType::F16 ? 2 : 1;
+}
+
 struct ModelConfig {
   int64_t vocab = 0, dim = 0, layers = 0, heads = 0, kvHeads = 0;
   int64_t headDim = 0, valueDim = 0, hidden = 0;
   int64_t maxContext = 0; ///< KV cache length
-  bool kvFp16 = false;    ///< KV cache stored as fp16 (else fp32)
+  KvType kvType = KvType::F32;
   int32_t bos = 1, eos = 2;
 };
 

@@ -462,3 +462,17 @@ TEST(ManifestOptLevel, ReadBackDefaultAndRange) {
   EXPECT_NE(llvm::toString(bad.takeError()).find("program.opt_level 7 is not one of 0..3"),
             std::string::npos);
 }
+
+// KV cache types as the plan spells them: each name parses back to its type,
+// anything else is refused (a plan naming an unknown cache type does not load
+// as fp32); bytes per element follow the type.
+TEST(KvType, NamesRoundTripAndSizes) {
+  using codegen::KvType;
+  for (KvType t : {KvType::F32, KvType::F16, KvType::I8})
+    EXPECT_EQ(codegen::parseKvTypeName(codegen::kvTypeName(t)), t);
+  EXPECT_FALSE(codegen::parseKvTypeName("int8").has_value());
+  EXPECT_FALSE(codegen::parseKvTypeName("").has_value());
+  EXPECT_EQ(codegen::kvElementBytes(KvType::F32), 4u);
+  EXPECT_EQ(codegen::kvElementBytes(KvType::F16), 2u);
+  EXPECT_EQ(codegen::kvElementBytes(KvType::I8), 1u);
+}

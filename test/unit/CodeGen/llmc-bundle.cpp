@@ -35,7 +35,7 @@ static cl::opt<std::string> tokenizer("tokenizer", cl::init(""));
 static cl::opt<std::string> targetName("target", cl::init(""),
     cl::desc("override the module's llmc.target (native or a named target)"));
 static cl::opt<int64_t> ctx("ctx", cl::init(0));
-static cl::opt<std::string> kvType("kv", cl::init("fp32"), cl::desc("KV cache: fp32 or fp16"));
+static cl::opt<std::string> kvType("kv", cl::init("fp32"), cl::desc("KV cache: fp32, fp16 or int8"));
 static cl::opt<int64_t> maxTokens("max-tokens", cl::init(128));
 static cl::opt<std::string> emitText("emit", cl::init(""),
     cl::desc("print the generated program instead: 'mlir' or 'llvm'"));

@@ -1,22 +1,25 @@
 //===- AttentionTest.cpp - The attention kernel against its reference -----===//
 //
-// attendKvHead on every tier the host has (AVX-512, AVX2, baseline), fp32 and
-// fp16 caches, against referenceAttendKvHead (double precision, std::exp) on the
-// same cache contents. The key blocks past the longest row's T and the value
-// rows past it hold NaN: a masked score or a value row read with a zero weight
-// would turn the output into NaN.
+// attendKvHead on every tier the host has (AVX-512, AVX2, baseline), fp32,
+// fp16 and int8 caches, against referenceAttendKvHead (double precision,
+// std::exp) on the same cache contents. The key blocks past the longest row's
+// T and the value rows past it hold NaN (int8: their scales): a masked score or
+// a value row read with a zero weight would turn the output into NaN.
 //
 // Error bound per row (eps = 2^-24): a score's rounding error is at most
 // e_s = (D + 2) eps scale max_j sum_d |q_d k_jd|; it moves every weight by a
 // relative 2 e_s at most, the softmax and the exp polynomial add a few eps,
 // and the weighted sum of T values (T + 1) eps; all of it times max_j |v_j|:
-//   |o - ref| <= (4 e_s + (T + 32) eps) max_j |v_j|.
+//   |o - ref| <= (4 e_s + (T + 32) eps) max_j |v_j|
+// with k and v as the sums see them (int8: code * scale), and two more eps
+// in e_s and in the weights for int8's scale products.
 //
 //===----------------------------------------------------------------------===//
 #include "Attention.h"
 #include <gtest/gtest.h>
 #include <cmath>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 using namespace llmc;
@@ -24,51 +27,114 @@ using namespace llmc::runtime;
 
 namespace {
 
+/// A KV head's cache for `positions` positions. Unwritten elements are NaN
+/// (int8: arbitrary codes with NaN scales), so that reading one with a nonzero
+/// weight shows.
 template <typename KT> struct Cache {
+  static constexpr bool kInt8 = std::is_same_v<KT, int8_t>;
   std::vector<KT> keys, values;
+  std::vector<float> keyScales, valueScales;
+  Cache(int64_t positions, int64_t D, int64_t Dv)
+      : keys(size_t(positions * D), unwritten()),
+        values(size_t(positions * Dv), unwritten()) {
+    if (kInt8) {
+      keyScales.assign(size_t(positions), NAN);
+      valueScales.assign(size_t(positions), NAN);
+    }
+  }
+  static KT unwritten() {
+    if constexpr (kInt8)
+      return KT(77);
+    else
+      return KT(NAN);
+  }
+  KvHead<KT> head() {
+    KvHead<KT> h;
+    h.keys = keys.data();
+    h.values = values.data();
+    if (kInt8) {
+      h.keyScales = keyScales.data();
+      h.valueScales = valueScales.data();
+    }
+    return h;
+  }
+  /// Key (or value) element i of position j as the sums see it.
+  double key(int64_t j, int64_t d, int64_t D) const {
+    double x = double(keys[size_t(keyOffset(j, d, D))]);
+    return kInt8 ? x * keyScales[size_t(j)] : x;
+  }
+  double value(int64_t j, int64_t c, int64_t Dv) const {
+    double x = double(values[size_t(j * Dv + c)]);
+    return kInt8 ? x * valueScales[size_t(j)] : x;
+  }
 };
 
+/// Random queries, keys (in [-2, 2]) and values (in [-1, 1]) for R rows; the
+/// cache is written below max T. Returns the fp32 keys and values written.
+struct Case {
+  std::vector<std::vector<float>> q, k, v;
+};
 template <typename KT>
-void checkCase(IsaTier tier, int64_t D, int64_t Dv, const std::vector<int64_t> &T,
-               uint32_t seed) {
-  const int64_t R = int64_t(T.size());
-  int64_t maxT = 0;
-  for (int64_t t : T)
-    maxT = std::max(maxT, t);
-  const int64_t positions = keyPositions(maxT + 20);
+Case fillCase(Cache<KT> &cache, int64_t D, int64_t Dv, int64_t R, int64_t maxT,
+              uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
-  // Cache: written below maxT, NaN above (and in the rest of the last block).
-  std::vector<KT> keys(size_t(positions * D), KT(NAN)),
-      values(size_t(positions * Dv), KT(NAN));
-  std::vector<float> k(static_cast<size_t>(D)), v(static_cast<size_t>(Dv));
+  Case c;
   for (int64_t j = 0; j < maxT; ++j) {
+    std::vector<float> k(static_cast<size_t>(D)), v(static_cast<size_t>(Dv));
     for (float &x : k)
       x = 2.0f * u(rng);
     for (float &x : v)
       x = u(rng);
-    storeKey(keys.data(), j, k.data(), D);
-    storeValue(values.data(), j, v.data(), Dv);
+    storeKeyValue(cache.head(), j, k.data(), D, v.data(), Dv);
+    c.k.push_back(std::move(k));
+    c.v.push_back(std::move(v));
   }
-  std::vector<std::vector<float>> q(static_cast<size_t>(R), std::vector<float>(static_cast<size_t>(D)));
-  for (auto &row : q)
+  c.q.assign(size_t(R), std::vector<float>(size_t(D)));
+  for (auto &row : c.q)
     for (float &x : row)
       x = 2.0f * u(rng);
-  std::vector<std::vector<float>> o(size_t(R), std::vector<float>(size_t(Dv), NAN)),
-      ref = o;
+  return c;
+}
+
+int64_t maxOf(const std::vector<int64_t> &T) {
+  int64_t m = 0;
+  for (int64_t t : T)
+    m = std::max(m, t);
+  return m;
+}
+
+/// attendKvHead and the reference on the same cache; o and ref: R x Dv.
+template <typename KT>
+void runBoth(IsaTier tier, Cache<KT> &cache, const Case &c, int64_t D, int64_t Dv,
+             const std::vector<int64_t> &T, float scale,
+             std::vector<std::vector<float>> &o, std::vector<std::vector<float>> &ref) {
+  const int64_t R = int64_t(T.size());
+  o.assign(size_t(R), std::vector<float>(size_t(Dv), NAN));
+  ref = o;
   std::vector<const float *> qp;
   std::vector<float *> op, rp;
   for (int64_t r = 0; r < R; ++r) {
-    qp.push_back(q[size_t(r)].data());
+    qp.push_back(c.q[size_t(r)].data());
     op.push_back(o[size_t(r)].data());
     rp.push_back(ref[size_t(r)].data());
   }
-  const float scale = 1.0f / std::sqrt(float(D));
   AttentionRows rows{qp.data(), op.data(), T.data(), R};
   std::vector<float> scratch(size_t(attentionScratchFloats(rows)), NAN);
-  attendKvHead(rows, keys.data(), values.data(), D, Dv, scale, scratch.data(), tier);
+  attendKvHead(rows, cache.head(), D, Dv, scale, scratch.data(), tier);
   AttentionRows refRows{qp.data(), rp.data(), T.data(), R};
-  referenceAttendKvHead(refRows, keys.data(), values.data(), D, Dv, scale);
+  referenceAttendKvHead(refRows, cache.head(), D, Dv, scale);
+}
+
+template <typename KT>
+void checkCase(IsaTier tier, int64_t D, int64_t Dv, const std::vector<int64_t> &T,
+               uint32_t seed) {
+  const int64_t R = int64_t(T.size()), maxT = maxOf(T);
+  Cache<KT> cache(keyPositions(maxT + 20), D, Dv);
+  const Case c = fillCase(cache, D, Dv, R, maxT, seed);
+  const float scale = 1.0f / std::sqrt(float(D));
+  std::vector<std::vector<float>> o, ref;
+  runBoth(tier, cache, c, D, Dv, T, scale, o, ref);
 
   const double eps = std::ldexp(1.0, -24);
   for (int64_t r = 0; r < R; ++r) {
@@ -76,19 +142,20 @@ void checkCase(IsaTier tier, int64_t D, int64_t Dv, const std::vector<int64_t> &
     for (int64_t j = 0; j < T[size_t(r)]; ++j) {
       double s = 0;
       for (int64_t d = 0; d < D; ++d)
-        s += std::fabs(double(q[size_t(r)][size_t(d)]) *
-                       double(keys[size_t(keyOffset(j, d, D))]));
+        s += std::fabs(double(c.q[size_t(r)][size_t(d)]) * cache.key(j, d, D));
       qk = std::max(qk, s);
-      for (int64_t c = 0; c < Dv; ++c)
-        vmax = std::max(vmax, std::fabs(double(values[size_t(j * Dv + c)])));
+      for (int64_t col = 0; col < Dv; ++col)
+        vmax = std::max(vmax, std::fabs(cache.value(j, col, Dv)));
     }
-    const double es = double(D + 2) * eps * double(scale) * qk;
-    const double bound = (4 * es + double(T[size_t(r)] + 32) * eps) * vmax;
-    for (int64_t c = 0; c < Dv; ++c)
-      ASSERT_LE(std::fabs(double(o[size_t(r)][size_t(c)]) - double(ref[size_t(r)][size_t(c)])),
+    // int8: the scales' products add a rounding to each score and weight.
+    const int extra = Cache<KT>::kInt8 ? 2 : 0;
+    const double es = double(D + 2 + extra) * eps * double(scale) * qk;
+    const double bound = (4 * es + double(T[size_t(r)] + 32 + extra) * eps) * vmax;
+    for (int64_t col = 0; col < Dv; ++col)
+      ASSERT_LE(std::fabs(double(o[size_t(r)][size_t(col)]) - double(ref[size_t(r)][size_t(col)])),
                 bound)
           << isaTierName(tier).str() << " D=" << D << " Dv=" << Dv << " R=" << R
-          << " row " << r << " T=" << T[size_t(r)] << " col " << c;
+          << " row " << r << " T=" << T[size_t(r)] << " col " << col;
   }
 }
 
@@ -133,6 +200,91 @@ TEST(Attention, MatchesReferenceFp16Cache) {
         checkCase<_Float16>(tier, D, Dv, T, uint32_t(D * 7 + Dv + T.size()));
 }
 
+// int8 codes: the kernel against the reference on the same codes and scales
+// (the reference dequantizes in double precision).
+TEST(Attention, MatchesReferenceInt8Cache) {
+  for (IsaTier tier : tiers())
+    for (auto [D, Dv] : {std::pair<int64_t, int64_t>{64, 64}, {48, 80}, {20, 7}, {128, 128}})
+      for (const auto &T : rowSets())
+        checkCase<int8_t>(tier, D, Dv, T, uint32_t(D * 17 + Dv + T.size()));
+}
+
+// int8 against the fp32 cache of the same keys and values: the rounding of
+// the cache itself. Each element moves by at most half a step, s / 2 with
+// s = max |x| / 127, so a score by at most delta = scale sum_d |q_d| s_k / 2
+// and every softmax weight by a factor within e^(+-2 delta):
+//   |o8 - o32| <= max_j s_v[j] / 2 + (e^(2 delta) - 1) max_j |v_j|
+// (plus the fp32 kernels' own rounding, far below). That bound assumes every
+// error aligned and is loose for long rows (0.13-0.16 against 0.002 here); a
+// row that sees one position (weight 1) has only the value's rounding, tight
+// at s_v / 2.
+TEST(Attention, Int8CacheErrorAgainstFp32) {
+  const IsaTier tier = tiers().back();
+  const int64_t D = 64, Dv = 64;
+  const std::vector<int64_t> T = {100, 100, 100, 1};
+  Cache<int8_t> c8(keyPositions(120), D, Dv);
+  Cache<float> c32(keyPositions(120), D, Dv);
+  const Case c = fillCase(c8, D, Dv, 4, 100, 3);
+  for (int64_t j = 0; j < 100; ++j)
+    storeKeyValue(c32.head(), j, c.k[size_t(j)].data(), D, c.v[size_t(j)].data(), Dv);
+  const float scale = 1.0f / std::sqrt(float(D));
+  std::vector<std::vector<float>> o8, r8, o32, r32;
+  runBoth(tier, c8, c, D, Dv, T, scale, o8, r8);
+  runBoth(tier, c32, c, D, Dv, T, scale, o32, r32);
+  double worst = 0;
+  for (int64_t r = 0; r < 4; ++r) {
+    double sk = 0, sv = 0, vmax = 0, qsum = 0;
+    for (float x : c.q[size_t(r)])
+      qsum += std::fabs(x);
+    for (int64_t j = 0; j < T[size_t(r)]; ++j) {
+      sk = std::max(sk, double(c8.keyScales[size_t(j)]));
+      sv = std::max(sv, double(c8.valueScales[size_t(j)]));
+      for (float x : c.v[size_t(j)])
+        vmax = std::max(vmax, double(std::fabs(x)));
+    }
+    const double delta = double(scale) * qsum * sk / 2;
+    const double bound = T[size_t(r)] == 1
+                             ? sv / 2 * (1 + 1e-5)
+                             : sv / 2 + std::expm1(2 * delta) * vmax + 1e-5;
+    double rowWorst = 0;
+    for (int64_t col = 0; col < Dv; ++col) {
+      const double err = std::fabs(double(o8[size_t(r)][size_t(col)]) -
+                                   double(o32[size_t(r)][size_t(col)]));
+      worst = std::max(worst, err);
+      rowWorst = std::max(rowWorst, err);
+      ASSERT_LE(err, bound) << "row " << r << " col " << col;
+    }
+    if (T[size_t(r)] == 1) // 64 roundings reach well past a quarter step
+      EXPECT_GT(rowWorst, sv / 4);
+  }
+  // The bound is not vacuous: the codes do change the output.
+  EXPECT_GT(worst, 0.0);
+}
+
+// Quantizing a key and a value: codes round(x / s) with s = max |x| / 127,
+// so the largest element is +-127 and every element is within s / 2; an
+// all-zero row stores scale 0 and codes 0.
+TEST(Attention, Int8StoreRoundsToNearest) {
+  const int64_t D = 5, Dv = 3;
+  Cache<int8_t> cache(keyPositions(2), D, Dv);
+  const float k[D] = {0.5f, -2.54f, 0.01f, 1.0f, -0.02f};
+  const float v[Dv] = {0.3f, 0.0f, -0.6f};
+  storeKeyValue(cache.head(), 1, k, D, v, Dv);
+  EXPECT_FLOAT_EQ(cache.keyScales[1], 2.54f / 127);
+  EXPECT_EQ(cache.keys[size_t(keyOffset(1, 1, D))], -127);
+  EXPECT_EQ(cache.keys[size_t(keyOffset(1, 0, D))], 25);
+  EXPECT_EQ(cache.keys[size_t(keyOffset(1, 2, D))], 0);
+  EXPECT_EQ(cache.values[size_t(Dv + 2)], -127);
+  EXPECT_EQ(cache.values[size_t(Dv + 0)], 64); // 0.3 / 0.6 * 127 = 63.5
+  for (int64_t d = 0; d < D; ++d)
+    EXPECT_LE(std::fabs(cache.key(1, d, D) - k[d]), cache.keyScales[1] / 2 * 1.0001);
+  const float zeros[D] = {};
+  storeKeyValue(cache.head(), 0, zeros, D, zeros, Dv);
+  EXPECT_EQ(cache.keyScales[0], 0.0f);
+  EXPECT_EQ(cache.valueScales[0], 0.0f);
+  EXPECT_EQ(cache.keys[size_t(keyOffset(0, 3, D))], 0);
+}
+
 // Scores far apart: e^(s - max) underflows for most keys; exactly 0 weights,
 // and a long context (several hundred keys) accumulated in order.
 TEST(Attention, LongContextAndUnderflow) {
@@ -140,13 +292,12 @@ TEST(Attention, LongContextAndUnderflow) {
     checkCase<float>(tier, 64, 64, {700, 701, 702, 703}, 5);
     // Sharp distribution: keys scaled so scale * q.k spans hundreds.
     const int64_t D = 16, Dv = 16, T = 40;
-    std::vector<float> keys(size_t(keyPositions(T) * D), NAN), values(size_t(T * Dv));
-    std::vector<float> k(size_t(D), 0.0f);
+    Cache<float> cache(keyPositions(T), D, Dv);
+    std::vector<float> k(static_cast<size_t>(D), 0.0f), v(static_cast<size_t>(Dv));
     for (int64_t j = 0; j < T; ++j) {
       k[0] = float(j) * 50.0f; // score grows by 50 * q0 * scale per position
-      storeKey(keys.data(), j, k.data(), D);
-      for (int64_t c = 0; c < Dv; ++c)
-        values[size_t(j * Dv + c)] = float(j);
+      std::fill(v.begin(), v.end(), float(j));
+      storeKeyValue(cache.head(), j, k.data(), D, v.data(), Dv);
     }
     std::vector<float> q(size_t(D), 0.0f), o(size_t(Dv), NAN);
     q[0] = 1.0f;
@@ -155,7 +306,7 @@ TEST(Attention, LongContextAndUnderflow) {
     int64_t Tr = T;
     AttentionRows rows{&qp, &op, &Tr, 1};
     std::vector<float> scratch(size_t(attentionScratchFloats(rows)));
-    attendKvHead(rows, keys.data(), values.data(), D, Dv, 0.25f, scratch.data(), tier);
+    attendKvHead(rows, cache.head(), D, Dv, 0.25f, scratch.data(), tier);
     // The last key's score beats the next by 12.5: its weight is 1 - 4e-6.
     for (float x : o)
       EXPECT_NEAR(x, float(T - 1), 1e-4) << isaTierName(tier).str();
