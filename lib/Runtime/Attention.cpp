@@ -90,26 +90,42 @@ LLMC_INLINE v16 expNonPositive(v16 x) {
 template <typename KT> constexpr bool kScaled = std::is_same_v<KT, int8_t>;
 
 /// Step 1 for RB rows: one key-block load per d feeds RB FMAs. keyScales:
-/// int8 caches' per-position scales (else unused).
+/// int8 caches' per-position scales (else unused). With fewer than 4 rows
+/// (decode of a model without GQA: one row per KV head) each row sums over d
+/// in C = 4 / RB independent chains, so that 4 FMAs are in flight: one chain
+/// waits an FMA latency (4 cycles) per 16 keys' dimension, slower than
+/// DRAM delivers an int8 or fp16 cache.
 template <int RB, typename KT>
 LLMC_INLINE void scoreRows(const float *const *q, const KT *keys,
                            const float *keyScales, int64_t B, int64_t D,
                            float scale, float *S, int64_t ldS) {
+  constexpr int C = RB >= 4 ? 1 : 4 / RB;
   for (int64_t b = 0; b < B; ++b) {
     const KT *kb = keys + b * D * kKeyBlock;
-    v16 acc[RB];
+    v16 acc[RB][C];
     for (int r = 0; r < RB; ++r)
-      acc[r] = v16{};
-    for (int64_t d = 0; d < D; ++d) {
+      for (int c = 0; c < C; ++c)
+        acc[r][c] = v16{};
+    int64_t d = 0;
+    for (; d + C <= D; d += C)
+      for (int c = 0; c < C; ++c) {
+        const v16 k = load16(kb + (d + c) * kKeyBlock);
+        for (int r = 0; r < RB; ++r)
+          acc[r][c] += q[r][d + c] * k;
+      }
+    for (; d < D; ++d) {
       const v16 k = load16(kb + d * kKeyBlock);
       for (int r = 0; r < RB; ++r)
-        acc[r] += q[r][d] * k;
+        acc[r][0] += q[r][d] * k;
     }
+    for (int r = 0; r < RB; ++r)
+      for (int c = 1; c < C; ++c)
+        acc[r][0] += acc[r][c];
     v16 blockScale = splat(scale);
     if constexpr (kScaled<KT>)
       blockScale = blockScale * load16(keyScales + b * kKeyBlock);
     for (int r = 0; r < RB; ++r)
-      store16(S + r * ldS + b * kKeyBlock, acc[r] * blockScale);
+      store16(S + r * ldS + b * kKeyBlock, acc[r][0] * blockScale);
   }
 }
 
