@@ -193,7 +193,10 @@ class QLinear(nn.Module):
         if self.levels is not None:
             if self.mode == "fixed":
                 return self.levels[self.u.long()] * s
-            r = self.weight / s.clamp(min=1e-12)
+            # r clamped to the outer levels, as the uniform path clamps its codes: a latent weight
+            # past them gets no gradient (else it drifts while its output stays put), and the
+            # scale's gradient from it is the outer level (LSQ), not the growing q - r.
+            r = torch.clamp(self.weight / s.clamp(min=1e-12), self.levels[0], self.levels[-1])
             q = self.levels[nearest_level(r, self.levels)]
             return ((q - r).detach() + r) * s
         if self.mode == "fixed":
