@@ -304,6 +304,8 @@ int llmc::cli::runBench() {
                   {"decode_fraction_of_adjacent_read", adjacent},
                   {"adjacent_read_gb_s_runs", json::Array(adjacentReads)},
                   {"decode_weight_bytes", int64_t(streamed)},
+                  {"decode_kv_bytes", kvBytes},
+                  {"kv_cache", llmc::codegen::kvTypeName(cfg.kvType)},
                   {"prefill_tok_s_runs", json::Array(prefillRuns)},
                   {"decode_tok_s_runs", json::Array(decodeRuns)},
                   {"program", m.usesProgram() ? "jit" : "interpreted"}};
@@ -326,10 +328,12 @@ int llmc::cli::runBench() {
                      m.loadMs());
   outs() << format("warm-up     %8.1f ms (first token, pages the weights in)\n"
                    "prefill     %8.1f tok/s (%lld tokens)\n"
-                   "decode      %8.1f tok/s (%lld tokens; %.2f GB/s of weights + KV)\n"
+                   "decode      %8.1f tok/s (%lld tokens; %.2f GB/s of weights + %s KV)\n"
                    "peak RSS    %8.1f MiB (weights %.1f MiB)\n",
                    warmMs, prefillTokS, (long long)P, decodeTokS,
-                   (long long)G, decodeGBs, rssMb, m.weightBytes() / 1048576.0);
+                   (long long)G, decodeGBs,
+                   llmc::codegen::kvTypeName(cfg.kvType).str().c_str(), rssMb,
+                   m.weightBytes() / 1048576.0);
   if (dram > 0)
     outs() << format("DRAM read   %8.1f GB/s (%u threads, median of %d 8 MiB chunks of a "
                      "1 GiB buffer; p90 %.1f); decode reaches %.0f%% of it\n",
