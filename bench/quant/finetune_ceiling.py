@@ -193,10 +193,13 @@ class QLinear(nn.Module):
         if self.levels is not None:
             if self.mode == "fixed":
                 return self.levels[self.u.long()] * s
-            # r clamped to the outer levels, as the uniform path clamps its codes: a latent weight
-            # past them gets no gradient (else it drifts while its output stays put), and the
-            # scale's gradient from it is the outer level (LSQ), not the growing q - r.
-            r = torch.clamp(self.weight / s.clamp(min=1e-12), self.levels[0], self.levels[-1])
+            # r clamped to the grid's extent (+-127: s = max|w| / 127 puts a group's largest weight
+            # there), as the uniform path clamps its codes: a latent weight past it gets no gradient
+            # (else it drifts while its output stays put) and gives the scale the outer level as
+            # gradient (LSQ), not a growing q - r. Inside, weights past the outer level still move,
+            # as they can inside a uniform grid's cell (clamping at the outer level froze them:
+            # nl2's +-84 is two thirds of the extent).
+            r = torch.clamp(self.weight / s.clamp(min=1e-12), -127.0, 127.0)
             q = self.levels[nearest_level(r, self.levels)]
             return ((q - r).detach() + r) * s
         if self.mode == "fixed":
