@@ -11,8 +11,10 @@ The model is the Llama-2-7B shape with 2 layers (random weights; per layer the
 bytes of weights and of cache are those of the full model, the lm_head weighs
 more), int4 g32, compiled once per cache type with --ctx 4096. For each
 prompt length P, rounds of `llmc bench --prompt P --gen G --reps 1 --threads T
---bandwidth` alternate the cache types (the machine's bandwidth drifts; the
-rounds spread that over every type alike); the table has medians.
+--bandwidth --profile` alternate the cache types (the machine's bandwidth
+drifts; the rounds spread that over every type alike); the table has medians,
+and the attention time per decode step from the profile (the part of a step
+the cache type changes).
 
     /usr/bin/python3 bench/kv_cache.py [--build build] [--prompts 256,1024,3968]
 """
@@ -63,16 +65,17 @@ def main():
             for kv in KV_TYPES:
                 j = json.loads(run([llmc, "bench", bundles[kv], "--prompt", str(p), "--gen",
                                     str(args.gen), "--reps", "1", "--threads", str(args.threads),
-                                    "--bandwidth", "--json"]).strip().splitlines()[-1])
+                                    "--bandwidth", "--profile", "--json"]).strip().splitlines()[-1])
                 rows.setdefault((p, kv), []).append(j)
                 print(f"P={p} round {rnd + 1} {kv}: {j['decode_tok_s']:.2f} tok/s, "
+                      f"attention {j['profile']['decode']['attention_ms']:.2f} ms, "
                       f"{j['decode_gb_s']:.1f} GB/s, "
                       f"{100 * j['decode_fraction_of_adjacent_read']:.0f}% of the adjacent read",
                       file=sys.stderr)
     med = lambda xs: statistics.median(xs)
     print(f"| context (P + {args.gen} generated) | KV cache | decode tok/s | vs fp16 | "
-          "MB read per token | decode GB/s | of the adjacent read |")
-    print("|---|---|---|---|---|---|---|")
+          "attention ms per step | MB read per token | decode GB/s | of the adjacent read |")
+    print("|---|---|---|---|---|---|---|---|")
     for p in prompts:
         base = med([j["decode_tok_s"] for j in rows[(p, "fp16")]])
         for kv in KV_TYPES:
@@ -81,8 +84,9 @@ def main():
             gbs = med([j["decode_gb_s"] for j in js])
             mb = gbs * 1e3 / tok if tok else 0
             adj = med([j["decode_fraction_of_adjacent_read"] for j in js])
-            print(f"| {p} | {kv} | {tok:.2f} | {tok / base:.2f}x | {mb:.0f} | {gbs:.1f} | "
-                  f"{100 * adj:.0f}% |")
+            att = med([j["profile"]["decode"]["attention_ms"] for j in js])
+            print(f"| {p} | {kv} | {tok:.2f} | {tok / base:.2f}x | {att:.2f} | {mb:.0f} | "
+                  f"{gbs:.1f} | {100 * adj:.0f}% |")
 
 
 if __name__ == "__main__":
