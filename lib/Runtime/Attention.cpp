@@ -236,7 +236,9 @@ LLMC_INLINE void attend(const AttentionRows &rows, const KvHead<KT> &head,
     inv[r] = 1.0f / total;
   }
 
-  // 3. Values, 4 rows at a time, up to the longest of the 4 rows' T.
+  // 3. Values, 4 rows at a time, up to the longest of the 4 rows' T. A lone
+  // row (MHA decode) has the registers for twice the columns per strip: one
+  // pass over the value rows where Dv = 128 took two.
   for (int64_t r0 = 0; r0 < R; r0 += 4) {
     const int64_t rb = std::min<int64_t>(4, R - r0), T = maxT(rows, r0, r0 + rb);
     const float *P = S + r0 * ldS;
@@ -245,7 +247,7 @@ LLMC_INLINE void attend(const AttentionRows &rows, const KvHead<KT> &head,
     case 4: valueRowsAllColumns<4, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
     case 3: valueRowsAllColumns<3, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
     case 2: valueRowsAllColumns<2, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
-    default: valueRowsAllColumns<1, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
+    default: valueRowsAllColumns<1, 2 * NV>(P, ldS, values, T, Dv, inv + r0, o); break;
     }
   }
 }
