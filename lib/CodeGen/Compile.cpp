@@ -379,7 +379,7 @@ static Error fuse(ModuleOp module, const CompileOptions &opts) {
     return Error::success();
   PassManager pm(module.getContext());
   FuseTransformerOptions fo;
-  fo.mergeProjections = opts.optLevel >= 1;
+  fo.mergeProjections = CompileOptions::mergesProjections(opts.optLevel);
   buildFuseTransformerPipeline(pm, fo);
   if (failed(pm.run(module)))
     return createStringError(inconvertibleErrorCode(),

@@ -28,8 +28,9 @@
 // nl4 / nl2 are int4's / int2's layouts with codes that index 16 / 4 levels
 // (WeightFormat.h): each plane's codes are brought into bytes as for int4 /
 // int2 and looked up with one vpshufb (a 16-byte table per 128-bit lane,
-// loaded from the code's own data); what follows is the 8-bit path with the zero point 128 (vpmaddubsw: two
-// tables, the levels' low and high nibbles, as 8-bit codes are split).
+// loaded from the code's own data); what follows is the 8-bit path with the
+// zero point 128 (vpmaddubsw: two tables, the levels' low and high nibbles,
+// as 8-bit codes are split).
 //
 // Registers: y accumulators (mr), integer/fp32 group accumulators
 // (mr x planes x splits), then a few temporaries; makePlan() counts them and

@@ -358,20 +358,12 @@ int64_t attentionScratchFloats(const AttentionRows &rows) {
   return rows.count * (B * kKeyBlock + 1);
 }
 
-void storeKeyValue(const KvHead<float> &head, int64_t pos, const float *k,
-                   int64_t D, const float *v, int64_t Dv) {
-  storeKeyValueT(head, pos, k, D, v, Dv);
-}
-void storeKeyValue(const KvHead<_Float16> &head, int64_t pos, const float *k,
-                   int64_t D, const float *v, int64_t Dv) {
-  storeKeyValueT(head, pos, k, D, v, Dv);
-}
-void storeKeyValue(const KvHead<int8_t> &head, int64_t pos, const float *k,
-                   int64_t D, const float *v, int64_t Dv) {
-  storeKeyValueT(head, pos, k, D, v, Dv);
-}
-
+// The entry points of Attention.h for each element type.
 #define LLMC_ATTEND_ENTRY(KT)                                                  \
+  void storeKeyValue(const KvHead<KT> &head, int64_t pos, const float *k,      \
+                     int64_t D, const float *v, int64_t Dv) {                  \
+    storeKeyValueT(head, pos, k, D, v, Dv);                                    \
+  }                                                                            \
   void attendKvHead(const AttentionRows &rows, const KvHead<KT> &head,         \
                     int64_t D, int64_t Dv, float scale, float *scratch,        \
                     IsaTier tier) {                                            \

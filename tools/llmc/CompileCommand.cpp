@@ -593,7 +593,8 @@ int llmc::cli::runCompile() {
   if (stopAfter >= Stage::Fuse) {
     mlir::PassManager pm(&context);
     llmc::FuseTransformerOptions fuseOptions;
-    fuseOptions.mergeProjections = optLevel >= 1;
+    fuseOptions.mergeProjections =
+        llmc::codegen::CompileOptions::mergesProjections(optLevel);
     llmc::buildFuseTransformerPipeline(pm, fuseOptions);
     if (mlir::failed(pm.run(**module)))
       return reportError(createStringError(inconvertibleErrorCode(),

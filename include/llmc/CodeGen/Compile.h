@@ -56,6 +56,9 @@ struct CompileOptions {
   /// Numerics do not depend on it: the glue code is compiled without
   /// fast-math flags and every matmul output column is the same dot product.
   unsigned optLevel = 3;
+  /// Whether the fusion pipeline merges q/k/v and gate/up at this -O level
+  /// (llmc compile runs the pipeline itself for --emit=mlir).
+  static bool mergesProjections(unsigned optLevel) { return optLevel >= 1; }
   /// Tokenizer file to embed and its kind ("llama2c" | "sentencepiece"); empty:
   /// taken from `<model>.config.json` beside the source model when present.
   std::string tokenizerPath;
