@@ -19,11 +19,16 @@
 
 using namespace llvm;
 
+static cl::OptionCategory &driverCategory() {
+  static cl::OptionCategory category("llmc options");
+  return category;
+}
+
 static cl::opt<std::string>
     printTarget("print-target",
                 cl::desc("Print the description of a target (native or a "
                          "named target) and its #llmc.target attribute"),
-                cl::value_desc("target"));
+                cl::value_desc("target"), cl::cat(driverCategory()));
 
 int llmc::cli::reportError(Error err) {
   handleAllErrors(std::move(err), [](const ErrorInfoBase &info) {
@@ -55,6 +60,9 @@ int main(int argc, char **argv) {
     os << "llmc " << LLMC_VERSION_STRING << " (LLVM/MLIR " << LLVM_VERSION_STRING
        << ")\n";
   });
+  // LLVM's own options (hundreds, from every backend linked in) still parse
+  // but stay out of `llmc --help`.
+  cl::HideUnrelatedOptions(driverCategory());
   cl::ParseCommandLineOptions(
       argc, argv,
       "llmc: a JIT-compiling inference compiler for transformer LLMs on CPUs\n\n"
