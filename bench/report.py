@@ -21,6 +21,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+# Engines of a decoder row (bench/suite.py): llmc, ONNX Runtime, and llama.cpp where ggml has the
+# format (fp32 and int4 g32 as Q4_0).
+ENGINES = ("llmc", "onnxruntime", "llama.cpp")
+LABEL = {"llmc": "llmc", "onnxruntime": "ORT", "llama.cpp": "llama.cpp"}
+
+
 def f1(x):
     return "–" if x is None else (f"{x:,.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}")
 
@@ -80,7 +86,9 @@ class Report:
         out = []
         for row in self.r["decoder"]:
             t, fmt, cfg = row["threads"], row["format"], row["config"]
-            for eng in ("llmc", "onnxruntime"):
+            for eng in ENGINES:
+                if eng not in row:
+                    continue
                 e = row[eng]
                 gbs = e["tg128"] * e["decode_weight_bytes"] / 1e9 if e.get("tg128") else None
                 e["decode_gb_s"] = gbs
@@ -113,6 +121,9 @@ class Report:
                             label=f"llmc {fmt}")
                     ax.plot(ts, [r["onnxruntime"].get(key) or 0 for r in sel], "--s",
                             color=colors[fmt], alpha=0.7, label=f"ORT {fmt}")
+                    if all("llama.cpp" in r for r in sel):
+                        ax.plot(ts, [r["llama.cpp"].get(key) or 0 for r in sel], ":^",
+                                color=colors[fmt], alpha=0.7, label=f"llama.cpp {fmt}")
                 ax.set_title(f"{m}: {title}")
                 ax.set_xlabel("threads")
                 ax.set_xticks(sorted({r["threads"] for r in rows}))
@@ -221,7 +232,9 @@ class Report:
         w(f"One command, `bench/run.sh`{' --quick' if m['quick'] else ''}, produced every number and plot "
           f"in this generated part (see bench/README.md). Run of {m['date']}, llmc {m['llmc_commit']}, "
           f"onnxruntime-node {m['onnxruntime_node']} (CPU execution provider, its bundled library), "
-          f"node {m['node']}. Every figure is the median of {m['reps']} runs (TinyLlama-1.1B decoder rows: "
+          + (f"llama.cpp {m['llama_cpp']} (the prebuilt CPU libraries of npm's node-llama-cpp, through their C "
+             "API), " if m.get("llama_cpp") else "")
+          + f"node {m['node']}. Every figure is the median of {m['reps']} runs (TinyLlama-1.1B decoder rows: "
           f"{min([r.get('reps', m['reps']) for r in self.r['decoder']] or [m['reps']])}).")
         w()
         tgt = dict(l.split(":", 1) for l in m.get("llmc_target", "").splitlines() if ":" in l)
@@ -275,6 +288,32 @@ class Report:
         else:
             w("ONNX Runtime is ahead of llmc in none of the measurements of this run.")
         w()
+        lrows = [r for r in rows if r["threads"] == t2 and "llama.cpp" in r]
+        if lrows:
+            w(f"Against llama.cpp ({t2} threads; fp32 weights, and int4 g32 against ggml's Q4_0, the same "
+              "storage: 4-bit codes, groups of 32, one fp16 scale; llmc ÷ llama.cpp > 1 means llmc is faster):")
+            w()
+            w("| model | weights | decode tg128 llmc tok/s | llama.cpp tok/s | **llmc ÷ llama.cpp** | "
+              "llama.cpp ÷ limit | prefill pp512 llmc tok/s | llama.cpp tok/s | **llmc ÷ llama.cpp** | "
+              "llama.cpp ÷ limit |")
+            w("|---|---|---|---|---|---|---|---|---|---|")
+            for r in lrows:
+                L, C = r["llmc"], r["llama.cpp"]
+                w(f"| {r['model']} | {r['format']} | {f1(L['tg128'])} | {f1(C['tg128'])} | "
+                  f"**{f1(ratio(L['tg128'], C['tg128']))}×** | {pct(C['decode_of_limit'])}{dag(C)} | "
+                  f"{f1(L['pp512'])} | {f1(C['pp512'])} | **{f1(ratio(L['pp512'], C['pp512']))}×** | "
+                  f"{pct(C['pp512_of_limit'])} |")
+            w()
+            behind = []
+            for r in rows:
+                for key in ("pp128", "pp512", "tg128"):
+                    q = ratio(r["llmc"].get(key), r.get("llama.cpp", {}).get(key))
+                    if q is not None and q < 1:
+                        behind.append(f"{r['model']} {r['format']} {key} at {r['threads']} thread"
+                                      f"{'s' if r['threads'] > 1 else ''} ({q:.2f}×)")
+            w(("**Where llama.cpp is ahead in this run** (llmc ÷ llama.cpp < 1): " + "; ".join(behind) + ".")
+              if behind else "llama.cpp is ahead of llmc in none of the decoder measurements of this run.")
+            w()
         w("† The weights (≤ a few MiB) stay in the caches between decode steps: DRAM bandwidth is not the limit "
           "of such a model (per-step overheads are), so its fraction of it is shown for completeness only.")
         w()
@@ -320,6 +359,19 @@ class Report:
           "back as past_key_values.*). Embeddings stay fp32 in both. stories260K is compiled with a "
           "1024-position cache so that pp512 fits (its trained context is 512).")
         w()
+        if any("llama.cpp" in r for r in rows):
+            w("llama.cpp runs the same weights as GGUF (`bench/llamacpp/export_gguf.py`: fp32, or Q4_0 for "
+              "int4 g32 with ggml's own rounding, the lm_head included; stories260K's ffn_down, K = 172, has "
+              "no Q4_0 form and stays fp32), driven by `bench/llamacpp/llamacpp_bench.cpp` through "
+              "llama.cpp's C API as its own tools run it: the prebuilt library (npm's "
+              "@node-llama-cpp/linux-x64) picks its CPU variant for the host, a persistent thread pool of "
+              "T threads is attached to the context, one sequence, mmap'ed weights, default fp16 KV cache "
+              "(llmc's is fp32), flash attention and weight repacking as llama.cpp decides. Same protocol "
+              "(the same random prompt ids in one batch; decode samples greedily in llama.cpp's sampler). "
+              "`bench/llamacpp/check_same_model.py` runs first: on small random models in both RoPE "
+              "conventions llama.cpp's greedy tokens must equal PyTorch's, so the GGUF holds the model "
+              "llmc runs.")
+            w()
         w("'decode ÷ adjacent read' (llmc): `llmc bench --bandwidth` reads a 1 GiB buffer right before and "
           "after each tg128 run; the median over runs of the run's GB/s (weights + KV cache) ÷ the mean of its "
           "two probes. It cancels the drift of the shared machine's bandwidth during the suite.")
@@ -328,22 +380,30 @@ class Report:
           "decode ÷ adjacent read | pp512 GOP/s | pp512 ÷ peak | weight bytes / token |")
         w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            for eng, lab in (("llmc", "llmc"), ("onnxruntime", "ORT")):
-                e = r[eng]
+            for eng in ENGINES:
+                if eng not in r:
+                    continue
+                e, lab = r[eng], LABEL[eng]
                 w(f"| {r['model']} | {r['format']} | {r['threads']} | {lab} | {f1(e.get('pp128'))} | "
                   f"{f1(e.get('pp512'))} | {f1(e.get('tg128'))} | {f1(e['decode_gb_s'])} | "
                   f"{pct(e['decode_of_limit'])}{dag(e)} | {pct(e.get('decode_of_adjacent_read'))} | "
                   f"{f1(e['pp512_gop_s'])} | {pct(e['pp512_of_limit'])} | "
                   f"{e['decode_weight_bytes'] / 2 ** 20:.1f} MiB |")
         w()
-        w("Ratios, llmc ÷ ORT:")
+        w("Ratios, llmc ÷ ORT and llmc ÷ llama.cpp (– where llama.cpp has no such format):")
         w()
-        w("| model | weights | threads | pp128 | pp512 | tg128 |")
-        w("|---|---|---|---|---|---|")
+        w("| model | weights | threads | pp128 ÷ ORT | pp512 ÷ ORT | tg128 ÷ ORT | pp128 ÷ llama.cpp | "
+          "pp512 ÷ llama.cpp | tg128 ÷ llama.cpp |")
+        w("|---|---|---|---|---|---|---|---|---|")
+
+        def rx(a, b):
+            q = ratio(a, b)
+            return "–" if q is None else f"{f1(q)}×"
         for r in rows:
-            L, O = r["llmc"], r["onnxruntime"]
-            w(f"| {r['model']} | {r['format']} | {r['threads']} | {f1(ratio(L['pp128'], O['pp128']))}× | "
-              f"{f1(ratio(L['pp512'], O['pp512']))}× | {f1(ratio(L['tg128'], O['tg128']))}× |")
+            L, O, C = r["llmc"], r["onnxruntime"], r.get("llama.cpp", {})
+            w(f"| {r['model']} | {r['format']} | {r['threads']} | " +
+              " | ".join(rx(L.get(k), O.get(k)) for k in ("pp128", "pp512", "tg128")) + " | " +
+              " | ".join(rx(L.get(k), C.get(k)) for k in ("pp128", "pp512", "tg128")) + " |")
         w()
         w(f"![tok/s vs threads]({self.img_rel}/{self.plot_threads(rows)})")
         w()

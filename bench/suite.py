@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""llmc's benchmark suite: llmc against ONNX Runtime and against the machine's
+"""llmc's benchmark suite: llmc against ONNX Runtime, llama.cpp and the machine's
 measured limits, in one run (bench/run.sh calls this; see bench/README.md).
 
 Writes bench/results/<name>.json; bench/report.py turns it into
@@ -22,6 +22,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = "/usr/bin/python3"
 STORIES = "/work/shared/models/stories260K"
+# llama.cpp's format holding llmc's storage of each weight format: Q4_0 is int4, groups of 32, symmetric,
+# fp16 scales. ggml has no 4-bit format with groups of 128, so int4_g128 has no llama.cpp row.
+GGUF_TYPE = {"fp32": "f32", "int4_g32": "q4_0"}
+# export_gguf.py's source for each decoder model (the weights export_onnx.py wrote to ONNX).
+GGUF_SOURCE = {
+    "stories260K": ["--llama2c", os.path.join(STORIES, "stories260K.bin"),
+                    "--tokenizer", os.path.join(STORIES, "tok512.bin")],
+    "tinyllama-1.1b": ["--random", "--preset", "tinyllama-1.1b"],
+}
 
 
 def log(*a):
@@ -62,6 +71,7 @@ class Suite:
         self.kbench = os.path.abspath(a.build) + "/bench/kernels/llmc-bench-kernels"
         self.work = os.path.abspath(a.work)
         self.ort_dir = os.path.join(HERE, "ort")
+        self.lcpp_dir = os.path.join(HERE, "llamacpp")
         self.threads = [int(t) for t in a.threads.split(",")]
         self.reps = a.reps or (3 if self.quick else 5)
         self.res = {"meta": {}, "limits": {}, "kernels": [], "layers": [], "decoder": [],
@@ -73,6 +83,19 @@ class Suite:
 
     def ort(self, *args):
         return last_json(run(["node", os.path.join(self.ort_dir, "bench_ort.mjs"), *args]))
+
+    def lcpp(self, *args):
+        return last_json(run([self.a.llamacpp_driver, *args]))
+
+    def gguf(self, name, fmt):
+        """The GGUF file of (model, format) for llama.cpp, and its matmul bytes; None without one."""
+        t = GGUF_TYPE.get(fmt)
+        if not self.a.llamacpp_driver or t is None or name not in GGUF_SOURCE:
+            return None
+        path = os.path.join(self.work, "gguf", f"{name}-{t}.gguf")
+        self.ensure(path + ".json", lambda: run([PY, os.path.join(self.lcpp_dir, "export_gguf.py"),
+                                                 *GGUF_SOURCE[name], "--type", t, "-o", path]))
+        return path, json.load(open(path + ".json"))["matmul_bytes"]
 
     def ensure(self, path, make, newer_than=None):
         """make() unless path exists and, with newer_than, is not older than it."""
@@ -94,13 +117,17 @@ class Suite:
         except SystemExit:
             host_txt = ""
         ortv = json.load(open(os.path.join(self.ort_dir, "node_modules/onnxruntime-node/package.json")))["version"]
+        lcppv = ""
+        if self.a.llamacpp_driver:
+            lcppv = json.load(open(os.path.join(self.lcpp_dir, "node_modules/node-llama-cpp/llama/"
+                                                "llama.cpp.info.json")))["tag"]
         commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip()
         self.res["meta"] = {
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "quick": self.quick, "cpu": cpu, "nproc": os.cpu_count(),
             "kernel": platform.release(), "llmc_target": host_txt,
-            "llmc_commit": commit, "onnxruntime_node": ortv,
+            "llmc_commit": commit, "onnxruntime_node": ortv, "llama_cpp": lcppv,
             "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
             "threads": self.threads, "reps": self.reps, "loadavg_start": loadavg(),
         }
@@ -209,6 +236,7 @@ class Suite:
             self.ensure(ort_model, lambda: run([PY, os.path.join(HERE, "models.py"), "lastlogits",
                                                 ort_src, "-o", ort_model]))
             ort_bytes = onnx_matmul_bytes(ort_model)
+            gguf = self.gguf(name, fmt)
             if self.a.prepare:
                 continue
             reps = self.reps if name == "stories260K" else min(self.reps, self.a.big_reps)
@@ -249,6 +277,21 @@ class Suite:
                 orr["load_ms"] = j["load_ms"]
                 row["llmc"] = lr
                 row["onnxruntime"] = orr
+                # llama.cpp: the same weights as GGUF, the same protocol.
+                if gguf:
+                    j = self.lcpp("decoder", gguf[0], "--threads", t, "--prompt", ",".join(map(str, pp)),
+                                  "--gen", tg, "--reps", reps, "--vocab", cfg["vocab_size"], "--ctx", ctx)
+                    assert j["threads"] == t
+                    cr = {"engine": "llama.cpp"}
+                    for p in pp:
+                        cr[f"pp{p}"] = j["prefill"][str(p)]["tok_s"]
+                        cr[f"pp{p}_runs"] = j["prefill"][str(p)]["runs"]
+                    cr[f"tg{tg}"] = j["decode_tok_s"]
+                    cr[f"tg{tg}_runs"] = j["decode_tok_s_runs"]
+                    cr["decode_weight_bytes"] = gguf[1]
+                    cr["load_ms"] = j["load_ms"]
+                    cr["threadpool"] = j["threadpool"]
+                    row["llama.cpp"] = cr
                 self.res["decoder"].append(row)
                 self.save()
 
@@ -321,6 +364,8 @@ def main():
     ap.add_argument("--reps", type=int, default=0)
     ap.add_argument("--only", default="", help="limits,kernels,layers,decoder")
     ap.add_argument("--no-tinyllama", action="store_true")
+    ap.add_argument("--llamacpp-driver", default="",
+                    help="llamacpp_bench (bench/llamacpp/build.sh); without it, no llama.cpp rows")
     ap.add_argument("--big-reps", type=int, default=3, help="runs of each TinyLlama measurement")
     ap.add_argument("--prepare", action="store_true",
                     help="only export/convert/compile the decoder models (no measurements)")
