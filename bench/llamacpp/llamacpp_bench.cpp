@@ -145,6 +145,20 @@ struct Engine {
     llama_sampler_chain_add(greedy, llama_sampler_init_greedy());
   }
 
+  ~Engine() {
+    llama_sampler_free(greedy);
+    llama_free(ctx); // detaches the pool
+    if (pool) {
+      auto *release = reinterpret_cast<decltype(ggml_threadpool_free) *>(
+          ggml_backend_reg_get_proc_address(ggml_backend_reg_by_name("CPU"),
+                                            "ggml_threadpool_free"));
+      if (release)
+        release(pool);
+    }
+    llama_model_free(model);
+    llama_backend_free();
+  }
+
   void clear() { llama_memory_clear(llama_get_memory(ctx), true); }
 
   void eval(std::vector<llama_token> &toks) {
