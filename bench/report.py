@@ -268,13 +268,7 @@ class Report:
               f"**{f1(ratio(L['pp512'], O['pp512']))}×** | **{pct(L['pp512_of_limit'])}** | "
               f"{pct(O['pp512_of_limit'])} |")
         w()
-        behind = []
-        for r in rows:
-            for key, lab in (("pp128", "pp128"), ("pp512", "pp512"), ("tg128", "tg128")):
-                q = ratio(r["llmc"].get(key), r["onnxruntime"].get(key))
-                if q is not None and q < 1:
-                    behind.append(f"{r['model']} {r['format']} {lab} at {r['threads']} thread"
-                                  f"{'s' if r['threads'] > 1 else ''} ({q:.2f}×)")
+        behind = decoder_behind(rows, "onnxruntime")
         for L in self.r["layers"]:
             if L["engine"] != "llmc":
                 continue
@@ -304,13 +298,7 @@ class Report:
                   f"{f1(L['pp512'])} | {f1(C['pp512'])} | **{f1(ratio(L['pp512'], C['pp512']))}×** | "
                   f"{pct(C['pp512_of_limit'])} |")
             w()
-            behind = []
-            for r in rows:
-                for key in ("pp128", "pp512", "tg128"):
-                    q = ratio(r["llmc"].get(key), r.get("llama.cpp", {}).get(key))
-                    if q is not None and q < 1:
-                        behind.append(f"{r['model']} {r['format']} {key} at {r['threads']} thread"
-                                      f"{'s' if r['threads'] > 1 else ''} ({q:.2f}×)")
+            behind = decoder_behind(rows, "llama.cpp")
             w(("**Where llama.cpp is ahead in this run** (llmc ÷ llama.cpp < 1): " + "; ".join(behind) + ".")
               if behind else "llama.cpp is ahead of llmc in none of the decoder measurements of this run.")
             w()
@@ -513,6 +501,18 @@ class Report:
                   f"**{pct(ratio(k['gop_s_median'], self.peak(k['threads'], 'int4')))}** | "
                   f"{k['gop_s_cpu']:.0f} |")
         w()
+
+
+def decoder_behind(rows, peer):
+    """'model format key at T threads (ratio×)' for each decoder figure where llmc is slower than peer."""
+    out = []
+    for r in rows:
+        for key in ("pp128", "pp512", "tg128"):
+            q = ratio(r["llmc"].get(key), r.get(peer, {}).get(key))
+            if q is not None and q < 1:
+                out.append(f"{r['model']} {r['format']} {key} at {r['threads']} thread"
+                           f"{'s' if r['threads'] > 1 else ''} ({q:.2f}×)")
+    return out
 
 
 def dag(e):

@@ -58,7 +58,7 @@ fi
 results=bench/results/full.json
 ((quick)) && results=bench/results/quick.json
 start=$(date +%s)
-$PY bench/suite.py --build "$BUILD" -o "$results" "${lcpp[@]}" ${args[@]+"${args[@]}"}
+$PY bench/suite.py --build "$BUILD" -o "$results" "${lcpp[@]}" "${args[@]}"
 if ((docs)); then
   $PY bench/report.py "$results" -o docs/BENCHMARKS.md --img-dir docs/bench
 fi

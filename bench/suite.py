@@ -263,35 +263,18 @@ class Suite:
                 lr["peak_rss_mb"] = j["peak_rss_mb"]
                 self.res["profile"].append({"model": name, "format": fmt, "threads": t,
                                             "decode": j["profile"]["decode"]})
-                # ORT
-                orr = {"engine": "onnxruntime"}
-                # One session load for all (loading the fp32 TinyLlama takes a minute).
+                row["llmc"] = lr
+                # ORT: one session load for all (loading the fp32 TinyLlama takes a minute).
                 j = self.ort("decoder", ort_model, "--threads", t, "--prompt", ",".join(map(str, pp)),
                              "--gen", tg, "--reps", reps, "--vocab", cfg["vocab_size"])
-                for p in pp:
-                    orr[f"pp{p}"] = j["prefill"][str(p)]["tok_s"]
-                    orr[f"pp{p}_runs"] = j["prefill"][str(p)]["runs"]
-                orr[f"tg{tg}"] = j["decode_tok_s"]
-                orr[f"tg{tg}_runs"] = j["decode_tok_s_runs"]
-                orr["decode_weight_bytes"] = ort_bytes
-                orr["load_ms"] = j["load_ms"]
-                row["llmc"] = lr
-                row["onnxruntime"] = orr
+                row["onnxruntime"] = peer_row("onnxruntime", j, pp, tg, ort_bytes)
                 # llama.cpp: the same weights as GGUF, the same protocol.
                 if gguf:
                     j = self.lcpp("decoder", gguf[0], "--threads", t, "--prompt", ",".join(map(str, pp)),
                                   "--gen", tg, "--reps", reps, "--vocab", cfg["vocab_size"], "--ctx", ctx)
                     assert j["threads"] == t
-                    cr = {"engine": "llama.cpp"}
-                    for p in pp:
-                        cr[f"pp{p}"] = j["prefill"][str(p)]["tok_s"]
-                        cr[f"pp{p}_runs"] = j["prefill"][str(p)]["runs"]
-                    cr[f"tg{tg}"] = j["decode_tok_s"]
-                    cr[f"tg{tg}_runs"] = j["decode_tok_s_runs"]
-                    cr["decode_weight_bytes"] = gguf[1]
-                    cr["load_ms"] = j["load_ms"]
-                    cr["threadpool"] = j["threadpool"]
-                    row["llama.cpp"] = cr
+                    row["llama.cpp"] = peer_row("llama.cpp", j, pp, tg, gguf[1])
+                    row["llama.cpp"]["threadpool"] = j["threadpool"]
                 self.res["decoder"].append(row)
                 self.save()
 
@@ -327,6 +310,20 @@ class Suite:
             self.limits("limits_end")
         self.save()
         log("results:", self.a.out)
+
+
+def peer_row(engine, j, pp, tg, weight_bytes):
+    """A peer's decoder figures from its runner's JSON (bench_ort.mjs and llamacpp_bench print the
+    same fields): prefill and decode medians with their runs, load time, weight bytes per token."""
+    r = {"engine": engine}
+    for p in pp:
+        r[f"pp{p}"] = j["prefill"][str(p)]["tok_s"]
+        r[f"pp{p}_runs"] = j["prefill"][str(p)]["runs"]
+    r[f"tg{tg}"] = j["decode_tok_s"]
+    r[f"tg{tg}_runs"] = j["decode_tok_s_runs"]
+    r["decode_weight_bytes"] = weight_bytes
+    r["load_ms"] = j["load_ms"]
+    return r
 
 
 def onnx_matmul_bytes(path: str) -> int:

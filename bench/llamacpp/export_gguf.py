@@ -118,7 +118,12 @@ def interleave_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     return w.reshape(n_heads, 2, hd // 2, k).swapaxes(1, 2).reshape(out_dim, k)
 
 
-def tensors(cfg: LlamaConfig, weight_fn) -> List[Tuple[str, str, Tuple[int, ...]]]:
+def is_matmul(gname: str, shape: Tuple[int, ...]) -> bool:
+    """A weight a decode step streams whole (the embedding is read one row a token)."""
+    return len(shape) == 2 and gname != "token_embd.weight"
+
+
+def tensors(cfg: LlamaConfig) -> List[Tuple[str, str, Tuple[int, ...]]]:
     """(GGUF name, state-dict name, torch shape) in file order."""
     D, H, V = cfg.dim, cfg.hidden_dim, cfg.vocab_size
     kvd = cfg.n_kv_heads * cfg.head_dim
@@ -186,13 +191,12 @@ def write_gguf(path: str, cfg: LlamaConfig, weight_fn, qtype: str, name: str,
             kv("tokenizer.ggml.unknown_token_id", T_U32, 0),
             kv("tokenizer.ggml.bos_token_id", T_U32, 1),
             kv("tokenizer.ggml.eos_token_id", T_U32, 2)]
-    specs = tensors(cfg, weight_fn)
+    specs = tensors(cfg)
     infos, sizes, off = [], [], 0
     for gname, _, shape in specs:
         # A matmul whose K is not a multiple of 32 (stories260K's ffn_down, K = 172) has no Q4_0
         # form: it stays fp32 (llama.cpp's own quantizer falls back to a wider type there too).
-        quant = qtype == "q4_0" and len(shape) == 2 and gname != "token_embd.weight" \
-            and shape[1] % QK4_0 == 0
+        quant = qtype == "q4_0" and is_matmul(gname, shape) and shape[1] % QK4_0 == 0
         nbytes = (shape[0] * shape[1] // QK4_0 * 18) if quant else 4 * int(np.prod(shape))
         dims = tuple(reversed(shape))  # GGUF lists the contiguous dimension first
         infos.append(gguf_str(gname) + struct.pack("<I", len(dims)) +
@@ -219,7 +223,7 @@ def write_gguf(path: str, cfg: LlamaConfig, weight_fn, qtype: str, name: str,
             f.write(data.tobytes())
             pad(f)
             stats["bytes"] += nbytes
-            if len(shape) == 2 and gname != "token_embd.weight":
+            if is_matmul(gname, shape):
                 stats["matmul_bytes"] += nbytes
     return stats
 

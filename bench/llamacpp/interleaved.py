@@ -20,22 +20,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 
-
-def last_json(out: str) -> dict:
-    for line in reversed(out.strip().splitlines()):
-        if line.strip().startswith("{"):
-            return json.loads(line)
-    raise SystemExit("no JSON in output:\n" + out[-2000:])
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from suite import last_json, run as run_logged  # noqa: E402  (bench/suite.py: logs each command)
 
 
 def run(cmd) -> dict:
-    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
-    if r.returncode:
-        raise SystemExit(f"failed: {' '.join(map(str, cmd))}\n{r.stderr[-2000:]}")
-    return last_json(r.stdout)
+    return last_json(run_logged(cmd))
 
 
 def llmc_round(a, bundle: str, t: int) -> dict:
