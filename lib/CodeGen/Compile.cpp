@@ -311,7 +311,7 @@ constexpr uint64_t kResidualRotationSeed = 0x9a807a7e;
 Expected<StreamRotation> planStreamRotation(const PlanResult &planned,
                                             const CompileOptions &opts) {
   StreamRotation r;
-  if (!opts.recipe.quarot)
+  if (!opts.recipe.weights.quarot)
     return std::move(r);
   const ProgramPlan &plan = planned.plan;
   std::vector<bool> prequantized(plan.weights.size());
@@ -352,11 +352,13 @@ Expected<StreamRotation> planStreamRotation(const PlanResult &planned,
 /// The static int8 scale of a slot's input: its calibrated range / 127.
 Expected<float> staticActivationScale(const QuantRecipe &recipe, StringRef slot,
                                       const StringMap<quant::ActivationRange> *ranges) {
-  if (recipe.method == "awq" || recipe.method == "quip")
+  const quant::QuantMethod method = recipe.weights.method;
+  if (method == quant::QuantMethod::AWQ ||
+      method == quant::QuantMethod::Incoherent)
     return createStringError(inconvertibleErrorCode(),
                              "static activations with '%s' are not supported: "
                              "its online input transform changes the range",
-                             recipe.method.c_str());
+                             quant::quantMethodName(method).data());
   auto it = ranges ? ranges->find(slot) : StringMap<quant::ActivationRange>::const_iterator();
   if (!ranges || it == ranges->end() || it->second.count() == 0)
     return createStringError(inconvertibleErrorCode(),
@@ -477,7 +479,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
 
   IsaTier tier = target->maxTier();
   unsigned lanes = kernels::panelLanes(tier);
-  kernels::WeightFormat fmt = weightFormatFor(opts.recipe);
+  const kernels::WeightFormat &fmt = opts.recipe.format();
   if (Error e = fmt.validate())
     return e;
 
@@ -540,8 +542,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       std::string how;
       if (slot.kind == SlotKind::Packed && recipe.needsCalibration())
         how = opts.slotCache && opts.slotCache->contains(slot.name)
-                  ? " (" + recipe.method + ", rounded earlier)"
-                  : " (" + recipe.method + ")";
+                  ? " (" + quant::quantMethodName(recipe.weights.method).str() +
+                        ", rounded earlier)"
+                  : " (" + quant::quantMethodName(recipe.weights.method).str() + ")";
       opts.progress(formatv("[{0}/{1}] {2} {3}{4}", n + 1, order.size(),
                             slot.kind == SlotKind::Packed ? "packing" : "copying",
                             slot.name, how)
@@ -604,7 +607,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
     // quarot rotates online every integer matmul input not already rotated
     // by the folded stream rotation (o_proj's and down_proj's inputs).
     const bool rotateOnline =
-        opts.recipe.quarot && (!stream || stream->readsNorm[i] < 0);
+        opts.recipe.weights.quarot && (!stream || stream->readsNorm[i] < 0);
     const quant::CalibrationStats *stats = nullptr;
     if (recipe.needsCalibration() && opts.calibration) {
       auto it = opts.calibration->find(slot.name);
@@ -628,9 +631,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                                         q->packed.data(),
                                         size_t(q->packed.layout().totalBytes))))
       return e;
-    slot.format = weightFormatFor(recipe).str();
+    slot.format = recipe.format().str();
     slot.lanes = lanes;
-    if (recipe.activations == "static" && weightFormatFor(recipe).isQuantized()) {
+    if (recipe.activations == ActivationMode::Static && recipe.format().isQuantized()) {
       auto scale = staticActivationScale(recipe, slot.name, opts.activationRanges);
       if (!scale)
         return scale.takeError();

@@ -8,44 +8,42 @@ using namespace llvm;
 
 namespace llmc::codegen {
 
+StringRef activationModeName(ActivationMode m) {
+  switch (m) {
+  case ActivationMode::Int8: return "int8";
+  case ActivationMode::F32: return "fp32";
+  case ActivationMode::Static: return "static";
+  }
+  return "?";
+}
+
+std::optional<ActivationMode> parseActivationMode(StringRef name) {
+  if (name == "int8")
+    return ActivationMode::Int8;
+  if (name == "fp32")
+    return ActivationMode::F32;
+  if (name == "static")
+    return ActivationMode::Static;
+  return std::nullopt;
+}
+
 std::string QuantRecipe::str() const {
-  if (type == "fp32" || type == "fp16" || type == "bf16")
-    return quarot ? type + " quarot" : type;
-  std::string s = type;
-  s += groupSize ? " g" + std::to_string(groupSize) : std::string(" per-channel");
-  s += symmetric ? " sym" : " asym";
-  s += " " + scaleType + " scales";
-  if (mseClip)
-    s += " mse-clip";
-  if (method != "rtn")
-    s += " " + method + (actOrder ? " act-order" : "") +
-         (refitScales ? " refit" : "");
-  if (quarot)
-    s += " quarot";
-  s += activations == "fp32"     ? ", fp32 activations"
-       : activations == "static" ? ", static int8 activations (" + actRange + ")"
-                                 : ", int8 activations";
+  std::string s = weights.str();
+  if (!weights.isQuantized())
+    return s;
+  switch (activations) {
+  case ActivationMode::Int8: return s + ", int8 activations";
+  case ActivationMode::F32: return s + ", fp32 activations";
+  case ActivationMode::Static:
+    return s + ", static int8 activations (" + actRange + ")";
+  }
   return s;
 }
 
 Error QuantRecipe::validate() const {
-  if (type != "fp32" && type != "fp16" && type != "bf16" && type != "int8" &&
-      type != "int4" && type != "int3" && type != "int2" && type != "nl4" &&
-      type != "nl2")
-    return createStringError(inconvertibleErrorCode(),
-                             "unknown --quant '%s' (expected fp32, fp16, bf16, "
-                             "int8, int4, int3, int2, nl4 or nl2)",
-                             type.c_str());
-  if (groupSize != 0 && groupSize != 16 && groupSize % 32 != 0)
-    return createStringError(inconvertibleErrorCode(),
-                             "--group-size must be 16 or a multiple of 32 "
-                             "(got %u)",
-                             groupSize);
-  if (activations != "int8" && activations != "fp32" && activations != "static")
-    return createStringError(inconvertibleErrorCode(),
-                             "activations must be int8, fp32 or static (got '%s')",
-                             activations.c_str());
-  if (activations == "static") {
+  if (Error e = weights.validate())
+    return e;
+  if (activations == ActivationMode::Static) {
     StringRef r = actRange;
     double p;
     if (r != "minmax" && !(r.consume_front("p") && !r.getAsDouble(p) && p > 0 && p <= 100))
@@ -53,49 +51,25 @@ Error QuantRecipe::validate() const {
                                "activation range must be minmax or pN with 0 < N "
                                "<= 100 (got '%s')",
                                actRange.c_str());
+    if (weights.quarot)
+      return createStringError(inconvertibleErrorCode(),
+                               "static activations with 'quarot' are not "
+                               "supported: its online input rotations change "
+                               "the range");
   }
-  if (method != "rtn" && method != "gptq" && method != "awq" && method != "quip")
-    return createStringError(inconvertibleErrorCode(),
-                             "unknown quantization method '%s' (expected rtn, "
-                             "gptq, awq or quip)",
-                             method.c_str());
-  if (refitScales && method != "gptq" && method != "quip")
-    return createStringError(inconvertibleErrorCode(),
-                             "'refit' needs the gptq or quip method (got %s)",
-                             method.c_str());
-  if (actOrder && method != "gptq" && method != "quip")
-    return createStringError(inconvertibleErrorCode(),
-                             "act-order applies to gptq and quip only");
-  if (quarot && (method == "quip" || method == "awq"))
-    return createStringError(inconvertibleErrorCode(),
-                             "quarot does not combine with '%s' (use gptq or "
-                             "rtn: quarot rotates every matmul input itself)",
-                             method.c_str());
-  if (quarot && activations == "static")
-    return createStringError(inconvertibleErrorCode(),
-                             "static activations with 'quarot' are not "
-                             "supported: its online input rotations change "
-                             "the range");
-  if (scaleType != "f16" && scaleType != "f32" && scaleType != "bf16")
-    return createStringError(inconvertibleErrorCode(),
-                             "unknown scale type '%s'", scaleType.c_str());
   return Error::success();
 }
 
-kernels::WeightFormat weightFormatFor(const QuantRecipe &r) {
-  using namespace kernels;
-  if (r.type == "fp16")
-    return WeightFormat::floating(WeightType::F16);
-  if (r.type == "bf16")
-    return WeightFormat::floating(WeightType::BF16);
-  if (r.type == "fp32")
-    return WeightFormat::floating(WeightType::F32);
-  ScaleType st = r.scaleType == "f32"    ? ScaleType::F32
-                 : r.scaleType == "bf16" ? ScaleType::BF16
-                                         : ScaleType::F16;
-  // Quantized types are named as weightTypeName spells them ("int4", "nl4").
-  WeightType t = parseWeightTypeName(r.type).value_or(WeightType::Int4);
-  return WeightFormat::quantized(t, r.groupSize, r.symmetric, st);
+// The manifest spells weight types as --quant does: fp32/fp16/bf16 for float
+// weights, weightTypeName's names for quantized ones.
+static std::string recipeTypeName(const kernels::WeightFormat &f) {
+  using kernels::WeightType;
+  switch (f.type) {
+  case WeightType::F32: return "fp32";
+  case WeightType::F16: return "fp16";
+  case WeightType::BF16: return "bf16";
+  default: return kernels::weightTypeName(f.type).str();
+  }
 }
 
 json::Value Manifest::toJSON() const {
@@ -164,19 +138,20 @@ json::Value Manifest::toJSON() const {
                               {"l3", int64_t(target.caches.l3)},
                               {"cores", int64_t(target.cores)},
                               {"kernel_tier", tier}}},
-      {"recipe", json::Object{{"quant", recipe.type},
-                              {"group_size", int64_t(recipe.groupSize)},
-                              {"symmetric", recipe.symmetric},
-                              {"scale_type", recipe.scaleType},
-                              {"mse_clip", recipe.mseClip},
-                              {"activations", recipe.activations},
-                              {"activation_range", recipe.actRange},
-                              {"weight_format", format},
-                              {"description", recipe.str()},
-                              {"method", recipe.method},
-                              {"act_order", recipe.actOrder},
-                              {"refit_scales", recipe.refitScales},
-                              {"quarot", recipe.quarot}}},
+      {"recipe",
+       json::Object{{"quant", recipeTypeName(recipe.format())},
+                    {"group_size", int64_t(recipe.format().groupSize)},
+                    {"symmetric", recipe.format().symmetric},
+                    {"scale_type", kernels::scaleTypeName(recipe.format().scaleType)},
+                    {"mse_clip", recipe.weights.mseClip},
+                    {"activations", activationModeName(recipe.activations)},
+                    {"activation_range", recipe.actRange},
+                    {"weight_format", format},
+                    {"description", recipe.str()},
+                    {"method", quant::quantMethodName(recipe.weights.method)},
+                    {"act_order", recipe.weights.actOrder},
+                    {"refit_scales", recipe.weights.refitScales},
+                    {"quarot", recipe.weights.quarot}}},
       {"tokenizer", json::Object{{"kind", tokenizerKind}}},
       {"program", json::Object{{"kind", "plan"},
                                {"section", kPlanSection},
@@ -190,6 +165,49 @@ json::Value Manifest::toJSON() const {
   if (residualRotation.kind() != json::Value::Null)
     root["residual_rotation"] = residualRotation;
   return root;
+}
+
+// The manifest's "recipe" object: the type through parseQuantSpec (its
+// spellings and defaults), the other fields set on the result, then the whole
+// checked as --quant's are.
+static Expected<QuantRecipe> parseRecipe(const json::Object &o) {
+  auto fail = [](const Twine &m) {
+    return createStringError(inconvertibleErrorCode(), "recipe: %s",
+                             m.str().c_str());
+  };
+  QuantRecipe r;
+  auto spec = quant::parseQuantSpec(o.getString("quant").value_or("fp32"));
+  if (!spec)
+    return spec.takeError();
+  r.weights = *spec;
+  quant::QuantSpec &w = r.weights;
+  if (w.isQuantized()) {
+    w.format.groupSize = unsigned(o.getInteger("group_size").value_or(0));
+    w.format.symmetric = o.getBoolean("symmetric").value_or(true);
+    StringRef st = o.getString("scale_type").value_or("f16");
+    std::optional<kernels::ScaleType> t = kernels::parseScaleTypeName(st);
+    if (!t)
+      return fail("unknown scale type '" + st + "'");
+    w.format.scaleType = *t;
+  }
+  w.mseClip = o.getBoolean("mse_clip").value_or(false);
+  StringRef method = o.getString("method").value_or("rtn");
+  std::optional<quant::QuantMethod> m = quant::parseQuantMethodName(method);
+  if (!m)
+    return fail("unknown method '" + method + "'");
+  w.method = *m;
+  w.actOrder = o.getBoolean("act_order").value_or(false);
+  w.refitScales = o.getBoolean("refit_scales").value_or(false);
+  w.quarot = o.getBoolean("quarot").value_or(false);
+  StringRef acts = o.getString("activations").value_or("int8");
+  std::optional<ActivationMode> mode = parseActivationMode(acts);
+  if (!mode)
+    return fail("unknown activations '" + acts + "'");
+  r.activations = *mode;
+  r.actRange = o.getString("activation_range").value_or("minmax").str();
+  if (Error e = r.validate())
+    return fail(toString(std::move(e)));
+  return r;
 }
 
 Expected<Manifest> Manifest::parse(StringRef text) {
@@ -235,18 +253,7 @@ Expected<Manifest> Manifest::parse(StringRef text) {
     return fail(toString(t.takeError()));
   m.target = *t;
   m.tier = target->getString("kernel_tier").value_or("").str();
-  m.recipe.type = recipe->getString("quant").value_or("fp32").str();
-  m.recipe.groupSize = unsigned(recipe->getInteger("group_size").value_or(0));
-  m.recipe.symmetric = recipe->getBoolean("symmetric").value_or(true);
-  m.recipe.scaleType = recipe->getString("scale_type").value_or("f16").str();
-  m.recipe.mseClip = recipe->getBoolean("mse_clip").value_or(false);
-  m.recipe.activations = recipe->getString("activations").value_or("int8").str();
-  m.recipe.actRange = recipe->getString("activation_range").value_or("minmax").str();
-  m.recipe.method = recipe->getString("method").value_or("rtn").str();
-  m.recipe.actOrder = recipe->getBoolean("act_order").value_or(false);
-  m.recipe.refitScales = recipe->getBoolean("refit_scales").value_or(false);
-  m.recipe.quarot = recipe->getBoolean("quarot").value_or(false);
-  if (Error e = m.recipe.validate())
+  if (Error e = parseRecipe(*recipe).moveInto(m.recipe))
     return fail(toString(std::move(e)));
   m.format = recipe->getString("weight_format").value_or("").str();
   if (const json::Object *tok = root->getObject("tokenizer"))

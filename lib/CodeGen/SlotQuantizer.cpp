@@ -17,13 +17,15 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
                                         const quant::CalibrationStats *stats,
                                         IsaTier tier, uint64_t seed,
                                         bool rotateInput) {
-  kernels::WeightFormat fmt = weightFormatFor(recipe);
+  using quant::QuantMethod;
+  const quant::QuantSpec &spec = recipe.weights;
+  const kernels::WeightFormat &fmt = spec.format;
   if (Error e = fmt.validate())
     return std::move(e);
   SlotQuantization out;
   const bool rotate =
-      fmt.isQuantized() && (rotateInput || recipe.method == "quip");
-  if (rotate && recipe.method == "awq")
+      fmt.isQuantized() && (rotateInput || spec.method == QuantMethod::Incoherent);
+  if (rotate && spec.method == QuantMethod::AWQ)
     return createStringError(inconvertibleErrorCode(),
                              "awq cannot quantize a rotated input");
   auto pack = [&](Expected<kernels::QuantizedWeights> q) -> Error {
@@ -47,7 +49,7 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
       W = rotated.data();
       out.rotationSeed = seed;
     }
-    if (!recipe.mseClip || !fmt.isQuantized()) {
+    if (!spec.mseClip || !fmt.isQuantized()) {
       auto p = kernels::packWeights(W, N, K, fmt, tier);
       if (!p)
         return p.takeError();
@@ -65,7 +67,7 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
     return createStringError(inconvertibleErrorCode(),
                              "--quant method '%s' needs calibration statistics "
                              "of this weight's input (--calib FILE)",
-                             recipe.method.c_str());
+                             quant::quantMethodName(spec.method).data());
   if (stats->inputSize() != K)
     return createStringError(inconvertibleErrorCode(),
                              "calibration statistics are for %lld inputs, the "
@@ -75,7 +77,7 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
   // that best reproduce the fp32 model's outputs from this model's inputs.
   std::vector<float> matched;
   if (stats->hasReference()) {
-    if (recipe.method == "awq")
+    if (spec.method == QuantMethod::AWQ)
       return createStringError(inconvertibleErrorCode(),
                                "awq does not take paired calibration statistics");
     auto m = quant::matchReferenceOutputs(W, N, K, *stats);
@@ -85,12 +87,12 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
     W = matched.data();
   }
   quant::GPTQOptions g;
-  g.actOrder = recipe.actOrder;
-  g.clipSteps = recipe.mseClip ? 20 : 1;
+  g.actOrder = spec.actOrder;
+  g.clipSteps = spec.mseClip ? 20 : 1;
   // Two rounds of scale refitting: one and three gave stories260K's int4
   // gptq perplexity within 0.02% of each other.
-  g.refitRounds = recipe.refitScales ? 2 : 0;
-  if (recipe.method == "gptq" && !rotate) {
+  g.refitRounds = spec.refitScales ? 2 : 0;
+  if (spec.method == QuantMethod::GPTQ && !rotate) {
     auto r = quant::gptqQuantize(W, N, K, stats->hessian(), fmt, g);
     if (!r)
       return r.takeError();
@@ -103,7 +105,7 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
     if (Error e = pack(std::move(r->weights)))
       return std::move(e);
     out.rotationSeed = seed;
-  } else if (recipe.method == "awq") {
+  } else if (spec.method == QuantMethod::AWQ) {
     // AWQ's own clipping search is part of the method (AWQOptions).
     auto r = quant::awqQuantize(W, N, K, *stats, fmt);
     if (!r)
@@ -113,8 +115,8 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
     out.awqScales = std::move(r->scales);
   } else {
     return createStringError(inconvertibleErrorCode(),
-                             "unknown quantization method '%s'",
-                             recipe.method.c_str());
+                             "quantization method '%s' is not handled here",
+                             quant::quantMethodName(spec.method).data());
   }
   return std::move(out);
 }

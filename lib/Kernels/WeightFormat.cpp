@@ -79,8 +79,15 @@ std::optional<WeightType> parseWeightTypeName(StringRef name) {
   return std::nullopt;
 }
 
-static StringRef scaleName(ScaleType t) {
+StringRef scaleTypeName(ScaleType t) {
   return t == ScaleType::F32 ? "f32" : t == ScaleType::F16 ? "f16" : "bf16";
+}
+
+std::optional<ScaleType> parseScaleTypeName(StringRef name) {
+  for (ScaleType t : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
+    if (name == scaleTypeName(t))
+      return t;
+  return std::nullopt;
 }
 
 std::string WeightFormat::str() const {
@@ -89,7 +96,7 @@ std::string WeightFormat::str() const {
     return s;
   s += groupSize ? "_g" + std::to_string(groupSize) : std::string("_pc");
   s += symmetric ? "_sym_" : "_asym_";
-  s += scaleName(scaleType).str();
+  s += scaleTypeName(scaleType).str();
   return s;
 }
 
@@ -116,7 +123,7 @@ Expected<WeightFormat> parseWeightFormat(StringRef text) {
     return bad();
   std::optional<ScaleType> scale;
   for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
-    if (parts[3] == scaleName(s))
+    if (parts[3] == scaleTypeName(s))
       scale = s;
   if (!scale)
     return bad();

@@ -23,8 +23,12 @@ StringRef quantMethodName(QuantMethod m) {
   return "?";
 }
 
-static StringRef scaleTypeName(ScaleType t) {
-  return t == ScaleType::F32 ? "f32" : t == ScaleType::F16 ? "f16" : "bf16";
+std::optional<QuantMethod> parseQuantMethodName(StringRef name) {
+  for (QuantMethod m : {QuantMethod::RTN, QuantMethod::GPTQ, QuantMethod::AWQ,
+                        QuantMethod::Incoherent})
+    if (name == quantMethodName(m))
+      return m;
+  return std::nullopt;
 }
 
 std::string QuantSpec::str() const {
@@ -38,7 +42,7 @@ std::string QuantSpec::str() const {
   s += format.groupSize ? ":g" + std::to_string(format.groupSize)
                         : std::string(":pc");
   s += format.symmetric ? ":sym:" : ":asym:";
-  s += scaleTypeName(format.scaleType).str();
+  s += kernels::scaleTypeName(format.scaleType).str();
   if (mseClip)
     s += ":mse";
   if (method != QuantMethod::RTN)
@@ -50,6 +54,32 @@ std::string QuantSpec::str() const {
   if (quarot)
     s += ":quarot";
   return s;
+}
+
+Error QuantSpec::validate() const {
+  auto fail = [](const Twine &msg) {
+    return createStringError(inconvertibleErrorCode(), msg);
+  };
+  if (!format.isQuantized() &&
+      (method != QuantMethod::RTN || mseClip || actOrder || refitScales))
+    return fail("float weights take no quantization options but 'quarot'");
+  if (actOrder && method != QuantMethod::GPTQ &&
+      method != QuantMethod::Incoherent)
+    return fail("'actorder' needs 'gptq' or 'quip'");
+  if (refitScales && method != QuantMethod::GPTQ &&
+      method != QuantMethod::Incoherent)
+    return fail("'refit' needs 'gptq' or 'quip'");
+  // quarot rotates every quantized matmul input already (the residual
+  // stream's readers through the folded rotation, the others online), so
+  // quip's per-matmul rotation would be a second one; AWQ's channel scales
+  // would have to be folded into norms whose weights quarot sets to 1.
+  if (quarot && method == QuantMethod::Incoherent)
+    return fail("'quarot' already rotates every matmul input: use "
+                "'gptq:quarot' (LDLQ is GPTQ in the rotated basis) instead of "
+                "'quip:quarot'");
+  if (quarot && method == QuantMethod::AWQ)
+    return fail("'quarot' does not combine with 'awq'");
+  return format.validate();
 }
 
 static Error specError(StringRef text, const Twine &msg) {
@@ -115,12 +145,10 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
       if (Error e = once(seenSym, "sym/asym"))
         return std::move(e);
       f.symmetric = t == "sym";
-    } else if (t == "f32" || t == "f16" || t == "bf16") {
+    } else if (std::optional<ScaleType> st = kernels::parseScaleTypeName(t)) {
       if (Error e = once(seenScale, "scale dtype"))
         return std::move(e);
-      f.scaleType = t == "f32"   ? ScaleType::F32
-                    : t == "f16" ? ScaleType::F16
-                                 : ScaleType::BF16;
+      f.scaleType = *st;
     } else if (t == "mse") {
       if (spec.mseClip)
         return specError(text, "'" + raw + "' given twice");
@@ -133,13 +161,10 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
       if (spec.refitScales)
         return specError(text, "'" + raw + "' given twice");
       spec.refitScales = true;
-    } else if (t == "rtn" || t == "gptq" || t == "awq" || t == "quip") {
+    } else if (std::optional<QuantMethod> m = parseQuantMethodName(t)) {
       if (Error e = once(seenMethod, "method"))
         return std::move(e);
-      spec.method = t == "rtn"    ? QuantMethod::RTN
-                    : t == "gptq" ? QuantMethod::GPTQ
-                    : t == "awq"  ? QuantMethod::AWQ
-                                  : QuantMethod::Incoherent;
+      spec.method = *m;
     } else {
       return specError(text, "unknown option '" + raw +
                                  "' (expected gN, pc, sym, asym, f32, f16, "
@@ -153,23 +178,7 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
     if (!seenScale)
       f.scaleType = f.groupSize ? ScaleType::F16 : ScaleType::F32;
   }
-  if (spec.actOrder && spec.method != QuantMethod::GPTQ &&
-      spec.method != QuantMethod::Incoherent)
-    return specError(text, "'actorder' needs 'gptq' or 'quip'");
-  if (spec.refitScales && spec.method != QuantMethod::GPTQ &&
-      spec.method != QuantMethod::Incoherent)
-    return specError(text, "'refit' needs 'gptq' or 'quip'");
-  // quarot rotates every quantized matmul input already (the residual
-  // stream's readers through the folded rotation, the others online), so
-  // quip's per-matmul rotation would be a second one; AWQ's channel scales
-  // would have to be folded into norms whose weights quarot sets to 1.
-  if (spec.quarot && spec.method == QuantMethod::Incoherent)
-    return specError(text, "'quarot' already rotates every matmul input: use "
-                           "'gptq:quarot' (LDLQ is GPTQ in the rotated basis) "
-                           "instead of 'quip:quarot'");
-  if (spec.quarot && spec.method == QuantMethod::AWQ)
-    return specError(text, "'quarot' does not combine with 'awq'");
-  if (Error e = f.validate())
+  if (Error e = spec.validate())
     return specError(text, toString(std::move(e)));
   return spec;
 }

@@ -301,7 +301,7 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
     d.format = *fmt;
     d.tier = tier;
     d.allowAvxVnni = host->hasAvxVnni();
-    d.act = fmt->isQuantized() && m->manifest_.recipe.activations != "fp32"
+    d.act = fmt->isQuantized() && m->manifest_.recipe.activations != codegen::ActivationMode::F32
                 ? kernels::ActPath::Int8
                 : kernels::ActPath::F32;
     if (d.act == kernels::ActPath::Int8)

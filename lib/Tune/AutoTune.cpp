@@ -22,7 +22,7 @@ using namespace llvm;
 namespace llmc::tune {
 
 double bitsPerWeight(const codegen::QuantRecipe &r, int64_t K) {
-  return codegen::weightFormatFor(r).storedBitsPerWeight(unsigned(K));
+  return r.format().storedBitsPerWeight(unsigned(K));
 }
 
 std::string percentChange(double value, double reference) {
@@ -35,21 +35,15 @@ std::vector<codegen::QuantRecipe> defaultLadder() {
   // most accurate rounding of lib/Quant on real models (docs/QUANTIZATION.md).
   // Symmetric 2- and 4-bit rungs use the non-uniform levels (nl2, nl4): more
   // accurate than int2/int4 symmetric at the same bits.
-  auto q = [](const char *type, unsigned g, bool sym) {
+  auto q = [](StringRef spec) {
     codegen::QuantRecipe r;
-    r.type = type;
-    r.groupSize = g;
-    r.symmetric = sym;
-    r.method = "quip";
-    r.actOrder = true;
-    r.mseClip = true;
+    r.weights = cantFail(quant::parseQuantSpec(spec));
     return r;
   };
-  codegen::QuantRecipe fp16;
-  fp16.type = "fp16";
-  return {q("nl2", 32, true), q("int2", 32, false), q("int3", 32, false),
-          q("nl4", 64, true), q("nl4", 32, true),  q("int4", 32, false),
-          q("int8", 32, true), fp16};
+  return {q("nl2:g32:quip:mse:actorder"),  q("int2:g32:asym:quip:mse:actorder"),
+          q("int3:g32:asym:quip:mse:actorder"), q("nl4:g64:quip:mse:actorder"),
+          q("nl4:g32:quip:mse:actorder"),  q("int4:g32:asym:quip:mse:actorder"),
+          q("int8:g32:sym:quip:mse:actorder"), q("fp16")};
 }
 
 namespace {

@@ -36,7 +36,7 @@ Error calibrateSequentially(mlir::ModuleOp module, codegen::CompileOptions optio
       return r.takeError();
     if (!r->needsCalibration()) // e.g. an fp16 or round-to-nearest rule
       continue;
-    if (r->method == "awq")
+    if (r->weights.method == quant::QuantMethod::AWQ)
       return createStringError(inconvertibleErrorCode(),
                                "sequential calibration applies to gptq and "
                                "quip, not awq ('%s'): its scales folded into "
@@ -69,10 +69,10 @@ Error calibrateSequentially(mlir::ModuleOp module, codegen::CompileOptions optio
       auto r = userRecipe ? userRecipe(name) : Expected<codegen::QuantRecipe>(options.recipe);
       auto at = position.find(name);
       if (r && at != position.end() && at->second > k) {
-        r->method = "rtn";
-        r->actOrder = false;
-        r->refitScales = false;
-        r->mseClip = false;
+        r->weights.method = quant::QuantMethod::RTN;
+        r->weights.actOrder = false;
+        r->weights.refitScales = false;
+        r->weights.mseClip = false;
       }
       return r;
     };

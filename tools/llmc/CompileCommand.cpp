@@ -176,42 +176,23 @@ static cl::opt<TuneSensitivity> tuneSensitivity(
                           "quantized (layers x formats extra models)")),
     cl::init(TuneSensitivity::Proxy), cl::sub(llmc::cli::compileCmd));
 
-// A lib/Quant spec as the code generator's recipe.
+// A lib/Quant spec and --activations as the code generator's recipe.
 static Expected<llmc::codegen::QuantRecipe>
 recipeFromSpec(const llmc::quant::QuantSpec &spec) {
-  using llmc::kernels::ScaleType;
-  using llmc::kernels::WeightType;
-  using llmc::quant::QuantMethod;
   llmc::codegen::QuantRecipe r;
-  switch (spec.method) {
-  case QuantMethod::RTN: r.method = "rtn"; break;
-  case QuantMethod::GPTQ: r.method = "gptq"; break;
-  case QuantMethod::AWQ: r.method = "awq"; break;
-  case QuantMethod::Incoherent: r.method = "quip"; break;
-  }
-  r.actOrder = spec.actOrder;
-  r.refitScales = spec.refitScales;
-  r.quarot = spec.quarot;
-  // Recipes spell float types fp32/fp16/bf16, quantized ones as
-  // weightTypeName does.
-  switch (spec.format.type) {
-  case WeightType::F32: r.type = "fp32"; break;
-  case WeightType::F16: r.type = "fp16"; break;
-  case WeightType::BF16: r.type = "bf16"; break;
-  default: r.type = llmc::kernels::weightTypeName(spec.format.type).str(); break;
-  }
-  r.groupSize = spec.format.groupSize;
-  r.symmetric = spec.format.symmetric;
-  r.scaleType = spec.format.scaleType == ScaleType::F32    ? "f32"
-                : spec.format.scaleType == ScaleType::BF16 ? "bf16"
-                                                           : "f16";
-  r.mseClip = spec.mseClip;
+  r.weights = spec;
   // --activations=int8 | fp32 | static[:minmax|:pN]
-  StringRef acts = activations;
-  auto [actKind, actRange] = acts.split(':');
-  r.activations = actKind.str();
+  auto [actKind, actRange] = StringRef(activations).split(':');
+  std::optional<llmc::codegen::ActivationMode> mode =
+      llmc::codegen::parseActivationMode(actKind);
+  if (!mode)
+    return createStringError(inconvertibleErrorCode(),
+                             "--activations must be int8, fp32 or static "
+                             "(got '%s')",
+                             activations.c_str());
+  r.activations = *mode;
   if (!actRange.empty()) {
-    if (actKind != "static")
+    if (*mode != llmc::codegen::ActivationMode::Static)
       return createStringError(inconvertibleErrorCode(),
                                "--activations=%s: only static takes a range",
                                activations.c_str());
@@ -304,9 +285,9 @@ calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
   // costs nothing, and its H are exact. (When the dataflow does not allow
   // folding, both compiles fall back alike and the statistics stay unrotated;
   // online rotations are applied to W and H by the quantizer, as for quip.)
-  const bool quarot = co.recipe.quarot;
+  const bool quarot = co.recipe.weights.quarot;
   co.recipe = llmc::codegen::QuantRecipe{}; // fp32
-  co.recipe.quarot = quarot;
+  co.recipe.weights.quarot = quarot;
   co.recipeFor = nullptr;
   co.calibration = nullptr;
   auto progress = co.progress;
@@ -346,23 +327,6 @@ calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
   run->stats = std::move(data->stats);
   run->ranges = std::move(data->ranges);
   return std::move(run);
-}
-
-// The --quant spelling of a recipe (what the recipe file holds): the inverse
-// of recipeFromSpec, spelled by QuantSpec::str so that it parses back.
-static std::string specString(const llmc::codegen::QuantRecipe &r) {
-  using llmc::quant::QuantMethod;
-  llmc::quant::QuantSpec spec;
-  spec.format = llmc::codegen::weightFormatFor(r);
-  spec.method = r.method == "gptq"   ? QuantMethod::GPTQ
-                : r.method == "awq"  ? QuantMethod::AWQ
-                : r.method == "quip" ? QuantMethod::Incoherent
-                                     : QuantMethod::RTN;
-  spec.mseClip = r.mseClip;
-  spec.actOrder = r.actOrder;
-  spec.refitScales = r.refitScales;
-  spec.quarot = r.quarot;
-  return spec.str();
 }
 
 // --accuracy-goal as a fraction: "1%" or "0.01".
@@ -429,7 +393,7 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
   json::Array rules;
   for (const auto &[slot, recipe] : r->slots)
     rules.push_back(json::Object{{"match", StringRef(slot).split('+').first},
-                                 {"quant", specString(recipe)}});
+                                 {"quant", recipe.weights.str()}});
   json::Object file{{"default", "fp32"}, {"rules", std::move(rules)}};
   co.tuning = json::Object{{"goal", goal},
                            {"metric", "perplexity on held-out calibration text"},
@@ -641,7 +605,7 @@ int llmc::cli::runCompile() {
     return co.recipe;
   };
   auto staticActs = [](const llmc::codegen::QuantRecipe &r) {
-    return r.activations == "static";
+    return r.activations == llmc::codegen::ActivationMode::Static;
   };
   bool needsCalibration =
       tuneAuto || recipe->needsCalibration() || staticActs(*recipe);

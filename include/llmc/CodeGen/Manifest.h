@@ -12,10 +12,12 @@
 
 #include "llmc/CodeGen/Plan.h"
 #include "llmc/Kernels/WeightFormat.h"
+#include "llmc/Quant/Recipe.h"
 #include "llmc/Target/Target.h"
 
 #include "llvm/Support/JSON.h"
 
+#include <optional>
 #include <string>
 
 namespace llmc::codegen {
@@ -23,53 +25,41 @@ namespace llmc::codegen {
 /// Section holding the ProgramPlan (JSON).
 constexpr const char *kPlanSection = "plan";
 
-/// --quant, --group-size, --sym/--asym.
-struct QuantRecipe {
-  std::string type = "fp32"; ///< fp32 | fp16 | bf16 | int8 | int4 | int3 | int2
-  unsigned groupSize = 32;   ///< 0 = per output channel
-  bool symmetric = true;
-  /// Scale dtype of quantized formats: "f16" (default), "f32" or "bf16".
-  std::string scaleType = "f16";
-  /// Choose each group's range by a clipping search minimising the squared
-  /// error (lib/Quant's quantizeWeightsMSE) instead of plain min/max.
-  bool mseClip = false;
-  /// Activations of integer-weight matmuls: "int8" quantizes them per row and
-  /// group at run time (TFLite's "dynamic range" mode: int8 dot products,
-  /// fastest), "fp32" keeps them in fp32 and dequantizes the weights in
-  /// registers (weight-only quantization: most accurate).
-  std::string activations = "int8";
-  /// "static": int8 activations with per-tensor scales calibrated from
-  /// --calib text (TFLite's "full integer" mode, at every matmul input; the
-  /// glue between matmuls stays fp32). `actRange` picks each tensor's range:
-  /// "minmax" (largest |x| seen) or "pN" (the N-th percentile of |x|).
-  std::string actRange = "minmax";
-  /// How integer weights are rounded: "rtn" (round to nearest), "gptq"
-  /// (second-order error feedback), "awq" (activation-aware channel scales)
-  /// or "quip" (randomized Hadamard rotation + LDLQ). All but rtn need
-  /// calibration statistics (CompileOptions::calibration).
-  std::string method = "rtn";
-  /// GPTQ/QuIP: visit columns by decreasing Hessian diagonal (static groups).
-  bool actOrder = false;
-  /// gptq/quip: refit each group's scale by least squares for the rounded
-  /// codes and round again (quant::GPTQOptions::refitRounds).
-  bool refitScales = false;
-  /// QuaRot (whole model): rotate the residual stream by an orthogonal Q
-  /// folded into the embedding, the norms' readers and the residual writers
-  /// (CodeGen/ResidualStream.h), and rotate the inputs of the other integer
-  /// matmuls online. Falls back to an online rotation of every integer
-  /// matmul's input when the model's dataflow does not allow the folding.
-  bool quarot = false;
+/// How the inputs of integer-weight matmuls are computed with.
+enum class ActivationMode : uint8_t {
+  /// Quantized per row and group at run time (TFLite's "dynamic range"
+  /// mode): int8 dot products, fastest.
+  Int8,
+  /// Kept in fp32, the weights dequantized in registers (weight-only
+  /// quantization): most accurate.
+  F32,
+  /// int8 with per-tensor scales calibrated from --calib text (TFLite's
+  /// "full integer" mode, at every matmul input; the glue between matmuls
+  /// stays fp32).
+  Static,
+};
+/// "int8", "fp32", "static" (the --activations and manifest spelling).
+llvm::StringRef activationModeName(ActivationMode m);
+std::optional<ActivationMode> parseActivationMode(llvm::StringRef name);
 
+/// What the code generator applies to one weight: the lib/Quant spec (format,
+/// rounding method and its options; --quant, --group-size, --sym/--asym) and
+/// how the matmul's activations are computed (--activations).
+struct QuantRecipe {
+  quant::QuantSpec weights; ///< fp32 ("keep") unless set
+  ActivationMode activations = ActivationMode::Int8;
+  /// Static activations: each tensor's range, "minmax" (largest |x| seen) or
+  /// "pN" (the N-th percentile of |x|).
+  std::string actRange = "minmax";
+
+  const kernels::WeightFormat &format() const { return weights.format; }
   bool needsCalibration() const {
-    return method != "rtn" && type != "fp32" && type != "fp16" && type != "bf16";
+    return weights.isQuantized() && weights.needsCalibration();
   }
-  /// "int4 g32 sym f16 scales" etc.
+  /// "int4:g32:sym:f16:gptq:actorder, int8 activations" etc.
   std::string str() const;
   llvm::Error validate() const;
 };
-
-/// The kernels' weight format for a recipe.
-kernels::WeightFormat weightFormatFor(const QuantRecipe &r);
 
 struct Manifest {
   const ProgramPlan *plan = nullptr; ///< for writing

@@ -153,6 +153,10 @@ unsigned scaleBytes(ScaleType t);
 llvm::StringRef weightTypeName(WeightType t);
 /// Inverse of weightTypeName; nullopt for any other text.
 std::optional<WeightType> parseWeightTypeName(llvm::StringRef name);
+/// "f32", "f16", "bf16".
+llvm::StringRef scaleTypeName(ScaleType t);
+/// Inverse of scaleTypeName; nullopt for any other text.
+std::optional<ScaleType> parseScaleTypeName(llvm::StringRef name);
 
 } // namespace kernels
 } // namespace llmc

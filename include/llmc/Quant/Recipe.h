@@ -27,6 +27,7 @@
 #include "llmc/Kernels/WeightFormat.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ enum class QuantMethod : uint8_t {
   Incoherent, ///< randomized Hadamard + LDLQ, QuIP/QuIP# style (Hadamard.h)
 };
 llvm::StringRef quantMethodName(QuantMethod m);
+/// The inverse of quantMethodName ("rtn", "gptq", "awq", "quip").
+std::optional<QuantMethod> parseQuantMethodName(llvm::StringRef name);
 
 struct QuantSpec {
   /// F32 means "keep as is" (not quantized).
@@ -62,6 +65,9 @@ struct QuantSpec {
   /// Canonical spelling, e.g. "int4:g32:sym:f16:gptq:actorder"; parses back
   /// to an equal spec.
   std::string str() const;
+  /// The combinations parseQuantSpec accepts: the format is valid, actorder
+  /// and refit go with gptq or quip, quarot with neither quip nor awq.
+  llvm::Error validate() const;
   bool operator==(const QuantSpec &o) const {
     return format == o.format && method == o.method && mseClip == o.mseClip &&
            actOrder == o.actOrder && refitScales == o.refitScales &&

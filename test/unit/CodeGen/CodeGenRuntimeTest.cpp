@@ -280,7 +280,7 @@ TEST_F(CodeGenRuntimeTest, ChunkedPrefill) {
 // only) still sees the fp32 inputs, the later ones do not.
 TEST_F(CodeGenRuntimeTest, PairedCalibrationStats) {
   codegen::CompileOptions q;
-  q.recipe.type = "int4";
+  q.recipe.weights = cantFail(quant::parseQuantSpec("int4"));
   auto fp32 = runtime::Model::load(bundle("paired-f32.llmc"));
   auto int4 = runtime::Model::load(bundle("paired-int4.llmc", q));
   ASSERT_TRUE(fp32 && int4);
@@ -322,8 +322,7 @@ TEST_F(CodeGenRuntimeTest, PairedCalibrationStats) {
 // second compile packs the stored bytes and writes the same bundle.
 TEST_F(CodeGenRuntimeTest, SlotCacheReusesKeptSlots) {
   codegen::CompileOptions q;
-  q.recipe.type = "int4";
-  q.recipe.mseClip = true;
+  q.recipe.weights = cantFail(quant::parseQuantSpec("int4:mse"));
   codegen::SlotCache cache;
   auto plan = codegen::planModule(*module_, q);
   ASSERT_TRUE(static_cast<bool>(plan));
@@ -360,7 +359,7 @@ TEST_F(CodeGenRuntimeTest, SlotCacheReusesKeptSlots) {
 
 TEST_F(CodeGenRuntimeTest, ConcurrentSessionsAgree) {
   codegen::CompileOptions opts;
-  opts.recipe.type = "int4";
+  opts.recipe.weights = cantFail(quant::parseQuantSpec("int4"));
   std::string path = bundle("int4.llmc", opts);
   auto model = runtime::Model::load(path);
   ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
@@ -422,24 +421,63 @@ TEST_F(CodeGenRuntimeTest, CApiErrors) {
 
 } // namespace
 
-// A manifest's recipe is validated when the bundle loads: options that only
-// calibrated rounding has are refused with round to nearest.
-TEST(QuantRecipeValidate, RefitAndActOrderNeedGptqOrQuip) {
-  codegen::QuantRecipe r;
-  r.type = "int4";
-  r.method = "rtn";
-  r.refitScales = true;
-  EXPECT_NE(llvm::toString(r.validate()).find("'refit' needs the gptq or quip method (got rtn)"),
+// A manifest's recipe is validated when the bundle loads, as --quant is:
+// options that only calibrated rounding has are refused with round to
+// nearest, and unknown names are errors, not defaults.
+TEST(ManifestRecipe, ValidatedOnLoad) {
+  auto parse = [](const std::string &recipe) {
+    return codegen::Manifest::parse(R"({"model": {"dim": 8}, "target": {"cpu": "x86-64"},
+                                        "recipe": )" + recipe + "}");
+  };
+  auto error = [&](const std::string &recipe) {
+    auto m = parse(recipe);
+    return m ? std::string("(accepted)") : llvm::toString(m.takeError());
+  };
+  EXPECT_NE(error(R"({"quant": "int4", "group_size": 32, "method": "rtn", "refit_scales": true})")
+                .find("'refit' needs 'gptq' or 'quip'"),
             std::string::npos);
-  r.refitScales = false;
-  r.actOrder = true;
-  EXPECT_NE(llvm::toString(r.validate()).find("act-order applies to gptq and quip only"),
+  EXPECT_NE(error(R"({"quant": "int4", "group_size": 32, "act_order": true})")
+                .find("'actorder' needs 'gptq' or 'quip'"),
             std::string::npos);
+  EXPECT_NE(error(R"({"quant": "int4", "group_size": 32, "method": "sgd"})")
+                .find("unknown method 'sgd'"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"quant": "int4", "group_size": 32, "activations": "int4"})")
+                .find("unknown activations 'int4'"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"quant": "int4", "group_size": 32, "scale_type": "f8"})")
+                .find("unknown scale type 'f8'"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"quant": "int5"})").find("unknown weight type 'int5'"), std::string::npos);
+  EXPECT_NE(error(R"({"quant": "int4", "group_size": 20})").find("group"), std::string::npos);
+  // Every field read back as written.
   for (const char *m : {"gptq", "quip"}) {
-    r.method = m;
-    r.refitScales = true;
-    llvm::Error ok = r.validate();
-    EXPECT_FALSE(static_cast<bool>(ok)) << llvm::toString(std::move(ok));
+    auto ok = parse(std::string(R"({"quant": "nl4", "group_size": 64, "symmetric": true,
+        "scale_type": "bf16", "mse_clip": true, "method": ")") + m +
+                    R"(", "act_order": true, "refit_scales": true,
+        "activations": "static", "activation_range": "p99.9"})");
+    ASSERT_TRUE(static_cast<bool>(ok)) << llvm::toString(ok.takeError());
+    EXPECT_EQ(ok->recipe.weights.str(), std::string("nl4:g64:sym:bf16:mse:") + m + ":actorder:refit");
+    EXPECT_EQ(ok->recipe.activations, codegen::ActivationMode::Static);
+    EXPECT_EQ(ok->recipe.actRange, "p99.9");
+  }
+}
+
+// Writing a manifest and reading it back gives the same recipe.
+TEST(ManifestRecipe, RoundTrips) {
+  for (const char *spec : {"fp32", "bf16:quarot", "int8:pc:sym:f32", "int4:g32:asym:f16:mse",
+                           "int3:g128:asym:f16:gptq:actorder", "nl2:g32:sym:f16:quip:refit",
+                           "int4:g16:sym:f16:gptq:quarot"}) {
+    codegen::Manifest m;
+    m.recipe.weights = cantFail(quant::parseQuantSpec(spec));
+    m.recipe.activations = codegen::ActivationMode::F32;
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << m.toJSON();
+    auto back = codegen::Manifest::parse(text);
+    ASSERT_TRUE(static_cast<bool>(back)) << spec << ": " << llvm::toString(back.takeError());
+    EXPECT_EQ(back->recipe.weights, m.recipe.weights) << spec;
+    EXPECT_EQ(back->recipe.activations, codegen::ActivationMode::F32) << spec;
   }
 }
 

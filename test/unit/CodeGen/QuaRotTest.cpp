@@ -123,10 +123,8 @@ protected:
 
   static codegen::QuantRecipe recipe(const std::string &type, bool quarot) {
     codegen::QuantRecipe r;
-    r.type = type;
-    r.groupSize = type == "int8" ? 0 : 32;
-    r.scaleType = type == "int8" ? "f32" : "f16";
-    r.quarot = quarot;
+    r.weights = cantFail(quant::parseQuantSpec(type));
+    r.weights.quarot = quarot;
     return r;
   }
 
@@ -289,17 +287,17 @@ TEST_F(QuaRotTest, FallsBackWhenTheDataflowForbidsFolding) {
 // Combinations quarot refuses.
 TEST_F(QuaRotTest, BadCombinations) {
   codegen::QuantRecipe r = recipe("int4", true);
-  r.method = "quip";
-  EXPECT_NE(llvm::toString(r.validate()).find("quarot does not combine with 'quip'"),
+  r.weights.method = quant::QuantMethod::Incoherent;
+  EXPECT_NE(llvm::toString(r.validate()).find("'quarot' already rotates every matmul input"),
             std::string::npos);
-  r.method = "awq";
-  EXPECT_NE(llvm::toString(r.validate()).find("quarot does not combine with 'awq'"),
+  r.weights.method = quant::QuantMethod::AWQ;
+  EXPECT_NE(llvm::toString(r.validate()).find("'quarot' does not combine with 'awq'"),
             std::string::npos);
-  r.method = "gptq";
-  r.activations = "static";
+  r.weights.method = quant::QuantMethod::GPTQ;
+  r.activations = codegen::ActivationMode::Static;
   EXPECT_NE(llvm::toString(r.validate()).find("static activations with 'quarot'"),
             std::string::npos);
-  r.activations = "int8";
+  r.activations = codegen::ActivationMode::Int8;
   llvm::Error ok = r.validate();
   EXPECT_FALSE(static_cast<bool>(ok)) << llvm::toString(std::move(ok));
 }

@@ -74,9 +74,16 @@ int main(int argc, char **argv) {
   }
   llmc::codegen::CompileOptions opts;
   opts.fuse = !noFuse;
-  opts.recipe.type = quant;
-  opts.recipe.groupSize = groupSize;
-  opts.recipe.symmetric = !asym;
+  auto spec = llmc::quant::parseQuantSpec(quant);
+  if (!spec)
+    return fail(spec.takeError());
+  if (spec->isQuantized()) {
+    spec->format.groupSize = groupSize;
+    spec->format.symmetric = !asym;
+    spec->format.scaleType = groupSize ? llmc::kernels::ScaleType::F16
+                                       : llmc::kernels::ScaleType::F32;
+  }
+  opts.recipe.weights = *spec;
   opts.tokenizerPath = tokenizer;
   opts.maxContext = ctx;
   opts.kvType = kvType;
