@@ -355,6 +355,27 @@ def sample_sequences(model, n: int, seq: int, seed: int, batch: int = 250) -> to
     return torch.cat(out)
 
 
+def named_linears(m):
+    """((layer, name) or "output", module) for every block Linear and the lm_head, in a fixed order."""
+    for i, layer in enumerate(m.layers):
+        for n in LINEARS:
+            parent, attr = n.split(".")
+            yield (i, n), getattr(getattr(layer, parent), attr)
+    yield "output", m.output
+
+
+def load_protocol(n_calib: int):
+    """The fp32 model, a Runner, the held-out chunks and the first n_calib calibration chunks."""
+    teacher = load_llama2c(DEFAULT_MODEL)
+    tok = Llama2cTokenizer(DEFAULT_TOKENIZER)
+    runner = Runner(teacher.cfg, CTX)
+    chunks = {}
+    for name in ("eval", "calib"):
+        with open(os.path.join(SHARED, f"data/tinystories_{name}.txt"), encoding="utf-8") as f:
+            chunks[name] = make_chunks(tok.encode(f.read(), bos=False))
+    return teacher, runner, chunks["eval"], chunks["calib"][:n_calib]
+
+
 def make_chunks(tokens: List[int]) -> torch.Tensor:
     n = len(tokens) // CTX
     x = torch.tensor(tokens[:n * CTX], dtype=torch.int64).view(n, CTX).clone()

@@ -31,19 +31,11 @@ BITS = 4
 CASES = [(0.0, "w"), (0.0025, "w"), (0.0025, "act"), (0.005, "act"), (0.01, "act")]
 
 
-def linears(m):
-    for i, layer in enumerate(m.layers):
-        for n in fc.LINEARS:
-            parent, attr = n.split(".")
-            yield (i, n), getattr(getattr(layer, parent), attr)
-    yield "output", m.output
-
-
 @torch.no_grad()
 def input_rms(teacher, runner, chunks) -> dict:
     """Per-input-channel RMS of every Linear's input over the calibration chunks."""
     sums, count, hooks = {}, {}, []
-    for key, mod in linears(teacher):
+    for key, mod in fc.named_linears(teacher):
         def hook(_m, inp, _out, key=key):
             x = inp[0].reshape(-1, inp[0].shape[-1])
             sums[key] = sums.get(key, 0) + (x * x).sum(0)
@@ -61,7 +53,7 @@ def with_outliers(teacher, rms: dict, frac: float, score: str):
     """A quantized copy whose weights are RTN int4 g32 except the top-`frac` scored, kept exact."""
     m = fc.quantized_copy(teacher, BITS, True)
     kept = total = 0
-    for (key, q), (_, src) in zip(linears(m), linears(teacher)):
+    for (key, q), (_, src) in zip(fc.named_linears(m), fc.named_linears(teacher)):
         w = src.weight.detach()
         mask = torch.zeros_like(w, dtype=torch.bool)
         k = int(round(frac * w.numel()))
@@ -80,13 +72,7 @@ def with_outliers(teacher, rms: dict, frac: float, score: str):
 
 def main() -> int:
     torch.set_num_threads(2)
-    teacher = fc.load_llama2c(fc.DEFAULT_MODEL)
-    tok = fc.Llama2cTokenizer(fc.DEFAULT_TOKENIZER)
-    runner = fc.Runner(teacher.cfg, fc.CTX)
-    with open(os.path.join(fc.SHARED, "data/tinystories_eval.txt"), encoding="utf-8") as f:
-        eval_chunks = fc.make_chunks(tok.encode(f.read(), bos=False))
-    with open(os.path.join(fc.SHARED, "data/tinystories_calib.txt"), encoding="utf-8") as f:
-        calib_chunks = fc.make_chunks(tok.encode(f.read(), bos=False))[:64]
+    teacher, runner, eval_chunks, calib_chunks = fc.load_protocol(64)
     fp32 = fc.perplexity(runner, teacher, eval_chunks)
     print(f"fp32 held-out perplexity {fp32:.4f}")
     rms = input_rms(teacher, runner, calib_chunks)

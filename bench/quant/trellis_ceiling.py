@@ -199,7 +199,7 @@ def quantize_matrix(w: torch.Tensor, H: torch.Tensor, code: str, rounding: str, 
 def hessians(teacher, runner, chunks) -> dict:
     """H = sum x x^T of every Linear's input over the calibration chunks (the fp32 model's inputs)."""
     acc, hooks = {}, []
-    for key, mod in linears(teacher):
+    for key, mod in fc.named_linears(teacher):
         def hook(_m, inp, _out, key=key):
             x = inp[0].reshape(-1, inp[0].shape[-1]).double()
             acc[key] = acc.get(key, 0) + x.T @ x
@@ -209,14 +209,6 @@ def hessians(teacher, runner, chunks) -> dict:
     for h in hooks:
         h.remove()
     return acc
-
-
-def linears(m):
-    for i, layer in enumerate(m.layers):
-        for n in fc.LINEARS:
-            parent, attr = n.split(".")
-            yield (i, n), getattr(getattr(layer, parent), attr)
-    yield "output", m.output
 
 
 def random_orthogonal(n: int, g: torch.Generator) -> torch.Tensor:
@@ -229,7 +221,7 @@ def quantized_model(teacher, Hs, code, rounding, ctx, seed=0):
     m = fc.quantized_copy(teacher, 4, True)
     g = torch.Generator().manual_seed(seed)
     n_w = bits = 0
-    for (key, q), (_, src) in zip(linears(m), linears(teacher)):
+    for (key, q), (_, src) in zip(fc.named_linears(m), fc.named_linears(teacher)):
         w = src.weight.detach().float()
         N, K = w.shape
         Uo, Vi = random_orthogonal(N, g), random_orthogonal(K, g)
@@ -258,13 +250,7 @@ def main() -> int:
     ap.add_argument("--calib-chunks", type=int, default=128)
     args = ap.parse_args()
     torch.set_num_threads(2)
-    teacher = fc.load_llama2c(fc.DEFAULT_MODEL)
-    tok = fc.Llama2cTokenizer(fc.DEFAULT_TOKENIZER)
-    runner = fc.Runner(teacher.cfg, fc.CTX)
-    with open(os.path.join(fc.SHARED, "data/tinystories_eval.txt"), encoding="utf-8") as f:
-        eval_chunks = fc.make_chunks(tok.encode(f.read(), bos=False))
-    with open(os.path.join(fc.SHARED, "data/tinystories_calib.txt"), encoding="utf-8") as f:
-        calib_chunks = fc.make_chunks(tok.encode(f.read(), bos=False))[:args.calib_chunks]
+    teacher, runner, eval_chunks, calib_chunks = fc.load_protocol(args.calib_chunks)
     fp32 = fc.perplexity(runner, teacher, eval_chunks)
     fc.log(f"fp32 held-out perplexity {fp32:.4f}")
     Hs = hessians(teacher, runner, calib_chunks)
