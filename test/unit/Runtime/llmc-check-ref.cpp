@@ -42,19 +42,28 @@
 using namespace llvm;
 using namespace llmc::runtime;
 
-static cl::opt<std::string> bundlePath(cl::Positional, cl::Required, cl::desc("<model.llmc>"));
-static cl::opt<std::string> refPath(cl::Positional, cl::desc("<ref.json>"));
+static cl::OptionCategory checkCategory("llmc-check-ref options");
+static cl::opt<std::string> bundlePath(cl::Positional, cl::Required, cl::desc("<model.llmc>"),
+                                       cl::cat(checkCategory));
+static cl::opt<std::string> refPath(cl::Positional, cl::desc("<ref.json>"),
+                                    cl::cat(checkCategory));
 static cl::opt<std::string> mlirPath("mlir", cl::init(""),
-                                     cl::desc("check against the reference executor on this IR"));
-static cl::opt<int64_t> numTokens("tokens", cl::init(12));
+                                     cl::desc("check against the reference executor on this IR"),
+                                     cl::cat(checkCategory));
+static cl::opt<int64_t> numTokens("tokens", cl::init(12), cl::desc("greedy tokens to compare"),
+                                  cl::cat(checkCategory));
 static cl::opt<bool> relative("relative", cl::init(false),
-                              cl::desc("--tol is relative to the largest |logit|"));
-static cl::opt<double> tol("tol", cl::init(1e-4), cl::desc("max abs logit difference"));
-static cl::opt<unsigned> threads("num-threads", cl::init(1));
+                              cl::desc("--tol is relative to the largest |logit|"),
+                              cl::cat(checkCategory));
+static cl::opt<double> tol("tol", cl::init(1e-4), cl::desc("max abs logit difference"),
+                           cl::cat(checkCategory));
+static cl::opt<unsigned> threads("num-threads", cl::init(1), cl::desc("runtime threads"),
+                                 cl::cat(checkCategory));
 static cl::opt<bool> checkTokens(
     "check-tokens", cl::init(true),
     cl::desc("fail when a greedy token differs from the reference's (off for "
-             "references whose own arithmetic differs, e.g. quantized activations)"));
+             "references whose own arithmetic differs, e.g. quantized activations)"),
+    cl::cat(checkCategory));
 
 static int fail(Error e) {
   WithColor::error(errs(), "llmc-check-ref") << toString(std::move(e)) << "\n";
@@ -157,6 +166,7 @@ static int checkAgainstIR(Session &s, int64_t V) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(checkCategory); // LLVM's backend options still parse
   cl::ParseCommandLineOptions(argc, argv);
   auto buf = MemoryBuffer::getFile(refPath.empty() ? std::string("-") : std::string(refPath));
   if (mlirPath.empty() && !buf)
