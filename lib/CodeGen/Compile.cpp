@@ -643,6 +643,22 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       slot.rotated = true;
       slot.rotationSeed = *q->rotationSeed;
     }
+    if (!q->bias.empty()) {
+      // Bias correction: a dense [N] slot added to every output row.
+      if (plan.weights[i].bias >= 0)
+        return createStringError(inconvertibleErrorCode(),
+                                 "weight '%s': bias correction of a matmul "
+                                 "that has a bias is not supported",
+                                 plan.weights[i].name.c_str());
+      WeightSlot bias;
+      bias.name = plan.weights[i].name + ".bias_correction";
+      bias.kind = SlotKind::Dense;
+      bias.shape = {N};
+      if (Error e = appendData(bias, q->bias))
+        return e;
+      plan.weights[i].bias = int32_t(plan.weights.size());
+      plan.weights.push_back(std::move(bias)); // invalidates `slot`
+    }
     if (!q->awqScales.empty()) {
       int32_t norm = normFeedingOnly(plan, int32_t(i));
       if (norm >= 0 && !foldIntoNorm.count(size_t(norm))) {

@@ -151,6 +151,7 @@ json::Value Manifest::toJSON() const {
                     {"method", quant::quantMethodName(recipe.weights.method)},
                     {"act_order", recipe.weights.actOrder},
                     {"refit_scales", recipe.weights.refitScales},
+                    {"bias_correction", recipe.weights.biasCorrection},
                     {"quarot", recipe.weights.quarot}}},
       {"tokenizer", json::Object{{"kind", tokenizerKind}}},
       {"program", json::Object{{"kind", "plan"},
@@ -198,6 +199,7 @@ static Expected<QuantRecipe> parseRecipe(const json::Object &o) {
   w.method = *m;
   w.actOrder = o.getBoolean("act_order").value_or(false);
   w.refitScales = o.getBoolean("refit_scales").value_or(false);
+  w.biasCorrection = o.getBoolean("bias_correction").value_or(false);
   w.quarot = o.getBoolean("quarot").value_or(false);
   StringRef acts = o.getString("activations").value_or("int8");
   std::optional<ActivationMode> mode = parseActivationMode(acts);

@@ -80,12 +80,14 @@ void accumulateProducts(double *C, int64_t K, const double *A, const double *B,
 } // namespace
 
 CalibrationStats::CalibrationStats(int64_t K)
-    : K(K), upper(K * K, 0.0), absSum(K, 0.0) {}
+    : K(K), upper(K * K, 0.0), absSum(K, 0.0), sum(K, 0.0) {}
 
 void CalibrationStats::addWidened(const std::vector<double> &x, int64_t M) {
   for (int64_t m = 0; m < M; ++m)
-    for (int64_t k = 0; k < K; ++k)
+    for (int64_t k = 0; k < K; ++k) {
       absSum[k] += std::fabs(x[size_t(m * K + k)]);
+      sum[k] += x[size_t(m * K + k)];
+    }
   // H_ij += sum_m x_mi x_mj on the upper triangle (j >= i).
   accumulateProducts(upper.data(), K, x.data(), x.data(), M, /*upperOnly=*/true);
   rows += M;
@@ -130,6 +132,23 @@ std::vector<double> CalibrationStats::hessian() const {
     for (double &h : H)
       h /= double(rows);
   return H;
+}
+
+std::vector<double> CalibrationStats::mean() const {
+  std::vector<double> mu(sum);
+  if (rows > 0)
+    for (double &v : mu)
+      v /= double(rows);
+  return mu;
+}
+
+std::vector<double> CalibrationStats::covariance() const {
+  std::vector<double> C = hessian();
+  const std::vector<double> mu = mean();
+  for (int64_t i = 0; i < K; ++i)
+    for (int64_t j = 0; j < K; ++j)
+      C[i * K + j] -= mu[i] * mu[j];
+  return C;
 }
 
 std::vector<double> CalibrationStats::meanAbs() const {

@@ -51,6 +51,8 @@ std::string QuantSpec::str() const {
     s += ":actorder";
   if (refitScales)
     s += ":refit";
+  if (biasCorrection)
+    s += ":bias";
   if (quarot)
     s += ":quarot";
   return s;
@@ -61,7 +63,8 @@ Error QuantSpec::validate() const {
     return createStringError(inconvertibleErrorCode(), msg);
   };
   if (!format.isQuantized() &&
-      (method != QuantMethod::RTN || mseClip || actOrder || refitScales))
+      (method != QuantMethod::RTN || mseClip || actOrder || refitScales ||
+       biasCorrection))
     return fail("float weights take no quantization options but 'quarot'");
   if (actOrder && method != QuantMethod::GPTQ &&
       method != QuantMethod::Incoherent)
@@ -79,6 +82,9 @@ Error QuantSpec::validate() const {
                 "'quip:quarot'");
   if (quarot && method == QuantMethod::AWQ)
     return fail("'quarot' does not combine with 'awq'");
+  // AWQ's search and its folded channel scales assume the uncentered inputs.
+  if (biasCorrection && method == QuantMethod::AWQ)
+    return fail("'bias' needs 'rtn', 'gptq' or 'quip'");
   return format.validate();
 }
 
@@ -161,6 +167,10 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
       if (spec.refitScales)
         return specError(text, "'" + raw + "' given twice");
       spec.refitScales = true;
+    } else if (t == "bias") {
+      if (spec.biasCorrection)
+        return specError(text, "'" + raw + "' given twice");
+      spec.biasCorrection = true;
     } else if (std::optional<QuantMethod> m = parseQuantMethodName(t)) {
       if (Error e = once(seenMethod, "method"))
         return std::move(e);
@@ -169,7 +179,7 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
       return specError(text, "unknown option '" + raw +
                                  "' (expected gN, pc, sym, asym, f32, f16, "
                                  "bf16, mse, rtn, gptq, awq, quip, actorder, "
-                                 "refit, quarot)");
+                                 "refit, bias, quarot)");
     }
   }
   if (f.isQuantized()) {

@@ -19,6 +19,7 @@
 
 #include "llmc/CodeGen/Manifest.h"
 #include "llmc/Kernels/PackedLayout.h"
+#include "llmc/Quant/Hadamard.h"
 #include "llmc/Quant/Hessian.h"
 
 #include "llvm/ADT/StringSet.h"
@@ -36,7 +37,17 @@ struct SlotQuantization {
   std::vector<float> awqScales;
   /// QuIP / rotateInput: the seed of U (the packed weights are Q(W U^T)).
   std::optional<uint64_t> rotationSeed;
+  /// Bias correction: b[N] added to every output row, (W - W_hat) mu.
+  std::vector<float> bias;
 };
+
+/// b = W mu - W_hat mu' for W[N][K] and its rounding: the mean output error
+/// over inputs of mean mu, which a bias b removes. mu' = U mu when the rounded
+/// weights are in the basis of a rotation U (null: mu' = mu).
+std::vector<float> meanOutputError(const float *W,
+                                   const kernels::QuantizedWeights &rounded,
+                                   llvm::ArrayRef<double> mu,
+                                   const quant::RandomizedHadamard *U);
 
 /// Quantizes W[N][K] (row-major, kernel layout) by `recipe` and packs it for
 /// `tier`. `stats` is required when recipe.needsCalibration(). `seed` draws

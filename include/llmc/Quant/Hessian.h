@@ -43,6 +43,11 @@ public:
   std::vector<double> hessian() const;
   /// Mean |x_k| over all rows (AWQ's activation scale s_X).
   std::vector<double> meanAbs() const;
+  /// Mean x_k over all rows (mu).
+  std::vector<double> mean() const;
+  /// hessian() - mu mu^T: the second moment of x - mu. With a free output
+  /// bias b = dW mu the expected error is tr(dW Cov dW^T) (bias correction).
+  std::vector<double> covariance() const;
 
   /// Adds rows X[m] as addBatch and, with them, the rows R[m] the reference
   /// (fp32) model gave the same matmul at the same tokens: C += R^T X.
@@ -62,6 +67,7 @@ private:
   int64_t rows = 0;
   std::vector<double> upper; // upper triangle of X^T X, row-major K x K
   std::vector<double> absSum;
+  std::vector<double> sum;
   int64_t pairedRows = 0;
   std::vector<double> cross; // K x K once paired rows are added
 };

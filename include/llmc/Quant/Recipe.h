@@ -13,6 +13,7 @@
 //                                  | actorder (GPTQ/QuIP column order)
 //                                  | refit (least-squares group scales for the
 //                                           rounded codes: gptq, quip)
+//                                  | bias (bias correction: rtn, gptq, quip)
 //                                  | quarot (rotate the residual stream, folded
 //                                            into the weights: QuaRot)
 //   --quant-recipe FILE     JSON: {"default": SPEC, "rules": [{"match": GLOB,
@@ -53,6 +54,10 @@ struct QuantSpec {
   /// Least-squares group scales for the rounded codes, alternated with
   /// rounding (ScaleRefit.h; gptq and quip).
   bool refitScales = false;
+  /// Bias correction: round for the covariance of the calibration inputs
+  /// (not their second moment) and add the mean output error back as a
+  /// bias, b = (W - W_hat) mu (rtn, gptq, quip).
+  bool biasCorrection = false;
   /// QuaRot: an orthogonal rotation of the residual stream folded into the
   /// weights, and an online rotation of the other quantized matmul inputs.
   /// A whole-model option (never in a per-tensor rule); the only option float
@@ -61,7 +66,9 @@ struct QuantSpec {
 
   bool isQuantized() const { return format.isQuantized(); }
   /// True when the method needs calibration statistics.
-  bool needsCalibration() const { return method != QuantMethod::RTN; }
+  bool needsCalibration() const {
+    return method != QuantMethod::RTN || biasCorrection;
+  }
   /// Canonical spelling, e.g. "int4:g32:sym:f16:gptq:actorder"; parses back
   /// to an equal spec.
   std::string str() const;
@@ -71,6 +78,7 @@ struct QuantSpec {
   bool operator==(const QuantSpec &o) const {
     return format == o.format && method == o.method && mseClip == o.mseClip &&
            actOrder == o.actOrder && refitScales == o.refitScales &&
+           biasCorrection == o.biasCorrection &&
            quarot == o.quarot;
   }
   bool operator!=(const QuantSpec &o) const { return !(*this == o); }

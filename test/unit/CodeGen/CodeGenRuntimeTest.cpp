@@ -466,7 +466,7 @@ TEST(ManifestRecipe, ValidatedOnLoad) {
 // Writing a manifest and reading it back gives the same recipe.
 TEST(ManifestRecipe, RoundTrips) {
   for (const char *spec : {"fp32", "bf16:quarot", "int8:pc:sym:f32", "int4:g32:asym:f16:mse",
-                           "int3:g128:asym:f16:gptq:actorder", "nl2:g32:sym:f16:quip:refit",
+                           "int3:g128:asym:f16:gptq:actorder", "nl2:g32:sym:f16:quip:refit", "int4:g32:sym:f16:gptq:bias",
                            "int4:g16:sym:f16:gptq:quarot"}) {
     codegen::Manifest m;
     m.recipe.weights = cantFail(quant::parseQuantSpec(spec));

@@ -79,3 +79,31 @@ TEST(CalibrationStats, BlockedAccumulationMatchesNaiveOnWideInputs) {
       ASSERT_NEAR(C[i * K + j], c, 1e-9 * (1 + std::fabs(c))) << i << "," << j;
     }
 }
+
+// mean() and covariance() against a naive two-pass computation: the
+// covariance is the second moment of x - mu (what bias correction rounds for).
+TEST(CalibrationStats, MeanAndCovarianceMatchNaive) {
+  const int64_t K = 9, M = 41;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g;
+  std::vector<float> X(M * K);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k)
+      X[m * K + k] = g(rng) + 0.5f * float(k); // a mean per channel
+  std::vector<double> mu(K, 0.0), C(K * K, 0.0);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k)
+      mu[k] += X[m * K + k] / double(M);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < K; ++j)
+        C[i * K + j] += (X[m * K + i] - mu[i]) * (X[m * K + j] - mu[j]) / double(M);
+  CalibrationStats s(K);
+  s.addBatch(X.data(), 30);
+  s.addBatch(X.data() + 30 * K, M - 30);
+  std::vector<double> gotMu = s.mean(), gotC = s.covariance();
+  for (int64_t k = 0; k < K; ++k)
+    EXPECT_NEAR(gotMu[k], mu[k], 1e-12);
+  for (int64_t i = 0; i < K * K; ++i)
+    EXPECT_NEAR(gotC[i], C[i], 1e-10);
+}
