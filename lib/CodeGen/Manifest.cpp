@@ -92,6 +92,10 @@ json::Value Manifest::toJSON() const {
         const double count = double(w.shape[0]) * double(w.shape[1]);
         matmulWeights += count;
         matmulBits += count * f->storedBitsPerWeight(unsigned(w.shape[1]));
+        // A matmul's bias (bias correction's, or a pre-quantized matmul's
+        // own) is stored with it: N fp32 values, 32 / K bits per weight.
+        if (w.bias >= 0 && size_t(w.bias) < plan->weights.size())
+          matmulBits += 8.0 * double(plan->weights[size_t(w.bias)].bytes);
       } else {
         consumeError(f.takeError());
         formatsKnown = false; // no figure rather than one over part of them
