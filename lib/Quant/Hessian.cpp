@@ -126,21 +126,19 @@ std::vector<double> CalibrationStats::sumOuter() const {
   return H;
 }
 
-std::vector<double> CalibrationStats::hessian() const {
-  std::vector<double> H = sumOuter();
+/// Sums over the rows seen, divided by their number (zero when none).
+static std::vector<double> perRow(std::vector<double> sums, int64_t rows) {
   if (rows > 0)
-    for (double &h : H)
-      h /= double(rows);
-  return H;
+    for (double &v : sums)
+      v /= double(rows);
+  return sums;
 }
 
-std::vector<double> CalibrationStats::mean() const {
-  std::vector<double> mu(sum);
-  if (rows > 0)
-    for (double &v : mu)
-      v /= double(rows);
-  return mu;
+std::vector<double> CalibrationStats::hessian() const {
+  return perRow(sumOuter(), rows);
 }
+
+std::vector<double> CalibrationStats::mean() const { return perRow(sum, rows); }
 
 std::vector<double> CalibrationStats::covariance() const {
   std::vector<double> C = hessian();
@@ -152,11 +150,7 @@ std::vector<double> CalibrationStats::covariance() const {
 }
 
 std::vector<double> CalibrationStats::meanAbs() const {
-  std::vector<double> m(absSum);
-  if (rows > 0)
-    for (double &v : m)
-      v /= double(rows);
-  return m;
+  return perRow(absSum, rows);
 }
 
 } // namespace quant
