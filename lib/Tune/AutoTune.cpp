@@ -22,7 +22,10 @@ using namespace llvm;
 namespace llmc::tune {
 
 double bitsPerWeight(const codegen::QuantRecipe &r, int64_t K) {
-  return r.format().storedBitsPerWeight(unsigned(K));
+  // Bias correction stores N fp32 values with an N x K matrix: 32 / K bits
+  // per weight, as the manifest's matmul_bits_per_weight counts them.
+  const double bias = r.weights.biasCorrection && K > 0 ? 32.0 / double(K) : 0.0;
+  return r.format().storedBitsPerWeight(unsigned(K)) + bias;
 }
 
 std::string percentChange(double value, double reference) {

@@ -84,7 +84,8 @@ struct TuneResult {
   codegen::SlotCache slotCache;
 };
 
-/// Bits per weight of a format, scales and zero points included.
+/// Bits per weight of a recipe's storage: codes, scales and zero points, and
+/// bias correction's fp32 biases.
 double bitsPerWeight(const codegen::QuantRecipe &r, int64_t K);
 
 /// The relative change of `value` over `reference` with its sign, "+1.23%".

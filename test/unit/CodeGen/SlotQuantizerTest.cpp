@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "llmc/CodeGen/SlotQuantizer.h"
 #include "llmc/Kernels/Packing.h"
+#include "llmc/Tune/AutoTune.h"
 #include "llmc/Target/Target.h"
 
 #include <gtest/gtest.h>
@@ -112,6 +113,21 @@ TEST(SlotQuantizer, BiasCorrectionNeedsStatistics) {
   ASSERT_FALSE(static_cast<bool>(awq));
   EXPECT_NE(llvm::toString(awq.takeError()).find("'bias' needs 'rtn', 'gptq' or 'quip'"),
             std::string::npos);
+}
+
+} // namespace
+
+namespace {
+
+// The tuner prices a recipe as the manifest counts it: bias correction's N
+// fp32 biases are 32 / K bits per weight on top of codes and scales.
+TEST(SlotQuantizer, TunerCountsTheBiases) {
+  codegen::QuantRecipe r;
+  r.weights = cantFail(quant::parseQuantSpec("int4:g32:sym:gptq"));
+  EXPECT_DOUBLE_EQ(tune::bitsPerWeight(r, 64), 4.5);
+  r.weights.biasCorrection = true;
+  EXPECT_DOUBLE_EQ(tune::bitsPerWeight(r, 64), 5.0);
+  EXPECT_DOUBLE_EQ(tune::bitsPerWeight(r, 4096), 4.5 + 32.0 / 4096);
 }
 
 } // namespace
