@@ -18,12 +18,10 @@ StringRef activationModeName(ActivationMode m) {
 }
 
 std::optional<ActivationMode> parseActivationMode(StringRef name) {
-  if (name == "int8")
-    return ActivationMode::Int8;
-  if (name == "fp32")
-    return ActivationMode::F32;
-  if (name == "static")
-    return ActivationMode::Static;
+  for (ActivationMode m :
+       {ActivationMode::Int8, ActivationMode::F32, ActivationMode::Static})
+    if (name == activationModeName(m))
+      return m;
   return std::nullopt;
 }
 
@@ -58,18 +56,6 @@ Error QuantRecipe::validate() const {
                                "the range");
   }
   return Error::success();
-}
-
-// The manifest spells weight types as --quant does: fp32/fp16/bf16 for float
-// weights, weightTypeName's names for quantized ones.
-static std::string recipeTypeName(const kernels::WeightFormat &f) {
-  using kernels::WeightType;
-  switch (f.type) {
-  case WeightType::F32: return "fp32";
-  case WeightType::F16: return "fp16";
-  case WeightType::BF16: return "bf16";
-  default: return kernels::weightTypeName(f.type).str();
-  }
 }
 
 json::Value Manifest::toJSON() const {
@@ -143,7 +129,7 @@ json::Value Manifest::toJSON() const {
                               {"cores", int64_t(target.cores)},
                               {"kernel_tier", tier}}},
       {"recipe",
-       json::Object{{"quant", recipeTypeName(recipe.format())},
+       json::Object{{"quant", quant::specTypeName(recipe.format().type)},
                     {"group_size", int64_t(recipe.format().groupSize)},
                     {"symmetric", recipe.format().symmetric},
                     {"scale_type", kernels::scaleTypeName(recipe.format().scaleType)},

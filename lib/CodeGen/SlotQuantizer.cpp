@@ -73,7 +73,7 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
       w = rotated.data();
       out.rotationSeed = seed;
     }
-    if (!spec.mseClip)
+    if (!spec.mseClip || !fmt.isQuantized())
       return kernels::quantizeWeights(w, N, K, fmt);
     quant::ClipSearch search;
     search.steps = 20; // range factors 1.0, 0.975, ..., 0.5
@@ -81,13 +81,6 @@ Expected<SlotQuantization> quantizeSlot(const float *W, int64_t N, int64_t K,
   };
 
   if (!fmt.isQuantized() || !recipe.needsCalibration()) {
-    if (!fmt.isQuantized() || (!spec.mseClip && !rotate)) {
-      auto p = kernels::packWeights(W, N, K, fmt, tier);
-      if (!p)
-        return p.takeError();
-      out.packed = std::move(*p);
-      return std::move(out);
-    }
     std::optional<quant::RandomizedHadamard> U;
     if (Error e = pack(roundToNearest(W, U)))
       return std::move(e);

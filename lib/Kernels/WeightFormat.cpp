@@ -121,10 +121,7 @@ Expected<WeightFormat> parseWeightFormat(StringRef text) {
     return bad();
   if (parts[2] != "sym" && parts[2] != "asym")
     return bad();
-  std::optional<ScaleType> scale;
-  for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
-    if (parts[3] == scaleTypeName(s))
-      scale = s;
+  std::optional<ScaleType> scale = parseScaleTypeName(parts[3]);
   if (!scale)
     return bad();
   f = WeightFormat::quantized(*type, group, parts[2] == "sym", *scale);

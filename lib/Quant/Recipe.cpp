@@ -31,14 +31,19 @@ std::optional<QuantMethod> parseQuantMethodName(StringRef name) {
   return std::nullopt;
 }
 
-std::string QuantSpec::str() const {
-  if (!format.isQuantized()) {
-    std::string s = format.type == WeightType::F16    ? "fp16"
-                    : format.type == WeightType::BF16 ? "bf16"
-                                                      : "fp32";
-    return quarot ? s + ":quarot" : s;
+StringRef specTypeName(WeightType t) {
+  switch (t) {
+  case WeightType::F32: return "fp32";
+  case WeightType::F16: return "fp16";
+  case WeightType::BF16: return "bf16";
+  default: return kernels::weightTypeName(t);
   }
-  std::string s = kernels::weightTypeName(format.type).str();
+}
+
+std::string QuantSpec::str() const {
+  std::string s = specTypeName(format.type).str();
+  if (!format.isQuantized())
+    return quarot ? s + ":quarot" : s;
   s += format.groupSize ? ":g" + std::to_string(format.groupSize)
                         : std::string(":pc");
   s += format.symmetric ? ":sym:" : ":asym:";

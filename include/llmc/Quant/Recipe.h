@@ -44,6 +44,9 @@ enum class QuantMethod : uint8_t {
 llvm::StringRef quantMethodName(QuantMethod m);
 /// The inverse of quantMethodName ("rtn", "gptq", "awq", "quip").
 std::optional<QuantMethod> parseQuantMethodName(llvm::StringRef name);
+/// A weight type as SPEC's TYPE spells it: fp32, fp16, bf16 for float
+/// weights, weightTypeName's names ("int4", "nl4") for quantized ones.
+llvm::StringRef specTypeName(kernels::WeightType t);
 
 struct QuantSpec {
   /// F32 means "keep as is" (not quantized).
