@@ -258,7 +258,7 @@ int main(int argc, char **argv) {
     else {
       std::fprintf(stderr, "usage: %s [--quick] [--threads=1,2] [--ms=1,128,512] "
                            "[--formats=int4_g32,int4_g64,int4_g128,int4_g32_asym,int4_g128_asym,int8_pc,int8_g32,int3_g32,"
-                           "int2_g32,int2_g16,nl4_g32,nl4_g128,nl2_g32,f32,f16,bf16] "
+                           "int2_g32,int2_g16,nl4_g32,nl4_g128,nl2_g32,nl4_g16,nl4_g16_e4m4,nl2_g16_e4m4,f32,f16,bf16] "
                            "[--ws-mib=1536] [--shapes=4096x4096,...] [--json=FILE] [--probe]\n", argv[0]);
       return 2;
     }
@@ -327,6 +327,9 @@ int main(int argc, char **argv) {
       {"nl4_g32", WeightFormat::quantized(WeightType::NL4, 32, true, ScaleType::F16)},
       {"nl4_g128", WeightFormat::quantized(WeightType::NL4, 128, true, ScaleType::F16)},
       {"nl2_g32", WeightFormat::quantized(WeightType::NL2, 32, true, ScaleType::F16)},
+      {"nl4_g16", WeightFormat::quantized(WeightType::NL4, 16, true, ScaleType::F16)},
+      {"nl4_g16_e4m4", WeightFormat::quantized(WeightType::NL4, 16, true, ScaleType::E4M4)},
+      {"nl2_g16_e4m4", WeightFormat::quantized(WeightType::NL2, 16, true, ScaleType::E4M4)},
       {"f32", WeightFormat::floating(WeightType::F32)},
       {"f16", WeightFormat::floating(WeightType::F16)},
       {"bf16", WeightFormat::floating(WeightType::BF16)}};

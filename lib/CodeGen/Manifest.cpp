@@ -77,7 +77,8 @@ json::Value Manifest::toJSON() const {
       if (auto f = kernels::parseWeightFormat(w.format)) {
         const double count = double(w.shape[0]) * double(w.shape[1]);
         matmulWeights += count;
-        matmulBits += count * f->storedBitsPerWeight(unsigned(w.shape[1]));
+        matmulBits += count * f->storedBitsPerWeight(unsigned(w.shape[1])) +
+                      f->storedBitsPerMatrix();
         // A matmul's bias (bias correction's, or a pre-quantized matmul's
         // own) is stored with it: N fp32 values, 32 / K bits per weight.
         if (w.bias >= 0 && size_t(w.bias) < plan->weights.size())

@@ -14,24 +14,6 @@
 namespace llmc {
 namespace kernels {
 
-static float loadScale(ScaleType t, const uint8_t *p, unsigned lane) {
-  uint16_t h;
-  switch (t) {
-  case ScaleType::F32: {
-    float f;
-    std::memcpy(&f, p + 4 * lane, 4);
-    return f;
-  }
-  case ScaleType::F16:
-    std::memcpy(&h, p + 2 * lane, 2);
-    return fp16ToFp32(h);
-  case ScaleType::BF16:
-    std::memcpy(&h, p + 2 * lane, 2);
-    return bf16ToFp32(h);
-  }
-  return 0;
-}
-
 static float loadWeight(WeightType t, const uint8_t *p) {
   if (t == WeightType::F32) {
     float f;
@@ -74,7 +56,7 @@ void genericMicroKernel(const MicroKernelDesc &d, unsigned L,
           out[l] += acc;
           continue;
         }
-        float s = loadScale(f.scaleType, a.scales + g * sBytes, l);
+        float s = storedScale(f.scaleType, a.scales + g * sBytes, l);
         float z = f.symmetric ? 1.0f : float(a.zeros[g * L + l]);
         const uint8_t *cp = cb + g * a.groupStride + 4 * m;
         if (int8Act) {
@@ -104,8 +86,10 @@ void genericMicroKernel(const MicroKernelDesc &d, unsigned L,
     }
     float *y = reinterpret_cast<float *>(reinterpret_cast<uint8_t *>(a.y) +
                                          m * a.ldy);
+    // e4m4 scales are relative to the matrix's power of two.
+    const float t = a.tensorScale ? *a.tensorScale : 1.0f;
     for (unsigned l = 0; l < L; ++l)
-      y[l] = a.accumulate ? y[l] + out[l] : out[l];
+      y[l] = a.accumulate ? y[l] + out[l] * t : out[l] * t;
   }
 }
 

@@ -651,6 +651,15 @@ void Generator::groupEpilogue() {
       vpmovzxwd(scale, ptr[rScl]);
       vpslld(scale, scale, 16);
       break;
+    case ScaleType::E4M4: {
+      // Byte c is the fp16 c << 6 (Half.h): widen to words, shift, convert.
+      // The matrix's power of two is applied once, in store().
+      Xmm h = p_.zmm ? Xmm(Ymm(scale.getIdx())) : Xmm(scale.getIdx());
+      vpmovzxbw(h, ptr[rScl]);
+      vpsllw(h, h, 6);
+      vcvtph2ps(scale, h);
+      break;
+    }
     }
   }
   for (unsigned m = 0; m < mr; ++m) {
@@ -699,6 +708,14 @@ void Generator::nextGroup() {
 
 void Generator::store() {
   Label onlyStore, done;
+  if (!p_.floatW && d_.format.scaleType == ScaleType::E4M4) {
+    // e4m4 scales are relative to the matrix's 2^scaleExponent.
+    Xmm t = wRaw();
+    mov(rT, ARG(tensorScale));
+    vbroadcastss(t, ptr[rT]);
+    for (unsigned m = 0; m < d_.mr; ++m)
+      vmulps(facc(m), facc(m), t);
+  }
   mov(rT, ARG(ldy));
   mov(rScl, ARG(y));
   cmp(ARG(accumulate), 0);

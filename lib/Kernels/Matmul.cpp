@@ -379,6 +379,10 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   };
 
   const uint8_t *wd = w.data();
+  const float *tensorScale =
+      l.tensorScaleOffset >= 0
+          ? reinterpret_cast<const float *>(wd + l.tensorScaleOffset)
+          : nullptr;
   auto doBlock = [&](const Staged &st, int64_t p, int64_t m0, unsigned rows,
                      int64_t g0, int64_t g1, float *out, int64_t ldOut,
                      int64_t cols, int64_t kc0 = 0, int64_t kc1 = 0,
@@ -400,6 +404,7 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
     a.nGroups = g1 - g0;
     a.chunksPerGroup = G / 32; // 0: 16-k groups, two per chunk
     a.accumulate = accumulate;
+    a.tensorScale = tensorScale;
     if (kc1) {
       a.x = st.xs + (kc0 * M + m0) * 32 * eb;
       a.w = wd + l.qPanelOffset(p) + kc0 * (l.panelQBytes() / chunks);

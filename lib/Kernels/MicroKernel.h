@@ -44,8 +44,10 @@ struct MicroKernelArgs {
   int64_t accumulate;    // nonzero: y += result
   int64_t wPanelStride;  // two-panel kernels: bytes from panel p's codes to
                          // panel p+1's (their outputs are y[.. L) and [L .. 2L))
+  const float *tensorScale; // e4m4 scales: 2^scaleExponent, multiplied into
+                            // the result before it is stored; else null
 };
-static_assert(sizeof(MicroKernelArgs) == 14 * 8, "ABI read by generated code");
+static_assert(sizeof(MicroKernelArgs) == 15 * 8, "ABI read by generated code");
 
 using MicroKernelFn = void (*)(const MicroKernelArgs *);
 

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "llmc/Kernels/Packing.h"
 #include "llmc/Kernels/Half.h"
+#include <cmath>
 #include <cstring>
 
 using namespace llvm;
@@ -58,29 +59,40 @@ unsigned packedCode(const PackedLayout &l, const uint8_t *data, int64_t n,
                          kk);
 }
 
+float storedScale(ScaleType t, const uint8_t *record, unsigned lane) {
+  uint16_t h;
+  switch (t) {
+  case ScaleType::F32: {
+    float f;
+    std::memcpy(&f, record + 4 * lane, 4);
+    return f;
+  }
+  case ScaleType::F16:
+    std::memcpy(&h, record + 2 * lane, 2);
+    return fp16ToFp32(h);
+  case ScaleType::BF16:
+    std::memcpy(&h, record + 2 * lane, 2);
+    return bf16ToFp32(h);
+  case ScaleType::E4M4:
+    return e4m4ToFp32(record[lane]);
+  }
+  return 0;
+}
+
+float packedTensorScale(const PackedLayout &l, const uint8_t *data) {
+  if (l.tensorScaleOffset < 0)
+    return 1.0f;
+  float f;
+  std::memcpy(&f, data + l.tensorScaleOffset, 4);
+  return f;
+}
+
 float packedScale(const PackedLayout &l, const uint8_t *data, int64_t n,
                   int64_t g) {
   int64_t p = n / l.lanes;
-  unsigned lane = unsigned(n % l.lanes);
   const uint8_t *s = data + l.scalePanelOffset(p) + g * l.scaleBytesPerGroup;
-  switch (l.format.scaleType) {
-  case ScaleType::F32: {
-    float f;
-    std::memcpy(&f, s + 4 * lane, 4);
-    return f;
-  }
-  case ScaleType::F16: {
-    uint16_t h;
-    std::memcpy(&h, s + 2 * lane, 2);
-    return fp16ToFp32(h);
-  }
-  case ScaleType::BF16: {
-    uint16_t h;
-    std::memcpy(&h, s + 2 * lane, 2);
-    return bf16ToFp32(h);
-  }
-  }
-  return 0;
+  return storedScale(l.format.scaleType, s, unsigned(n % l.lanes)) *
+         packedTensorScale(l, data);
 }
 
 static void storeFloat(uint8_t *dst, float v, unsigned bytes, bool bf16) {
@@ -90,6 +102,27 @@ static void storeFloat(uint8_t *dst, float v, unsigned bytes, bool bf16) {
     uint16_t h = bf16 ? fp32ToBf16(v) : fp32ToFp16(v);
     std::memcpy(dst, &h, 2);
   }
+}
+
+/// Stores scale s of one lane in its dtype. e4m4: s / 2^scaleExponent must be
+/// an e4m4 value (quantizers round to that grid); anything else is an error,
+/// not a silently different scale.
+static Error storeScale(uint8_t *dst, float s, const QuantizedWeights &q) {
+  const ScaleType t = q.format.scaleType;
+  if (t != ScaleType::E4M4) {
+    storeFloat(dst, s, scaleBytes(t), t == ScaleType::BF16);
+    return Error::success();
+  }
+  const float rel = std::ldexp(s, -q.scaleExponent);
+  const uint8_t c = fp32ToE4M4(rel);
+  if (e4m4ToFp32(c) != rel)
+    return createStringError(inconvertibleErrorCode(),
+                             "packing %s: scale %g is not 2^%d times an e4m4 "
+                             "value",
+                             q.format.str().c_str(), double(s),
+                             q.scaleExponent);
+  *dst = c;
+  return Error::success();
 }
 
 Expected<PackedWeights> packWeights(const QuantizedWeights &q, IsaTier tier) {
@@ -115,6 +148,10 @@ Expected<PackedWeights> packWeights(const QuantizedWeights &q, IsaTier tier) {
   }
 
   const unsigned sb = scaleBytes(f.scaleType);
+  if (l.tensorScaleOffset >= 0) {
+    const float t = std::ldexp(1.0f, q.scaleExponent);
+    std::memcpy(d + l.tensorScaleOffset, &t, 4);
+  }
   for (int64_t n = 0; n < l.numPanels * L; ++n) {
     const bool real = n < q.N;
     int64_t p = n / L;
@@ -125,9 +162,10 @@ Expected<PackedWeights> packWeights(const QuantizedWeights &q, IsaTier tier) {
       const bool realGroup = real && g < q.numGroups;
       unsigned z = realGroup ? q.zeros[n * q.numGroups + g] : f.symZero();
       float s = realGroup ? q.scales[n * q.numGroups + g] : 0.0f;
-      storeFloat(d + l.scalePanelOffset(p) + g * l.scaleBytesPerGroup +
-                     lane * sb,
-                 s, sb, f.scaleType == ScaleType::BF16);
+      if (Error e = storeScale(d + l.scalePanelOffset(p) +
+                                   g * l.scaleBytesPerGroup + lane * sb,
+                               s, q))
+        return std::move(e);
       if (!f.symmetric)
         d[l.zeroPanelOffset(p) + g * l.zeroBytesPerGroup + lane] = uint8_t(z);
       uint8_t *grp = d + l.qPanelOffset(p) + g * l.qBytesPerGroup;
@@ -194,6 +232,8 @@ QuantizedWeights unpackWeights(const PackedWeights &pw) {
   q.codes.resize(l.N * l.K);
   q.scales.resize(l.N * q.numGroups);
   q.zeros.resize(l.N * q.numGroups);
+  if (l.tensorScaleOffset >= 0)
+    q.scaleExponent = std::ilogb(packedTensorScale(l, d));
   for (int64_t n = 0; n < l.N; ++n) {
     for (int64_t k = 0; k < l.K; ++k)
       q.codes[n * l.K + k] = uint8_t(packedCode(l, d, n, k));

@@ -53,7 +53,15 @@ unsigned WeightFormat::encode(float r, unsigned z) const {
   return u;
 }
 
-unsigned scaleBytes(ScaleType t) { return t == ScaleType::F32 ? 4 : 2; }
+unsigned scaleBytes(ScaleType t) {
+  switch (t) {
+  case ScaleType::F32: return 4;
+  case ScaleType::F16:
+  case ScaleType::BF16: return 2;
+  case ScaleType::E4M4: return 1;
+  }
+  return 4;
+}
 
 StringRef weightTypeName(WeightType t) {
   switch (t) {
@@ -80,11 +88,18 @@ std::optional<WeightType> parseWeightTypeName(StringRef name) {
 }
 
 StringRef scaleTypeName(ScaleType t) {
-  return t == ScaleType::F32 ? "f32" : t == ScaleType::F16 ? "f16" : "bf16";
+  switch (t) {
+  case ScaleType::F32: return "f32";
+  case ScaleType::F16: return "f16";
+  case ScaleType::BF16: return "bf16";
+  case ScaleType::E4M4: return "e4m4";
+  }
+  return "?";
 }
 
 std::optional<ScaleType> parseScaleTypeName(StringRef name) {
-  for (ScaleType t : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
+  for (ScaleType t :
+       {ScaleType::F32, ScaleType::F16, ScaleType::BF16, ScaleType::E4M4})
     if (name == scaleTypeName(t))
       return t;
   return std::nullopt;

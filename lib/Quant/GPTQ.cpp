@@ -64,7 +64,7 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
     res.weights = std::move(*q);
     return std::move(res);
   }
-  auto qw = makeQuantizedWeights(N, K, fmt);
+  auto qw = makeQuantizedWeights(W, N, K, fmt);
   if (!qw)
     return qw.takeError();
   const QuantizedWeights qInit = std::move(*qw);
@@ -131,7 +131,8 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
         block.resize(N * len);
         for (int64_t n = 0; n < N; ++n)
           std::copy(W + n * K + k0, W + n * K + k0 + len, &block[n * len]);
-        if (Error e = computeGroupParams(block.data(), N, len, k0, fmt, clip, params))
+        if (Error e = computeGroupParams(block.data(), N, len, k0, fmt, clip,
+                                         params, q.scaleExponent))
           return std::move(e);
         for (int64_t n = 0; n < N; ++n)
           setGroupParams(q, n, g, params[n]);
@@ -166,7 +167,8 @@ Expected<GPTQResult> gptqQuantize(const float *W, int64_t N, int64_t K,
               const int64_t len = std::min(K, j + group) - j;
               rowBlock.assign(Wn + j, Wn + j + len);
               if (Error e = computeGroupParams(rowBlock.data(), 1, len, j, fmt,
-                                               clip, rowParams)) {
+                                               clip, rowParams,
+                                               q.scaleExponent)) {
                 std::lock_guard<std::mutex> lock(failureMu);
                 failure = toString(std::move(e));
                 return;

@@ -7,8 +7,8 @@ using namespace llvm;
 namespace llmc {
 namespace quant {
 
-Expected<QuantizedWeights> makeQuantizedWeights(int64_t N, int64_t K,
-                                                WeightFormat fmt) {
+Expected<QuantizedWeights> makeQuantizedWeights(const float *W, int64_t N,
+                                                int64_t K, WeightFormat fmt) {
   if (Error e = fmt.validate())
     return std::move(e);
   if (!fmt.isQuantized())
@@ -27,6 +27,7 @@ Expected<QuantizedWeights> makeQuantizedWeights(int64_t N, int64_t K,
   q.codes.assign(N * K, 0);
   q.scales.assign(N * q.numGroups, 0.0f);
   q.zeros.assign(N * q.numGroups, uint8_t(fmt.symZero()));
+  q.scaleExponent = kernels::chooseScaleExponent(W, N, K, fmt);
   return std::move(q);
 }
 

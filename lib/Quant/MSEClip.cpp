@@ -23,7 +23,7 @@ static double rowError(const float *w, int64_t len, int64_t k0, GroupParams p,
 
 Error computeGroupParams(const float *block, int64_t N, int64_t len, int64_t k0,
                          WeightFormat fmt, const ClipSearch &search,
-                         MutableArrayRef<GroupParams> out) {
+                         MutableArrayRef<GroupParams> out, int scaleExponent) {
   // One RTN call treats the block as an N x len matrix quantized per output
   // channel: exactly the group's min/max rule, for all rows at once.
   WeightFormat perRow = fmt;
@@ -42,7 +42,7 @@ Error computeGroupParams(const float *block, int64_t N, int64_t len, int64_t k0,
         v *= c;
       src = shrunk.data();
     }
-    auto q = kernels::quantizeWeights(src, N, len, perRow);
+    auto q = kernels::quantizeWeights(src, N, len, perRow, scaleExponent);
     if (!q)
       return q.takeError();
     for (int64_t n = 0; n < N; ++n) {
@@ -66,7 +66,7 @@ Expected<QuantizedWeights> quantizeWeightsMSE(const float *W, int64_t N,
                                               const ClipSearch &search) {
   if (!fmt.isQuantized())
     return kernels::quantizeWeights(W, N, K, fmt);
-  auto q = makeQuantizedWeights(N, K, fmt);
+  auto q = makeQuantizedWeights(W, N, K, fmt);
   if (!q)
     return q.takeError();
   std::vector<float> block;
@@ -77,7 +77,7 @@ Expected<QuantizedWeights> quantizeWeightsMSE(const float *W, int64_t N,
     for (int64_t n = 0; n < N; ++n)
       std::copy(W + n * K + k0, W + n * K + k0 + len, &block[n * len]);
     if (Error e = computeGroupParams(block.data(), N, len, k0, fmt, search,
-                                     params))
+                                     params, q->scaleExponent))
       return std::move(e);
     for (int64_t n = 0; n < N; ++n) {
       setGroupParams(*q, n, g, params[n]);

@@ -183,7 +183,7 @@ Expected<QuantSpec> parseQuantSpec(StringRef text) {
     } else {
       return specError(text, "unknown option '" + raw +
                                  "' (expected gN, pc, sym, asym, f32, f16, "
-                                 "bf16, mse, rtn, gptq, awq, quip, actorder, "
+                                 "bf16, e4m4, mse, rtn, gptq, awq, quip, actorder, "
                                  "refit, bias, quarot)");
     }
   }

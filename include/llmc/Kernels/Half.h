@@ -65,6 +65,42 @@ inline uint16_t fp32ToBf16(float f) {
 inline float bf16ToFp32(uint16_t b) { return bitsFloat(uint32_t(b) << 16); }
 
 inline float roundToFp16(float f) { return fp16ToFp32(fp32ToFp16(f)); }
+
+// e4m4: an unsigned 8-bit float, the group-scale dtype of the `e4m4` formats
+// (WeightFormat.h). Byte c = [e:4][m:4] is the fp16 number with bits c << 6:
+// 2^(e-15) (1 + m/16) for e >= 1, 2^-14 m/16 for e = 0 (so 0x00 is zero).
+// Four mantissa bits put a scale within 1/32 of its value (f16: 1/2048);
+// the 4-bit exponent spans 15 binades below kE4M4Max, relative to a
+// per-matrix power of two (QuantizedWeights::scaleExponent). The kernels
+// widen c to 16 bits, shift it by 6 and convert it with vcvtph2ps.
+inline constexpr float kE4M4Max = 1.9375f; // c = 0xff
+inline float e4m4ToFp32(uint8_t c) { return fp16ToFp32(uint16_t(c << 6)); }
+/// The e4m4 byte nearest to v (ties to even); v <= 0 or NaN gives 0, v above
+/// kE4M4Max saturates to it.
+inline uint8_t fp32ToE4M4(float v) {
+  if (!(v > 0))
+    return 0;
+  if (v >= kE4M4Max)
+    return 0xff;
+  if (v < 0x1p-14f) {
+    // Subnormal: a multiple of 2^-18 (16 of them is 0x10, the smallest normal).
+    float q = v * 0x1p18f;
+    uint32_t n = uint32_t(q);
+    float frac = q - float(n);
+    if (frac > 0.5f || (frac == 0.5f && (n & 1u)))
+      ++n;
+    return uint8_t(n);
+  }
+  // Normal: round the fp32 mantissa to its top 4 bits (a carry moves to the
+  // next binade, as it should); the result is exact in fp16.
+  uint32_t x = floatBits(v);
+  x += 0x3ffffu + ((x >> 19) & 1u);
+  x &= ~0x7ffffu;
+  float r = bitsFloat(x);
+  if (r > kE4M4Max)
+    return 0xff;
+  return uint8_t(fp32ToFp16(r) >> 6);
+}
 inline float roundToBf16(float f) { return bf16ToFp32(fp32ToBf16(f)); }
 
 } // namespace kernels

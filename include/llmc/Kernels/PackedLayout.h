@@ -9,10 +9,12 @@
 // the first half of chunk c, 2c+1 the second; numGroups is then even and the
 // last group may be padding only (scale 0).
 //
-// Buffer = three 64-byte aligned regions:
+// Buffer = 64-byte aligned regions:
 //   q     [panel][group][qBytesPerGroup]    weight codes (blocks below)
-//   scale [panel][group][L]                 fp32 / fp16 / bf16
+//   scale [panel][group][L]                 fp32 / fp16 / bf16 / e4m4
 //   zero  [panel][group][L]                 u8, asymmetric formats only
+//   tensor scale                            fp32 2^scaleExponent, e4m4 only:
+//                                           scale = it * the e4m4 value
 //
 // Quantized blocks (bits b in {8, 4, 2}): one block covers L channels x 32/b k.
 // Lane l owns 32-bit word l; byte j (0..3) of that word holds, in its bit field
@@ -80,6 +82,9 @@ struct PackedLayout {
   int64_t scaleBytesPerGroup = 0; // per panel (L * scale size), 0 for float
   int64_t zeroBytesPerGroup = 0;  // per panel (L), asymmetric only
   int64_t qOffset = 0, scaleOffset = 0, zeroOffset = 0, totalBytes = 0;
+  /// e4m4 scales: offset of the fp32 2^scaleExponent every stored scale is
+  /// relative to; -1 for the other dtypes.
+  int64_t tensorScaleOffset = -1;
 
   static llvm::Expected<PackedLayout> get(WeightFormat fmt, int64_t N,
                                           int64_t K, unsigned lanes);

@@ -26,9 +26,15 @@ unsigned packedCode(const PackedLayout &l, const uint8_t *data, int64_t n,
 unsigned groupRecordCode(WeightType t, unsigned lanes, const uint8_t *grp,
                          unsigned lane, int64_t kk);
 
-/// Scale of (n, group g) from a packed buffer, as fp32.
+/// Scale of (n, group g) from a packed buffer, as fp32 (e4m4: times the
+/// matrix's tensor scale).
 float packedScale(const PackedLayout &l, const uint8_t *data, int64_t n,
                   int64_t g);
+/// The stored scale of `lane` in a group's scale record, as fp32 (e4m4: the
+/// value relative to the tensor scale, as the kernels decode it).
+float storedScale(ScaleType t, const uint8_t *record, unsigned lane);
+/// e4m4 layouts: the fp32 2^scaleExponent stored with the weights; else 1.
+float packedTensorScale(const PackedLayout &l, const uint8_t *data);
 
 } // namespace kernels
 } // namespace llmc

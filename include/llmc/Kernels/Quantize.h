@@ -14,6 +14,7 @@
 #include "llmc/Kernels/WeightFormat.h"
 #include "llvm/Support/Error.h"
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace llmc {
@@ -29,6 +30,10 @@ struct QuantizedWeights {
   std::vector<uint8_t> codes;
   /// scales[n * numGroups + g], rounded to format.scaleType.
   std::vector<float> scales;
+  /// e4m4 scales only: every scale is 2^scaleExponent times an e4m4 value
+  /// (Half.h), which is what packing stores. Chosen per matrix before any
+  /// group is rounded (chooseScaleExponent); 0 for the other scale dtypes.
+  int scaleExponent = 0;
   /// zeros[n * numGroups + g]; symmetric formats hold symZero() everywhere.
   std::vector<uint8_t> zeros;
   /// Float formats: values[n * K + k] rounded to the weight dtype.
@@ -52,13 +57,23 @@ struct QuantizedWeights {
 /// Asymmetric: s = (max - min) / (2^b - 1) over the group with 0 included in the
 /// range, z = round(-min / s), u = clamp(round(w / s) + z, 0, 2^b - 1).
 /// The scale is rounded to the scale dtype *before* the codes are computed.
-llvm::Expected<QuantizedWeights> quantizeWeights(const float *W, int64_t N,
-                                                 int64_t K, WeightFormat fmt);
+/// e4m4 scales are relative to 2^scaleExponent: by default
+/// chooseScaleExponent(W, ...), or the given one (a block of a larger matrix
+/// is rounded on the whole matrix's grid).
+llvm::Expected<QuantizedWeights>
+quantizeWeights(const float *W, int64_t N, int64_t K, WeightFormat fmt,
+                std::optional<int> scaleExponent = std::nullopt);
 
 /// Round a float weight type element (fp32 identity, fp16/bf16 RNE).
 float roundToWeightType(float v, WeightType t);
-/// Round a scale to its storage dtype (fp32 identity, fp16/bf16 RNE).
-float roundToScaleType(float s, ScaleType t);
+/// Round a scale to its storage dtype (fp32 identity, fp16/bf16 RNE; e4m4:
+/// the nearest 2^scaleExponent * e4m4 value, saturating at its largest).
+float roundToScaleType(float s, ScaleType t, int scaleExponent = 0);
+/// The per-matrix exponent e of e4m4 scales for weights W[N][K]: the smallest
+/// with the largest round-to-nearest group scale <= 2^(e-1) kE4M4Max. One
+/// binade is left above it for scales that grow (GPTQ rounds updated
+/// weights), 14 below it before e4m4 turns subnormal. 0 for other dtypes.
+int chooseScaleExponent(const float *W, int64_t N, int64_t K, WeightFormat fmt);
 
 } // namespace kernels
 } // namespace llmc

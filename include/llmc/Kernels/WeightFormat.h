@@ -58,7 +58,11 @@ inline constexpr uint8_t kNL2Values[4] = {44, 103, 153, 212};
 static_assert(kNL2Values[0] + kNL2Values[3] == 256 &&
                   kNL2Values[1] + kNL2Values[2] == 256,
               "nl2 levels are antisymmetric around the zero point 128");
-enum class ScaleType : uint8_t { F32, F16, BF16 };
+/// Group-scale dtype. E4M4 is an unsigned 8-bit float (Half.h) relative to a
+/// power of two per matrix (QuantizedWeights::scaleExponent): with 16-k
+/// groups it stores a 4-bit format in 4.5 bits per weight, as f16 scales do
+/// with 32-k groups.
+enum class ScaleType : uint8_t { F32, F16, BF16, E4M4 };
 
 struct WeightFormat {
   WeightType type = WeightType::F32;
@@ -81,6 +85,10 @@ struct WeightFormat {
   /// asymmetric), e.g. int4 g32 sym f16 at K = 64: 4 + 16/32 = 4.5; a last
   /// partial group counts whole. Panel padding is not counted. Float: bits().
   double storedBitsPerWeight(unsigned K) const;
+  /// Storage per matrix beside its rows: e4m4's fp32 tensor scale (32), else 0.
+  unsigned storedBitsPerMatrix() const {
+    return isQuantized() && scaleType == ScaleType::E4M4 ? 32 : 0;
+  }
   /// Largest unsigned code, 2^bits - 1 (quantized types only).
   unsigned maxCode() const { return (1u << bits()) - 1; }
   /// nl4 / nl2: codes index a table of levels (see above).
@@ -153,7 +161,7 @@ unsigned scaleBytes(ScaleType t);
 llvm::StringRef weightTypeName(WeightType t);
 /// Inverse of weightTypeName; nullopt for any other text.
 std::optional<WeightType> parseWeightTypeName(llvm::StringRef name);
-/// "f32", "f16", "bf16".
+/// "f32", "f16", "bf16", "e4m4".
 llvm::StringRef scaleTypeName(ScaleType t);
 /// Inverse of scaleTypeName; nullopt for any other text.
 std::optional<ScaleType> parseScaleTypeName(llvm::StringRef name);

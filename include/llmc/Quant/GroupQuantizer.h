@@ -67,15 +67,19 @@ struct ClipSearch {
 /// (block[n * len + j] is column k0 + j of row n), one per row, found with
 /// kernels::quantizeWeights on the (optionally shrunk) block and, when
 /// search.steps > 1, the clipping factor minimising the row's error.
-/// `k0` locates the block in the whole matrix for the error weights.
+/// `k0` locates the block in the whole matrix for the error weights; e4m4
+/// scales are rounded on the whole matrix's grid, 2^scaleExponent.
 llvm::Error computeGroupParams(const float *block, int64_t N, int64_t len,
                                int64_t k0, WeightFormat fmt,
                                const ClipSearch &search,
-                               llvm::MutableArrayRef<GroupParams> out);
+                               llvm::MutableArrayRef<GroupParams> out,
+                               int scaleExponent = 0);
 
-/// An empty QuantizedWeights of shape [N][K] for a quantized format (group,
-/// numGroups and the vectors sized), to be filled by a quantizer.
-llvm::Expected<QuantizedWeights> makeQuantizedWeights(int64_t N, int64_t K,
+/// An empty QuantizedWeights of the shape of W[N][K] for a quantized format
+/// (group, numGroups and the vectors sized; for e4m4 scales, W's
+/// chooseScaleExponent), to be filled by a quantizer.
+llvm::Expected<QuantizedWeights> makeQuantizedWeights(const float *W, int64_t N,
+                                                      int64_t K,
                                                       WeightFormat fmt);
 
 /// Stores params p for (n, g) in q.

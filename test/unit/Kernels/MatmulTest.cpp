@@ -215,7 +215,7 @@ std::vector<Case> allCases() {
             if (!sym && (wt == WeightType::NL4 || wt == WeightType::NL2))
               continue; // nl4/nl2 are symmetric only
             // Rotate the scale dtype so every one meets every tier and bits.
-            ScaleType st = ScaleType(i++ % 3);
+            ScaleType st = ScaleType(i++ % 4);
             v.push_back({t, WeightFormat::quantized(wt, g, sym, st), act});
             // AVX2 int8 path: AVX-VNNI where the host has it, and vpmaddubsw.
             if (t == IsaTier::AVX2 && act == ActPath::Int8 && hostTarget().hasAvxVnni())

@@ -1,4 +1,5 @@
 //===- PackingTest.cpp - Quantization and pack/unpack round trips ---------===//
+#include "llmc/Kernels/Half.h"
 #include "llmc/Kernels/Packing.h"
 #include <gtest/gtest.h>
 #include <cmath>
@@ -18,7 +19,13 @@ std::vector<float> randomMatrix(int64_t n, uint32_t seed, float shift = 0) {
 }
 
 double scaleRelError(ScaleType t) {
-  return t == ScaleType::F32 ? 1e-7 : t == ScaleType::F16 ? 0x1p-11 : 0x1p-8;
+  switch (t) {
+  case ScaleType::F32: return 1e-7;
+  case ScaleType::F16: return 0x1p-11;
+  case ScaleType::BF16: return 0x1p-8;
+  case ScaleType::E4M4: return 0x1p-5;
+  }
+  return 1;
 }
 } // namespace
 
@@ -131,13 +138,51 @@ TEST_P(PackRoundTrip, UnpackEqualsQuantizedAndErrorIsBounded) {
   }
 }
 
+// e4m4 scales: the matrix's exponent puts its largest scale in the binade
+// below the top one, every scale is stored exactly relative to it, and a
+// scale off that grid is refused rather than stored as another value.
+TEST(PackE4M4, ScaleExponentAndExactScales) {
+  const WeightFormat f =
+      WeightFormat::quantized(WeightType::NL4, 16, true, ScaleType::E4M4);
+  for (float mag : {1e-4f, 0.03f, 1.0f, 300.0f}) {
+    auto W = randomMatrix(24 * 96, 5);
+    for (float &w : W)
+      w *= mag;
+    auto q = quantizeWeights(W.data(), 24, 96, f);
+    ASSERT_TRUE(bool(q)) << llvm::toString(q.takeError());
+    float largest = 0;
+    for (float s : q->scales)
+      largest = std::max(largest, s);
+    const double top = std::ldexp(double(kE4M4Max), q->scaleExponent);
+    EXPECT_LE(largest, top / 2 * (1 + 0x1p-5)) << mag;
+    EXPECT_GT(largest, top / 4) << mag;
+    for (float s : q->scales) {
+      float rel = std::ldexp(s, -q->scaleExponent);
+      EXPECT_EQ(e4m4ToFp32(fp32ToE4M4(rel)), rel) << mag << " " << s;
+    }
+    auto p = packWeights(*q, IsaTier::AVX512_VNNI);
+    ASSERT_TRUE(bool(p)) << llvm::toString(p.takeError());
+    EXPECT_EQ(packedTensorScale(p->layout(), p->data()),
+              std::ldexp(1.0f, q->scaleExponent));
+    EXPECT_EQ(unpackWeights(*p).scaleExponent, q->scaleExponent);
+  }
+  auto W = randomMatrix(8 * 32, 9);
+  auto q = quantizeWeights(W.data(), 8, 32, f);
+  ASSERT_TRUE(bool(q));
+  q->scales[3] = std::ldexp(1.2f, q->scaleExponent - 2); // 19.2 sixteenths
+  auto p = packWeights(*q, IsaTier::AVX2);
+  ASSERT_FALSE(bool(p));
+  EXPECT_NE(llvm::toString(p.takeError()).find("not 2^"), std::string::npos);
+}
+
 static std::vector<PackCase> packCases() {
   std::vector<PackCase> v;
   for (WeightType t : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
                        WeightType::Int2, WeightType::NL4, WeightType::NL2})
     for (unsigned g : {16u, 32u, 64u, 128u, 0u})
       for (bool sym : {true, false})
-        for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
+        for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16,
+                            ScaleType::E4M4})
           if ((g != 16 || t != WeightType::Int3) &&
               (sym || !WeightFormat::quantized(t, g, true).isNonLinear()))
             v.push_back({t, g, sym, s});

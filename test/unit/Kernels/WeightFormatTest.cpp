@@ -20,7 +20,8 @@ TEST(WeightFormat, EveryFormatParsesBackFromItsName) {
                        WeightType::Int2, WeightType::NL4, WeightType::NL2})
     for (unsigned g : {0u, 16u, 32u, 64u, 128u})
       for (bool sym : {true, false})
-        for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16})
+        for (ScaleType s : {ScaleType::F32, ScaleType::F16, ScaleType::BF16,
+                            ScaleType::E4M4})
           if ((g != 16 || t != WeightType::Int3) &&
               (sym || !WeightFormat::quantized(t, g, true).isNonLinear()))
             all.push_back(WeightFormat::quantized(t, g, sym, s));
@@ -62,6 +63,11 @@ TEST(WeightFormat, StoredBitsPerWeight) {
   // Per output channel: one scale for the whole row.
   EXPECT_DOUBLE_EQ(q(WT::Int8, 0, true, ST::F32).storedBitsPerWeight(128),
                    8 + 32.0 / 128);
+  // e4m4: one byte per group (nl4 g16: 4.5, as nl4 g32 with f16 scales),
+  // plus the matrix's fp32 tensor scale.
+  EXPECT_DOUBLE_EQ(q(WT::NL4, 16, true, ST::E4M4).storedBitsPerWeight(64), 4.5);
+  EXPECT_EQ(q(WT::NL4, 16, true, ST::E4M4).storedBitsPerMatrix(), 32u);
+  EXPECT_EQ(q(WT::NL4, 32, true, ST::F16).storedBitsPerMatrix(), 0u);
   EXPECT_DOUBLE_EQ(WeightFormat::floating(WT::BF16).storedBitsPerWeight(64), 16);
   EXPECT_DOUBLE_EQ(WeightFormat::floating(WT::F32).storedBitsPerWeight(64), 32);
 }

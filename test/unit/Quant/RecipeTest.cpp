@@ -58,6 +58,7 @@ TEST(QuantSpec, Options) {
   EXPECT_EQ(parseOk("int4:awq").method, QuantMethod::AWQ);
   EXPECT_EQ(parseOk("int2:quip:actorder").method, QuantMethod::Incoherent);
   EXPECT_EQ(parseOk("int4:f32:rtn").format.scaleType, ScaleType::F32);
+  EXPECT_EQ(parseOk("nl4:g16:E4M4:gptq").format.scaleType, ScaleType::E4M4);
   EXPECT_TRUE(parseOk("int2:gptq:refit").refitScales);
   EXPECT_FALSE(parseOk("int2:gptq").refitScales);
 }
@@ -67,6 +68,7 @@ TEST(QuantSpec, CanonicalStringRoundTrips) {
        {"int8", "int8:g64:asym", "int4:g128:sym:bf16:mse", "int3:asym:gptq",
         "int2:g32:asym:f32:mse:quip:actorder", "int4:awq", "fp16", "bf16",
         "int2:g32:sym:mse:quip:actorder:refit", "int4:gptq:refit:quarot",
+        "nl4:g16:e4m4:gptq:mse:actorder",
         "fp32"}) {
     QuantSpec a = parseOk(s);
     QuantSpec b = parseOk(a.str());
