@@ -87,6 +87,15 @@ float packedTensorScale(const PackedLayout &l, const uint8_t *data) {
   return f;
 }
 
+Error checkPackedTensorScale(const PackedLayout &l, const uint8_t *data) {
+  const float t = packedTensorScale(l, data);
+  if (std::isfinite(t) && t > 0 && std::ldexp(1.0f, std::ilogb(t)) == t)
+    return Error::success();
+  return createStringError(inconvertibleErrorCode(),
+                           "%s weights: tensor scale %g is not a power of two",
+                           l.format.str().c_str(), double(t));
+}
+
 float packedScale(const PackedLayout &l, const uint8_t *data, int64_t n,
                   int64_t g) {
   int64_t p = n / l.lanes;

@@ -5,6 +5,7 @@
 #include "llmc/Runtime/Profile.h"
 
 #include "llmc/Kernels/PackedLayout.h"
+#include "llmc/Kernels/Packing.h"
 #include "llmc/Quant/Hadamard.h"
 
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
@@ -293,6 +294,9 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
       m->packed_[i] = kernels::PackedWeights::borrow(*layout, tier,
                                                      m->weights_ + w.offset);
     }
+    if (Error e = kernels::checkPackedTensorScale(*layout, m->packed_[i].data()))
+      return joinErrors(fail(formatv("{0}: weight '{1}':", path, w.name).str()),
+                        std::move(e));
     kernels::MatmulDesc d;
     d.N = w.shape[0];
     d.K = w.shape[1];

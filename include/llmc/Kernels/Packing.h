@@ -35,6 +35,9 @@ float packedScale(const PackedLayout &l, const uint8_t *data, int64_t n,
 float storedScale(ScaleType t, const uint8_t *record, unsigned lane);
 /// e4m4 layouts: the fp32 2^scaleExponent stored with the weights; else 1.
 float packedTensorScale(const PackedLayout &l, const uint8_t *data);
+/// An error unless packedTensorScale is a finite power of two (what packing
+/// writes): a damaged one would scale every output of the matmul.
+llvm::Error checkPackedTensorScale(const PackedLayout &l, const uint8_t *data);
 
 } // namespace kernels
 } // namespace llmc

@@ -3,6 +3,7 @@
 #include "llmc/Kernels/Packing.h"
 #include <gtest/gtest.h>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 using namespace llmc;
@@ -173,6 +174,18 @@ TEST(PackE4M4, ScaleExponentAndExactScales) {
   auto p = packWeights(*q, IsaTier::AVX2);
   ASSERT_FALSE(bool(p));
   EXPECT_NE(llvm::toString(p.takeError()).find("not 2^"), std::string::npos);
+  // A damaged tensor scale (a bundle's bytes) is refused at load.
+  q->scales[3] = q->scales[4];
+  auto good = packWeights(*q, IsaTier::AVX2);
+  ASSERT_TRUE(bool(good));
+  EXPECT_FALSE(bool(checkPackedTensorScale(good->layout(), good->data())));
+  for (float bad : {0.0f, -0.5f, 0.75f, INFINITY, NAN}) {
+    std::memcpy(good->mutableData() + good->layout().tensorScaleOffset, &bad, 4);
+    llvm::Error e = checkPackedTensorScale(good->layout(), good->data());
+    ASSERT_TRUE(bool(e)) << bad;
+    EXPECT_NE(llvm::toString(std::move(e)).find("not a power of two"),
+              std::string::npos);
+  }
 }
 
 static std::vector<PackCase> packCases() {
