@@ -9,7 +9,7 @@
 //         int8 path:  u8 codes of plane i  --vpdpbusd-->  acc[m] += u * x_q
 //         fp32 path:  per byte j: shift/mask/cvt  --fma-->  acc[m] += u * x
 //     epilogue: y_acc[m] += cvt(acc[m]) * s_w * s_x[m]
-//   store / accumulate y
+//   store / accumulate y (e4m4 scales: y_acc * the matrix's tensor scale)
 //
 // 16-k groups (int8/4/2) split a chunk: the loop body is one chunk and two
 // groups, the first half of the chunk's blocks for the even group and the

@@ -3,10 +3,11 @@
 // A microkernel computes, for `mr` rows of activations and one packed panel of
 // L output channels, over a run of `nGroups` weight groups:
 //
-//   y[m][0..L) (+)= sum_g  s_w[g][0..L) * s_x[m][g] * ( sum_k u[k][l] * x[m][k]
-//                                                      + comp[m][g][l] )
+//   y[m][0..L) (+)= T * sum_g  s_w[g][0..L) * s_x[m][g] * ( sum_k u[k][l] * x[m][k]
+//                                                          + comp[m][g][l] )
 //
-// where comp = -z * sum_k x (symmetric: z is the constant symZero() and the
+// where T is the matrix's tensor scale for e4m4 scales (s_w relative to it;
+// 1 otherwise), comp = -z * sum_k x (symmetric: z is the constant symZero() and the
 // driver passes comp pre-multiplied; asymmetric: the driver passes -sum_k x and
 // the kernel multiplies by the stored zero points). On the fp32 path s_x = 1.
 //

@@ -37,15 +37,20 @@ std::vector<codegen::QuantRecipe> defaultLadder() {
   // Incoherence processing + LDLQ with act-order and the clipping search: the
   // most accurate rounding of lib/Quant on real models (docs/QUANTIZATION.md).
   // Symmetric 2- and 4-bit rungs use the non-uniform levels (nl2, nl4): more
-  // accurate than int2/int4 symmetric at the same bits.
+  // accurate than int2/int4 symmetric at the same bits; and e4m4 scales,
+  // which buy groups half as long at the bits of f16 scales (nl2 g16 and
+  // nl4 g16 in 2.5 and 4.5 bits, nl4 g32 in 4.25).
   auto q = [](StringRef spec) {
     codegen::QuantRecipe r;
     r.weights = cantFail(quant::parseQuantSpec(spec));
     return r;
   };
-  return {q("nl2:g32:quip:mse:actorder"),  q("int2:g32:asym:quip:mse:actorder"),
-          q("int3:g32:asym:quip:mse:actorder"), q("nl4:g64:quip:mse:actorder"),
-          q("nl4:g32:quip:mse:actorder"),  q("int4:g32:asym:quip:mse:actorder"),
+  return {q("nl2:g16:e4m4:quip:mse:actorder"),
+          q("int2:g32:asym:quip:mse:actorder"),
+          q("int3:g32:asym:quip:mse:actorder"),
+          q("nl4:g32:e4m4:quip:mse:actorder"),
+          q("nl4:g16:e4m4:quip:mse:actorder"),
+          q("int4:g32:asym:quip:mse:actorder"),
           q("int8:g32:sym:quip:mse:actorder"), q("fp16")};
 }
 
