@@ -214,8 +214,10 @@ std::vector<Case> allCases() {
               continue; // int3's 32-k super block cannot hold 16-k groups
             if (!sym && (wt == WeightType::NL4 || wt == WeightType::NL2))
               continue; // nl4/nl2 are symmetric only
-            // Rotate the scale dtype so every one meets every tier and bits.
-            ScaleType st = ScaleType(i++ % 4);
+            // Rotate the scale dtype so every one meets every tier, bits and
+            // activation path: both paths of a format share one dtype, and
+            // the dtype moves on with the format.
+            ScaleType st = ScaleType((i++ / 2) % 4);
             v.push_back({t, WeightFormat::quantized(wt, g, sym, st), act});
             // AVX2 int8 path: AVX-VNNI where the host has it, and vpmaddubsw.
             if (t == IsaTier::AVX2 && act == ActPath::Int8 && hostTarget().hasAvxVnni())
