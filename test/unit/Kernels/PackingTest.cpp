@@ -188,6 +188,50 @@ TEST(PackE4M4, ScaleExponentAndExactScales) {
   }
 }
 
+// Edge cases of the matrix exponent: an all-zero matrix (no scale to fit:
+// exponent 0, every scale 0, packs and unpacks), asymmetric ranges (the
+// scale is the range over the codes), and the tensor-scale region (64-byte
+// aligned, after the others, counted in the streamed bytes).
+TEST(PackE4M4, ZeroMatrixAsymmetricRangesAndRegion) {
+  const WeightFormat sym =
+      WeightFormat::quantized(WeightType::NL2, 16, true, ScaleType::E4M4);
+  std::vector<float> Z(8 * 64, 0.0f);
+  EXPECT_EQ(chooseScaleExponent(Z.data(), 8, 64, sym), 0);
+  auto qz = quantizeWeights(Z.data(), 8, 64, sym);
+  ASSERT_TRUE(bool(qz));
+  for (float s : qz->scales)
+    EXPECT_EQ(s, 0.0f);
+  auto pz = packWeights(*qz, IsaTier::AVX512_VNNI);
+  ASSERT_TRUE(bool(pz)) << llvm::toString(pz.takeError());
+  EXPECT_EQ(unpackWeights(*pz).scales, qz->scales);
+
+  const WeightFormat asym =
+      WeightFormat::quantized(WeightType::Int4, 16, false, ScaleType::E4M4);
+  auto W = randomMatrix(8 * 64, 13, 3.0f); // all in [2, 4]: range 0..max
+  const int e = chooseScaleExponent(W.data(), 8, 64, asym);
+  float largest = 0;
+  for (int64_t n = 0; n < 8; ++n)
+    for (int64_t g = 0; g < 4; ++g) {
+      float hi = 0;
+      for (int64_t k = 0; k < 16; ++k)
+        hi = std::max(hi, W[n * 64 + g * 16 + k]);
+      largest = std::max(largest, hi / 15.0f);
+    }
+  EXPECT_LE(largest, std::ldexp(kE4M4Max, e - 1));
+  EXPECT_GT(largest, std::ldexp(kE4M4Max, e - 2));
+  auto l = PackedLayout::get(asym, 8, 64, 16);
+  ASSERT_TRUE(bool(l));
+  EXPECT_EQ(l->tensorScaleOffset % 64, 0);
+  EXPECT_GE(l->tensorScaleOffset, l->zeroOffset + l->numPanels * l->numGroups *
+                                                      l->zeroBytesPerGroup);
+  EXPECT_EQ(l->streamedBytes(), l->tensorScaleOffset + 64);
+  auto f16 = PackedLayout::get(
+      WeightFormat::quantized(WeightType::Int4, 16, false, ScaleType::F16), 8,
+      64, 16);
+  ASSERT_TRUE(bool(f16));
+  EXPECT_EQ(f16->tensorScaleOffset, -1);
+}
+
 static std::vector<PackCase> packCases() {
   std::vector<PackCase> v;
   for (WeightType t : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
