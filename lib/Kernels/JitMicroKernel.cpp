@@ -708,7 +708,7 @@ void Generator::nextGroup() {
 
 void Generator::store() {
   Label onlyStore, done;
-  if (!p_.floatW && d_.format.scaleType == ScaleType::E4M4) {
+  if (d_.format.hasTensorScale()) {
     // e4m4 scales are relative to the matrix's 2^scaleExponent.
     Xmm t = wRaw();
     mov(rT, ARG(tensorScale));

@@ -67,7 +67,7 @@ Expected<PackedLayout> PackedLayout::get(WeightFormat fmt, int64_t N, int64_t K,
       roundUp(l.scaleOffset + panels * groups * l.scaleBytesPerGroup, 64);
   l.totalBytes =
       roundUp(l.zeroOffset + panels * groups * l.zeroBytesPerGroup, 64);
-  if (fmt.isQuantized() && fmt.scaleType == ScaleType::E4M4) {
+  if (fmt.hasTensorScale()) {
     l.tensorScaleOffset = l.totalBytes;
     l.totalBytes += 64;
   }

@@ -51,7 +51,7 @@ static float rawGroupScale(const float *w, int64_t len, WeightFormat fmt,
 
 int chooseScaleExponent(const float *W, int64_t N, int64_t K,
                         WeightFormat fmt) {
-  if (!fmt.isQuantized() || fmt.scaleType != ScaleType::E4M4)
+  if (!fmt.hasTensorScale())
     return 0;
   const int64_t group = fmt.groupSize ? fmt.groupSize : K;
   float largest = 0;

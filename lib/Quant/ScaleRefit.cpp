@@ -28,7 +28,7 @@ double rowLoss(const float *w, const QuantizedWeights &q, int64_t n,
   return quadraticForm(H, K, dw.data(), K);
 }
 
-/// e4m4's grid is coarse (steps of 1/16 to 1/8 of a scale), and rounding
+/// e4m4's grid is coarse (steps of 1/31 to 1/16 of a scale), and rounding
 /// each least-squares scale to its nearest grid value ignores how the groups
 /// of a row interact through H. Coordinate descent over the grid instead:
 /// for each active group in turn, the grid values next to its least-squares

@@ -65,6 +65,7 @@ inline uint16_t fp32ToBf16(float f) {
 inline float bf16ToFp32(uint16_t b) { return bitsFloat(uint32_t(b) << 16); }
 
 inline float roundToFp16(float f) { return fp16ToFp32(fp32ToFp16(f)); }
+inline float roundToBf16(float f) { return bf16ToFp32(fp32ToBf16(f)); }
 
 // e4m4: an unsigned 8-bit float, the group-scale dtype of the `e4m4` formats
 // (WeightFormat.h). Byte c = [e:4][m:4] is the fp16 number with bits c << 6:
@@ -101,7 +102,6 @@ inline uint8_t fp32ToE4M4(float v) {
     return 0xff;
   return uint8_t(fp32ToFp16(r) >> 6);
 }
-inline float roundToBf16(float f) { return bf16ToFp32(fp32ToBf16(f)); }
 
 } // namespace kernels
 } // namespace llmc

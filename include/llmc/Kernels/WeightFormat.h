@@ -85,10 +85,13 @@ struct WeightFormat {
   /// asymmetric), e.g. int4 g32 sym f16 at K = 64: 4 + 16/32 = 4.5; a last
   /// partial group counts whole. Panel padding is not counted. Float: bits().
   double storedBitsPerWeight(unsigned K) const;
-  /// Storage per matrix beside its rows: e4m4's fp32 tensor scale (32), else 0.
-  unsigned storedBitsPerMatrix() const {
-    return isQuantized() && scaleType == ScaleType::E4M4 ? 32 : 0;
+  /// Quantized with e4m4 scales: the stored scales are relative to one fp32
+  /// power of two per matrix (the tensor scale), stored with the weights.
+  bool hasTensorScale() const {
+    return isQuantized() && scaleType == ScaleType::E4M4;
   }
+  /// Storage per matrix beside its rows: the fp32 tensor scale (32), else 0.
+  unsigned storedBitsPerMatrix() const { return hasTensorScale() ? 32 : 0; }
   /// Largest unsigned code, 2^bits - 1 (quantized types only).
   unsigned maxCode() const { return (1u << bits()) - 1; }
   /// nl4 / nl2: codes index a table of levels (see above).
