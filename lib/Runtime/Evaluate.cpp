@@ -2,6 +2,7 @@
 #include "llmc/Runtime/Evaluate.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 
 using namespace llvm;
@@ -62,6 +63,7 @@ Expected<EvalResult> evaluatePerplexity(const Model &model, ArrayRef<int32_t> id
   const int64_t V = model.config().vocab, first = ctx / 2;
   double nll = 0, kl = 0;
   int64_t count = 0, agree = 0;
+  EvalResult r;
   std::vector<float> refLogits; // [ctx][V] of the current chunk
   std::vector<double> lp, lq;
   for (int64_t c = 0; c < chunks; ++c) {
@@ -76,6 +78,8 @@ Expected<EvalResult> evaluatePerplexity(const Model &model, ArrayRef<int32_t> id
         return std::move(e);
     }
     (*session)->reset();
+    double chunkNll = 0, refChunkNll = 0;
+    int64_t chunkCount = 0;
     if (Error e = (*session)->forwardAll(chunk, [&](int64_t i0, ArrayRef<float> rows) {
           int64_t n = int64_t(rows.size()) / V;
           for (int64_t r = 0; r < n; ++r) {
@@ -84,11 +88,12 @@ Expected<EvalResult> evaluatePerplexity(const Model &model, ArrayRef<int32_t> id
               continue;
             ArrayRef<float> row = rows.slice(r * V, V);
             logSoftmax(row, lq);
-            nll -= lq[chunk[i + 1]];
-            ++count;
+            chunkNll -= lq[chunk[i + 1]];
+            ++chunkCount;
             if (refSession) {
               ArrayRef<float> rrow(refLogits.data() + i * V, V);
               logSoftmax(rrow, lp);
+              refChunkNll -= lp[chunk[i + 1]];
               double k = 0;
               for (int64_t v = 0; v < V; ++v)
                 k += std::exp(lp[v]) * (lp[v] - lq[v]);
@@ -100,10 +105,14 @@ Expected<EvalResult> evaluatePerplexity(const Model &model, ArrayRef<int32_t> id
           }
         }))
       return std::move(e);
+    nll += chunkNll;
+    count += chunkCount;
+    r.chunkNll.push_back(chunkNll / double(chunkCount));
+    if (refSession)
+      r.refChunkNll.push_back(refChunkNll / double(chunkCount));
     if (options.progress)
       options.progress(c + 1, chunks, std::exp(nll / double(count)));
   }
-  EvalResult r;
   r.perplexity = std::exp(nll / double(count));
   r.chunks = chunks;
   r.scored = count;
@@ -111,6 +120,47 @@ Expected<EvalResult> evaluatePerplexity(const Model &model, ArrayRef<int32_t> id
     r.kl = kl / double(count);
     r.top1 = double(agree) / double(count);
   }
+  return r;
+}
+
+double normalQuantile(double p) {
+  assert(p > 0 && p < 1 && "a probability strictly between 0 and 1");
+  // Phi(x) = erfc(-x / sqrt 2) / 2 is increasing; bisect on [-40, 40] to
+  // the resolution of a double (Phi saturates well inside that range).
+  double lo = -40, hi = 40;
+  for (int i = 0; i < 200 && hi - lo > 1e-15; ++i) {
+    double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+Expected<PerplexityIncrease> perplexityIncrease(ArrayRef<double> modelNll,
+                                                ArrayRef<double> refNll,
+                                                double confidence) {
+  if (modelNll.empty() || modelNll.size() != refNll.size())
+    return createStringError(inconvertibleErrorCode(),
+                             "a perplexity increase needs the same chunks "
+                             "scored by both models (%zu and %zu)",
+                             modelNll.size(), refNll.size());
+  if (!(confidence >= 0.5 && confidence < 1))
+    return createStringError(inconvertibleErrorCode(),
+                             "confidence must be in [0.5, 1) (got %g)", confidence);
+  const size_t n = modelNll.size();
+  double mean = 0;
+  for (size_t c = 0; c < n; ++c)
+    mean += modelNll[c] - refNll[c];
+  mean /= double(n);
+  double ss = 0;
+  for (size_t c = 0; c < n; ++c) {
+    double d = modelNll[c] - refNll[c] - mean;
+    ss += d * d;
+  }
+  PerplexityIncrease r;
+  r.standardError = n > 1 ? std::sqrt(ss / double(n - 1) / double(n)) : 0.0;
+  const double z = confidence == 0.5 ? 0.0 : normalQuantile(confidence);
+  r.increase = std::expm1(mean);
+  r.upper = std::expm1(mean + z * r.standardError);
   return r;
 }
 

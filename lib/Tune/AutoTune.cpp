@@ -13,6 +13,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Format.h"
 
 #include <algorithm>
 #include <cmath>
@@ -129,6 +130,7 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
   if (!ref)
     return ref.takeError();
   result.referencePerplexity = ref->perplexity;
+  const std::vector<double> refChunkNll = ref->chunkNll;
   say(formatv("tune: fp32 perplexity {0:f4} on {1} tuning chunks", ref->perplexity,
               ref->chunks));
 
@@ -195,7 +197,12 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     }
     return bits / params;
   };
-  std::map<std::vector<size_t>, double> evaluated; // rungs -> perplexity
+  // A candidate's perplexity and the upper confidence bound of its increase
+  // over the reference on the tuning chunks (Evaluate.h).
+  struct Score {
+    double perplexity, upper;
+  };
+  std::map<std::vector<size_t>, Score> evaluated;
   // Sequential calibration: the statistics and rounded slots of the last
   // candidate calibrated, kept for the final compile if it is chosen.
   struct SequentialState {
@@ -237,9 +244,9 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     probeReference = pr->perplexity;
   }
   // Compiles the assignment (with sequential calibration unless `probe`) and
-  // returns its perplexity on the candidates' or the probes' tokens.
+  // evaluates it on the candidates' or the probes' tokens.
   auto compileAndEvaluate = [&](const std::vector<size_t> &rung,
-                                bool probe) -> Expected<double> {
+                                bool probe) -> Expected<runtime::EvalResult> {
     SmallString<128> tmp;
     if (std::error_code ec = sys::fs::createTemporaryFile("llmc-tune", "llmc", tmp))
       return createStringError(ec, "cannot create a temporary file");
@@ -264,23 +271,27 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
       return m.takeError();
     auto r = runtime::evaluatePerplexity(**m, probe ? probeTokens : candidateTokens,
                                          options.eval);
-    if (!r)
-      return r.takeError();
-    return r->perplexity;
+    return r;
   };
-  auto evaluate = [&](const std::vector<size_t> &rung) -> Expected<double> {
+  auto evaluate = [&](const std::vector<size_t> &rung) -> Expected<Score> {
     if (auto it = evaluated.find(rung); it != evaluated.end())
       return it->second;
     auto r = compileAndEvaluate(rung, /*probe=*/false);
     if (!r)
       return r.takeError();
+    auto inc = runtime::perplexityIncrease(r->chunkNll, refChunkNll,
+                                           options.confidence);
+    if (!inc)
+      return inc.takeError();
     ++result.evaluations;
-    evaluated[rung] = *r;
+    Score score{r->perplexity, inc->upper};
+    evaluated[rung] = score;
     say(formatv("tune: candidate {0}: {1:f2} bits/weight, perplexity {2:f4} "
-                "({3})",
-                result.evaluations, bpw(rung), *r,
-                percentChange(*r, result.referencePerplexity)));
-    return *r;
+                "({3}; at most {4:f2}% at {5}% confidence)",
+                result.evaluations, bpw(rung), r->perplexity,
+                percentChange(r->perplexity, result.referencePerplexity),
+                100 * inc->upper, format("%g", 100 * options.confidence)));
+    return score;
   };
 
   std::vector<std::vector<size_t>> candidates;
@@ -315,7 +326,7 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
         if (!p)
           return p.takeError();
         // Below zero is measurement luck: no format is better than fp16.
-        d[s][l] = std::max(0.0, *p / probeReference - 1);
+        d[s][l] = std::max(0.0, p->perplexity / probeReference - 1);
         line += formatv(" {0:f2}%", 100 * d[s][l]).str();
       }
       result.sensitivityEvaluations += unsigned(top);
@@ -357,15 +368,18 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
                                "(the cheapest takes %.2f)",
                                options.maxBitsPerWeight, cheapest);
   }
-  const double limit = result.referencePerplexity * (1.0 + options.goal);
+  // A candidate meets the goal when the upper confidence bound of its
+  // increase does: the tuning chunks are a small sample, and the point
+  // estimate alone passes candidates whose increase on more text exceeds it.
+  auto meets = [&](const Score &s) { return s.upper <= options.goal; };
   // The most accurate assignment first: if it misses, nothing will meet it.
   size_t lo = 0, hi = candidates.size() - 1;
   auto best = candidates[hi];
-  auto ppl = evaluate(best);
-  if (!ppl)
-    return ppl.takeError();
-  double bestPpl = *ppl;
-  result.met = *ppl <= limit;
+  auto first = evaluate(best);
+  if (!first)
+    return first.takeError();
+  Score bestScore = *first;
+  result.met = meets(*first);
   auto keepState = [&](const std::vector<size_t> &rung) {
     if (last && last->rung == rung)
       chosen = std::move(last);
@@ -380,11 +394,11 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     auto p = evaluate(rung);
     if (!p)
       return p.takeError();
-    if (*p <= limit) {
+    if (meets(*p)) {
       hi = mid;
       if (bpw(rung) <= bpw(best)) {
         best = rung;
-        bestPpl = *p;
+        bestScore = *p;
         keepState(best);
       }
     } else {
@@ -393,7 +407,8 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
   }
   for (size_t s = 0; s < slots.size(); ++s)
     result.slots[slots[s].name] = ladder[best[s]];
-  result.perplexity = bestPpl;
+  result.perplexity = bestScore.perplexity;
+  result.increaseUpperBound = bestScore.upper;
   result.bitsPerWeight = bpw(best);
   if (options.sequential) {
     if (!chosen || chosen->rung != best) { // evaluated earlier, state dropped

@@ -149,6 +149,13 @@ static cl::opt<std::string> accuracyGoal(
     cl::desc("--quant=auto: allowed perplexity increase over fp32 on held-out "
              "calibration text (e.g. 1%)"),
     cl::init("1%"), cl::sub(llmc::cli::compileCmd));
+static cl::opt<std::string> tuneConfidence(
+    "tune-confidence",
+    cl::desc("--quant=auto: a recipe meets the goal when its perplexity "
+             "increase on the tuning chunks is within it with this one-sided "
+             "confidence, from the spread of its per-chunk increases (default "
+             "95%; 50% compares the mean alone)"),
+    cl::init("95%"), cl::sub(llmc::cli::compileCmd));
 static cl::opt<unsigned> tuneBudget(
     "tune-budget", cl::desc("--quant=auto: models evaluated at most (default 10)"),
     cl::init(10), cl::sub(llmc::cli::compileCmd));
@@ -342,6 +349,18 @@ static Expected<double> parseAccuracyGoal() {
   return percent ? goal / 100 : goal;
 }
 
+static Expected<double> parseTuneConfidence() {
+  StringRef text = StringRef(tuneConfidence).trim();
+  bool percent = text.consume_back("%");
+  double p;
+  if (text.getAsDouble(p) || (p = percent ? p / 100 : p, !(p >= 0.5 && p < 1)))
+    return createStringError(inconvertibleErrorCode(),
+                             "--tune-confidence must be a probability in "
+                             "[50%%, 100%%) such as 95%% or 0.95 (got '%s')",
+                             tuneConfidence.c_str());
+  return p;
+}
+
 // --quant=auto: per-layer recipes meeting --accuracy-goal (tune/AutoTune.h).
 // Returns the tuning result; writes its recipes as a --quant-recipe file.
 static Expected<llmc::tune::TuneResult>
@@ -351,11 +370,15 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
   if (!goalOr)
     return goalOr.takeError();
   const double goal = *goalOr;
+  auto confidence = parseTuneConfidence();
+  if (!confidence)
+    return confidence.takeError();
   // Tune on calibration tokens the statistics did not see.
   const int64_t used = std::min<int64_t>(calibTokens, int64_t(calib.tokens.size()));
   ArrayRef<int32_t> held = ArrayRef<int32_t>(calib.tokens).drop_front(size_t(used));
   llmc::tune::TuneOptions to;
   to.goal = goal;
+  to.confidence = *confidence;
   to.budget = tuneBudget;
   to.eval.ctx = std::min<int64_t>(calibSeqLen, calib.model->config().maxContext);
   to.eval.maxChunks = tuneChunks;
@@ -383,10 +406,12 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
     return r.takeError();
   if (co.progress)
     co.progress(formatv("tune: {0}: {1:f2} bits/weight, perplexity {2:f4} vs "
-                        "fp32 {3:f4} ({4}, goal {5:f2}%), {6} models evaluated",
+                        "fp32 {3:f4} ({4}, at most {5:f2}% at {6}% confidence; "
+                        "goal {7:f2}%), {8} models evaluated",
                         r->met ? "goal met" : "goal NOT met", r->bitsPerWeight,
                         r->perplexity, r->referencePerplexity,
                         llmc::tune::percentChange(r->perplexity, r->referencePerplexity),
+                        100 * r->increaseUpperBound, format("%g", 100 * to.confidence),
                         100.0 * goal, r->evaluations)
                     .str());
   // The recipe file: one exact rule per weight (merged slots by first part).
@@ -400,6 +425,8 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
                            {"met", r->met},
                            {"reference_perplexity", r->referencePerplexity},
                            {"perplexity", r->perplexity},
+                           {"confidence", to.confidence},
+                           {"increase_upper_bound", r->increaseUpperBound},
                            {"bits_per_weight", r->bitsPerWeight},
                            {"evaluations", int64_t(r->evaluations)},
                            {"sequential_calibration", to.sequential},
@@ -511,9 +538,12 @@ int llmc::cli::runCompile() {
   if (tuneAuto && !quantRecipeFile.empty())
     return reportError(createStringError(
         inconvertibleErrorCode(), "--quant=auto and --quant-recipe exclude each other"));
-  if (tuneAuto) // checked before any work
+  if (tuneAuto) { // checked before any work
     if (auto goal = parseAccuracyGoal(); !goal)
       return reportError(goal.takeError());
+    if (auto confidence = parseTuneConfidence(); !confidence)
+      return reportError(confidence.takeError());
+  }
   auto defaultSpec = tuneAuto ? llmc::quant::parseQuantSpec("fp32") : specFromFlags();
   if (!defaultSpec)
     return reportError(defaultSpec.takeError());

@@ -29,7 +29,13 @@ struct EvalOptions {
 struct EvalResult {
   double perplexity = 0;
   int64_t chunks = 0, scored = 0;
-  /// With a reference only.
+  /// Mean negative log-likelihood (nats per scored token) of every chunk.
+  /// Every chunk scores the same number of tokens, so their mean is
+  /// log(perplexity).
+  std::vector<double> chunkNll;
+  /// With a reference only: the reference's per-chunk NLL on the same
+  /// chunks, mean KL(ref || model) and top-1 agreement.
+  std::vector<double> refChunkNll;
   double kl = 0, top1 = 0;
 };
 
@@ -38,6 +44,32 @@ llvm::Expected<EvalResult> evaluatePerplexity(const Model &model,
                                               llvm::ArrayRef<int32_t> tokens,
                                               const EvalOptions &options,
                                               const Model *ref = nullptr);
+
+/// The relative perplexity increase of a model over a reference scored on the
+/// same chunks, with a one-sided upper confidence bound. The per-chunk
+/// differences d_c = NLL_model(c) - NLL_ref(c) are paired (the same text),
+/// so chunk difficulty cancels and what remains is how unevenly the
+/// quantization error falls on different text. With their mean m and
+/// standard error se = sd(d) / sqrt(n) (n chunks; the chunks taken as an
+/// independent sample of such text),
+///     increase = exp(m) - 1 = ppl_model / ppl_ref - 1,
+///     upper    = exp(m + z se) - 1,   z = Phi^-1(confidence),
+/// so that the increase on more text of the same kind stays below `upper`
+/// with the given probability (normal approximation of the mean).
+struct PerplexityIncrease {
+  double increase = 0, upper = 0;
+  /// Of the mean per-chunk log-perplexity difference (0 for one chunk).
+  double standardError = 0;
+};
+
+/// `modelNll` and `refNll`: per-chunk NLL of the same chunks (equal sizes,
+/// at least one); confidence in [0.5, 1): 0.5 gives upper = increase.
+llvm::Expected<PerplexityIncrease>
+perplexityIncrease(llvm::ArrayRef<double> modelNll,
+                   llvm::ArrayRef<double> refNll, double confidence);
+
+/// Phi^-1(p), the standard normal quantile, for p in (0, 1).
+double normalQuantile(double p);
 
 } // namespace llmc::runtime
 

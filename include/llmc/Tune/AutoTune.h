@@ -15,7 +15,9 @@
 //     so a bisection over the observed error values, each candidate compiled
 //     and evaluated for real (runtime/Evaluate.h), finds the cheapest
 //     threshold that meets the goal. `budget` bounds the number of models
-//     evaluated.
+//     evaluated. A candidate meets the goal when the upper confidence bound
+//     of its increase does (paired per-chunk differences from the fp32
+//     model), not just its mean over the few tuning chunks.
 //
 // With measureSensitivity, step 1 measures instead: the perplexity increase
 // d[s][l] of each slot alone at each rung, and step 2's candidates are the
@@ -40,6 +42,10 @@ namespace llmc::tune {
 struct TuneOptions {
   /// Allowed relative perplexity increase over the reference (0.01 = 1%).
   double goal = 0.01;
+  /// A candidate meets the goal when its increase on the tuning chunks is
+  /// within it with this one-sided confidence (runtime::perplexityIncrease):
+  /// 0.5 compares the point estimate alone.
+  double confidence = 0.95;
   /// Candidate models compiled and evaluated at most (>= 1).
   unsigned budget = 10;
   /// Formats, cheapest first; the last should be close to lossless.
@@ -70,6 +76,9 @@ struct TuneResult {
   /// The recipe of every matmul weight slot, by slot name.
   std::map<std::string, codegen::QuantRecipe> slots;
   double referencePerplexity = 0, perplexity = 0;
+  /// The upper confidence bound of the chosen recipe's relative increase on
+  /// the tuning chunks (TuneOptions::confidence).
+  double increaseUpperBound = 0;
   /// Of the matmul weights, scales and zero points included.
   double bitsPerWeight = 0;
   unsigned evaluations = 0;
