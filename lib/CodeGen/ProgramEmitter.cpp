@@ -12,6 +12,7 @@
 
 #include "llmc/CodeGen/ProgramEmitter.h"
 #include "llmc/CodeGen/ProgramABI.h"
+#include "llmc/Kernels/ExpApprox.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -73,21 +74,17 @@ private:
   Value fdiv(Value a, Value c) { return b_.create<arith::DivFOp>(loc_, a, c); }
 
   /// e^x in arith ops, so that the loop vectorizer can widen the loop around
-  /// it (a libm expf call it cannot). As the runtime's attention exp
-  /// (lib/Runtime/Attention.cpp): x clamped to [-87, 88], x = n ln2 + r with
-  /// |r| <= ln2 / 2 (ln2 in two parts, Cephes'), e^r by its Taylor polynomial
-  /// to degree 7 (truncation < 6e-9 relative), 2^n built in the exponent bits.
+  /// it (a libm expf call it cannot): kernels/ExpApprox.h, as the runtime's
+  /// attention softmax computes it.
   Value expF32(Value x) {
-    x = b_.create<arith::MaxNumFOp>(loc_, x, f32c(-87.0f));
-    x = b_.create<arith::MinNumFOp>(loc_, x, f32c(88.0f));
-    const float round = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
-    Value n = fsub(fadd(fmul(x, f32c(1.44269504088896341f)), f32c(round)),
-                   f32c(round));
-    Value r = fadd(fsub(x, fmul(n, f32c(0.693359375f))),
-                   fmul(n, f32c(2.12194440e-4f)));
-    Value p = fadd(fmul(r, f32c(1.0f / 5040)), f32c(1.0f / 720));
-    for (float c : {1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f})
-      p = fadd(fmul(p, r), f32c(c));
+    using namespace kernels::exp_approx;
+    x = b_.create<arith::MaxNumFOp>(loc_, x, f32c(kMinArg));
+    x = b_.create<arith::MinNumFOp>(loc_, x, f32c(kMaxArg));
+    Value n = fsub(fadd(fmul(x, f32c(kLog2e)), f32c(kRoundMagic)), f32c(kRoundMagic));
+    Value r = fadd(fsub(x, fmul(n, f32c(kLn2Hi))), fmul(n, f32c(kLn2Lo)));
+    Value p = fadd(fmul(r, f32c(kExpTaylor[0])), f32c(kExpTaylor[1]));
+    for (int i = 2; i < 8; ++i)
+      p = fadd(fmul(p, r), f32c(kExpTaylor[i]));
     Value ni = b_.create<arith::FPToSIOp>(loc_, b_.getI32Type(), n);
     Value bits = b_.create<arith::ShLIOp>(
         loc_, b_.create<arith::AddIOp>(loc_, ni, i32c(127)), i32c(23));

@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Attention.h"
+#include "llmc/Kernels/ExpApprox.h"
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -64,25 +65,17 @@ LLMC_INLINE v16 select(v16i m, v16 a, v16 b) {
 }
 LLMC_INLINE v16 splat(float x) { return v16{} + x; }
 
-/// e^x for x <= 0 (a score minus its row's maximum), exactly 0 below -87
-/// (e^-87 is near the smallest normal float), so masked scores (-inf) weigh
-/// nothing. x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, Cephes', so
-/// n ln2 is exact to float precision), e^r by its Taylor polynomial to degree 7
-/// (truncation below r^8 / 8! < 6e-9 relative), 2^n built in the exponent bits.
-/// The generated SwiGLU computes the same e^x in arith ops (expF32 in
-/// lib/CodeGen/ProgramEmitter.cpp).
+/// e^x for x <= 0 (a score minus its row's maximum), as kernels/ExpApprox.h
+/// describes, exactly 0 below kMinArg, so masked scores (-inf) weigh nothing.
 LLMC_INLINE v16 expNonPositive(v16 x) {
-  const v16i keep = x >= -87.0f;
-  x = select(keep, x, splat(-87.0f));
-  const v16 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; // round
-  const v16 r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  v16 p = r * (1.0f / 5040) + (1.0f / 720);
-  p = p * r + (1.0f / 120);
-  p = p * r + (1.0f / 24);
-  p = p * r + (1.0f / 6);
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  using namespace kernels::exp_approx;
+  const v16i keep = x >= kMinArg;
+  x = select(keep, x, splat(kMinArg));
+  const v16 n = (x * kLog2e + kRoundMagic) - kRoundMagic; // round
+  const v16 r = x - n * kLn2Hi + n * kLn2Lo;
+  v16 p = r * kExpTaylor[0] + kExpTaylor[1];
+  for (int i = 2; i < 8; ++i)
+    p = p * r + kExpTaylor[i];
   const v16i e = (__builtin_convertvector(n, v16i) + 127) << 23;
   return fromBits(bits(p * fromBits(e)) & keep);
 }
