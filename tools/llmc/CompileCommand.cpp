@@ -162,8 +162,9 @@ static cl::opt<unsigned> tuneBudget(
 static cl::opt<int64_t> tuneChunks(
     "tune-chunks",
     cl::desc("--quant=auto: sequences of held-out calibration text each "
-             "candidate is scored on (default 16)"),
-    cl::init(16), cl::sub(llmc::cli::compileCmd));
+             "candidate is scored on (default 64; fewer if the text ends "
+             "sooner)"),
+    cl::init(64), cl::sub(llmc::cli::compileCmd));
 static cl::opt<double> tuneMaxBpw(
     "tune-max-bpw",
     cl::desc("--quant=auto: consider only recipes of at most this many bits "
