@@ -9,13 +9,20 @@ end-to-end fine-tuning stage is worth building into the compiler.
 What is simulated (llmc's weight format, lib/Kernels/Quantize.cpp):
   * every Linear (wq, wk, wv, wo, w1, w2, w3 of all 5 layers, and the lm_head) is stored as
     w ~= (u - z) * s, u integer in [0, 2^b - 1], one fp16 scale s (and for asym one integer zero point z)
-    per group of 32 input columns (K = 172 of w2 ends with a partial group of 12);
+    per group of --group (default 32) input columns (K = 172 of w2 ends with a partial group, of 12 at g32);
   * symmetric: z = 2^(b-1), s = fp16(max|w| / (z - 1)); asymmetric: s = fp16((max(hi,0) - min(lo,0)) /
     (2^b - 1)), z = clamp(round(-min(lo,0) / s)); u = clamp(round(w / s) + z);
   * the lm_head is untied: it gets its own quantized (and, in training, trainable) copy of the tied
     matrix; the token-embedding lookup stays the original fp32 table and is never trained;
   * activations stay fp32; final models are evaluated with their scales rounded to fp16.
   Bits per weight: int4 g32 sym 4.5, asym 4.75; int2 g32 sym 2.5, asym 2.75.
+  --scale-dtype e4m4 (llmc's `:e4m4`, Kernels/Half.h): scale byte c is the fp16 number with bits c << 6
+  (2^(e-15) (1 + m/16), subnormal for e = 0, at most 1.9375), relative to one fp32 power of two 2^E per
+  matrix: E is the smallest with max_groups(RTN scale) <= 2^(E-1) * 1.9375 (llmc's chooseScaleExponent,
+  one binade of headroom), fixed at initialisation; s = 2^E * e4m4(s / 2^E) (nearest, ties to even,
+  saturating).  Every forward pass (all variants, training and evaluation) uses the rounded scales, with a
+  straight-through gradient, so each evaluated model is one llmc can store.  Bits per weight: codes +
+  8 / group (+ 8 / group asym) + 32 bits per matrix (nl4 g16 e4m4: 4.50).
   --schemes nl: llmc's nl4 / nl2 (codes index fixed non-uniform levels, w ~= level[u] * s, s = fp16(max|w| /
   127), u = the nearest level; QAT passes the gradient straight through the nearest-level rounding); 4.5 / 2.5.
 
@@ -58,8 +65,10 @@ Run (about 40 min on one core of the (shared) build machine; `--quick` is a 4-mi
     /usr/bin/python3 bench/quant/finetune_ceiling.py
     /usr/bin/python3 bench/quant/finetune_ceiling.py --bits 4 --schemes sym --variants rtn,qat \\
         --steps-qat 1500 --qat-lrs 1e-4            # one longer run (~30 min)
-Options: --bits, --schemes, --variants, --steps-scales/--steps-norm/--steps-qat (default: per config,
-see DEFAULTS), --lr-scales, --lr-norm, --qat-lrs, --qat-lr-scales, --batch, --eval-every, --seed.
+    /usr/bin/python3 bench/quant/finetune_ceiling.py --bits 4 --schemes nl --group 16 --scale-dtype e4m4 \\
+        --variants qat --steps-qat 1500 --qat-lrs 1e-4 --keep last --threads 1   # nl4:g16:e4m4 (~30 min)
+Options: --bits, --schemes, --group, --scale-dtype, --variants, --steps-scales/--steps-norm/--steps-qat
+(default: per config, see DEFAULTS), --lr-scales, --lr-norm, --qat-lrs, --qat-lr-scales, --batch, --eval-every, --seed.
 Prints progress (flushed) and a markdown table at the end; --json FILE also writes the rows.
 Deterministic: fixed seeds, one thread (torch.set_num_threads(1)).
 """
@@ -113,14 +122,73 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
     return (torch.round(x) - x).detach() + x
 
 
-def expand_groups(t: torch.Tensor, K: int) -> torch.Tensor:
+def expand_groups(t: torch.Tensor, K: int, group: int = GROUP) -> torch.Tensor:
     """[N, G] per-group values -> [N, K] per-column values (last group may be partial)."""
-    return t.repeat_interleave(GROUP, dim=1)[:, :K]
+    return t.repeat_interleave(group, dim=1)[:, :K]
 
 
 # nl4 / nl2 levels (llmc's kNL4Values / kNL2Values minus the bias 128, Kernels/WeightFormat.h)
 NL_LEVELS = {4: [-123, -98, -79, -62, -47, -33, -19, -6, 6, 19, 33, 47, 62, 79, 98, 123],
              2: [-84, -25, 25, 84]}
+
+# e4m4 group scales (llmc's Kernels/Half.h): byte c is the fp16 number with bits c << 6, i.e.
+# 2^(e-15) (1 + m/16) for e >= 1 and 2^-14 m/16 for e = 0; relative to a per-matrix 2^E.
+E4M4_MAX = 1.9375
+
+
+def round_e4m4(v: torch.Tensor) -> torch.Tensor:
+    """The e4m4 value nearest to v (llmc's e4m4ToFp32(fp32ToE4M4(v))): round to nearest, ties to even,
+    on the grid of 4 mantissa bits (subnormal below 2^-14: multiples of 2^-18); v <= 0 gives 0, v at or
+    above 1.9375 saturates there.  v / step is exact (a power of two), so one rounding, as in llmc."""
+    _, ex = torch.frexp(v)  # v = m 2^ex, m in [0.5, 1)
+    step = torch.exp2((torch.clamp(ex, min=-13) - 5).float())
+    r = torch.round(v / step) * step
+    r = torch.where(v >= E4M4_MAX, torch.full_like(v, E4M4_MAX), torch.clamp(r, max=E4M4_MAX))
+    return torch.where(v > 0, r, torch.zeros_like(v))
+
+
+def raw_group_scales(w: torch.Tensor, bits: int, sym: bool, levels: Optional[torch.Tensor] = None,
+                     group: int = GROUP):
+    """Round-to-nearest group scales before any dtype rounding ([N, G], llmc's rawGroupScale) and, for
+    asym, the groups' (lo, hi) ranges."""
+    N, K = w.shape
+    G = (K + group - 1) // group
+    wp = F.pad(w, (0, G * group - K)).view(N, G, group)  # zero padding changes neither max|w| nor lo/hi
+    if levels is not None:
+        return wp.abs().amax(-1) / 127.0, None
+    if sym:
+        return wp.abs().amax(-1) / float(max((1 << (bits - 1)) - 1, 1)), None
+    lo = wp.amin(-1).clamp(max=0.0)
+    hi = wp.amax(-1).clamp(min=0.0)
+    return (hi - lo) / float((1 << bits) - 1), lo
+
+
+def choose_scale_exponent(raw: torch.Tensor) -> int:
+    """llmc's chooseScaleExponent: the smallest E with max(raw) <= 2^(E-1) * 1.9375 (one binade of
+    headroom above the largest round-to-nearest scale, for scales that grow in training)."""
+    smax = float(raw.max())
+    if not (smax > 0) or not math.isfinite(smax):
+        return 0
+    return max(-126, min(126, int(math.ceil(math.log2(smax / E4M4_MAX))) + 1))
+
+
+def round_scales(s: torch.Tensor, scale_dtype: str, exp: int = 0) -> torch.Tensor:
+    """Group scales rounded to their storage dtype: f16, or 2^exp times an e4m4 value."""
+    if scale_dtype == "e4m4":
+        return round_e4m4(s * 2.0 ** -exp) * 2.0 ** exp
+    return s.half().float()
+
+
+class _ScaleSTE(torch.autograd.Function):
+    """Forward: the scale rounded to 2^exp * e4m4 (exactly the grid value); backward: identity."""
+
+    @staticmethod
+    def forward(ctx, s: torch.Tensor, exp: int) -> torch.Tensor:  # type: ignore[override]
+        return round_scales(s, "e4m4", exp)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):  # type: ignore[override]
+        return g, None
 
 
 def nearest_level(r: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -129,51 +197,54 @@ def nearest_level(r: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
     return torch.bucketize(r, mid, right=False)
 
 
-def rtn_params(w: torch.Tensor, bits: int, sym: bool, levels: Optional[torch.Tensor] = None):
-    """llmc's RTN (lib/Kernels/Quantize.cpp): fp16-rounded scale first, then codes with 1/s.
-    With levels (nl4 / nl2): s = max|w| / 127, u = the index of the nearest level, z = 0."""
+def rtn_params(w: torch.Tensor, bits: int, sym: bool, levels: Optional[torch.Tensor] = None,
+               group: int = GROUP, scale_dtype: str = "f16", exp: int = 0):
+    """llmc's RTN (lib/Kernels/Quantize.cpp): dtype-rounded scale first (fp16, or 2^exp * e4m4), then
+    codes with 1/s.  With levels (nl4 / nl2): s = max|w| / 127, u = the index of the nearest level, z = 0."""
     N, K = w.shape
-    G = (K + GROUP - 1) // GROUP
-    wp = F.pad(w, (0, G * GROUP - K)).view(N, G, GROUP)  # zero padding changes neither max|w| nor lo/hi
     qmax = (1 << bits) - 1
     half = 1 << (bits - 1)
+    raw, lo = raw_group_scales(w, bits, sym, levels, group)
+    s = round_scales(raw, scale_dtype, exp)
+    inv = torch.where(s > 0, 1.0 / torch.where(s > 0, s, torch.ones_like(s)), torch.zeros_like(s))
     if levels is not None:
-        s = (wp.abs().amax(-1) / 127.0).half().float()
         z = torch.zeros_like(s)
-        inv = torch.where(s > 0, 1.0 / torch.where(s > 0, s, torch.ones_like(s)), torch.zeros_like(s))
-        u = nearest_level(w * expand_groups(inv, K), levels).float()
+        u = nearest_level(w * expand_groups(inv, K, group), levels).float()
         return s, z, u
     if sym:
-        amax = wp.abs().amax(-1)
-        s = (amax / float(max(half - 1, 1))).half().float()
         z = torch.full_like(s, float(half))
     else:
-        lo = wp.amin(-1).clamp(max=0.0)
-        hi = wp.amax(-1).clamp(min=0.0)
-        s = ((hi - lo) / float(qmax)).half().float()
         z = torch.where(s > 0, torch.round(-lo / torch.where(s > 0, s, torch.ones_like(s))),
                         torch.zeros_like(s)).clamp(0, qmax)
-    inv = torch.where(s > 0, 1.0 / torch.where(s > 0, s, torch.ones_like(s)), torch.zeros_like(s))
-    u = (torch.round(w * expand_groups(inv, K)) + expand_groups(z, K)).clamp(0, qmax)
+    u = (torch.round(w * expand_groups(inv, K, group)) + expand_groups(z, K, group)).clamp(0, qmax)
     return s, z, u
 
 
 class QLinear(nn.Module):
-    """A bias-free Linear whose weight is fake-quantized to b-bit groups of 32 along the input dim.
+    """A bias-free Linear whose weight is fake-quantized to b-bit groups (default 32) along the input dim.
 
     mode "fixed": W = (u - z) * s with the RTN codes u frozen (only s, via t, may train).
     mode "qat":   W = (clamp(round_ste(W_latent / s) + z, 0, qmax) - z) * s   (codes follow the latent).
-    s = s_rtn * exp(t).  export() freezes the codes and rounds the scales to fp16 (the stored model).
+    s = s_rtn * exp(t).  f16 scales: trained unrounded, export() freezes the codes and rounds the scales
+    to fp16 (the stored model).  e4m4 scales: every forward pass rounds s to the matrix's grid
+    2^E * e4m4 (E fixed here, from the RTN scales) with a straight-through gradient, so what trains and
+    what is evaluated is always a storable model.
     """
 
-    def __init__(self, w: torch.Tensor, bits: int, sym: bool, nl: bool = False):
+    def __init__(self, w: torch.Tensor, bits: int, sym: bool, nl: bool = False, group: int = GROUP,
+                 scale_dtype: str = "f16"):
         super().__init__()
+        assert scale_dtype in ("f16", "e4m4"), scale_dtype
         self.N, self.K = w.shape
         self.bits, self.sym = bits, sym
+        self.group, self.scale_dtype = group, scale_dtype
         self.qmax = float((1 << bits) - 1)
         # nl: codes index fixed levels (W = levels[u] * s); STE through the nearest-level rounding
         self.levels = torch.tensor(NL_LEVELS[bits], dtype=torch.float32) if nl else None
-        s, z, u = rtn_params(w, bits, sym, self.levels)
+        # e4m4: the per-matrix tensor scale 2^E, chosen once before any group is rounded
+        self.exp = choose_scale_exponent(raw_group_scales(w, bits, sym, self.levels, group)[0]) \
+            if scale_dtype == "e4m4" else 0
+        s, z, u = rtn_params(w, bits, sym, self.levels, group, scale_dtype, self.exp)
         self.register_buffer("s0", s)
         self.register_buffer("z", z)
         self.register_buffer("u", u)
@@ -183,13 +254,20 @@ class QLinear(nn.Module):
         self.fp16_scales = False
         self._cache: Optional[torch.Tensor] = None
 
-    def scale(self) -> torch.Tensor:
+    def train_scale(self) -> torch.Tensor:
+        """The scale the training forward uses: f16, unrounded; e4m4, rounded to its grid (STE)."""
         s = self.s0 * torch.exp(self.t)
-        return s.half().float() if self.fp16_scales else s
+        if self.scale_dtype == "e4m4":
+            return _ScaleSTE.apply(s, self.exp)
+        return s
+
+    def scale(self) -> torch.Tensor:
+        s = self.train_scale()
+        return s.half().float() if self.fp16_scales and self.scale_dtype == "f16" else s
 
     def qweight(self) -> torch.Tensor:
-        s = expand_groups(self.scale(), self.K)
-        z = expand_groups(self.z, self.K)
+        s = expand_groups(self.scale(), self.K, self.group)
+        z = expand_groups(self.z, self.K, self.group)
         if self.levels is not None:
             if self.mode == "fixed":
                 return self.levels[self.u.long()] * s
@@ -209,15 +287,15 @@ class QLinear(nn.Module):
 
     @torch.no_grad()
     def export(self) -> None:
-        """Freeze to the deployable form: integer codes (from the training-time scales) + fp16 scales."""
-        if self.mode == "qat" and self.levels is not None:
-            s = expand_groups(self.s0 * torch.exp(self.t), self.K)
-            self.u.copy_(nearest_level(self.weight / s.clamp(min=1e-12), self.levels).float())
-            self.mode = "fixed"
+        """Freeze to the deployable form: integer codes (from the training-time scales) + fp16 scales
+        (e4m4: the scales already are on their grid, in training too)."""
         if self.mode == "qat":
-            s = expand_groups(self.s0 * torch.exp(self.t), self.K)
-            self.u.copy_(torch.clamp(torch.round(self.weight / s.clamp(min=1e-12)) + expand_groups(self.z, self.K),
-                                     0.0, self.qmax))
+            s = expand_groups(self.train_scale(), self.K, self.group)
+            if self.levels is not None:
+                self.u.copy_(nearest_level(self.weight / s.clamp(min=1e-12), self.levels).float())
+            else:
+                self.u.copy_(torch.clamp(torch.round(self.weight / s.clamp(min=1e-12))
+                                         + expand_groups(self.z, self.K, self.group), 0.0, self.qmax))
             self.mode = "fixed"
         self.fp16_scales = True
 
@@ -226,16 +304,17 @@ class QLinear(nn.Module):
         return F.linear(x, w)
 
 
-def quantized_copy(fp32_model, bits: int, sym: bool, nl: bool = False):
+def quantized_copy(fp32_model, bits: int, sym: bool, nl: bool = False, group: int = GROUP,
+                   scale_dtype: str = "f16"):
     """Student: a deep copy with every Linear (and the untied lm_head) replaced by a QLinear."""
     m = copy.deepcopy(fp32_model)
     for layer in m.layers:
         for name in LINEARS:
             parent, attr = name.split(".")
             mod = getattr(getattr(layer, parent), attr)
-            setattr(getattr(layer, parent), attr, QLinear(mod.weight.detach(), bits, sym, nl))
+            setattr(getattr(layer, parent), attr, QLinear(mod.weight.detach(), bits, sym, nl, group, scale_dtype))
     # untie: the lm_head gets its own copy; the embedding table stays fp32 and frozen
-    m.output = QLinear(fp32_model.output.weight.detach().clone(), bits, sym, nl)
+    m.output = QLinear(fp32_model.output.weight.detach().clone(), bits, sym, nl, group, scale_dtype)
     m.tok_embeddings.weight = nn.Parameter(fp32_model.tok_embeddings.weight.detach().clone(),
                                            requires_grad=False)
     for p in m.parameters():
@@ -473,6 +552,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--schemes", default="sym,asym",
                     help="comma list of sym / asym / nl (llmc's nl4 / nl2 levels, symmetric)")
     ap.add_argument("--variants", default="rtn,scales,scales_norm,qat")
+    ap.add_argument("--group", type=int, default=GROUP,
+                    help="group size along K (16, 32, 64, ...; the last group of a row may be partial)")
+    ap.add_argument("--scale-dtype", choices=("f16", "e4m4"), default="f16",
+                    help="group-scale storage: f16 (rounded at export), or e4m4 relative to a power of two "
+                         "per matrix (rounded in every forward pass, straight-through gradient)")
     ap.add_argument("--steps-scales", type=int, default=None, help="default: per config (DEFAULTS)")
     ap.add_argument("--steps-norm", type=int, default=None)
     ap.add_argument("--steps-qat", type=int, default=None)
@@ -499,6 +583,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="skip the held-out eval file (for hyper-parameter sweeps on the validation slice)")
     ap.add_argument("--json", default=None, help="also write the result rows to this file")
     args = ap.parse_args(argv)
+    if args.group < 1:
+        ap.error("--group must be positive")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -564,14 +650,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                 teacher_logp[i:i + 16] = torch.log_softmax(runner.logits(teacher, windows[i:i + 16]), -1).half()
         log(f"teacher log-probs cached ({time.time() - t:.0f} s)")
 
+    n_mats = sum(1 for _ in named_linears(teacher))
+    n_qweights = sum(mod.weight.numel() for _, mod in named_linears(teacher))
     rows: List[Dict] = [{"config": "fp32", "bpw": 32.0, "variant": "-", "steps": "", "lr": "",
                          "val": fp32_val, "eval": fp32_eval, "secs": 0.0}]
     for bits in bits_list:
         for scheme in schemes:
             nl = scheme == "nl"
             sym = scheme != "asym"
-            cfgname = f"nl{bits}:g{GROUP}" if nl else f"int{bits}:g{GROUP}:{scheme}"
-            bpw = bits + 16 / GROUP + (0 if sym else 8 / GROUP)
+            grp, sdt = args.group, args.scale_dtype
+            cfgname = (f"nl{bits}:g{grp}" if nl else f"int{bits}:g{grp}:{scheme}") + \
+                (":e4m4" if sdt == "e4m4" else "")
+            # codes + scale bits per group (+ 8 for an asym zero point); e4m4 adds one fp32 tensor scale
+            # per matrix (the 36 quantized matrices' 2^E, spread over all their weights)
+            bpw = bits + (8 if sdt == "e4m4" else 16) / grp + (0 if sym else 8 / grp)
+            if sdt == "e4m4":
+                bpw += 32 * n_mats / n_qweights
             st_s, st_n, st_q, cfg_lrs = DEFAULTS.get((bits, "sym" if nl else scheme), (100, 100, 300, (1e-4,)))
             qat_lrs = [float(x) for x in args.qat_lrs.split(",")] if args.qat_lrs else list(cfg_lrs)
             st_s = args.steps_scales if args.steps_scales is not None else st_s
@@ -592,7 +686,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "lr": lr, "val": v, "eval": e, "secs": round(secs)})
 
             if "rtn" in variants:
-                finish(quantized_copy(teacher, bits, sym, nl), "rtn", 0, "", 0.0)
+                finish(quantized_copy(teacher, bits, sym, nl, grp, sdt), "rtn", 0, "", 0.0)
             plan = {"scales": (st_s, [(0.0, s, args.lr_norm) for s in lr_scales]),
                     "scales_norm": (st_n, [(0.0, s, n) for s in lr_scales for n in lr_norms]),
                     "qat": (st_q, [(w, s, n) for w in qat_lrs for s in qat_lr_scales for n in lr_norms])}
@@ -606,7 +700,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     t = time.time()
                     desc = (f"w {lr_w:g}, " if variant == "qat" else "") + f"s {lr_s:g}" + \
                         (f", norm {lr_n:g}" if variant != "scales" else "")
-                    student = quantized_copy(teacher, bits, sym, nl)
+                    student = quantized_copy(teacher, bits, sym, nl, grp, sdt)
                     groups = set_trainable(student, variant, lr_w, lr_s, lr_n)
                     vppl, best_step, _ = train(runner, student, teacher_logp, windows, val_chunks, groups, steps,
                                                args.batch, args.eval_every, args.seed,
