@@ -61,7 +61,7 @@ Expected<EvalResult> evaluatePerplexity(const Model &model, ArrayRef<int32_t> id
 
   const int32_t bos = model.config().bos;
   const int64_t V = model.config().vocab, first = ctx / 2;
-  double nll = 0, kl = 0;
+  double nll = 0, refNll = 0, kl = 0;
   int64_t count = 0, agree = 0;
   EvalResult r;
   std::vector<float> refLogits; // [ctx][V] of the current chunk
@@ -106,6 +106,7 @@ Expected<EvalResult> evaluatePerplexity(const Model &model, ArrayRef<int32_t> id
         }))
       return std::move(e);
     nll += chunkNll;
+    refNll += refChunkNll;
     count += chunkCount;
     r.chunkNll.push_back(chunkNll / double(chunkCount));
     if (refSession)
@@ -117,6 +118,7 @@ Expected<EvalResult> evaluatePerplexity(const Model &model, ArrayRef<int32_t> id
   r.chunks = chunks;
   r.scored = count;
   if (ref) {
+    r.refPerplexity = std::exp(refNll / double(count));
     r.kl = kl / double(count);
     r.top1 = double(agree) / double(count);
   }
@@ -160,6 +162,7 @@ Expected<PerplexityIncrease> perplexityIncrease(ArrayRef<double> modelNll,
   r.standardError = n > 1 ? std::sqrt(ss / double(n - 1) / double(n)) : 0.0;
   const double z = confidence == 0.5 ? 0.0 : normalQuantile(confidence);
   r.increase = std::expm1(mean);
+  r.lower = std::expm1(mean - z * r.standardError);
   r.upper = std::expm1(mean + z * r.standardError);
   return r;
 }

@@ -130,7 +130,6 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
   if (!ref)
     return ref.takeError();
   result.referencePerplexity = ref->perplexity;
-  const std::vector<double> refChunkNll = ref->chunkNll;
   say(formatv("tune: fp32 perplexity {0:f4} on {1} tuning chunks", ref->perplexity,
               ref->chunks));
 
@@ -269,9 +268,8 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     auto m = runtime::Model::load(tmp);
     if (!m)
       return m.takeError();
-    auto r = runtime::evaluatePerplexity(**m, probe ? probeTokens : candidateTokens,
-                                         options.eval);
-    return r;
+    return runtime::evaluatePerplexity(**m, probe ? probeTokens : candidateTokens,
+                                       options.eval);
   };
   auto evaluate = [&](const std::vector<size_t> &rung) -> Expected<Score> {
     if (auto it = evaluated.find(rung); it != evaluated.end())
@@ -279,7 +277,7 @@ Expected<TuneResult> autoTune(mlir::ModuleOp module,
     auto r = compileAndEvaluate(rung, /*probe=*/false);
     if (!r)
       return r.takeError();
-    auto inc = runtime::perplexityIncrease(r->chunkNll, refChunkNll,
+    auto inc = runtime::perplexityIncrease(r->chunkNll, ref->chunkNll,
                                            options.confidence);
     if (!inc)
       return inc.takeError();

@@ -338,28 +338,34 @@ calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
 }
 
 // --accuracy-goal as a fraction: "1%" or "0.01".
-static Expected<double> parseAccuracyGoal() {
-  StringRef text = StringRef(accuracyGoal).trim();
+// "1%" or "0.01" as 0.01; nullopt if it is neither.
+static std::optional<double> parsePercentOrFraction(StringRef text) {
+  text = text.trim();
   bool percent = text.consume_back("%");
-  double goal;
-  if (text.getAsDouble(goal) || goal < 0)
+  double v;
+  if (text.getAsDouble(v))
+    return std::nullopt;
+  return percent ? v / 100 : v;
+}
+
+static Expected<double> parseAccuracyGoal() {
+  std::optional<double> goal = parsePercentOrFraction(accuracyGoal);
+  if (!goal || *goal < 0)
     return createStringError(inconvertibleErrorCode(),
                              "--accuracy-goal must be a relative perplexity "
                              "increase such as 1%% or 0.01 (got '%s')",
                              accuracyGoal.c_str());
-  return percent ? goal / 100 : goal;
+  return *goal;
 }
 
 static Expected<double> parseTuneConfidence() {
-  StringRef text = StringRef(tuneConfidence).trim();
-  bool percent = text.consume_back("%");
-  double p;
-  if (text.getAsDouble(p) || (p = percent ? p / 100 : p, !(p >= 0.5 && p < 1)))
+  std::optional<double> p = parsePercentOrFraction(tuneConfidence);
+  if (!p || !(*p >= 0.5 && *p < 1))
     return createStringError(inconvertibleErrorCode(),
                              "--tune-confidence must be a probability in "
                              "[50%%, 100%%) such as 95%% or 0.95 (got '%s')",
                              tuneConfidence.c_str());
-  return p;
+  return *p;
 }
 
 // --quant=auto: per-layer recipes meeting --accuracy-goal (tune/AutoTune.h).

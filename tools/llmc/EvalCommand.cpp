@@ -81,23 +81,14 @@ int llmc::cli::runEval() {
   auto r = evaluatePerplexity(**model, ids, eo, ref.get());
   if (!r)
     return reportError(r.takeError());
-  // With --ref: the relative increase over the reference, with the standard
-  // error of its paired per-chunk log differences (Evaluate.h).
+  // With --ref: the relative increase over the reference and its two-sided
+  // 95% interval (the one-sided bounds at 97.5%) from the paired per-chunk
+  // log differences (Evaluate.h).
   Expected<PerplexityIncrease> increase = PerplexityIncrease();
-  // The two-sided 95% interval: exp(m -+ z se) - 1, z = Phi^-1(0.975).
-  double refPerplexity = 0, lo95 = 0, hi95 = 0;
   if (ref) {
-    increase = perplexityIncrease(r->chunkNll, r->refChunkNll, 0.5);
+    increase = perplexityIncrease(r->chunkNll, r->refChunkNll, 0.975);
     if (!increase)
       return reportError(increase.takeError());
-    double sum = 0;
-    for (double nll : r->refChunkNll)
-      sum += nll;
-    refPerplexity = std::exp(sum / double(r->refChunkNll.size()));
-    const double m = std::log1p(increase->increase),
-                 d = normalQuantile(0.975) * increase->standardError;
-    lo95 = std::expm1(m - d);
-    hi95 = std::expm1(m + d);
   }
   if (asJson) {
     json::Object o{{"perplexity", r->perplexity},
@@ -107,10 +98,10 @@ int llmc::cli::runEval() {
     if (ref) {
       o["kl"] = r->kl;
       o["top1"] = r->top1;
-      o["ref_perplexity"] = refPerplexity;
+      o["ref_perplexity"] = r->refPerplexity;
       o["increase"] = increase->increase;
       o["increase_standard_error"] = increase->standardError;
-      o["increase_interval_95"] = json::Array{lo95, hi95};
+      o["increase_interval_95"] = json::Array{increase->lower, increase->upper};
     }
     outs() << json::Value(std::move(o)) << "\n";
     return 0;
@@ -123,7 +114,8 @@ int llmc::cli::runEval() {
                      r->kl, 100.0 * r->top1);
     outs() << format("perplexity vs reference %.4f: %+.2f%% (95%% interval "
                      "%+.2f%% .. %+.2f%%)\n",
-                     refPerplexity, 100 * increase->increase, 100 * lo95, 100 * hi95);
+                     r->refPerplexity, 100 * increase->increase, 100 * increase->lower,
+                     100 * increase->upper);
   }
   return 0;
 }

@@ -33,10 +33,10 @@ struct EvalResult {
   /// Every chunk scores the same number of tokens, so their mean is
   /// log(perplexity).
   std::vector<double> chunkNll;
-  /// With a reference only: the reference's per-chunk NLL on the same
-  /// chunks, mean KL(ref || model) and top-1 agreement.
+  /// With a reference only: the reference's per-chunk NLL and perplexity on
+  /// the same chunks, mean KL(ref || model) and top-1 agreement.
   std::vector<double> refChunkNll;
-  double kl = 0, top1 = 0;
+  double refPerplexity = 0, kl = 0, top1 = 0;
 };
 
 /// `ref` may be null.
@@ -54,16 +54,18 @@ llvm::Expected<EvalResult> evaluatePerplexity(const Model &model,
 /// independent sample of such text),
 ///     increase = exp(m) - 1 = ppl_model / ppl_ref - 1,
 ///     upper    = exp(m + z se) - 1,   z = Phi^-1(confidence),
+///     lower    = exp(m - z se) - 1,
 /// so that the increase on more text of the same kind stays below `upper`
-/// with the given probability (normal approximation of the mean).
+/// (above `lower`) with the given probability (normal approximation of the
+/// mean); [lower, upper] is the two-sided interval of 2 confidence - 1.
 struct PerplexityIncrease {
-  double increase = 0, upper = 0;
+  double increase = 0, lower = 0, upper = 0;
   /// Of the mean per-chunk log-perplexity difference (0 for one chunk).
   double standardError = 0;
 };
 
 /// `modelNll` and `refNll`: per-chunk NLL of the same chunks (equal sizes,
-/// at least one); confidence in [0.5, 1): 0.5 gives upper = increase.
+/// at least one); confidence in [0.5, 1): 0.5 gives lower = upper = increase.
 llvm::Expected<PerplexityIncrease>
 perplexityIncrease(llvm::ArrayRef<double> modelNll,
                    llvm::ArrayRef<double> refNll, double confidence);

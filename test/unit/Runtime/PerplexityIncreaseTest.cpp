@@ -33,10 +33,12 @@ TEST(PerplexityIncrease, PairedMeanAndStandardError) {
   EXPECT_NEAR(r->standardError, se, 1e-12);
   EXPECT_NEAR(r->increase, std::exp(0.025) - 1, 1e-12);
   EXPECT_NEAR(r->upper, std::exp(0.025 + 1.6448536270 * se) - 1, 1e-9);
+  EXPECT_NEAR(r->lower, std::exp(0.025 - 1.6448536270 * se) - 1, 1e-9);
   // The point estimate at 50%; a wider bound at 99%.
   auto half = perplexityIncrease(model, ref, 0.5);
   ASSERT_TRUE(bool(half));
   EXPECT_DOUBLE_EQ(half->upper, half->increase);
+  EXPECT_DOUBLE_EQ(half->lower, half->increase);
   auto strict = perplexityIncrease(model, ref, 0.99);
   ASSERT_TRUE(bool(strict));
   EXPECT_GT(strict->upper, r->upper);
