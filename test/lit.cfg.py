@@ -25,3 +25,12 @@ config.substitutions.append(("%llmc_src", config.llmc_src_root))
 
 if os.path.isdir(os.path.join(config.shared_dir, "models", "stories260K")):
     config.available_features.add("stories260k")
+
+# Host CPU features that decide which kernel path a test can expect.
+try:
+    with open("/proc/cpuinfo") as f:
+        flags = next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
+except OSError:
+    flags = []
+if "avx512_bf16" in flags:
+    config.available_features.add("avx512-bf16")

@@ -13,13 +13,15 @@ StringRef activationModeName(ActivationMode m) {
   case ActivationMode::Int8: return "int8";
   case ActivationMode::F32: return "fp32";
   case ActivationMode::Static: return "static";
+  case ActivationMode::BF16: return "bf16";
   }
   return "?";
 }
 
 std::optional<ActivationMode> parseActivationMode(StringRef name) {
   for (ActivationMode m :
-       {ActivationMode::Int8, ActivationMode::F32, ActivationMode::Static})
+       {ActivationMode::Int8, ActivationMode::F32, ActivationMode::Static,
+        ActivationMode::BF16})
     if (name == activationModeName(m))
       return m;
   return std::nullopt;
@@ -27,9 +29,12 @@ std::optional<ActivationMode> parseActivationMode(StringRef name) {
 
 std::string QuantRecipe::str() const {
   std::string s = weights.str();
+  if (activations == ActivationMode::BF16)
+    return s + ", bf16 activations";
   if (!weights.isQuantized())
     return s;
   switch (activations) {
+  case ActivationMode::BF16:
   case ActivationMode::Int8: return s + ", int8 activations";
   case ActivationMode::F32: return s + ", fp32 activations";
   case ActivationMode::Static:

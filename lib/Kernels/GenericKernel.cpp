@@ -29,8 +29,9 @@ void genericMicroKernel(const MicroKernelDesc &d, unsigned L,
                         const MicroKernelArgs &a) {
   const WeightFormat &f = d.format;
   const bool int8Act = d.act == ActPath::Int8;
+  const bool bf16Act = d.act == ActPath::BF16; // float weights only
   const int64_t G = a.chunksPerGroup ? a.chunksPerGroup * 32 : 16;
-  const unsigned eb = int8Act ? 1 : 4;
+  const unsigned eb = int8Act ? 1 : bf16Act ? 2 : 4;
   const auto *xb = static_cast<const uint8_t *>(a.x);
   const auto *cb = static_cast<const uint8_t *>(a.comp);
   const auto *sb = reinterpret_cast<const uint8_t *>(a.xscale);
@@ -50,7 +51,10 @@ void genericMicroKernel(const MicroKernelDesc &d, unsigned L,
           const unsigned wb = f.bits() / 8;
           for (int64_t k = 0; k < G; ++k) {
             float x;
-            std::memcpy(&x, xAt(g * G + k), 4);
+            if (bf16Act)
+              x = loadWeight(WeightType::BF16, xAt(g * G + k));
+            else
+              std::memcpy(&x, xAt(g * G + k), 4);
             acc = std::fma(x, loadWeight(f.type, grp + (k * L + l) * wb), acc);
           }
           out[l] += acc;

@@ -32,6 +32,11 @@
 // zero point 128 (vpmaddubsw: two tables, the levels' low and high nibbles,
 // as 8-bit codes are split).
 //
+// bf16 weights with bf16 activations (AVX512-BF16): a 64-byte load holds
+// the panel's rows k and k+1; one vpermw interleaves them so that lane l's
+// dword is (w[k][l], w[k+1][l]), and vdpbf16ps against the broadcast dword
+// (x[k], x[k+1]) adds both products into lane l: two k per instruction.
+//
 // Registers: y accumulators (mr), integer/fp32 group accumulators
 // (mr x planes x splits), then a few temporaries; makePlan() counts them and
 // the largest mr that fits 32 zmm / 16 ymm is what jitMaxRows() reports.
@@ -62,6 +67,7 @@ struct Plan {
   unsigned L = 8, bits = 32, planes = 1, kpb = 1;
   bool intAct = false, floatW = false, scaledPlanes = false;
   bool nl = false; // nl4 / nl2: codes are looked up in a level table
+  bool bf16Dot = false; // bf16 weights x bf16 activations, vdpbf16ps
   Dot dot = Dot::None;
   unsigned P = 1, S = 1; // accumulators per row: planes x splits
   unsigned regs = 0;     // vector registers needed
@@ -74,6 +80,7 @@ Plan makePlan(const MicroKernelDesc &d) {
   p.bits = d.format.bits();
   p.floatW = !d.format.isQuantized();
   p.intAct = d.act == ActPath::Int8;
+  p.bf16Dot = d.act == ActPath::BF16;
   p.nl = d.format.isNonLinear();
   if (!p.floatW) {
     // int3: one 32-k super block per chunk (two 2-bit blocks + a bit plane).
@@ -102,7 +109,7 @@ Plan makePlan(const MicroKernelDesc &d) {
   // facc + accumulators + temporaries (see Generator's slot helpers).
   unsigned temps;
   if (p.floatW)
-    temps = 3; // 2 x wF, xB
+    temps = p.bf16Dot ? 4 : 3; // 2 x wF, xB (+ the vpermw index)
   else if (p.intAct)
   {
     const bool maddubs = p.dot == Dot::Maddubs;
@@ -122,7 +129,8 @@ Plan makePlan(const MicroKernelDesc &d) {
     temps = p.bits == 3 ? 8 : 7; // wRaw, 2 x wT, 2 x wF, xB, mask(s)
   p.regs = d.mr + d.mr * p.P * p.S + temps;
   if (d.panels == 2)
-    p.regs = 2 * d.mr + 3; // accumulators per row and panel, 2 x w, x broadcast
+    // accumulators per row and panel, 2 x w, x broadcast (+ vpermw index)
+    p.regs = 2 * d.mr + 3 + (p.bf16Dot ? 1 : 0);
   return p;
 }
 
@@ -133,6 +141,8 @@ bool supported(const MicroKernelDesc &d, const Plan &p) {
     if (p.floatW)
       return false;
   }
+  if (p.bf16Dot && (d.format.type != WeightType::BF16 || !p.zmm))
+    return false; // AVX512-BF16 only, on bf16 weights
   if (d.panels == 2)
     return p.floatW && !p.intAct && p.regs <= (p.zmm ? 32u : 16u) &&
            d.mr >= 1 && d.mr <= Matmul::kMaxWideRows;
@@ -166,6 +176,18 @@ private:
     return V(tempBase() + (p_.floatW ? 0 : 3) + (i & 1));
   }
   Xmm xB() const { return V(tempBase() + (p_.floatW ? 2 : p_.intAct ? 3 : 5)); }
+  /// bf16 dot: the vpermw index that pairs rows k and k+1 per lane.
+  Xmm pairIndex() const {
+    return V(d_.panels == 2 ? int(2 * d_.mr + 3) : tempBase() + 3);
+  }
+  Label pairIndexData_;
+  /// Loads pairIndex() (bf16 dot) from the data emitted after the code.
+  void loadPairIndex() { vmovdqu16(pairIndex(), ptr[rip + pairIndexData_]); }
+  void emitPairIndex();
+  /// w = lanes' (k, k+1) bf16 pairs from the rows at a (bf16 dot).
+  void loadWeightPairs(const Xmm &w, const Address &a) {
+    vpermw(w, pairIndex(), a);
+  }
   Xmm mask(unsigned i) const {
     return V(tempBase() + (p_.intAct ? 4 : 6) + int(i));
   }
@@ -220,10 +242,12 @@ private:
 
   // Broadcast of one 32-bit activation element of row m at byte offset off.
   Address xAddr(unsigned m, int off) const {
-    int eb = p_.intAct ? 1 : 4;
+    int eb = xBytes();
     return ptr[rX + int(m) * 32 * eb + off];
   }
 
+  /// Bytes per staged activation element: int8, bf16 or fp32.
+  int xBytes() const { return p_.intAct ? 1 : p_.bf16Dot ? 2 : 4; }
   void setupConstants();
   void bcastImm(const Xmm &dst, uint32_t v);
   void initGroup();
@@ -315,6 +339,8 @@ void Generator::bcastImm(const Xmm &dst, uint32_t v) {
 }
 
 void Generator::setupConstants() {
+  if (p_.bf16Dot)
+    loadPairIndex();
   if (p_.floatW)
     return;
   if (p_.nl) {
@@ -405,6 +431,17 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
     for (int off = 0; off < chunkBytes; off += 64)
       prefetchWeights(off);
 
+  if (p_.bf16Dot) {
+    // 64 bytes = rows k, k+1 of the panel; x's dword at 2k is (x[k], x[k+1]).
+    for (int kp = 0; kp < 16; ++kp) {
+      Xmm w = wF(kp);
+      loadWeightPairs(w, ptr[rW + kp * int(L) * 4]);
+      unsigned s = step++ % p_.S;
+      for (unsigned m = 0; m < mr; ++m)
+        vdpbf16ps(acc(m, 0, s), w, ptr_b[rX + int(m) * 64 + 4 * kp]);
+    }
+    return;
+  }
   if (p_.floatW) {
     const int eb = int(p_.bits / 8);
     for (int k = 0; k < 32; ++k) {
@@ -514,6 +551,16 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
         }
       }
     }
+  }
+}
+
+void Generator::emitPairIndex() {
+  align(64);
+  L(pairIndexData_);
+  // Word 2l takes row k's lane l (word l), word 2l + 1 row k+1's (word 16 + l).
+  for (unsigned l = 0; l < 16; ++l) {
+    dw(l);
+    dw(16 + l);
   }
 }
 
@@ -750,7 +797,10 @@ void Generator::generateTwoPanels() {
   const int eb = int(p_.bits / 8);
   auto acc2 = [&](unsigned m, unsigned j) { return V(int(2 * m + j)); };
   const Xmm w0 = V(int(2 * mr)), w1 = V(int(2 * mr + 1)), xb = V(int(2 * mr + 2));
+  const int xb1 = xBytes();
   prologue();
+  if (p_.bf16Dot)
+    loadPairIndex();
   mov(rG, ARG(wPanelStride));
   mov(rK, ARG(chunksPerGroup));
   for (unsigned m = 0; m < mr; ++m)
@@ -760,12 +810,23 @@ void Generator::generateTwoPanels() {
   // mr = 12 a chunk is ~1,200 instructions (8.5 KB of code), and that version
   // ran 15% slower than the same kernel looping over 8 k at a time.
   constexpr int ku = kTwoPanelUnroll;
-  sub(rXs, 4 * 32); // x moves 4 * ku bytes per inner step, a chunk per outer
+  sub(rXs, xb1 * 32); // x moves xb1 * ku bytes per inner step, a chunk per outer
   Label chunkLoop, subLoop;
   L(chunkLoop);
   mov(rT, 32 / ku);
   L(subLoop);
-  for (int k = 0; k < ku; ++k) {
+  for (int k = 0; k < ku && p_.bf16Dot; k += 2) {
+    // Rows k, k+1 of each panel paired per lane; one x dword for both.
+    const int off = k * int(lanes) * eb;
+    loadWeightPairs(w0, ptr[rW + off]);
+    loadWeightPairs(w1, ptr[rW + rG + off]);
+    for (unsigned m = 0; m < mr; ++m) {
+      vpbroadcastd(xb, ptr[rX + int(m) * 64 + 2 * k]);
+      vdpbf16ps(acc2(m, 0), w0, xb);
+      vdpbf16ps(acc2(m, 1), w1, xb);
+    }
+  }
+  for (int k = 0; k < ku && !p_.bf16Dot; ++k) {
     const int off = k * int(lanes) * eb;
     loadFloatWeights(w0, ptr[rW + off]);
     loadFloatWeights(w1, ptr[rW + rG + off]);
@@ -776,7 +837,7 @@ void Generator::generateTwoPanels() {
     }
   }
   add(rW, ku * int(lanes) * eb);
-  add(rX, 4 * ku);
+  add(rX, xb1 * ku);
   dec(rT);
   jnz(subLoop, T_NEAR);
   add(rX, rXs);
@@ -808,6 +869,8 @@ void Generator::generateTwoPanels() {
   }
   L(done);
   epilogue();
+  if (p_.bf16Dot)
+    emitPairIndex();
 }
 
 void Generator::generate() {
@@ -863,6 +926,8 @@ void Generator::generate() {
   epilogue();
   if (p_.nl)
     emitNLTables();
+  if (p_.bf16Dot)
+    emitPairIndex();
 }
 
 #undef ARG

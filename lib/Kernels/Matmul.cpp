@@ -2,6 +2,7 @@
 #include "llmc/Kernels/Matmul.h"
 #include "ActQuant.h"
 #include "MicroKernel.h"
+#include "llmc/Kernels/Half.h"
 #include "llmc/Kernels/Reference.h"
 #include <algorithm>
 #include <atomic>
@@ -24,11 +25,29 @@ std::string MicroKernelDesc::str() const {
   if (avxVnni)
     s += "+avxvnni";
   s += "/" + format.str();
-  s += act == ActPath::Int8 ? "/act_int8" : "/act_f32";
+  s += std::string("/act_") + actPathName(act);
   s += "/mr" + std::to_string(mr);
   if (panels != 1)
     s += "/np" + std::to_string(panels);
   return s;
+}
+
+const char *actPathName(ActPath a) {
+  switch (a) {
+  case ActPath::F32:
+    return "f32";
+  case ActPath::Int8:
+    return "int8";
+  case ActPath::BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+bool bf16DotAvailable(IsaTier tier, WeightFormat fmt) {
+  return fmt.type == WeightType::BF16 && tier >= IsaTier::AVX512 &&
+         tier <= hostTarget().maxTier() &&
+         hostTarget().hasFeature("avx512_bf16");
 }
 
 std::string Blocking::str() const {
@@ -94,7 +113,7 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
   // Float prefill: two panels per call where the tier's generator has it, as
   // many rows as leave room for 2 weights and a broadcast (12 on AVX-512:
   // 24 accumulators; 14 measured no faster, see docs/KERNELS.md; 6 on AVX2).
-  if (!d.format.isQuantized() && d.act == ActPath::F32 && d.mMax > 8 &&
+  if (!d.format.isQuantized() && d.act != ActPath::Int8 && d.mMax > 8 &&
       d.tier != IsaTier::Scalar)
     b.mrWide = std::min(kWideRowsPreferred,
                         jitMaxRows(d.tier, d.format, d.act, false, 2));
@@ -195,6 +214,8 @@ Expected<Matmul> Matmul::create(const MatmulDesc &din) {
   const bool vnni = useAvxVnni(d);
   if (d.act == ActPath::Int8 && !d.format.isQuantized())
     d.act = ActPath::F32;
+  if (d.act == ActPath::BF16 && !bf16DotAvailable(d.tier, d.format))
+    d.act = ActPath::F32;
   if (d.act == ActPath::Int8 && d.tier != IsaTier::Scalar &&
       !hasJitKernel(d.tier, d.format, ActPath::Int8, vnni) &&
       hasJitKernel(d.tier, d.format, ActPath::F32, vnni))
@@ -278,9 +299,10 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
 
   // ---- Prologue: stage activations chunk-major, quantized on the int8 path.
   const bool int8 = d.act == ActPath::Int8;
+  const bool bf16 = d.act == ActPath::BF16;
   const bool quant = d.format.isQuantized();
   const int64_t G = l.group, nG = l.numGroups, Kp = l.Kp;
-  const unsigned eb = int8 ? 1 : 4;
+  const unsigned eb = int8 ? 1 : bf16 ? 2 : 4;
   const int64_t chunks = Kp / 32;
   // Each thread's own scratch (the name denotes the executing thread's
   // instance, also inside the pool's jobs).
@@ -321,6 +343,17 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
                           : -sum;
           std::memcpy(comp + (g * M + m) * 4, &c, 4);
           xscale[g * M + m] = s;
+        } else if (bf16) {
+          // bf16 path (float weights: one group, no compensation): x rounded
+          // to nearest even, k pairs adjacent for vdpbf16ps's dword operand.
+          for (int64_t kk = 0; kk < G; kk += 32) {
+            uint16_t *dst = reinterpret_cast<uint16_t *>(xs) +
+                            ((chunk + kk / 32) * M + m) * 32 + off;
+            for (int64_t i = 0; i < std::min<int64_t>(32, G - kk); ++i)
+              dst[i] = fp32ToBf16(kk + i < n ? xr[kk + i] : 0.0f);
+          }
+          std::memset(comp + (g * M + m) * 4, 0, 4);
+          xscale[g * M + m] = 1.0f;
         } else {
           float sum = 0;
           for (int64_t kk = 0; kk < G; kk += 32) {

@@ -91,6 +91,21 @@ Error Model::linkProgram(ArrayRef<uint8_t> object) {
   return Error::success();
 }
 
+// The kernels' activation path for a matmul of `fmt` weights under the
+// bundle's activation mode (Manifest.h): int8 for integer weights unless
+// fp32 or bf16 is asked; bf16 for float weights when asked (Matmul falls back
+// to fp32 for f32/f16 weights and hosts without AVX512-BF16).
+static kernels::ActPath matmulActPath(const kernels::WeightFormat &fmt,
+                                      codegen::ActivationMode mode) {
+  using codegen::ActivationMode;
+  if (fmt.isQuantized())
+    return mode == ActivationMode::F32 || mode == ActivationMode::BF16
+               ? kernels::ActPath::F32
+               : kernels::ActPath::Int8;
+  return mode == ActivationMode::BF16 ? kernels::ActPath::BF16
+                                      : kernels::ActPath::F32;
+}
+
 static Error fail(const Twine &msg) {
   return createStringError(inconvertibleErrorCode(), "%s", msg.str().c_str());
 }
@@ -127,7 +142,7 @@ std::vector<std::string> Model::kernelDescriptions() const {
     out.push_back(formatv("{0}: N={1} K={2} {3} tier={4} act={5} {6} {7}", w.name,
                           w.shape[0], w.shape[1], w.format,
                           isaTierName(mm.desc().tier),
-                          mm.desc().act == kernels::ActPath::Int8 ? "int8" : "f32",
+                          kernels::actPathName(mm.desc().act),
                           mm.usesJit() ? "jit" : "generic", mm.blocking().str())
                       .str());
   }
@@ -305,9 +320,7 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
     d.format = *fmt;
     d.tier = tier;
     d.allowAvxVnni = host->hasAvxVnni();
-    d.act = fmt->isQuantized() && m->manifest_.recipe.activations != codegen::ActivationMode::F32
-                ? kernels::ActPath::Int8
-                : kernels::ActPath::F32;
+    d.act = matmulActPath(*fmt, m->manifest_.recipe.activations);
     if (d.act == kernels::ActPath::Int8)
       d.staticActScale = w.actScale;
     auto mm = kernels::Matmul::create(d);

@@ -88,7 +88,9 @@ static cl::opt<std::string> activations(
     cl::desc("Activations of integer-weight matmuls: int8 (quantized per row "
              "and group at run time; default), fp32 (weight-only), or "
              "static[:minmax|:pN] (per-tensor scales calibrated from --calib: "
-             "full integer)"),
+             "full integer); bf16: the inputs of bf16-weight matmuls rounded "
+             "to bf16 for the AVX512-BF16 dot product (integer weights: as "
+             "fp32)"),
     cl::init("int8"), cl::sub(llmc::cli::compileCmd));
 static cl::opt<std::string> tokenizerPath(
     "tokenizer",
@@ -195,7 +197,7 @@ recipeFromSpec(const llmc::quant::QuantSpec &spec) {
       llmc::codegen::parseActivationMode(actKind);
   if (!mode)
     return createStringError(inconvertibleErrorCode(),
-                             "--activations must be int8, fp32 or static "
+                             "--activations must be int8, fp32, static or bf16 "
                              "(got '%s')",
                              activations.c_str());
   r.activations = *mode;

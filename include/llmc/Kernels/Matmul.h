@@ -17,6 +17,12 @@
 //          dot products in int32 (vpdpbusd on VNNI, vpmaddubsw+vpmaddwd on AVX2),
 //          scales and the zero-point term z*sum(x_q) applied once per group.
 //          Integer weight formats with bits <= 8.
+//  * BF16: bf16 weights only, on AVX-512 hosts with AVX512-BF16: x is
+//          rounded to bf16 (round to nearest even) and each vdpbf16ps adds
+//          two k's products per lane into fp32, twice the MACs of an fp32 FMA.
+//          The products are exact in fp32; x's rounding (relative 2^-9) is
+//          the only error beyond fp32 summation. Elsewhere (other formats,
+//          tiers or hosts) the request runs the F32 path.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_KERNELS_MATMUL_H
@@ -31,7 +37,10 @@
 namespace llmc {
 namespace kernels {
 
-enum class ActPath : uint8_t { F32, Int8 };
+enum class ActPath : uint8_t { F32, Int8, BF16 };
+
+/// "f32", "int8", "bf16".
+const char *actPathName(ActPath a);
 
 struct MatmulDesc {
   int64_t N = 0, K = 0;
@@ -106,7 +115,9 @@ public:
 
   /// Validates desc against the host (tier available) and picks the activation
   /// path actually used: an Int8 request for float weights (f32/f16/bf16)
-  /// runs the fp32 path; desc().act tells which path was taken.
+  /// runs the fp32 path, as does a BF16 request that the weights, tier or
+  /// host cannot take (see bf16DotAvailable); desc().act tells which path
+  /// was taken.
   /// y[M][N] (row stride ldy floats, 0 = N) = x[M][K] (stride ldx, 0 = K) * W^T.
   llvm::Error run(const float *x, int64_t M, const PackedWeights &w, float *y,
                   ThreadPool &pool, int64_t ldx = 0, int64_t ldy = 0) const;
@@ -127,6 +138,11 @@ private:
 /// One-shot convenience: Matmul::create(d) (kernels cached) then run.
 llvm::Error matmul(const MatmulDesc &d, const float *x, int64_t M,
                    const PackedWeights &w, float *y, ThreadPool &pool);
+
+/// Whether the BF16 activation path runs `fmt` on `tier` on this host: bf16
+/// weights, an AVX-512 tier, and AVX512-BF16 in the host's features (after
+/// LLMC_MAX_ISA).
+bool bf16DotAvailable(IsaTier tier, WeightFormat fmt);
 
 /// Number of distinct kernels generated so far (for tests / inspect).
 size_t kernelCacheSize();

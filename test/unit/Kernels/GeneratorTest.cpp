@@ -1,5 +1,7 @@
 //===- GeneratorTest.cpp - Kernel generation: coverage and speed ----------===//
 #include "../../../lib/Kernels/MicroKernel.h"
+#include "llmc/Kernels/Half.h"
+#include "llmc/Kernels/Packing.h"
 #include <gtest/gtest.h>
 #include <ctime>
 
@@ -23,7 +25,7 @@ TEST(Generator, EveryKernelUnder5ms) {
     for (WeightType wt : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
                           WeightType::Int2, WeightType::NL4, WeightType::NL2, WeightType::F32,
                           WeightType::F16, WeightType::BF16})
-      for (ActPath act : {ActPath::F32, ActPath::Int8})
+      for (ActPath act : {ActPath::F32, ActPath::Int8, ActPath::BF16})
         for (bool sym : {true, false})
           for (bool vnni : {false, true}) {
             if ((wt == WeightType::NL4 || wt == WeightType::NL2) && !sym)
@@ -71,6 +73,72 @@ TEST(Generator, UnsupportedIsAnError) {
   fn = generateMicroKernel(d);
   EXPECT_FALSE(bool(fn));
   llvm::consumeError(fn.takeError());
+  // The bf16 dot product: bf16 weights on an AVX-512 tier only.
+  d.act = ActPath::BF16;
+  d.mr = 4;
+  d.format = WeightFormat::floating(WeightType::BF16);
+  fn = generateMicroKernel(d); // AVX2
+  EXPECT_FALSE(bool(fn));
+  llvm::consumeError(fn.takeError());
+  d.tier = IsaTier::AVX512;
+  d.format = WeightFormat::floating(WeightType::F16);
+  fn = generateMicroKernel(d);
+  EXPECT_FALSE(bool(fn));
+  llvm::consumeError(fn.takeError());
+}
+
+// The portable kernel's bf16 activation path (same ABI: x staged as bf16)
+// against the generated one, on one panel of bf16 weights, 3 rows, K = 96.
+TEST(Generator, GenericBf16PathMatchesGenerated) {
+  if (!bf16DotAvailable(IsaTier::AVX512, WeightFormat::floating(WeightType::BF16)))
+    GTEST_SKIP() << "no AVX512-BF16 on this host";
+  const int64_t N = 16, K = 96, M = 3, chunks = K / 32;
+  const WeightFormat f = WeightFormat::floating(WeightType::BF16);
+  std::vector<float> W(size_t(N * K)), x(size_t(M * K));
+  for (size_t i = 0; i < W.size(); ++i)
+    W[i] = float(int(i * 37 % 29) - 14) / 8.0f;
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = float(int(i * 11 % 23) - 11) / 4.0f;
+  auto packed = packWeights(W.data(), N, K, f, IsaTier::AVX512);
+  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+  std::vector<uint16_t> xs(size_t(chunks * M * 32)); // [chunk][M][32]
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k)
+      xs[size_t(((k / 32) * M + m) * 32 + k % 32)] = fp32ToBf16(x[size_t(m * K + k)]);
+  std::vector<float> comp(size_t(M), 0.0f), xscale(size_t(M), 1.0f);
+  MicroKernelDesc d;
+  d.tier = IsaTier::AVX512;
+  d.format = f;
+  d.act = ActPath::BF16;
+  d.mr = unsigned(M);
+  auto fn = generateMicroKernel(d);
+  ASSERT_TRUE(bool(fn)) << llvm::toString(fn.takeError());
+  float yJit[M * 16], yGen[M * 16];
+  MicroKernelArgs a{};
+  a.x = xs.data();
+  a.comp = comp.data();
+  a.xscale = xscale.data();
+  a.w = packed->data() + packed->layout().qPanelOffset(0);
+  a.xChunkStride = M * 32 * 2;
+  a.groupStride = M * 4;
+  a.nGroups = 1;
+  a.chunksPerGroup = chunks;
+  a.ldy = 16 * 4;
+  a.y = yJit;
+  (*fn)(&a);
+  a.y = yGen;
+  genericMicroKernel(d, 16, a);
+  // Values are multiples of 1/32 with |.| < 8: every product and partial sum
+  // is exact in fp32, so the two agree bit for bit, and with the fp32 dot of
+  // the bf16-rounded x (the multiples of 1/4 used here are bf16 numbers).
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double ref = 0;
+      for (int64_t k = 0; k < K; ++k)
+        ref += double(roundToBf16(W[size_t(n * K + k)])) * x[size_t(m * K + k)];
+      EXPECT_EQ(yJit[m * 16 + n], float(ref)) << "m=" << m << " n=" << n;
+      EXPECT_EQ(yGen[m * 16 + n], float(ref)) << "m=" << m << " n=" << n;
+    }
 }
 
 TEST(Generator, RowLimitsPerTier) {

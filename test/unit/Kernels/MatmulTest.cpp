@@ -12,8 +12,13 @@
 //  * int8 path vs the fp32 reference: activation rounding |x - s_x q| <= s_x/2
 //    gives |err| <= sum_g s_x,g/2 * sum_{k in g} |w_k| (int8PathErrorBound),
 //    plus the fp rounding above.
+//  * bf16 path (bf16 weights, AVX512-BF16) vs referenceMatmulF32 on x rounded
+//    to bf16: the products of two bf16 numbers are exact in fp32, so the fp32
+//    bound above applies to the rounded x. Against the unrounded x, rounding
+//    to nearest bf16 adds at most 2^-9 |x_k| per term: 2^-9 sum_k |x_k w_k|.
 //
 //===----------------------------------------------------------------------===//
+#include "llmc/Kernels/Half.h"
 #include "llmc/Kernels/Matmul.h"
 #include "llmc/Kernels/Packing.h"
 #include "llmc/Kernels/Reference.h"
@@ -118,7 +123,9 @@ struct Case {
 
 std::string caseName(const Case &c) {
   std::string s = isaTierName(c.tier).str() + "_" + c.fmt.str() +
-                  (c.act == ActPath::Int8 ? "_act8" : "_actf32") +
+                  (c.act == ActPath::Int8   ? "_act8"
+                   : c.act == ActPath::BF16 ? "_actbf16"
+                                            : "_actf32") +
                   (c.avxVnni ? "" : "_maddubs");
   for (auto &ch : s)
     if (!isalnum(static_cast<unsigned char>(ch)))
@@ -160,9 +167,18 @@ TEST_P(MatmulMatrix, MatchesReference) {
       std::vector<float> ref(y.size());
       std::vector<double> bound;
       const bool int8 = mm->desc().act == ActPath::Int8;
+      const bool bf16 = mm->desc().act == ActPath::BF16;
+      if (c.act == ActPath::BF16)
+        EXPECT_EQ(bf16, bf16DotAvailable(c.tier, c.fmt)) << caseName(c);
       if (int8) {
         referenceMatmulInt8(x.data(), M, *q, ref.data());
         bound = int8FpBound(x.data(), M, *q);
+      } else if (bf16) {
+        std::vector<float> xr(x);
+        for (float &v : xr)
+          v = roundToBf16(v);
+        referenceMatmulF32(xr.data(), M, *q, ref.data());
+        bound = f32Bound(xr.data(), M, *q);
       } else {
         referenceMatmulF32(x.data(), M, *q, ref.data());
         bound = f32Bound(x.data(), M, *q);
@@ -172,6 +188,14 @@ TEST_P(MatmulMatrix, MatchesReference) {
       std::vector<double> actBound;
       if (int8)
         actBound = int8PathErrorBound(x.data(), M, *q);
+      if (bf16) { // float weights: 2^-9 sum_k |x_k w_k|
+        actBound.assign(y.size(), 0.0);
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < sh.N; ++n)
+            for (int64_t k = 0; k < sh.K; ++k)
+              actBound[size_t(m * sh.N + n)] +=
+                  0x1p-9 * std::fabs(double(x[m * sh.K + k]) * q->weight(n, k));
+      }
       int bad = 0;
       for (size_t i = 0; i < y.size() && bad < 5; ++i) {
         double err = std::fabs(double(y[i]) - double(ref[i]));
@@ -182,7 +206,7 @@ TEST_P(MatmulMatrix, MatchesReference) {
                         << " ref=" << ref[i] << " err=" << err
                         << " bound=" << bound[i];
         }
-        if (int8) {
+        if (int8 || bf16) {
           double e32 = std::fabs(double(y[i]) - double(ref32[i]));
           if (!(e32 <= actBound[i] + bound[i] + 1e-6)) {
             ++bad;
@@ -223,8 +247,12 @@ std::vector<Case> allCases() {
             if (t == IsaTier::AVX2 && act == ActPath::Int8 && hostTarget().hasAvxVnni())
               v.push_back({t, WeightFormat::quantized(wt, g, sym, st), act, false});
           }
-    for (WeightType wt : {WeightType::F32, WeightType::F16, WeightType::BF16})
+    for (WeightType wt : {WeightType::F32, WeightType::F16, WeightType::BF16}) {
       v.push_back({t, WeightFormat::floating(wt), ActPath::F32});
+      // bf16 dot where the tier and host have it; elsewhere (and for f32 /
+      // f16 weights) the request must run the fp32 path.
+      v.push_back({t, WeightFormat::floating(wt), ActPath::BF16});
+    }
   }
   return v;
 }
