@@ -5,7 +5,8 @@
 // one matrix and cycles through enough distinct copies of it to exceed the L3
 // many times over.
 // Prefill (M >= 128): GOP/s (2*M*N*K per call) and its fraction of the tier's
-// peak, also measured in the same run (independent vpdpbusd / FMA chains).
+// peak, also measured in the same run (independent vpdpbusd / FMA /
+// vdpbf16ps chains).
 //
 // The DRAM limit is the runtime's one method (Profile.h, measureReadBandwidth:
 // median rate of 8 MiB chunks swept from a 1 GiB buffer), the same figure
@@ -15,7 +16,8 @@
 //                      [--formats=int4_g32,int4_g128,int8_pc,f32] [--ws-mib=1536]
 //                      (also int8_g32, int4_g64, int4_g32_asym, int4_g128_asym,
 //                      int3_g32, int2_g32, int2_g16, nl4_g32, nl4_g128, nl2_g32,
-//                      f16, bf16)
+//                      f16, bf16, bf16_dot = bf16 weights with bf16
+//                      activations on AVX512-BF16)
 //                      [--shapes=4096x4096,...] [--json=FILE] [--probe]
 //
 // --probe: only the machine limits. --json=FILE: every figure also as JSON.
@@ -181,6 +183,12 @@ PEAK_LOOP(fma256, "avx2,fma", __m256, _mm256_setzero_ps(),
           _mm256_fmadd_ps(x, _mm256_set1_ps(0.5f), _mm256_set1_ps(0.5f)),
           double(_mm256_cvtss_f32(x)))
 
+// bf16 dot: x += 1.0 * 0.0 pair products stays 0 (no inf / denormals).
+PEAK_LOOP(dpbf16512, "avx512f,avx512bf16", __m512, _mm512_setzero_ps(),
+          _mm512_dpbf16_ps(x, (__m512bh)_mm512_set1_epi16(0x3f80),
+                           (__m512bh)_mm512_setzero_si512()),
+          double(_mm512_reduce_add_ps(x)))
+
 struct PeakKind {
   const char *name;
   double (*loop)(long);
@@ -197,6 +205,8 @@ PeakKind int8PeakKind(IsaTier tier, bool avxVnni) {
     return {"vpdpbusd ymm (AVX-VNNI)", vnni256, 64};
   return {"vpmaddubsw+vpmaddwd ymm", maddubs256, 64};
 }
+/// vdpbf16ps zmm: 16 lanes x 2 products per instruction.
+const PeakKind kBf16PeakKind = {"vdpbf16ps zmm", dpbf16512, 64};
 PeakKind fp32PeakKind(IsaTier tier) {
   if (tier >= IsaTier::AVX512)
     return {"vfmadd zmm", fma512, 32};
@@ -258,7 +268,7 @@ int main(int argc, char **argv) {
     else {
       std::fprintf(stderr, "usage: %s [--quick] [--threads=1,2] [--ms=1,128,512] "
                            "[--formats=int4_g32,int4_g64,int4_g128,int4_g32_asym,int4_g128_asym,int8_pc,int8_g32,int3_g32,"
-                           "int2_g32,int2_g16,nl4_g32,nl4_g128,nl2_g32,nl4_g16,nl4_g16_e4m4,nl2_g16_e4m4,f32,f16,bf16] "
+                           "int2_g32,int2_g16,nl4_g32,nl4_g128,nl2_g32,nl4_g16,nl4_g16_e4m4,nl2_g16_e4m4,f32,f16,bf16,bf16_dot] "
                            "[--ws-mib=1536] [--shapes=4096x4096,...] [--json=FILE] [--probe]\n", argv[0]);
       return 2;
     }
@@ -332,14 +342,26 @@ int main(int argc, char **argv) {
       {"nl2_g16_e4m4", WeightFormat::quantized(WeightType::NL2, 16, true, ScaleType::E4M4)},
       {"f32", WeightFormat::floating(WeightType::F32)},
       {"f16", WeightFormat::floating(WeightType::F16)},
-      {"bf16", WeightFormat::floating(WeightType::BF16)}};
-  std::vector<std::pair<std::string, WeightFormat>> fmts;
+      {"bf16", WeightFormat::floating(WeightType::BF16)},
+      {"bf16_dot", WeightFormat::floating(WeightType::BF16)}};
+  struct Selected {
+    std::string label;
+    WeightFormat f;
+    ActPath act;
+  };
+  std::vector<Selected> fmts;
   for (const auto &[name, f] : known) // exact comma-separated names
-    if (("," + fmtSel + ",").find("," + std::string(name) + ",") != std::string::npos)
-      fmts.push_back({f.str() + (f.isQuantized() ? "/act8" : ""), f});
+    if (("," + fmtSel + ",").find("," + std::string(name) + ",") != std::string::npos) {
+      const bool dot = !std::strcmp(name, "bf16_dot");
+      fmts.push_back({f.str() + (f.isQuantized() ? "/act8" : dot ? "/actbf16" : ""), f,
+                      dot ? ActPath::BF16 : f.isQuantized() ? ActPath::Int8 : ActPath::F32});
+    }
 
   // Machine limits, measured now.
-  std::map<int, double> bw, int8Peak, fp32Peak;
+  std::map<int, double> bw, int8Peak, fp32Peak, bf16Peak;
+  const bool hasBf16Dot = bf16DotAvailable(
+      MatmulDesc::forHost(16, 32, WeightFormat(), 1).tier,
+      WeightFormat::floating(WeightType::BF16));
   const IsaTier tier = MatmulDesc::forHost(16, 32, WeightFormat(), 1).tier;
   if (tier < IsaTier::AVX2) {
     std::fprintf(stderr, "the benchmark needs at least the AVX2 tier\n");
@@ -356,17 +378,23 @@ int main(int argc, char **argv) {
     bw[t] = rb.medianGBs;
     int8Peak[t] = measurePeak(pool, i8k);
     fp32Peak[t] = measurePeak(pool, f32k);
+    bf16Peak[t] = hasBf16Dot ? measurePeak(pool, kBf16PeakKind) : 0.0;
     std::printf("threads=%d: DRAM read %.1f GB/s (median of %d 8 MiB chunks of a 1 GiB buffer; "
-                "p10 %.1f, p90 %.1f, whole sweep %.1f), int8 peak (%s) %.0f GOP/s, fp32 peak (%s) %.0f GFLOP/s\n",
+                "p10 %.1f, p90 %.1f, whole sweep %.1f), int8 peak (%s) %.0f GOP/s, fp32 peak (%s) %.0f GFLOP/s",
                 t, bw[t], rb.samples, rb.p10GBs, rb.p90GBs, rb.wholeGBs, i8k.name,
                 int8Peak[t], f32k.name, fp32Peak[t]);
-    char row[512];
+    if (hasBf16Dot)
+      std::printf(", bf16 peak (%s) %.0f GFLOP/s", kBf16PeakKind.name, bf16Peak[t]);
+    std::printf("\n");
+    char row[640];
     std::snprintf(row, sizeof row,
                   "{\"kind\": \"limits\", \"threads\": %d, \"dram_read_gb_s\": %.3f, "
                   "\"dram_read_p10_gb_s\": %.3f, \"dram_read_p90_gb_s\": %.3f, "
                   "\"int8_peak_gop_s\": %.1f, \"int8_peak_instr\": \"%s\", "
-                  "\"fp32_peak_gflop_s\": %.1f, \"fp32_peak_instr\": \"%s\"}",
-                  t, bw[t], rb.p10GBs, rb.p90GBs, int8Peak[t], i8k.name, fp32Peak[t], f32k.name);
+                  "\"fp32_peak_gflop_s\": %.1f, \"fp32_peak_instr\": \"%s\", "
+                  "\"bf16_peak_gflop_s\": %.1f}",
+                  t, bw[t], rb.p10GBs, rb.p90GBs, int8Peak[t], i8k.name, fp32Peak[t], f32k.name,
+                  bf16Peak[t]);
     jsonRow(row);
     std::fflush(stdout);
   }
@@ -402,8 +430,9 @@ int main(int argc, char **argv) {
     std::vector<float> W(size_t(sh.N * sh.K));
     for (auto &w : W)
       w = u(rng);
-    for (auto &[fname, fmt] : fmts) {
+    for (auto &[fname, fmt, act] : fmts) {
       MatmulDesc d = MatmulDesc::forHost(sh.N, sh.K, fmt, 512);
+      d.act = act;
       auto packed = packWeights(W.data(), sh.N, sh.K, fmt, d.tier);
       if (!packed) {
         std::fprintf(stderr, "%s\n", llvm::toString(packed.takeError()).c_str());
@@ -501,7 +530,10 @@ int main(int argc, char **argv) {
             }
             const double gC = 2.0 * M * sh.N * sh.K * reps / (cpu / t) / 1e9;
             double gb = *std::max_element(g.begin(), g.end());
-            double peak = mm->desc().act == ActPath::Int8 ? int8Peak[t] : fp32Peak[t];
+            const ActPath ran = mm->desc().act;
+            double peak = ran == ActPath::Int8   ? int8Peak[t]
+                          : ran == ActPath::BF16 ? bf16Peak[t]
+                                                 : fp32Peak[t];
             std::printf("%-11s %-22s %4d %3d %9.3f %8.1f|%-8.1f %17s %4.0f%%|%3.0f%% | cpu %6.1f = %3.0f%%\n",
                         shape, fname.c_str(), M, t, 2.0 * M * sh.N * sh.K / gb / 1e6, gb,
                         median(g), "(GOP/s)", peak > 0 ? 100 * gb / peak : 0.0,
@@ -515,7 +547,7 @@ int main(int argc, char **argv) {
                           "\"act\": \"%s\"}",
                           shape, fname.c_str(), M, t, 2.0 * M * sh.N * sh.K / median(g) / 1e6,
                           median(g), gb, gC, peak,
-                          mm->desc().act == ActPath::Int8 ? "int8" : "f32");
+                          actPathName(ran));
             jsonRow(row);
           }
           std::fflush(stdout);
