@@ -55,7 +55,12 @@ std::string Blocking::str() const {
          " panelsPerChunk=" + std::to_string(panelsPerChunk) +
          " kSplit=" + std::to_string(kSplit) +
          (kBlockChunks ? " kBlockChunks=" + std::to_string(kBlockChunks) : "") +
-         (mrWide ? " mrWide=" + std::to_string(mrWide) : "");
+         (mrWide ? " mrWide=" + std::to_string(mrWide) : "") +
+         (kBlockChunksLargeX
+              ? " largeX>" + std::to_string(largeXBytes >> 20) +
+                    "MiB:kBlockChunks=" + std::to_string(kBlockChunksLargeX) +
+                    ",panelsPerChunk=" + std::to_string(panelsPerChunkLargeX)
+              : "");
 }
 
 MatmulDesc MatmulDesc::forHost(int64_t N, int64_t K, WeightFormat fmt,
@@ -138,6 +143,31 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
     chunks = std::max<int64_t>(1, chunks);
     if (chunks < l->Kp / 32)
       b.kBlockChunks = chunks;
+  }
+  // Activations over the cache. Each chunk of panels reads all M x Kp staged
+  // activations; with one or two panels per chunk (a K = 11008 f32 panel is
+  // 688 KiB) that is the whole of x per pair of panels, from DRAM once x no
+  // longer fits in the last-level cache (M = 512: 22 MiB at K = 11008). With
+  // K blocked, a chunk's panels need only half of L2 per K block, so a chunk
+  // can hold many of them and x is read once per chunk: 4096x11008 at
+  // M = 512 went from 63-66% to 78-81% of the FMA peak (f32 and bf16
+  // weights, fp32 activations; docs/KERNELS.md). Smaller x (M = 128, or the
+  // bf16 path's half-size x at K = 11008) measured 5-15% slower this way,
+  // hence the threshold: half of an L3 of at most 32 MiB (one CCX on Zen;
+  // this VM reports 508 MiB).
+  if (b.mrWide) {
+    uint64_t l1 = t.caches.l1d ? t.caches.l1d : (32u << 10);
+    const int64_t xb = d.act == ActPath::BF16 ? 2 : 4;
+    int64_t chunks = std::max<int64_t>(
+        1, int64_t(l1 / 4) / (int64_t(b.mrWide) * xb) / 32);
+    if (chunks < l->Kp / 32) {
+      uint64_t l3 = t.caches.l3 ? std::min<uint64_t>(t.caches.l3, 32u << 20)
+                                : (32u << 20);
+      b.largeXBytes = int64_t(l3 / 2);
+      b.kBlockChunksLargeX = chunks;
+      b.panelsPerChunkLargeX = std::max<int64_t>(
+          1, int64_t(l2 / 2) / (panelBytes * chunks * 32 / l->Kp));
+    }
   }
   return b;
 }
@@ -388,8 +418,15 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   if (M <= 8 && P < int64_t(2 * nt) && units >= int64_t(nt) && nt > 1)
     kSplit = nt;
   const int64_t Np = P * L;
-  // K blocks of float weights in prefill (Blocking::kBlockChunks), 0: none.
-  const int64_t kBlock = M > 8 ? blocking_.kBlockChunks : 0;
+  // K blocks of float weights in prefill (Blocking::kBlockChunks), 0: none;
+  // activations over the cache take the large-x blocking.
+  const bool largeX = M > 8 && blocking_.kBlockChunksLargeX &&
+                      M * Kp * int64_t(eb) > blocking_.largeXBytes;
+  const int64_t kBlock = !(M > 8)  ? 0
+                         : largeX ? blocking_.kBlockChunksLargeX
+                                  : blocking_.kBlockChunks;
+  const int64_t panelsPerChunk =
+      largeX ? blocking_.panelsPerChunkLargeX : blocking_.panelsPerChunk;
   float *partial = nullptr;
   std::vector<float> partialBuf;
   if (kSplit > 1) {
@@ -503,7 +540,7 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       if (c >= r.end)
         return false;
       int64_t take = std::clamp<int64_t>((r.end - c) / 2, minTake,
-                                         blocking_.panelsPerChunk);
+                                         panelsPerChunk);
       take = std::min(take, r.end - c);
       if (wide) // whole pairs for the two-panel kernels
         take = std::min(r.end - c, (take + 1) & ~int64_t(1));

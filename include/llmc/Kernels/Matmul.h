@@ -90,6 +90,14 @@ struct Blocking {
   /// Prefill (M > 8) of float weights on the AVX2 / AVX-512 tiers: rows per
   /// call of the two-panel kernel (0 = none; M <= 8 always uses `mr`).
   unsigned mrWide = 0;
+  /// Float prefill whose staged activations (M x Kp elements) exceed
+  /// largeXBytes: every chunk of panels streams all of them, from DRAM once
+  /// they outgrow the last-level cache, so such runs block K
+  /// (kBlockChunksLargeX) and sweep as many panels per chunk as half of L2
+  /// holds K blocks of (panelsPerChunkLargeX). 0: not used.
+  int64_t largeXBytes = 0;
+  int64_t kBlockChunksLargeX = 0;
+  int64_t panelsPerChunkLargeX = 0;
   std::string str() const;
 };
 

@@ -281,6 +281,63 @@ TEST(Matmul, RejectsMismatchedWeights) {
   llvm::consumeError(std::move(e));
 }
 
+// Float prefill whose staged activations exceed Blocking::largeXBytes blocks
+// K and sweeps wide panel chunks: every output still sums all K blocks once
+// (accumulate), across the N tail and K tail, on each float path.
+TEST(Matmul, LargeActivationsBlockK) {
+  const IsaTier tier = std::min(hostTarget().maxTier(), IsaTier::AVX512_VNNI);
+  if (tier < IsaTier::AVX2)
+    GTEST_SKIP() << "no two-panel float kernels below AVX2";
+  struct Path {
+    WeightType wt;
+    ActPath act;
+  };
+  for (Path pth : {Path{WeightType::F32, ActPath::F32}, Path{WeightType::F16, ActPath::F32},
+                   Path{WeightType::BF16, ActPath::BF16}}) {
+    const WeightFormat f = WeightFormat::floating(pth.wt);
+    const int64_t N = 40, M = 515;
+    MatmulDesc d = pinnedDesc(N, 4096, M, f, tier, pth.act);
+    auto probe = Matmul::create(d);
+    ASSERT_TRUE(bool(probe)) << llvm::toString(probe.takeError());
+    const Blocking &b0 = probe->blocking();
+    ASSERT_GT(b0.largeXBytes, 0) << f.str();
+    const int64_t eb = probe->desc().act == ActPath::BF16 ? 2 : 4;
+    // K (not a multiple of 32) whose M x Kp staged activations pass the threshold.
+    const int64_t K = (b0.largeXBytes / (M * eb) + 63) / 32 * 32 + 9;
+    d.K = K;
+    auto mm = Matmul::create(d);
+    ASSERT_TRUE(bool(mm)) << llvm::toString(mm.takeError());
+    const Blocking &b = mm->blocking();
+    ASSERT_GT(b.kBlockChunksLargeX, 0) << b.str();
+    ASSERT_LT(b.kBlockChunksLargeX, (K + 31) / 32) << b.str();
+    ASSERT_GT(M * ((K + 31) / 32 * 32) * eb, b.largeXBytes);
+    auto W = randomVec(N * K, 17, -1, 1);
+    auto q = quantizeWeights(W.data(), N, K, f);
+    ASSERT_TRUE(bool(q)) << llvm::toString(q.takeError());
+    auto packed = packWeights(*q, tier);
+    ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+    auto x = randomVec(M * K, 18, -1, 1);
+    std::vector<float> y(size_t(M * N), NAN), ref(y.size());
+    llvm::Error e = mm->run(x.data(), M, *packed, y.data(), pool2());
+    ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+    const bool bf16 = mm->desc().act == ActPath::BF16;
+    std::vector<float> xr(x);
+    if (bf16)
+      for (float &v : xr)
+        v = roundToBf16(v);
+    referenceMatmulF32(xr.data(), M, *q, ref.data());
+    std::vector<double> bound = f32Bound(xr.data(), M, *q);
+    int bad = 0;
+    for (size_t i = 0; i < y.size() && bad < 5; ++i)
+      if (!(std::fabs(double(y[i]) - double(ref[i])) <= bound[i])) {
+        ++bad;
+        ADD_FAILURE() << f.str() << " act=" << actPathName(mm->desc().act) << " K=" << K
+                      << " i=" << i << " y=" << y[i] << " ref=" << ref[i]
+                      << " bound=" << bound[i];
+      }
+  }
+}
+
 // The runtime passes strided activations/outputs (ldx, ldy); rows must not
 // bleed into the padding.
 TEST(Matmul, RowStrides) {
