@@ -1,6 +1,7 @@
 //===- Manifest.cpp - Bundle manifest <-> JSON ----------------------------===//
 
 #include "llmc/CodeGen/Manifest.h"
+#include "llmc/Support/EnumNames.h"
 
 #include "llmc/Bundle/BundleFormat.h"
 
@@ -8,23 +9,18 @@ using namespace llvm;
 
 namespace llmc::codegen {
 
+static constexpr EnumName<ActivationMode> kActivationModeNames[] = {
+    {ActivationMode::Int8, "int8"},
+    {ActivationMode::F32, "fp32"},
+    {ActivationMode::Static, "static"},
+    {ActivationMode::BF16, "bf16"}};
+
 StringRef activationModeName(ActivationMode m) {
-  switch (m) {
-  case ActivationMode::Int8: return "int8";
-  case ActivationMode::F32: return "fp32";
-  case ActivationMode::Static: return "static";
-  case ActivationMode::BF16: return "bf16";
-  }
-  return "?";
+  return enumName(kActivationModeNames, m);
 }
 
 std::optional<ActivationMode> parseActivationMode(StringRef name) {
-  for (ActivationMode m :
-       {ActivationMode::Int8, ActivationMode::F32, ActivationMode::Static,
-        ActivationMode::BF16})
-    if (name == activationModeName(m))
-      return m;
-  return std::nullopt;
+  return parseEnumName(kActivationModeNames, name);
 }
 
 std::string QuantRecipe::str() const {

@@ -1,6 +1,7 @@
 //===- Plan.cpp - ProgramPlan <-> JSON ------------------------------------===//
 
 #include "llmc/CodeGen/Plan.h"
+#include "llmc/Support/EnumNames.h"
 
 #include <cmath>
 
@@ -165,20 +166,13 @@ struct Reader {
 };
 } // namespace
 
-StringRef kvTypeName(KvType t) {
-  switch (t) {
-  case KvType::F32: return "f32";
-  case KvType::F16: return "f16";
-  case KvType::I8: return "i8";
-  }
-  return "f32";
-}
+static constexpr EnumName<KvType> kKvTypeNames[] = {
+    {KvType::F32, "f32"}, {KvType::F16, "f16"}, {KvType::I8, "i8"}};
+
+StringRef kvTypeName(KvType t) { return enumName(kKvTypeNames, t); }
 
 std::optional<KvType> parseKvTypeName(StringRef name) {
-  for (KvType t : {KvType::F32, KvType::F16, KvType::I8})
-    if (name == kvTypeName(t))
-      return t;
-  return std::nullopt;
+  return parseEnumName(kKvTypeNames, name);
 }
 
 Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {

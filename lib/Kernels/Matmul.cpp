@@ -1,5 +1,6 @@
 //===- Matmul.cpp - Descriptor -> blocking -> kernels, and the driver ------===//
 #include "llmc/Kernels/Matmul.h"
+#include "llmc/Support/EnumNames.h"
 #include "ActQuant.h"
 #include "MicroKernel.h"
 #include "llmc/Kernels/Half.h"
@@ -32,17 +33,10 @@ std::string MicroKernelDesc::str() const {
   return s;
 }
 
-const char *actPathName(ActPath a) {
-  switch (a) {
-  case ActPath::F32:
-    return "f32";
-  case ActPath::Int8:
-    return "int8";
-  case ActPath::BF16:
-    return "bf16";
-  }
-  return "?";
-}
+static constexpr EnumName<ActPath> kActPathNames[] = {
+    {ActPath::F32, "f32"}, {ActPath::Int8, "int8"}, {ActPath::BF16, "bf16"}};
+
+const char *actPathName(ActPath a) { return enumName(kActPathNames, a).data(); }
 
 bool bf16DotAvailable(IsaTier tier, WeightFormat fmt) {
   return fmt.type == WeightType::BF16 && tier >= IsaTier::AVX512 &&

@@ -1,5 +1,6 @@
 //===- WeightFormat.cpp ---------------------------------------------------===//
 #include "llmc/Kernels/WeightFormat.h"
+#include "llmc/Support/EnumNames.h"
 
 #include "llvm/ADT/SmallVector.h"
 
@@ -63,46 +64,29 @@ unsigned scaleBytes(ScaleType t) {
   return 4;
 }
 
-StringRef weightTypeName(WeightType t) {
-  switch (t) {
-  case WeightType::F32: return "f32";
-  case WeightType::F16: return "f16";
-  case WeightType::BF16: return "bf16";
-  case WeightType::Int8: return "int8";
-  case WeightType::Int4: return "int4";
-  case WeightType::Int3: return "int3";
-  case WeightType::Int2: return "int2";
-  case WeightType::NL4: return "nl4";
-  case WeightType::NL2: return "nl2";
-  }
-  return "?";
-}
+static constexpr EnumName<WeightType> kWeightTypeNames[] = {
+    {WeightType::F32, "f32"},   {WeightType::F16, "f16"},
+    {WeightType::BF16, "bf16"}, {WeightType::Int8, "int8"},
+    {WeightType::Int4, "int4"}, {WeightType::Int3, "int3"},
+    {WeightType::Int2, "int2"}, {WeightType::NL4, "nl4"},
+    {WeightType::NL2, "nl2"}};
+
+StringRef weightTypeName(WeightType t) { return enumName(kWeightTypeNames, t); }
 
 std::optional<WeightType> parseWeightTypeName(StringRef name) {
-  for (WeightType t : {WeightType::F32, WeightType::F16, WeightType::BF16,
-                       WeightType::Int8, WeightType::Int4, WeightType::Int3,
-                       WeightType::Int2, WeightType::NL4, WeightType::NL2})
-    if (name == weightTypeName(t))
-      return t;
-  return std::nullopt;
+  return parseEnumName(kWeightTypeNames, name);
 }
 
-StringRef scaleTypeName(ScaleType t) {
-  switch (t) {
-  case ScaleType::F32: return "f32";
-  case ScaleType::F16: return "f16";
-  case ScaleType::BF16: return "bf16";
-  case ScaleType::E4M4: return "e4m4";
-  }
-  return "?";
-}
+static constexpr EnumName<ScaleType> kScaleTypeNames[] = {
+    {ScaleType::F32, "f32"},
+    {ScaleType::F16, "f16"},
+    {ScaleType::BF16, "bf16"},
+    {ScaleType::E4M4, "e4m4"}};
+
+StringRef scaleTypeName(ScaleType t) { return enumName(kScaleTypeNames, t); }
 
 std::optional<ScaleType> parseScaleTypeName(StringRef name) {
-  for (ScaleType t :
-       {ScaleType::F32, ScaleType::F16, ScaleType::BF16, ScaleType::E4M4})
-    if (name == scaleTypeName(t))
-      return t;
-  return std::nullopt;
+  return parseEnumName(kScaleTypeNames, name);
 }
 
 std::string WeightFormat::str() const {

@@ -1,5 +1,6 @@
 //===- Recipe.cpp - --quant grammar, JSON recipes, tensor-name globs ------===//
 #include "llmc/Quant/Recipe.h"
+#include "llmc/Support/EnumNames.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/GlobPattern.h"
@@ -13,22 +14,18 @@ using llmc::kernels::WeightType;
 namespace llmc {
 namespace quant {
 
+static constexpr EnumName<QuantMethod> kQuantMethodNames[] = {
+    {QuantMethod::RTN, "rtn"},
+    {QuantMethod::GPTQ, "gptq"},
+    {QuantMethod::AWQ, "awq"},
+    {QuantMethod::Incoherent, "quip"}};
+
 StringRef quantMethodName(QuantMethod m) {
-  switch (m) {
-  case QuantMethod::RTN: return "rtn";
-  case QuantMethod::GPTQ: return "gptq";
-  case QuantMethod::AWQ: return "awq";
-  case QuantMethod::Incoherent: return "quip";
-  }
-  return "?";
+  return enumName(kQuantMethodNames, m);
 }
 
 std::optional<QuantMethod> parseQuantMethodName(StringRef name) {
-  for (QuantMethod m : {QuantMethod::RTN, QuantMethod::GPTQ, QuantMethod::AWQ,
-                        QuantMethod::Incoherent})
-    if (name == quantMethodName(m))
-      return m;
-  return std::nullopt;
+  return parseEnumName(kQuantMethodNames, name);
 }
 
 StringRef specTypeName(WeightType t) {
