@@ -26,7 +26,9 @@ std::optional<ActivationMode> parseActivationMode(StringRef name) {
 std::string QuantRecipe::str() const {
   std::string s = weights.str();
   if (activations == ActivationMode::BF16)
-    return s + ", bf16 activations";
+    return s + (format().type == kernels::WeightType::BF16
+                    ? ", bf16 activations"
+                    : ", bf16 activations at bf16 weights (fp32 elsewhere)");
   if (!weights.isQuantized())
     return s;
   switch (activations) {
