@@ -48,12 +48,18 @@ int generateText(const runtime::Model &model, const GenerationFlags &f) {
   go.sampling.seed = f.seed;
   go.maxNewTokens = f.steps;
   go.addBos = !f.noBos;
-  auto stats = generate(**session, f.prompt, go, [](StringRef text) {
+  bool printed = false;
+  auto stats = generate(**session, f.prompt, go, [&](StringRef text) {
     outs() << text;
     outs().flush();
+    printed = true;
   });
-  outs() << "\n";
-  outs().flush();
+  // End the text's line; a request refused before any text (bad sampling
+  // options) leaves stdout empty.
+  if (stats || printed) {
+    outs() << "\n";
+    outs().flush();
+  }
   if (!stats)
     return reportError(stats.takeError());
   if (!f.quiet) {
