@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ActQuant.h"
+#include "llmc/Kernels/Half.h"
 #include "llmc/Kernels/Reference.h"
 #include <algorithm>
 #include <cmath>
@@ -120,6 +121,47 @@ float quantizeGroupChunked(IsaTier tier, const float *x, int64_t n, int64_t G,
   if (tier >= IsaTier::AVX2)
     return avx2Group(x, n, G, dst, chunkStride, sum);
   return scalarGroup(x, n, G, dst, chunkStride, sum);
+}
+
+static void scalarBf16(const float *x, int64_t n, int64_t G, uint16_t *dst,
+                       int64_t chunkStride) {
+  for (int64_t k = 0; k < G; ++k) {
+    float v = k < n ? x[k] : 0.0f;
+    if (std::fpclassify(v) == FP_SUBNORMAL)
+      v = std::copysign(0.0f, v);
+    dst[(k / 32) * chunkStride + k % 32] = fp32ToBf16(v);
+  }
+}
+
+// x[k .. k+16) with lanes at or past n zero; subnormals (|v| < 2^-126, zero
+// included) keep only their sign.
+__attribute__((target("avx512f,avx512bw,avx512dq"))) static inline __m512
+loadFlushed16(const float *x, int64_t n, int64_t k) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  const __m512 tiny = _mm512_set1_ps(0x1p-126f); // smallest normal
+  const int64_t left = std::clamp<int64_t>(n - k, 0, 16);
+  __m512 v = _mm512_maskz_loadu_ps(__mmask16((1u << left) - 1), x + k);
+  __mmask16 sub = _mm512_cmp_ps_mask(_mm512_andnot_ps(sign, v), tiny, _CMP_LT_OQ);
+  return _mm512_mask_and_ps(v, sub, v, sign);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512bf16"))) static void
+avx512Bf16(const float *x, int64_t n, int64_t G, uint16_t *dst,
+           int64_t chunkStride) {
+  for (int64_t c = 0; c < G; c += 32) {
+    // Elements of the second operand fill the low half of the result.
+    __m512bh r = _mm512_cvtne2ps_pbh(loadFlushed16(x, n, c + 16),
+                                     loadFlushed16(x, n, c));
+    _mm512_storeu_si512(dst + (c / 32) * chunkStride, (__m512i)r);
+  }
+}
+
+void stageBf16Chunked(bool avx512bf16, const float *x, int64_t n, int64_t G,
+                      uint16_t *dst, int64_t chunkStride) {
+  if (avx512bf16)
+    avx512Bf16(x, n, G, dst, chunkStride);
+  else
+    scalarBf16(x, n, G, dst, chunkStride);
 }
 
 float quantizeGroupStatic(const float *x, int64_t n, int64_t G, float s,

@@ -27,6 +27,15 @@ float quantizeGroupChunked(IsaTier tier, const float *x, int64_t n, int64_t G,
 float quantizeGroupStatic(const float *x, int64_t n, int64_t G, float s,
                           int8_t *dst, int64_t chunkStride, int32_t *sum);
 
+/// The bf16 path's staging: x[0..n) (n <= G, G a multiple of 32, the rest
+/// zero padding) rounded to bf16, to nearest even, into chunks of 32 elements
+/// `chunkStride` elements apart. Subnormal inputs become signed zeros: the
+/// dot product (vdpbf16ps) reads subnormal bf16 as zero anyway, and the
+/// explicit flush makes both versions bit-identical. `avx512bf16`: the SIMD
+/// version (vcvtne2ps2bf16; the host must have AVX512-BF16).
+void stageBf16Chunked(bool avx512bf16, const float *x, int64_t n, int64_t G,
+                      uint16_t *dst, int64_t chunkStride);
+
 } // namespace kernels
 } // namespace llmc
 

@@ -370,12 +370,10 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
         } else if (bf16) {
           // bf16 path (float weights: one group, no compensation): x rounded
           // to nearest even, k pairs adjacent for vdpbf16ps's dword operand.
-          for (int64_t kk = 0; kk < G; kk += 32) {
-            uint16_t *dst = reinterpret_cast<uint16_t *>(xs) +
-                            ((chunk + kk / 32) * M + m) * 32 + off;
-            for (int64_t i = 0; i < std::min<int64_t>(32, G - kk); ++i)
-              dst[i] = fp32ToBf16(kk + i < n ? xr[kk + i] : 0.0f);
-          }
+          // The path runs only where the host has AVX512-BF16.
+          stageBf16Chunked(true, xr, n, G,
+                           reinterpret_cast<uint16_t *>(xs) + (chunk * M + m) * 32,
+                           M * 32);
           std::memset(comp + (g * M + m) * 4, 0, 4);
           xscale[g * M + m] = 1.0f;
         } else {
