@@ -5,6 +5,7 @@ Benchmark peer only (bench/suite.py's llama.cpp rows); llmc itself never reads G
 
     export_gguf.py --llama2c stories260K.bin --tokenizer tok512.bin --type q4_0 -o m.gguf
     export_gguf.py --random --preset tinyllama-1.1b --type f32 -o m.gguf
+    export_gguf.py --random --preset tinyllama-1.1b --type bf16 -o m.gguf
 
 Sources are those of examples/export/export_onnx.py, so both engines run one model: a llama2.c
 checkpoint (with its tokenizer's pieces and scores), or the seeded random weights of a preset (the
@@ -19,6 +20,8 @@ Types:
         That is llmc's `--quant=int4 --group-size 32` storage (symmetric, fp16 scales, 4.5 bits per
         weight) with ggml's rounding. Norms and the token embedding stay fp32, as in llmc; so does a
         matmul whose K is not a multiple of 32 (stories260K's ffn_down), which Q4_0 cannot hold.
+  bf16  every matmul weight in bf16 (fp32 rounded to nearest even, as llmc's `--quant=bf16`); norms and
+        the token embedding fp32, as in llmc.
 
 RoPE: llama.cpp's llama architecture rotates adjacent pairs (llmc's "interleaved"). A model in the
 "half" convention (HF; the TinyLlama and Llama-2 presets) has the rows of wq and wk reordered per head,
@@ -49,7 +52,9 @@ from llama_model import LlamaConfig  # noqa: E402
 from load_llama2c import Llama2cTokenizer, load_llama2c  # noqa: E402
 
 ALIGN = 32
-GGML_F32, GGML_Q4_0 = 0, 2
+GGML_F32, GGML_Q4_0, GGML_BF16 = 0, 2, 30
+# general.file_type: LLAMA_FTYPE_ALL_F32, _MOSTLY_Q4_0, _MOSTLY_BF16
+FILE_TYPE = {"f32": 0, "q4_0": 2, "bf16": 32}
 QK4_0 = 32
 # GGUF metadata value types
 T_U32, T_I32, T_F32, T_STR, T_ARR = 4, 5, 6, 8, 9
@@ -173,7 +178,7 @@ def write_gguf(path: str, cfg: LlamaConfig, weight_fn, qtype: str, name: str,
     pieces, scores, types = vocab(cfg, tokenizer)
     meta = [kv("general.architecture", T_STR, "llama"), kv("general.name", T_STR, name),
             kv("general.alignment", T_U32, ALIGN),
-            kv("general.file_type", T_U32, 0 if qtype == "f32" else 2),
+            kv("general.file_type", T_U32, FILE_TYPE[qtype]),
             kv("llama.context_length", T_U32, cfg.max_seq_len),
             kv("llama.embedding_length", T_U32, cfg.dim),
             kv("llama.block_count", T_U32, cfg.n_layers),
@@ -197,12 +202,15 @@ def write_gguf(path: str, cfg: LlamaConfig, weight_fn, qtype: str, name: str,
         # A matmul whose K is not a multiple of 32 (stories260K's ffn_down, K = 172) has no Q4_0
         # form: it stays fp32 (llama.cpp's own quantizer falls back to a wider type there too).
         quant = qtype == "q4_0" and is_matmul(gname, shape) and shape[1] % QK4_0 == 0
-        nbytes = (shape[0] * shape[1] // QK4_0 * 18) if quant else 4 * int(np.prod(shape))
+        half = qtype == "bf16" and is_matmul(gname, shape)
+        nbytes = (shape[0] * shape[1] // QK4_0 * 18) if quant else \
+            (2 if half else 4) * int(np.prod(shape))
         dims = tuple(reversed(shape))  # GGUF lists the contiguous dimension first
+        gtype = GGML_Q4_0 if quant else GGML_BF16 if half else GGML_F32
         infos.append(gguf_str(gname) + struct.pack("<I", len(dims)) +
                      struct.pack(f"<{len(dims)}Q", *dims) +
-                     struct.pack("<IQ", GGML_Q4_0 if quant else GGML_F32, off))
-        sizes.append((quant, nbytes))
+                     struct.pack("<IQ", gtype, off))
+        sizes.append((gtype, nbytes))
         off += (nbytes + ALIGN - 1) // ALIGN * ALIGN
     stats = {"matmul_bytes": 0, "bytes": 0}
     with open(path, "wb") as f:
@@ -212,13 +220,19 @@ def write_gguf(path: str, cfg: LlamaConfig, weight_fn, qtype: str, name: str,
         for i in infos:
             f.write(i)
         pad(f)
-        for (gname, sd_name, shape), (quant, nbytes) in zip(specs, sizes):
+        for (gname, sd_name, shape), (gtype, nbytes) in zip(specs, sizes):
             w = weight_fn(sd_name, shape).detach().to(torch.float32).numpy()
             if gname.startswith("blk.") and (gname.endswith("attn_q.weight") or gname.endswith("attn_k.weight")) \
                     and cfg.rope_convention == "half":
                 heads = cfg.n_heads if gname.endswith("attn_q.weight") else cfg.n_kv_heads
                 w = interleave_rope_rows(w, heads)
-            data = quantize_q4_0(w) if quant else np.ascontiguousarray(w, dtype="<f4")
+            if gtype == GGML_Q4_0:
+                data = quantize_q4_0(w)
+            elif gtype == GGML_BF16:  # torch rounds to nearest even
+                data = torch.from_numpy(np.ascontiguousarray(w)).to(torch.bfloat16).view(torch.int16).numpy()
+                data = np.ascontiguousarray(data, dtype="<i2")
+            else:
+                data = np.ascontiguousarray(w, dtype="<f4")
             assert data.nbytes == nbytes, (gname, data.nbytes, nbytes)
             f.write(data.tobytes())
             pad(f)
@@ -258,7 +272,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rope", choices=["interleaved", "half"], help="override the preset's convention")
     ap.add_argument("--layers", type=int, help="override the number of layers")
-    ap.add_argument("--type", choices=["f32", "q4_0"], default="f32")
+    ap.add_argument("--type", choices=["f32", "q4_0", "bf16"], default="f32")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     self_check()

@@ -48,6 +48,21 @@ namespace llmc::codegen {
 
 namespace {
 
+/// out[c][r] = in[r][c] for in [R][C], row-major, in 64 x 64 tiles: a
+/// weight's transpose reads and writes whole cache lines instead of one
+/// element per line (the naive loop's writes, K floats apart, missed the
+/// caches on every element of a 2048 x 5632 matrix).
+void transposeMatrix(const float *in, int64_t R, int64_t C, float *out) {
+  constexpr int64_t T = 64;
+  for (int64_t r0 = 0; r0 < R; r0 += T)
+    for (int64_t c0 = 0; c0 < C; c0 += T) {
+      const int64_t r1 = std::min(R, r0 + T), c1 = std::min(C, c0 + T);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r)
+          out[c * R + r] = in[r * C + c];
+    }
+}
+
 struct Dense {
   std::vector<int64_t> shape;
   std::vector<float> data;
@@ -113,6 +128,48 @@ public:
                              "cannot evaluate a weight expression at compile time");
   }
 
+  /// eval(v) transposed, for a 2-D v (a matmul's [K, N] weight as the
+  /// kernels' [N, K]): Transpose{1, 0}(x) is x itself, a Concat along axis 1
+  /// (merged QKV / gate-up) the Concat of its parts' transposes along axis 0,
+  /// anything else the value transposed. The common weight, an [N, K]
+  /// initializer that the graph reads through a Transpose, then costs no
+  /// transpose at all instead of two.
+  Expected<Dense> evalTransposed(Value v) {
+    Operation *op = v.getDefiningOp();
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || type.getRank() != 2)
+      return createStringError(inconvertibleErrorCode(),
+                               "a matmul weight must be 2-D");
+    if (auto t = dyn_cast_or_null<llmc::TransposeOp>(op)) {
+      ArrayRef<int64_t> perm = t.getPerm();
+      if (perm.size() == 2 && perm[0] == 1 && perm[1] == 0)
+        return eval(t.getX());
+    }
+    if (auto c = dyn_cast_or_null<llmc::ConcatOp>(op)) {
+      int64_t axis = c.getAxisAttr().getInt();
+      if (axis == 1 || axis == -1) {
+        std::vector<Dense> parts;
+        for (Value p : c.getInputs()) {
+          auto d = evalTransposed(p);
+          if (!d)
+            return d.takeError();
+          parts.push_back(std::move(*d));
+        }
+        return concat(parts, 0);
+      }
+    }
+    if (auto c = dyn_cast_or_null<llmc::CastOp>(op))
+      return evalTransposed(c.getX());
+    auto d = eval(v);
+    if (!d)
+      return d.takeError();
+    if (d->shape.size() != 2)
+      return createStringError(inconvertibleErrorCode(),
+                               "a matmul weight must be 2-D");
+    const int64_t perm[] = {1, 0};
+    return transpose(*d, perm);
+  }
+
 private:
   Expected<Dense> load(llmc::WeightOp w) {
     SmallString<256> path(w.getFile());
@@ -170,6 +227,11 @@ private:
     out.shape.resize(r);
     for (size_t i = 0; i < r; ++i)
       out.shape[i] = in.shape[perm[i]];
+    if (r == 2 && perm[0] == 1) { // a weight's [N, K] <-> [K, N]: by tiles
+      out.data.resize(in.data.size());
+      transposeMatrix(in.data.data(), in.shape[0], in.shape[1], out.data.data());
+      return out;
+    }
     std::vector<int64_t> inStride(r, 1);
     for (size_t i = r; i-- > 1;)
       inStride[i - 1] = inStride[i] * in.shape[i];
@@ -562,7 +624,10 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       slot.lanes = lanes;
       continue;
     }
-    auto d = reader.eval(planned->roots[i]);
+    // Matmul weights are read as the kernels' [N, K] (the graph's [K, N]
+    // transposed); everything else as it is.
+    auto d = slot.kind == SlotKind::Dense ? reader.eval(planned->roots[i])
+                                          : reader.evalTransposed(planned->roots[i]);
     if (!d)
       return joinErrors(createStringError(inconvertibleErrorCode(),
                                           "weight '%s':", slot.name.c_str()),
@@ -581,14 +646,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
         return e;
       continue;
     }
-    // [K, N] (ONNX MatMul) -> [N, K] (kernel layout).
-    int64_t K = d->shape[0], N = d->shape[1];
-    std::vector<float> nk(d->data.size());
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t c = 0; c < N; ++c)
-        nk[c * K + k] = d->data[k * N + c];
-    d->data.clear();
-    d->data.shrink_to_fit();
+    // [N, K], the kernel layout (ONNX MatMul's [K, N] transposed).
+    int64_t N = d->shape[0], K = d->shape[1];
+    std::vector<float> &nk = d->data;
     if (stream) {
       // W diag(gamma) U^T for a reader of the stream, U W for a writer.
       if (int32_t norm = stream->readsNorm[i]; norm >= 0) {

@@ -26,6 +26,9 @@
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <optional>
 #include <random>
 
@@ -530,6 +533,18 @@ static std::string bundleOutputPath() {
 }
 
 int llmc::cli::runCompile() {
+#if defined(__GLIBC__)
+  // Compiling streams the weights one matrix at a time through buffers of
+  // the same few sizes (tens to hundreds of MiB). glibc serves each one over
+  // its mmap threshold (at most 32 MiB) with fresh pages and unmaps it when
+  // freed, so every matrix paid page faults and the kernel's zeroing again.
+  // From the heap, and kept there (up to 1 GiB of free memory at its top),
+  // the next matrix reuses the same pages: TinyLlama's bf16 compile went
+  // from 74 to 25 s, int4 from 56 to 22 s (bench/compile-time.sh), for 7%
+  // more peak RSS. glibc still maps when the heap cannot grow.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
   if (optLevel > 3)
     return reportError(createStringError(
         inconvertibleErrorCode(), "-O%u: the optimization level is 0, 1, 2 or 3",
