@@ -38,6 +38,7 @@ for l in sys.stdin:
 print("| --quant | llmc | compile s (median) | runs | peak RSS MiB |")
 print("|---|---|---|---|---|")
 for (q, b), v in runs.items():
-    print(f"| {q} | {b} | {st.median(x[0] for x in v):.1f} | {\", \".join(f\"{x[0]:.1f}\" for x in v)} | {max(x[1] for x in v) / 1024:.0f} |")
+    each = ", ".join("%.1f" % x[0] for x in v)
+    print(f"| {q} | {b} | {st.median(x[0] for x in v):.1f} | {each} | {max(x[1] for x in v) / 1024:.0f} |")
 '
 rm -f "$WORK/out.llmc"
