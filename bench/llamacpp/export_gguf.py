@@ -116,6 +116,12 @@ def dequantize_q4_0(raw: np.ndarray, K: int) -> np.ndarray:
     return ((q - 8.0) * d).reshape(N, K)
 
 
+def to_bf16_bits(w: np.ndarray) -> np.ndarray:
+    """fp32 -> bf16 bit patterns (little-endian int16), rounded to nearest even as torch does."""
+    t = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)).to(torch.bfloat16)
+    return np.ascontiguousarray(t.view(torch.int16).numpy(), dtype="<i2")
+
+
 def interleave_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     """HF "half" RoPE rows -> adjacent pairs: per head, row 2i <- i, row 2i+1 <- i + hd/2."""
     out_dim, k = w.shape
@@ -228,9 +234,8 @@ def write_gguf(path: str, cfg: LlamaConfig, weight_fn, qtype: str, name: str,
                 w = interleave_rope_rows(w, heads)
             if gtype == GGML_Q4_0:
                 data = quantize_q4_0(w)
-            elif gtype == GGML_BF16:  # torch rounds to nearest even
-                data = torch.from_numpy(np.ascontiguousarray(w)).to(torch.bfloat16).view(torch.int16).numpy()
-                data = np.ascontiguousarray(data, dtype="<i2")
+            elif gtype == GGML_BF16:
+                data = to_bf16_bits(w)
             else:
                 data = np.ascontiguousarray(w, dtype="<f4")
             assert data.nbytes == nbytes, (gname, data.nbytes, nbytes)
@@ -258,6 +263,9 @@ def self_check() -> None:
     err = np.abs(deq - w).reshape(5, 2, 32)
     assert np.all(err <= 1.01 * d), "Q4_0 round trip"
     assert np.mean(err <= 0.51 * d) > 0.9, "Q4_0 rounds to nearest"
+    # bf16: the top 16 bits, ties (1 + 2^-8, 1 + 3 * 2^-8) to the even neighbour.
+    b = to_bf16_bits(np.array([1.0, 1 + 2**-8, 1 + 3 * 2**-8, -2.5], dtype=np.float32)).view(np.uint16)
+    assert b.tolist() == [0x3F80, 0x3F80, 0x3F82, 0xC020], [hex(x) for x in b]
     r = interleave_rope_rows(np.arange(8, dtype=np.float32)[:, None], 2)[:, 0]
     assert r.tolist() == [0, 2, 1, 3, 4, 6, 5, 7], r
 
