@@ -17,13 +17,9 @@ PROMPT=${PROMPT:-512}
 GEN=${GEN:-32}
 LLMC="$BUILD/bin/llmc"
 WORK="$BUILD/models/bf16-activations"
-MODEL=bench/work/models/tinyllama/tinyllama-1.1b-half-fp32.onnx
 mkdir -p "$WORK"
-if [[ ! -f "$MODEL" ]]; then
-  MODEL="$WORK/tinyllama-1.1b-half-fp32.onnx"
-  [[ -f "$MODEL" ]] ||
-    /usr/bin/python3 examples/export/export_onnx.py --random --preset tinyllama-1.1b -o "$WORK" -q
-fi
+source bench/tinyllama-model.sh
+MODEL=$(tinyllama_model "$WORK")
 for act in fp32 bf16; do
   [[ -f "$WORK/act-$act.llmc" ]] ||
     "$LLMC" compile "$MODEL" --quant=bf16 --activations=$act -o "$WORK/act-$act.llmc" 2>/dev/null

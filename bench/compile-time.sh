@@ -13,13 +13,9 @@ BINS=(${LLMC_BINS:-$BUILD/bin/llmc})
 QUANTS=(${QUANTS:-bf16 int4})
 ROUNDS=${ROUNDS:-3}
 WORK="$BUILD/models/compile-time"
-MODEL=bench/work/models/tinyllama/tinyllama-1.1b-half-fp32.onnx
 mkdir -p "$WORK"
-if [[ ! -f "$MODEL" ]]; then
-  MODEL="$WORK/tinyllama-1.1b-half-fp32.onnx"
-  [[ -f "$MODEL" ]] ||
-    /usr/bin/python3 examples/export/export_onnx.py --random --preset tinyllama-1.1b -o "$WORK" -q
-fi
+source bench/tinyllama-model.sh
+MODEL=$(tinyllama_model "$WORK")
 for r in $(seq "$ROUNDS"); do
   for q in "${QUANTS[@]}"; do
     for b in "${BINS[@]}"; do

@@ -12,17 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}; shift || true
 SPECS=("$@")
-((${#SPECS[@]})) || SPECS=(fp32 fp16 bf16 int8:pc int8:g32 int8:pc@static:p99.99 int4:g32:sym int4:g32:asym
+((${#SPECS[@]})) || SPECS=(fp32 fp16 bf16 bf16@bf16 int8:pc int8:g32 int8:pc@static:p99.99 int4:g32:sym int4:g32:asym
   int4:g64:sym int4:g64:asym int4:g128:sym int4:g128:asym nl4:g32 nl4:g64 int3:g32:asym int2:g32:asym
   int2:g16:asym nl2:g32)
 WORK="$BUILD/models/tinyllama-table"
-MODEL=bench/work/models/tinyllama/tinyllama-1.1b-half-fp32.onnx
-if [[ ! -f "$MODEL" ]]; then
-  mkdir -p "$WORK"
-  /usr/bin/python3 examples/export/export_onnx.py --random --preset tinyllama-1.1b -o "$WORK" -q
-  MODEL="$WORK/tinyllama-1.1b-half-fp32.onnx"
-fi
 mkdir -p "$WORK"
+source bench/tinyllama-model.sh
+MODEL=$(tinyllama_model "$WORK")
 for spec in "${SPECS[@]}"; do
   act=int8
   [[ "$spec" == *@* ]] && act=${spec#*@}
