@@ -3,10 +3,15 @@
 
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
 #include <unistd.h>
 
 using namespace llvm;
@@ -52,6 +57,37 @@ Expected<WeightFile> WeightFile::open(StringRef path) {
 WeightFile::~WeightFile() {
   if (fd_ >= 0)
     ::close(fd_);
+}
+
+Error WeightFile::readParallel(uint64_t offset, uint8_t *dst, size_t bytes,
+                                unsigned threads) const {
+  constexpr size_t kMinPart = size_t(8) << 20, kAlign = size_t(2) << 20;
+  const size_t parts = std::min<size_t>(threads, bytes / kMinPart);
+  if (parts <= 1)
+    return read(offset, dst, bytes);
+  const size_t step = (bytes / parts + kAlign - 1) / kAlign * kAlign;
+  std::vector<std::string> failed(parts); // error text per part, "" = read
+  auto readPart = [&](size_t i) {
+    const size_t b = std::min(bytes, i * step), e = std::min(bytes, b + step);
+    if (b < e)
+      if (Error err = read(offset + b, dst + b, e - b))
+        failed[i] = toString(std::move(err));
+  };
+  std::vector<std::thread> readers;
+  for (size_t i = 1; i < parts; ++i) {
+    try {
+      readers.emplace_back(readPart, i);
+    } catch (const std::system_error &) {
+      readPart(i);
+    }
+  }
+  readPart(0);
+  for (std::thread &t : readers)
+    t.join();
+  for (const std::string &f : failed)
+    if (!f.empty())
+      return createStringError(inconvertibleErrorCode(), "%s", f.c_str());
+  return Error::success();
 }
 
 Error WeightFile::read(uint64_t offset, uint8_t *dst, size_t bytes) const {

@@ -44,6 +44,13 @@ public:
   ~WeightFile();
   /// Reads [offset, offset + bytes) of the file into dst.
   llvm::Error read(uint64_t offset, uint8_t *dst, size_t bytes) const;
+  /// read(), cut into up to `threads` parts of at least 8 MiB (2 MiB
+  /// aligned) read at once, one thread each. Reading into fresh huge pages
+  /// is per-core work (the kernel zeroes each page as it is first written,
+  /// then copies from the page cache), so a load of warm pages scales with
+  /// the cores. A thread that cannot start leaves its part to the caller.
+  llvm::Error readParallel(uint64_t offset, uint8_t *dst, size_t bytes,
+                           unsigned threads) const;
 
 private:
   WeightFile(int fd, llvm::StringRef path) : fd_(fd), path_(path.str()) {}

@@ -295,8 +295,9 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
       auto r0 = std::chrono::steady_clock::now();
       kernels::PackedWeights pw(*layout, tier);
       if (file) { // pread: the file's pages never enter this process's RSS
-        if (Error e = file->read(weightsFileOffset + uint64_t(w.offset),
-                                 pw.mutableData(), size_t(w.bytes)))
+        if (Error e = file->readParallel(weightsFileOffset + uint64_t(w.offset),
+                                         pw.mutableData(), size_t(w.bytes),
+                                         std::clamp(host->cores, 1u, 8u)))
           return std::move(e);
       } else {
         std::memcpy(pw.mutableData(), m->weights_ + w.offset, size_t(w.bytes));
