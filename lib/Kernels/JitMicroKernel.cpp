@@ -797,7 +797,7 @@ void Generator::generateTwoPanels() {
   const int eb = int(p_.bits / 8);
   auto acc2 = [&](unsigned m, unsigned j) { return V(int(2 * m + j)); };
   const Xmm w0 = V(int(2 * mr)), w1 = V(int(2 * mr + 1)), xb = V(int(2 * mr + 2));
-  const int xb1 = xBytes();
+  const int xElemBytes = xBytes();
   prologue();
   if (p_.bf16Dot)
     loadPairIndex();
@@ -810,7 +810,9 @@ void Generator::generateTwoPanels() {
   // mr = 12 a chunk is ~1,200 instructions (8.5 KB of code), and that version
   // ran 15% slower than the same kernel looping over 8 k at a time.
   constexpr int ku = kTwoPanelUnroll;
-  sub(rXs, xb1 * 32); // x moves xb1 * ku bytes per inner step, a chunk per outer
+  // x moves xElemBytes * ku bytes per inner step, the rest of a chunk per
+  // outer one.
+  sub(rXs, xElemBytes * 32);
   Label chunkLoop, subLoop;
   L(chunkLoop);
   mov(rT, 32 / ku);
@@ -837,7 +839,7 @@ void Generator::generateTwoPanels() {
     }
   }
   add(rW, ku * int(lanes) * eb);
-  add(rX, xb1 * ku);
+  add(rX, xElemBytes * ku);
   dec(rT);
   jnz(subLoop, T_NEAR);
   add(rX, rXs);
