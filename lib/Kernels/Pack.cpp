@@ -6,8 +6,14 @@
 //===----------------------------------------------------------------------===//
 #include "llmc/Kernels/Packing.h"
 #include "llmc/Kernels/Half.h"
+#include "ParallelRows.h"
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
 using namespace llvm;
 
@@ -145,14 +151,18 @@ Expected<PackedWeights> packWeights(const QuantizedWeights &q, IsaTier tier) {
   const unsigned L = l.lanes;
   const WeightFormat &f = q.format;
 
+  // Rows write disjoint bytes (a lane's word of every block, its scale and
+  // zero point), so parts of rows pack in parallel.
   if (!f.isQuantized()) {
     const unsigned eb = f.bits() / 8;
-    for (int64_t n = 0; n < q.N; ++n) {
-      uint8_t *panel = d + l.qPanelOffset(n / L);
-      for (int64_t k = 0; k < q.K; ++k)
-        storeFloat(panel + (k * L + n % L) * eb, q.values[n * q.K + k], eb,
-                   f.type == WeightType::BF16);
-    }
+    parallelRows(q.N, kRowsPerThread, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        uint8_t *panel = d + l.qPanelOffset(n / L);
+        for (int64_t k = 0; k < q.K; ++k)
+          storeFloat(panel + (k * L + n % L) * eb, q.values[n * q.K + k], eb,
+                     f.type == WeightType::BF16);
+      }
+    });
     return std::move(pw);
   }
 
@@ -161,38 +171,50 @@ Expected<PackedWeights> packWeights(const QuantizedWeights &q, IsaTier tier) {
     const float t = std::ldexp(1.0f, q.scaleExponent);
     std::memcpy(d + l.tensorScaleOffset, &t, 4);
   }
-  for (int64_t n = 0; n < l.numPanels * L; ++n) {
-    const bool real = n < q.N;
-    int64_t p = n / L;
-    unsigned lane = unsigned(n % L);
-    for (int64_t g = 0; g < l.numGroups; ++g) {
-      // A padded channel, or a group past K (16-k groups round Kp up to a
-      // whole 32-k chunk), holds zero-point codes and scale 0.
-      const bool realGroup = real && g < q.numGroups;
-      unsigned z = realGroup ? q.zeros[n * q.numGroups + g] : f.symZero();
-      float s = realGroup ? q.scales[n * q.numGroups + g] : 0.0f;
-      if (Error e = storeScale(d + l.scalePanelOffset(p) +
-                                   g * l.scaleBytesPerGroup + lane * sb,
-                               s, q))
-        return std::move(e);
-      if (!f.symmetric)
-        d[l.zeroPanelOffset(p) + g * l.zeroBytesPerGroup + lane] = uint8_t(z);
-      uint8_t *grp = d + l.qPanelOffset(p) + g * l.qBytesPerGroup;
-      for (int64_t kk = 0; kk < l.group; ++kk) {
-        int64_t k = g * l.group + kk;
-        // Padding (k >= K, or a padded channel) holds the code of w = 0: the
-        // zero point (nl4/nl2, which have no zero level: the level nearest it;
-        // padding always meets zero activations, so either adds nothing).
-        unsigned u = (real && k < q.K) ? q.codes[n * q.K + k] : f.encode(0, z);
-        CodeSlot s0 = codeSlot(L, f.bits(), lane, kk);
-        grp[s0.byte] |= uint8_t((u & s0.mask) << s0.shift);
-        if (f.type == WeightType::Int3) {
-          CodeSlot h = highSlot(L, lane, kk);
-          grp[h.byte] |= uint8_t(((u >> 2) & 1u) << h.shift);
+  // A scale off the e4m4 grid stops its part; the error of the first such
+  // row is reported (the same whatever the split).
+  std::vector<std::pair<int64_t, std::string>> failed;
+  std::mutex failedMu;
+  parallelRows(l.numPanels * L, kRowsPerThread, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      const bool real = n < q.N;
+      int64_t p = n / L;
+      unsigned lane = unsigned(n % L);
+      for (int64_t g = 0; g < l.numGroups; ++g) {
+        // A padded channel, or a group past K (16-k groups round Kp up to a
+        // whole 32-k chunk), holds zero-point codes and scale 0.
+        const bool realGroup = real && g < q.numGroups;
+        unsigned z = realGroup ? q.zeros[n * q.numGroups + g] : f.symZero();
+        float s = realGroup ? q.scales[n * q.numGroups + g] : 0.0f;
+        if (Error e = storeScale(d + l.scalePanelOffset(p) +
+                                     g * l.scaleBytesPerGroup + lane * sb,
+                                 s, q)) {
+          std::lock_guard<std::mutex> lock(failedMu);
+          failed.push_back({n, toString(std::move(e))});
+          return;
+        }
+        if (!f.symmetric)
+          d[l.zeroPanelOffset(p) + g * l.zeroBytesPerGroup + lane] = uint8_t(z);
+        uint8_t *grp = d + l.qPanelOffset(p) + g * l.qBytesPerGroup;
+        for (int64_t kk = 0; kk < l.group; ++kk) {
+          int64_t k = g * l.group + kk;
+          // Padding (k >= K, or a padded channel) holds the code of w = 0: the
+          // zero point (nl4/nl2, which have no zero level: the level nearest it;
+          // padding always meets zero activations, so either adds nothing).
+          unsigned u = (real && k < q.K) ? q.codes[n * q.K + k] : f.encode(0, z);
+          CodeSlot s0 = codeSlot(L, f.bits(), lane, kk);
+          grp[s0.byte] |= uint8_t((u & s0.mask) << s0.shift);
+          if (f.type == WeightType::Int3) {
+            CodeSlot h = highSlot(L, lane, kk);
+            grp[h.byte] |= uint8_t(((u >> 2) & 1u) << h.shift);
+          }
         }
       }
     }
-  }
+  });
+  if (!failed.empty())
+    return createStringError(inconvertibleErrorCode(), "%s",
+                             std::min_element(failed.begin(), failed.end())->second.c_str());
   return std::move(pw);
 }
 

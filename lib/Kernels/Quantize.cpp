@@ -1,6 +1,7 @@
 //===- Quantize.cpp - Round-to-nearest reference quantizer ----------------===//
 #include "llmc/Kernels/Quantize.h"
 #include "llmc/Kernels/Half.h"
+#include "ParallelRows.h"
 #include <algorithm>
 #include <cmath>
 
@@ -82,8 +83,10 @@ Expected<QuantizedWeights> quantizeWeights(const float *W, int64_t N,
     q.group = K;
     q.numGroups = 1;
     q.values.resize(N * K);
-    for (int64_t i = 0; i < N * K; ++i)
-      q.values[i] = roundToWeightType(W[i], fmt.type);
+    parallelRows(N, kRowsPerThread, [&](int64_t n0, int64_t n1) {
+      for (int64_t i = n0 * K; i < n1 * K; ++i)
+        q.values[i] = roundToWeightType(W[i], fmt.type);
+    });
     return std::move(q);
   }
   q.group = fmt.groupSize ? fmt.groupSize : K;
@@ -95,25 +98,28 @@ Expected<QuantizedWeights> quantizeWeights(const float *W, int64_t N,
   q.zeros.resize(N * q.numGroups);
   const int maxCode = int(fmt.maxCode());
   const int half = int(fmt.symZero());
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t g = 0; g < q.numGroups; ++g) {
-      int64_t k0 = g * q.group, k1 = std::min(K, k0 + q.group);
-      const float *w = W + n * K;
-      float lo = 0;
-      float s = roundToScaleType(rawGroupScale(w + k0, k1 - k0, fmt, &lo),
-                                 fmt.scaleType, q.scaleExponent);
-      int z = half;
-      if (!fmt.symmetric) {
-        z = s > 0 ? int(std::nearbyint(-lo / s)) : 0;
-        z = std::clamp(z, 0, maxCode);
+  // Rows are independent: parts of them round in parallel.
+  parallelRows(N, kRowsPerThread, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t g = 0; g < q.numGroups; ++g) {
+        int64_t k0 = g * q.group, k1 = std::min(K, k0 + q.group);
+        const float *w = W + n * K;
+        float lo = 0;
+        float s = roundToScaleType(rawGroupScale(w + k0, k1 - k0, fmt, &lo),
+                                   fmt.scaleType, q.scaleExponent);
+        int z = half;
+        if (!fmt.symmetric) {
+          z = s > 0 ? int(std::nearbyint(-lo / s)) : 0;
+          z = std::clamp(z, 0, maxCode);
+        }
+        float inv = s > 0 ? 1.0f / s : 0.0f;
+        for (int64_t k = k0; k < k1; ++k)
+          q.codes[n * K + k] = uint8_t(fmt.encode(w[k] * inv, unsigned(z)));
+        q.scales[n * q.numGroups + g] = s;
+        q.zeros[n * q.numGroups + g] = uint8_t(z);
       }
-      float inv = s > 0 ? 1.0f / s : 0.0f;
-      for (int64_t k = k0; k < k1; ++k)
-        q.codes[n * K + k] = uint8_t(fmt.encode(w[k] * inv, unsigned(z)));
-      q.scales[n * q.numGroups + g] = s;
-      q.zeros[n * q.numGroups + g] = uint8_t(z);
     }
-  }
+  });
   return std::move(q);
 }
 
