@@ -1,5 +1,6 @@
 //===- HugePageWeights.cpp - Packed weights read into huge pages ----------===//
 #include "HugePageWeights.h"
+#include "llmc/Support/ParallelParts.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -9,8 +10,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <string>
-#include <system_error>
-#include <thread>
 #include <vector>
 #include <unistd.h>
 
@@ -73,17 +72,7 @@ Error WeightFile::readParallel(uint64_t offset, uint8_t *dst, size_t bytes,
       if (Error err = read(offset + b, dst + b, e - b))
         failed[i] = toString(std::move(err));
   };
-  std::vector<std::thread> readers;
-  for (size_t i = 1; i < parts; ++i) {
-    try {
-      readers.emplace_back(readPart, i);
-    } catch (const std::system_error &) {
-      readPart(i);
-    }
-  }
-  readPart(0);
-  for (std::thread &t : readers)
-    t.join();
+  runParts(int64_t(parts), [&](int64_t i) { readPart(size_t(i)); });
   for (const std::string &f : failed)
     if (!f.empty())
       return createStringError(inconvertibleErrorCode(), "%s", f.c_str());
