@@ -160,12 +160,9 @@ public:
     }
     if (auto c = dyn_cast_or_null<llmc::CastOp>(op))
       return evalTransposed(c.getX());
-    auto d = eval(v);
+    auto d = eval(v); // 2-D: the value's type was checked above
     if (!d)
       return d.takeError();
-    if (d->shape.size() != 2)
-      return createStringError(inconvertibleErrorCode(),
-                               "a matmul weight must be 2-D");
     const int64_t perm[] = {1, 0};
     return transpose(*d, perm);
   }

@@ -31,7 +31,7 @@ void genericMicroKernel(const MicroKernelDesc &d, unsigned L,
   const bool int8Act = d.act == ActPath::Int8;
   const bool bf16Act = d.act == ActPath::BF16; // float weights only
   const int64_t G = a.chunksPerGroup ? a.chunksPerGroup * 32 : 16;
-  const unsigned eb = int8Act ? 1 : bf16Act ? 2 : 4;
+  const unsigned eb = stagedActBytes(d.act);
   const auto *xb = static_cast<const uint8_t *>(a.x);
   const auto *cb = static_cast<const uint8_t *>(a.comp);
   const auto *sb = reinterpret_cast<const uint8_t *>(a.xscale);

@@ -247,7 +247,7 @@ private:
   }
 
   /// Bytes per staged activation element: int8, bf16 or fp32.
-  int xBytes() const { return p_.intAct ? 1 : p_.bf16Dot ? 2 : 4; }
+  int xBytes() const { return int(stagedActBytes(d_.act)); }
   void setupConstants();
   void bcastImm(const Xmm &dst, uint32_t v);
   void initGroup();

@@ -3,7 +3,6 @@
 #include "llmc/Support/EnumNames.h"
 #include "ActQuant.h"
 #include "MicroKernel.h"
-#include "llmc/Kernels/Half.h"
 #include "llmc/Kernels/Reference.h"
 #include <algorithm>
 #include <atomic>
@@ -124,17 +123,23 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
   // (docs/KERNELS.md). Not for f16/bf16, where it measured 3-10% slower (half
   // the weight bytes per k: the L2 stream was not the limit). A float panel
   // is one group of all Kp, so the block is counted in 32-k chunks.
+  const uint64_t l1 = t.caches.l1d ? t.caches.l1d : (32u << 10);
+  // Two panels: the row block's activations (xBytes each) in a quarter of L1
+  // (the pair's weights stream through from L2; 8 chunks at mrWide = 12 and
+  // 48 KiB, where half of L1 for both came to 4 chunks and measured 5-7%
+  // slower).
+  auto wideKBlock = [&](int64_t xBytes) {
+    return std::max<int64_t>(
+        1, int64_t(l1 / 4) / (int64_t(b.mrWide) * xBytes) / 32);
+  };
   if (d.format.type == WeightType::F32) {
-    uint64_t l1 = t.caches.l1d ? t.caches.l1d : (32u << 10);
     // One panel: the row block's activations and the panel's K slice in
-    // half of L1. Two panels: the activations in a quarter (the pair's
-    // weights stream through from L2; 8 chunks at mrWide = 12 and 48 KiB,
-    // where half of L1 for both came to 4 chunks and measured 5-7% slower).
+    // half of L1.
     int64_t chunks =
-        b.mrWide ? int64_t(l1 / 4) / (int64_t(b.mrWide) * 4) / 32
-                 : int64_t(l1 / 2) /
-                       (l->panelQBytes() / l->Kp + int64_t(b.mr) * 4) / 32;
-    chunks = std::max<int64_t>(1, chunks);
+        b.mrWide ? wideKBlock(4)
+                 : std::max<int64_t>(
+                       1, int64_t(l1 / 2) /
+                              (l->panelQBytes() / l->Kp + int64_t(b.mr) * 4) / 32);
     if (chunks < l->Kp / 32)
       b.kBlockChunks = chunks;
   }
@@ -150,10 +155,7 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
   // hence the threshold: half of an L3 of at most 32 MiB (one CCX on Zen;
   // this VM reports 508 MiB).
   if (b.mrWide) {
-    uint64_t l1 = t.caches.l1d ? t.caches.l1d : (32u << 10);
-    const int64_t xb = d.act == ActPath::BF16 ? 2 : 4;
-    int64_t chunks = std::max<int64_t>(
-        1, int64_t(l1 / 4) / (int64_t(b.mrWide) * xb) / 32);
+    const int64_t chunks = wideKBlock(stagedActBytes(d.act));
     if (chunks < l->Kp / 32) {
       uint64_t l3 = t.caches.l3 ? std::min<uint64_t>(t.caches.l3, 32u << 20)
                                 : (32u << 20);
@@ -326,7 +328,7 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   const bool bf16 = d.act == ActPath::BF16;
   const bool quant = d.format.isQuantized();
   const int64_t G = l.group, nG = l.numGroups, Kp = l.Kp;
-  const unsigned eb = int8 ? 1 : bf16 ? 2 : 4;
+  const unsigned eb = stagedActBytes(d.act);
   const int64_t chunks = Kp / 32;
   // Each thread's own scratch (the name denotes the executing thread's
   // instance, also inside the pool's jobs).

@@ -28,6 +28,11 @@
 namespace llmc {
 namespace kernels {
 
+/// Bytes per staged activation element on each path: int8, bf16 or fp32.
+inline unsigned stagedActBytes(ActPath act) {
+  return act == ActPath::Int8 ? 1 : act == ActPath::BF16 ? 2 : 4;
+}
+
 struct MicroKernelArgs {
   const void *x;         // chunk-major activations, first chunk, first row
   const void *comp;      // [group][M] compensation, first group, first row

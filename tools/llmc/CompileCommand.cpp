@@ -342,7 +342,6 @@ calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
   return std::move(run);
 }
 
-// --accuracy-goal as a fraction: "1%" or "0.01".
 // "1%" or "0.01" as 0.01; nullopt if it is neither.
 static std::optional<double> parsePercentOrFraction(StringRef text) {
   text = text.trim();
@@ -539,9 +538,10 @@ int llmc::cli::runCompile() {
   // its mmap threshold (at most 32 MiB) with fresh pages and unmaps it when
   // freed, so every matrix paid page faults and the kernel's zeroing again.
   // From the heap, and kept there (up to 1 GiB of free memory at its top),
-  // the next matrix reuses the same pages: TinyLlama's bf16 compile went
-  // from 74 to 25 s, int4 from 56 to 22 s (bench/compile-time.sh), for 7%
-  // more peak RSS. glibc still maps when the heap cannot grow.
+  // the next matrix reuses the same pages (with the [N, K] reads of
+  // compileToBundle, TinyLlama's bf16 compile went from 85 to 25 s and int4
+  // from 71 to 22 s for 9% more peak RSS: docs/BENCHMARKS.md, "Compile
+  // time"). glibc still maps when the heap cannot grow.
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
