@@ -42,7 +42,7 @@
 // the largest mr that fits 32 zmm / 16 ymm is what jitMaxRows() reports.
 //
 //===----------------------------------------------------------------------===//
-#define XBYAK_NO_EXCEPTION
+#include "AmxTiles.h"
 #include "MicroKernel.h"
 #include "llvm/Support/Error.h"
 #include <xbyak/xbyak.h>
@@ -60,7 +60,7 @@ namespace kernels {
 
 namespace {
 
-enum class Dot { None, VnniEvex, VnniVex, Maddubs };
+enum class Dot { None, VnniEvex, VnniVex, Maddubs, AmxTile };
 
 struct Plan {
   bool zmm = false;
@@ -68,6 +68,7 @@ struct Plan {
   bool intAct = false, floatW = false, scaledPlanes = false;
   bool nl = false; // nl4 / nl2: codes are looked up in a level table
   bool bf16Dot = false; // bf16 weights x bf16 activations, vdpbf16ps
+  bool amx = false;     // AMX tiles: codes go to a B tile, tdpbsud
   Dot dot = Dot::None;
   unsigned P = 1, S = 1; // accumulators per row: planes x splits
   unsigned regs = 0;     // vector registers needed
@@ -87,8 +88,11 @@ Plan makePlan(const MicroKernelDesc &d) {
     p.planes = p.bits == 3 ? 4 : 8 / p.bits;
     p.kpb = p.bits == 3 ? 32 : 32 / p.bits;
   }
+  p.amx = d.tier == IsaTier::AMX && p.intAct && !p.floatW;
   if (p.intAct) {
-    if (d.tier >= IsaTier::AVX512_VNNI)
+    if (p.amx)
+      p.dot = Dot::AmxTile;
+    else if (d.tier >= IsaTier::AVX512_VNNI)
       p.dot = Dot::VnniEvex;
     else if (d.tier == IsaTier::AVX2 && d.avxVnni)
       p.dot = Dot::VnniVex;
@@ -127,7 +131,7 @@ Plan makePlan(const MicroKernelDesc &d) {
     temps = 10; // wRaw, 2 x wT, 2 x wF, xB, 2 masks, table, looked-up plane
   else
     temps = p.bits == 3 ? 8 : 7; // wRaw, 2 x wT, 2 x wF, xB, mask(s)
-  p.regs = d.mr + d.mr * p.P * p.S + temps;
+  p.regs = d.mr + (p.amx ? 0 : d.mr * p.P * p.S) + temps;
   if (d.panels == 2)
     // accumulators per row and panel, 2 x w, x broadcast (+ vpermw index)
     p.regs = 2 * d.mr + 3 + (p.bf16Dot ? 1 : 0);
@@ -135,8 +139,11 @@ Plan makePlan(const MicroKernelDesc &d) {
 }
 
 bool supported(const MicroKernelDesc &d, const Plan &p) {
-  if (d.tier == IsaTier::Scalar || d.tier == IsaTier::AMX)
-    return false; // AMX tiles: not generated yet (AMX hosts use the VNNI tier)
+  if (d.tier == IsaTier::Scalar)
+    return false;
+  if (d.tier == IsaTier::AMX) // the int8 path only (else the VNNI tier runs)
+    return p.amx && d.panels == 1 && d.mr >= 1 && d.mr <= amx::kMaxRows &&
+           p.regs <= 32;
   if (p.intAct) {
     if (p.floatW)
       return false;
@@ -169,7 +176,9 @@ private:
   }
   // Temporaries after the accumulators; the slots differ per path so that
   // AVX2 (16 registers) fits mr = 4.
-  int tempBase() const { return int(d_.mr + d_.mr * p_.P * p_.S); }
+  int tempBase() const {
+    return int(d_.mr + (p_.amx ? 0 : d_.mr * p_.P * p_.S));
+  }
   Xmm wRaw() const { return V(tempBase()); }
   Xmm wT(int i) const { return V(tempBase() + 1 + (i & 1)); }
   Xmm wF(int i) const {
@@ -254,8 +263,17 @@ private:
   /// Blocks [blk0, blk1) of the current 32-k chunk (all of it by default;
   /// one half for 16-k groups). Prefetches the chunk when blk0 == 0.
   void chunkBody(unsigned blk0 = 0, unsigned blk1 = ~0u);
+  void loadGroupScale(const Xmm &scale);
   void groupEpilogue();
   void nextGroup();
+  // AMX (int8 path): see generateAmx().
+  void generateAmx();
+  void amxGroupEpilogue();
+  /// Scratch on the stack of an AMX kernel: the chunk's B tile (8 rows of
+  /// 64 bytes) and the group's C tile (16 rows of 16 int32).
+  static constexpr int kAmxBOffset = 0, kAmxCOffset = 512, kAmxScratch = 1536;
+  unsigned bRowsWritten_ = 0; // B rows of the current chunk written so far
+  Label tileConfig_;
   void chunkBodyInt3();
   // Prefetch distance: about DRAM latency x per-core bandwidth (~100 ns x
   // 40 GB/s); 2-8 KiB measured within noise of each other, 4 KiB best.
@@ -324,6 +342,8 @@ private:
   const Plan &p_;
   const Reg64 rArgs = rdi, rW = rsi, rX = rdx, rXs = rcx, rC = r8, rS = r9,
               rGs = r10, rScl = r11, rZ = rax, rG = rbx, rK = r12, rT = r13;
+  // AMX kernels: the scratch base and the B / C tiles' row stride (64).
+  const Reg64 rBuf = r14, rB64 = r15;
 };
 
 #define ARG(field) qword[rArgs + offsetof(MicroKernelArgs, field)]
@@ -423,6 +443,7 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
   const unsigned mr = d_.mr;
   unsigned step = 0; // rotates the split accumulators
   const bool evex = p_.zmm;
+  bRowsWritten_ = 0;
 
   // Software prefetch of the weight stream, one per cache line of this chunk.
   const int chunkBytes =
@@ -599,6 +620,18 @@ void Generator::maddubsSplitRows(const Xmm &lo, const Xmm &hi, int kOff,
 
 void Generator::dotRows(const Xmm &src, int kOff, unsigned &step,
                         unsigned pl) {
+  if (p_.dot == Dot::AmxTile) {
+    // Row kOff / 4 of the chunk's B tile: lane l's dword holds the codes of
+    // k = kOff .. kOff + 3 of channel l, the VNNI layout tdpbsud reads. int3
+    // writes every row twice, the high bit (0 or 4) after the low bits.
+    const unsigned row = unsigned(kOff) / 4;
+    const Address b = ptr[rBuf + kAmxBOffset + 64 * int(row)];
+    if (bRowsWritten_ & (1u << row))
+      vpord(src, src, b);
+    vmovdqa32(b, src);
+    bRowsWritten_ |= 1u << row;
+    return;
+  }
   unsigned s = step++ % p_.S;
   for (unsigned m = 0; m < d_.mr; ++m) {
     Xmm a = acc(m, pl, s);
@@ -617,6 +650,7 @@ void Generator::dotRows(const Xmm &src, int kOff, unsigned &step,
       vpaddd(a, a, prod());
       break;
     case Dot::None:
+    case Dot::AmxTile: // handled above
       break;
     }
   }
@@ -683,10 +717,7 @@ void Generator::chunkBodyInt3() {
   }
 }
 
-void Generator::groupEpilogue() {
-  const unsigned mr = d_.mr;
-  Xmm scale = wRaw(), t = wT(0);
-  if (!p_.floatW) {
+void Generator::loadGroupScale(const Xmm &scale) {
     switch (d_.format.scaleType) {
     case ScaleType::F32:
       vmovups(scale, ptr[rScl]);
@@ -708,7 +739,13 @@ void Generator::groupEpilogue() {
       break;
     }
     }
-  }
+}
+
+void Generator::groupEpilogue() {
+  const unsigned mr = d_.mr;
+  Xmm scale = wRaw(), t = wT(0);
+  if (!p_.floatW)
+    loadGroupScale(scale);
   for (unsigned m = 0; m < mr; ++m) {
     Xmm a0 = acc(m, 0, 0);
     if (p_.intAct) {
@@ -875,9 +912,141 @@ void Generator::generateTwoPanels() {
     emitPairIndex();
 }
 
+// AMX, int8 path: mr <= 16 rows, one panel, tile C (mr x 16 int32) = A (the
+// staged int8 activations, mr rows of 32 k, or 16 k for 16-k groups) times
+// B (the panel's codes in VNNI layout: 8 rows of 16 lanes x 4 k), by
+// tdpbsud (signed x unsigned, the operands of vpdpbusd swapped). Per chunk
+// the codes are unpacked as the VNNI kernels unpack them, but stored as B's
+// rows (dotRows) instead of multiplied; A is loaded straight from the staged
+// chunk, whose rows are 32 bytes apart. Per group C is stored and the
+// epilogue is the VNNI kernel's: y_acc[m] += cvt(C[m] + comp term) *
+// (s_w * s_x[m]), the same integers and the same fp32 operations, so the
+// two kernels agree bit for bit.
+//
+//   ldtilecfg
+//   for g in groups:
+//     tilezero C
+//     for chunk of g: unpack -> B rows; tileloadd B; tileloadd A; tdpbsud C, A, B
+//     tilestored C; epilogue (AVX-512)
+//   store y; tilerelease
+void Generator::generateAmx() {
+  amx::AmxEmitter tiles(*this, d_.emulateTiles);
+  const Tmm tC = tmm0, tA = tmm1, tB = tmm2;
+  const bool g16 = d_.format.groupSize == 16;
+  const int kTile = g16 ? 16 : 32; // k per tdpbsud
+  prologue();
+  push(r14);
+  push(r15);
+  push(rbp);
+  mov(rbp, rsp);
+  sub(rsp, kAmxScratch);
+  and_(rsp, -64);
+  mov(rBuf, rsp);
+  mov(rC, ARG(comp));
+  mov(rS, ARG(xscale));
+  mov(rGs, ARG(groupStride));
+  mov(rScl, ARG(scales));
+  mov(rZ, ARG(zeros));
+  mov(rG, ARG(nGroups));
+  setupConstants(); // (uses rT)
+  for (unsigned m = 0; m < d_.mr; ++m)
+    vzero(facc(m));
+  tiles.loadConfig(tileConfig_);
+  mov(rB64, 64);
+  mov(rT, 32); // A's row stride: a staged chunk's rows (until store())
+
+  const int chunkBytes = int(32 * p_.L * p_.bits / 8);
+  Label groupLoop, chunkLoop;
+  L(groupLoop);
+  if (g16) {
+    // A chunk holds two groups: B rows 0..3 and bytes 0..15 of A's rows for
+    // the even one, rows 4..7 and bytes 16..31 for the odd one.
+    const unsigned half = 16 / p_.kpb;
+    for (int h = 0; h < 2; ++h) {
+      chunkBody(unsigned(h) * half, unsigned(h + 1) * half);
+      tiles.zero(tC);
+      lea(rK, ptr[rBuf + kAmxBOffset + 4 * 64 * h]);
+      tiles.load(tB, rK, rB64);
+      lea(rK, ptr[rX + 16 * h]);
+      tiles.load(tA, rK, rT);
+      tiles.dotBSUD(tC, tA, tB);
+      lea(rK, ptr[rBuf + kAmxCOffset]);
+      tiles.store(rK, rB64, tC);
+      amxGroupEpilogue();
+      nextGroup();
+    }
+    add(rW, chunkBytes);
+    add(rX, rXs);
+    sub(rG, 2);
+    jnz(groupLoop, T_NEAR);
+  } else {
+    tiles.zero(tC);
+    mov(rK, ARG(chunksPerGroup));
+    L(chunkLoop);
+    chunkBody();
+    tiles.load(tB, rBuf, rB64); // kAmxBOffset = 0
+    tiles.load(tA, rX, rT);
+    tiles.dotBSUD(tC, tA, tB);
+    add(rW, chunkBytes);
+    add(rX, rXs);
+    dec(rK);
+    jnz(chunkLoop, T_NEAR);
+    lea(rK, ptr[rBuf + kAmxCOffset]);
+    tiles.store(rK, rB64, tC);
+    amxGroupEpilogue();
+    nextGroup();
+    dec(rG);
+    jnz(groupLoop, T_NEAR);
+  }
+  store();
+  tiles.release();
+  mov(rsp, rbp);
+  pop(rbp);
+  pop(r15);
+  pop(r14);
+  epilogue();
+  if (p_.nl)
+    emitNLTables();
+  amx::TileConfig cfg;
+  cfg.rows[tC.getIdx()] = uint8_t(d_.mr);
+  cfg.colsb[tC.getIdx()] = 64;
+  cfg.rows[tA.getIdx()] = uint8_t(d_.mr);
+  cfg.colsb[tA.getIdx()] = uint16_t(kTile);
+  cfg.rows[tB.getIdx()] = uint8_t(kTile / 4);
+  cfg.colsb[tB.getIdx()] = 64;
+  tiles.emitConfig(tileConfig_, cfg);
+}
+
+// The group's C tile (stored at kAmxCOffset) plus the zero-point term, then
+// the VNNI kernel's epilogue (groupEpilogue).
+void Generator::amxGroupEpilogue() {
+  Xmm scale = wRaw(), c = wT(0), t = wT(1), z = xB();
+  loadGroupScale(scale);
+  const bool asym = !d_.format.symmetric;
+  if (asym)
+    vpmovzxbd(z, ptr[rZ]);
+  for (unsigned m = 0; m < d_.mr; ++m) {
+    const Address row = ptr[rBuf + kAmxCOffset + 64 * int(m)];
+    if (asym) { // comp = -sum(x_q), times the lanes' zero points
+      vpmulld(c, z, ptr_b[rC + int(m) * 4]);
+      vpaddd(c, c, row);
+    } else { // comp = -z * sum(x_q)
+      vmovdqa32(c, row);
+      vpaddd(c, c, ptr_b[rC + int(m) * 4]);
+    }
+    vcvtdq2ps(c, c);
+    vmulps(t, scale, ptr_b[rS + int(m) * 4]);
+    vfmadd231ps(facc(m), c, t);
+  }
+}
+
 void Generator::generate() {
   if (d_.panels == 2) {
     generateTwoPanels();
+    return;
+  }
+  if (p_.amx) {
+    generateAmx();
     return;
   }
   prologue();
@@ -939,7 +1108,8 @@ void Generator::generate() {
 unsigned jitMaxRows(IsaTier tier, WeightFormat fmt, ActPath act, bool avxVnni,
                     unsigned panels) {
   unsigned best = 0;
-  for (unsigned mr = 1; mr <= Matmul::kMaxWideRows; ++mr) {
+  for (unsigned mr = 1; mr <= std::max(Matmul::kMaxWideRows, Matmul::kMaxRows);
+       ++mr) {
     MicroKernelDesc d;
     d.tier = tier;
     d.format = fmt;

@@ -6,6 +6,7 @@
 #include "llmc/Kernels/Reference.h"
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -29,6 +30,8 @@ std::string MicroKernelDesc::str() const {
   s += "/mr" + std::to_string(mr);
   if (panels != 1)
     s += "/np" + std::to_string(panels);
+  if (emulateTiles)
+    s += "/tilemodel";
   return s;
 }
 
@@ -36,6 +39,27 @@ static constexpr EnumName<ActPath> kActPathNames[] = {
     {ActPath::F32, "f32"}, {ActPath::Int8, "int8"}, {ActPath::BF16, "bf16"}};
 
 const char *actPathName(ActPath a) { return enumName(kActPathNames, a).data(); }
+
+namespace {
+std::atomic<bool> &amxEmulationFlag() {
+  static std::atomic<bool> on([] {
+    const char *e = std::getenv("LLMC_AMX_EMULATE");
+    return e && std::strcmp(e, "1") == 0;
+  }());
+  return on;
+}
+} // namespace
+
+void setAmxTileEmulation(bool on) { amxEmulationFlag().store(on); }
+bool amxTileEmulation() { return amxEmulationFlag().load(); }
+
+/// The host runs tile instructions itself (AMX-INT8 after LLMC_MAX_ISA).
+static bool hostHasAmx() { return hostTarget().maxTier() >= IsaTier::AMX; }
+
+bool amxTierUsable() {
+  return hostHasAmx() ||
+         (amxTileEmulation() && hostTarget().maxTier() >= IsaTier::AVX512_VNNI);
+}
 
 bool bf16DotAvailable(IsaTier tier, WeightFormat fmt) {
   return fmt.type == WeightType::BF16 && tier >= IsaTier::AVX512 &&
@@ -211,6 +235,12 @@ struct Matmul::Impl {
                                     unsigned panels = 1) {
     MicroKernelDesc k;
     k.tier = mm.desc_.tier;
+    // AMX: tiles from kMinAmxRows rows up; decode-sized blocks stream the
+    // weights with the VNNI kernels (a tile op per 16 x 32 codes buys nothing
+    // at one row).
+    if (k.tier == IsaTier::AMX && rows < Matmul::kMinAmxRows)
+      k.tier = IsaTier::AVX512_VNNI;
+    k.emulateTiles = k.tier == IsaTier::AMX && !hostHasAmx();
     k.format = mm.desc_.format;
     k.act = mm.desc_.act;
     k.mr = rows;
@@ -230,16 +260,17 @@ Expected<Matmul> Matmul::create(const MatmulDesc &din) {
                              (long long)d.N, (long long)d.K,
                              (long long)d.mMin, (long long)d.mMax);
   const TargetDesc &host = hostTarget();
-  if (d.tier > host.maxTier())
+  if (d.tier > host.maxTier() && !(d.tier == IsaTier::AMX && amxTierUsable()))
     return createStringError(inconvertibleErrorCode(),
                              "matmul: tier %s not available on this host (%s)",
                              isaTierName(d.tier).str().c_str(),
                              isaTierName(host.maxTier()).str().c_str());
-  if (d.tier == IsaTier::AMX)
-    d.tier = IsaTier::AVX512_VNNI; // AMX tiles not generated yet
   const bool vnni = useAvxVnni(d);
   if (d.act == ActPath::Int8 && !d.format.isQuantized())
     d.act = ActPath::F32;
+  // AMX tiles run the int8 path; the other paths run the VNNI tier's kernels.
+  if (d.tier == IsaTier::AMX && !hasJitKernel(IsaTier::AMX, d.format, d.act))
+    d.tier = IsaTier::AVX512_VNNI;
   if (d.act == ActPath::BF16 && !bf16DotAvailable(d.tier, d.format))
     d.act = ActPath::F32;
   if (d.act == ActPath::Int8 && d.tier != IsaTier::Scalar &&
@@ -482,7 +513,7 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       return;
     }
     const bool full = n0 + L <= cols;
-    alignas(64) float tmp[8 * 16];
+    alignas(64) float tmp[Matmul::kMaxRows * 16];
     if (full) {
       a.y = out + m0 * ldOut + n0;
       a.ldy = ldOut * 4;

@@ -17,6 +17,9 @@
 //          dot products in int32 (vpdpbusd on VNNI, vpmaddubsw+vpmaddwd on AVX2),
 //          scales and the zero-point term z*sum(x_q) applied once per group.
 //          Integer weight formats with bits <= 8.
+//          On the AMX tier, row blocks of 9..16 rows run tile kernels
+//          (tdpbsud: C[mr x 16] += A[mr x 32 k] . B[32 k x 16]); fewer rows
+//          (decode) run the AVX512_VNNI kernels.
 //  * BF16: bf16 weights only, on AVX-512 hosts with AVX512-BF16: x is
 //          rounded to bf16 (round to nearest even) and each vdpbf16ps adds
 //          two k's products per lane into fp32, twice the MACs of an fp32 FMA.
@@ -72,9 +75,13 @@ struct MicroKernelDesc {
   /// Panels per call: 2 = the float-weight prefill kernel, which shares each
   /// broadcast activation between two panels' FMAs (see Blocking::mrWide).
   unsigned panels = 1;
+  /// AMX tier: the tile instructions call a scalar model of them
+  /// (lib/Kernels/AmxTiles.h) instead of running natively.
+  bool emulateTiles = false;
   bool operator==(const MicroKernelDesc &o) const {
     return tier == o.tier && format == o.format && act == o.act &&
-           mr == o.mr && avxVnni == o.avxVnni && panels == o.panels;
+           mr == o.mr && avxVnni == o.avxVnni && panels == o.panels &&
+           emulateTiles == o.emulateTiles;
   }
   std::string str() const;
 };
@@ -118,6 +125,11 @@ class Matmul {
 public:
   /// Most rows of a two-panel kernel (Blocking::mrWide).
   static constexpr unsigned kMaxWideRows = 14;
+  /// Most rows of a one-panel kernel (16: an AMX tile's rows; the vector
+  /// tiers stop at 8).
+  static constexpr unsigned kMaxRows = 16;
+  /// Fewest rows that the AMX tier runs on tiles.
+  static constexpr unsigned kMinAmxRows = 9;
 
   static llvm::Expected<Matmul> create(const MatmulDesc &d);
 
@@ -139,7 +151,7 @@ private:
   MatmulDesc desc_;
   Blocking blocking_;
   bool jit_ = false;
-  void *kernels_[9] = {}; // generated kernels for mr = 1..8 (index mr); null = generic
+  void *kernels_[kMaxRows + 1] = {}; // generated kernels for mr = 1.. (index mr); null = generic
   void *wideKernels_[kMaxWideRows + 1] = {}; // two-panel kernels, rows 1..mrWide
 };
 
@@ -151,6 +163,18 @@ llvm::Error matmul(const MatmulDesc &d, const float *x, int64_t M,
 /// weights, an AVX-512 tier, and AVX512-BF16 in the host's features (after
 /// LLMC_MAX_ISA).
 bool bf16DotAvailable(IsaTier tier, WeightFormat fmt);
+
+/// Testing and debugging on hosts without AMX: with it on, the AMX tier is
+/// accepted wherever the host has AVX512_VNNI, and its tile kernels run with
+/// a scalar model of the tile instructions (slow; lib/Kernels/AmxTiles.h).
+/// Starts as the environment variable LLMC_AMX_EMULATE=1 says. Process-wide:
+/// set it before creating matmuls.
+void setAmxTileEmulation(bool on);
+bool amxTileEmulation();
+
+/// Whether the AMX tier's tile kernels can run here: the host has AMX-INT8
+/// (after LLMC_MAX_ISA), or emulation is on and the host has AVX512_VNNI.
+bool amxTierUsable();
 
 /// Number of distinct kernels generated so far (for tests / inspect).
 size_t kernelCacheSize();

@@ -135,16 +135,28 @@ std::string caseName(const Case &c) {
 
 class MatmulMatrix : public ::testing::TestWithParam<Case> {};
 
+/// Turns the AMX tile model on for a scope (restores the previous setting).
+struct AmxEmulationScope {
+  bool prev = amxTileEmulation();
+  explicit AmxEmulationScope(bool on) { setAmxTileEmulation(on); }
+  ~AmxEmulationScope() { setAmxTileEmulation(prev); }
+};
+
 TEST_P(MatmulMatrix, MatchesReference) {
   const Case c = GetParam();
-  if (c.tier > hostTarget().maxTier())
+  // AMX on a host without it: the tile kernels with the scalar tile model.
+  AmxEmulationScope amx(c.tier == IsaTier::AMX &&
+                        hostTarget().maxTier() < IsaTier::AMX);
+  if (c.tier > hostTarget().maxTier() &&
+      !(c.tier == IsaTier::AMX && amxTierUsable()))
     GTEST_SKIP() << "tier not available on this host";
   struct Shape {
     int64_t N, K;
   };
   // K tails (172: stories260K), N tails (8, 37), a multi-panel case.
   const Shape shapes[] = {{8, 172}, {37, 96}, {48, 320}};
-  const int64_t Ms[] = {1, 3, 16, 37, 128};
+  // 16, 37 (16 + 16 + 5), 128: AMX tiles; 13: one 13-row tile.
+  const int64_t Ms[] = {1, 3, 13, 16, 37, 128};
   for (const Shape &sh : shapes) {
     const float shift = c.fmt.symmetric ? 0.f : 0.3f;
     auto W = randomVec(sh.N * sh.K, uint32_t(sh.N * 7 + sh.K), -1 + shift, 1 + shift);
@@ -169,7 +181,14 @@ TEST_P(MatmulMatrix, MatchesReference) {
       const bool int8 = mm->desc().act == ActPath::Int8;
       const bool bf16 = mm->desc().act == ActPath::BF16;
       if (c.act == ActPath::BF16)
-        EXPECT_EQ(bf16, bf16DotAvailable(c.tier, c.fmt)) << caseName(c);
+        EXPECT_EQ(bf16, bf16DotAvailable(mm->desc().tier, c.fmt)) << caseName(c);
+      if (c.tier == IsaTier::AMX) { // tiles for the int8 path only
+        EXPECT_EQ(mm->desc().tier, c.act == ActPath::Int8 ? IsaTier::AMX
+                                                          : IsaTier::AVX512_VNNI)
+            << caseName(c);
+        if (c.act == ActPath::Int8) // row blocks of up to a tile's 16 rows
+          EXPECT_EQ(mm->blocking().mr, unsigned(std::min<int64_t>(M, 16)));
+      }
       if (int8) {
         referenceMatmulInt8(x.data(), M, *q, ref.data());
         bound = int8FpBound(x.data(), M, *q);
@@ -254,6 +273,23 @@ std::vector<Case> allCases() {
       v.push_back({t, WeightFormat::floating(wt), ActPath::BF16});
     }
   }
+  // AMX: tiles for the int8 path (row blocks of 9..16; fewer rows and the
+  // other paths run the VNNI kernels).
+  for (WeightType wt : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
+                        WeightType::Int2, WeightType::NL4, WeightType::NL2})
+    for (unsigned g : {16u, 32u, 128u, 0u})
+      for (bool sym : {true, false}) {
+        if ((g == 16 && wt == WeightType::Int3) ||
+            (!sym && (wt == WeightType::NL4 || wt == WeightType::NL2)))
+          continue;
+        ScaleType st = ScaleType((i++ / 2) % 4);
+        v.push_back({IsaTier::AMX, WeightFormat::quantized(wt, g, sym, st),
+                     ActPath::Int8});
+      }
+  v.push_back({IsaTier::AMX, WeightFormat::quantized(WeightType::Int4, 32, true),
+               ActPath::F32});
+  v.push_back({IsaTier::AMX, WeightFormat::floating(WeightType::BF16),
+               ActPath::BF16});
   return v;
 }
 
