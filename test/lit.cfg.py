@@ -34,3 +34,7 @@ except OSError:
     flags = []
 if "avx512_bf16" in flags:
     config.available_features.add("avx512-bf16")
+# The AMX kernels run natively (amx_int8) or with the scalar tile model,
+# which needs the AVX512_VNNI kernels beside it.
+if "avx512_vnni" in flags or "amx_int8" in flags:
+    config.available_features.add("amx-or-model")

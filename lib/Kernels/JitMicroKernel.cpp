@@ -1123,14 +1123,13 @@ unsigned jitMaxRows(IsaTier tier, WeightFormat fmt, ActPath act, bool avxVnni,
   return best;
 }
 
-Expected<MicroKernelFn> generateMicroKernel(const MicroKernelDesc &d) {
+namespace {
+Expected<std::unique_ptr<Generator>> generateCode(const MicroKernelDesc &d) {
   Plan p = makePlan(d);
   if (!supported(d, p))
     return createStringError(inconvertibleErrorCode(),
                              "no generated kernel for %s", d.str().c_str());
-  // Generated code lives as long as the process: kernels are cached forever.
-  static std::mutex mu;
-  static std::vector<std::unique_ptr<Generator>> keep;
+  // The generator refers to d and p only while generate() runs.
   auto g = std::make_unique<Generator>(d, p);
   g->generate();
   if (int err = Xbyak::GetError()) {
@@ -1139,11 +1138,31 @@ Expected<MicroKernelFn> generateMicroKernel(const MicroKernelDesc &d) {
                              "xbyak failed for %s: %s", d.str().c_str(),
                              Xbyak::ConvertErrorToString(err));
   }
+  return std::move(g);
+}
+} // namespace
+
+Expected<MicroKernelFn> generateMicroKernel(const MicroKernelDesc &d) {
+  // Generated code lives as long as the process: kernels are cached forever.
+  static std::mutex mu;
+  static std::vector<std::unique_ptr<Generator>> keep;
+  auto gOr = generateCode(d);
+  if (!gOr)
+    return gOr.takeError();
+  std::unique_ptr<Generator> g = std::move(*gOr);
   g->ready();
   auto fn = g->getCode<MicroKernelFn>();
   std::lock_guard<std::mutex> lk(mu);
   keep.push_back(std::move(g));
   return fn;
+}
+
+Expected<std::vector<uint8_t>> kernelCode(const MicroKernelDesc &d) {
+  auto g = generateCode(d);
+  if (!g)
+    return g.takeError();
+  const uint8_t *code = (*g)->getCode();
+  return std::vector<uint8_t>(code, code + (*g)->getSize());
 }
 
 } // namespace kernels

@@ -215,7 +215,12 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
 
   // Kernels for this host, for the packing the bundle carries (each weight
   // records its own format: per-tensor recipes may mix them).
-  IsaTier hostTier = std::min(host->maxTier(), IsaTier::AVX512_VNNI);
+  // AMX: tile kernels where they exist (the int8 path's prefill row blocks);
+  // Matmul::create runs everything else on the VNNI tier. LLMC_AMX_EMULATE=1
+  // runs them with the scalar tile model on hosts without AMX (testing).
+  IsaTier hostTier = kernels::amxTierUsable()
+                         ? IsaTier::AMX
+                         : std::min(host->maxTier(), IsaTier::AVX512_VNNI);
   size_t n = m->plan_.weights.size();
 
   // Where the packed weights live (LoadOptions::WeightPages).

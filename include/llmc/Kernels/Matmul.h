@@ -36,6 +36,7 @@
 #include "llmc/Target/Target.h"
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace llmc {
 namespace kernels {
@@ -175,6 +176,11 @@ bool amxTileEmulation();
 /// Whether the AMX tier's tile kernels can run here: the host has AMX-INT8
 /// (after LLMC_MAX_ISA), or emulation is on and the host has AVX512_VNNI.
 bool amxTierUsable();
+
+/// The machine code generated for `d`, code and the data after it (for
+/// disassembly: tools/llmc-kernel-dump, the encoding lit tests). Generating
+/// does not need the ISA: AMX code can be produced and checked anywhere.
+llvm::Expected<std::vector<uint8_t>> kernelCode(const MicroKernelDesc &d);
 
 /// Number of distinct kernels generated so far (for tests / inspect).
 size_t kernelCacheSize();
