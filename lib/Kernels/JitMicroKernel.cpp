@@ -32,6 +32,9 @@
 // zero point 128 (vpmaddubsw: two tables, the levels' low and high nibbles,
 // as 8-bit codes are split).
 //
+// AMX (generateAmx): the same unpacking feeds tile products instead, from
+// row blocks of 9..16 rows.
+//
 // bf16 weights with bf16 activations (AVX512-BF16): a 64-byte load holds
 // the panel's rows k and k+1; one vpermw interleaves them so that lane l's
 // dword is (w[k][l], w[k+1][l]), and vdpbf16ps against the broadcast dword
@@ -88,7 +91,11 @@ Plan makePlan(const MicroKernelDesc &d) {
     p.planes = p.bits == 3 ? 4 : 8 / p.bits;
     p.kpb = p.bits == 3 ? 32 : 32 / p.bits;
   }
-  p.amx = d.tier == IsaTier::AMX && p.intAct && !p.floatW;
+  // AMX tiles: integer codes on the int8 path (tdpbsud), bf16 weights on the
+  // bf16 path (tdpbf16ps).
+  p.amx = d.tier == IsaTier::AMX &&
+          ((p.intAct && !p.floatW) ||
+           (p.bf16Dot && d.format.type == WeightType::BF16));
   if (p.intAct) {
     if (p.amx)
       p.dot = Dot::AmxTile;
@@ -141,7 +148,7 @@ Plan makePlan(const MicroKernelDesc &d) {
 bool supported(const MicroKernelDesc &d, const Plan &p) {
   if (d.tier == IsaTier::Scalar)
     return false;
-  if (d.tier == IsaTier::AMX) // the int8 path only (else the VNNI tier runs)
+  if (d.tier == IsaTier::AMX) // int8 and bf16 paths (else the VNNI tier runs)
     return p.amx && d.panels == 1 && d.mr >= 1 && d.mr <= amx::kMaxRows &&
            p.regs <= 32;
   if (p.intAct) {
@@ -270,8 +277,9 @@ private:
   void generateAmx();
   void amxGroupEpilogue();
   /// Scratch on the stack of an AMX kernel: the chunk's B tile (8 rows of
-  /// 64 bytes) and the group's C tile (16 rows of 16 int32).
-  static constexpr int kAmxBOffset = 0, kAmxCOffset = 512, kAmxScratch = 1536;
+  /// 64 bytes for int8, 16 for bf16) and the C tile (16 rows of 16 int32 or
+  /// fp32).
+  static constexpr int kAmxBOffset = 0, kAmxCOffset = 1024, kAmxScratch = 2048;
   unsigned bRowsWritten_ = 0; // B rows of the current chunk written so far
   Label tileConfig_;
   void chunkBodyInt3();
@@ -929,11 +937,17 @@ void Generator::generateTwoPanels() {
 //     for chunk of g: unpack -> B rows; tileloadd B; tileloadd A; tdpbsud C, A, B
 //     tilestored C; epilogue (AVX-512)
 //   store y; tilerelease
+//
+// AMX, bf16 path (bf16 weights): a float panel is one group, so C (fp32)
+// accumulates over the whole run of chunks; per chunk one vpermw per pair of
+// k rows builds B's 16 rows (k pairs x 16 lanes), A is the chunk's bf16
+// activations (64 bytes per row), and tdpbf16ps adds C += A . B.
 void Generator::generateAmx() {
   amx::AmxEmitter tiles(*this, d_.emulateTiles);
   const Tmm tC = tmm0, tA = tmm1, tB = tmm2;
-  const bool g16 = d_.format.groupSize == 16;
-  const int kTile = g16 ? 16 : 32; // k per tdpbsud
+  const bool bf16 = p_.bf16Dot;
+  const bool g16 = !bf16 && d_.format.groupSize == 16;
+  const int kTile = g16 ? 16 : 32; // k per tile product
   prologue();
   push(r14);
   push(r15);
@@ -953,12 +967,39 @@ void Generator::generateAmx() {
     vzero(facc(m));
   tiles.loadConfig(tileConfig_);
   mov(rB64, 64);
-  mov(rT, 32); // A's row stride: a staged chunk's rows (until store())
+  // A's row stride: a staged chunk's rows are 32 elements apart (until
+  // store()).
+  mov(rT, 32 * xBytes());
 
   const int chunkBytes = int(32 * p_.L * p_.bits / 8);
   Label groupLoop, chunkLoop;
-  L(groupLoop);
-  if (g16) {
+  if (bf16) {
+    // A float panel is one group: C accumulates over all of K (or the
+    // K block the driver passes), rows k, k+1 of the panel paired per lane
+    // by vpermw into B's 16 rows, as the vdpbf16ps kernels pair them.
+    tiles.zero(tC);
+    mov(rK, ARG(chunksPerGroup));
+    L(chunkLoop);
+    for (int off = 0; off < chunkBytes; off += 64)
+      prefetchWeights(off);
+    for (int kp = 0; kp < 16; ++kp) {
+      Xmm w = wF(kp);
+      loadWeightPairs(w, ptr[rW + kp * 64]);
+      vmovdqa32(ptr[rBuf + kAmxBOffset + 64 * kp], w);
+    }
+    tiles.load(tB, rBuf, rB64);
+    tiles.load(tA, rX, rT);
+    tiles.dotBF16(tC, tA, tB);
+    add(rW, chunkBytes);
+    add(rX, rXs);
+    dec(rK);
+    jnz(chunkLoop, T_NEAR);
+    lea(rK, ptr[rBuf + kAmxCOffset]);
+    tiles.store(rK, rB64, tC);
+    for (unsigned m = 0; m < d_.mr; ++m)
+      vmovups(facc(m), ptr[rBuf + kAmxCOffset + 64 * int(m)]);
+  } else if (g16) {
+    L(groupLoop);
     // A chunk holds two groups: B rows 0..3 and bytes 0..15 of A's rows for
     // the even one, rows 4..7 and bytes 16..31 for the odd one.
     const unsigned half = 16 / p_.kpb;
@@ -980,6 +1021,7 @@ void Generator::generateAmx() {
     sub(rG, 2);
     jnz(groupLoop, T_NEAR);
   } else {
+    L(groupLoop);
     tiles.zero(tC);
     mov(rK, ARG(chunksPerGroup));
     L(chunkLoop);
@@ -1007,12 +1049,15 @@ void Generator::generateAmx() {
   epilogue();
   if (p_.nl)
     emitNLTables();
+  if (bf16)
+    emitPairIndex();
+  // A: mr rows of kTile elements; B: kTile / (elements per dword) rows.
   amx::TileConfig cfg;
   cfg.rows[tC.getIdx()] = uint8_t(d_.mr);
   cfg.colsb[tC.getIdx()] = 64;
   cfg.rows[tA.getIdx()] = uint8_t(d_.mr);
-  cfg.colsb[tA.getIdx()] = uint16_t(kTile);
-  cfg.rows[tB.getIdx()] = uint8_t(kTile / 4);
+  cfg.colsb[tA.getIdx()] = uint16_t(kTile * xBytes());
+  cfg.rows[tB.getIdx()] = uint8_t(kTile * xBytes() / 4);
   cfg.colsb[tB.getIdx()] = 64;
   tiles.emitConfig(tileConfig_, cfg);
 }

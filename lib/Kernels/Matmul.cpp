@@ -63,7 +63,8 @@ bool amxTierUsable() {
 
 bool bf16DotAvailable(IsaTier tier, WeightFormat fmt) {
   return fmt.type == WeightType::BF16 && tier >= IsaTier::AVX512 &&
-         tier <= hostTarget().maxTier() &&
+         (tier <= hostTarget().maxTier() ||
+          (tier == IsaTier::AMX && amxTierUsable())) &&
          hostTarget().hasFeature("avx512_bf16");
 }
 
@@ -268,7 +269,8 @@ Expected<Matmul> Matmul::create(const MatmulDesc &din) {
   const bool vnni = useAvxVnni(d);
   if (d.act == ActPath::Int8 && !d.format.isQuantized())
     d.act = ActPath::F32;
-  // AMX tiles run the int8 path; the other paths run the VNNI tier's kernels.
+  // AMX tiles run the int8 path and the bf16 path (bf16 weights); the other
+  // paths run the VNNI tier's kernels.
   if (d.tier == IsaTier::AMX && !hasJitKernel(IsaTier::AMX, d.format, d.act))
     d.tier = IsaTier::AVX512_VNNI;
   if (d.act == ActPath::BF16 && !bf16DotAvailable(d.tier, d.format))

@@ -23,6 +23,7 @@
 //  * BF16: bf16 weights only, on AVX-512 hosts with AVX512-BF16: x is
 //          rounded to bf16 (round to nearest even) and each vdpbf16ps adds
 //          two k's products per lane into fp32, twice the MACs of an fp32 FMA.
+//          On the AMX tier, row blocks of 9..16 rows run tdpbf16ps tiles.
 //          The products are exact in fp32; x's rounding (relative 2^-9) is
 //          the only error beyond fp32 summation. Elsewhere (other formats,
 //          tiers or hosts) the request runs the F32 path.
@@ -161,8 +162,8 @@ llvm::Error matmul(const MatmulDesc &d, const float *x, int64_t M,
                    const PackedWeights &w, float *y, ThreadPool &pool);
 
 /// Whether the BF16 activation path runs `fmt` on `tier` on this host: bf16
-/// weights, an AVX-512 tier, and AVX512-BF16 in the host's features (after
-/// LLMC_MAX_ISA).
+/// weights, an AVX-512 tier the host runs (AMX: amxTierUsable()), and
+/// AVX512-BF16 in the host's features (after LLMC_MAX_ISA).
 bool bf16DotAvailable(IsaTier tier, WeightFormat fmt);
 
 /// Testing and debugging on hosts without AMX: with it on, the AMX tier is

@@ -255,3 +255,65 @@ TEST(AmxKernel, MatchesVnniKernelsBitForBit) {
       }
   EXPECT_EQ(compared, 100);
 }
+
+// bf16 weights x bf16 activations on tdpbf16ps tiles: values that are
+// multiples of 1/32 below 8 in magnitude keep every product and partial sum
+// exact in fp32, so y equals the exact dot product whatever the order of
+// the additions; with accumulate, y adds to what was there.
+TEST(AmxKernel, Bf16TilesExact) {
+  if (!bf16DotAvailable(IsaTier::AVX512, WeightFormat::floating(WeightType::BF16)))
+    GTEST_SKIP() << "no AVX512-BF16 on this host";
+  const bool emulate = !hostHasAmx();
+  const WeightFormat f = WeightFormat::floating(WeightType::BF16);
+  for (unsigned mr : {9u, 16u})
+    for (bool acc : {false, true}) {
+      const int64_t N = 16, K = 96, M = mr + 3, chunks = K / 32;
+      std::vector<float> W(size_t(N * K)), x(size_t(M * K));
+      for (size_t i = 0; i < W.size(); ++i)
+        W[i] = float(int(i * 37 % 29) - 14) / 8.0f;
+      for (size_t i = 0; i < x.size(); ++i)
+        x[i] = float(int(i * 11 % 23) - 11) / 4.0f;
+      auto packed = packWeights(W.data(), N, K, f, IsaTier::AVX512);
+      ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+      std::vector<uint16_t> xs(size_t(chunks * M * 32)); // [chunk][M][32]
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < K; ++k)
+          xs[size_t(((k / 32) * M + m) * 32 + k % 32)] =
+              fp32ToBf16(x[size_t(m * K + k)]);
+      std::vector<float> comp(size_t(M), 0.0f), xscale(size_t(M), 1.0f);
+      MicroKernelDesc d;
+      d.tier = IsaTier::AMX;
+      d.format = f;
+      d.act = ActPath::BF16;
+      d.mr = mr;
+      d.emulateTiles = emulate;
+      auto fn = generateMicroKernel(d);
+      ASSERT_TRUE(bool(fn)) << llvm::toString(fn.takeError());
+      std::vector<float> y = startY(M), y0 = y;
+      MicroKernelArgs a{};
+      a.x = xs.data() + 32; // from row 1
+      a.comp = comp.data();
+      a.xscale = xscale.data();
+      a.w = packed->data() + packed->layout().qPanelOffset(0);
+      a.xChunkStride = M * 32 * 2;
+      a.groupStride = M * 4;
+      a.nGroups = 1;
+      a.chunksPerGroup = chunks;
+      a.accumulate = acc;
+      a.ldy = 16 * 4;
+      a.y = y.data() + 16;
+      (*fn)(&a);
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) {
+          const size_t i = size_t(m * 16 + n);
+          if (m < 1 || m > int64_t(mr)) { // rows outside the block: untouched
+            EXPECT_EQ(y[i], y0[i]);
+            continue;
+          }
+          double ref = acc ? y0[i] : 0.0;
+          for (int64_t k = 0; k < K; ++k)
+            ref += double(W[size_t(n * K + k)]) * x[size_t(m * K + k)];
+          EXPECT_EQ(y[i], float(ref)) << "mr=" << mr << " m=" << m << " n=" << n;
+        }
+    }
+}

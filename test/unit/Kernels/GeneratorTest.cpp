@@ -151,11 +151,14 @@ TEST(Generator, RowLimitsPerTier) {
   EXPECT_GE(jitMaxRows(IsaTier::AVX2, i4, ActPath::Int8, false), 4u);
   EXPECT_GE(jitMaxRows(IsaTier::AVX2, i4, ActPath::F32, false), 4u);
   EXPECT_EQ(jitMaxRows(IsaTier::Scalar, i4, ActPath::F32, false), 0u);
-  // AMX: an int8-path tile holds 16 rows; the other paths are the VNNI
-  // tier's (Matmul::create moves them there).
+  // AMX: a tile holds 16 rows (int8 path, and bf16 weights on the bf16
+  // path); the other paths are the VNNI tier's (Matmul::create moves them).
   EXPECT_EQ(jitMaxRows(IsaTier::AMX, i4, ActPath::Int8, false), 16u);
   EXPECT_EQ(jitMaxRows(IsaTier::AMX, i4, ActPath::F32, false), 0u);
   EXPECT_EQ(jitMaxRows(IsaTier::AMX, WeightFormat::floating(WeightType::BF16),
+                       ActPath::BF16, false),
+            16u);
+  EXPECT_EQ(jitMaxRows(IsaTier::AMX, WeightFormat::floating(WeightType::F16),
                        ActPath::BF16, false),
             0u);
 }

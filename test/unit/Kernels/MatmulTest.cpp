@@ -182,11 +182,13 @@ TEST_P(MatmulMatrix, MatchesReference) {
       const bool bf16 = mm->desc().act == ActPath::BF16;
       if (c.act == ActPath::BF16)
         EXPECT_EQ(bf16, bf16DotAvailable(mm->desc().tier, c.fmt)) << caseName(c);
-      if (c.tier == IsaTier::AMX) { // tiles for the int8 path only
-        EXPECT_EQ(mm->desc().tier, c.act == ActPath::Int8 ? IsaTier::AMX
-                                                          : IsaTier::AVX512_VNNI)
+      if (c.tier == IsaTier::AMX) { // tiles for the int8 and bf16 paths
+        const bool tiles = c.act == ActPath::Int8 ||
+                           (c.act == ActPath::BF16 &&
+                            bf16DotAvailable(IsaTier::AMX, c.fmt));
+        EXPECT_EQ(mm->desc().tier, tiles ? IsaTier::AMX : IsaTier::AVX512_VNNI)
             << caseName(c);
-        if (c.act == ActPath::Int8) // row blocks of up to a tile's 16 rows
+        if (tiles) // row blocks of up to a tile's 16 rows
           EXPECT_EQ(mm->blocking().mr, unsigned(std::min<int64_t>(M, 16)));
       }
       if (int8) {
@@ -273,8 +275,8 @@ std::vector<Case> allCases() {
       v.push_back({t, WeightFormat::floating(wt), ActPath::BF16});
     }
   }
-  // AMX: tiles for the int8 path (row blocks of 9..16; fewer rows and the
-  // other paths run the VNNI kernels).
+  // AMX: tiles for the int8 path and for bf16 weights on the bf16 path (row
+  // blocks of 9..16; fewer rows and the other paths run the VNNI kernels).
   for (WeightType wt : {WeightType::Int8, WeightType::Int4, WeightType::Int3,
                         WeightType::Int2, WeightType::NL4, WeightType::NL2})
     for (unsigned g : {16u, 32u, 128u, 0u})
@@ -288,8 +290,9 @@ std::vector<Case> allCases() {
       }
   v.push_back({IsaTier::AMX, WeightFormat::quantized(WeightType::Int4, 32, true),
                ActPath::F32});
-  v.push_back({IsaTier::AMX, WeightFormat::floating(WeightType::BF16),
-               ActPath::BF16});
+  for (WeightType wt : {WeightType::F32, WeightType::F16, WeightType::BF16})
+    for (ActPath act : {ActPath::F32, ActPath::BF16})
+      v.push_back({IsaTier::AMX, WeightFormat::floating(wt), act});
   return v;
 }
 
