@@ -690,6 +690,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       return e;
     slot.format = recipe.format().str();
     slot.lanes = lanes;
+    // A recipe rule's own activation mode (the bundle's is the manifest's).
+    if (recipe.activations != opts.recipe.activations)
+      slot.activations = recipe.activations;
     if (recipe.activations == ActivationMode::Static && recipe.format().isQuantized()) {
       auto scale = staticActivationScale(recipe, slot.name, opts.activationRanges);
       if (!scale)

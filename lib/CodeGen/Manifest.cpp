@@ -104,6 +104,8 @@ json::Value Manifest::toJSON() const {
         input.push_back("hadamard(seed " + std::to_string(w.rotationSeed) + ")");
       if (!input.empty())
         k["input_transform"] = std::move(input);
+      if (w.activations) // a recipe rule's own mode (else the recipe's)
+        k["activations"] = activationModeName(*w.activations);
       kernelsJ.push_back(std::move(k));
     }
   }

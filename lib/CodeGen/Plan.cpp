@@ -41,6 +41,8 @@ json::Value ProgramPlan::toJSON() const {
       o["bias"] = int64_t(w.bias);
     if (w.actScale > 0)
       o["act_scale"] = double(w.actScale);
+    if (w.activations)
+      o["activations"] = activationModeName(*w.activations);
     if (w.rotated) // as a string: JSON numbers do not hold 64-bit seeds
       o["rotation_seed"] = std::to_string(w.rotationSeed);
     ws.push_back(std::move(o));
@@ -231,6 +233,11 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
     w.actScale = float(o->getNumber("act_scale").value_or(0.0));
     if (!(w.actScale >= 0) || !std::isfinite(w.actScale))
       return fail("act_scale must be a finite non-negative number");
+    if (auto acts = o->getString("activations")) {
+      w.activations = parseActivationMode(*acts);
+      if (!w.activations)
+        return fail("weight '" + w.name + "': unknown activations '" + *acts + "'");
+    }
     if (auto seed = o->getString("rotation_seed")) {
       w.rotated = true;
       if (seed->getAsInteger(10, w.rotationSeed))

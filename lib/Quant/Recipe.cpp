@@ -238,13 +238,14 @@ const QuantSpec &QuantRecipe::lookup(StringRef tensorName) const {
   return i < 0 ? defaultSpec : rules[size_t(i)].spec;
 }
 
-Error QuantRecipe::addRule(StringRef pattern, const QuantSpec &spec) {
+Error QuantRecipe::addRule(StringRef pattern, const QuantSpec &spec,
+                           StringRef activations) {
   auto glob = compileGlob(pattern);
   if (!glob)
     return createStringError(inconvertibleErrorCode(),
                              "bad tensor name pattern '" + pattern +
                                  "': " + toString(glob.takeError()));
-  rules.push_back({pattern.str(), spec});
+  rules.push_back({pattern.str(), spec, activations.str()});
   return Error::success();
 }
 
@@ -297,8 +298,10 @@ Expected<QuantRecipe> QuantRecipe::parseJSON(StringRef text,
     if (!o)
       return fail(where + ": expected {\"match\": GLOB, \"quant\": SPEC}");
     for (const auto &kv : *o)
-      if (kv.first != "match" && kv.first != "quant")
-        return fail(where + ": unknown key \"" + StringRef(kv.first) + "\"");
+      if (kv.first != "match" && kv.first != "quant" && kv.first != "activations")
+        return fail(where + ": unknown key \"" + StringRef(kv.first) +
+                    "\" (expected \"match\", \"quant\" and optionally "
+                    "\"activations\")");
     auto match = o->getString("match");
     auto quant = o->getString("quant");
     if (!match || !quant)
@@ -307,11 +310,21 @@ Expected<QuantRecipe> QuantRecipe::parseJSON(StringRef text,
     if (!spec)
       return fail(where + " (\"" + *match + "\"): " +
                   toString(spec.takeError()));
+    // The value's grammar (--activations') is the code generator's; the
+    // compiler checks it.
+    std::string acts;
+    if (const json::Value *a = o->get("activations")) {
+      auto text = a->getAsString();
+      if (!text || text->empty())
+        return fail(where + " (\"" + *match + "\"): \"activations\" must be "
+                    "a string such as \"bf16\"");
+      acts = text->str();
+    }
     if (spec->quarot)
       return fail(where + " (\"" + *match + "\"): 'quarot' rotates the whole "
                   "model's residual stream: give it in \"default\" or --quant, "
                   "not in a rule");
-    if (Error e = r.addRule(*match, *spec))
+    if (Error e = r.addRule(*match, *spec, acts))
       return fail(where + ": " + toString(std::move(e)));
   }
   return std::move(r);
@@ -329,8 +342,12 @@ Expected<QuantRecipe> QuantRecipe::loadFile(StringRef path,
 
 json::Value QuantRecipe::toJSON() const {
   json::Array arr;
-  for (const QuantRule &r : rules)
-    arr.push_back(json::Object{{"match", r.pattern}, {"quant", r.spec.str()}});
+  for (const QuantRule &r : rules) {
+    json::Object o{{"match", r.pattern}, {"quant", r.spec.str()}};
+    if (!r.activations.empty())
+      o["activations"] = r.activations;
+    arr.push_back(std::move(o));
+  }
   return json::Object{{"default", defaultSpec.str()}, {"rules", std::move(arr)}};
 }
 

@@ -139,10 +139,13 @@ std::vector<std::string> Model::kernelDescriptions() const {
     if (w.kind != codegen::SlotKind::Packed)
       continue;
     const kernels::Matmul &mm = matmuls_[i];
+    // Static int8 activations (a calibrated per-tensor scale): "int8/static".
+    std::string act = kernels::actPathName(mm.desc().act);
+    if (mm.desc().act == kernels::ActPath::Int8 && mm.desc().staticActScale > 0)
+      act += "/static";
     out.push_back(formatv("{0}: N={1} K={2} {3} tier={4} act={5} {6} {7}", w.name,
                           w.shape[0], w.shape[1], w.format,
-                          isaTierName(mm.desc().tier),
-                          kernels::actPathName(mm.desc().act),
+                          isaTierName(mm.desc().tier), act,
                           mm.usesJit() ? "jit" : "generic", mm.blocking().str())
                       .str());
   }
@@ -326,7 +329,7 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
     d.format = *fmt;
     d.tier = tier;
     d.allowAvxVnni = host->hasAvxVnni();
-    d.act = matmulActPath(*fmt, m->manifest_.recipe.activations);
+    d.act = matmulActPath(*fmt, w.activations.value_or(m->manifest_.recipe.activations));
     if (d.act == kernels::ActPath::Int8)
       d.staticActScale = w.actScale;
     auto mm = kernels::Matmul::create(d);

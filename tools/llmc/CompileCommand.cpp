@@ -189,31 +189,41 @@ static cl::opt<TuneSensitivity> tuneSensitivity(
                           "quantized (layers x formats extra models)")),
     cl::init(TuneSensitivity::Proxy), cl::sub(llmc::cli::compileCmd));
 
-// A lib/Quant spec and --activations as the code generator's recipe.
+// A lib/Quant spec and an activation mode (--activations, or a recipe
+// rule's "activations", named `what` in errors) as the code generator's
+// recipe.
 static Expected<llmc::codegen::QuantRecipe>
-recipeFromSpec(const llmc::quant::QuantSpec &spec) {
+recipeFromSpec(const llmc::quant::QuantSpec &spec,
+               StringRef acts = activations, StringRef what = "--activations") {
   llmc::codegen::QuantRecipe r;
   r.weights = spec;
-  // --activations=int8 | fp32 | static[:minmax|:pN]
-  auto [actKind, actRange] = StringRef(activations).split(':');
+  // int8 | fp32 | bf16 | static[:minmax|:pN]
+  auto [actKind, actRange] = acts.split(':');
   std::optional<llmc::codegen::ActivationMode> mode =
       llmc::codegen::parseActivationMode(actKind);
   if (!mode)
     return createStringError(inconvertibleErrorCode(),
-                             "--activations must be int8, fp32, static or bf16 "
-                             "(got '%s')",
-                             activations.c_str());
+                             "%s must be int8, fp32, static or bf16 (got '%s')",
+                             what.str().c_str(), acts.str().c_str());
   r.activations = *mode;
   if (!actRange.empty()) {
     if (*mode != llmc::codegen::ActivationMode::Static)
       return createStringError(inconvertibleErrorCode(),
-                               "--activations=%s: only static takes a range",
-                               activations.c_str());
+                               "%s '%s': only static takes a range",
+                               what.str().c_str(), acts.str().c_str());
     r.actRange = actRange.str();
   }
   if (Error e = r.validate())
     return std::move(e);
   return r;
+}
+
+// A --quant-recipe rule's recipe: its own "activations", else --activations.
+static Expected<llmc::codegen::QuantRecipe>
+ruleRecipe(const llmc::quant::QuantRule &rule) {
+  if (rule.activations.empty())
+    return recipeFromSpec(rule.spec);
+  return recipeFromSpec(rule.spec, rule.activations, "\"activations\"");
 }
 
 // --quant plus the --group-size/--sym/--asym overrides: the default spec.
@@ -579,9 +589,20 @@ int llmc::cli::runCompile() {
         llmc::quant::QuantRecipe::loadFile(quantRecipeFile, *defaultSpec);
     if (!loaded)
       return reportError(loaded.takeError());
-    for (const llmc::quant::QuantRule &rule : loaded->rules) {
-      if (auto r = recipeFromSpec(rule.spec); !r)
-        return reportError(r.takeError());
+    for (size_t i = 0; i < loaded->rules.size(); ++i) {
+      const llmc::quant::QuantRule &rule = loaded->rules[i];
+      auto r = ruleRecipe(rule);
+      if (!r)
+        return reportError(createStringError(
+            inconvertibleErrorCode(), "%s: rule %zu (\"%s\"): %s",
+            quantRecipeFile.c_str(), i + 1, rule.pattern.c_str(),
+            toString(r.takeError()).c_str()));
+      if (loaded->defaultSpec.quarot &&
+          r->activations == llmc::codegen::ActivationMode::Static)
+        return reportError(createStringError(
+            inconvertibleErrorCode(), "%s: rule \"%s\": static activations do "
+            "not combine with the default's 'quarot'", quantRecipeFile.c_str(),
+            rule.pattern.c_str()));
       // quarot rotates the inputs of o_proj and down_proj online, which AWQ's
       // per-channel input scales cannot follow.
       if (loaded->defaultSpec.quarot &&
@@ -640,7 +661,7 @@ int llmc::cli::runCompile() {
       if (i < 0)
         return recipeFromSpec(rules->defaultSpec);
       ruleUsed[size_t(i)] = true;
-      return recipeFromSpec(rules->rules[size_t(i)].spec);
+      return ruleRecipe(rules->rules[size_t(i)]);
     };
   auto warnUnusedRules = [&] {
     if (!rules || tuneAuto) // the tuner's recipes replace the file's
@@ -665,7 +686,7 @@ int llmc::cli::runCompile() {
       tuneAuto || recipe->needsCalibration() || staticActs(*recipe);
   if (rules)
     for (const llmc::quant::QuantRule &rule : rules->rules) {
-      llmc::codegen::QuantRecipe r = cantFail(recipeFromSpec(rule.spec));
+      llmc::codegen::QuantRecipe r = cantFail(ruleRecipe(rule));
       needsCalibration |= r.needsCalibration() || staticActs(r);
     }
   std::unique_ptr<CalibrationRun> calibration;

@@ -21,6 +21,7 @@
 #ifndef LLMC_CODEGEN_PLAN_H
 #define LLMC_CODEGEN_PLAN_H
 
+#include "llmc/CodeGen/ActivationMode.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
@@ -63,6 +64,9 @@ struct WeightSlot {
   /// Packed, integer format: > 0 quantizes the input with this static int8
   /// scale (activations "static", calibrated) instead of per row and group.
   float actScale = 0;
+  /// Packed: this slot's own activation mode (a --quant-recipe rule's
+  /// "activations"); unset: the manifest recipe's.
+  std::optional<ActivationMode> activations;
 };
 
 /// Rows (tokens) of a 2-D activation: element (s, j) is at

@@ -102,6 +102,10 @@ bool matchTensorName(llvm::StringRef pattern, llvm::StringRef name);
 struct QuantRule {
   std::string pattern;
   QuantSpec spec;
+  /// The matched matmuls' activation mode, in --activations' spelling
+  /// ("int8", "fp32", "bf16", "static[:minmax|:pN]"); empty: the bundle's.
+  /// Checked by the compiler, which owns that grammar.
+  std::string activations;
 };
 
 class QuantRecipe {
@@ -115,7 +119,8 @@ public:
   /// Index in `rules` of the first rule matching `tensorName`; -1: none.
   int ruleIndexFor(llvm::StringRef tensorName) const;
   /// Adds a rule at the end (lowest priority).
-  llvm::Error addRule(llvm::StringRef pattern, const QuantSpec &spec);
+  llvm::Error addRule(llvm::StringRef pattern, const QuantSpec &spec,
+                      llvm::StringRef activations = "");
 
   /// A recipe with no rules from a --quant SPEC.
   static llvm::Expected<QuantRecipe> fromQuantString(llvm::StringRef spec);

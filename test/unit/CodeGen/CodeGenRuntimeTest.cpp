@@ -139,12 +139,15 @@ TEST_F(CodeGenRuntimeTest, PlanShapeAndJsonRoundTrip) {
   w.rotated = true;
   w.rotationSeed = 0xfedcba9876543210ull;
   w.actScale = 0.125f;
+  w.activations = codegen::ActivationMode::BF16;
   auto again = codegen::ProgramPlan::fromJSON(plan->toJSON());
   ASSERT_TRUE(static_cast<bool>(again)) << llvm::toString(again.takeError());
   EXPECT_EQ(again->weights[0].inputScale, 3);
   EXPECT_TRUE(again->weights[0].rotated);
   EXPECT_EQ(again->weights[0].rotationSeed, 0xfedcba9876543210ull);
   EXPECT_EQ(again->weights[0].actScale, 0.125f);
+  EXPECT_EQ(again->weights[0].activations, codegen::ActivationMode::BF16);
+  EXPECT_FALSE(again->weights[1].activations.has_value());
   EXPECT_FALSE(again->weights[1].rotated);
   EXPECT_EQ(again->weights[1].inputScale, -1);
   llvm::json::Value bad = plan->toJSON();
@@ -153,6 +156,13 @@ TEST_F(CodeGenRuntimeTest, PlanShapeAndJsonRoundTrip) {
   auto refused = codegen::ProgramPlan::fromJSON(bad);
   ASSERT_FALSE(static_cast<bool>(refused));
   EXPECT_NE(llvm::toString(refused.takeError()).find("rotation_seed"), std::string::npos);
+  llvm::json::Value badActs = plan->toJSON();
+  (*(*badActs.getAsObject()->getArray("weights"))[0].getAsObject())["activations"] =
+      "int4";
+  auto refusedActs = codegen::ProgramPlan::fromJSON(badActs);
+  ASSERT_FALSE(static_cast<bool>(refusedActs));
+  EXPECT_NE(llvm::toString(refusedActs.takeError()).find("unknown activations 'int4'"),
+            std::string::npos);
 }
 
 TEST_F(CodeGenRuntimeTest, ProgramAndDriverMatchTheReference) {

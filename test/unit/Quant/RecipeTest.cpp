@@ -242,6 +242,41 @@ TEST(QuantRecipe, Errors) {
   EXPECT_NE(err(R"({"default": 4})").find("default"), std::string::npos);
 }
 
+// A rule's own activation mode is kept as text (the compiler owns its
+// grammar), written back by toJSON, and absent from rules without one.
+TEST(QuantRecipe, RuleActivations) {
+  auto r = QuantRecipe::parseJSON(R"({
+    "default": "int4:g32",
+    "rules": [
+      {"match": "*wo*", "quant": "bf16", "activations": "bf16"},
+      {"match": "*w2*", "quant": "int8", "activations": "static:p99.9"},
+      {"match": "*w1*", "quant": "int4:g128"}
+    ]})");
+  ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
+  ASSERT_EQ(r->rules.size(), 3u);
+  EXPECT_EQ(r->rules[0].activations, "bf16");
+  EXPECT_EQ(r->rules[1].activations, "static:p99.9");
+  EXPECT_EQ(r->rules[2].activations, "");
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << r->toJSON();
+  os.flush();
+  EXPECT_NE(text.find(R"("activations":"bf16")"), std::string::npos) << text;
+  EXPECT_EQ(text.find(R"("activations":"")"), std::string::npos) << text;
+  auto back = QuantRecipe::parseJSON(text);
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(back->rules[i].activations, r->rules[i].activations);
+  auto bad = QuantRecipe::parseJSON(
+      R"({"rules": [{"match": "a", "quant": "int4", "activations": 8}]})", {},
+      "r.json");
+  ASSERT_FALSE(bool(bad));
+  std::string msg = llvm::toString(bad.takeError());
+  EXPECT_NE(msg.find("rule 1 (\"a\"): \"activations\" must be a string"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(QuantRecipe, LoadFile) {
   llvm::SmallString<128> path;
   ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("recipe", "json", path));
