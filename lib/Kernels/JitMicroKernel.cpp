@@ -275,11 +275,12 @@ private:
   void nextGroup();
   // AMX (int8 path): see generateAmx().
   void generateAmx();
-  void amxGroupEpilogue();
+  void amxGroupEpilogue(bool twoChains);
   /// Scratch on the stack of an AMX kernel: the chunk's B tile (8 rows of
-  /// 64 bytes for int8, 16 for bf16) and the C tile (16 rows of 16 int32 or
-  /// fp32).
-  static constexpr int kAmxBOffset = 0, kAmxCOffset = 1024, kAmxScratch = 2048;
+  /// 64 bytes for int8, 16 for bf16) and the two C tiles (16 rows of 16
+  /// int32 or fp32 each).
+  static constexpr int kAmxBOffset = 0, kAmxCOffset = 1024, kAmxC2Offset = 2048,
+                       kAmxScratch = 3072;
   unsigned bRowsWritten_ = 0; // B rows of the current chunk written so far
   Label tileConfig_;
   void chunkBodyInt3();
@@ -935,6 +936,7 @@ void Generator::generateTwoPanels() {
 //   for g in groups:
 //     tilezero C
 //     for chunk of g: unpack -> B rows; tileloadd B; tileloadd A; tdpbsud C, A, B
+//       (groups of 64 k and more: chunks alternate between two C tiles)
 //     tilestored C; epilogue (AVX-512)
 //   store y; tilerelease
 //
@@ -944,9 +946,13 @@ void Generator::generateTwoPanels() {
 // activations (64 bytes per row), and tdpbf16ps adds C += A . B.
 void Generator::generateAmx() {
   amx::AmxEmitter tiles(*this, d_.emulateTiles);
-  const Tmm tC = tmm0, tA = tmm1, tB = tmm2;
+  const Tmm tC = tmm0, tA = tmm1, tB = tmm2, tC2 = tmm3;
   const bool bf16 = p_.bf16Dot;
   const bool g16 = !bf16 && d_.format.groupSize == 16;
+  // Two accumulator chains where a group spans several chunks: bf16 (one
+  // group of all K), per-channel and 64-k or larger groups.
+  const bool twoChains =
+      bf16 || d_.format.groupSize == 0 || d_.format.groupSize >= 64;
   const int kTile = g16 ? 16 : 32; // k per tile product
   prologue();
   push(r14);
@@ -972,32 +978,77 @@ void Generator::generateAmx() {
   mov(rT, 32 * xBytes());
 
   const int chunkBytes = int(32 * p_.L * p_.bits / 8);
-  Label groupLoop, chunkLoop;
+  // One chunk's tile product into c: B's rows from the panel (vpermw'd row
+  // pairs, or the unpacked codes), A from the staged chunk.
+  auto chunk = [&](const Tmm &c) {
+    if (bf16) {
+      for (int off = 0; off < chunkBytes; off += 64)
+        prefetchWeights(off);
+      for (int kp = 0; kp < 16; ++kp) {
+        Xmm w = wF(kp);
+        loadWeightPairs(w, ptr[rW + kp * 64]);
+        vmovdqa32(ptr[rBuf + kAmxBOffset + 64 * kp], w);
+      }
+    } else {
+      chunkBody();
+    }
+    tiles.load(tB, rBuf, rB64); // kAmxBOffset = 0
+    tiles.load(tA, rX, rT);
+    if (bf16)
+      tiles.dotBF16(c, tA, tB);
+    else
+      tiles.dotBSUD(c, tA, tB);
+    add(rW, chunkBytes);
+    add(rX, rXs);
+  };
+  // rK (>= 1) chunks into tC, or, with two chains, alternately into tC and
+  // tC2: each tile product waits for the previous one into the same C, so
+  // two independent accumulators keep two in flight (as brgemm's 2 x 2 C
+  // tiles do); the epilogue adds them.
+  auto chunkRun = [&] {
+    Label loop, tail, done;
+    if (!twoChains) {
+      L(loop);
+      chunk(tC);
+      dec(rK);
+      jnz(loop, T_NEAR);
+      return;
+    }
+    L(loop);
+    cmp(rK, 2);
+    jb(tail, T_NEAR);
+    chunk(tC);
+    chunk(tC2);
+    sub(rK, 2);
+    jmp(loop, T_NEAR);
+    L(tail);
+    test(rK, rK);
+    jz(done, T_NEAR);
+    chunk(tC);
+    L(done);
+  };
+  auto storeC = [&] {
+    lea(rK, ptr[rBuf + kAmxCOffset]);
+    tiles.store(rK, rB64, tC);
+    if (twoChains) {
+      lea(rK, ptr[rBuf + kAmxC2Offset]);
+      tiles.store(rK, rB64, tC2);
+    }
+  };
+  Label groupLoop;
   if (bf16) {
     // A float panel is one group: C accumulates over all of K (or the
     // K block the driver passes), rows k, k+1 of the panel paired per lane
     // by vpermw into B's 16 rows, as the vdpbf16ps kernels pair them.
     tiles.zero(tC);
+    tiles.zero(tC2);
     mov(rK, ARG(chunksPerGroup));
-    L(chunkLoop);
-    for (int off = 0; off < chunkBytes; off += 64)
-      prefetchWeights(off);
-    for (int kp = 0; kp < 16; ++kp) {
-      Xmm w = wF(kp);
-      loadWeightPairs(w, ptr[rW + kp * 64]);
-      vmovdqa32(ptr[rBuf + kAmxBOffset + 64 * kp], w);
-    }
-    tiles.load(tB, rBuf, rB64);
-    tiles.load(tA, rX, rT);
-    tiles.dotBF16(tC, tA, tB);
-    add(rW, chunkBytes);
-    add(rX, rXs);
-    dec(rK);
-    jnz(chunkLoop, T_NEAR);
-    lea(rK, ptr[rBuf + kAmxCOffset]);
-    tiles.store(rK, rB64, tC);
-    for (unsigned m = 0; m < d_.mr; ++m)
+    chunkRun();
+    storeC();
+    for (unsigned m = 0; m < d_.mr; ++m) {
       vmovups(facc(m), ptr[rBuf + kAmxCOffset + 64 * int(m)]);
+      vaddps(facc(m), facc(m), ptr[rBuf + kAmxC2Offset + 64 * int(m)]);
+    }
   } else if (g16) {
     L(groupLoop);
     // A chunk holds two groups: B rows 0..3 and bytes 0..15 of A's rows for
@@ -1011,9 +1062,8 @@ void Generator::generateAmx() {
       lea(rK, ptr[rX + 16 * h]);
       tiles.load(tA, rK, rT);
       tiles.dotBSUD(tC, tA, tB);
-      lea(rK, ptr[rBuf + kAmxCOffset]);
-      tiles.store(rK, rB64, tC);
-      amxGroupEpilogue();
+      storeC();
+      amxGroupEpilogue(twoChains);
       nextGroup();
     }
     add(rW, chunkBytes);
@@ -1023,19 +1073,12 @@ void Generator::generateAmx() {
   } else {
     L(groupLoop);
     tiles.zero(tC);
+    if (twoChains)
+      tiles.zero(tC2);
     mov(rK, ARG(chunksPerGroup));
-    L(chunkLoop);
-    chunkBody();
-    tiles.load(tB, rBuf, rB64); // kAmxBOffset = 0
-    tiles.load(tA, rX, rT);
-    tiles.dotBSUD(tC, tA, tB);
-    add(rW, chunkBytes);
-    add(rX, rXs);
-    dec(rK);
-    jnz(chunkLoop, T_NEAR);
-    lea(rK, ptr[rBuf + kAmxCOffset]);
-    tiles.store(rK, rB64, tC);
-    amxGroupEpilogue();
+    chunkRun();
+    storeC();
+    amxGroupEpilogue(twoChains);
     nextGroup();
     dec(rG);
     jnz(groupLoop, T_NEAR);
@@ -1055,6 +1098,10 @@ void Generator::generateAmx() {
   amx::TileConfig cfg;
   cfg.rows[tC.getIdx()] = uint8_t(d_.mr);
   cfg.colsb[tC.getIdx()] = 64;
+  if (twoChains) {
+    cfg.rows[tC2.getIdx()] = uint8_t(d_.mr);
+    cfg.colsb[tC2.getIdx()] = 64;
+  }
   cfg.rows[tA.getIdx()] = uint8_t(d_.mr);
   cfg.colsb[tA.getIdx()] = uint16_t(kTile * xBytes());
   cfg.rows[tB.getIdx()] = uint8_t(kTile * xBytes() / 4);
@@ -1062,9 +1109,11 @@ void Generator::generateAmx() {
   tiles.emitConfig(tileConfig_, cfg);
 }
 
-// The group's C tile (stored at kAmxCOffset) plus the zero-point term, then
-// the VNNI kernel's epilogue (groupEpilogue).
-void Generator::amxGroupEpilogue() {
+// The group's C tile (stored at kAmxCOffset; with two chains plus the second
+// at kAmxC2Offset) plus the zero-point term, then the VNNI kernel's epilogue
+// (groupEpilogue). The int32 sums wrap as vpdpbusd's do, so the order of the
+// additions does not change the result.
+void Generator::amxGroupEpilogue(bool twoChains) {
   Xmm scale = wRaw(), c = wT(0), t = wT(1), z = xB();
   loadGroupScale(scale);
   const bool asym = !d_.format.symmetric;
@@ -1079,6 +1128,8 @@ void Generator::amxGroupEpilogue() {
       vmovdqa32(c, row);
       vpaddd(c, c, ptr_b[rC + int(m) * 4]);
     }
+    if (twoChains)
+      vpaddd(c, c, ptr[rBuf + kAmxC2Offset + 64 * int(m)]);
     vcvtdq2ps(c, c);
     vmulps(t, scale, ptr_b[rS + int(m) * 4]);
     vfmadd231ps(facc(m), c, t);

@@ -208,9 +208,11 @@ recipeFromSpec(const llmc::quant::QuantSpec &spec,
   r.activations = *mode;
   if (!actRange.empty()) {
     if (*mode != llmc::codegen::ActivationMode::Static)
-      return createStringError(inconvertibleErrorCode(),
-                               "%s '%s': only static takes a range",
-                               what.str().c_str(), acts.str().c_str());
+      return createStringError(
+          inconvertibleErrorCode(), "%s: only static takes a range",
+          (what.starts_with("--") ? what + "=" + acts : what + " '" + acts + "'")
+              .str()
+              .c_str());
     r.actRange = actRange.str();
   }
   if (Error e = r.validate())

@@ -217,8 +217,8 @@ std::vector<float> startY(int64_t M) {
 } // namespace
 
 // Every integer format the AMX kernels take, row counts a tile holds (the
-// driver uses 9..16), 16-k and larger groups, per channel, store and
-// accumulate: the AMX kernel's y equals the VNNI kernels' (rows in blocks of
+// driver uses 9..16), 16-k and larger groups, per channel (even and odd
+// chunk counts: the two accumulator chains), store and accumulate: the AMX kernel's y equals the VNNI kernels' (rows in blocks of
 // at most 8, as the driver would cut them) bit for bit.
 TEST(AmxKernel, MatchesVnniKernelsBitForBit) {
   if (hostTarget().maxTier() < IsaTier::AVX512_VNNI)
@@ -237,11 +237,13 @@ TEST(AmxKernel, MatchesVnniKernelsBitForBit) {
       WeightFormat::quantized(WeightType::NL2, 32, true, ScaleType::F16),
   };
   int compared = 0;
+  // K = 96: per channel, 3 chunks (the two accumulator chains' odd tail).
+  for (int64_t K : {256, 96})
   for (const WeightFormat &f : formats)
     for (unsigned mr : {1u, 5u, 9u, 13u, 16u})
       for (bool acc : {false, true}) {
         const int64_t M = 19; // rows beyond the block: strides are M's
-        PanelCase c(f, M, 256);
+        PanelCase c(f, M, K);
         ASSERT_FALSE(c.packed.empty());
         std::vector<float> yAmx = startY(M), yRef = startY(M);
         c.run(IsaTier::AMX, emulate, 2, mr, acc, yAmx);
@@ -253,7 +255,7 @@ TEST(AmxKernel, MatchesVnniKernelsBitForBit) {
               << f.str() << " mr=" << mr << " acc=" << acc << " i=" << i;
         ++compared;
       }
-  EXPECT_EQ(compared, 100);
+  EXPECT_EQ(compared, 200);
 }
 
 // bf16 weights x bf16 activations on tdpbf16ps tiles: values that are
