@@ -946,7 +946,9 @@ void Generator::generateTwoPanels() {
 // activations (64 bytes per row), and tdpbf16ps adds C += A . B.
 void Generator::generateAmx() {
   amx::AmxEmitter tiles(*this, d_.emulateTiles);
-  const Tmm tC = tmm0, tA = tmm1, tB = tmm2, tC2 = tmm3;
+  // The second chain has its own A and B tiles too: a tile load into the A
+  // or B that a product in flight still reads would wait for it.
+  const Tmm tC = tmm0, tA = tmm1, tB = tmm2, tC2 = tmm3, tA2 = tmm4, tB2 = tmm5;
   const bool bf16 = p_.bf16Dot;
   const bool g16 = !bf16 && d_.format.groupSize == 16;
   // Two accumulator chains where a group spans several chunks: bf16 (one
@@ -980,7 +982,7 @@ void Generator::generateAmx() {
   const int chunkBytes = int(32 * p_.L * p_.bits / 8);
   // One chunk's tile product into c: B's rows from the panel (vpermw'd row
   // pairs, or the unpacked codes), A from the staged chunk.
-  auto chunk = [&](const Tmm &c) {
+  auto chunk = [&](const Tmm &c, const Tmm &a, const Tmm &b) {
     if (bf16) {
       for (int off = 0; off < chunkBytes; off += 64)
         prefetchWeights(off);
@@ -992,12 +994,12 @@ void Generator::generateAmx() {
     } else {
       chunkBody();
     }
-    tiles.load(tB, rBuf, rB64); // kAmxBOffset = 0
-    tiles.load(tA, rX, rT);
+    tiles.load(b, rBuf, rB64); // kAmxBOffset = 0
+    tiles.load(a, rX, rT);
     if (bf16)
-      tiles.dotBF16(c, tA, tB);
+      tiles.dotBF16(c, a, b);
     else
-      tiles.dotBSUD(c, tA, tB);
+      tiles.dotBSUD(c, a, b);
     add(rW, chunkBytes);
     add(rX, rXs);
   };
@@ -1009,7 +1011,7 @@ void Generator::generateAmx() {
     Label loop, tail, done;
     if (!twoChains) {
       L(loop);
-      chunk(tC);
+      chunk(tC, tA, tB);
       dec(rK);
       jnz(loop, T_NEAR);
       return;
@@ -1017,14 +1019,14 @@ void Generator::generateAmx() {
     L(loop);
     cmp(rK, 2);
     jb(tail, T_NEAR);
-    chunk(tC);
-    chunk(tC2);
+    chunk(tC, tA, tB);
+    chunk(tC2, tA2, tB2);
     sub(rK, 2);
     jmp(loop, T_NEAR);
     L(tail);
     test(rK, rK);
     jz(done, T_NEAR);
-    chunk(tC);
+    chunk(tC, tA, tB);
     L(done);
   };
   auto storeC = [&] {
@@ -1098,14 +1100,16 @@ void Generator::generateAmx() {
   amx::TileConfig cfg;
   cfg.rows[tC.getIdx()] = uint8_t(d_.mr);
   cfg.colsb[tC.getIdx()] = 64;
-  if (twoChains) {
-    cfg.rows[tC2.getIdx()] = uint8_t(d_.mr);
-    cfg.colsb[tC2.getIdx()] = 64;
+  for (const Tmm &t : {tA, tA2}) {
+    cfg.rows[t.getIdx()] = uint8_t(d_.mr);
+    cfg.colsb[t.getIdx()] = uint16_t(kTile * xBytes());
   }
-  cfg.rows[tA.getIdx()] = uint8_t(d_.mr);
-  cfg.colsb[tA.getIdx()] = uint16_t(kTile * xBytes());
-  cfg.rows[tB.getIdx()] = uint8_t(kTile * xBytes() / 4);
-  cfg.colsb[tB.getIdx()] = 64;
+  for (const Tmm &t : {tB, tB2}) {
+    cfg.rows[t.getIdx()] = uint8_t(kTile * xBytes() / 4);
+    cfg.colsb[t.getIdx()] = 64;
+  }
+  cfg.rows[tC2.getIdx()] = uint8_t(d_.mr);
+  cfg.colsb[tC2.getIdx()] = 64;
   tiles.emitConfig(tileConfig_, cfg);
 }
 
