@@ -133,13 +133,20 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
   // Few panels, several groups: threads split K (decided per run, from the
   // pool size) so that decode of a narrow matrix still uses every core.
   b.kSplit = 1;
-  // Float prefill: two panels per call where the tier's generator has it, as
+  // Float weights: two panels per call where the tier's generator has it, as
   // many rows as leave room for 2 weights and a broadcast (12 on AVX-512:
-  // 24 accumulators; 14 measured no faster, see docs/KERNELS.md; 6 on AVX2).
-  if (!d.format.isQuantized() && d.act != ActPath::Int8 && d.mMax > 8 &&
+  // 24 accumulators; 14 measured no faster, see docs/KERNELS.md; 6 on AVX2),
+  // and no more than the matmul's rows.
+  //
+  // Decode (M <= 8) takes the same kernels: a core streaming two panels side
+  // by side reads them at the speed of a plain read, where one panel at a
+  // time stayed at 62-76% of it (f32 / f16 / bf16 weights, 4096x4096 M = 1,
+  // 1 and 2 threads: 1.5x; docs/KERNELS.md).
+  if (!d.format.isQuantized() && d.act != ActPath::Int8 &&
       d.tier != IsaTier::Scalar)
-    b.mrWide = std::min(kWideRowsPreferred,
-                        jitMaxRows(d.tier, d.format, d.act, false, 2));
+    b.mrWide = std::min({kWideRowsPreferred,
+                         jitMaxRows(d.tier, d.format, d.act, false, 2),
+                         unsigned(std::max<int64_t>(d.mMax, 1))});
   // f32 weights: a K = 4096 panel is 256 KiB, and a row block's fp32
   // activations mr * K * 4 half as much again, both far over L1, so prefill
   // would stream both from L2 at every panel. Blocking K (the microkernel
@@ -462,8 +469,9 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   }
 
   const MicroKernelDesc kd = Impl::kernelDesc(*this, 1);
-  // Float prefill: two-panel kernels with mrWide rows (Blocking::mrWide).
-  const bool wide = M > 8 && blocking_.mrWide > 0;
+  // Float weights: two-panel kernels with mrWide rows (Blocking::mrWide),
+  // except where K is split (narrow decode matrices).
+  const bool wide = blocking_.mrWide > 0 && kSplit == 1;
   const unsigned mrRun = wide ? blocking_.mrWide : mr;
   auto callKernel = [&](unsigned rows, MicroKernelArgs &a) {
     if (jit_)

@@ -96,8 +96,9 @@ struct Blocking {
   /// K), so that a row block's activations and a panel's K slice fit in half
   /// of L1.
   int64_t kBlockChunks = 0;
-  /// Prefill (M > 8) of float weights on the AVX2 / AVX-512 tiers: rows per
-  /// call of the two-panel kernel (0 = none; M <= 8 always uses `mr`).
+  /// Float weights on the AVX2 / AVX-512 tiers: rows per call of the
+  /// two-panel kernel, in prefill and decode alike (0 = none; the one-panel
+  /// kernels take a lone or partial panel, and K-split decode).
   unsigned mrWide = 0;
   /// Float prefill whose staged activations (M x Kp elements) exceed
   /// largeXBytes: every chunk of panels streams all of them, from DRAM once

@@ -563,11 +563,12 @@ TEST(Matmul, FloatWeightsKBlockedPrefill) {
   }
 }
 
-// Float prefill runs two panels per call (Blocking::mrWide rows). The shape
-// leaves single panels beside the pairs (an odd panel count, a partial last
-// panel), row blocks with tails (M = 13: 12 + 1 on AVX-512), and chunks of odd
-// length claimed by a pool of 3; the result must match the double reference,
-// and 3 threads must give 1 thread's result bit for bit.
+// Float weights run two panels per call (Blocking::mrWide rows), in prefill
+// and decode. The shape leaves single panels beside the pairs (an odd panel
+// count, a partial last panel), row blocks with tails (M = 13: 12 + 1 on
+// AVX-512), and chunks of odd length claimed by a pool of 3; the result must
+// match the double reference, and 3 threads must give 1 thread's result bit
+// for bit.
 TEST(Matmul, FloatPrefillTwoPanels) {
   const int64_t K = 300;
   ThreadPool pool1(1, false), pool3(3, false);
@@ -577,10 +578,13 @@ TEST(Matmul, FloatPrefillTwoPanels) {
     const int64_t N = 5 * panelLanes(tier) + 7;
     for (WeightType wt : {WeightType::F32, WeightType::F16, WeightType::BF16}) {
       PackedFloat w = packFloat(N, K, wt, tier, 51);
-      for (int64_t M : {9, 13, 40}) {
+      for (int64_t M : {1, 3, 9, 13, 40}) {
         auto mm = Matmul::create(pinnedDesc(N, K, M, w.q.format, tier));
         ASSERT_TRUE(bool(mm));
-        ASSERT_GT(mm->blocking().mrWide, 1u) << mm->blocking().str();
+        // As many rows as the matmul has, up to the generator's limit.
+        ASSERT_EQ(mm->blocking().mrWide,
+                  std::min<unsigned>(unsigned(M), tier == IsaTier::AVX2 ? 6u : 12u))
+            << mm->blocking().str();
         auto y1 = runCheckedFloat(*mm, w, M, uint32_t(53 + M), pool1);
         auto y3 = runCheckedFloat(*mm, w, M, uint32_t(53 + M), pool3);
         ASSERT_EQ(std::memcmp(y1.data(), y3.data(), y1.size() * 4), 0)
@@ -588,8 +592,8 @@ TEST(Matmul, FloatPrefillTwoPanels) {
       }
     }
   }
-  // Decode sizes keep the one-panel kernels.
-  auto mm = Matmul::create(pinnedDesc(64, K, 8, WeightFormat::floating(WeightType::F32),
+  // Integer weights have no two-panel kernels.
+  auto mm = Matmul::create(pinnedDesc(64, K, 8, WeightFormat::quantized(WeightType::Int4, 32, true),
                                       hostTarget().maxTier() >= IsaTier::AVX2
                                           ? IsaTier::AVX2
                                           : IsaTier::Scalar));
