@@ -74,6 +74,7 @@ struct Plan {
   bool amx = false;     // AMX tiles: codes go to a B tile, tdpbsud
   Dot dot = Dot::None;
   unsigned P = 1, S = 1; // accumulators per row: planes x splits
+  unsigned np = 1;       // panels of integer codes per call (2: decode pairs)
   unsigned regs = 0;     // vector registers needed
 };
 
@@ -138,8 +139,9 @@ Plan makePlan(const MicroKernelDesc &d) {
     temps = 10; // wRaw, 2 x wT, 2 x wF, xB, 2 masks, table, looked-up plane
   else
     temps = p.bits == 3 ? 8 : 7; // wRaw, 2 x wT, 2 x wF, xB, mask(s)
-  p.regs = d.mr + (p.amx ? 0 : d.mr * p.P * p.S) + temps;
-  if (d.panels == 2)
+  p.np = d.panels == 2 && !p.floatW ? 2 : 1;
+  p.regs = p.np * (d.mr + (p.amx ? 0 : d.mr * p.P * p.S)) + temps;
+  if (d.panels == 2 && p.floatW)
     // accumulators per row and panel, 2 x w, x broadcast (+ vpermw index)
     p.regs = 2 * d.mr + 3 + (p.bf16Dot ? 1 : 0);
   return p;
@@ -157,6 +159,9 @@ bool supported(const MicroKernelDesc &d, const Plan &p) {
   }
   if (p.bf16Dot && (d.format.type != WeightType::BF16 || !p.zmm))
     return false; // AVX512-BF16 only, on bf16 weights
+  if (d.panels == 2 && !p.floatW) // integer decode pairs: the int8 path
+    return p.intAct && p.regs <= (p.zmm ? 32u : 16u) && d.mr >= 1 &&
+           d.mr <= Matmul::kMaxPairRows;
   if (d.panels == 2)
     return p.floatW && !p.intAct && p.regs <= (p.zmm ? 32u : 16u) &&
            d.mr >= 1 && d.mr <= Matmul::kMaxWideRows;
@@ -177,15 +182,31 @@ private:
       return Zmm(i);
     return Ymm(i);
   }
-  Xmm facc(unsigned m) const { return V(m); }
+  // Integer pairs (np = 2): the outputs of both panels, then the group
+  // accumulators of both; pj_ selects the panel the helpers address.
+  Xmm facc(unsigned m) const { return V(int(pj_ * d_.mr + m)); }
   Xmm acc(unsigned m, unsigned pl, unsigned s) const {
-    return V(d_.mr + (m * p_.P + pl) * p_.S + s);
+    return V(int(p_.np * d_.mr + pj_ * d_.mr * p_.P * p_.S +
+                 (m * p_.P + pl) * p_.S + s));
   }
   // Temporaries after the accumulators; the slots differ per path so that
   // AVX2 (16 registers) fits mr = 4.
   int tempBase() const {
-    return int(d_.mr + (p_.amx ? 0 : d_.mr * p_.P * p_.S));
+    return int(p_.np * (d_.mr + (p_.amx ? 0 : d_.mr * p_.P * p_.S)));
   }
+  unsigned pj_ = 0; // integer pairs: the panel being emitted
+  /// Runs emit() once per panel of the call, pj_ set to it.
+  template <typename F> void forPanels(F &&emit) {
+    for (pj_ = 0; pj_ < p_.np; ++pj_)
+      emit();
+    pj_ = 0;
+  }
+  /// Panel pj_'s codes, scales and zero points at byte offset off.
+  Address wAddr(int off) const {
+    return pj_ ? ptr[rW + rWp + off] : ptr[rW + off];
+  }
+  Address sclAddr() const { return pj_ ? ptr[rScl + rSclp] : ptr[rScl]; }
+  Address zAddr() const { return pj_ ? ptr[rZ + rZp] : ptr[rZ]; }
   Xmm wRaw() const { return V(tempBase()); }
   Xmm wT(int i) const { return V(tempBase() + 1 + (i & 1)); }
   Xmm wF(int i) const {
@@ -287,7 +308,7 @@ private:
   // Prefetch distance: about DRAM latency x per-core bandwidth (~100 ns x
   // 40 GB/s); 2-8 KiB measured within noise of each other, 4 KiB best.
   static constexpr int kPrefetchBytes = 4096;
-  void prefetchWeights(int off) { prefetcht0(ptr[rW + off + kPrefetchBytes]); }
+  void prefetchWeights(int off) { prefetcht0(wAddr(off + kPrefetchBytes)); }
   /// Rows' dot products of u8 codes `src` (plane accumulator pl) with the
   /// int8 activations at k offset kOff.
   void dotRows(const Xmm &src, int kOff, unsigned &step, unsigned pl = 0);
@@ -331,12 +352,25 @@ private:
     push(rbx);
     push(r12);
     push(r13);
+    if (p_.np == 2) {
+      push(r14);
+      push(r15);
+      push(rbp);
+      mov(rWp, ptr[rArgs + offsetof(MicroKernelArgs, wPanelStride)]);
+      mov(rSclp, ptr[rArgs + offsetof(MicroKernelArgs, scalePanelStride)]);
+      mov(rZp, ptr[rArgs + offsetof(MicroKernelArgs, zeroPanelStride)]);
+    }
     mov(rW, ptr[rArgs + offsetof(MicroKernelArgs, w)]);
     mov(rX, ptr[rArgs + offsetof(MicroKernelArgs, x)]);
     mov(rXs, ptr[rArgs + offsetof(MicroKernelArgs, xChunkStride)]);
   }
   void epilogue() {
     vzeroupper();
+    if (p_.np == 2) {
+      pop(rbp);
+      pop(r15);
+      pop(r14);
+    }
     pop(r13);
     pop(r12);
     pop(rbx);
@@ -353,6 +387,8 @@ private:
               rGs = r10, rScl = r11, rZ = rax, rG = rbx, rK = r12, rT = r13;
   // AMX kernels: the scratch base and the B / C tiles' row stride (64).
   const Reg64 rBuf = r14, rB64 = r15;
+  // Integer pairs: from panel p's codes, scales, zero points to panel p+1's.
+  const Reg64 rWp = r14, rSclp = r15, rZp = rbp;
 };
 
 #define ARG(field) qword[rArgs + offsetof(MicroKernelArgs, field)]
@@ -415,7 +451,7 @@ void Generator::initGroup() {
   const bool asym = !p_.floatW && !d_.format.symmetric;
   Xmm z = wRaw();
   if (asym) {
-    vpmovzxbd(z, ptr[rZ]);
+    vpmovzxbd(z, zAddr());
     if (!p_.intAct)
       vcvtdq2ps(z, z);
   }
@@ -458,8 +494,10 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
   const int chunkBytes =
       p_.floatW ? int(32 * L * (p_.bits / 8)) : int(32 * L * p_.bits / 8);
   if (blk0 == 0)
-    for (int off = 0; off < chunkBytes; off += 64)
-      prefetchWeights(off);
+    forPanels([&] {
+      for (int off = 0; off < chunkBytes; off += 64)
+        prefetchWeights(off);
+    });
 
   if (p_.bf16Dot) {
     // 64 bytes = rows k, k+1 of the panel; x's dword at 2k is (x[k], x[k+1]).
@@ -491,12 +529,16 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
   }
 
   if (p_.bits == 3) {
-    chunkBodyInt3();
+    forPanels([&] { chunkBodyInt3(); });
     return;
   }
   const unsigned nBlocks = std::min(32 / p_.kpb, blk1);
-  for (unsigned blk = blk0; blk < nBlocks; ++blk) {
-    Address wa = ptr[rW + int(blk) * blockBytes];
+  // Integer pairs: block by block, the two panels' blocks side by side.
+  unsigned panelSteps[2] = {0, 0};
+  for (unsigned blk = blk0; blk < nBlocks; ++blk)
+  for (pj_ = 0; pj_ < p_.np; ++pj_) {
+    unsigned &step = panelSteps[pj_];
+    Address wa = wAddr(int(blk) * blockBytes);
     if (evex)
       vmovdqu32(wRaw(), wa);
     else
@@ -582,6 +624,7 @@ void Generator::chunkBody(unsigned blk0, unsigned blk1) {
       }
     }
   }
+  pj_ = 0;
 }
 
 void Generator::emitPairIndex() {
@@ -687,9 +730,9 @@ void Generator::chunkBodyInt3() {
     prefetchWeights(off);
   auto load = [&](int off) {
     if (p_.zmm)
-      vmovdqu32(wRaw(), ptr[rW + off]);
+      vmovdqu32(wRaw(), wAddr(off));
     else
-      vmovdqu(wRaw(), ptr[rW + off]);
+      vmovdqu(wRaw(), wAddr(off));
   };
   const bool fp = !p_.intAct;
   for (int h = 0; h < 2; ++h) {
@@ -729,20 +772,20 @@ void Generator::chunkBodyInt3() {
 void Generator::loadGroupScale(const Xmm &scale) {
     switch (d_.format.scaleType) {
     case ScaleType::F32:
-      vmovups(scale, ptr[rScl]);
+      vmovups(scale, sclAddr());
       break;
     case ScaleType::F16:
-      vcvtph2ps(scale, ptr[rScl]);
+      vcvtph2ps(scale, sclAddr());
       break;
     case ScaleType::BF16:
-      vpmovzxwd(scale, ptr[rScl]);
+      vpmovzxwd(scale, sclAddr());
       vpslld(scale, scale, 16);
       break;
     case ScaleType::E4M4: {
       // Byte c is the fp16 c << 6 (Half.h): widen to words, shift, convert.
       // The matrix's power of two is applied once, in store().
       Xmm h = p_.zmm ? Xmm(Ymm(scale.getIdx())) : Xmm(scale.getIdx());
-      vpmovzxbw(h, ptr[rScl]);
+      vpmovzxbw(h, sclAddr());
       vpsllw(h, h, 6);
       vcvtph2ps(scale, h);
       break;
@@ -806,23 +849,29 @@ void Generator::store() {
     Xmm t = wRaw();
     mov(rT, ARG(tensorScale));
     vbroadcastss(t, ptr[rT]);
-    for (unsigned m = 0; m < d_.mr; ++m)
-      vmulps(facc(m), facc(m), t);
+    forPanels([&] {
+      for (unsigned m = 0; m < d_.mr; ++m)
+        vmulps(facc(m), facc(m), t);
+    });
   }
+  // Row m of panel j at y + m * ldy + j * L floats.
+  auto yAddr = [&] { return ptr[rScl + int(pj_ * p_.L * 4)]; };
   mov(rT, ARG(ldy));
   mov(rScl, ARG(y));
   cmp(ARG(accumulate), 0);
   je(onlyStore, T_NEAR);
   for (unsigned m = 0; m < d_.mr; ++m) {
-    vaddps(facc(m), facc(m), ptr[rScl]);
-    vmovups(ptr[rScl], facc(m));
+    forPanels([&] {
+      vaddps(facc(m), facc(m), yAddr());
+      vmovups(yAddr(), facc(m));
+    });
     if (m + 1 < d_.mr)
       add(rScl, rT);
   }
   jmp(done, T_NEAR);
   L(onlyStore);
   for (unsigned m = 0; m < d_.mr; ++m) {
-    vmovups(ptr[rScl], facc(m));
+    forPanels([&] { vmovups(yAddr(), facc(m)); });
     if (m + 1 < d_.mr)
       add(rScl, rT);
   }
@@ -1141,7 +1190,7 @@ void Generator::amxGroupEpilogue(bool twoChains) {
 }
 
 void Generator::generate() {
-  if (d_.panels == 2) {
+  if (d_.panels == 2 && p_.floatW) {
     generateTwoPanels();
     return;
   }
@@ -1157,9 +1206,14 @@ void Generator::generate() {
   mov(rZ, ARG(zeros));
   mov(rG, ARG(nGroups));
   setupConstants();
-  for (unsigned m = 0; m < d_.mr; ++m)
-    vzero(facc(m));
+  forPanels([&] {
+    for (unsigned m = 0; m < d_.mr; ++m)
+      vzero(facc(m));
+  });
 
+  // Integer pairs (decode): each step runs for both panels, their code
+  // streams read chunk by chunk side by side (two streams in flight per core
+  // instead of one: docs/KERNELS.md).
   const int chunkBytes = int(32 * p_.L * p_.bits / 8);
   Label groupLoop, chunkLoop;
   L(groupLoop);
@@ -1169,9 +1223,9 @@ void Generator::generate() {
     // and 16..31 of the chunk). The driver passes an even nGroups.
     const unsigned half = 16 / p_.kpb;
     for (unsigned h = 0; h < 2; ++h) {
-      initGroup();
+      forPanels([&] { initGroup(); });
       chunkBody(h * half, (h + 1) * half);
-      groupEpilogue();
+      forPanels([&] { groupEpilogue(); });
       nextGroup();
     }
     add(rW, chunkBytes);
@@ -1179,7 +1233,7 @@ void Generator::generate() {
     sub(rG, 2);
     jnz(groupLoop, T_NEAR);
   } else {
-    initGroup();
+    forPanels([&] { initGroup(); });
     mov(rK, ARG(chunksPerGroup));
     L(chunkLoop);
     chunkBody();
@@ -1187,7 +1241,7 @@ void Generator::generate() {
     add(rX, rXs);
     dec(rK);
     jnz(chunkLoop, T_NEAR);
-    groupEpilogue();
+    forPanels([&] { groupEpilogue(); });
     nextGroup();
     dec(rG);
     jnz(groupLoop, T_NEAR);

@@ -74,6 +74,7 @@ std::string Blocking::str() const {
          " kSplit=" + std::to_string(kSplit) +
          (kBlockChunks ? " kBlockChunks=" + std::to_string(kBlockChunks) : "") +
          (mrWide ? " mrWide=" + std::to_string(mrWide) : "") +
+         (mrPair ? " mrPair=" + std::to_string(mrPair) : "") +
          (kBlockChunksLargeX
               ? " largeX>" + std::to_string(largeXBytes >> 20) +
                     "MiB:kBlockChunks=" + std::to_string(kBlockChunksLargeX) +
@@ -147,6 +148,16 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
     b.mrWide = std::min({kWideRowsPreferred,
                          jitMaxRows(d.tier, d.format, d.act, false, 2),
                          unsigned(std::max<int64_t>(d.mMax, 1))});
+  // Integer decode (M <= 4) on the int8 path: pairs of panels per call,
+  // their code blocks read side by side. One panel at a time stayed at
+  // 71-85% of a plain read of the same bytes, a pair reaches 84-91%
+  // (docs/KERNELS.md).
+  if (d.format.isQuantized() && d.act == ActPath::Int8 &&
+      d.tier != IsaTier::Scalar)
+    b.mrPair = std::min<unsigned>(
+        unsigned(std::clamp<int64_t>(d.mMax, 1, Matmul::kMaxPairRows)),
+        jitMaxRows(d.tier == IsaTier::AMX ? IsaTier::AVX512_VNNI : d.tier,
+                   d.format, d.act, useAvxVnni(d), 2));
   // f32 weights: a K = 4096 panel is 256 KiB, and a row block's fp32
   // activations mr * K * 4 half as much again, both far over L1, so prefill
   // would stream both from L2 at every panel. Blocking K (the microkernel
@@ -302,7 +313,8 @@ Expected<Matmul> Matmul::create(const MatmulDesc &din) {
         return fn.takeError();
       mm.kernels_[r] = reinterpret_cast<void *>(*fn);
     }
-    for (unsigned r = 1; r <= mm.blocking_.mrWide; ++r) {
+    for (unsigned r = 1; r <= std::max(mm.blocking_.mrWide, mm.blocking_.mrPair);
+         ++r) {
       auto fn = getKernel(Impl::kernelDesc(mm, r, 2));
       if (!fn)
         return fn.takeError();
@@ -310,6 +322,7 @@ Expected<Matmul> Matmul::create(const MatmulDesc &din) {
     }
   } else {
     mm.blocking_.mrWide = 0;
+    mm.blocking_.mrPair = 0;
   }
   return mm;
 }
@@ -469,10 +482,11 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   }
 
   const MicroKernelDesc kd = Impl::kernelDesc(*this, 1);
-  // Float weights: two-panel kernels with mrWide rows (Blocking::mrWide),
-  // except where K is split (narrow decode matrices).
-  const bool wide = blocking_.mrWide > 0 && kSplit == 1;
-  const unsigned mrRun = wide ? blocking_.mrWide : mr;
+  // Two-panel kernels: float weights (Blocking::mrWide), integer decode
+  // (Blocking::mrPair); not where K is split (narrow decode matrices).
+  const bool wide = kSplit == 1 && (blocking_.mrWide > 0 ||
+                                     M <= int64_t(blocking_.mrPair));
+  const unsigned mrRun = blocking_.mrWide ? blocking_.mrWide : mr;
   auto callKernel = [&](unsigned rows, MicroKernelArgs &a) {
     if (jit_)
       callGenerated(reinterpret_cast<MicroKernelFn>(kernels_[rows]), a);
@@ -497,6 +511,8 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
     const bool accumulate = kc0 > 0;
     MicroKernelArgs a;
     a.wPanelStride = l.panelQBytes();
+    a.scalePanelStride = l.numGroups * l.scaleBytesPerGroup;
+    a.zeroPanelStride = l.numGroups * l.zeroBytesPerGroup;
     // g0 starts a chunk (16-k groups: g0 even), see the K split.
     a.x = st.xs + ((g0 * G / 32) * M + m0) * 32 * eb;
     a.comp = st.comp + (g0 * M + m0) * 4;

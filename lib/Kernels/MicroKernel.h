@@ -52,8 +52,10 @@ struct MicroKernelArgs {
                          // panel p+1's (their outputs are y[.. L) and [L .. 2L))
   const float *tensorScale; // e4m4 scales: 2^scaleExponent, multiplied into
                             // the result before it is stored; else null
+  int64_t scalePanelStride; // two-panel integer kernels: bytes from panel p's
+  int64_t zeroPanelStride;  // scales / zero points to panel p+1's
 };
-static_assert(sizeof(MicroKernelArgs) == 15 * 8, "ABI read by generated code");
+static_assert(sizeof(MicroKernelArgs) == 17 * 8, "ABI read by generated code");
 
 using MicroKernelFn = void (*)(const MicroKernelArgs *);
 

@@ -74,8 +74,9 @@ struct MicroKernelDesc {
   ActPath act = ActPath::F32;
   unsigned mr = 1;
   bool avxVnni = false; // AVX2 tier: vpdpbusd (VEX) instead of vpmaddubsw
-  /// Panels per call: 2 = the float-weight prefill kernel, which shares each
-  /// broadcast activation between two panels' FMAs (see Blocking::mrWide).
+  /// Panels per call: 2 = the float-weight kernel, which shares each
+  /// broadcast activation between two panels' FMAs (see Blocking::mrWide),
+  /// or the integer decode pair (Blocking::mrPair).
   unsigned panels = 1;
   /// AMX tier: the tile instructions call a scalar model of them
   /// (lib/Kernels/AmxTiles.h) instead of running natively.
@@ -100,6 +101,10 @@ struct Blocking {
   /// two-panel kernel, in prefill and decode alike (0 = none; the one-panel
   /// kernels take a lone or partial panel, and K-split decode).
   unsigned mrWide = 0;
+  /// Decode (M <= mrPair) of integer weights on the int8 path: the driver
+  /// calls a two-panel kernel on pairs of panels, whose two code streams a
+  /// core reads side by side (0 = none).
+  unsigned mrPair = 0;
   /// Float prefill whose staged activations (M x Kp elements) exceed
   /// largeXBytes: every chunk of panels streams all of them, from DRAM once
   /// they outgrow the last-level cache, so such runs block K
@@ -131,6 +136,8 @@ public:
   /// Most rows of a one-panel kernel (16: an AMX tile's rows; the vector
   /// tiers stop at 8).
   static constexpr unsigned kMaxRows = 16;
+  /// Most rows of a two-panel integer kernel (Blocking::mrPair).
+  static constexpr unsigned kMaxPairRows = 4;
   /// Fewest rows that the AMX tier runs on tiles.
   static constexpr unsigned kMinAmxRows = 9;
 
@@ -155,7 +162,7 @@ private:
   Blocking blocking_;
   bool jit_ = false;
   void *kernels_[kMaxRows + 1] = {}; // generated kernels for mr = 1.. (index mr); null = generic
-  void *wideKernels_[kMaxWideRows + 1] = {}; // two-panel kernels, rows 1..mrWide
+  void *wideKernels_[kMaxWideRows + 1] = {}; // two-panel kernels, rows 1..mrWide (or mrPair)
 };
 
 /// One-shot convenience: Matmul::create(d) (kernels cached) then run.

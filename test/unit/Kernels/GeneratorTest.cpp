@@ -162,3 +162,100 @@ TEST(Generator, RowLimitsPerTier) {
                        ActPath::BF16, false),
             0u);
 }
+
+// Integer decode pairs (panels = 2): two panels' code blocks side by side in
+// one call compute exactly what the one-panel kernel computes for each
+// (the same integer dots and fp32 epilogue), for every integer format,
+// 16-k groups and per channel, sym and asym, and every tier with a kernel.
+TEST(Generator, IntegerPairsMatchOnePanelKernels) {
+  std::vector<WeightFormat> formats = {
+      WeightFormat::quantized(WeightType::Int4, 32, true, ScaleType::F16),
+      WeightFormat::quantized(WeightType::Int4, 128, false, ScaleType::BF16),
+      WeightFormat::quantized(WeightType::Int4, 16, true, ScaleType::E4M4),
+      WeightFormat::quantized(WeightType::Int8, 0, false, ScaleType::F32),
+      WeightFormat::quantized(WeightType::Int3, 32, false, ScaleType::F16),
+      WeightFormat::quantized(WeightType::Int2, 16, true, ScaleType::F16),
+      WeightFormat::quantized(WeightType::NL4, 32, true, ScaleType::E4M4),
+      WeightFormat::quantized(WeightType::NL2, 64, true, ScaleType::F16)};
+  int compared = 0;
+  for (IsaTier tier : {IsaTier::AVX2, IsaTier::AVX512, IsaTier::AVX512_VNNI})
+    for (bool vnni : {false, true}) {
+      if (tier > hostTarget().maxTier() || (vnni && (tier != IsaTier::AVX2 ||
+                                                     !hostTarget().hasAvxVnni())))
+        continue;
+      const unsigned L = panelLanes(tier);
+      for (const WeightFormat &f : formats) {
+        const int64_t N = 2 * L, K = 256, M = 4;
+        std::vector<float> W(size_t(N * K));
+        for (size_t i = 0; i < W.size(); ++i)
+          W[i] = float(int(i * 7919 % 201) - 100) / 50.0f + (f.symmetric ? 0.f : 0.5f);
+        auto packed = packWeights(W.data(), N, K, f, tier);
+        ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+        const PackedLayout &l = packed->layout();
+        const int64_t G = l.group, nG = l.numGroups, chunks = l.Kp / 32;
+        std::vector<int8_t> xs(size_t(chunks * M * 32));
+        for (size_t i = 0; i < xs.size(); ++i)
+          xs[i] = int8_t(int(i * 37 % 255) - 127);
+        std::vector<int32_t> comp(size_t(nG * M));
+        std::vector<float> xscale(size_t(nG * M));
+        for (int64_t g = 0; g < nG; ++g)
+          for (int64_t m = 0; m < M; ++m) {
+            int32_t sum = 0;
+            for (int64_t k = g * G; k < (g + 1) * G; ++k)
+              sum += xs[size_t(((k / 32) * M + m) * 32 + k % 32)];
+            comp[size_t(g * M + m)] = f.symmetric ? -int32_t(f.symZero()) * sum : -sum;
+            xscale[size_t(g * M + m)] = 0.01f * float(1 + (g + m) % 5);
+          }
+        const uint8_t *wd = packed->data();
+        for (unsigned mr = 1; mr <= Matmul::kMaxPairRows; ++mr) {
+          MicroKernelDesc d;
+          d.tier = tier;
+          d.format = f;
+          d.act = ActPath::Int8;
+          d.avxVnni = vnni;
+          d.mr = mr;
+          d.panels = 2;
+          if (jitMaxRows(tier, f, ActPath::Int8, vnni, 2) < mr)
+            continue;
+          auto pair = generateMicroKernel(d);
+          ASSERT_TRUE(bool(pair)) << llvm::toString(pair.takeError());
+          d.panels = 1;
+          auto one = generateMicroKernel(d);
+          ASSERT_TRUE(bool(one)) << llvm::toString(one.takeError());
+          std::vector<float> yPair(size_t(mr * N), 0.5f), yOne(size_t(mr * N), 0.5f);
+          MicroKernelArgs a{};
+          a.x = xs.data();
+          a.comp = comp.data();
+          a.xscale = xscale.data();
+          a.xChunkStride = M * 32;
+          a.groupStride = M * 4;
+          a.ldy = N * 4;
+          a.nGroups = nG;
+          a.chunksPerGroup = G / 32;
+          a.accumulate = 1;
+          a.wPanelStride = l.panelQBytes();
+          a.scalePanelStride = nG * l.scaleBytesPerGroup;
+          a.zeroPanelStride = nG * l.zeroBytesPerGroup;
+          a.tensorScale = l.tensorScaleOffset >= 0
+                              ? reinterpret_cast<const float *>(wd + l.tensorScaleOffset)
+                              : nullptr;
+          for (int64_t p = 0; p < 2; ++p) {
+            a.w = wd + l.qPanelOffset(p);
+            a.scales = wd + l.scalePanelOffset(p);
+            a.zeros = wd + l.zeroPanelOffset(p);
+            a.y = yOne.data() + p * L;
+            (*one)(&a);
+          }
+          a.w = wd + l.qPanelOffset(0);
+          a.scales = wd + l.scalePanelOffset(0);
+          a.zeros = wd + l.zeroPanelOffset(0);
+          a.y = yPair.data();
+          (*pair)(&a);
+          for (size_t i = 0; i < yOne.size(); ++i)
+            ASSERT_EQ(yPair[i], yOne[i]) << d.str() << " i=" << i;
+          ++compared;
+        }
+      }
+    }
+  EXPECT_GT(compared, 20);
+}
