@@ -8,7 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "../../../lib/Kernels/AmxTiles.h"
-#include "../../../lib/Kernels/MicroKernel.h"
+#include "StagedInputs.h"
+#include <memory>
 #include "llmc/Kernels/Half.h"
 #include "llmc/Kernels/Packing.h"
 #include <gtest/gtest.h>
@@ -132,43 +133,25 @@ TEST(AmxTileModelDeathTest, MisuseIsFatal) {
 namespace {
 
 /// One panel of `fmt` (N = 16, K) and M rows of int8 activations staged as
-/// the driver stages them ([chunk][M][32], comp and scales per group and row).
+/// the driver stages them.
 struct PanelCase {
-  WeightFormat fmt;
-  int64_t M, K;
+  int64_t M;
   PackedWeights packed;
-  std::vector<int8_t> xs;
-  std::vector<int32_t> comp;
-  std::vector<float> xscale;
+  std::unique_ptr<staged::StagedInt8> in;
 
-  PanelCase(WeightFormat f, int64_t M_, int64_t K_) : fmt(f), M(M_), K(K_) {
+  PanelCase(WeightFormat f, int64_t M_, int64_t K) : M(M_) {
     const int64_t N = 16;
     std::mt19937 rng(unsigned(K * 131 + M));
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     std::vector<float> W(size_t(N * K));
     for (float &w : W)
-      w = u(rng) + (fmt.symmetric ? 0.0f : 0.4f);
-    auto p = packWeights(W.data(), N, K, fmt, IsaTier::AVX512_VNNI);
+      w = u(rng) + (f.symmetric ? 0.0f : 0.4f);
+    auto p = packWeights(W.data(), N, K, f, IsaTier::AVX512_VNNI);
     EXPECT_TRUE(bool(p)) << llvm::toString(p.takeError());
     if (!p)
       return;
     packed = std::move(*p);
-    const PackedLayout &l = packed.layout();
-    const int64_t G = l.group, nG = l.numGroups, chunks = l.Kp / 32;
-    xs.resize(size_t(chunks * M * 32));
-    for (int8_t &v : xs)
-      v = int8_t(int(rng() % 255) - 127);
-    comp.resize(size_t(nG * M));
-    xscale.resize(size_t(nG * M));
-    for (int64_t g = 0; g < nG; ++g)
-      for (int64_t m = 0; m < M; ++m) {
-        int32_t sum = 0;
-        for (int64_t k = g * G; k < (g + 1) * G; ++k)
-          sum += xs[size_t(((k / 32) * M + m) * 32 + k % 32)];
-        comp[size_t(g * M + m)] =
-            fmt.symmetric ? -int32_t(fmt.symZero()) * sum : -sum;
-        xscale[size_t(g * M + m)] = 0.001f * float(1 + (g * 7 + m) % 13);
-      }
+    in = std::make_unique<staged::StagedInt8>(packed.layout(), M, uint32_t(K + M));
   }
 
   /// Runs the kernel of (tier, rows) on rows [m0, m0 + rows) into y
@@ -177,32 +160,16 @@ struct PanelCase {
            bool accumulate, std::vector<float> &y) const {
     MicroKernelDesc d;
     d.tier = tier;
-    d.format = fmt;
+    d.format = packed.layout().format;
     d.act = ActPath::Int8;
     d.mr = rows;
     d.emulateTiles = emulate;
     auto fn = generateMicroKernel(d);
     ASSERT_TRUE(bool(fn)) << llvm::toString(fn.takeError());
-    const PackedLayout &l = packed.layout();
-    const uint8_t *wd = packed.data();
-    MicroKernelArgs a{};
-    a.x = xs.data() + m0 * 32;
-    a.comp = comp.data() + m0;
-    a.xscale = xscale.data() + m0;
-    a.w = wd + l.qPanelOffset(0);
-    a.scales = wd + l.scalePanelOffset(0);
-    a.zeros = wd + l.zeroPanelOffset(0);
+    MicroKernelArgs a = in->args(packed, M, 0, m0);
     a.y = y.data() + m0 * 16;
-    a.xChunkStride = M * 32;
-    a.groupStride = M * 4;
     a.ldy = 16 * 4;
-    a.nGroups = l.numGroups;
-    a.chunksPerGroup = l.group / 32;
     a.accumulate = accumulate;
-    a.tensorScale =
-        l.tensorScaleOffset >= 0
-            ? reinterpret_cast<const float *>(wd + l.tensorScaleOffset)
-            : nullptr;
     (*fn)(&a);
   }
 };
@@ -244,7 +211,7 @@ TEST(AmxKernel, MatchesVnniKernelsBitForBit) {
       for (bool acc : {false, true}) {
         const int64_t M = 19; // rows beyond the block: strides are M's
         PanelCase c(f, M, K);
-        ASSERT_FALSE(c.packed.empty());
+        ASSERT_TRUE(c.in != nullptr);
         std::vector<float> yAmx = startY(M), yRef = startY(M);
         c.run(IsaTier::AMX, emulate, 2, mr, acc, yAmx);
         for (unsigned r0 = 0; r0 < mr; r0 += 8)
@@ -269,20 +236,9 @@ TEST(AmxKernel, Bf16TilesExact) {
   const WeightFormat f = WeightFormat::floating(WeightType::BF16);
   for (unsigned mr : {9u, 16u})
     for (bool acc : {false, true}) {
-      const int64_t N = 16, K = 96, M = mr + 3, chunks = K / 32;
-      std::vector<float> W(size_t(N * K)), x(size_t(M * K));
-      for (size_t i = 0; i < W.size(); ++i)
-        W[i] = float(int(i * 37 % 29) - 14) / 8.0f;
-      for (size_t i = 0; i < x.size(); ++i)
-        x[i] = float(int(i * 11 % 23) - 11) / 4.0f;
-      auto packed = packWeights(W.data(), N, K, f, IsaTier::AVX512);
-      ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
-      std::vector<uint16_t> xs(size_t(chunks * M * 32)); // [chunk][M][32]
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t k = 0; k < K; ++k)
-          xs[size_t(((k / 32) * M + m) * 32 + k % 32)] =
-              fp32ToBf16(x[size_t(m * K + k)]);
-      std::vector<float> comp(size_t(M), 0.0f), xscale(size_t(M), 1.0f);
+      const int64_t N = staged::ExactBf16Panel::N, M = mr + 3;
+      staged::ExactBf16Panel in(M, 96);
+      ASSERT_FALSE(in.packed.empty());
       MicroKernelDesc d;
       d.tier = IsaTier::AMX;
       d.format = f;
@@ -292,15 +248,7 @@ TEST(AmxKernel, Bf16TilesExact) {
       auto fn = generateMicroKernel(d);
       ASSERT_TRUE(bool(fn)) << llvm::toString(fn.takeError());
       std::vector<float> y = startY(M), y0 = y;
-      MicroKernelArgs a{};
-      a.x = xs.data() + 32; // from row 1
-      a.comp = comp.data();
-      a.xscale = xscale.data();
-      a.w = packed->data() + packed->layout().qPanelOffset(0);
-      a.xChunkStride = M * 32 * 2;
-      a.groupStride = M * 4;
-      a.nGroups = 1;
-      a.chunksPerGroup = chunks;
+      MicroKernelArgs a = in.args(1); // from row 1
       a.accumulate = acc;
       a.ldy = 16 * 4;
       a.y = y.data() + 16;
@@ -312,9 +260,7 @@ TEST(AmxKernel, Bf16TilesExact) {
             EXPECT_EQ(y[i], y0[i]);
             continue;
           }
-          double ref = acc ? y0[i] : 0.0;
-          for (int64_t k = 0; k < K; ++k)
-            ref += double(W[size_t(n * K + k)]) * x[size_t(m * K + k)];
+          const double ref = (acc ? y0[i] : 0.0) + in.exact(m, n);
           EXPECT_EQ(y[i], float(ref)) << "mr=" << mr << " m=" << m << " n=" << n;
         }
     }

@@ -1,5 +1,5 @@
 //===- GeneratorTest.cpp - Kernel generation: coverage and speed ----------===//
-#include "../../../lib/Kernels/MicroKernel.h"
+#include "StagedInputs.h"
 #include "llmc/Kernels/Half.h"
 #include "llmc/Kernels/Packing.h"
 #include <gtest/gtest.h>
@@ -96,52 +96,29 @@ TEST(Generator, UnsupportedIsAnError) {
 TEST(Generator, GenericBf16PathMatchesGenerated) {
   if (!bf16DotAvailable(IsaTier::AVX512, WeightFormat::floating(WeightType::BF16)))
     GTEST_SKIP() << "no AVX512-BF16 on this host";
-  const int64_t N = 16, K = 96, M = 3, chunks = K / 32;
-  const WeightFormat f = WeightFormat::floating(WeightType::BF16);
-  std::vector<float> W(size_t(N * K)), x(size_t(M * K));
-  for (size_t i = 0; i < W.size(); ++i)
-    W[i] = float(int(i * 37 % 29) - 14) / 8.0f;
-  for (size_t i = 0; i < x.size(); ++i)
-    x[i] = float(int(i * 11 % 23) - 11) / 4.0f;
-  auto packed = packWeights(W.data(), N, K, f, IsaTier::AVX512);
-  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
-  std::vector<uint16_t> xs(size_t(chunks * M * 32)); // [chunk][M][32]
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t k = 0; k < K; ++k)
-      xs[size_t(((k / 32) * M + m) * 32 + k % 32)] = fp32ToBf16(x[size_t(m * K + k)]);
-  std::vector<float> comp(size_t(M), 0.0f), xscale(size_t(M), 1.0f);
+  const int64_t M = 3, N = staged::ExactBf16Panel::N;
+  staged::ExactBf16Panel in(M, 96);
+  ASSERT_FALSE(in.packed.empty());
   MicroKernelDesc d;
   d.tier = IsaTier::AVX512;
-  d.format = f;
+  d.format = WeightFormat::floating(WeightType::BF16);
   d.act = ActPath::BF16;
   d.mr = unsigned(M);
   auto fn = generateMicroKernel(d);
   ASSERT_TRUE(bool(fn)) << llvm::toString(fn.takeError());
   float yJit[M * 16], yGen[M * 16];
-  MicroKernelArgs a{};
-  a.x = xs.data();
-  a.comp = comp.data();
-  a.xscale = xscale.data();
-  a.w = packed->data() + packed->layout().qPanelOffset(0);
-  a.xChunkStride = M * 32 * 2;
-  a.groupStride = M * 4;
-  a.nGroups = 1;
-  a.chunksPerGroup = chunks;
+  MicroKernelArgs a = in.args(0);
   a.ldy = 16 * 4;
   a.y = yJit;
   (*fn)(&a);
   a.y = yGen;
   genericMicroKernel(d, 16, a);
-  // Values are multiples of 1/32 with |.| < 8: every product and partial sum
-  // is exact in fp32, so the two agree bit for bit, and with the fp32 dot of
-  // the bf16-rounded x (the multiples of 1/4 used here are bf16 numbers).
+  // Exactly representable data (ExactBf16Panel): the two agree bit for bit,
+  // and with the exact dot product.
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
-      double ref = 0;
-      for (int64_t k = 0; k < K; ++k)
-        ref += double(roundToBf16(W[size_t(n * K + k)])) * x[size_t(m * K + k)];
-      EXPECT_EQ(yJit[m * 16 + n], float(ref)) << "m=" << m << " n=" << n;
-      EXPECT_EQ(yGen[m * 16 + n], float(ref)) << "m=" << m << " n=" << n;
+      EXPECT_EQ(yJit[m * 16 + n], float(in.exact(m, n))) << "m=" << m << " n=" << n;
+      EXPECT_EQ(yGen[m * 16 + n], float(in.exact(m, n))) << "m=" << m << " n=" << n;
     }
 }
 
@@ -192,21 +169,7 @@ TEST(Generator, IntegerPairsMatchOnePanelKernels) {
         auto packed = packWeights(W.data(), N, K, f, tier);
         ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
         const PackedLayout &l = packed->layout();
-        const int64_t G = l.group, nG = l.numGroups, chunks = l.Kp / 32;
-        std::vector<int8_t> xs(size_t(chunks * M * 32));
-        for (size_t i = 0; i < xs.size(); ++i)
-          xs[i] = int8_t(int(i * 37 % 255) - 127);
-        std::vector<int32_t> comp(size_t(nG * M));
-        std::vector<float> xscale(size_t(nG * M));
-        for (int64_t g = 0; g < nG; ++g)
-          for (int64_t m = 0; m < M; ++m) {
-            int32_t sum = 0;
-            for (int64_t k = g * G; k < (g + 1) * G; ++k)
-              sum += xs[size_t(((k / 32) * M + m) * 32 + k % 32)];
-            comp[size_t(g * M + m)] = f.symmetric ? -int32_t(f.symZero()) * sum : -sum;
-            xscale[size_t(g * M + m)] = 0.01f * float(1 + (g + m) % 5);
-          }
-        const uint8_t *wd = packed->data();
+        const staged::StagedInt8 in(l, M, 5);
         for (unsigned mr = 1; mr <= Matmul::kMaxPairRows; ++mr) {
           MicroKernelDesc d;
           d.tier = tier;
@@ -223,32 +186,16 @@ TEST(Generator, IntegerPairsMatchOnePanelKernels) {
           auto one = generateMicroKernel(d);
           ASSERT_TRUE(bool(one)) << llvm::toString(one.takeError());
           std::vector<float> yPair(size_t(mr * N), 0.5f), yOne(size_t(mr * N), 0.5f);
-          MicroKernelArgs a{};
-          a.x = xs.data();
-          a.comp = comp.data();
-          a.xscale = xscale.data();
-          a.xChunkStride = M * 32;
-          a.groupStride = M * 4;
-          a.ldy = N * 4;
-          a.nGroups = nG;
-          a.chunksPerGroup = G / 32;
-          a.accumulate = 1;
-          a.wPanelStride = l.panelQBytes();
-          a.scalePanelStride = nG * l.scaleBytesPerGroup;
-          a.zeroPanelStride = nG * l.zeroBytesPerGroup;
-          a.tensorScale = l.tensorScaleOffset >= 0
-                              ? reinterpret_cast<const float *>(wd + l.tensorScaleOffset)
-                              : nullptr;
           for (int64_t p = 0; p < 2; ++p) {
-            a.w = wd + l.qPanelOffset(p);
-            a.scales = wd + l.scalePanelOffset(p);
-            a.zeros = wd + l.zeroPanelOffset(p);
+            MicroKernelArgs a = in.args(*packed, M, p, 0);
+            a.ldy = N * 4;
+            a.accumulate = 1;
             a.y = yOne.data() + p * L;
             (*one)(&a);
           }
-          a.w = wd + l.qPanelOffset(0);
-          a.scales = wd + l.scalePanelOffset(0);
-          a.zeros = wd + l.zeroPanelOffset(0);
+          MicroKernelArgs a = in.args(*packed, M, 0, 0);
+          a.ldy = N * 4;
+          a.accumulate = 1;
           a.y = yPair.data();
           (*pair)(&a);
           for (size_t i = 0; i < yOne.size(); ++i)
