@@ -17,7 +17,8 @@
 //                      (also int8_g32, int4_g64, int4_g32_asym, int4_g128_asym,
 //                      int3_g32, int2_g32, int2_g16, nl4_g32, nl4_g128, nl2_g32,
 //                      f16, bf16, bf16_dot = bf16 weights with bf16
-//                      activations on AVX512-BF16)
+//                      activations on AVX512-BF16; any integer format with
+//                      _fp32act appended: the fp32 activation path)
 //                      [--shapes=4096x4096,...] [--json=FILE] [--probe]
 //
 // --probe: only the machine limits. --json=FILE: every figure also as JSON.
@@ -268,7 +269,8 @@ int main(int argc, char **argv) {
     else {
       std::fprintf(stderr, "usage: %s [--quick] [--threads=1,2] [--ms=1,128,512] "
                            "[--formats=int4_g32,int4_g64,int4_g128,int4_g32_asym,int4_g128_asym,int8_pc,int8_g32,int3_g32,"
-                           "int2_g32,int2_g16,nl4_g32,nl4_g128,nl2_g32,nl4_g16,nl4_g16_e4m4,nl2_g16_e4m4,f32,f16,bf16,bf16_dot] "
+                           "int2_g32,int2_g16,nl4_g32,nl4_g128,nl2_g32,nl4_g16,nl4_g16_e4m4,nl2_g16_e4m4,f32,f16,bf16,bf16_dot,"
+                           "<integer format>_fp32act] "
                            "[--ws-mib=1536] [--shapes=4096x4096,...] [--json=FILE] [--probe]\n", argv[0]);
       return 2;
     }
@@ -350,12 +352,17 @@ int main(int argc, char **argv) {
     ActPath act;
   };
   std::vector<Selected> fmts;
-  for (const auto &[name, f] : known) // exact comma-separated names
-    if (("," + fmtSel + ",").find("," + std::string(name) + ",") != std::string::npos) {
-      const bool dot = !std::strcmp(name, "bf16_dot");
+  // Exact comma-separated names; an integer format with "_fp32act" appended
+  // runs the fp32 activation path (weight-only quantization).
+  for (const auto &[name, f] : known) {
+    const bool dot = !std::strcmp(name, "bf16_dot");
+    if (("," + fmtSel + ",").find("," + std::string(name) + ",") != std::string::npos)
       fmts.push_back({f.str() + (f.isQuantized() ? "/act8" : dot ? "/actbf16" : ""), f,
                       dot ? ActPath::BF16 : f.isQuantized() ? ActPath::Int8 : ActPath::F32});
-    }
+    if (f.isQuantized() && ("," + fmtSel + ",").find("," + std::string(name) + "_fp32act,") !=
+                               std::string::npos)
+      fmts.push_back({f.str() + "/actf32", f, ActPath::F32});
+  }
 
   // Machine limits, measured now.
   std::map<int, double> bw, int8Peak, fp32Peak, bf16Peak;
