@@ -35,13 +35,19 @@
 // AMX (generateAmx): the same unpacking feeds tile products instead, from
 // row blocks of 9..16 rows.
 //
+// Integer decode pairs (panels = 2, int8 path): every step above runs for
+// two panels, and inside a chunk their blocks alternate (pj_ selects the
+// panel's codes, scales and zero points), so that a core keeps two code
+// streams in flight; the pair equals two one-panel calls bit for bit.
+//
 // bf16 weights with bf16 activations (AVX512-BF16): a 64-byte load holds
 // the panel's rows k and k+1; one vpermw interleaves them so that lane l's
 // dword is (w[k][l], w[k+1][l]), and vdpbf16ps against the broadcast dword
 // (x[k], x[k+1]) adds both products into lane l: two k per instruction.
 //
 // Registers: y accumulators (mr), integer/fp32 group accumulators
-// (mr x planes x splits), then a few temporaries; makePlan() counts them and
+// (mr x planes x splits), each once per panel of a pair, then a few
+// temporaries; makePlan() counts them and
 // the largest mr that fits 32 zmm / 16 ymm is what jitMaxRows() reports.
 //
 //===----------------------------------------------------------------------===//
