@@ -297,6 +297,8 @@ private:
   /// Blocks [blk0, blk1) of the current 32-k chunk (all of it by default;
   /// one half for 16-k groups). Prefetches the chunk when blk0 == 0.
   void chunkBody(unsigned blk0 = 0, unsigned blk1 = ~0u);
+  /// The per-group pointers and count, the constants, zeroed outputs.
+  void loadGroupArgs();
   void loadGroupScale(const Xmm &scale);
   void groupEpilogue();
   void nextGroup();
@@ -352,16 +354,20 @@ private:
     }
   }
   void generateTwoPanels();
+  /// Integer pairs and AMX kernels also use r14, r15 and rbp.
+  bool usesR14ToRbp() const { return p_.np == 2 || p_.amx; }
   /// Saves the callee-saved registers the kernels use and loads the
   /// weight, activation and chunk-stride arguments.
   void prologue() {
     push(rbx);
     push(r12);
     push(r13);
-    if (p_.np == 2) {
+    if (usesR14ToRbp()) {
       push(r14);
       push(r15);
       push(rbp);
+    }
+    if (p_.np == 2) {
       mov(rWp, ptr[rArgs + offsetof(MicroKernelArgs, wPanelStride)]);
       mov(rSclp, ptr[rArgs + offsetof(MicroKernelArgs, scalePanelStride)]);
       mov(rZp, ptr[rArgs + offsetof(MicroKernelArgs, zeroPanelStride)]);
@@ -372,7 +378,7 @@ private:
   }
   void epilogue() {
     vzeroupper();
-    if (p_.np == 2) {
+    if (usesR14ToRbp()) {
       pop(rbp);
       pop(r15);
       pop(r14);
@@ -776,27 +782,27 @@ void Generator::chunkBodyInt3() {
 }
 
 void Generator::loadGroupScale(const Xmm &scale) {
-    switch (d_.format.scaleType) {
-    case ScaleType::F32:
-      vmovups(scale, sclAddr());
-      break;
-    case ScaleType::F16:
-      vcvtph2ps(scale, sclAddr());
-      break;
-    case ScaleType::BF16:
-      vpmovzxwd(scale, sclAddr());
-      vpslld(scale, scale, 16);
-      break;
-    case ScaleType::E4M4: {
-      // Byte c is the fp16 c << 6 (Half.h): widen to words, shift, convert.
-      // The matrix's power of two is applied once, in store().
-      Xmm h = p_.zmm ? Xmm(Ymm(scale.getIdx())) : Xmm(scale.getIdx());
-      vpmovzxbw(h, sclAddr());
-      vpsllw(h, h, 6);
-      vcvtph2ps(scale, h);
-      break;
-    }
-    }
+  switch (d_.format.scaleType) {
+  case ScaleType::F32:
+    vmovups(scale, sclAddr());
+    break;
+  case ScaleType::F16:
+    vcvtph2ps(scale, sclAddr());
+    break;
+  case ScaleType::BF16:
+    vpmovzxwd(scale, sclAddr());
+    vpslld(scale, scale, 16);
+    break;
+  case ScaleType::E4M4: {
+    // Byte c is the fp16 c << 6 (Half.h): widen to words, shift, convert.
+    // The matrix's power of two is applied once, in store().
+    Xmm h = p_.zmm ? Xmm(Ymm(scale.getIdx())) : Xmm(scale.getIdx());
+    vpmovzxbw(h, sclAddr());
+    vpsllw(h, h, 6);
+    vcvtph2ps(scale, h);
+    break;
+  }
+  }
 }
 
 void Generator::groupEpilogue() {
@@ -1012,22 +1018,11 @@ void Generator::generateAmx() {
       bf16 || d_.format.groupSize == 0 || d_.format.groupSize >= 64;
   const int kTile = g16 ? 16 : 32; // k per tile product
   prologue();
-  push(r14);
-  push(r15);
-  push(rbp);
   mov(rbp, rsp);
   sub(rsp, kAmxScratch);
   and_(rsp, -64);
   mov(rBuf, rsp);
-  mov(rC, ARG(comp));
-  mov(rS, ARG(xscale));
-  mov(rGs, ARG(groupStride));
-  mov(rScl, ARG(scales));
-  mov(rZ, ARG(zeros));
-  mov(rG, ARG(nGroups));
-  setupConstants(); // (uses rT)
-  for (unsigned m = 0; m < d_.mr; ++m)
-    vzero(facc(m));
+  loadGroupArgs(); // (setupConstants uses rT)
   tiles.loadConfig(tileConfig_);
   mov(rB64, 64);
   // A's row stride: a staged chunk's rows are 32 elements apart (until
@@ -1143,9 +1138,6 @@ void Generator::generateAmx() {
   store();
   tiles.release();
   mov(rsp, rbp);
-  pop(rbp);
-  pop(r15);
-  pop(r14);
   epilogue();
   if (p_.nl)
     emitNLTables();
@@ -1195,16 +1187,7 @@ void Generator::amxGroupEpilogue(bool twoChains) {
   }
 }
 
-void Generator::generate() {
-  if (d_.panels == 2 && p_.floatW) {
-    generateTwoPanels();
-    return;
-  }
-  if (p_.amx) {
-    generateAmx();
-    return;
-  }
-  prologue();
+void Generator::loadGroupArgs() {
   mov(rC, ARG(comp));
   mov(rS, ARG(xscale));
   mov(rGs, ARG(groupStride));
@@ -1216,9 +1199,22 @@ void Generator::generate() {
     for (unsigned m = 0; m < d_.mr; ++m)
       vzero(facc(m));
   });
+}
 
-  // Integer pairs (decode): each step runs for both panels, their code
-  // streams read chunk by chunk side by side (two streams in flight per core
+void Generator::generate() {
+  if (d_.panels == 2 && p_.floatW) {
+    generateTwoPanels();
+    return;
+  }
+  if (p_.amx) {
+    generateAmx();
+    return;
+  }
+  prologue();
+  loadGroupArgs();
+
+  // Integer pairs (decode): each step runs for both panels, and chunkBody
+  // reads their code blocks side by side (two streams in flight per core
   // instead of one: docs/KERNELS.md).
   const int chunkBytes = int(32 * p_.L * p_.bits / 8);
   Label groupLoop, chunkLoop;

@@ -116,6 +116,15 @@ unsigned maxRows(IsaTier tier, ActPath act, WeightType wt) {
 
 static constexpr unsigned kWideRowsPreferred = 12;
 
+/// The tier whose kernel runs a block of `rows` rows: the AMX tier's
+/// decode-sized blocks stream the weights with the VNNI kernels (a tile
+/// product per 16 x 32 codes buys nothing at one row).
+static IsaTier kernelTierForRows(IsaTier tier, unsigned rows) {
+  return tier == IsaTier::AMX && rows < Matmul::kMinAmxRows
+             ? IsaTier::AVX512_VNNI
+             : tier;
+}
+
 Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
   Blocking b;
   unsigned mrMax = jitMaxRows(d.tier, d.format, d.act, useAvxVnni(d));
@@ -156,8 +165,8 @@ Expected<Blocking> chooseBlocking(const MatmulDesc &d, const TargetDesc &t) {
       d.tier != IsaTier::Scalar)
     b.mrPair = std::min<unsigned>(
         unsigned(std::clamp<int64_t>(d.mMax, 1, Matmul::kMaxPairRows)),
-        jitMaxRows(d.tier == IsaTier::AMX ? IsaTier::AVX512_VNNI : d.tier,
-                   d.format, d.act, useAvxVnni(d), 2));
+        jitMaxRows(kernelTierForRows(d.tier, Matmul::kMaxPairRows), d.format,
+                   d.act, useAvxVnni(d), 2));
   // f32 weights: a K = 4096 panel is 256 KiB, and a row block's fp32
   // activations mr * K * 4 half as much again, both far over L1, so prefill
   // would stream both from L2 at every panel. Blocking K (the microkernel
@@ -253,12 +262,7 @@ struct Matmul::Impl {
   static MicroKernelDesc kernelDesc(const Matmul &mm, unsigned rows,
                                     unsigned panels = 1) {
     MicroKernelDesc k;
-    k.tier = mm.desc_.tier;
-    // AMX: tiles from kMinAmxRows rows up; decode-sized blocks stream the
-    // weights with the VNNI kernels (a tile op per 16 x 32 codes buys nothing
-    // at one row).
-    if (k.tier == IsaTier::AMX && rows < Matmul::kMinAmxRows)
-      k.tier = IsaTier::AVX512_VNNI;
+    k.tier = kernelTierForRows(mm.desc_.tier, rows);
     k.emulateTiles = k.tier == IsaTier::AMX && !hostHasAmx();
     k.format = mm.desc_.format;
     k.act = mm.desc_.act;

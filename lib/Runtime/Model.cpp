@@ -218,8 +218,9 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
 
   // Kernels for this host, for the packing the bundle carries (each weight
   // records its own format: per-tensor recipes may mix them).
-  // AMX: tile kernels where they exist (the int8 path's prefill row blocks);
-  // Matmul::create runs everything else on the VNNI tier. LLMC_AMX_EMULATE=1
+  // AMX: tile kernels where they exist (prefill row blocks of the int8 path
+  // and of bf16 weights on the bf16 path); Matmul::create runs everything
+  // else on the VNNI tier. LLMC_AMX_EMULATE=1
   // runs them with the scalar tile model on hosts without AMX (testing).
   IsaTier hostTier = kernels::amxTierUsable()
                          ? IsaTier::AMX
