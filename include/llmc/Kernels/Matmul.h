@@ -191,6 +191,13 @@ bool amxTierUsable();
 /// does not need the ISA: AMX code can be produced and checked anywhere.
 llvm::Expected<std::vector<uint8_t>> kernelCode(const MicroKernelDesc &d);
 
+/// Every kernel the generator supports, each at its largest row count: one
+/// per (tier, weight type, activation path, symmetry, panels per call, AVX2
+/// with AVX-VNNI or AMX with modelled tiles), integer formats in groups of
+/// `groupSize` with fp16 scales. The coverage test generates them all;
+/// `llmc-bench-kernels --gen-time` times them against the 5 ms budget.
+std::vector<MicroKernelDesc> largestSupportedKernels(unsigned groupSize = 64);
+
 /// Number of distinct kernels generated so far (for tests / inspect).
 size_t kernelCacheSize();
 
