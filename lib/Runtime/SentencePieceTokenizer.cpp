@@ -36,8 +36,13 @@ public:
         sp.IsUnknown(token))
       return "";
     std::string piece = sp.IdToPiece(token);
-    if (sp.IsByte(token) && piece.size() == 6)
-      return std::string(1, char(std::stoi(piece.substr(3, 2), nullptr, 16)));
+    // A byte piece spells its byte as two hex digits; a model whose byte
+    // piece says anything else keeps the piece's text.
+    unsigned byte = 0;
+    if (sp.IsByte(token) && piece.size() == 6 &&
+        llvm::StringRef(piece).starts_with("<0x") && piece[5] == '>' &&
+        !llvm::StringRef(piece).substr(3, 2).getAsInteger(16, byte))
+      return std::string(1, char(byte));
     std::string out;
     for (size_t i = 0; i < piece.size();) {
       if (piece.compare(i, 3, "\xE2\x96\x81") == 0) {
@@ -58,8 +63,17 @@ public:
 llvm::Expected<std::unique_ptr<Tokenizer>>
 llmc::detail::loadSentencePieceTokenizer(llvm::ArrayRef<uint8_t> bytes) {
   auto tok = std::make_unique<SentencePieceTokenizer>();
-  auto status = tok->sp.LoadFromSerializedProto(
-      std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()));
+  sentencepiece::util::Status status;
+  // The library reports most bad models as a status, but some (an empty
+  // piece: its trie builder rejects zero-length keys) throw from inside the
+  // model's constructor. Either is a bad file, never a crash.
+  try {
+    status = tok->sp.LoadFromSerializedProto(std::string_view(
+        reinterpret_cast<const char *>(bytes.data()), bytes.size()));
+  } catch (const std::exception &e) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "invalid SentencePiece model: %s", e.what());
+  }
   if (!status.ok())
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "invalid SentencePiece model: %s",
