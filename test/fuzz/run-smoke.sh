@@ -7,7 +7,13 @@ set -euo pipefail
 fuzzer=$1 scratch=$2 runs=$3 max_len=$4
 shift 4
 rm -rf "$scratch" && mkdir -p "$scratch"
+# A missing seed is an error: a fuzzer started from nothing rarely gets past
+# a format's magic, and the smoke run would pass without testing the parser.
 for seed in "$@"; do
-  [[ -e "$seed" ]] && cp -r "$seed" "$scratch/" || true
+  if [[ ! -e "$seed" ]]; then
+    echo "run-smoke.sh: missing seed $seed" >&2
+    exit 1
+  fi
+  cp -r "$seed" "$scratch/"
 done
 exec "$fuzzer" -runs="$runs" -max_len="$max_len" -seed=1 -print_final_stats=1 "$scratch"
