@@ -21,6 +21,7 @@ using namespace llmc::codegen;
 
 namespace {
 enum class Doc { Manifest, Plan };
+constexpr Doc kDoc = Doc::LLMC_FUZZ_DOC;
 
 std::string text(const llvm::json::Value &v) {
   std::string s;
@@ -37,7 +38,7 @@ std::string text(const llvm::json::Value &v) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::StringRef input(reinterpret_cast<const char *>(data), size);
-  if (Doc::LLMC_FUZZ_DOC == Doc::Manifest) {
+  if constexpr (kDoc == Doc::Manifest) {
     auto m = Manifest::parse(input);
     if (!m) {
       llvm::consumeError(m.takeError());
