@@ -491,6 +491,8 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   const bool wide = kSplit == 1 && (blocking_.mrWide > 0 ||
                                      M <= int64_t(blocking_.mrPair));
   const unsigned mrRun = blocking_.mrWide ? blocking_.mrWide : mr;
+  // Integer decode pairs take panels half a chunk apart (farPairs, below).
+  const bool farPairs = wide && !blocking_.mrWide;
   auto callKernel = [&](unsigned rows, MicroKernelArgs &a) {
     if (jit_)
       callGenerated(reinterpret_cast<MicroKernelFn>(kernels_[rows]), a);
@@ -509,14 +511,16 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
   auto doBlock = [&](const Staged &st, int64_t p, int64_t m0, unsigned rows,
                      int64_t g0, int64_t g1, float *out, int64_t ldOut,
                      int64_t cols, int64_t kc0 = 0, int64_t kc1 = 0,
-                     bool twoPanels = false) {
+                     bool twoPanels = false, int64_t q = -1) {
     // [kc0, kc1): a K block of float weights, in 32-k chunks (kc1 = 0: all).
-    // twoPanels: panels p and p + 1, both full (the caller checks).
+    // twoPanels: panels p and q (default p + 1), both full (the caller checks).
     const bool accumulate = kc0 > 0;
+    if (q < 0)
+      q = p + 1;
     MicroKernelArgs a;
-    a.wPanelStride = l.panelQBytes();
-    a.scalePanelStride = l.numGroups * l.scaleBytesPerGroup;
-    a.zeroPanelStride = l.numGroups * l.zeroBytesPerGroup;
+    a.wPanelStride = (q - p) * l.panelQBytes();
+    a.scalePanelStride = (q - p) * l.numGroups * l.scaleBytesPerGroup;
+    a.zeroPanelStride = (q - p) * l.numGroups * l.zeroBytesPerGroup;
     // g0 starts a chunk (16-k groups: g0 even), see the K split.
     a.x = st.xs + ((g0 * G / 32) * M + m0) * 32 * eb;
     a.comp = st.comp + (g0 * M + m0) * 4;
@@ -536,10 +540,24 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       a.chunksPerGroup = kc1 - kc0;
     }
     const int64_t n0 = p * L;
-    if (twoPanels) {
+    if (twoPanels && q == p + 1) {
       a.y = out + m0 * ldOut + n0;
       a.ldy = ldOut * 4;
       callGenerated(reinterpret_cast<MicroKernelFn>(wideKernels_[rows]), a);
+      return;
+    }
+    if (twoPanels) {
+      // Panels apart: the kernel writes both into a 2L-wide tile, copied out.
+      alignas(64) float tile[Matmul::kMaxPairRows * 32];
+      a.y = tile;
+      a.ldy = 2 * L * 4;
+      a.accumulate = 0;
+      callGenerated(reinterpret_cast<MicroKernelFn>(wideKernels_[rows]), a);
+      for (unsigned r = 0; r < rows; ++r) {
+        float *row = out + (m0 + r) * ldOut;
+        std::memcpy(row + n0, tile + r * 2 * L, L * 4);
+        std::memcpy(row + q * L, tile + r * 2 * L + L, L * 4);
+      }
       return;
     }
     const bool full = n0 + L <= cols;
@@ -656,6 +674,28 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
         const int64_t k1 = kBlock ? std::min(chunks, k0 + kBlock) : 0;
         for (int64_t m0 = 0; m0 < M; m0 += mrRun) {
           const int64_t rows = std::min<int64_t>(mrRun, M - m0);
+          if (farPairs) {
+            // Integer decode pairs: panel p with p + h, h half the chunk, so
+            // that each of the two code streams runs on through the chunk
+            // (panel p + 1 follows p in memory). Adjacent pairs (p, p + 1)
+            // would start a new stream at every call, the second panel's;
+            // measured against them, a core reads 2-8 points more of the
+            // plain read beside it (docs/KERNELS.md, "far pairs").
+            const int64_t h = (c1 - c) / 2;
+            int64_t p = c;
+            for (; p < c + h && (p + h + 1) * L <= d.N; ++p)
+              doBlock(st, p, m0, unsigned(rows), 0, nG, y, ldy, d.N, 0, 0,
+                      /*twoPanels=*/true, p + h);
+            // Unpaired: [p, c + h) and [p + h, c1) (a partial last panel,
+            // an odd count).
+            for (int64_t r = p < c + h ? p : p + h; r < c1;
+                 r = r + 1 == c + h ? p + h : r + 1)
+              for (int64_t r0 = 0; r0 < rows; r0 += mr)
+                doBlock(st, r, m0 + r0,
+                        unsigned(std::min<int64_t>(mr, rows - r0)), 0, nG, y,
+                        ldy, d.N);
+            continue;
+          }
           for (int64_t p = c; p < c1;) {
             if (wide && p + 1 < c1 && (p + 2) * L <= d.N) {
               doBlock(st, p, m0, unsigned(rows), 0, nG, y, ldy, d.N, k0, k1,

@@ -601,6 +601,57 @@ TEST(Matmul, FloatPrefillTwoPanels) {
   EXPECT_EQ(mm->blocking().mrWide, 0u);
 }
 
+// Integer decode (M <= Matmul::kMaxPairRows, int8 path) runs pairs of panels
+// half a claimed chunk apart (p, p + h). Every panel count from 1 to 23 with
+// and without a partial last panel, on pools of 1, 2 and 3 threads (chunks of
+// every parity, panels left unpaired beside the pairs): each output must be
+// within the int8 path's bound of the reference, and the pools must agree bit
+// for bit (a pair equals two one-panel calls).
+TEST(Matmul, IntegerDecodePairsAnyPanelCount) {
+  const IsaTier tier = hostTarget().maxTier() >= IsaTier::AVX512_VNNI
+                           ? IsaTier::AVX512_VNNI
+                           : hostTarget().maxTier();
+  if (tier < IsaTier::AVX2)
+    GTEST_SKIP() << "no generated kernels on this host";
+  const int64_t K = 96, L = panelLanes(tier);
+  ThreadPool pool1(1, false), pool2t(2, false), pool3(3, false);
+  for (bool sym : {true, false}) {
+    WeightFormat f = WeightFormat::quantized(WeightType::Int4, 32, sym);
+    for (int64_t panels = 1; panels <= 23; ++panels)
+      for (int64_t tail : {int64_t(0), int64_t(5)}) {
+        const int64_t N = panels * L + tail;
+        const float shift = sym ? 0.f : 0.3f;
+        auto W = randomVec(N * K, uint32_t(N), -1 + shift, 1 + shift);
+        auto q = quantizeWeights(W.data(), N, K, f);
+        ASSERT_TRUE(bool(q));
+        auto packed = packWeights(*q, tier);
+        ASSERT_TRUE(bool(packed));
+        for (int64_t M : {1, 3, 4}) {
+          auto mm = Matmul::create(
+              pinnedDesc(N, K, M, f, tier, ActPath::Int8));
+          ASSERT_TRUE(bool(mm));
+          ASSERT_EQ(mm->blocking().mrPair, unsigned(M)) << mm->blocking().str();
+          auto x = randomVec(M * K, uint32_t(7 * M + N), -1, 1);
+          std::vector<float> ref(size_t(M * N));
+          referenceMatmulInt8(x.data(), M, *q, ref.data());
+          std::vector<double> bound = int8FpBound(x.data(), M, *q);
+          std::vector<float> first;
+          for (ThreadPool *pool : {&pool1, &pool2t, &pool3}) {
+            std::vector<float> y(size_t(M * N), NAN);
+            ASSERT_FALSE(bool(mm->run(x.data(), M, *packed, y.data(), *pool)));
+            for (size_t i = 0; i < y.size(); ++i)
+              ASSERT_LE(std::fabs(double(y[i]) - double(ref[i])), bound[i])
+                  << f.str() << " N=" << N << " M=" << M << " i=" << i;
+            if (first.empty())
+              first = y;
+            ASSERT_EQ(std::memcmp(y.data(), first.data(), y.size() * 4), 0)
+                << f.str() << " N=" << N << " M=" << M;
+          }
+        }
+      }
+  }
+}
+
 TEST(Matmul, RejectsUnavailableTier) {
   if (hostTarget().maxTier() >= IsaTier::AMX)
     GTEST_SKIP();
