@@ -206,17 +206,21 @@ recipeFromSpec(const llmc::quant::QuantSpec &spec,
                              "%s must be int8, fp32, static or bf16 (got '%s')",
                              what.str().c_str(), acts.str().c_str());
   r.activations = *mode;
+  // Errors about the mode name where it came from: --activations=X or a
+  // rule's "activations" 'X'.
+  const std::string source =
+      (what.starts_with("--") ? what + "=" + acts : what + " '" + acts + "'")
+          .str();
   if (!actRange.empty()) {
     if (*mode != llmc::codegen::ActivationMode::Static)
-      return createStringError(
-          inconvertibleErrorCode(), "%s: only static takes a range",
-          (what.starts_with("--") ? what + "=" + acts : what + " '" + acts + "'")
-              .str()
-              .c_str());
+      return createStringError(inconvertibleErrorCode(),
+                               "%s: only static takes a range", source.c_str());
     r.actRange = actRange.str();
   }
   if (Error e = r.validate())
-    return std::move(e);
+    return createStringError(inconvertibleErrorCode(), "%s: %s",
+                             source.c_str(),
+                             toString(std::move(e)).c_str());
   return r;
 }
 
