@@ -547,8 +547,9 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
       return;
     }
     if (twoPanels) {
-      // Panels apart: the kernel writes both into a 2L-wide tile, copied out.
-      alignas(64) float tile[Matmul::kMaxPairRows * 32];
+      // Panels apart: the kernel writes both into a 2L-wide tile (L <= 16),
+      // copied out.
+      alignas(64) float tile[Matmul::kMaxPairRows * 2 * 16];
       a.y = tile;
       a.ldy = 2 * L * 4;
       a.accumulate = 0;
@@ -674,26 +675,31 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
         const int64_t k1 = kBlock ? std::min(chunks, k0 + kBlock) : 0;
         for (int64_t m0 = 0; m0 < M; m0 += mrRun) {
           const int64_t rows = std::min<int64_t>(mrRun, M - m0);
+          // One panel: the one-panel kernels take at most mr rows.
+          auto onePanel = [&](int64_t p) {
+            for (int64_t r0 = 0; r0 < rows; r0 += mr)
+              doBlock(st, p, m0 + r0, unsigned(std::min<int64_t>(mr, rows - r0)),
+                      0, nG, y, ldy, d.N, k0, k1);
+          };
           if (farPairs) {
             // Integer decode pairs: panel p with p + h, h half the chunk, so
             // that each of the two code streams runs on through the chunk
             // (panel p + 1 follows p in memory). Adjacent pairs (p, p + 1)
-            // would start a new stream at every call, the second panel's;
-            // measured against them, a core reads 2-8 points more of the
-            // plain read beside it (docs/KERNELS.md, "far pairs").
+            // would start a new stream at every call, the second panel's,
+            // and read less of the DRAM bandwidth (docs/KERNELS.md, "Far
+            // pairs").
             const int64_t h = (c1 - c) / 2;
             int64_t p = c;
             for (; p < c + h && (p + h + 1) * L <= d.N; ++p)
-              doBlock(st, p, m0, unsigned(rows), 0, nG, y, ldy, d.N, 0, 0,
+              doBlock(st, p, m0, unsigned(rows), 0, nG, y, ldy, d.N, k0, k1,
                       /*twoPanels=*/true, p + h);
-            // Unpaired: [p, c + h) and [p + h, c1) (a partial last panel,
-            // an odd count).
-            for (int64_t r = p < c + h ? p : p + h; r < c1;
-                 r = r + 1 == c + h ? p + h : r + 1)
-              for (int64_t r0 = 0; r0 < rows; r0 += mr)
-                doBlock(st, r, m0 + r0,
-                        unsigned(std::min<int64_t>(mr, rows - r0)), 0, nG, y,
-                        ldy, d.N);
+            // Unpaired (a partial last panel, an odd count): the first-half
+            // panels [p, c + h) whose partner is not full, then [p + h, c1),
+            // those partners and an odd last panel.
+            for (int64_t r = p; r < c + h; ++r)
+              onePanel(r);
+            for (int64_t r = p + h; r < c1; ++r)
+              onePanel(r);
             continue;
           }
           for (int64_t p = c; p < c1;) {
@@ -703,10 +709,7 @@ Error Matmul::run(const float *x, int64_t M, const PackedWeights &w, float *y,
               p += 2;
               continue;
             }
-            // One panel: the one-panel kernels take at most mr rows.
-            for (int64_t r0 = 0; r0 < rows; r0 += mr)
-              doBlock(st, p, m0 + r0, unsigned(std::min<int64_t>(mr, rows - r0)),
-                      0, nG, y, ldy, d.N, k0, k1);
+            onePanel(p);
             ++p;
           }
         }
