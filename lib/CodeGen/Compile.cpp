@@ -567,6 +567,8 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       order.push_back(i);
   // Dense slot -> the AWQ scales it is divided by (element-wise).
   std::map<size_t, std::vector<float>> foldIntoNorm;
+  // Dense bias slot -> the bias correction added to it (element-wise).
+  std::map<size_t, std::vector<float>> addIntoBias;
 
   // Every slot starts on a page (mmap'ed weights keep their alignment).
   auto appendBytes = [&](WeightSlot &slot, ArrayRef<uint8_t> bytes) -> Error {
@@ -639,6 +641,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       if (auto f = foldIntoNorm.find(i); f != foldIntoNorm.end())
         for (size_t k = 0; k < d->data.size(); ++k)
           d->data[k] /= f->second[k];
+      if (auto b = addIntoBias.find(i); b != addIntoBias.end())
+        for (size_t k = 0; k < d->data.size(); ++k)
+          d->data[k] += b->second[k];
       if (Error e = appendData(slot, d->data))
         return e;
       continue;
@@ -703,13 +708,22 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       slot.rotated = true;
       slot.rotationSeed = *q->rotationSeed;
     }
-    if (!q->bias.empty()) {
-      // Bias correction: a dense [N] slot added to every output row.
-      if (plan.weights[i].bias >= 0)
+    if (!q->bias.empty() && plan.weights[i].bias >= 0) {
+      // Bias correction of a matmul with a bias of its own: the correction
+      // is added into that dense slot when it is written (after the packed
+      // slots), unless another matmul shares it.
+      const int32_t own = plan.weights[i].bias;
+      if (llvm::count_if(plan.weights, [&](const WeightSlot &o) {
+            return o.kind == SlotKind::Packed && o.bias == own;
+          }) != 1)
         return createStringError(inconvertibleErrorCode(),
                                  "weight '%s': bias correction of a matmul "
-                                 "that has a bias is not supported",
+                                 "whose bias another matmul shares is not "
+                                 "supported",
                                  plan.weights[i].name.c_str());
+      addIntoBias[size_t(own)] = std::move(q->bias);
+    } else if (!q->bias.empty()) {
+      // Bias correction: a dense [N] slot added to every output row.
       WeightSlot bias;
       bias.name = plan.weights[i].name + ".bias_correction";
       bias.kind = SlotKind::Dense;

@@ -125,18 +125,33 @@ private:
   std::vector<std::array<int32_t, 9>> stepRegions_;
   llvm::DenseMap<Value, int32_t> slotOf_;
   llvm::DenseMap<Value, std::pair<int32_t, bool>> presentOf_; // value -> (layer, isValue)
+  /// Matmul outputs (a whole Matmul step's, or one merged_matmul result's
+  /// columns) that a bias add may fold into.
+  struct MatmulColumns {
+    int32_t step;
+    int64_t start, width;
+  };
+  llvm::DenseMap<Value, MatmulColumns> matmulColumns_;
+  /// Per Matmul step: the 1-D biases added to its columns, as (start, bias).
+  std::map<int32_t, SmallVector<std::pair<int64_t, Value>, 3>> biasesOf_;
+  Error foldBias(AddOp add, Value matmulOut, Value bias);
+  Error checkMask(Operation *attention, Value mask);
+  Error attachBiases();
   int32_t layers_ = 0;
   int32_t logitsRegion_ = -1;
 };
 
 bool isWeightExpr(Operation *op) {
   if (auto c = dyn_cast<ConstantOp>(op))
-    // A small initializer the importer keeps in the IR: a weight only as the
-    // bias of quantized matmuls.
-    return !c->use_empty() && llvm::all_of(c->getUses(), [](OpOperand &u) {
-      auto qm = dyn_cast<QMatMulOp>(u.getOwner());
-      return qm && qm.getBias() == u.get();
-    });
+    // A small float initializer the importer keeps in the IR: a weight only
+    // as a bias (of a quantized matmul, or added to a matmul's output: the
+    // add checks that) or a part of one.
+    return isa<FloatType>(cast<ShapedType>(c.getType()).getElementType()) && !c->use_empty() &&
+           llvm::all_of(c->getUses(), [](OpOperand &u) {
+             if (auto qm = dyn_cast<QMatMulOp>(u.getOwner()))
+               return qm.getBias() == u.get();
+             return isa<AddOp, ConcatOp>(u.getOwner());
+           });
   return isa<WeightOp, TransposeOp, ConcatOp, ReshapeOp, CastOp>(op);
 }
 
@@ -511,6 +526,8 @@ Error Builder::visit(Operation *op) {
     if (!o)
       return o.takeError();
     values_[result] = *o;
+    matmulColumns_[result] = {int32_t(steps.size() - 1), 0,
+                              plan().steps.back().width};
     return Error::success();
   };
   if (auto m = dyn_cast<MatMulOp>(op)) {
@@ -587,8 +604,9 @@ Error Builder::visit(Operation *op) {
       int64_t n = cast<RankedTensorType>(r.getType()).getShape().back();
       piece.dims.back().size = n;
       piece.offset += start * o.dims.back().stride;
-      start += n;
       values_[r] = piece;
+      matmulColumns_[r] = {int32_t(steps.size() - 1), start, n};
+      start += n;
     }
     return Error::success();
   }
@@ -795,8 +813,11 @@ Error Builder::visit(Operation *op) {
     s.headDim = D;
     s.valueDim = Dv;
     s.scale = at.getScale().convertToFloat();
-    // A mask operand is the padding mask of a batch (all ones at batch 1); a
-    // decoder's attention is causal either way.
+    // A mask operand is the padding mask of a batch (all ones at batch 1),
+    // alone or with the causal mask a decoder has anyway (checkMask).
+    if (Value m = at.getMask())
+      if (Error e = checkMask(op, m))
+        return e;
     s.causal = true;
     s.layer = layers_++;
     addStep(s, {-1, -1, -1, (*q)->region, (*k)->region, (*v)->region, o.region,
@@ -864,6 +885,11 @@ Error Builder::visit(Operation *op) {
       return a.takeError();
     if (!b)
       return b.takeError();
+    // A matmul's bias (nn.Linear(bias=True) exports as MatMul + Add).
+    if ((*a)->kind == VKind::Weight && matmulColumns_.count(ad.getRhs()))
+      return foldBias(ad, ad.getRhs(), ad.getLhs());
+    if ((*b)->kind == VKind::Weight && matmulColumns_.count(ad.getLhs()))
+      return foldBias(ad, ad.getLhs(), ad.getRhs());
     int64_t wa, wb;
     auto av = rowView(op, **a, wa, "lhs");
     if (!av)
@@ -950,7 +976,142 @@ Error Builder::run() {
     if (Error e = visit(&op))
       return e;
   }
+  if (Error e = attachBiases())
+    return e;
   return finish();
+}
+
+// The program computes causal attention over the KV cache for one sequence
+// and does not evaluate mask operands. That is the mask's meaning only if it
+// can say nothing but "causal" and "key padding": it must be the same for
+// every head, and computed from the attention_mask input and shapes alone
+// (the exporters' arange/compare/where constructions of the causal part).
+// Masks that read weights, activations or non-scalar float constants (ALiBi,
+// learned or per-head biases) are refused rather than ignored.
+Error Builder::checkMask(Operation *attention, Value mask) {
+  auto mt = cast<RankedTensorType>(mask.getType());
+  if (mt.getRank() == 4 && mt.getDimSize(1) != 1)
+    return err(attention, "attention masks that differ between heads are not "
+                          "supported (the program computes causal attention "
+                          "with key padding)");
+  SmallVector<Value> work{mask};
+  llvm::DenseSet<Value> seen;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    if (!seen.insert(v).second)
+      continue;
+    auto fail = [&](const Twine &what) {
+      return err(attention, "the attention mask is computed from " + what +
+                                "; only causal and key-padding masks (from the "
+                                "attention_mask input and shapes) are supported");
+    };
+    if (auto arg = dyn_cast<BlockArgument>(v)) {
+      auto at = dyn_cast<RankedTensorType>(arg.getType());
+      // attention_mask: [batch, total] of integers or booleans.
+      if (!at || at.getRank() != 2 || !isa<IntegerType>(at.getElementType()) ||
+          values_.lookup(arg).kind != VKind::Ignored)
+        return fail("an input other than attention_mask");
+      continue;
+    }
+    Operation *d = v.getDefiningOp();
+    if (isa<ShapeOfOp>(d))
+      continue; // shapes of anything: sequence lengths
+    if (isa<WeightOp>(d))
+      return fail("a weight");
+    if (auto c = dyn_cast<ConstantOp>(d)) {
+      auto ct = cast<ShapedType>(c.getType());
+      if (isa<FloatType>(ct.getElementType()) && ct.getNumElements() > 1)
+        return fail("a float constant tensor");
+      continue;
+    }
+    auto known = values_.find(v);
+    if (known != values_.end() && known->second.kind != VKind::Ignored &&
+        known->second.kind != VKind::Weight)
+      return fail("activations");
+    for (Value o : d->getOperands())
+      work.push_back(o);
+  }
+  return Error::success();
+}
+
+// bias + x @ W, with `bias` a compile-time [n] weight expression and
+// `matmulOut` the n output columns of a Matmul step that nothing else reads:
+// the add is the matmul's, its result the matmul output itself. The kernels
+// have no bias operand; the runtime adds the packed slot's dense bias slot
+// (WeightSlot::bias) to the kernel's output rows, as for pre-quantized
+// matmuls.
+Error Builder::foldBias(AddOp add, Value matmulOut, Value bias) {
+  const MatmulColumns cols = matmulColumns_.lookup(matmulOut);
+  auto bt = cast<RankedTensorType>(bias.getType());
+  auto ot = cast<RankedTensorType>(matmulOut.getType());
+  if (!bt.hasStaticShape() || bt.getNumElements() != cols.width ||
+      bt.getShape().back() != cols.width ||
+      bt.getElementType() != ot.getElementType() ||
+      add.getType() != matmulOut.getType())
+    return err(add, formatv("a weight added to a matmul's output must be its "
+                            "bias, of shape [{0}] (got {1})",
+                            cols.width, bt));
+  if (!matmulOut.hasOneUse())
+    return err(add, "the matmul's output is also read without its bias");
+  biasesOf_[cols.step].push_back({cols.start, bias});
+  values_[add.getResult()] = values_.lookup(matmulOut);
+  return Error::success();
+}
+
+// Gives every Matmul step with folded biases its [N] bias slot: the bias
+// itself, or, for a merged matmul, the concatenation of its results' biases
+// with zeros for the results that have none (built here, as merged_matmul's
+// weight concat is: the module is CodeGen's to annotate).
+Error Builder::attachBiases() {
+  for (auto &[stepIndex, parts] : biasesOf_) {
+    const Step &s = plan().steps[stepIndex];
+    const int32_t packed = s.weight;
+    const int64_t N = s.width;
+    llvm::sort(parts, [](const auto &x, const auto &y) { return x.first < y.first; });
+    Value root;
+    Operation *anchor = fn_.getBody().front().getTerminator();
+    if (parts.size() == 1 && parts[0].first == 0 &&
+        cast<RankedTensorType>(parts[0].second.getType()).getNumElements() == N) {
+      root = parts[0].second;
+    } else {
+      OpBuilder b(anchor);
+      Type elem = cast<RankedTensorType>(parts[0].second.getType()).getElementType();
+      auto zeros = [&](int64_t n) -> Value {
+        auto t = RankedTensorType::get({n}, elem);
+        return b.create<ConstantOp>(anchor->getLoc(), t,
+                                    DenseElementsAttr::get(t, b.getZeroAttr(elem)));
+      };
+      SmallVector<Value> pieces;
+      int64_t at = 0;
+      for (auto [start, bias] : parts) {
+        auto bt = cast<RankedTensorType>(bias.getType());
+        if (start > at)
+          pieces.push_back(zeros(start - at));
+        if (bt.getRank() != 1)
+          bias = b.create<ReshapeOp>(anchor->getLoc(),
+                                     RankedTensorType::get({bt.getNumElements()}, elem),
+                                     bias, b.getDenseI64ArrayAttr({bt.getNumElements()}));
+        pieces.push_back(bias);
+        at = start + bt.getNumElements();
+      }
+      if (at < N)
+        pieces.push_back(zeros(N - at));
+      root = b.create<ConcatOp>(anchor->getLoc(), RankedTensorType::get({N}, elem),
+                                pieces, b.getI64IntegerAttr(0));
+    }
+    auto slot = weightSlot(root, SlotKind::Dense, anchor);
+    if (!slot)
+      return slot.takeError();
+    // Named by its matmul unless it is one named weight.
+    if (plan().weights[*slot].name.empty() || isa_and_nonnull<ConcatOp>(root.getDefiningOp()))
+      plan().weights[*slot].name = plan().weights[packed].name + ".bias";
+    int32_t &have = plan().weights[packed].bias;
+    if (have >= 0 && have != *slot)
+      return err(anchor, "the matmul weight '" + plan().weights[packed].name +
+                             "' is used with two different biases");
+    have = *slot;
+  }
+  return Error::success();
 }
 
 Error Builder::finish() {

@@ -255,6 +255,11 @@ Expected<ResidualStream> analyzeResidualStream(const ProgramPlan &plan,
       return fail("the pre-quantized weight '" + plan.weights[w].name +
                   "' reads or writes the residual stream and cannot be "
                   "rotated");
+    // A writer's output rows are rotated (U W); its bias would have to be
+    // rotated with them (U b), which the folding does not do.
+    if (writer[i] && plan.weights[w].bias >= 0)
+      return fail("the residual writer '" + plan.weights[w].name +
+                  "' has a bias");
     if (readsNormStep[i] >= 0)
       rs.readsNorm[w] = steps[readsNormStep[i]].weight;
     rs.writes[w] = writer[i];

@@ -10,7 +10,7 @@ default of torch 1.13, or --opset) plus dynamic axes in the HF/Optimum naming.  
 helper from llmc is used; the point is to see whether the importer copes without changes.
 
     /usr/bin/python3 export_hf_style.py OUT.onnx [--opset N] [--also-opsets 13,17] [--also-unfolded]
-                                             [--reference REF.json] [--layers L]
+                                             [--reference REF.json] [--layers L] [--o-proj-bias]
 
 --also-opsets also writes OUT.opsetN.onnx for each N (one torch session, faster than several runs),
 --also-unfolded OUT.unfolded.onnx exported with do_constant_folding=False.
@@ -37,6 +37,7 @@ class Config:
     rms_norm_eps = 1e-6
     rope_theta = 1000000.0
     attention_bias = True
+    o_proj_bias = False
 
 
 class RMSNorm(nn.Module):
@@ -99,7 +100,8 @@ class Attention(nn.Module):
         self.q_proj = nn.Linear(config.hidden_size, self.num_heads * self.head_dim, bias=b)
         self.k_proj = nn.Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=b)
         self.v_proj = nn.Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=b)
-        self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=False)
+        self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size,
+                                bias=config.o_proj_bias)
         self.rotary_emb = RotaryEmbedding(self.head_dim, config.max_position_embeddings, config.rope_theta)
 
     def forward(self, hidden_states, attention_mask, position_ids, past_key_value):
@@ -199,10 +201,13 @@ def main():
                     help="also write OUT.unfolded.onnx with do_constant_folding=False (weight "
                          "transposes etc. stay in the graph)")
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--o-proj-bias", action="store_true",
+                    help="give o_proj a bias too (as GPT-2/Phi-style dense layers have)")
     args = ap.parse_args()
     torch.manual_seed(0)
     cfg = Config()
     cfg.num_hidden_layers = args.layers
+    cfg.o_proj_bias = args.o_proj_bias
     model = ForCausalLM(cfg).eval()
     hd = cfg.hidden_size // cfg.num_attention_heads
     b, s, p = 2, 3, 4

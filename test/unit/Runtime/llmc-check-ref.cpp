@@ -194,8 +194,20 @@ int main(int argc, char **argv) {
 
   // 1. Every position of the prompt in one call.
   if (const json::Object *p = R.getObject("prefill_logits")) {
-    std::vector<int32_t> pos = ints(p->getArray("positions"));
     const json::Array *vals = p->getArray("values");
+    if (!vals || vals->empty())
+      return fail(createStringError(inconvertibleErrorCode(),
+                                    "prefill_logits has no values"));
+    // Without "positions", the rows are those of positions 0, 1, ...
+    std::vector<int32_t> pos = ints(p->getArray("positions"));
+    if (!p->getArray("positions"))
+      for (size_t i = 0; i < vals->size(); ++i)
+        pos.push_back(int32_t(i));
+    if (pos.size() != vals->size() ||
+        llvm::any_of(pos, [&](int32_t i) { return i < 0 || size_t(i) >= prompt.size(); }))
+      return fail(createStringError(inconvertibleErrorCode(),
+                                    "prefill_logits: positions do not match the "
+                                    "values or the prompt"));
     std::vector<float> all(prompt.size() * V);
     if (Error e = s.forwardAll(prompt, [&](int64_t i0, ArrayRef<float> rows) {
           std::copy(rows.begin(), rows.end(), all.begin() + i0 * V);
