@@ -303,8 +303,9 @@ int32_t normFeedingOnly(const ProgramPlan &plan, int32_t slot) {
   // be a reader).
   auto writes = [](const Step &s, int64_t buf) {
     switch (s.kind) {
-    case StepKind::Embed: case StepKind::RmsNorm: case StepKind::Matmul:
-    case StepKind::SwiGLU: case StepKind::Add:
+    case StepKind::Embed: case StepKind::EmbedPositions: case StepKind::RmsNorm:
+    case StepKind::LayerNorm: case StepKind::Matmul: case StepKind::SwiGLU:
+    case StepKind::Gelu: case StepKind::Add:
       return s.out.offset == buf;
     case StepKind::Attention:
       return s.o.offset == buf;
@@ -314,7 +315,8 @@ int32_t normFeedingOnly(const ProgramPlan &plan, int32_t slot) {
   };
   auto reads = [](const Step &s, int64_t buf) {
     switch (s.kind) {
-    case StepKind::RmsNorm: case StepKind::Matmul:
+    case StepKind::RmsNorm: case StepKind::LayerNorm: case StepKind::Matmul:
+    case StepKind::Gelu:
       return s.in.offset == buf;
     case StepKind::SwiGLU: case StepKind::Add:
       return s.in.offset == buf || s.in2.offset == buf;
@@ -513,6 +515,16 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   plan.config.maxContext = opts.maxContext
                                ? opts.maxContext
                                : cfg.getInteger("max_seq_len").value_or(2048);
+  // Learned positions exist for the table's rows only.
+  if (planned->positionRows > 0) {
+    if (opts.maxContext > planned->positionRows)
+      return createStringError(inconvertibleErrorCode(),
+                               "the context length %lld (--ctx) exceeds the %lld positions "
+                               "of the model's position embedding table",
+                               (long long)opts.maxContext,
+                               (long long)planned->positionRows);
+    plan.config.maxContext = std::min(plan.config.maxContext, planned->positionRows);
+  }
   if (opts.kvType == "fp32")
     plan.config.kvType = KvType::F32;
   else if (opts.kvType == "fp16")

@@ -11,7 +11,11 @@ namespace llmc::codegen {
 
 static constexpr StringLiteral kStepNames[] = {
     "embed", "rms_norm", "matmul", "rope_tables",
-    "rope",  "attention", "swiglu", "add"};
+    "rope",  "attention", "swiglu", "add", "layer_norm", "gelu",
+    "embed_positions"};
+
+static_assert(std::size(kStepNames) == unsigned(StepKind::EmbedPositions) + 1,
+              "one name per StepKind, in order");
 
 StringRef stepKindName(StepKind k) { return kStepNames[unsigned(k)]; }
 
@@ -52,16 +56,26 @@ json::Value ProgramPlan::toJSON() const {
     json::Object o{{"op", stepKindName(s.kind)}};
     switch (s.kind) {
     case StepKind::Embed:
+    case StepKind::EmbedPositions:
       o["weight"] = s.weight;
       o["out"] = rowJ(s.out);
       o["width"] = s.width;
       break;
     case StepKind::RmsNorm:
+    case StepKind::LayerNorm:
       o["weight"] = s.weight;
+      if (s.bias >= 0)
+        o["bias"] = s.bias;
       o["in"] = rowJ(s.in);
       o["out"] = rowJ(s.out);
       o["width"] = s.width;
       o["eps"] = double(s.eps);
+      break;
+    case StepKind::Gelu:
+      o["in"] = rowJ(s.in);
+      o["out"] = rowJ(s.out);
+      o["width"] = s.width;
+      o["approximate"] = s.geluTanh ? "tanh" : "none";
       break;
     case StepKind::Matmul:
       o["weight"] = s.weight;
@@ -258,12 +272,15 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
     s.lastOnly = o->getBoolean("last_only").value_or(false);
     switch (s.kind) {
     case StepKind::Embed:
+    case StepKind::EmbedPositions:
       s.weight = int32_t(r.i64(*o, "weight"));
       s.out = r.row(*o, "out");
       s.width = r.i64(*o, "width");
       break;
     case StepKind::RmsNorm:
+    case StepKind::LayerNorm:
       s.weight = int32_t(r.i64(*o, "weight"));
+      s.bias = int32_t(o->getInteger("bias").value_or(-1));
       s.in = r.row(*o, "in");
       s.out = r.row(*o, "out");
       s.width = r.i64(*o, "width");
@@ -312,6 +329,16 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
       s.out = r.row(*o, "out");
       s.width = r.i64(*o, "width");
       break;
+    case StepKind::Gelu: {
+      s.in = r.row(*o, "in");
+      s.out = r.row(*o, "out");
+      s.width = r.i64(*o, "width");
+      StringRef approx = o->getString("approximate").value_or("none");
+      if (approx != "none" && approx != "tanh")
+        return fail("unknown gelu approximation '" + approx + "'");
+      s.geluTanh = approx == "tanh";
+      break;
+    }
     }
     p.steps.push_back(s);
   }

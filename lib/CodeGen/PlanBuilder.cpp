@@ -155,6 +155,14 @@ bool isWeightExpr(Operation *op) {
   return isa<WeightOp, TransposeOp, ConcatOp, ReshapeOp, CastOp>(op);
 }
 
+/// Whether argument `arg` is the position input (ONNX name `position_ids`,
+/// as HF/Optimum exports call it). Gathers by it read learned position
+/// embeddings; gathers by any other integer input read token embeddings.
+bool isPositionInput(func::FuncOp fn, BlockArgument arg) {
+  auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "llmc.onnx_name");
+  return name && name.getValue().contains("position");
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -444,17 +452,26 @@ Error Builder::visit(Operation *op) {
       return table.takeError();
     if (!ids)
       return ids.takeError();
-    if ((*table)->kind != VKind::Weight || (*ids)->kind != VKind::Tokens ||
-        g.getAxis() != 0)
-      return err(op, "only embedding lookups (weight table, input_ids, axis 0) "
-                     "are supported");
+    const bool positions = (*ids)->kind == VKind::Positions;
+    if ((*table)->kind != VKind::Weight ||
+        ((*ids)->kind != VKind::Tokens && !positions) || g.getAxis() != 0 ||
+        cast<RankedTensorType>(g.getData().getType()).getRank() != 2)
+      return err(op, "only embedding lookups (a [rows, D] weight table by "
+                     "input_ids or position_ids, axis 0) are supported");
     auto slot = weightSlot(g.getData(), SlotKind::Dense, op);
     if (!slot)
       return slot.takeError();
     int64_t D = plan().weights[*slot].shape.back();
     VInfo o = allocate({Dim{Sym::Batch}, Dim{Sym::Seq}, Dim{Sym::Static, D}});
     Step s;
-    s.kind = StepKind::Embed;
+    // Learned absolute positions (GPT-2's wpe): the program's positions are
+    // pos, pos + 1, ... as for rotary tables, and the table's rows bound
+    // the context (PlanResult::positionRows).
+    s.kind = positions ? StepKind::EmbedPositions : StepKind::Embed;
+    if (positions) {
+      const int64_t rows = plan().weights[*slot].shape[0];
+      out_.positionRows = out_.positionRows ? std::min(out_.positionRows, rows) : rows;
+    }
     s.weight = *slot;
     s.out = RowView{o.offset, o.dims[1].stride};
     s.width = D;
@@ -485,6 +502,77 @@ Error Builder::visit(Operation *op) {
     s.out = cantFail(rowView(op, o, w2, "out"));
     addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
     values_[n.getResult()] = o;
+    return Error::success();
+  }
+  if (auto n = dyn_cast<LayerNormOp>(op)) {
+    auto x = get(op, n.getX());
+    if (!x)
+      return x.takeError();
+    int64_t width;
+    auto in = rowView(op, **x, width, "x");
+    if (!in)
+      return in.takeError();
+    const int64_t rank = cast<RankedTensorType>(n.getX().getType()).getRank();
+    if (n.getAxis() != -1 && n.getAxis() != rank - 1)
+      return err(op, "only layer norms over the last dimension are supported");
+    // Scale and shift: dense [width] slots.
+    auto denseVector = [&](Value v, StringRef what) -> Expected<int32_t> {
+      auto vi = get(op, v);
+      if (!vi)
+        return vi.takeError();
+      auto t = cast<RankedTensorType>(v.getType());
+      if ((*vi)->kind != VKind::Weight || !t.hasStaticShape() ||
+          t.getNumElements() != width)
+        return err(op, formatv("the {0} must be a weight of {1} elements", what, width));
+      return weightSlot(v, SlotKind::Dense, op);
+    };
+    auto slot = denseVector(n.getWeight(), "scale");
+    if (!slot)
+      return slot.takeError();
+    int32_t biasSlot = -1;
+    if (Value b = n.getBias()) {
+      auto bs = denseVector(b, "bias");
+      if (!bs)
+        return bs.takeError();
+      biasSlot = *bs;
+      if (plan().weights[biasSlot].name.empty())
+        plan().weights[biasSlot].name = plan().weights[*slot].name + ".bias";
+    }
+    use(**x);
+    VInfo o = allocate(dimsOf(**x));
+    Step s;
+    s.kind = StepKind::LayerNorm;
+    s.weight = *slot;
+    s.bias = biasSlot;
+    s.in = *in;
+    s.width = width;
+    s.eps = n.getEpsilon().convertToFloat();
+    int64_t w2;
+    s.out = cantFail(rowView(op, o, w2, "out"));
+    addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
+    values_[n.getResult()] = o;
+    return Error::success();
+  }
+  if (auto ge = dyn_cast<GeluOp>(op)) {
+    auto x = get(op, ge.getX());
+    if (!x)
+      return x.takeError();
+    int64_t width;
+    auto in = rowView(op, **x, width, "x");
+    if (!in)
+      return in.takeError();
+    use(**x);
+    VInfo o = allocate(dimsOf(**x));
+    Step s;
+    s.kind = StepKind::Gelu;
+    s.in = *in;
+    s.width = width;
+    s.geluTanh = ge.getApproximate() == GeluApproximation::tanh;
+    plan().config.hidden = width;
+    int64_t w2;
+    s.out = cantFail(rowView(op, o, w2, "out"));
+    addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
+    values_[ge.getResult()] = o;
     return Error::success();
   }
   // x[..., K] @ W -> [..., N]: one Matmul step on the packed slot of `wroot`;
@@ -944,7 +1032,7 @@ Error Builder::run() {
     VInfo v = kindOnly(VKind::Ignored);
     for (Operation *u : arg.getUsers()) {
       if (auto g = dyn_cast<GatherOp>(u); g && g.getIndices() == arg)
-        v.kind = VKind::Tokens;
+        v.kind = isPositionInput(fn_, arg) ? VKind::Positions : VKind::Tokens;
       else if (isa<RopeCosSinOp>(u))
         v.kind = VKind::Positions;
       else if (auto a = dyn_cast<AttentionOp>(u);
@@ -953,6 +1041,15 @@ Error Builder::run() {
     }
     values_[arg] = v;
   }
+  // One token input: a second integer input indexing a table is a position
+  // input only by its name, and a misread one would be silently wrong.
+  if (llvm::count_if(fn_.getArguments(), [&](BlockArgument a) {
+        return values_[a].kind == VKind::Tokens;
+      }) > 1)
+    return createStringError(
+        inconvertibleErrorCode(),
+        "more than one input indexes an embedding table; only input_ids and "
+        "position_ids may (the position input must be named position_ids)");
   // What the results need (attention masks are not followed).
   SmallVector<Operation *> work;
   Operation *ret = fn_.getBody().front().getTerminator();
@@ -1129,8 +1226,9 @@ Error Builder::finish() {
     std::vector<bool> lastOnly(steps.size(), false);
     for (size_t i = steps.size(); i-- > 0;) {
       const Step &s = steps[i];
-      bool rowwise = s.kind == StepKind::RmsNorm || s.kind == StepKind::Matmul ||
-                     s.kind == StepKind::SwiGLU || s.kind == StepKind::Add;
+      bool rowwise = s.kind == StepKind::RmsNorm || s.kind == StepKind::LayerNorm ||
+                     s.kind == StepKind::Matmul || s.kind == StepKind::SwiGLU ||
+                     s.kind == StepKind::Gelu || s.kind == StepKind::Add;
       if (!rowwise)
         break;
       int32_t outR = stepRegions_[i][2];

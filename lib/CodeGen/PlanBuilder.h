@@ -16,6 +16,9 @@ struct PlanResult {
   ProgramPlan plan;
   /// Per weight slot: the root of its compile-time weight expression.
   std::vector<mlir::Value> roots;
+  /// Rows of the smallest learned position table (EmbedPositions), which
+  /// bound the context; 0 without one.
+  int64_t positionRows = 0;
 };
 
 llvm::Expected<PlanResult> buildPlan(mlir::ModuleOp module,

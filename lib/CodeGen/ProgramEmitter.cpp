@@ -90,6 +90,31 @@ private:
         loc_, b_.create<arith::AddIOp>(loc_, ni, i32c(127)), i32c(23));
     return fmul(p, b_.create<arith::BitcastOp>(loc_, b_.getF32Type(), bits));
   }
+  /// tanh(sqrt(2/pi) (x + 0.044715 x^3)) = 1 - 2 / (e^(2u) + 1): GELU's tanh
+  /// form; e^(2u) saturates (to 0 or a huge value) where tanh does.
+  Value geluTanhArg(Value x) {
+    Value u = fmul(f32c(0.7978845608f),
+                   fadd(x, fmul(f32c(0.044715f), fmul(x, fmul(x, x)))));
+    Value e = expF32(fmul(f32c(2.0f), u));
+    return fsub(f32c(1.0f), fdiv(f32c(2.0f), fadd(e, f32c(1.0f))));
+  }
+  /// erf(x / sqrt(2)) for GELU's exact form, by Abramowitz & Stegun 7.1.26:
+  /// erf(z) = 1 - (a1 t + ... + a5 t^5) e^(-z^2), t = 1 / (1 + p z) for
+  /// z >= 0 (absolute error <= 1.5e-7), odd in z.
+  Value geluErfArg(Value x) {
+    static constexpr float kA[] = {1.061405429f, -1.453152027f, 1.421413741f,
+                                   -0.284496736f, 0.254829592f};
+    Value z = fmul(x, f32c(0.70710678118f));
+    Value az = b_.create<math::AbsFOp>(loc_, z);
+    Value t = fdiv(f32c(1.0f), fadd(f32c(1.0f), fmul(f32c(0.3275911f), az)));
+    Value p = f32c(kA[0]);
+    for (int i = 1; i < 5; ++i)
+      p = fadd(fmul(p, t), f32c(kA[i]));
+    p = fmul(p, t);
+    Value e = fsub(f32c(1.0f),
+                   fmul(p, expF32(b_.create<arith::NegFOp>(loc_, fmul(az, az)))));
+    return b_.create<math::CopySignOp>(loc_, e, z);
+  }
   /// &base[offset] for f32 elements (offset in elements).
   Value gep(Value base, Value offset, Type elem = {}) {
     return b_.create<LLVM::GEPOp>(loc_, ptrTy_, elem ? elem : b_.getF32Type(), base,
@@ -266,6 +291,59 @@ void Emitter::emitStep(size_t index, const Step &s) {
     });
     break;
   }
+  case StepKind::EmbedPositions: {
+    // out[t] = table[pos + t]: consecutive rows, read in place (the session
+    // keeps pos + n within the context, and the loader the context within
+    // the table).
+    const WeightSlot &w = plan_.weights[s.weight];
+    Value table = gep(weights_, i64c(w.offset), b_.getI8Type());
+    loop(zero, n_, [&](Value t) {
+      Value src = mul(add(pos_, t), i64c(s.width));
+      loop(zero, i64c(s.width), [&](Value j) {
+        store(load(table, add(src, j)), arena_, rowIndex(s.out, t, j));
+      });
+    });
+    break;
+  }
+  case StepKind::LayerNorm: {
+    // Two passes over the row (mean, then the centred variance), as the
+    // reference computes it: one-pass E[x^2] - mean^2 cancels badly when
+    // the row's mean is large against its spread.
+    const WeightSlot &w = plan_.weights[s.weight];
+    const WeightSlot *bias = s.bias >= 0 ? &plan_.weights[s.bias] : nullptr;
+    parallelRows(index, r0, 3 * s.width, [&](Value t) {
+      Value wt = gep(weights_, i64c(w.offset), b_.getI8Type());
+      Value mean = fdiv(sum(s.width, [&](Value j) {
+                          return load(arena_, rowIndex(s.in, t, j));
+                        }),
+                        f32c(float(s.width)));
+      Value var = fdiv(sum(s.width, [&](Value j) {
+                         Value d = fsub(load(arena_, rowIndex(s.in, t, j)), mean);
+                         return fmul(d, d);
+                       }),
+                       f32c(float(s.width)));
+      Value r = fdiv(f32c(1.0f),
+                     b_.create<math::SqrtOp>(loc_, fadd(var, f32c(s.eps))));
+      loop(i64c(0), i64c(s.width), [&](Value j) {
+        Value x = fsub(load(arena_, rowIndex(s.in, t, j)), mean);
+        Value y = fmul(fmul(x, r), load(wt, j));
+        if (bias)
+          y = fadd(y, load(gep(weights_, i64c(bias->offset), b_.getI8Type()), j));
+        store(y, arena_, rowIndex(s.out, t, j));
+      });
+    });
+    break;
+  }
+  case StepKind::Gelu:
+    parallelRows(index, r0, 8 * s.width, [&](Value t) {
+      loop(i64c(0), i64c(s.width), [&](Value j) {
+        Value x = load(arena_, rowIndex(s.in, t, j));
+        Value half = fmul(f32c(0.5f), x);
+        store(fmul(half, fadd(f32c(1.0f), s.geluTanh ? geluTanhArg(x) : geluErfArg(x))),
+              arena_, rowIndex(s.out, t, j));
+      });
+    });
+    break;
   case StepKind::Matmul: {
     Value x = gep(arena_, rowIndex(s.in, r0, zero));
     Value y = gep(arena_, rowIndex(s.out, r0, zero));

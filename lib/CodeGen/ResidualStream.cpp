@@ -61,9 +61,12 @@ Access accessOf(const Step &s, int64_t rows) {
   auto table = [&](int64_t at) { return Span{at, at + rows * s.rotHalf}; };
   switch (s.kind) {
   case StepKind::Embed:
+  case StepKind::EmbedPositions:
     a.writes.push_back(rowSpan(s.out, s.width, rows));
     break;
   case StepKind::RmsNorm:
+  case StepKind::LayerNorm:
+  case StepKind::Gelu:
     readRow(s.in, s.width);
     a.writes.push_back(rowSpan(s.out, s.width, rows));
     break;
@@ -172,6 +175,9 @@ Expected<ResidualStream> analyzeResidualStream(const ProgramPlan &plan,
       streamNorm[i] = true;
       continue;
     }
+    if (s.kind == StepKind::LayerNorm)
+      return fail(where(int32_t(i)) + " reads the residual stream: a rotation "
+                  "does not commute with LayerNorm's mean subtraction");
     if (s.kind != StepKind::Add)
       return fail(where(int32_t(i)) +
                   " reads the residual stream (only RMSNorms and residual adds "

@@ -340,6 +340,29 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
     m->tier_ = tier;
   }
 
+  // Dense slots the glue steps read: norms' [width] scale and shift, and
+  // learned position tables of at least the context's rows.
+  auto denseOf = [&](int32_t slot, int64_t floats) {
+    const codegen::WeightSlot *w =
+        slot >= 0 && size_t(slot) < n ? &m->plan_.weights[slot] : nullptr;
+    return w && w->kind == codegen::SlotKind::Dense &&
+           w->bytes >= floats * int64_t(sizeof(float));
+  };
+  for (const codegen::Step &s : m->plan_.steps) {
+    using codegen::StepKind;
+    bool ok = true;
+    if (s.kind == StepKind::RmsNorm || s.kind == StepKind::LayerNorm)
+      ok = s.width > 0 && denseOf(s.weight, s.width) &&
+           (s.bias < 0 || denseOf(s.bias, s.width));
+    else if (s.kind == StepKind::EmbedPositions)
+      ok = s.width > 0 &&
+           denseOf(s.weight, m->plan_.config.maxContext * s.width);
+    if (!ok)
+      return fail(formatv("{0}: the {1} step has a bad weight slot", path,
+                          codegen::stepKindName(s.kind))
+                      .str());
+  }
+
   // Embedding tables: read a row per token (gatherRows) by ids the session
   // has checked against the vocabulary.
   for (const codegen::Step &s : m->plan_.steps) {

@@ -174,6 +174,27 @@ void rmsNorm(const float *x, const float *w, float *y, int64_t n, float eps) {
     y[i] = x[i] * r * w[i];
 }
 
+void layerNorm(const float *x, const float *w, const float *b, float *y,
+               int64_t n, float eps) {
+  double sum = 0, ss = 0;
+  for (int64_t i = 0; i < n; ++i)
+    sum += x[i];
+  const double mean = sum / double(n);
+  for (int64_t i = 0; i < n; ++i)
+    ss += (x[i] - mean) * (x[i] - mean);
+  const float r = 1.0f / std::sqrt(float(ss / double(n)) + eps);
+  const float m = float(mean);
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = (x[i] - m) * r * w[i] + (b ? b[i] : 0.0f);
+}
+
+float gelu(float x, bool tanhForm) {
+  if (tanhForm)
+    return 0.5f * x *
+           (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+  return 0.5f * x * (1.0f + std::erf(x * 0.70710678118f));
+}
+
 void ropeTables(const Step &s, float *arena, int64_t pos, int64_t n) {
   const float theta = float(s.theta);
   for (int64_t i = 0; i < s.rotHalf; ++i) {
@@ -384,6 +405,31 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
                 A + s.out.offset + t * s.out.rowStride, s.width, s.eps);
       break;
     }
+    case StepKind::EmbedPositions: {
+      // The session keeps pos + n within the context, the loader the
+      // context within the table.
+      const float *table = model_.dense(s.weight);
+      for (int64_t t = 0; t < n; ++t)
+        std::memcpy(A + s.out.offset + t * s.out.rowStride,
+                    table + (pos + t) * s.width, size_t(s.width) * sizeof(float));
+      break;
+    }
+    case StepKind::LayerNorm: {
+      const float *w = model_.dense(s.weight);
+      const float *b = s.bias >= 0 ? model_.dense(s.bias) : nullptr;
+      for (int64_t t = r0; t < n; ++t)
+        layerNorm(A + s.in.offset + t * s.in.rowStride, w, b,
+                  A + s.out.offset + t * s.out.rowStride, s.width, s.eps);
+      break;
+    }
+    case StepKind::Gelu:
+      for (int64_t t = r0; t < n; ++t) {
+        const float *x = A + s.in.offset + t * s.in.rowStride;
+        float *y = A + s.out.offset + t * s.out.rowStride;
+        for (int64_t i = 0; i < s.width; ++i)
+          y[i] = gelu(x[i], s.geluTanh);
+      }
+      break;
     case StepKind::Matmul: {
       Profile::MatmulScope timed(profile_, s.weight, rows);
       kernelMatmul(s.weight, A + s.in.offset + r0 * s.in.rowStride, rows,

@@ -14,6 +14,9 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <cmath>
+#include <type_traits>
+
 namespace llmc {
 #define GEN_PASS_DEF_GRAPHCANONICALIZE
 #include "llmc/Transforms/Passes.h.inc"
@@ -223,13 +226,50 @@ struct SiluFromSigmoid : OpRewritePattern<MulOp> {
   }
 };
 
+/// op(a, b) of float scalar constants -> their value, rounded to the result
+/// type (exporters trace `head_dim ** 0.5` as pow(12, 0.5) + 0: folded, the
+/// attention scale is a constant the fusion can read).
+template <typename OpTy>
+struct FoldScalarFloatArith : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    auto type = tensorTypeOf(op.getResult());
+    auto elem = type ? dyn_cast<FloatType>(type.getElementType()) : FloatType();
+    if (!elem || !type.hasStaticShape() || type.getNumElements() != 1)
+      return failure();
+    std::optional<double> a = getScalarFloat(op.getLhs());
+    std::optional<double> b = getScalarFloat(op.getRhs());
+    if (!a || !b)
+      return failure();
+    double r;
+    if constexpr (std::is_same_v<OpTy, AddOp>)
+      r = *a + *b;
+    else if constexpr (std::is_same_v<OpTy, SubOp>)
+      r = *a - *b;
+    else if constexpr (std::is_same_v<OpTy, MulOp>)
+      r = *a * *b;
+    else if constexpr (std::is_same_v<OpTy, DivOp>)
+      r = *a / *b;
+    else
+      r = std::pow(*a, *b);
+    llvm::APFloat v(r);
+    bool lost;
+    v.convert(elem.getFloatSemantics(), llvm::APFloat::rmNearestTiesToEven, &lost);
+    rewriter.replaceOpWithNewOp<ConstantOp>(op, type, DenseElementsAttr::get(type, v));
+    return success();
+  }
+};
+
 } // namespace
 
 void llmc::populateGraphCanonicalizationPatterns(RewritePatternSet &patterns) {
   patterns.add<ComposeReshapes, ComposeTransposes, ComposeCasts,
                NotEqualZeroToCast, FoldStaticShapeDim, DropUnitScale<MulOp>,
-               DropUnitScale<DivOp>, DropNoOpExpand, SiluFromSigmoid>(
-      patterns.getContext());
+               DropUnitScale<DivOp>, DropNoOpExpand, SiluFromSigmoid,
+               FoldScalarFloatArith<AddOp>, FoldScalarFloatArith<SubOp>,
+               FoldScalarFloatArith<MulOp>, FoldScalarFloatArith<DivOp>,
+               FoldScalarFloatArith<PowOp>>(patterns.getContext());
 }
 
 namespace {

@@ -91,3 +91,35 @@ func.func @small_folds_near_miss(%m: tensor<?x4xi64>) -> (tensor<?x4xi1>, tensor
   %d = llmc.gather %sh, %zero : (tensor<2xi64>, tensor<i64>) -> tensor<i64>
   return %n, %d : tensor<?x4xi1>, tensor<i64>
 }
+
+// -----
+
+// Float scalar arithmetic of constants folds (an exporter's
+// `head_dim ** 0.5` traced as pow(12, 0.5) + 0), rounded to the result type.
+// CHECK-LABEL: func.func @scalar_float_arith
+// CHECK: %[[S:.*]] = llmc.constant dense<3.46410155> : tensor<f32>
+// CHECK: %[[Y:.*]] = llmc.div %arg0, %[[S]]
+// CHECK: return %[[Y]]
+func.func @scalar_float_arith(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %d = llmc.constant dense<12.0> : tensor<f32>
+  %h = llmc.constant dense<0.5> : tensor<f32>
+  %z = llmc.constant dense<0.0> : tensor<f32>
+  %p = llmc.pow %d, %h : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %s = llmc.add %p, %z : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %y = llmc.div %x, %s : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+// Near misses: a non-scalar constant operand, and an activation, stay.
+// CHECK-LABEL: func.func @scalar_float_arith_near_miss
+// CHECK: llmc.mul
+// CHECK: llmc.add
+func.func @scalar_float_arith_near_miss(%x: tensor<f32>) -> (tensor<2xf32>, tensor<f32>) {
+  %v = llmc.constant dense<[1.0, 2.0]> : tensor<2xf32>
+  %h = llmc.constant dense<0.5> : tensor<f32>
+  %m = llmc.mul %v, %h : (tensor<2xf32>, tensor<f32>) -> tensor<2xf32>
+  %a = llmc.add %x, %h : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  return %m, %a : tensor<2xf32>, tensor<f32>
+}

@@ -93,18 +93,24 @@ enum class StepKind : uint8_t {
   Attention,  ///< causal GQA attention over the KV cache (kernel ABI)
   SwiGLU,     ///< out = silu(gate) * up
   Add,        ///< out = a + b
+  LayerNorm,  ///< out = (in - mean) / sqrt(var + eps) * w (+ b)
+  Gelu,       ///< out = gelu(in), erf or tanh form
+  EmbedPositions, ///< out[s] = table[pos + s] (learned absolute positions)
 };
 
 llvm::StringRef stepKindName(StepKind k);
 
 struct Step {
   StepKind kind = StepKind::Add;
-  /// Embed/RmsNorm: dense slot; Matmul: packed slot.
+  /// Embed/EmbedPositions/RmsNorm/LayerNorm: dense slot; Matmul: packed slot.
   int32_t weight = -1;
+  /// LayerNorm: the dense [width] slot of its shift, or -1.
+  int32_t bias = -1;
   RowView in, in2, out; // in2: Add's second operand
   int64_t width = 0;    ///< row length (D for norms, N for matmul, ...)
   int64_t inner = 0;    ///< K for matmul; up offset within the row for SwiGLU
-  float eps = 0;        ///< RmsNorm
+  float eps = 0;        ///< RmsNorm, LayerNorm
+  bool geluTanh = false; ///< Gelu: the tanh approximation instead of erf
   // Rope / Attention / RopeTables
   HeadView q, k, v, o;
   int64_t heads = 0, kvHeads = 0, headDim = 0, valueDim = 0, rotHalf = 0;

@@ -194,6 +194,18 @@ public:
   /// when the options say so.
   llvm::Expected<TensorLocation> initializerLocation(const TensorInfo &info);
 
+  /// An llmc.reshape result that merges its source's leading dims into one
+  /// (`x.view(-1, K)`), with the source and its dims. HF's Conv1D flattens
+  /// [batch, seq, K] this way, multiplies (Gemm) and restores
+  /// [batch, seq, N] (`view(size_out)`), which llmc.reshape cannot express
+  /// (two run-time dims split out of their product): Gemm works on the
+  /// source's rows instead, and the restoring reshape returns its result.
+  struct Flattened {
+    mlir::Value source;
+    llvm::SmallVector<DimExpr, 4> dims;
+  };
+  llvm::DenseMap<mlir::Value, Flattened> flattened;
+
 private:
   llvm::Error checkSupportedOps();
   llvm::Error defineInputs();

@@ -146,8 +146,8 @@ void llmc::onnx_import::foldElementwise(
 }
 
 
-static mlir::RankedTensorType typeFromDims(mlir::Type elem,
-                                           llvm::ArrayRef<DimExpr> dims) {
+mlir::RankedTensorType llmc::onnx_import::typeFromDims(mlir::Type elem,
+                                                      llvm::ArrayRef<DimExpr> dims) {
   TensorInfo tmp;
   tmp.elemType = elem;
   tmp.dims.assign(dims.begin(), dims.end());
@@ -161,6 +161,12 @@ llvm::Expected<mlir::Value> llmc::onnx_import::emitReshape(
   auto elem = outType.getElementType();
   if (inDims == outDims && x.getType() == outType)
     return x;
+  // Restoring the dims a flatten merged: its source (GraphImporter::Flattened).
+  auto &flattened = nc.importer().flattened;
+  if (auto f = flattened.find(x);
+      f != flattened.end() && llvm::ArrayRef<DimExpr>(f->second.dims) == outDims &&
+      f->second.source.getType() == outType)
+    return f->second.source;
 
   // One llmc.reshape: static dims as is, dims equal to the input's at the
   // same index as 0, at most one other as -1.
@@ -180,8 +186,12 @@ llvm::Expected<mlir::Value> llmc::onnx_import::emitReshape(
       ++unknowns;
     }
   }
-  if (direct && unknowns <= 1)
-    return b.create<llmc::ReshapeOp>(nc.loc(), outType, x, shape).getResult();
+  if (direct && unknowns <= 1) {
+    mlir::Value r = b.create<llmc::ReshapeOp>(nc.loc(), outType, x, shape);
+    if (inDims.size() > 2 && outDims.size() == 2 && inDims.back() == outDims.back())
+      flattened[r] = {x, llvm::SmallVector<DimExpr, 4>(inDims)};
+    return r;
+  }
 
   // Adding leading 1s is a broadcast: llmc.expand needs no shape operand.
   if (outDims.size() > inDims.size() &&

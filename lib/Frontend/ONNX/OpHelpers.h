@@ -41,9 +41,14 @@ void foldElementwise(
     NodeContext &nc, llvm::ArrayRef<unsigned> inputs,
     const std::function<std::optional<DimExpr>(llvm::ArrayRef<DimExpr>)> &fn);
 
+/// The MLIR type of a tensor of `elem` with `dims` (constants static).
+mlir::RankedTensorType typeFromDims(mlir::Type elem, llvm::ArrayRef<DimExpr> dims);
+
 /// Emit `x` (dims `inDims`) reshaped to `outDims` with llmc.reshape (ONNX
 /// 0/-1 semantics), falling back to reshape + transpose for unsqueeze and
 /// squeeze patterns that one reshape cannot express with dynamic dims.
+/// A flatten of leading dims is recorded (GraphImporter::Flattened), and
+/// reshaping it back to its source's dims returns the source.
 llvm::Expected<mlir::Value> emitReshape(NodeContext &nc, mlir::Value x,
                                         llvm::ArrayRef<DimExpr> inDims,
                                         llvm::ArrayRef<DimExpr> outDims,

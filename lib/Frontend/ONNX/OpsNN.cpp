@@ -127,6 +127,22 @@ Error emitGemm(NodeContext &nc) {
   if (!bm)
     return bm.takeError();
   auto type = nc.outputType(0);
+  // A of a flatten ([batch, seq, K] viewed as [batch * seq, K]) and a bias
+  // shared by all rows: the product of the unflattened rows, flattened after
+  // (GraphImporter::Flattened), so the reshape restoring the dims gets the
+  // product back.
+  auto &flattened = nc.importer().flattened;
+  auto f = nc.intAttrOr("transA", 0) ? flattened.end() : flattened.find(*a);
+  const bool rowBias =
+      !nc.hasInput(2) || nc.input(2).rank() == 1 ||
+      (nc.input(2).rank() == 2 && nc.input(2).dims[0].getConstant() == 1);
+  llvm::SmallVector<DimExpr, 4> rowDims;
+  if (f != flattened.end() && rowBias) {
+    rowDims.assign(f->second.dims.begin(), f->second.dims.end() - 1);
+    rowDims.push_back(nc.output(0).dims[1]);
+    *a = f->second.source;
+    type = typeFromDims(elem, rowDims);
+  }
   mlir::Value y = b.create<llmc::MatMulOp>(loc, type, *a, *bm);
   auto scalar = mlir::RankedTensorType::get({}, elem);
   float alpha = nc.floatAttrOr("alpha", 1.0f), beta = nc.floatAttrOr("beta", 1.0f);
@@ -142,6 +158,12 @@ Error emitGemm(NodeContext &nc) {
       cv = b.create<llmc::MulOp>(loc, cv.getType(), cv,
                                  nc.constantOf(scalar, splatOf(scalar, beta)));
     y = b.create<llmc::AddOp>(loc, type, y, cv);
+  }
+  if (!rowDims.empty()) {
+    auto flat = emitReshape(nc, y, rowDims, nc.output(0).dims, nc.outputType(0));
+    if (!flat)
+      return flat.takeError();
+    y = *flat;
   }
   nc.setResult(0, y);
   return Error::success();

@@ -1,0 +1,208 @@
+#!/usr/bin/python3
+"""Export a GPT-2-family model written the way HuggingFace writes GPT-2, as a new user would.
+
+The structure follows HF transformers' GPT-2 modeling code: Conv1D projections (torch.addmm of a
+[in, out] weight and a bias), one c_attn projection split into q/k/v, heads split with view +
+permute, the KV cache concatenated along the sequence, scores divided by sqrt(head_dim) with an
+additive causal + padding mask (as HF builds it from attention_mask), LayerNorm before attention,
+MLP and the logits (ln_1, ln_2, ln_f, with biases), a GELU MLP (c_fc, c_proj, with biases), learned
+absolute positions (wte + wpe, indexed by position_ids) and an lm_head tied to wte. It is exported
+with plain torch.onnx.export and dynamic axes in the HF/Optimum naming.
+
+    /usr/bin/python3 export_gpt2_style.py OUT.onnx [--opset N] [--gelu tanh|erf]
+                                               [--reference REF.json] [--layers L]
+
+--gelu tanh is GPT-2's gelu_new written out (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))),
+--gelu erf torch's exact GELU. --reference writes PyTorch outputs in the format of
+export_hf_style.py (prefill logits, greedy steps through the KV cache, chunked prefill).
+"""
+
+import argparse
+import math
+import os
+import sys
+
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_hf_style import prepare_4d_causal_attention_mask, reference  # noqa: E402
+
+
+class Config:
+    vocab_size = 96
+    hidden_size = 48          # n_embd
+    num_attention_heads = 4   # n_head
+    num_hidden_layers = 2     # n_layer
+    max_position_embeddings = 64  # n_positions
+    layer_norm_epsilon = 1e-5
+    gelu = "tanh"
+
+    @property
+    def num_key_value_heads(self):
+        return self.num_attention_heads
+
+
+class Conv1D(nn.Module):
+    """HF's Conv1D: a linear layer with the weight stored [in, out]."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.nf = nf
+        self.weight = nn.Parameter(torch.empty(nx, nf))
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        size_out = x.size()[:-1] + (self.nf,)
+        x = torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
+        return x.view(size_out)
+
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class Attention(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed_dim = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_dim = self.embed_dim // self.num_heads
+        self.split_size = self.embed_dim
+        self.c_attn = Conv1D(3 * self.embed_dim, self.embed_dim)
+        self.c_proj = Conv1D(self.embed_dim, self.embed_dim)
+
+    def _split_heads(self, tensor):
+        new_shape = tensor.size()[:-1] + (self.num_heads, self.head_dim)
+        return tensor.view(new_shape).permute(0, 2, 1, 3)
+
+    def _merge_heads(self, tensor):
+        tensor = tensor.permute(0, 2, 1, 3).contiguous()
+        new_shape = tensor.size()[:-2] + (self.num_heads * self.head_dim,)
+        return tensor.view(new_shape)
+
+    def forward(self, hidden_states, layer_past, attention_mask):
+        query, key, value = self.c_attn(hidden_states).split(self.split_size, dim=2)
+        query = self._split_heads(query)
+        key = self._split_heads(key)
+        value = self._split_heads(value)
+        past_key, past_value = layer_past
+        key = torch.cat((past_key, key), dim=-2)
+        value = torch.cat((past_value, value), dim=-2)
+        present = (key, value)
+        attn_weights = torch.matmul(query, key.transpose(-1, -2))
+        attn_weights = attn_weights / torch.full([], value.size(-1) ** 0.5, dtype=attn_weights.dtype)
+        attn_weights = attn_weights + attention_mask
+        attn_weights = nn.functional.softmax(attn_weights, dim=-1)
+        attn_output = torch.matmul(attn_weights, value)
+        return self.c_proj(self._merge_heads(attn_output)), present
+
+
+class MLP(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        inner = 4 * config.hidden_size
+        self.c_fc = Conv1D(inner, config.hidden_size)
+        self.c_proj = Conv1D(config.hidden_size, inner)
+        self.act = gelu_new if config.gelu == "tanh" else nn.functional.gelu
+
+    def forward(self, x):
+        return self.c_proj(self.act(self.c_fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.attn = Attention(config)
+        self.ln_2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.mlp = MLP(config)
+
+    def forward(self, hidden_states, layer_past, attention_mask):
+        attn_output, present = self.attn(self.ln_1(hidden_states), layer_past, attention_mask)
+        hidden_states = attn_output + hidden_states
+        hidden_states = hidden_states + self.mlp(self.ln_2(hidden_states))
+        return hidden_states, present
+
+
+class GPT2LMHeadModel(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.wte = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.wpe = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.h = nn.ModuleList([Block(config) for _ in range(config.num_hidden_layers)])
+        self.ln_f = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, input_ids, attention_mask, position_ids, *past):
+        hidden_states = self.wte(input_ids) + self.wpe(position_ids)
+        past_len = past[0].shape[2]
+        mask = prepare_4d_causal_attention_mask(attention_mask, input_ids.shape, hidden_states.dtype, past_len)
+        presents = []
+        for i, block in enumerate(self.h):
+            hidden_states, present = block(hidden_states, (past[2 * i], past[2 * i + 1]), mask)
+            presents += list(present)
+        logits = self.lm_head(self.ln_f(hidden_states))
+        return (logits, *presents)
+
+
+def randomize(model):
+    """Weights of a trained model's magnitudes: every parameter matters to the logits (HF's
+    0.02-std init would leave the norms' shifts and the MLP nearly silent)."""
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith(("wte", "wpe")):
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+            elif "ln_" in name and name.endswith("weight"):
+                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
+            elif name.endswith("bias"):
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[0]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--opset", type=int, default=None)
+    ap.add_argument("--gelu", choices=["tanh", "erf"], default="tanh")
+    ap.add_argument("--reference")
+    ap.add_argument("--layers", type=int, default=2)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    cfg = Config()
+    cfg.num_hidden_layers = args.layers
+    cfg.gelu = args.gelu
+    model = GPT2LMHeadModel(cfg).eval()
+    randomize(model)
+    hd = cfg.hidden_size // cfg.num_attention_heads
+    b, s, p = 2, 3, 4
+    past = []
+    for _ in range(cfg.num_hidden_layers):
+        past += [torch.randn(b, cfg.num_attention_heads, p, hd), torch.randn(b, cfg.num_attention_heads, p, hd)]
+    inputs = (torch.randint(0, cfg.vocab_size, (b, s)), torch.ones(b, p + s, dtype=torch.int64),
+              torch.arange(p, p + s).unsqueeze(0).expand(b, s), *past)
+    in_names = ["input_ids", "attention_mask", "position_ids"]
+    out_names = ["logits"]
+    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
+            "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+            "position_ids": {0: "batch_size", 1: "sequence_length"},
+            "logits": {0: "batch_size", 1: "sequence_length"}}
+    for i in range(cfg.num_hidden_layers):
+        for kv in ("key", "value"):
+            in_names.append(f"past_key_values.{i}.{kv}")
+            out_names.append(f"present.{i}.{kv}")
+            axes[in_names[-1]] = {0: "batch_size", 2: "past_sequence_length"}
+            axes[out_names[-1]] = {0: "batch_size", 2: "total_sequence_length"}
+    if args.reference:
+        reference(model, cfg, args.reference)
+    kwargs = {} if args.opset is None else {"opset_version": args.opset}
+    with torch.no_grad():
+        torch.onnx.export(model, inputs, args.out, input_names=in_names, output_names=out_names,
+                          dynamic_axes=axes, **kwargs)
+
+
+if __name__ == "__main__":
+    main()
