@@ -2,7 +2,7 @@
 //
 // A session runs the bundle's ProgramPlan step by step on its arena: matmuls
 // and attention go to the kernels (the "kernel ABI" of the plan), glue steps
-// (embedding, RMSNorm, RoPE, SwiGLU, residual adds) are the loops below.
+// (embeddings, norms, RoPE, SwiGLU, GELU, residual adds) are the loops below.
 //
 //===----------------------------------------------------------------------===//
 

@@ -7,7 +7,7 @@
 //   void llmc_decode(llmc_program_state *s, int32_t token, int64_t pos);
 //
 // They run every step of the ProgramPlan on the session's arena: glue steps
-// (embedding, RMSNorm, RoPE tables and rotation, SwiGLU, residual adds) are
+// (embeddings, norms, RoPE tables and rotation, SwiGLU, GELU, residual adds) are
 // generated code; heavy steps call the kernel ABI the runtime binds when it
 // links the object (ORC absolute symbols):
 //
@@ -25,7 +25,7 @@
 // llmc_rt_parallel runs fn(s, t0, t1, pos) over [begin, end) split into row
 // ranges across the session's threads (or inline, for few rows or cheap
 // ones: row_cost is the elements a row touches). The per-row glue loops
-// (RMSNorm, RoPE, SwiGLU, residual adds) are generated as such functions, so
+// (norms, RoPE, SwiGLU, GELU, residual adds) are generated as such functions, so
 // prefill's glue scales with the cores as the kernels do.
 //
 // The embedding gather is a runtime call rather than a generated loop because
