@@ -11,8 +11,10 @@
 //   Kc/Vc  = concat(past, new, axis 2) (KV cache; optional, both or neither)
 // Mask terms: `where(c, 0, -big)` is the boolean mask c (true = attend) and
 // `where(c, -big, 0)` its negation; a boolean conjunct `key <= query + past`
-// built from ranges (or `key > query + past` for the masked form) is the
-// causal mask and becomes `causal = true`; what remains is the op's mask
+// built from ranges (or `key > query + past` for the masked form), or rows
+// [past, past + S) and columns [0, T) of a constant lower-triangular buffer
+// (GPT-2's `bias[:, :, T - S : T, :T]`), is the causal mask and becomes
+// `causal = true`; what remains is the op's mask
 // operand, boolean or additive. Masking with a boolean instead of
 // `finfo.min` only changes rows where every key is masked (padding
 // queries): their output is 0 instead of a uniform average.
@@ -204,6 +206,96 @@ static bool isQueryIndex(Value v, Value past) {
   return !off && isPastLength(range.getStart(), past);
 }
 
+/// A scalar through what keeps it one: casts, reshapes and element 0 of a
+/// one-element tensor.
+static Value peelScalarPlumbing(Value v) {
+  while (true) {
+    if (auto c = v.getDefiningOp<CastOp>()) {
+      v = c.getX();
+    } else if (auto r = v.getDefiningOp<ReshapeOp>()) {
+      v = r.getX();
+    } else if (auto g = v.getDefiningOp<GatherOp>();
+               g && tensorTypeOf(g.getData()) &&
+               tensorTypeOf(g.getData()).hasStaticShape() &&
+               tensorTypeOf(g.getData()).getNumElements() == 1) {
+      v = g.getData();
+    } else {
+      return v;
+    }
+  }
+}
+
+/// `T - S` with T the length of concat(past, k) along the sequence and S
+/// the length of k: the past length, as GPT-2's `key_length - query_length`
+/// computes it.
+static bool isPastByDifference(Value off, Value past) {
+  auto sub = peelScalarPlumbing(off).getDefiningOp<SubOp>();
+  if (!sub || !past)
+    return false;
+  auto total = matchShapeDim(sub.getLhs());
+  auto added = matchShapeDim(sub.getRhs());
+  if (!total || !added)
+    return false;
+  auto cat = total->value.getDefiningOp<ConcatOp>();
+  if (!cat || cat.getInputs().size() != 2 || cat.getInputs()[0] != past ||
+      normalizeAxis(cat.getAxis(), rankOf(cat.getResult())) != 2 || total->dim != 2)
+    return false;
+  return sameDim(cat.getInputs()[1], 2, added->value, added->dim);
+}
+
+/// Whether `v` is a constant [1, ..., 1, n, m] boolean with v[r][k] = k <= r
+/// (a `torch.tril(torch.ones(n, n))` buffer, or its first m columns).
+static bool isLowerTriangularOnes(Value v) {
+  auto c = v.getDefiningOp<ConstantOp>();
+  auto t = tensorTypeOf(v);
+  if (!c || !t || !t.hasStaticShape() || t.getRank() < 2 ||
+      !t.getElementType().isInteger(1))
+    return false;
+  auto d = dyn_cast<DenseElementsAttr>(c.getValue());
+  if (!d)
+    return false;
+  const int64_t n = t.getDimSize(t.getRank() - 2), m = t.getDimSize(t.getRank() - 1);
+  if (t.getNumElements() != n * m)
+    return false;
+  int64_t i = 0;
+  for (bool b : d.getValues<bool>()) {
+    if (b != (i % m <= i / m))
+      return false;
+    ++i;
+  }
+  return true;
+}
+
+/// GPT-2's causal buffer (transformers 4.2x-4.3x):
+/// `bias[:, :, T - S : T, :T]` of a lower-triangular boolean constant,
+/// imported as gathers of ranges along the last two axes. Element (i, j) is
+/// bias[P + i][j] = (j <= P + i) when the rows start at the past length P
+/// and the columns at 0: the causal condition.
+static bool isCausalBufferSlice(Value c, Value past) {
+  Value rows, cols, data = c;
+  for (int step = 0; step < 2; ++step) {
+    auto g = data.getDefiningOp<GatherOp>();
+    if (!g)
+      return false;
+    int64_t rank = rankOf(g.getData());
+    int64_t axis = normalizeAxis(g.getAxis(), rank);
+    if (axis == rank - 1 && !cols)
+      cols = g.getIndices();
+    else if (axis == rank - 2 && !rows)
+      rows = g.getIndices();
+    else
+      return false;
+    data = g.getData();
+  }
+  RangeOp r = matchUnitRange(rows), k = matchUnitRange(cols);
+  if (!r || !k || !isLowerTriangularOnes(data))
+    return false;
+  auto kStart = getScalarInt(k.getStart());
+  Value rStart = r.getStart();
+  return kStart && *kStart == 0 &&
+         (isPastLength(rStart, past) || isPastByDifference(rStart, past));
+}
+
 /// Whether the boolean `c` (true = attend, or true = masked when `negate`)
 /// is exactly the causal condition of this attention.
 static bool isCausalTerm(Value c, bool negate, Value past) {
@@ -220,6 +312,8 @@ static bool isCausalTerm(Value c, bool negate, Value past) {
   auto check = [&](Value key, Value query) {
     return isKeyIndex(key) && isQueryIndex(query, past);
   };
+  if (!negate && isCausalBufferSlice(c, past))
+    return true;
   if (!negate) {
     if (auto op = c.getDefiningOp<LessEqualOp>())
       return check(op.getLhs(), op.getRhs());
@@ -388,19 +482,27 @@ static FailureOr<AttentionMatch> matchAttention(MatMulOp root) {
     return failure();
   Value x = peelFloatCasts(softmax.getX());
 
-  // masked_fill: where(c, scores, -big) / where(c, -big, scores).
+  // masked_fill: where(c, scores, -big) / where(c, -big, scores), around
+  // the sum or around the scores within it (GPT-2: where(causal, scores,
+  // min) + padding): either way c is a boolean mask term.
   SmallVector<MaskTerm> boolTerms;
-  while (auto w = x.getDefiningOp<WhereOp>()) {
-    if (isMaskedValue(w.getFalseValue())) {
-      boolTerms.push_back({w.getCondition(), true, false});
-      x = peelFloatCasts(w.getTrueValue());
-    } else if (isMaskedValue(w.getTrueValue())) {
-      boolTerms.push_back({w.getCondition(), true, true});
-      x = peelFloatCasts(w.getFalseValue());
-    } else {
-      return failure();
+  auto peelWheres = [](Value v, SmallVectorImpl<MaskTerm> &terms) -> Value {
+    while (auto w = v.getDefiningOp<WhereOp>()) {
+      if (isMaskedValue(w.getFalseValue())) {
+        terms.push_back({w.getCondition(), true, false});
+        v = peelFloatCasts(w.getTrueValue());
+      } else if (isMaskedValue(w.getTrueValue())) {
+        terms.push_back({w.getCondition(), true, true});
+        v = peelFloatCasts(w.getFalseValue());
+      } else {
+        return Value();
+      }
     }
-  }
+    return v;
+  };
+  x = peelWheres(x, boolTerms);
+  if (!x)
+    return failure();
 
   // X = scores + mask terms: flatten the adds, find the scores.
   SmallVector<Value> addends, worklist{x};
@@ -416,13 +518,16 @@ static FailureOr<AttentionMatch> matchAttention(MatMulOp root) {
   int scoresAt = -1;
   for (auto [i, a] : llvm::enumerate(addends)) {
     AttentionMatch trial;
-    if (matchScores(a, trial)) {
+    SmallVector<MaskTerm> wheres;
+    Value inner = peelWheres(a, wheres);
+    if (inner && matchScores(inner, trial)) {
       if (scoresAt >= 0)
         return failure();
       scoresAt = i;
       m.q = trial.q;
       m.key = trial.key;
       m.scale = trial.scale;
+      boolTerms.append(wheres.begin(), wheres.end());
     }
   }
   if (scoresAt < 0)

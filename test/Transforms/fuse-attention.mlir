@@ -281,3 +281,89 @@ func.func @attention_near_miss_untransposed_keys(%q: tensor<1x4x3x8xf32>, %kt: t
   %o = llmc.matmul %p, %v : (tensor<1x4x3x3xf32>, tensor<1x4x3x8xf32>) -> tensor<1x4x3x8xf32>
   return %o : tensor<1x4x3x8xf32>
 }
+
+// -----
+
+// GPT-2's causal buffer (transformers 4.2x-4.3x): rows [T - S, T) and
+// columns [0, T) of a constant tril, applied with where around the scores,
+// then the additive padding mask: causal, the padding mask the operand.
+// CHECK-LABEL: func.func @attention_causal_buffer_slice
+// CHECK-NOT: tensor<1x1x4x4xi1>
+// CHECK: llmc.attention %arg0, %arg1, %arg2 past(%arg3, %arg4) mask(%arg5) {causal = true, num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.353553385 : f32}
+func.func @attention_causal_buffer_slice(
+    %q: tensor<1x2x?x8xf32>, %k: tensor<1x2x?x8xf32>, %v: tensor<1x2x?x8xf32>,
+    %pk: tensor<1x2x?x8xf32>, %pv: tensor<1x2x?x8xf32>, %pad: tensor<1x1x1x?xf32>)
+    -> tensor<1x2x?x8xf32> {
+  %c0 = llmc.constant dense<0> : tensor<i64>
+  %c1 = llmc.constant dense<1> : tensor<i64>
+  %c2 = llmc.constant dense<2> : tensor<i64>
+  %tril = llmc.constant dense<[[[[true, false, false, false], [true, true, false, false], [true, true, true, false], [true, true, true, true]]]]> : tensor<1x1x4x4xi1>
+  %kk = llmc.concat %pk, %k {axis = 2 : i64} : (tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32>
+  %vv = llmc.concat %pv, %v {axis = 2 : i64} : (tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32>
+  %kksh = llmc.shape_of %kk : tensor<1x2x?x8xf32> -> tensor<4xi64>
+  %t = llmc.gather %kksh, %c2 : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %ksh = llmc.shape_of %k : tensor<1x2x?x8xf32> -> tensor<4xi64>
+  %s = llmc.gather %ksh, %c2 : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %start = llmc.sub %t, %s : (tensor<i64>, tensor<i64>) -> tensor<i64>
+  %ri = llmc.range %start, %t, %c1 : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %rows = llmc.gather %tril, %ri {axis = 2 : i64} : (tensor<1x1x4x4xi1>, tensor<?xi64>) -> tensor<1x1x?x4xi1>
+  %ci = llmc.range %c0, %t, %c1 : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %causal = llmc.gather %rows, %ci {axis = 3 : i64} : (tensor<1x1x?x4xi1>, tensor<?xi64>) -> tensor<1x1x?x?xi1>
+  %kt = llmc.transpose %kk {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x?x8xf32>) -> tensor<1x2x8x?xf32>
+  %sc = llmc.matmul %q, %kt : (tensor<1x2x?x8xf32>, tensor<1x2x8x?xf32>) -> tensor<1x2x?x?xf32>
+  %d = llmc.constant dense<2.82842708> : tensor<f32>
+  %ss = llmc.div %sc, %d : (tensor<1x2x?x?xf32>, tensor<f32>) -> tensor<1x2x?x?xf32>
+  %min = llmc.constant dense<-3.40282347E+38> : tensor<f32>
+  %w = llmc.where %causal, %ss, %min : (tensor<1x1x?x?xi1>, tensor<1x2x?x?xf32>, tensor<f32>) -> tensor<1x2x?x?xf32>
+  %a = llmc.add %w, %pad : (tensor<1x2x?x?xf32>, tensor<1x1x1x?xf32>) -> tensor<1x2x?x?xf32>
+  %pr = llmc.softmax %a : tensor<1x2x?x?xf32> -> tensor<1x2x?x?xf32>
+  %o = llmc.matmul %pr, %vv : (tensor<1x2x?x?xf32>, tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32>
+  return %o : tensor<1x2x?x8xf32>
+}
+
+// -----
+
+// Near misses of the buffer: not lower-triangular (the last row masks a
+// key), and rows from 0 rather than the past length. The slices stay
+// boolean mask operands.
+// CHECK-LABEL: func.func @attention_causal_buffer_near_miss
+// CHECK-NOT: causal = true
+// CHECK: llmc.attention {{.*}} mask(%{{.*}}) {num_heads = 2 : i64
+// CHECK-NOT: causal = true
+// CHECK: llmc.attention {{.*}} mask(%{{.*}}) {num_heads = 2 : i64
+func.func @attention_causal_buffer_near_miss(
+    %q: tensor<1x2x?x8xf32>, %k: tensor<1x2x?x8xf32>, %v: tensor<1x2x?x8xf32>,
+    %pk: tensor<1x2x?x8xf32>, %pv: tensor<1x2x?x8xf32>)
+    -> (tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>) {
+  %c0 = llmc.constant dense<0> : tensor<i64>
+  %c1 = llmc.constant dense<1> : tensor<i64>
+  %c2 = llmc.constant dense<2> : tensor<i64>
+  %bad = llmc.constant dense<[[[[true, false, false, false], [true, true, false, false], [true, true, true, false], [true, true, true, false]]]]> : tensor<1x1x4x4xi1>
+  %tril = llmc.constant dense<[[[[true, false, false, false], [true, true, false, false], [true, true, true, false], [true, true, true, true]]]]> : tensor<1x1x4x4xi1>
+  %kk = llmc.concat %pk, %k {axis = 2 : i64} : (tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32>
+  %vv = llmc.concat %pv, %v {axis = 2 : i64} : (tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32>
+  %kksh = llmc.shape_of %kk : tensor<1x2x?x8xf32> -> tensor<4xi64>
+  %t = llmc.gather %kksh, %c2 : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %ksh = llmc.shape_of %k : tensor<1x2x?x8xf32> -> tensor<4xi64>
+  %s = llmc.gather %ksh, %c2 : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+  %start = llmc.sub %t, %s : (tensor<i64>, tensor<i64>) -> tensor<i64>
+  %ri = llmc.range %start, %t, %c1 : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %ci = llmc.range %c0, %t, %c1 : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %rows1 = llmc.gather %bad, %ri {axis = 2 : i64} : (tensor<1x1x4x4xi1>, tensor<?xi64>) -> tensor<1x1x?x4xi1>
+  %m1 = llmc.gather %rows1, %ci {axis = 3 : i64} : (tensor<1x1x?x4xi1>, tensor<?xi64>) -> tensor<1x1x?x?xi1>
+  %r0 = llmc.range %c0, %s, %c1 : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %rows2 = llmc.gather %tril, %r0 {axis = 2 : i64} : (tensor<1x1x4x4xi1>, tensor<?xi64>) -> tensor<1x1x?x4xi1>
+  %m2 = llmc.gather %rows2, %ci {axis = 3 : i64} : (tensor<1x1x?x4xi1>, tensor<?xi64>) -> tensor<1x1x?x?xi1>
+  %kt = llmc.transpose %kk {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x?x8xf32>) -> tensor<1x2x8x?xf32>
+  %sc = llmc.matmul %q, %kt : (tensor<1x2x?x8xf32>, tensor<1x2x8x?xf32>) -> tensor<1x2x?x?xf32>
+  %d = llmc.constant dense<2.82842708> : tensor<f32>
+  %ss = llmc.div %sc, %d : (tensor<1x2x?x?xf32>, tensor<f32>) -> tensor<1x2x?x?xf32>
+  %min = llmc.constant dense<-3.40282347E+38> : tensor<f32>
+  %w1 = llmc.where %m1, %ss, %min : (tensor<1x1x?x?xi1>, tensor<1x2x?x?xf32>, tensor<f32>) -> tensor<1x2x?x?xf32>
+  %p1 = llmc.softmax %w1 : tensor<1x2x?x?xf32> -> tensor<1x2x?x?xf32>
+  %o1 = llmc.matmul %p1, %vv : (tensor<1x2x?x?xf32>, tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32>
+  %w2 = llmc.where %m2, %ss, %min : (tensor<1x1x?x?xi1>, tensor<1x2x?x?xf32>, tensor<f32>) -> tensor<1x2x?x?xf32>
+  %p2 = llmc.softmax %w2 : tensor<1x2x?x?xf32> -> tensor<1x2x?x?xf32>
+  %o2 = llmc.matmul %p2, %vv : (tensor<1x2x?x?xf32>, tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32>
+  return %o1, %o2 : tensor<1x2x?x8xf32>, tensor<1x2x?x8xf32>
+}

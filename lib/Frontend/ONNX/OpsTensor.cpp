@@ -174,9 +174,12 @@ Error emitConcat(NodeContext &nc) {
 
 struct SliceParams {
   SmallVector<int64_t> starts, ends, axes, steps;
-  /// Ends only known at run time (e.g. cos_cached[:seq_len]); their slices
-  /// are emitted as a gather of a range.
-  SmallVector<bool> dynamicEnd;
+  /// Bounds only known at run time (HF's cos_cached[:seq_len], GPT-2's
+  /// bias[:, :, T - S : T]): x[start:end] with step 1, emitted as a gather
+  /// of range(start, end). The bounds must be provably non-negative; they
+  /// are assumed to lie within the dim (not clamped at run time).
+  SmallVector<bool> dynamic;
+  SmallVector<DimExpr> dynamicStart, dynamicEnd; // per entry, where dynamic
 };
 
 constexpr int64_t kEndOfDim = INT64_MAX;
@@ -184,22 +187,26 @@ constexpr int64_t kEndOfDim = INT64_MAX;
 llvm::Expected<SliceParams> sliceParams(NodeContext &nc) {
   TensorInfo &x = nc.input(0);
   SliceParams p;
-  auto starts = nc.constIntsInput(1, "starts");
-  if (!starts)
-    return starts.takeError();
-  p.starts = *starts;
+  if (!nc.hasInput(1))
+    return nc.error("missing input 'starts'");
+  TensorInfo &starts = nc.input(1);
+  if (!starts.content)
+    return nc.error("its starts input ('" + nc.node().input(1) +
+                    "') must be known at import time, but it depends on "
+                    "run-time values");
   if (!nc.hasInput(2))
     return nc.error("missing input 'ends'");
   TensorInfo &ends = nc.input(2);
   if (!ends.content)
     return nc.error("its ends input must be known at import time");
+  const size_t n = starts.content->size();
   if (nc.hasInput(3)) {
     auto axes = nc.constIntsInput(3, "axes");
     if (!axes)
       return axes.takeError();
     p.axes = *axes;
   } else {
-    for (size_t i = 0; i < p.starts.size(); ++i)
+    for (size_t i = 0; i < n; ++i)
       p.axes.push_back(int64_t(i));
   }
   if (nc.hasInput(4)) {
@@ -208,35 +215,39 @@ llvm::Expected<SliceParams> sliceParams(NodeContext &nc) {
       return steps.takeError();
     p.steps = *steps;
   } else {
-    p.steps.assign(p.starts.size(), 1);
+    p.steps.assign(n, 1);
   }
-  if (ends.content->size() != p.starts.size() || p.axes.size() != p.starts.size() ||
-      p.steps.size() != p.starts.size())
+  if (ends.content->size() != n || p.axes.size() != n || p.steps.size() != n)
     return nc.error("starts, ends, axes and steps differ in length");
   bool anyDynamic = false;
-  for (size_t i = 0; i < p.starts.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     auto axis = normalizeAxis(nc, p.axes[i], x.rank());
     if (!axis)
       return axis.takeError();
     p.axes[i] = *axis;
     if (p.steps[i] == 0)
       return nc.error("has a step of 0");
-    const DimExpr &e = (*ends.content)[i];
-    p.dynamicEnd.push_back(false);
-    if (auto c = e.getConstant()) {
-      p.ends.push_back(*c);
-    } else if (e == x.dims[*axis] && p.steps[i] > 0) {
-      p.ends.push_back(kEndOfDim); // x[..., :x.shape[axis]]
-    } else if (p.steps[i] == 1 && p.starts[i] >= 0 && e.isNonNegative()) {
+    const DimExpr &b = (*starts.content)[i], &e = (*ends.content)[i];
+    p.dynamic.push_back(false);
+    p.dynamicStart.push_back(b);
+    p.dynamicEnd.push_back(e);
+    p.starts.push_back(b.getConstant().value_or(0));
+    if (b.getConstant() && e.getConstant()) {
+      p.ends.push_back(*e.getConstant());
+    } else if (b.getConstant() && e == x.dims[*axis] && p.steps[i] > 0) {
+      p.ends.push_back(kEndOfDim); // x[..., start:x.shape[axis]]
+    } else if (p.steps[i] == 1 && b.isNonNegative() && e.isNonNegative()) {
       p.ends.push_back(kEndOfDim);
-      p.dynamicEnd.back() = anyDynamic = true;
+      p.dynamic.back() = anyDynamic = true;
     } else {
-      return nc.error("its end " + e.str(nc.symbols()) + " on axis " +
-                      llvm::Twine(*axis) +
-                      " depends on run-time values; only x[start:end] with a "
-                      "non-negative start and step 1 is supported then");
+      return nc.error("its bounds " + b.str(nc.symbols()) + ":" + e.str(nc.symbols()) +
+                      " on axis " + llvm::Twine(*axis) +
+                      " depend on run-time values; only x[start:end] with "
+                      "non-negative bounds and step 1 is supported then");
     }
   }
+  if (llvm::all_of(*starts.content, [](const DimExpr &d) { return d.getConstant(); }))
+    nc.consumeAsAttribute(1);
   if (!anyDynamic)
     nc.consumeAsAttribute(2);
   return p;
@@ -285,9 +296,9 @@ Error inferSlice(NodeContext &nc) {
   TensorInfo &x = nc.input(0);
   SmallVector<DimExpr, 4> dims(x.dims.begin(), x.dims.end());
   for (size_t i = 0; i < p->starts.size(); ++i) {
-    if (p->dynamicEnd[i]) {
+    if (p->dynamic[i]) {
       // Assumes start <= end <= dim (the bounds are not clamped at run time).
-      auto len = sub((*nc.input(2).content)[i], DimExpr::constant(p->starts[i]));
+      auto len = sub(p->dynamicEnd[i], p->dynamicStart[i]);
       dims[p->axes[i]] = len ? *len : freshDim(nc);
       continue;
     }
@@ -325,7 +336,7 @@ Error emitSlice(NodeContext &nc) {
   cur.elemType = out.elemType;
   cur.dims = nc.input(0).dims;
   for (size_t i = 0; i < p->starts.size(); ++i) {
-    if (p->dynamicEnd[i])
+    if (p->dynamic[i])
       continue;
     st.starts.push_back(p->starts[i]);
     st.ends.push_back(p->ends[i]);
@@ -340,27 +351,39 @@ Error emitSlice(NodeContext &nc) {
                                 b.getDenseI64ArrayAttr(st.ends),
                                 b.getDenseI64ArrayAttr(st.axes),
                                 b.getDenseI64ArrayAttr(st.steps));
-  // Run-time ends: gather(x, range(start, end), axis).
+  // Run-time bounds: gather(x, range(start, end), axis).
   for (size_t i = 0; i < p->starts.size(); ++i) {
-    if (!p->dynamicEnd[i])
+    if (!p->dynamic[i])
       continue;
-    auto ends = nc.operand(2);
-    if (!ends)
-      return ends.takeError();
     mlir::Type idxType = nc.input(2).elemType;
     auto scalar = mlir::RankedTensorType::get({}, idxType);
     auto i64Scalar = mlir::RankedTensorType::get({}, b.getI64Type());
-    mlir::Value end = b.create<llmc::GatherOp>(
-        nc.loc(), scalar, *ends,
-        nc.constantOf(i64Scalar, splatOf(i64Scalar, double(i))), int64_t(0));
-    mlir::Value start =
-        nc.constantOf(scalar, splatOf(scalar, double(p->starts[i])));
+    // Entry i of the starts (input 1) or ends (input 2), as a scalar.
+    auto bound = [&](unsigned input, const DimExpr &e) -> llvm::Expected<mlir::Value> {
+      if (auto c = e.getConstant())
+        return nc.constantOf(scalar, splatOf(scalar, double(*c)));
+      auto all = nc.operand(input);
+      if (!all)
+        return all.takeError();
+      mlir::Value v = b.create<llmc::GatherOp>(
+          nc.loc(), mlir::RankedTensorType::get({}, nc.input(input).elemType), *all,
+          nc.constantOf(i64Scalar, splatOf(i64Scalar, double(i))), int64_t(0));
+      if (v.getType() != scalar)
+        v = b.create<llmc::CastOp>(nc.loc(), scalar, v);
+      return v;
+    };
+    auto start = bound(1, p->dynamicStart[i]);
+    if (!start)
+      return start.takeError();
+    auto end = bound(2, p->dynamicEnd[i]);
+    if (!end)
+      return end.takeError();
     mlir::Value one = nc.constantOf(scalar, splatOf(scalar, 1.0));
     TensorInfo idx;
     idx.elemType = idxType;
     idx.dims = {out.dims[p->axes[i]]};
     mlir::Value range =
-        b.create<llmc::RangeOp>(nc.loc(), tensorTypeOf(idx), start, end, one);
+        b.create<llmc::RangeOp>(nc.loc(), tensorTypeOf(idx), *start, *end, one);
     cur.dims[p->axes[i]] = out.dims[p->axes[i]];
     v = b.create<llmc::GatherOp>(nc.loc(), tensorTypeOf(cur), v, range,
                                  p->axes[i]);

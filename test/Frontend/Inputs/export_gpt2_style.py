@@ -25,6 +25,7 @@ import sys
 import torch
 import torch.nn as nn
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_hf_style import prepare_4d_causal_attention_mask, reference  # noqa: E402
 
@@ -37,6 +38,7 @@ class Config:
     max_position_embeddings = 64  # n_positions
     layer_norm_epsilon = 1e-5
     gelu = "tanh"
+    causal_buffer = False
 
     @property
     def num_key_value_heads(self):
@@ -71,6 +73,11 @@ class Attention(nn.Module):
         self.split_size = self.embed_dim
         self.c_attn = Conv1D(3 * self.embed_dim, self.embed_dim)
         self.c_proj = Conv1D(self.embed_dim, self.embed_dim)
+        self.causal_buffer = config.causal_buffer
+        if self.causal_buffer:
+            n = config.max_position_embeddings
+            self.register_buffer("bias", torch.tril(torch.ones((n, n), dtype=torch.bool)).view(1, 1, n, n),
+                                 persistent=False)
 
     def _split_heads(self, tensor):
         new_shape = tensor.size()[:-1] + (self.num_heads, self.head_dim)
@@ -92,6 +99,11 @@ class Attention(nn.Module):
         present = (key, value)
         attn_weights = torch.matmul(query, key.transpose(-1, -2))
         attn_weights = attn_weights / torch.full([], value.size(-1) ** 0.5, dtype=attn_weights.dtype)
+        if self.causal_buffer:
+            query_length, key_length = query.size(-2), key.size(-2)
+            causal_mask = self.bias[:, :, key_length - query_length: key_length, :key_length]
+            mask_value = torch.full([], torch.finfo(attn_weights.dtype).min, dtype=attn_weights.dtype)
+            attn_weights = torch.where(causal_mask, attn_weights, mask_value)
         attn_weights = attn_weights + attention_mask
         attn_weights = nn.functional.softmax(attn_weights, dim=-1)
         attn_output = torch.matmul(attn_weights, value)
@@ -134,11 +146,19 @@ class GPT2LMHeadModel(nn.Module):
         self.ln_f = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight
+        self.causal_buffer = config.causal_buffer
 
     def forward(self, input_ids, attention_mask, position_ids, *past):
         hidden_states = self.wte(input_ids) + self.wpe(position_ids)
         past_len = past[0].shape[2]
-        mask = prepare_4d_causal_attention_mask(attention_mask, input_ids.shape, hidden_states.dtype, past_len)
+        if self.causal_buffer:
+            # transformers 4.2x-4.3x GPT-2: the padding mask only; the causal part is each attention's
+            # slice of its tril buffer.
+            mask = attention_mask.view(input_ids.shape[0], -1)[:, None, None, :].to(hidden_states.dtype)
+            mask = (1.0 - mask) * torch.finfo(hidden_states.dtype).min
+        else:
+            mask = prepare_4d_causal_attention_mask(attention_mask, input_ids.shape, hidden_states.dtype,
+                                                    past_len)
         presents = []
         for i, block in enumerate(self.h):
             hidden_states, present = block(hidden_states, (past[2 * i], past[2 * i + 1]), mask)
@@ -170,11 +190,15 @@ def main():
     ap.add_argument("--gelu", choices=["tanh", "erf"], default="tanh")
     ap.add_argument("--reference")
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--causal-buffer", action="store_true",
+                    help="the causal mask as transformers 4.2x-4.3x GPT-2 builds it: a registered tril "
+                         "buffer sliced to [T - S, T) x [0, T) and applied with torch.where")
     args = ap.parse_args()
     torch.manual_seed(0)
     cfg = Config()
     cfg.num_hidden_layers = args.layers
     cfg.gelu = args.gelu
+    cfg.causal_buffer = args.causal_buffer
     model = GPT2LMHeadModel(cfg).eval()
     randomize(model)
     hd = cfg.hidden_size // cfg.num_attention_heads

@@ -79,6 +79,10 @@ def parse_dense(body, type_str):
     body = body.strip()
     if body.startswith('"0x'):
         data = bytes.fromhex(body[3:-1])
+        if np.dtype(dtype) == np.bool_ and len(data) * 8 >= int(np.prod(shape)) > len(data):
+            # MLIR stores i1 elements one bit each, the lowest bit first.
+            bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+            return bits[:int(np.prod(shape))].astype(bool).reshape(shape)
         arr = np.frombuffer(data, dtype=dtype)
         return arr.reshape(shape) if arr.size == int(np.prod(shape)) else np.broadcast_to(arr, shape).copy()
     lit = ast.literal_eval(body.replace("true", "True").replace("false", "False"))
