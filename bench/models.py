@@ -8,7 +8,9 @@
 
   models.py nbits  --block 32|128 SRC.onnx -o DST.onnx
       The exported fp32 decoder with every MatMul whose weight is an initializer
-      (or a Transpose of one: tied lm_head) replaced by MatMulNBits (4 bits,
+      (or a Transpose of one: tied lm_head), and every Gemm that is a linear layer
+      with an [N] bias (GPT-2's Conv1D; the bias becomes MatMulNBits' bias input),
+      replaced by MatMulNBits (4 bits,
       symmetric round-to-nearest, fp32 scale per block, no zero_points input =
       the op's default zero point 8), the embedding (Gather) kept fp32: the
       format llmc's `--quant=int4 --group-size B` compiles the same graph to.
@@ -53,10 +55,30 @@ def quant_int4(w_kn: np.ndarray, block: int):
     return packed, scale.reshape(-1).astype(np.float32)
 
 
-def nbits_node(a: str, y: str, name: str, K: int, N: int, block: int, bname: str, sname: str):
-    return helper.make_node("MatMulNBits", [a, bname, sname], [y], name=name,
+def nbits_node(a: str, y: str, name: str, K: int, N: int, block: int, bname: str, sname: str,
+               bias: str = ""):
+    inputs = [a, bname, sname] + (["", "", bias] if bias else [])
+    return helper.make_node("MatMulNBits", inputs, [y], name=name,
                             domain="com.microsoft", K=K, N=N, bits=4, block_size=block,
                             accuracy_level=ACCURACY_LEVEL)
+
+
+def gemm_weight(n, inits, src_dir):
+    """A Gemm that is a linear layer (GPT-2's Conv1D): y = A W + b with W an initializer (transB
+    either way), alpha = beta = 1, b absent or an [N] initializer. Returns (W [K, N], bias name)."""
+    attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+    if attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
+        return None, ""
+    b = n.input[1]
+    if b not in inits or len(inits[b].dims) != 2:
+        return None, ""
+    w = tensor_array(inits[b], src_dir)
+    if attrs.get("transB", 0):
+        w = np.ascontiguousarray(w.T)
+    bias = n.input[2] if len(n.input) > 2 else ""
+    if bias and (bias not in inits or list(inits[bias].dims) != [w.shape[1]]):
+        return None, ""
+    return w, bias
 
 
 def save(model: onnx.ModelProto, out: str):
@@ -125,8 +147,11 @@ def cmd_nbits(a):
     producers = {o: n for n in g.node for o in n.output}
     new_nodes, drop, new_inits = [], set(), []
     for n in g.node:
-        w_name, w = None, None
-        if n.op_type == "MatMul":
+        w_name, w, bias = None, None, ""
+        if n.op_type == "Gemm":
+            w, bias = gemm_weight(n, inits, src_dir)
+            w_name = n.input[1] if w is not None else None
+        elif n.op_type == "MatMul":
             b = n.input[1]
             if b in inits and len(inits[b].dims) == 2:
                 w_name, w = b, tensor_array(inits[b], src_dir)
@@ -143,7 +168,7 @@ def cmd_nbits(a):
         bname, sname = w_name + "_q4", w_name + "_scales"
         new_inits += [numpy_helper.from_array(qb, bname), numpy_helper.from_array(qs, sname)]
         new_nodes.append(nbits_node(n.input[0], n.output[0], n.name + "_q4", K, N, a.block,
-                                    bname, sname))
+                                    bname, sname, bias))
         if w_name in inits:
             drop.add(w_name)
         print(f"  {n.name}: {K}x{N} -> MatMulNBits block {a.block}", file=sys.stderr)

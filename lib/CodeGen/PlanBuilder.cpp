@@ -513,7 +513,8 @@ Error Builder::visit(Operation *op) {
     if (!in)
       return in.takeError();
     const int64_t rank = cast<RankedTensorType>(n.getX().getType()).getRank();
-    if (n.getAxis() != -1 && n.getAxis() != rank - 1)
+    const int64_t axis = n.getAxisAttr().getInt();
+    if (axis != -1 && axis != rank - 1)
       return err(op, "only layer norms over the last dimension are supported");
     // Scale and shift: dense [width] slots.
     auto denseVector = [&](Value v, StringRef what) -> Expected<int32_t> {

@@ -253,6 +253,27 @@ llvm::Expected<mlir::Value> llmc::onnx_import::emitReshape(
   return cur;
 }
 
+std::optional<llmc::onnx_import::UnflattenedRows>
+llmc::onnx_import::unflattenRows(NodeContext &nc, mlir::Value x, const DimExpr &n,
+                                 mlir::Type elem) {
+  auto &flattened = nc.importer().flattened;
+  auto f = flattened.find(x);
+  if (f == flattened.end())
+    return std::nullopt;
+  UnflattenedRows u;
+  u.rows = f->second.source;
+  u.dims.assign(f->second.dims.begin(), f->second.dims.end() - 1);
+  u.dims.push_back(n);
+  u.type = typeFromDims(elem, u.dims);
+  return u;
+}
+
+llvm::Expected<mlir::Value>
+llmc::onnx_import::reflattenRows(NodeContext &nc, mlir::Value y,
+                                 const UnflattenedRows &u) {
+  return emitReshape(nc, y, u.dims, nc.output(0).dims, nc.outputType(0));
+}
+
 std::optional<double>
 llmc::onnx_import::scalarAsDouble(mlir::DenseElementsAttr attr) {
   if (!attr || attr.getNumElements() != 1)

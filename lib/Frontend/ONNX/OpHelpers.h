@@ -54,6 +54,22 @@ llvm::Expected<mlir::Value> emitReshape(NodeContext &nc, mlir::Value x,
                                         llvm::ArrayRef<DimExpr> outDims,
                                         mlir::RankedTensorType outType);
 
+/// A linear layer applied to each row of a recorded flatten ([d0.., K]
+/// viewed as [d0 * .., K], GraphImporter::Flattened) applies to the rows of
+/// the source instead: `rows` is that source, `dims`/`type` the layer's
+/// output on it ([d0.., N]). Empty when `x` is not such a flatten.
+struct UnflattenedRows {
+  mlir::Value rows;
+  llvm::SmallVector<DimExpr, 4> dims;
+  mlir::RankedTensorType type;
+};
+std::optional<UnflattenedRows> unflattenRows(NodeContext &nc, mlir::Value x,
+                                             const DimExpr &n, mlir::Type elem);
+/// `y`, the layer's output on `u.rows`, flattened back to output 0 of the
+/// node (and recorded, so that the reshape restoring the dims returns `y`).
+llvm::Expected<mlir::Value> reflattenRows(NodeContext &nc, mlir::Value y,
+                                          const UnflattenedRows &u);
+
 /// "[batch_size, 8, ?]" for messages.
 std::string dimsToString(NodeContext &nc, llvm::ArrayRef<DimExpr> dims);
 

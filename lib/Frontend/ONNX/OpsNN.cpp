@@ -72,8 +72,21 @@ Error emitMatMul(NodeContext &nc) {
   auto b = nc.operand(1);
   if (!b)
     return b.takeError();
-  nc.setResult(0, nc.builder().create<llmc::MatMulOp>(nc.loc(), nc.outputType(0),
-                                                      *a, *b));
+  // Rows of a flatten by a 2-D B: the product of the unflattened rows.
+  std::optional<UnflattenedRows> rows;
+  if (nc.input(0).rank() == 2 && nc.input(1).rank() == 2)
+    rows = unflattenRows(nc, *a, nc.output(0).dims[1], nc.output(0).elemType);
+  if (!rows) {
+    nc.setResult(0, nc.builder().create<llmc::MatMulOp>(nc.loc(), nc.outputType(0),
+                                                        *a, *b));
+    return Error::success();
+  }
+  mlir::Value y =
+      nc.builder().create<llmc::MatMulOp>(nc.loc(), rows->type, rows->rows, *b);
+  auto flat = reflattenRows(nc, y, *rows);
+  if (!flat)
+    return flat.takeError();
+  nc.setResult(0, *flat);
   return Error::success();
 }
 
@@ -128,20 +141,17 @@ Error emitGemm(NodeContext &nc) {
     return bm.takeError();
   auto type = nc.outputType(0);
   // A of a flatten ([batch, seq, K] viewed as [batch * seq, K]) and a bias
-  // shared by all rows: the product of the unflattened rows, flattened after
-  // (GraphImporter::Flattened), so the reshape restoring the dims gets the
-  // product back.
-  auto &flattened = nc.importer().flattened;
-  auto f = nc.intAttrOr("transA", 0) ? flattened.end() : flattened.find(*a);
+  // shared by all rows (or none): the product of the unflattened rows
+  // (unflattenRows), flattened after.
   const bool rowBias =
       !nc.hasInput(2) || nc.input(2).rank() == 1 ||
       (nc.input(2).rank() == 2 && nc.input(2).dims[0].getConstant() == 1);
-  llvm::SmallVector<DimExpr, 4> rowDims;
-  if (f != flattened.end() && rowBias) {
-    rowDims.assign(f->second.dims.begin(), f->second.dims.end() - 1);
-    rowDims.push_back(nc.output(0).dims[1]);
-    *a = f->second.source;
-    type = typeFromDims(elem, rowDims);
+  std::optional<UnflattenedRows> rows;
+  if (!nc.intAttrOr("transA", 0) && rowBias)
+    rows = unflattenRows(nc, *a, nc.output(0).dims[1], elem);
+  if (rows) {
+    *a = rows->rows;
+    type = rows->type;
   }
   mlir::Value y = b.create<llmc::MatMulOp>(loc, type, *a, *bm);
   auto scalar = mlir::RankedTensorType::get({}, elem);
@@ -159,8 +169,8 @@ Error emitGemm(NodeContext &nc) {
                                  nc.constantOf(scalar, splatOf(scalar, beta)));
     y = b.create<llmc::AddOp>(loc, type, y, cv);
   }
-  if (!rowDims.empty()) {
-    auto flat = emitReshape(nc, y, rowDims, nc.output(0).dims, nc.outputType(0));
+  if (rows) {
+    auto flat = reflattenRows(nc, y, *rows);
     if (!flat)
       return flat.takeError();
     y = *flat;

@@ -127,8 +127,21 @@ Error emitPrequantMatMul(NodeContext &nc, const PrequantDesc &d) {
       return bv.takeError();
     bias = *bv;
   }
-  nc.setResult(0, b.create<llmc::QMatMulOp>(nc.loc(), nc.outputType(0), *x,
-                                            w.getResult(), bias));
+  // Rows of a flatten: the product of the unflattened rows (GPT-2's Conv1D).
+  std::optional<UnflattenedRows> rows;
+  if (nc.input(0).rank() == 2)
+    rows = unflattenRows(nc, *x, nc.output(0).dims[1], nc.output(0).elemType);
+  if (!rows) {
+    nc.setResult(0, b.create<llmc::QMatMulOp>(nc.loc(), nc.outputType(0), *x,
+                                              w.getResult(), bias));
+    return Error::success();
+  }
+  mlir::Value y = b.create<llmc::QMatMulOp>(nc.loc(), rows->type, rows->rows,
+                                            w.getResult(), bias);
+  auto flat = reflattenRows(nc, y, *rows);
+  if (!flat)
+    return flat.takeError();
+  nc.setResult(0, *flat);
   return Error::success();
 }
 

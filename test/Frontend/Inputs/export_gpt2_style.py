@@ -9,8 +9,8 @@ MLP and the logits (ln_1, ln_2, ln_f, with biases), a GELU MLP (c_fc, c_proj, wi
 absolute positions (wte + wpe, indexed by position_ids) and an lm_head tied to wte. It is exported
 with plain torch.onnx.export and dynamic axes in the HF/Optimum naming.
 
-    /usr/bin/python3 export_gpt2_style.py OUT.onnx [--opset N] [--gelu tanh|erf]
-                                               [--reference REF.json] [--layers L]
+    /usr/bin/python3 export_gpt2_style.py OUT.onnx [--opset N] [--gelu tanh|erf] [--causal-buffer]
+                                               [--reference REF.json] [--layers L] [--shape gpt2-small]
 
 --gelu tanh is GPT-2's gelu_new written out (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))),
 --gelu erf torch's exact GELU. --reference writes PyTorch outputs in the format of
@@ -190,6 +190,9 @@ def main():
     ap.add_argument("--gelu", choices=["tanh", "erf"], default="tanh")
     ap.add_argument("--reference")
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--shape", choices=["tiny", "gpt2-small"], default="tiny",
+                    help="gpt2-small: GPT-2's 124M shape (768 wide, 12 layers and heads, 50257 tokens, 1024 "
+                         "positions; random weights, for benchmarks; --layers is ignored)")
     ap.add_argument("--causal-buffer", action="store_true",
                     help="the causal mask as transformers 4.2x-4.3x GPT-2 builds it: a registered tril "
                          "buffer sliced to [T - S, T) x [0, T) and applied with torch.where")
@@ -197,6 +200,9 @@ def main():
     torch.manual_seed(0)
     cfg = Config()
     cfg.num_hidden_layers = args.layers
+    if args.shape == "gpt2-small":
+        cfg.vocab_size, cfg.hidden_size, cfg.num_attention_heads = 50257, 768, 12
+        cfg.num_hidden_layers, cfg.max_position_embeddings = 12, 1024
     cfg.gelu = args.gelu
     cfg.causal_buffer = args.causal_buffer
     model = GPT2LMHeadModel(cfg).eval()
