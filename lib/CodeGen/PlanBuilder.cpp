@@ -479,103 +479,78 @@ Error Builder::visit(Operation *op) {
     values_[g.getResult()] = o;
     return Error::success();
   }
-  if (auto n = dyn_cast<RMSNormOp>(op)) {
-    auto x = get(op, n.getX());
+  // A row-wise step producing a value of x's shape (norms, GELU): `fill`
+  // sets the step's own fields once the row width is known.
+  auto rowwise = [&](Value xval, Value result, StepKind kind,
+                     llvm::function_ref<Error(Step &)> fill) -> Error {
+    auto x = get(op, xval);
     if (!x)
       return x.takeError();
-    int64_t width;
-    auto in = rowView(op, **x, width, "x");
+    const VInfo xv = **x; // a copy: inserting below may rehash values_
+    Step s;
+    s.kind = kind;
+    auto in = rowView(op, xv, s.width, "x");
     if (!in)
       return in.takeError();
-    auto slot = weightSlot(n.getWeight(), SlotKind::Dense, op);
-    if (!slot)
-      return slot.takeError();
-    use(**x);
-    VInfo o = allocate(dimsOf(**x));
-    Step s;
-    s.kind = StepKind::RmsNorm;
-    s.weight = *slot;
     s.in = *in;
-    s.width = width;
-    s.eps = n.getEpsilon().convertToFloat();
+    if (Error e = fill(s))
+      return e;
+    use(xv);
+    VInfo o = allocate(dimsOf(xv));
     int64_t w2;
     s.out = cantFail(rowView(op, o, w2, "out"));
-    addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
-    values_[n.getResult()] = o;
+    addStep(s, {xv.region, -1, o.region, -1, -1, -1, -1, -1, -1});
+    values_[result] = o;
     return Error::success();
-  }
-  if (auto n = dyn_cast<LayerNormOp>(op)) {
-    auto x = get(op, n.getX());
-    if (!x)
-      return x.takeError();
-    int64_t width;
-    auto in = rowView(op, **x, width, "x");
-    if (!in)
-      return in.takeError();
-    const int64_t rank = cast<RankedTensorType>(n.getX().getType()).getRank();
-    const int64_t axis = n.getAxisAttr().getInt();
-    if (axis != -1 && axis != rank - 1)
-      return err(op, "only layer norms over the last dimension are supported");
-    // Scale and shift: dense [width] slots.
-    auto denseVector = [&](Value v, StringRef what) -> Expected<int32_t> {
-      auto vi = get(op, v);
-      if (!vi)
-        return vi.takeError();
-      auto t = cast<RankedTensorType>(v.getType());
-      if ((*vi)->kind != VKind::Weight || !t.hasStaticShape() ||
-          t.getNumElements() != width)
-        return err(op, formatv("the {0} must be a weight of {1} elements", what, width));
-      return weightSlot(v, SlotKind::Dense, op);
-    };
-    auto slot = denseVector(n.getWeight(), "scale");
-    if (!slot)
-      return slot.takeError();
-    int32_t biasSlot = -1;
-    if (Value b = n.getBias()) {
-      auto bs = denseVector(b, "bias");
-      if (!bs)
-        return bs.takeError();
-      biasSlot = *bs;
-      if (plan().weights[biasSlot].name.empty())
-        plan().weights[biasSlot].name = plan().weights[*slot].name + ".bias";
-    }
-    use(**x);
-    VInfo o = allocate(dimsOf(**x));
-    Step s;
-    s.kind = StepKind::LayerNorm;
-    s.weight = *slot;
-    s.bias = biasSlot;
-    s.in = *in;
-    s.width = width;
-    s.eps = n.getEpsilon().convertToFloat();
-    int64_t w2;
-    s.out = cantFail(rowView(op, o, w2, "out"));
-    addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
-    values_[n.getResult()] = o;
-    return Error::success();
-  }
-  if (auto ge = dyn_cast<GeluOp>(op)) {
-    auto x = get(op, ge.getX());
-    if (!x)
-      return x.takeError();
-    int64_t width;
-    auto in = rowView(op, **x, width, "x");
-    if (!in)
-      return in.takeError();
-    use(**x);
-    VInfo o = allocate(dimsOf(**x));
-    Step s;
-    s.kind = StepKind::Gelu;
-    s.in = *in;
-    s.width = width;
-    s.geluTanh = ge.getApproximate() == GeluApproximation::tanh;
-    plan().config.hidden = width;
-    int64_t w2;
-    s.out = cantFail(rowView(op, o, w2, "out"));
-    addStep(s, {(*x)->region, -1, o.region, -1, -1, -1, -1, -1, -1});
-    values_[ge.getResult()] = o;
-    return Error::success();
-  }
+  };
+  if (auto n = dyn_cast<RMSNormOp>(op))
+    return rowwise(n.getX(), n.getResult(), StepKind::RmsNorm, [&](Step &s) -> Error {
+      auto slot = weightSlot(n.getWeight(), SlotKind::Dense, op);
+      if (!slot)
+        return slot.takeError();
+      s.weight = *slot;
+      s.eps = n.getEpsilon().convertToFloat();
+      return Error::success();
+    });
+  if (auto n = dyn_cast<LayerNormOp>(op))
+    return rowwise(n.getX(), n.getResult(), StepKind::LayerNorm, [&](Step &s) -> Error {
+      const int64_t rank = cast<RankedTensorType>(n.getX().getType()).getRank();
+      const int64_t axis = n.getAxisAttr().getInt();
+      if (axis != -1 && axis != rank - 1)
+        return err(op, "only layer norms over the last dimension are supported");
+      // Scale and shift: dense [width] slots.
+      auto denseVector = [&](Value v, StringRef what) -> Expected<int32_t> {
+        auto vi = get(op, v);
+        if (!vi)
+          return vi.takeError();
+        auto t = cast<RankedTensorType>(v.getType());
+        if ((*vi)->kind != VKind::Weight || !t.hasStaticShape() ||
+            t.getNumElements() != s.width)
+          return err(op, formatv("the {0} must be a weight of {1} elements", what,
+                                 s.width));
+        return weightSlot(v, SlotKind::Dense, op);
+      };
+      auto slot = denseVector(n.getWeight(), "scale");
+      if (!slot)
+        return slot.takeError();
+      s.weight = *slot;
+      if (Value b = n.getBias()) {
+        auto bs = denseVector(b, "bias");
+        if (!bs)
+          return bs.takeError();
+        s.bias = *bs;
+        if (plan().weights[s.bias].name.empty())
+          plan().weights[s.bias].name = plan().weights[s.weight].name + ".bias";
+      }
+      s.eps = n.getEpsilon().convertToFloat();
+      return Error::success();
+    });
+  if (auto ge = dyn_cast<GeluOp>(op))
+    return rowwise(ge.getX(), ge.getResult(), StepKind::Gelu, [&](Step &s) -> Error {
+      s.geluTanh = ge.getApproximate() == GeluApproximation::tanh;
+      plan().config.hidden = s.width;
+      return Error::success();
+    });
   // x[..., K] @ W -> [..., N]: one Matmul step on the packed slot of `wroot`;
   // returns the output's value (`xName` names x in errors).
   auto matmulStep = [&](Value xval, Value wroot,

@@ -27,7 +27,7 @@ import torch.nn as nn
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_hf_style import prepare_4d_causal_attention_mask, reference  # noqa: E402
+from export_hf_style import decoder_io, prepare_4d_causal_attention_mask, reference  # noqa: E402
 
 
 class Config:
@@ -214,18 +214,7 @@ def main():
         past += [torch.randn(b, cfg.num_attention_heads, p, hd), torch.randn(b, cfg.num_attention_heads, p, hd)]
     inputs = (torch.randint(0, cfg.vocab_size, (b, s)), torch.ones(b, p + s, dtype=torch.int64),
               torch.arange(p, p + s).unsqueeze(0).expand(b, s), *past)
-    in_names = ["input_ids", "attention_mask", "position_ids"]
-    out_names = ["logits"]
-    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
-            "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-            "position_ids": {0: "batch_size", 1: "sequence_length"},
-            "logits": {0: "batch_size", 1: "sequence_length"}}
-    for i in range(cfg.num_hidden_layers):
-        for kv in ("key", "value"):
-            in_names.append(f"past_key_values.{i}.{kv}")
-            out_names.append(f"present.{i}.{kv}")
-            axes[in_names[-1]] = {0: "batch_size", 2: "past_sequence_length"}
-            axes[out_names[-1]] = {0: "batch_size", 2: "total_sequence_length"}
+    in_names, out_names, axes = decoder_io(cfg.num_hidden_layers)
     if args.reference:
         reference(model, cfg, args.reference)
     kwargs = {} if args.opset is None else {"opset_version": args.opset}

@@ -191,6 +191,23 @@ class ForCausalLM(nn.Module):
         return (logits, *presents)
 
 
+def decoder_io(num_layers):
+    """Input and output names and dynamic axes of a decoder with past, as HF/Optimum name them."""
+    in_names = ["input_ids", "attention_mask", "position_ids"]
+    out_names = ["logits"]
+    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
+            "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+            "position_ids": {0: "batch_size", 1: "sequence_length"},
+            "logits": {0: "batch_size", 1: "sequence_length"}}
+    for i in range(num_layers):
+        for kv in ("key", "value"):
+            in_names.append(f"past_key_values.{i}.{kv}")
+            out_names.append(f"present.{i}.{kv}")
+            axes[in_names[-1]] = {0: "batch_size", 2: "past_sequence_length"}
+            axes[out_names[-1]] = {0: "batch_size", 2: "total_sequence_length"}
+    return in_names, out_names, axes
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
@@ -216,18 +233,7 @@ def main():
         past += [torch.randn(b, cfg.num_key_value_heads, p, hd), torch.randn(b, cfg.num_key_value_heads, p, hd)]
     inputs = (torch.randint(0, cfg.vocab_size, (b, s)), torch.ones(b, p + s, dtype=torch.int64),
               torch.arange(p, p + s).unsqueeze(0).expand(b, s), *past)
-    in_names = ["input_ids", "attention_mask", "position_ids"]
-    out_names = ["logits"]
-    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"},
-            "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-            "position_ids": {0: "batch_size", 1: "sequence_length"},
-            "logits": {0: "batch_size", 1: "sequence_length"}}
-    for i in range(cfg.num_hidden_layers):
-        for kv in ("key", "value"):
-            in_names.append(f"past_key_values.{i}.{kv}")
-            out_names.append(f"present.{i}.{kv}")
-            axes[in_names[-1]] = {0: "batch_size", 2: "past_sequence_length"}
-            axes[out_names[-1]] = {0: "batch_size", 2: "total_sequence_length"}
+    in_names, out_names, axes = decoder_io(cfg.num_hidden_layers)
     targets = [(args.out, args.opset, True)]
     stem = args.out[:-5] if args.out.endswith(".onnx") else args.out
     targets += [(f"{stem}.opset{int(o)}.onnx", int(o), True) for o in args.also_opsets.split(",") if o]
