@@ -143,10 +143,19 @@ std::vector<std::string> Model::kernelDescriptions() const {
     std::string act = kernels::actPathName(mm.desc().act);
     if (mm.desc().act == kernels::ActPath::Int8 && mm.desc().staticActScale > 0)
       act += "/static";
-    out.push_back(formatv("{0}: N={1} K={2} {3} tier={4} act={5} {6} {7}", w.name,
+    // What the runtime adds around the kernel: a bias, AWQ's input scale,
+    // an online rotation.
+    std::string extras;
+    if (w.bias >= 0)
+      extras += " +bias(" + plan_.weights[w.bias].name + ")";
+    if (w.inputScale >= 0)
+      extras += " +input_scale";
+    if (w.rotated)
+      extras += " +rotation";
+    out.push_back(formatv("{0}: N={1} K={2} {3} tier={4} act={5} {6} {7}{8}", w.name,
                           w.shape[0], w.shape[1], w.format,
                           isaTierName(mm.desc().tier), act,
-                          mm.usesJit() ? "jit" : "generic", mm.blocking().str())
+                          mm.usesJit() ? "jit" : "generic", mm.blocking().str(), extras)
                       .str());
   }
   return out;
