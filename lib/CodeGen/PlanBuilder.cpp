@@ -136,6 +136,7 @@ private:
   std::map<int32_t, SmallVector<std::pair<int64_t, Value>, 3>> biasesOf_;
   Error foldBias(AddOp add, Value matmulOut, Value bias);
   Error checkMask(Operation *attention, Value mask);
+  bool isPositionRange(RangeOp r);
   Error attachBiases();
   int32_t layers_ = 0;
   int32_t logitsRegion_ = -1;
@@ -161,6 +162,69 @@ bool isWeightExpr(Operation *op) {
 bool isPositionInput(func::FuncOp fn, BlockArgument arg) {
   auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "llmc.onnx_name");
   return name && name.getValue().contains("position");
+}
+
+/// `v` through scalar plumbing (casts, reshapes, element 0 of a one-element
+/// tensor).
+Value peelScalar(Value v) {
+  while (true) {
+    Operation *d = v.getDefiningOp();
+    if (isa_and_nonnull<CastOp, ReshapeOp>(d)) {
+      v = d->getOperand(0);
+      continue;
+    }
+    if (auto g = dyn_cast_or_null<GatherOp>(d)) {
+      auto t = cast<RankedTensorType>(g.getData().getType());
+      if (t.hasStaticShape() && t.getNumElements() == 1) {
+        v = g.getData();
+        continue;
+      }
+    }
+    return v;
+  }
+}
+
+/// The integer value of a constant scalar.
+std::optional<int64_t> constantInt(Value v) {
+  auto c = v.getDefiningOp<ConstantOp>();
+  auto d = c ? dyn_cast<DenseIntElementsAttr>(c.getValue()) : DenseIntElementsAttr();
+  if (!d || d.getNumElements() != 1)
+    return std::nullopt;
+  return (*d.getValues<APInt>().begin()).getSExtValue();
+}
+
+/// (x, d) when `v` is dim d of x: `shape_of(x)[d]` as a gather of a constant
+/// index or a one-element slice.
+std::optional<std::pair<Value, int64_t>> shapeDim(Value v) {
+  v = peelScalar(v);
+  Value shape;
+  int64_t index;
+  if (auto g = v.getDefiningOp<GatherOp>()) {
+    auto i = constantInt(g.getIndices());
+    if (!i)
+      return std::nullopt;
+    shape = g.getData();
+    index = *i;
+  } else if (auto sl = v.getDefiningOp<SliceOp>()) {
+    if (sl.getStarts().size() != 1 || (sl.getSteps() && (*sl.getSteps())[0] != 1))
+      return std::nullopt;
+    shape = sl.getX();
+    index = sl.getStarts()[0];
+    int64_t end = sl.getEnds()[0];
+    if (!(end == index + 1 || (index == -1 && end > 0 && end >= (int64_t(1) << 31))))
+      return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  auto of = shape.getDefiningOp<ShapeOfOp>();
+  if (!of)
+    return std::nullopt;
+  const int64_t rank = cast<RankedTensorType>(of.getX().getType()).getRank();
+  if (index < 0)
+    index += rank;
+  if (index < 0 || index >= rank)
+    return std::nullopt;
+  return std::pair(of.getX(), index);
 }
 
 } // namespace
@@ -732,10 +796,16 @@ Error Builder::visit(Operation *op) {
     values_[sl.getResult()] = o;
     return Error::success();
   }
+  if (isa<RangeOp>(op) && values_.count(op->getResult(0)))
+    return Error::success(); // a position range (run)
   if (auto r = dyn_cast<ReshapeOp>(op)) {
     auto x = get(op, r.getX());
     if (!x)
       return x.takeError();
+    if ((*x)->kind == VKind::Positions) { // [S] as [1, S]
+      values_[r.getResult()] = **x;
+      return Error::success();
+    }
     auto o = reshape(op, **x, r.getShape());
     if (!o)
       return o.takeError();
@@ -961,7 +1031,16 @@ Error Builder::visit(Operation *op) {
     auto bv = rowView(op, **b, wb, "rhs");
     if (!bv)
       return bv.takeError();
-    if (wa != wb || ad.getLhs().getType() != ad.getRhs().getType())
+    // Equal shapes, up to a batch dim of 1 against a dynamic one (batch is
+    // 1: learned positions [1, S, D] added to token embeddings [B, S, D]).
+    auto ta = cast<RankedTensorType>(ad.getLhs().getType()),
+         tb = cast<RankedTensorType>(ad.getRhs().getType());
+    bool same = wa == wb && ta.getRank() == tb.getRank() &&
+                ta.getElementType() == tb.getElementType();
+    for (int64_t i = 0; same && i < ta.getRank(); ++i)
+      same = ta.getDimSize(i) == tb.getDimSize(i) ||
+             (i == 0 && (ta.getDimSize(0) == 1 || tb.getDimSize(0) == 1));
+    if (!same)
       return err(op, "only adds of equally shaped activations (residuals) are "
                      "supported");
     use(**a);
@@ -1026,7 +1105,14 @@ Error Builder::run() {
         inconvertibleErrorCode(),
         "more than one input indexes an embedding table; only input_ids and "
         "position_ids may (the position input must be named position_ids)");
-  // What the results need (attention masks are not followed).
+  // Positions computed from the cache's length (HF's GPT-2 without a
+  // position_ids input): the program knows them; their cone is not planned.
+  fn_.walk([&](RangeOp r) {
+    if (isPositionRange(r))
+      values_[r.getResult()] = kindOnly(VKind::Positions);
+  });
+  // What the results need (attention masks and position ranges are not
+  // followed).
   SmallVector<Operation *> work;
   Operation *ret = fn_.getBody().front().getTerminator();
   work.push_back(ret);
@@ -1039,6 +1125,8 @@ Error Builder::run() {
       if (auto a = dyn_cast<AttentionOp>(op);
           a && a.getMask() && o.get() == a.getMask())
         continue;
+      if (isa<RangeOp>(op) && values_.count(op->getResult(0)))
+        break;
       if (Operation *d = o.get().getDefiningOp())
         work.push_back(d);
     }
@@ -1052,6 +1140,31 @@ Error Builder::run() {
   if (Error e = attachBiases())
     return e;
   return finish();
+}
+
+// range(P, P + S, 1) with P the length of a past_key/past_value input
+// (its dim 2) and S the token count (dim 1 of the token input): the
+// positions of this call's tokens, as the runtime numbers them.
+bool Builder::isPositionRange(RangeOp r) {
+  auto delta = constantInt(peelScalar(r.getDelta()));
+  if (!delta || *delta != 1)
+    return false;
+  auto isPast = [&](Value v) {
+    auto d = shapeDim(v);
+    auto arg = d ? dyn_cast<BlockArgument>(d->first) : BlockArgument();
+    return arg && d->second == 2 && values_.lookup(arg).kind == VKind::Past;
+  };
+  auto isTokenCount = [&](Value v) {
+    auto d = shapeDim(v);
+    auto arg = d ? dyn_cast<BlockArgument>(d->first) : BlockArgument();
+    return arg && d->second == 1 && values_.lookup(arg).kind == VKind::Tokens;
+  };
+  Value start = peelScalar(r.getStart());
+  auto limit = peelScalar(r.getLimit()).getDefiningOp<AddOp>();
+  if (!isPast(start) || !limit)
+    return false;
+  Value a = peelScalar(limit.getLhs()), b = peelScalar(limit.getRhs());
+  return (isPast(a) && isTokenCount(b)) || (isTokenCount(a) && isPast(b));
 }
 
 // The program computes causal attention over the KV cache for one sequence

@@ -10,7 +10,7 @@ absolute positions (wte + wpe, indexed by position_ids) and an lm_head tied to w
 with plain torch.onnx.export and dynamic axes in the HF/Optimum naming.
 
     /usr/bin/python3 export_gpt2_style.py OUT.onnx [--opset N] [--gelu tanh|erf] [--causal-buffer]
-                                               [--reference REF.json] [--layers L] [--shape gpt2-small]
+                                               [--no-position-ids] [--reference REF.json] [--layers L] [--shape gpt2-small]
 
 --gelu tanh is GPT-2's gelu_new written out (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))),
 --gelu erf torch's exact GELU. --reference writes PyTorch outputs in the format of
@@ -167,6 +167,20 @@ class GPT2LMHeadModel(nn.Module):
         return (logits, *presents)
 
 
+class PositionsFromPast(nn.Module):
+    """The model without a position_ids input: positions past_length .. past_length + S - 1, as HF's
+    GPT-2 makes them when none are given (`torch.arange(past_length, input_shape[-1] + past_length)`)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, *past):
+        past_length = past[0].size(-2)
+        position_ids = torch.arange(past_length, input_ids.shape[-1] + past_length, dtype=torch.long)
+        return self.model(input_ids, attention_mask, position_ids.unsqueeze(0), *past)
+
+
 def randomize(model):
     """Weights of a trained model's magnitudes: every parameter matters to the logits (HF's
     0.02-std init would leave the norms' shifts and the MLP nearly silent)."""
@@ -193,6 +207,8 @@ def main():
     ap.add_argument("--shape", choices=["tiny", "gpt2-small"], default="tiny",
                     help="gpt2-small: GPT-2's 124M shape (768 wide, 12 layers and heads, 50257 tokens, 1024 "
                          "positions; random weights, for benchmarks; --layers is ignored)")
+    ap.add_argument("--no-position-ids", action="store_true",
+                    help="no position_ids input: the graph computes the positions from the past length")
     ap.add_argument("--causal-buffer", action="store_true",
                     help="the causal mask as transformers 4.2x-4.3x GPT-2 builds it: a registered tril "
                          "buffer sliced to [T - S, T) x [0, T) and applied with torch.where")
@@ -218,6 +234,11 @@ def main():
     if args.reference:
         reference(model, cfg, args.reference)
     kwargs = {} if args.opset is None else {"opset_version": args.opset}
+    if args.no_position_ids:
+        model = PositionsFromPast(model)
+        inputs = inputs[:2] + inputs[3:]
+        in_names.remove("position_ids")
+        del axes["position_ids"]
     with torch.no_grad():
         torch.onnx.export(model, inputs, args.out, input_names=in_names, output_names=out_names,
                           dynamic_axes=axes, **kwargs)
