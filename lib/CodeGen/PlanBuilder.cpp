@@ -1078,7 +1078,17 @@ Error Builder::visit(Operation *op) {
     }
     return Error::success();
   }
-  return err(op, "operation not supported by CodeGen");
+  // Constants and shape arithmetic often have no location of their own:
+  // name what they feed, where the user can look for it.
+  std::string feeds;
+  if (!op->use_empty()) {
+    Operation *u = *op->getUsers().begin();
+    llvm::raw_string_ostream os(feeds);
+    os << " (it feeds '" << u->getName().getStringRef() << "' at ";
+    u->getLoc().print(os);
+    os << ")";
+  }
+  return err(op, "operation not supported by CodeGen" + feeds);
 }
 
 Error Builder::run() {
