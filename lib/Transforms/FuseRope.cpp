@@ -667,11 +667,39 @@ struct FusePairRopeInterleaved : OpRewritePattern<ReshapeOp> {
   }
 };
 
+/// Partial rotary (Phi, GPT-NeoX, GPT-J): `concat(rope(x[..., :R]),
+/// x[..., R:])` along the head dim is `rope(x)` with R/2-wide tables: the
+/// op rotates the first R dims of each head and passes the rest through.
+struct FusePartialRope : OpRewritePattern<ConcatOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConcatOp op,
+                                PatternRewriter &rewriter) const override {
+    const int64_t rank = rankOf(op);
+    if (rank != 4 || op.getInputs().size() != 2 ||
+        normalizeAxis(op.getAxis(), rank) != rank - 1)
+      return failure();
+    auto rope = op.getInputs()[0].getDefiningOp<RopeOp>();
+    if (!rope || rope.getNumHeads() || !rope->hasOneUse())
+      return rewriter.notifyMatchFailure(op, "the first part is not a rope");
+    auto rot = matchSingleAxisSlice(rope.getX());
+    auto pass = matchSingleAxisSlice(op.getInputs()[1]);
+    if (!rot || !pass || rot->x != pass->x || rot->x.getType() != op.getType() ||
+        rot->axis != rank - 1 || pass->axis != rank - 1 || rot->step != 1 ||
+        pass->step != 1 || rot->start != 0 || pass->start != rot->end ||
+        pass->end != op.getType().getDimSize(rank - 1))
+      return rewriter.notifyMatchFailure(op, "not x[..., :R] and x[..., R:]");
+    rewriter.replaceOpWithNewOp<RopeOp>(op, op.getType(), rot->x, rope.getCos(),
+                                        rope.getSin(), rope.getConventionAttr(),
+                                        IntegerAttr());
+    return success();
+  }
+};
+
 } // namespace
 
 void llmc::populateFuseRopePatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseRopePattern, FusePairRopeHalf, FusePairRopeInterleaved>(
-      patterns.getContext());
+  patterns.add<FuseRopePattern, FusePairRopeHalf, FusePairRopeInterleaved,
+               FusePartialRope>(patterns.getContext());
 }
 
 namespace {

@@ -337,3 +337,36 @@ func.func @rope_pair_form_near_miss(%x: tensor<1x2x3x8xf32>, %c: tensor<1x3x4xf3
   %z = llmc.concat %ra2, %rb2 {axis = 3 : i64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) -> tensor<1x2x3x8xf32>
   return %y, %z : tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32>
 }
+
+// -----
+
+// Partial rotary (Phi, GPT-NeoX): the rope of x[..., :4] concatenated with
+// x[..., 4:] is one rope of x with 2-wide tables.
+// CHECK-LABEL: func.func @rope_partial
+// CHECK-SAME: (%[[X:.*]]: tensor<1x2x3x8xf32>, %[[C:.*]]: tensor<1x3x2xf32>, %[[S:.*]]: tensor<1x3x2xf32>)
+// CHECK-NEXT: %[[Y:.*]] = llmc.rope half %[[X]], %[[C]], %[[S]] : (tensor<1x2x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xf32>) -> tensor<1x2x3x8xf32>
+// CHECK-NEXT: return %[[Y]]
+func.func @rope_partial(%x: tensor<1x2x3x8xf32>, %c: tensor<1x3x2xf32>, %s: tensor<1x3x2xf32>) -> tensor<1x2x3x8xf32> {
+  %rot = llmc.slice %x {axes = array<i64: 3>, ends = array<i64: 4>, starts = array<i64: 0>, steps = array<i64: 1>} : (tensor<1x2x3x8xf32>) -> tensor<1x2x3x4xf32>
+  %pass = llmc.slice %x {axes = array<i64: 3>, ends = array<i64: 9223372036854775807>, starts = array<i64: 4>, steps = array<i64: 1>} : (tensor<1x2x3x8xf32>) -> tensor<1x2x3x4xf32>
+  %r = llmc.rope half %rot, %c, %s : (tensor<1x2x3x4xf32>, tensor<1x3x2xf32>, tensor<1x3x2xf32>) -> tensor<1x2x3x4xf32>
+  %y = llmc.concat %r, %pass {axis = 3 : i64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) -> tensor<1x2x3x8xf32>
+  return %y : tensor<1x2x3x8xf32>
+}
+
+// -----
+
+// Near misses: the pass-through part from another offset (dims 5.. after a
+// rotated 0..4), and the parts in the other order.
+// CHECK-LABEL: func.func @rope_partial_near_miss
+// CHECK-COUNT-2: llmc.concat
+func.func @rope_partial_near_miss(%x: tensor<1x2x3x8xf32>, %c: tensor<1x3x2xf32>, %s: tensor<1x3x2xf32>) -> (tensor<1x2x3x7xf32>, tensor<1x2x3x8xf32>) {
+  %rot = llmc.slice %x {axes = array<i64: 3>, ends = array<i64: 4>, starts = array<i64: 0>, steps = array<i64: 1>} : (tensor<1x2x3x8xf32>) -> tensor<1x2x3x4xf32>
+  %gap = llmc.slice %x {axes = array<i64: 3>, ends = array<i64: 8>, starts = array<i64: 5>, steps = array<i64: 1>} : (tensor<1x2x3x8xf32>) -> tensor<1x2x3x3xf32>
+  %pass = llmc.slice %x {axes = array<i64: 3>, ends = array<i64: 8>, starts = array<i64: 4>, steps = array<i64: 1>} : (tensor<1x2x3x8xf32>) -> tensor<1x2x3x4xf32>
+  %r1 = llmc.rope half %rot, %c, %s : (tensor<1x2x3x4xf32>, tensor<1x3x2xf32>, tensor<1x3x2xf32>) -> tensor<1x2x3x4xf32>
+  %y1 = llmc.concat %r1, %gap {axis = 3 : i64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x3xf32>) -> tensor<1x2x3x7xf32>
+  %r2 = llmc.rope half %rot, %c, %s : (tensor<1x2x3x4xf32>, tensor<1x3x2xf32>, tensor<1x3x2xf32>) -> tensor<1x2x3x4xf32>
+  %y2 = llmc.concat %pass, %r2 {axis = 3 : i64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) -> tensor<1x2x3x8xf32>
+  return %y1, %y2 : tensor<1x2x3x7xf32>, tensor<1x2x3x8xf32>
+}

@@ -11,6 +11,7 @@ helper from llmc is used; the point is to see whether the importer copes without
 
     /usr/bin/python3 export_hf_style.py OUT.onnx [--opset N] [--also-opsets 13,17] [--also-unfolded]
                                              [--reference REF.json] [--layers L] [--o-proj-bias]
+                                             [--rotary-dim R]
 
 --also-opsets also writes OUT.opsetN.onnx for each N (one torch session, faster than several runs),
 --also-unfolded OUT.unfolded.onnx exported with do_constant_folding=False.
@@ -38,6 +39,7 @@ class Config:
     rope_theta = 1000000.0
     attention_bias = True
     o_proj_bias = False
+    rotary_dim = 0  # 0: the whole head
 
 
 class RMSNorm(nn.Module):
@@ -102,7 +104,9 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=b)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size,
                                 bias=config.o_proj_bias)
-        self.rotary_emb = RotaryEmbedding(self.head_dim, config.max_position_embeddings, config.rope_theta)
+        # Partial rotary (Phi, GPT-NeoX): only the first rotary_dim dims of each head rotate.
+        self.rotary_dim = config.rotary_dim or self.head_dim
+        self.rotary_emb = RotaryEmbedding(self.rotary_dim, config.max_position_embeddings, config.rope_theta)
 
     def forward(self, hidden_states, attention_mask, position_ids, past_key_value):
         bsz, q_len, _ = hidden_states.size()
@@ -111,7 +115,15 @@ class Attention(nn.Module):
         value_states = self.v_proj(hidden_states).view(bsz, q_len, self.num_key_value_heads, self.head_dim).transpose(1, 2)
         kv_seq_len = key_states.shape[-2] + past_key_value[0].shape[-2]
         cos, sin = self.rotary_emb(value_states, seq_len=kv_seq_len)
-        query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin, position_ids)
+        if self.rotary_dim < self.head_dim:
+            r = self.rotary_dim
+            q_rot, q_pass = query_states[..., :r], query_states[..., r:]
+            k_rot, k_pass = key_states[..., :r], key_states[..., r:]
+            q_rot, k_rot = apply_rotary_pos_emb(q_rot, k_rot, cos, sin, position_ids)
+            query_states = torch.cat((q_rot, q_pass), dim=-1)
+            key_states = torch.cat((k_rot, k_pass), dim=-1)
+        else:
+            query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin, position_ids)
         key_states = torch.cat([past_key_value[0], key_states], dim=2)
         value_states = torch.cat([past_key_value[1], value_states], dim=2)
         present = (key_states, value_states)
@@ -218,6 +230,8 @@ def main():
                     help="also write OUT.unfolded.onnx with do_constant_folding=False (weight "
                          "transposes etc. stay in the graph)")
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--rotary-dim", type=int, default=0,
+                    help="rotate only the first R dims of each head (Phi/GPT-NeoX partial rotary)")
     ap.add_argument("--o-proj-bias", action="store_true",
                     help="give o_proj a bias too (as GPT-2/Phi-style dense layers have)")
     args = ap.parse_args()
@@ -225,6 +239,7 @@ def main():
     cfg = Config()
     cfg.num_hidden_layers = args.layers
     cfg.o_proj_bias = args.o_proj_bias
+    cfg.rotary_dim = args.rotary_dim
     model = ForCausalLM(cfg).eval()
     hd = cfg.hidden_size // cfg.num_attention_heads
     b, s, p = 2, 3, 4
