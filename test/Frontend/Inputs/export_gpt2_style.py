@@ -10,7 +10,7 @@ absolute positions (wte + wpe, indexed by position_ids) and an lm_head tied to w
 with plain torch.onnx.export and dynamic axes in the HF/Optimum naming.
 
     /usr/bin/python3 export_gpt2_style.py OUT.onnx [--opset N] [--gelu tanh|erf] [--causal-buffer]
-                                               [--no-position-ids] [--reference REF.json] [--layers L] [--shape gpt2-small]
+                                               [--parallel-block] [--no-position-ids] [--reference REF.json] [--layers L] [--shape gpt2-small]
 
 --gelu tanh is GPT-2's gelu_new written out (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))),
 --gelu erf torch's exact GELU. --reference writes PyTorch outputs in the format of
@@ -39,6 +39,7 @@ class Config:
     layer_norm_epsilon = 1e-5
     gelu = "tanh"
     causal_buffer = False
+    parallel_block = False
 
     @property
     def num_key_value_heads(self):
@@ -129,8 +130,14 @@ class Block(nn.Module):
         self.attn = Attention(config)
         self.ln_2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.mlp = MLP(config)
+        self.parallel = config.parallel_block
 
     def forward(self, hidden_states, layer_past, attention_mask):
+        if self.parallel:
+            # GPT-J / Phi: attention and MLP both read one LayerNorm of the block's input.
+            h = self.ln_1(hidden_states)
+            attn_output, present = self.attn(h, layer_past, attention_mask)
+            return hidden_states + attn_output + self.mlp(h), present
         attn_output, present = self.attn(self.ln_1(hidden_states), layer_past, attention_mask)
         hidden_states = attn_output + hidden_states
         hidden_states = hidden_states + self.mlp(self.ln_2(hidden_states))
@@ -207,6 +214,8 @@ def main():
     ap.add_argument("--shape", choices=["tiny", "gpt2-small"], default="tiny",
                     help="gpt2-small: GPT-2's 124M shape (768 wide, 12 layers and heads, 50257 tokens, 1024 "
                          "positions; random weights, for benchmarks; --layers is ignored)")
+    ap.add_argument("--parallel-block", action="store_true",
+                    help="GPT-J/Phi blocks: x + attn(ln(x)) + mlp(ln(x)) with one LayerNorm")
     ap.add_argument("--no-position-ids", action="store_true",
                     help="no position_ids input: the graph computes the positions from the past length")
     ap.add_argument("--causal-buffer", action="store_true",
@@ -221,6 +230,7 @@ def main():
         cfg.num_hidden_layers, cfg.max_position_embeddings = 12, 1024
     cfg.gelu = args.gelu
     cfg.causal_buffer = args.causal_buffer
+    cfg.parallel_block = args.parallel_block
     model = GPT2LMHeadModel(cfg).eval()
     randomize(model)
     hd = cfg.hidden_size // cfg.num_attention_heads
