@@ -16,55 +16,39 @@ uint64_t peakRssBytes() {
   return uint64_t(ru.ru_maxrss) * 1024;
 }
 
-Expected<GenerateStats> generate(Session &session, StringRef prompt,
-                                 const GenerateOptions &options,
-                                 function_ref<void(StringRef)> onText) {
-  const Tokenizer *tok = session.model().tokenizer();
-  if (!tok)
-    return createStringError(inconvertibleErrorCode(),
-                             "the bundle has no tokenizer; compile it with "
-                             "--tokenizer=FILE");
+Expected<GenerateStats> generateIds(Session &session, ArrayRef<int32_t> ids,
+                                    const GenerateOptions &options,
+                                    function_ref<void(int32_t)> onToken) {
   if (Error e = options.sampling.validate())
     return std::move(e);
   if (options.maxNewTokens < 0)
     return createStringError(std::errc::invalid_argument,
                              "the number of new tokens must be >= 0 (got %lld)",
                              (long long)options.maxNewTokens);
-  GenerateStats st;
-  std::vector<int32_t> ids = tok->encode(prompt, options.addBos, false);
   if (ids.empty())
     return createStringError(inconvertibleErrorCode(), "the prompt is empty");
+  GenerateStats st;
   st.promptTokens = int64_t(ids.size());
-  st.tokens = ids;
+  st.tokens.assign(ids.begin(), ids.end());
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
   auto logits = session.prefill(ids);
   if (!logits)
     return logits.takeError();
-  auto t1 = clock::now();
-  st.prefillMs = std::chrono::duration<double, std::milli>(t1 - t0).count();
-  // Echo the prompt as the tokenizer sees it.
-  for (size_t i = 0; i < ids.size(); ++i)
-    if (!(i == 0 && options.addBos))
-      onText(tok->decodePiece(i ? ids[i - 1] : tok->bosId(), ids[i]));
+  st.prefillMs = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
 
   Sampler sampler(options.sampling);
-  const int32_t eos = tok->eosId(), bos = tok->bosId();
-  int32_t prev = ids.back();
+  const int32_t eos = session.model().config().eos;
   auto td = clock::now();
   for (int64_t i = 0; i < options.maxNewTokens; ++i) {
     int32_t next = sampler.sample(*logits);
-    bool stop = next == eos ||
-                (tok->kind() == TokenizerKind::Llama2c && next == bos) ||
-                llvm::is_contained(options.stopTokens, next);
-    if (stop) {
+    if (next == eos || llvm::is_contained(options.stopTokens, next)) {
       st.stoppedByToken = true;
       break;
     }
     st.tokens.push_back(next);
     ++st.newTokens;
-    onText(tok->decodePiece(prev, next));
-    prev = next;
+    onToken(next);
     if (i + 1 == options.maxNewTokens)
       break;
     if (session.position() >= session.contextLength()) {
@@ -80,6 +64,44 @@ Expected<GenerateStats> generate(Session &session, StringRef prompt,
   if (st.newTokens > 1)
     st.decodeMs =
         std::chrono::duration<double, std::milli>(clock::now() - td).count();
+  return st;
+}
+
+Expected<GenerateStats> generate(Session &session, StringRef prompt,
+                                 const GenerateOptions &options,
+                                 function_ref<void(StringRef)> onText) {
+  const Tokenizer *tok = session.model().tokenizer();
+  if (!tok)
+    return createStringError(inconvertibleErrorCode(),
+                             "the bundle has no tokenizer; compile it with "
+                             "--tokenizer=FILE, or give the prompt as token ids");
+  if (Error e = options.sampling.validate())
+    return std::move(e);
+  std::vector<int32_t> ids = tok->encode(prompt, options.addBos, false);
+  if (ids.empty())
+    return createStringError(inconvertibleErrorCode(), "the prompt is empty");
+  // The tokenizer's EOS, and BOS for llama2.c models, end the text.
+  GenerateOptions o = options;
+  o.stopTokens.push_back(tok->eosId());
+  if (tok->kind() == TokenizerKind::Llama2c)
+    o.stopTokens.push_back(tok->bosId());
+  bool echoed = false;
+  int32_t prev = ids.back();
+  auto echoPrompt = [&] {
+    // The prompt as the tokenizer sees it, before the first new token.
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (!(i == 0 && options.addBos))
+        onText(tok->decodePiece(i ? ids[i - 1] : tok->bosId(), ids[i]));
+    echoed = true;
+  };
+  auto st = generateIds(session, ids, o, [&](int32_t next) {
+    if (!echoed)
+      echoPrompt();
+    onText(tok->decodePiece(prev, next));
+    prev = next;
+  });
+  if (st && !echoed)
+    echoPrompt();
   return st;
 }
 

@@ -19,6 +19,10 @@ cl::OptionCategory &generationCategory() {
 GenerationFlags::GenerationFlags(cl::SubCommand &sub)
     : prompt("p", cl::desc("Prompt"), cl::init(""), cl::sub(sub), cl::cat(generationCategory())),
       promptLong("prompt", cl::aliasopt(prompt)),
+      promptIds("prompt-ids",
+                cl::desc("The prompt as token ids (comma-separated; no tokenizer "
+                         "needed, nothing added); prints the new ids"),
+                cl::CommaSeparated, cl::sub(sub), cl::cat(generationCategory())),
       steps("n", cl::desc("New tokens to generate"), cl::init(128), cl::sub(sub), cl::cat(generationCategory())),
       temp("temp", cl::desc("Temperature (0 = greedy)"), cl::init(0.0f),
            cl::sub(sub), cl::cat(generationCategory())),
@@ -49,11 +53,24 @@ int generateText(const runtime::Model &model, const GenerationFlags &f) {
   go.maxNewTokens = f.steps;
   go.addBos = !f.noBos;
   bool printed = false;
-  auto stats = generate(**session, f.prompt, go, [&](StringRef text) {
-    outs() << text;
-    outs().flush();
-    printed = true;
-  });
+  if (!f.promptIds.empty() && !f.prompt.empty())
+    return reportError(createStringError(std::errc::invalid_argument,
+                                         "give the prompt as text (-p) or as "
+                                         "token ids (--prompt-ids), not both"));
+  std::vector<int32_t> ids(f.promptIds.begin(), f.promptIds.end());
+  auto stats =
+      ids.empty()
+          ? generate(**session, f.prompt, go,
+                     [&](StringRef text) {
+                       outs() << text;
+                       outs().flush();
+                       printed = true;
+                     })
+          : generateIds(**session, ids, go, [&](int32_t id) {
+              outs() << (printed ? " " : "") << id;
+              outs().flush();
+              printed = true;
+            });
   // End the text's line; a request refused before any text (bad sampling
   // options) leaves stdout empty.
   if (stats || printed) {

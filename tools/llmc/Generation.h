@@ -24,6 +24,7 @@ struct GenerationFlags {
 
   llvm::cl::opt<std::string> prompt;
   llvm::cl::alias promptLong;
+  llvm::cl::list<int32_t> promptIds;
   llvm::cl::opt<int64_t> steps;
   llvm::cl::opt<float> temp;
   llvm::cl::opt<int32_t> topK;
@@ -34,7 +35,8 @@ struct GenerationFlags {
   llvm::cl::opt<bool> quiet;
 };
 
-/// Streams the generated text to stdout, speeds to stderr; the exit code.
+/// Streams the generated text to stdout (with --prompt-ids: the new token
+/// ids, space-separated), speeds to stderr; the exit code.
 int generateText(const runtime::Model &model, const GenerationFlags &flags);
 
 } // namespace llmc::cli

@@ -38,6 +38,14 @@ llvm::Expected<GenerateStats>
 generate(Session &session, llvm::StringRef prompt, const GenerateOptions &options,
          llvm::function_ref<void(llvm::StringRef)> onText);
 
+/// The same loop on token ids, for bundles without a tokenizer (or callers
+/// that tokenize themselves): prefill `ids` as given (`addBos` is not
+/// applied), then sample and decode; `onToken` receives every new id. Stops
+/// at the model's EOS, `stopTokens`, `maxNewTokens` or the context's end.
+llvm::Expected<GenerateStats>
+generateIds(Session &session, llvm::ArrayRef<int32_t> ids, const GenerateOptions &options,
+            llvm::function_ref<void(int32_t)> onToken);
+
 /// Peak resident set size of this process in bytes.
 uint64_t peakRssBytes();
 
