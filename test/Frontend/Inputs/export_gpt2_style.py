@@ -27,7 +27,8 @@ import torch.nn as nn
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_hf_style import decoder_io, prepare_4d_causal_attention_mask, reference  # noqa: E402
+from export_hf_style import (decoder_io, prepare_4d_causal_attention_mask, reference,  # noqa: E402
+                             trace_inputs)
 
 
 class Config:
@@ -233,13 +234,7 @@ def main():
     cfg.parallel_block = args.parallel_block
     model = GPT2LMHeadModel(cfg).eval()
     randomize(model)
-    hd = cfg.hidden_size // cfg.num_attention_heads
-    b, s, p = 2, 3, 4
-    past = []
-    for _ in range(cfg.num_hidden_layers):
-        past += [torch.randn(b, cfg.num_attention_heads, p, hd), torch.randn(b, cfg.num_attention_heads, p, hd)]
-    inputs = (torch.randint(0, cfg.vocab_size, (b, s)), torch.ones(b, p + s, dtype=torch.int64),
-              torch.arange(p, p + s).unsqueeze(0).expand(b, s), *past)
+    inputs = trace_inputs(cfg)
     in_names, out_names, axes = decoder_io(cfg.num_hidden_layers)
     if args.reference:
         reference(model, cfg, args.reference)

@@ -203,6 +203,17 @@ class ForCausalLM(nn.Module):
         return (logits, *presents)
 
 
+def trace_inputs(cfg):
+    """Inputs to trace the export with: a batch of 2, 3 new tokens after 4 cached ones."""
+    hd = cfg.hidden_size // cfg.num_attention_heads
+    b, s, p = 2, 3, 4
+    past = []
+    for _ in range(cfg.num_hidden_layers):
+        past += [torch.randn(b, cfg.num_key_value_heads, p, hd), torch.randn(b, cfg.num_key_value_heads, p, hd)]
+    return (torch.randint(0, cfg.vocab_size, (b, s)), torch.ones(b, p + s, dtype=torch.int64),
+            torch.arange(p, p + s).unsqueeze(0).expand(b, s), *past)
+
+
 def decoder_io(num_layers):
     """Input and output names and dynamic axes of a decoder with past, as HF/Optimum name them."""
     in_names = ["input_ids", "attention_mask", "position_ids"]
@@ -241,13 +252,7 @@ def main():
     cfg.o_proj_bias = args.o_proj_bias
     cfg.rotary_dim = args.rotary_dim
     model = ForCausalLM(cfg).eval()
-    hd = cfg.hidden_size // cfg.num_attention_heads
-    b, s, p = 2, 3, 4
-    past = []
-    for _ in range(cfg.num_hidden_layers):
-        past += [torch.randn(b, cfg.num_key_value_heads, p, hd), torch.randn(b, cfg.num_key_value_heads, p, hd)]
-    inputs = (torch.randint(0, cfg.vocab_size, (b, s)), torch.ones(b, p + s, dtype=torch.int64),
-              torch.arange(p, p + s).unsqueeze(0).expand(b, s), *past)
+    inputs = trace_inputs(cfg)
     in_names, out_names, axes = decoder_io(cfg.num_hidden_layers)
     targets = [(args.out, args.opset, True)]
     stem = args.out[:-5] if args.out.endswith(".onnx") else args.out
