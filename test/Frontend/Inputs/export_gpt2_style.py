@@ -10,7 +10,7 @@ absolute positions (wte + wpe, indexed by position_ids) and an lm_head tied to w
 with plain torch.onnx.export and dynamic axes in the HF/Optimum naming.
 
     /usr/bin/python3 export_gpt2_style.py OUT.onnx [--opset N] [--gelu tanh|erf] [--causal-buffer]
-                                               [--parallel-block] [--no-position-ids] [--reference REF.json] [--layers L] [--shape gpt2-small]
+                                               [--parallel-block] [--neox-qkv] [--no-position-ids] [--reference REF.json] [--layers L] [--shape gpt2-small]
 
 --gelu tanh is GPT-2's gelu_new written out (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))),
 --gelu erf torch's exact GELU. --reference writes PyTorch outputs in the format of
@@ -41,6 +41,7 @@ class Config:
     gelu = "tanh"
     causal_buffer = False
     parallel_block = False
+    neox_qkv = False
 
     @property
     def num_key_value_heads(self):
@@ -75,6 +76,7 @@ class Attention(nn.Module):
         self.split_size = self.embed_dim
         self.c_attn = Conv1D(3 * self.embed_dim, self.embed_dim)
         self.c_proj = Conv1D(self.embed_dim, self.embed_dim)
+        self.neox_qkv = config.neox_qkv
         self.causal_buffer = config.causal_buffer
         if self.causal_buffer:
             n = config.max_position_embeddings
@@ -91,10 +93,17 @@ class Attention(nn.Module):
         return tensor.view(new_shape)
 
     def forward(self, hidden_states, layer_past, attention_mask):
-        query, key, value = self.c_attn(hidden_states).split(self.split_size, dim=2)
-        query = self._split_heads(query)
-        key = self._split_heads(key)
-        value = self._split_heads(value)
+        if self.neox_qkv:
+            # GPT-NeoX: the fused projection's output per head is [q | k | v].
+            qkv = self.c_attn(hidden_states)
+            qkv = qkv.view(qkv.size()[:-1] + (self.num_heads, 3 * self.head_dim))
+            query, key, value = qkv.split(self.head_dim, dim=-1)
+            query, key, value = (t.permute(0, 2, 1, 3) for t in (query, key, value))
+        else:
+            query, key, value = self.c_attn(hidden_states).split(self.split_size, dim=2)
+            query = self._split_heads(query)
+            key = self._split_heads(key)
+            value = self._split_heads(value)
         past_key, past_value = layer_past
         key = torch.cat((past_key, key), dim=-2)
         value = torch.cat((past_value, value), dim=-2)
@@ -217,6 +226,8 @@ def main():
                          "positions; random weights, for benchmarks; --layers is ignored)")
     ap.add_argument("--parallel-block", action="store_true",
                     help="GPT-J/Phi blocks: x + attn(ln(x)) + mlp(ln(x)) with one LayerNorm")
+    ap.add_argument("--neox-qkv", action="store_true",
+                    help="GPT-NeoX's fused q/k/v layout: per head [q | k | v] in the projection's output")
     ap.add_argument("--no-position-ids", action="store_true",
                     help="no position_ids input: the graph computes the positions from the past length")
     ap.add_argument("--causal-buffer", action="store_true",
@@ -232,6 +243,7 @@ def main():
     cfg.gelu = args.gelu
     cfg.causal_buffer = args.causal_buffer
     cfg.parallel_block = args.parallel_block
+    cfg.neox_qkv = args.neox_qkv
     model = GPT2LMHeadModel(cfg).eval()
     randomize(model)
     inputs = trace_inputs(cfg)
