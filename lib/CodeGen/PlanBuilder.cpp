@@ -1183,7 +1183,8 @@ bool Builder::isPositionRange(RangeOp r) {
 // every head, and computed from the attention_mask input and shapes alone
 // (the exporters' arange/compare/where constructions of the causal part).
 // Masks that read weights, activations or non-scalar float constants (ALiBi,
-// learned or per-head biases) are refused rather than ignored.
+// learned or per-head biases), or that combine conditions in ways only other
+// patterns need (or, non-causal triangles), are refused rather than ignored.
 Error Builder::checkMask(Operation *attention, Value mask) {
   auto mt = cast<RankedTensorType>(mask.getType());
   if (mt.getRank() == 4 && mt.getDimSize(1) != 1)
@@ -1224,6 +1225,21 @@ Error Builder::checkMask(Operation *attention, Value mask) {
     if (known != values_.end() && known->second.kind != VKind::Ignored &&
         known->second.kind != VKind::Weight)
       return fail("activations");
+    // What only attention patterns beyond causal + padding need: a
+    // disjunction (Mistral's `causal | sliding`), a triangle other than the
+    // causal one (triu k = 1 masks the future, tril k = 0 keeps the past; a
+    // tril below the diagonal is a window).
+    if (isa<OrOp>(d))
+      return fail("a disjunction (llmc.or: a sliding window or another "
+                  "attention pattern)");
+    if (auto t = dyn_cast<TriluOp>(d)) {
+      const int64_t k = t.getKAttr().getInt();
+      if (!(t.getUpper() ? k == 1 : k == 0))
+        return fail(formatv("a {0} triangle with diagonal {1} (a sliding "
+                            "window or another attention pattern)",
+                            t.getUpper() ? "upper" : "lower", k)
+                        .str());
+    }
     for (Value o : d->getOperands())
       work.push_back(o);
   }
