@@ -221,6 +221,8 @@ def main():
     ap.add_argument("--gelu", choices=["tanh", "erf"], default="tanh")
     ap.add_argument("--reference")
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--hidden", type=int, default=48,
+                    help="the tiny shape's width (a multiple of its 4 heads)")
     ap.add_argument("--shape", choices=["tiny", "gpt2-small"], default="tiny",
                     help="gpt2-small: GPT-2's 124M shape (768 wide, 12 layers and heads, 50257 tokens, 1024 "
                          "positions; random weights, for benchmarks; --layers is ignored)")
@@ -237,6 +239,7 @@ def main():
     torch.manual_seed(0)
     cfg = Config()
     cfg.num_hidden_layers = args.layers
+    cfg.hidden_size = args.hidden
     if args.shape == "gpt2-small":
         cfg.vocab_size, cfg.hidden_size, cfg.num_attention_heads = 50257, 768, 12
         cfg.num_hidden_layers, cfg.max_position_embeddings = 12, 1024
