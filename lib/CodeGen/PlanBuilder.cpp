@@ -9,6 +9,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "PlanBuilder.h"
+// The fusion patterns' predicates on shape arithmetic (shape_of dims,
+// scalar constants), for the position ranges the plan recognizes.
+#include "../Transforms/MatchUtils.h"
 
 #include "llmc/LLMCOps.h"
 #include "llmc/LLMCTypes.h"
@@ -162,69 +165,6 @@ bool isWeightExpr(Operation *op) {
 bool isPositionInput(func::FuncOp fn, BlockArgument arg) {
   auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "llmc.onnx_name");
   return name && name.getValue().contains("position");
-}
-
-/// `v` through scalar plumbing (casts, reshapes, element 0 of a one-element
-/// tensor).
-Value peelScalar(Value v) {
-  while (true) {
-    Operation *d = v.getDefiningOp();
-    if (isa_and_nonnull<CastOp, ReshapeOp>(d)) {
-      v = d->getOperand(0);
-      continue;
-    }
-    if (auto g = dyn_cast_or_null<GatherOp>(d)) {
-      auto t = cast<RankedTensorType>(g.getData().getType());
-      if (t.hasStaticShape() && t.getNumElements() == 1) {
-        v = g.getData();
-        continue;
-      }
-    }
-    return v;
-  }
-}
-
-/// The integer value of a constant scalar.
-std::optional<int64_t> constantInt(Value v) {
-  auto c = v.getDefiningOp<ConstantOp>();
-  auto d = c ? dyn_cast<DenseIntElementsAttr>(c.getValue()) : DenseIntElementsAttr();
-  if (!d || d.getNumElements() != 1)
-    return std::nullopt;
-  return (*d.getValues<APInt>().begin()).getSExtValue();
-}
-
-/// (x, d) when `v` is dim d of x: `shape_of(x)[d]` as a gather of a constant
-/// index or a one-element slice.
-std::optional<std::pair<Value, int64_t>> shapeDim(Value v) {
-  v = peelScalar(v);
-  Value shape;
-  int64_t index;
-  if (auto g = v.getDefiningOp<GatherOp>()) {
-    auto i = constantInt(g.getIndices());
-    if (!i)
-      return std::nullopt;
-    shape = g.getData();
-    index = *i;
-  } else if (auto sl = v.getDefiningOp<SliceOp>()) {
-    if (sl.getStarts().size() != 1 || (sl.getSteps() && (*sl.getSteps())[0] != 1))
-      return std::nullopt;
-    shape = sl.getX();
-    index = sl.getStarts()[0];
-    int64_t end = sl.getEnds()[0];
-    if (!(end == index + 1 || (index == -1 && end > 0 && end >= (int64_t(1) << 31))))
-      return std::nullopt;
-  } else {
-    return std::nullopt;
-  }
-  auto of = shape.getDefiningOp<ShapeOfOp>();
-  if (!of)
-    return std::nullopt;
-  const int64_t rank = cast<RankedTensorType>(of.getX().getType()).getRank();
-  if (index < 0)
-    index += rank;
-  if (index < 0 || index >= rank)
-    return std::nullopt;
-  return std::pair(of.getX(), index);
 }
 
 } // namespace
@@ -1156,25 +1096,23 @@ Error Builder::run() {
 // (its dim 2) and S the token count (dim 1 of the token input): the
 // positions of this call's tokens, as the runtime numbers them.
 bool Builder::isPositionRange(RangeOp r) {
-  auto delta = constantInt(peelScalar(r.getDelta()));
+  using match::peelScalarPlumbing;
+  auto delta = match::getScalarInt(peelScalarPlumbing(r.getDelta()));
   if (!delta || *delta != 1)
     return false;
-  auto isPast = [&](Value v) {
-    auto d = shapeDim(v);
-    auto arg = d ? dyn_cast<BlockArgument>(d->first) : BlockArgument();
-    return arg && d->second == 2 && values_.lookup(arg).kind == VKind::Past;
+  // Dim `dim` of an argument of role `kind`.
+  auto isArgDim = [&](Value v, int64_t dim, VKind kind) {
+    auto d = match::matchShapeDim(peelScalarPlumbing(v));
+    auto arg = d ? dyn_cast<BlockArgument>(d->value) : BlockArgument();
+    return arg && d->dim == dim && values_.lookup(arg).kind == kind;
   };
-  auto isTokenCount = [&](Value v) {
-    auto d = shapeDim(v);
-    auto arg = d ? dyn_cast<BlockArgument>(d->first) : BlockArgument();
-    return arg && d->second == 1 && values_.lookup(arg).kind == VKind::Tokens;
-  };
-  Value start = peelScalar(r.getStart());
-  auto limit = peelScalar(r.getLimit()).getDefiningOp<AddOp>();
-  if (!isPast(start) || !limit)
+  auto isPast = [&](Value v) { return isArgDim(v, 2, VKind::Past); };
+  auto isTokenCount = [&](Value v) { return isArgDim(v, 1, VKind::Tokens); };
+  auto limit = peelScalarPlumbing(r.getLimit()).getDefiningOp<AddOp>();
+  if (!isPast(r.getStart()) || !limit)
     return false;
-  Value a = peelScalar(limit.getLhs()), b = peelScalar(limit.getRhs());
-  return (isPast(a) && isTokenCount(b)) || (isTokenCount(a) && isPast(b));
+  return (isPast(limit.getLhs()) && isTokenCount(limit.getRhs())) ||
+         (isTokenCount(limit.getLhs()) && isPast(limit.getRhs()));
 }
 
 // The program computes causal attention over the KV cache for one sequence

@@ -313,6 +313,7 @@ void Emitter::emitStep(size_t index, const Step &s) {
     const WeightSlot *bias = s.bias >= 0 ? &plan_.weights[s.bias] : nullptr;
     parallelRows(index, r0, 3 * s.width, [&](Value t) {
       Value wt = gep(weights_, i64c(w.offset), b_.getI8Type());
+      Value bt = bias ? gep(weights_, i64c(bias->offset), b_.getI8Type()) : Value();
       Value mean = fdiv(sum(s.width, [&](Value j) {
                           return load(arena_, rowIndex(s.in, t, j));
                         }),
@@ -327,8 +328,8 @@ void Emitter::emitStep(size_t index, const Step &s) {
       loop(i64c(0), i64c(s.width), [&](Value j) {
         Value x = fsub(load(arena_, rowIndex(s.in, t, j)), mean);
         Value y = fmul(fmul(x, r), load(wt, j));
-        if (bias)
-          y = fadd(y, load(gep(weights_, i64c(bias->offset), b_.getI8Type()), j));
+        if (bt)
+          y = fadd(y, load(bt, j));
         store(y, arena_, rowIndex(s.out, t, j));
       });
     });

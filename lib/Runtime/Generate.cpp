@@ -75,11 +75,8 @@ Expected<GenerateStats> generate(Session &session, StringRef prompt,
     return createStringError(inconvertibleErrorCode(),
                              "the bundle has no tokenizer; compile it with "
                              "--tokenizer=FILE, or give the prompt as token ids");
-  if (Error e = options.sampling.validate())
-    return std::move(e);
+  // generateIds checks the options and the prompt before anything is echoed.
   std::vector<int32_t> ids = tok->encode(prompt, options.addBos, false);
-  if (ids.empty())
-    return createStringError(inconvertibleErrorCode(), "the prompt is empty");
   // The tokenizer's EOS, and BOS for llama2.c models, end the text.
   GenerateOptions o = options;
   o.stopTokens.push_back(tok->eosId());

@@ -206,25 +206,6 @@ static bool isQueryIndex(Value v, Value past) {
   return !off && isPastLength(range.getStart(), past);
 }
 
-/// A scalar through what keeps it one: casts, reshapes and element 0 of a
-/// one-element tensor.
-static Value peelScalarPlumbing(Value v) {
-  while (true) {
-    if (auto c = v.getDefiningOp<CastOp>()) {
-      v = c.getX();
-    } else if (auto r = v.getDefiningOp<ReshapeOp>()) {
-      v = r.getX();
-    } else if (auto g = v.getDefiningOp<GatherOp>();
-               g && tensorTypeOf(g.getData()) &&
-               tensorTypeOf(g.getData()).hasStaticShape() &&
-               tensorTypeOf(g.getData()).getNumElements() == 1) {
-      v = g.getData();
-    } else {
-      return v;
-    }
-  }
-}
-
 /// `T - S` with T the length of concat(past, k) along the sequence and S
 /// the length of k: the past length, as GPT-2's `key_length - query_length`
 /// computes it.

@@ -468,4 +468,21 @@ std::optional<DimRoot> matchShapeDim(Value s) {
   return DimRoot{of.getX(), d};
 }
 
+Value peelScalarPlumbing(Value v) {
+  while (true) {
+    if (auto c = v.getDefiningOp<CastOp>()) {
+      v = c.getX();
+    } else if (auto r = v.getDefiningOp<ReshapeOp>()) {
+      v = r.getX();
+    } else if (auto g = v.getDefiningOp<GatherOp>();
+               g && tensorTypeOf(g.getData()) &&
+               tensorTypeOf(g.getData()).hasStaticShape() &&
+               tensorTypeOf(g.getData()).getNumElements() == 1) {
+      v = g.getData();
+    } else {
+      return v;
+    }
+  }
+}
+
 } // namespace llmc::match

@@ -143,6 +143,9 @@ bool sameDim(mlir::Value a, int64_t da, mlir::Value b, int64_t db);
 /// `s = gather(shape_of(x), i)` (scalar or [1]), possibly cast/reshaped: the
 /// (x, i) it reads.
 std::optional<DimRoot> matchShapeDim(mlir::Value s);
+/// A scalar through what keeps it one: casts, reshapes and element 0 of a
+/// one-element tensor (exporters' `size(2)` as `[1]` tensors and back).
+mlir::Value peelScalarPlumbing(mlir::Value v);
 
 } // namespace llmc::match
 

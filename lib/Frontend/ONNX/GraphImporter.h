@@ -198,8 +198,9 @@ public:
   /// (`x.view(-1, K)`), with the source and its dims. HF's Conv1D flattens
   /// [batch, seq, K] this way, multiplies (Gemm) and restores
   /// [batch, seq, N] (`view(size_out)`), which llmc.reshape cannot express
-  /// (two run-time dims split out of their product): Gemm works on the
-  /// source's rows instead, and the restoring reshape returns its result.
+  /// (two run-time dims split out of their product): Gemm, MatMul and
+  /// MatMulNBits work on the source's rows instead (emitOnRows), and the
+  /// restoring reshape returns their result.
   struct Flattened {
     mlir::Value source;
     llvm::SmallVector<DimExpr, 4> dims;

@@ -253,25 +253,20 @@ llvm::Expected<mlir::Value> llmc::onnx_import::emitReshape(
   return cur;
 }
 
-std::optional<llmc::onnx_import::UnflattenedRows>
-llmc::onnx_import::unflattenRows(NodeContext &nc, mlir::Value x, const DimExpr &n,
-                                 mlir::Type elem) {
+llvm::Expected<mlir::Value> llmc::onnx_import::emitOnRows(
+    NodeContext &nc, mlir::Value x, bool rowwise,
+    llvm::function_ref<llvm::Expected<mlir::Value>(mlir::Value, mlir::RankedTensorType)>
+        build) {
   auto &flattened = nc.importer().flattened;
-  auto f = flattened.find(x);
+  auto f = rowwise ? flattened.find(x) : flattened.end();
   if (f == flattened.end())
-    return std::nullopt;
-  UnflattenedRows u;
-  u.rows = f->second.source;
-  u.dims.assign(f->second.dims.begin(), f->second.dims.end() - 1);
-  u.dims.push_back(n);
-  u.type = typeFromDims(elem, u.dims);
-  return u;
-}
-
-llvm::Expected<mlir::Value>
-llmc::onnx_import::reflattenRows(NodeContext &nc, mlir::Value y,
-                                 const UnflattenedRows &u) {
-  return emitReshape(nc, y, u.dims, nc.output(0).dims, nc.outputType(0));
+    return build(x, nc.outputType(0));
+  llvm::SmallVector<DimExpr, 4> dims(f->second.dims.begin(), f->second.dims.end() - 1);
+  dims.push_back(nc.output(0).dims.back());
+  auto y = build(f->second.source, typeFromDims(nc.output(0).elemType, dims));
+  if (!y)
+    return y.takeError();
+  return emitReshape(nc, *y, dims, nc.output(0).dims, nc.outputType(0));
 }
 
 std::optional<double>

@@ -54,21 +54,15 @@ llvm::Expected<mlir::Value> emitReshape(NodeContext &nc, mlir::Value x,
                                         llvm::ArrayRef<DimExpr> outDims,
                                         mlir::RankedTensorType outType);
 
-/// A linear layer applied to each row of a recorded flatten ([d0.., K]
-/// viewed as [d0 * .., K], GraphImporter::Flattened) applies to the rows of
-/// the source instead: `rows` is that source, `dims`/`type` the layer's
-/// output on it ([d0.., N]). Empty when `x` is not such a flatten.
-struct UnflattenedRows {
-  mlir::Value rows;
-  llvm::SmallVector<DimExpr, 4> dims;
-  mlir::RankedTensorType type;
-};
-std::optional<UnflattenedRows> unflattenRows(NodeContext &nc, mlir::Value x,
-                                             const DimExpr &n, mlir::Type elem);
-/// `y`, the layer's output on `u.rows`, flattened back to output 0 of the
-/// node (and recorded, so that the reshape restoring the dims returns `y`).
-llvm::Expected<mlir::Value> reflattenRows(NodeContext &nc, mlir::Value y,
-                                          const UnflattenedRows &u);
+/// Output 0 of a layer applied to each row of `x` ([M, K] -> [M, N]), as
+/// `build(rows, type)` emits it. When `rowwise` and x is a recorded flatten
+/// of [d0.., K] (GraphImporter::Flattened), the layer runs on the source's
+/// rows ([d0.., N]) and its result is flattened back (and recorded, so that
+/// the reshape restoring the dims returns it); otherwise on x itself.
+llvm::Expected<mlir::Value> emitOnRows(
+    NodeContext &nc, mlir::Value x, bool rowwise,
+    llvm::function_ref<llvm::Expected<mlir::Value>(mlir::Value, mlir::RankedTensorType)>
+        build);
 
 /// "[batch_size, 8, ?]" for messages.
 std::string dimsToString(NodeContext &nc, llvm::ArrayRef<DimExpr> dims);

@@ -73,20 +73,15 @@ Error emitMatMul(NodeContext &nc) {
   if (!b)
     return b.takeError();
   // Rows of a flatten by a 2-D B: the product of the unflattened rows.
-  std::optional<UnflattenedRows> rows;
-  if (nc.input(0).rank() == 2 && nc.input(1).rank() == 2)
-    rows = unflattenRows(nc, *a, nc.output(0).dims[1], nc.output(0).elemType);
-  if (!rows) {
-    nc.setResult(0, nc.builder().create<llmc::MatMulOp>(nc.loc(), nc.outputType(0),
-                                                        *a, *b));
-    return Error::success();
-  }
-  mlir::Value y =
-      nc.builder().create<llmc::MatMulOp>(nc.loc(), rows->type, rows->rows, *b);
-  auto flat = reflattenRows(nc, y, *rows);
-  if (!flat)
-    return flat.takeError();
-  nc.setResult(0, *flat);
+  auto y = emitOnRows(nc, *a, nc.input(0).rank() == 2 && nc.input(1).rank() == 2,
+                      [&](mlir::Value rows, mlir::RankedTensorType type) -> llvm::Expected<mlir::Value> {
+                        return nc.builder()
+                            .create<llmc::MatMulOp>(nc.loc(), type, rows, *b)
+                            .getResult();
+                      });
+  if (!y)
+    return y.takeError();
+  nc.setResult(0, *y);
   return Error::success();
 }
 
@@ -139,43 +134,35 @@ Error emitGemm(NodeContext &nc) {
   auto bm = nc.intAttrOr("transB", 0) ? transposed(1) : nc.operand(1);
   if (!bm)
     return bm.takeError();
-  auto type = nc.outputType(0);
   // A of a flatten ([batch, seq, K] viewed as [batch * seq, K]) and a bias
-  // shared by all rows (or none): the product of the unflattened rows
-  // (unflattenRows), flattened after.
+  // shared by all rows (or none): the product of the unflattened rows.
   const bool rowBias =
       !nc.hasInput(2) || nc.input(2).rank() == 1 ||
       (nc.input(2).rank() == 2 && nc.input(2).dims[0].getConstant() == 1);
-  std::optional<UnflattenedRows> rows;
-  if (!nc.intAttrOr("transA", 0) && rowBias)
-    rows = unflattenRows(nc, *a, nc.output(0).dims[1], elem);
-  if (rows) {
-    *a = rows->rows;
-    type = rows->type;
-  }
-  mlir::Value y = b.create<llmc::MatMulOp>(loc, type, *a, *bm);
-  auto scalar = mlir::RankedTensorType::get({}, elem);
-  float alpha = nc.floatAttrOr("alpha", 1.0f), beta = nc.floatAttrOr("beta", 1.0f);
-  if (alpha != 1.0f)
-    y = b.create<llmc::MulOp>(loc, type, y,
-                              nc.constantOf(scalar, splatOf(scalar, alpha)));
-  if (nc.hasInput(2) && beta != 0.0f) {
-    auto c = nc.operand(2);
-    if (!c)
-      return c.takeError();
-    mlir::Value cv = *c;
-    if (beta != 1.0f)
-      cv = b.create<llmc::MulOp>(loc, cv.getType(), cv,
-                                 nc.constantOf(scalar, splatOf(scalar, beta)));
-    y = b.create<llmc::AddOp>(loc, type, y, cv);
-  }
-  if (rows) {
-    auto flat = reflattenRows(nc, y, *rows);
-    if (!flat)
-      return flat.takeError();
-    y = *flat;
-  }
-  nc.setResult(0, y);
+  auto y = emitOnRows(
+      nc, *a, !nc.intAttrOr("transA", 0) && rowBias,
+      [&](mlir::Value rows, mlir::RankedTensorType type) -> llvm::Expected<mlir::Value> {
+        mlir::Value y = b.create<llmc::MatMulOp>(loc, type, rows, *bm);
+        auto scalar = mlir::RankedTensorType::get({}, elem);
+        float alpha = nc.floatAttrOr("alpha", 1.0f), beta = nc.floatAttrOr("beta", 1.0f);
+        if (alpha != 1.0f)
+          y = b.create<llmc::MulOp>(loc, type, y,
+                                    nc.constantOf(scalar, splatOf(scalar, alpha)));
+        if (nc.hasInput(2) && beta != 0.0f) {
+          auto c = nc.operand(2);
+          if (!c)
+            return c.takeError();
+          mlir::Value cv = *c;
+          if (beta != 1.0f)
+            cv = b.create<llmc::MulOp>(loc, cv.getType(), cv,
+                                       nc.constantOf(scalar, splatOf(scalar, beta)));
+          y = b.create<llmc::AddOp>(loc, type, y, cv);
+        }
+        return y;
+      });
+  if (!y)
+    return y.takeError();
+  nc.setResult(0, *y);
   return Error::success();
 }
 

@@ -128,20 +128,15 @@ Error emitPrequantMatMul(NodeContext &nc, const PrequantDesc &d) {
     bias = *bv;
   }
   // Rows of a flatten: the product of the unflattened rows (GPT-2's Conv1D).
-  std::optional<UnflattenedRows> rows;
-  if (nc.input(0).rank() == 2)
-    rows = unflattenRows(nc, *x, nc.output(0).dims[1], nc.output(0).elemType);
-  if (!rows) {
-    nc.setResult(0, b.create<llmc::QMatMulOp>(nc.loc(), nc.outputType(0), *x,
-                                              w.getResult(), bias));
-    return Error::success();
-  }
-  mlir::Value y = b.create<llmc::QMatMulOp>(nc.loc(), rows->type, rows->rows,
-                                            w.getResult(), bias);
-  auto flat = reflattenRows(nc, y, *rows);
-  if (!flat)
-    return flat.takeError();
-  nc.setResult(0, *flat);
+  auto y = emitOnRows(nc, *x, nc.input(0).rank() == 2,
+                      [&](mlir::Value rows, mlir::RankedTensorType type) -> llvm::Expected<mlir::Value> {
+                        return b.create<llmc::QMatMulOp>(nc.loc(), type, rows,
+                                                         w.getResult(), bias)
+                            .getResult();
+                      });
+  if (!y)
+    return y.takeError();
+  nc.setResult(0, *y);
   return Error::success();
 }
 
