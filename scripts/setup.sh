@@ -11,8 +11,8 @@ PACKAGES=(
   build-essential cmake ninja-build ccache git
   llvm-19-dev libmlir-19-dev mlir-19-tools clang-19
   libxbyak-dev libonnx-dev libprotobuf-dev protobuf-compiler
-  libgtest-dev libgmock-dev libsentencepiece-dev libclang-rt-19-dev
-  python3-torch python3-onnx python3-numpy python3-matplotlib
+  libgtest-dev libgmock-dev libsentencepiece-dev libclang-rt-19-dev libicu-dev
+  python3-torch python3-onnx python3-numpy python3-matplotlib python3-regex
 )
 
 missing=()

@@ -11,29 +11,45 @@ using namespace llmc;
 Tokenizer::~Tokenizer() = default;
 
 llvm::StringRef llmc::tokenizerKindName(TokenizerKind kind) {
-  return kind == TokenizerKind::Llama2c ? "llama2c" : "sentencepiece";
+  switch (kind) {
+  case TokenizerKind::Llama2c:
+    return "llama2c";
+  case TokenizerKind::SentencePiece:
+    return "sentencepiece";
+  case TokenizerKind::ByteLevelBPE:
+    return "bpe";
+  }
+  return "?";
 }
 
 llvm::Expected<TokenizerKind> llmc::parseTokenizerKind(llvm::StringRef name) {
-  if (name == "llama2c")
-    return TokenizerKind::Llama2c;
-  if (name == "sentencepiece")
-    return TokenizerKind::SentencePiece;
+  for (TokenizerKind k : {TokenizerKind::Llama2c, TokenizerKind::SentencePiece,
+                          TokenizerKind::ByteLevelBPE})
+    if (name == tokenizerKindName(k))
+      return k;
   return llvm::createStringError(
       llvm::inconvertibleErrorCode(),
-      "unknown tokenizer kind '%s' (expected llama2c or sentencepiece)",
+      "unknown tokenizer kind '%s' (expected llama2c, sentencepiece or bpe)",
       name.str().c_str());
 }
 
 llvm::Expected<std::unique_ptr<Tokenizer>>
 Tokenizer::load(TokenizerKind kind, llvm::ArrayRef<uint8_t> bytes,
-                int32_t vocabSize) {
+                int32_t vocabSize, TokenizerSpecialIds special) {
   llvm::Expected<std::unique_ptr<Tokenizer>> tok =
-      kind == TokenizerKind::Llama2c ? detail::loadLlama2cTokenizer(bytes)
-                                     : detail::loadSentencePieceTokenizer(bytes);
+      kind == TokenizerKind::Llama2c
+          ? detail::loadLlama2cTokenizer(bytes)
+      : kind == TokenizerKind::SentencePiece
+          ? detail::loadSentencePieceTokenizer(bytes)
+          : detail::loadByteLevelBPETokenizer(bytes, special);
   if (!tok)
     return tok.takeError();
-  if (vocabSize > 0 && (*tok)->vocabSize() != vocabSize)
+  // Embedding tables may be padded past a byte-level BPE tokenizer's ids
+  // (Qwen2's are); ids beyond the model's rows are always an error.
+  bool fits = kind == TokenizerKind::ByteLevelBPE
+                  ? (*tok)->vocabSize() <= vocabSize
+                  : (*tok)->vocabSize() == vocabSize;
+  if (vocabSize > 0 && !fits)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
         "tokenizer has %d tokens but the model's vocabulary has %d",
@@ -42,7 +58,8 @@ Tokenizer::load(TokenizerKind kind, llvm::ArrayRef<uint8_t> bytes,
 }
 
 llvm::Expected<std::unique_ptr<Tokenizer>>
-Tokenizer::loadFile(TokenizerKind kind, llvm::StringRef path, int32_t vocabSize) {
+Tokenizer::loadFile(TokenizerKind kind, llvm::StringRef path, int32_t vocabSize,
+                    TokenizerSpecialIds special) {
   auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                          /*RequiresNullTerminator=*/false);
   if (!buf)
@@ -52,7 +69,7 @@ Tokenizer::loadFile(TokenizerKind kind, llvm::StringRef path, int32_t vocabSize)
   auto bytes = llvm::ArrayRef<uint8_t>(
       reinterpret_cast<const uint8_t *>((*buf)->getBufferStart()),
       (*buf)->getBufferSize());
-  auto tok = load(kind, bytes, vocabSize);
+  auto tok = load(kind, bytes, vocabSize, special);
   if (!tok)
     return llvm::createStringError(llvm::inconvertibleErrorCode(), "'%s': %s",
                                    path.str().c_str(),

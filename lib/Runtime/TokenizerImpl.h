@@ -12,6 +12,10 @@ loadLlama2cTokenizer(llvm::ArrayRef<uint8_t> bytes);
 llvm::Expected<std::unique_ptr<Tokenizer>>
 loadSentencePieceTokenizer(llvm::ArrayRef<uint8_t> bytes);
 
+llvm::Expected<std::unique_ptr<Tokenizer>>
+loadByteLevelBPETokenizer(llvm::ArrayRef<uint8_t> bytes,
+                          TokenizerSpecialIds special);
+
 } // namespace llmc::detail
 
 #endif

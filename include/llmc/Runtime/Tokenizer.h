@@ -1,8 +1,9 @@
 //===- Tokenizer.h - Text <-> token ids --------------------------*- C++ -*-===//
 //
-// Two tokenizer kinds: llama2.c's tokenizer.bin (byte-level BPE with scores,
-// byte fallback) and SentencePiece .model files. Both are loaded from bytes so
-// the runtime can load them straight from a bundle section.
+// Three tokenizer kinds: llama2.c's tokenizer.bin (BPE with scores, byte
+// fallback), SentencePiece .model files, and Hugging Face tokenizer.json files
+// of byte-level BPE (GPT-2, Llama-3, Qwen2). All are loaded from bytes so the
+// runtime can load them straight from a bundle section.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_RUNTIME_TOKENIZER_H
@@ -19,7 +20,15 @@
 
 namespace llmc {
 
-enum class TokenizerKind { Llama2c, SentencePiece };
+enum class TokenizerKind { Llama2c, SentencePiece, ByteLevelBPE };
+
+/// The model's BOS / EOS ids (its config's bos_id / eos_id), for tokenizer
+/// files that do not say which tokens they are: a tokenizer.json names its
+/// special tokens but not their roles. -1: none. The llama2.c and
+/// SentencePiece kinds take theirs from the file and ignore these.
+struct TokenizerSpecialIds {
+  int32_t bos = -1, eos = -1;
+};
 
 llvm::StringRef tokenizerKindName(TokenizerKind kind);
 llvm::Expected<TokenizerKind> parseTokenizerKind(llvm::StringRef name);
@@ -30,11 +39,14 @@ public:
 
   /// Load a tokenizer from the bytes of its file. `vocabSize` is the model's
   /// vocabulary size; a tokenizer file that disagrees is an error (0 = accept
-  /// the file's size).
+  /// the file's size). A byte-level BPE tokenizer may have fewer tokens than
+  /// the model has embedding rows (Qwen2 pads its tables), never more.
   static llvm::Expected<std::unique_ptr<Tokenizer>>
-  load(TokenizerKind kind, llvm::ArrayRef<uint8_t> bytes, int32_t vocabSize = 0);
+  load(TokenizerKind kind, llvm::ArrayRef<uint8_t> bytes, int32_t vocabSize = 0,
+       TokenizerSpecialIds special = {});
   static llvm::Expected<std::unique_ptr<Tokenizer>>
-  loadFile(TokenizerKind kind, llvm::StringRef path, int32_t vocabSize = 0);
+  loadFile(TokenizerKind kind, llvm::StringRef path, int32_t vocabSize = 0,
+           TokenizerSpecialIds special = {});
 
   virtual TokenizerKind kind() const = 0;
   virtual int32_t vocabSize() const = 0;
@@ -46,7 +58,9 @@ public:
                                       bool addEos) const = 0;
 
   /// The text `token` contributes when it follows `prev` (streaming decode):
-  /// handles the leading space after BOS and byte-fallback tokens.
+  /// handles the leading space after BOS and byte-fallback tokens. Pieces of
+  /// byte-level kinds may hold part of a UTF-8 sequence; their concatenation
+  /// is the text.
   virtual std::string decodePiece(int32_t prev, int32_t token) const = 0;
 
   /// Concatenated decodePiece over `tokens` (the first is treated as

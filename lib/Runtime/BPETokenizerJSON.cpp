@@ -1,0 +1,332 @@
+//===- BPETokenizerJSON.cpp - Hugging Face tokenizer.json (BPE) ------------===//
+
+#include "BPETokenizerJSON.h"
+
+#include "ByteLevelAlphabet.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/JSON.h"
+
+using namespace llmc::detail;
+namespace json = llvm::json;
+
+const char *const llmc::detail::kGPT2SplitRegex =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|"
+    "\\s+(?!\\S)|\\s+";
+
+namespace {
+
+llvm::Error fail(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "tokenizer.json: " + msg);
+}
+
+/// The "type" of a component object, or "" when it has none.
+llvm::StringRef typeOf(const json::Object &o) {
+  return o.getString("type").value_or("");
+}
+
+/// A field that must be absent or null (or false / empty) for the behaviour
+/// llmc implements.
+bool isUnset(const json::Object &o, llvm::StringRef key) {
+  const json::Value *v = o.get(key);
+  if (!v || v->getAsNull())
+    return true;
+  if (std::optional<bool> b = v->getAsBoolean())
+    return !*b;
+  if (std::optional<llvm::StringRef> s = v->getAsString())
+    return s->empty();
+  return false;
+}
+
+llvm::Error checkNormalizer(const json::Object &root) {
+  const json::Value *n = root.get("normalizer");
+  if (!n || n->getAsNull())
+    return llvm::Error::success();
+  const json::Object *o = n->getAsObject();
+  return fail("normalizer '" + (o ? typeOf(*o) : llvm::StringRef("?")) +
+              "' is not supported (byte-level BPE tokenizers take none)");
+}
+
+llvm::Error checkDecoder(const json::Object &root) {
+  const json::Object *d = root.getObject("decoder");
+  if (!d)
+    return fail("no decoder; a byte-level BPE tokenizer decodes with "
+                "ByteLevel");
+  if (typeOf(*d) != "ByteLevel")
+    return fail("decoder '" + typeOf(*d) +
+                "' is not supported (expected ByteLevel; SentencePiece-style "
+                "tokenizers load from their .model file with the "
+                "sentencepiece kind)");
+  return llvm::Error::success();
+}
+
+/// ByteLevel as a pre-tokenizer: an optional prefix space, GPT-2's regex
+/// when use_regex (the default) is set; the byte mapping itself is the
+/// tokenizer's.
+llvm::Error addByteLevelSteps(const json::Object &o,
+                              std::vector<PreTokenizeStep> &steps) {
+  if (o.getBoolean("add_prefix_space").value_or(true))
+    steps.emplace_back(PrefixSpaceStep{});
+  if (o.getBoolean("use_regex").value_or(true)) {
+    auto re = RegexSplitter::compile(kGPT2SplitRegex);
+    if (!re)
+      return re.takeError();
+    steps.emplace_back(std::move(*re));
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error addSplitStep(const json::Object &o,
+                         std::vector<PreTokenizeStep> &steps) {
+  const json::Object *pattern = o.getObject("pattern");
+  std::optional<llvm::StringRef> regex =
+      pattern ? pattern->getString("Regex") : std::nullopt;
+  if (!regex)
+    return fail("Split pre-tokenizer: only a {\"Regex\": ...} pattern is "
+                "supported");
+  llvm::StringRef behavior = o.getString("behavior").value_or("");
+  if (behavior != "Isolated")
+    return fail("Split pre-tokenizer: behavior '" + behavior +
+                "' is not supported (expected Isolated)");
+  if (o.getBoolean("invert").value_or(false))
+    return fail("Split pre-tokenizer: invert is not supported");
+  auto re = RegexSplitter::compile(*regex);
+  if (!re)
+    return fail("Split pre-tokenizer: " + llvm::toString(re.takeError()));
+  steps.emplace_back(std::move(*re));
+  return llvm::Error::success();
+}
+
+llvm::Error parsePreTokenizer(const json::Object &root,
+                              std::vector<PreTokenizeStep> &steps) {
+  const json::Object *p = root.getObject("pre_tokenizer");
+  if (!p)
+    return fail("no pre_tokenizer; a byte-level BPE tokenizer needs "
+                "ByteLevel");
+  if (typeOf(*p) == "ByteLevel")
+    return addByteLevelSteps(*p, steps);
+  if (typeOf(*p) != "Sequence")
+    return fail("pre_tokenizer '" + typeOf(*p) +
+                "' is not supported (expected ByteLevel, or a Sequence of "
+                "Split ending in ByteLevel)");
+  const json::Array *seq = p->getArray("pretokenizers");
+  if (!seq || seq->empty())
+    return fail("pre_tokenizer Sequence without pretokenizers");
+  for (size_t i = 0; i < seq->size(); ++i) {
+    const json::Object *step = (*seq)[i].getAsObject();
+    llvm::StringRef type = step ? typeOf(*step) : "";
+    bool last = i + 1 == seq->size();
+    if (type == "Split" && !last) {
+      if (llvm::Error e = addSplitStep(*step, steps))
+        return e;
+    } else if (type == "ByteLevel" && last) {
+      if (llvm::Error e = addByteLevelSteps(*step, steps))
+        return e;
+    } else {
+      return fail("pre_tokenizer Sequence: '" + type + "' at position " +
+                  llvm::Twine(i) +
+                  " is not supported (expected Split steps, then ByteLevel "
+                  "last)");
+    }
+  }
+  return llvm::Error::success();
+}
+
+/// Records `token` as id `id`, which must be new or name the same text.
+/// The ids of N tokens are 0..N-1, so none reaches the number of entries
+/// the file lists (`idLimit`): a larger one is out of range, caught before
+/// it sizes a table.
+llvm::Error placeToken(BPETokenizerSpec &spec, int64_t id,
+                       llvm::StringRef token, bool addedOnly, size_t idLimit) {
+  if (id < 0 || uint64_t(id) >= idLimit)
+    return fail("token '" + token + "' has the out-of-range id " +
+                llvm::Twine(id) + " (the file lists " + llvm::Twine(idLimit) +
+                " tokens)");
+  if (size_t(id) >= spec.tokens.size()) {
+    spec.tokens.resize(size_t(id) + 1);
+    spec.addedOnly.resize(size_t(id) + 1);
+  }
+  std::string &slot = spec.tokens[size_t(id)];
+  if (!slot.empty() && slot != token)
+    return fail("id " + llvm::Twine(id) + " is given to both '" + slot +
+                "' and '" + token + "'");
+  if (slot.empty()) {
+    slot = token.str();
+    spec.addedOnly[size_t(id)] = addedOnly;
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error parseVocab(const json::Object &model, BPETokenizerSpec &spec,
+                       size_t idLimit) {
+  const json::Object *vocab = model.getObject("vocab");
+  if (!vocab)
+    return fail("model.vocab is missing or not an object");
+  for (const auto &[key, value] : *vocab) {
+    std::optional<int64_t> id = value.getAsInteger();
+    if (!id)
+      return fail("vocab entry '" + key.str() + "' has no integer id");
+    if (key.str().empty())
+      return fail("the vocabulary has an empty token");
+    if (llvm::Error e = placeToken(spec, *id, key, /*addedOnly=*/false, idLimit))
+      return e;
+    spec.vocab[key] = int32_t(*id);
+  }
+  // Every byte must be spelled by some token, or some text would have no
+  // tokens (Hugging Face drops such characters without a word).
+  const ByteLevelAlphabet &alphabet = byteLevelAlphabet();
+  for (unsigned b = 0; b < 256; ++b)
+    if (!spec.vocab.count(alphabet.symbol(uint8_t(b))))
+      return fail("the vocabulary lacks the symbol '" +
+                  alphabet.symbol(uint8_t(b)) + "' of byte " +
+                  llvm::Twine(b) + " (not a byte-level BPE vocabulary)");
+  return llvm::Error::success();
+}
+
+llvm::Error parseMerges(const json::Object &model, BPETokenizerSpec &spec) {
+  const json::Array *merges = model.getArray("merges");
+  if (!merges)
+    return fail("model.merges is missing or not an array");
+  llvm::DenseMap<std::pair<int32_t, int32_t>, size_t> seen;
+  std::string joined;
+  for (size_t rank = 0; rank < merges->size(); ++rank) {
+    const json::Value &m = (*merges)[rank];
+    llvm::StringRef left, right;
+    if (std::optional<llvm::StringRef> s = m.getAsString()) {
+      // The older form: "left right" (byte-level tokens never hold a space).
+      auto [l, r] = s->split(' ');
+      left = l, right = r;
+      if (left.empty() || right.empty() || right.contains(' '))
+        return fail("merge " + llvm::Twine(rank) + " '" + *s +
+                    "' is not two tokens separated by one space");
+    } else if (const json::Array *pair = m.getAsArray();
+               pair && pair->size() == 2 && (*pair)[0].getAsString() &&
+               (*pair)[1].getAsString()) {
+      left = *(*pair)[0].getAsString();
+      right = *(*pair)[1].getAsString();
+    } else {
+      return fail("merge " + llvm::Twine(rank) +
+                  " is neither \"left right\" nor [left, right]");
+    }
+    joined = (left + right).str();
+    auto l = spec.vocab.find(left), r = spec.vocab.find(right),
+         j = spec.vocab.find(joined);
+    for (auto [it, text] : {std::pair{l, left}, std::pair{r, right},
+                            std::pair{j, llvm::StringRef(joined)}})
+      if (it == spec.vocab.end())
+        return fail("merge " + llvm::Twine(rank) + " ('" + left + "' '" +
+                    right + "'): '" + text + "' is not in the vocabulary");
+    auto [prior, inserted] = seen.try_emplace({l->second, r->second}, rank);
+    if (!inserted)
+      return fail("merge " + llvm::Twine(rank) + " ('" + left + "' '" + right +
+                  "') repeats merge " + llvm::Twine(prior->second));
+    spec.merges.push_back({l->second, r->second, j->second});
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error parseModel(const json::Object &root, BPETokenizerSpec &spec,
+                       size_t idLimit) {
+  const json::Object *model = root.getObject("model");
+  if (!model)
+    return fail("no model object");
+  llvm::StringRef type = typeOf(*model);
+  if (type != "BPE")
+    return fail("model type '" + type +
+                "' is not supported (only byte-level BPE)");
+  for (llvm::StringRef key : {"dropout", "byte_fallback",
+                              "continuing_subword_prefix",
+                              "end_of_word_suffix"})
+    if (!isUnset(*model, key))
+      return fail("BPE model with " + key +
+                  " is not supported (byte_fallback tokenizers are "
+                  "SentencePiece-style: use the sentencepiece kind with the "
+                  ".model file)");
+  spec.ignoreMerges = model->getBoolean("ignore_merges").value_or(false);
+  if (llvm::Error e = parseVocab(*model, spec, idLimit))
+    return e;
+  return parseMerges(*model, spec);
+}
+
+llvm::Error parseAddedTokens(const json::Object &root,
+                             BPETokenizerSpec &spec, size_t idLimit) {
+  const json::Value *v = root.get("added_tokens");
+  if (!v || v->getAsNull())
+    return llvm::Error::success();
+  const json::Array *added = v->getAsArray();
+  if (!added)
+    return fail("added_tokens is not an array");
+  for (const json::Value &entry : *added) {
+    const json::Object *t = entry.getAsObject();
+    std::optional<llvm::StringRef> content =
+        t ? t->getString("content") : std::nullopt;
+    std::optional<int64_t> id = t ? t->getInteger("id") : std::nullopt;
+    if (!content || !id)
+      return fail("an added token without a content string and an integer "
+                  "id");
+    if (content->empty())
+      return fail("added token " + llvm::Twine(*id) + " is empty");
+    for (llvm::StringRef key : {"lstrip", "rstrip", "single_word"})
+      if (!isUnset(*t, key))
+        return fail("added token '" + *content + "': " + key +
+                    " is not supported");
+    // An added token that is also a vocabulary entry (GPT-2's
+    // <|endoftext|>) keeps the vocabulary's id; one that is not is decoded
+    // as its literal text.
+    auto inVocab = spec.vocab.find(*content);
+    if (inVocab != spec.vocab.end() && inVocab->second != *id)
+      return fail("added token '" + *content + "' has id " +
+                  llvm::Twine(*id) + " but the vocabulary gives it " +
+                  llvm::Twine(inVocab->second));
+    if (inVocab == spec.vocab.end())
+      if (llvm::Error e = placeToken(spec, *id, *content, /*addedOnly=*/true,
+                                   idLimit))
+        return e;
+    spec.addedTokens.push_back(
+        {content->str(), int32_t(*id), t->getBoolean("special").value_or(false)});
+  }
+  return llvm::Error::success();
+}
+
+} // namespace
+
+llvm::Expected<BPETokenizerSpec>
+llmc::detail::parseBPETokenizerJSON(llvm::ArrayRef<uint8_t> bytes) {
+  llvm::StringRef text(reinterpret_cast<const char *>(bytes.data()),
+                       bytes.size());
+  llvm::Expected<json::Value> doc = json::parse(text);
+  if (!doc)
+    return fail("malformed JSON: " + llvm::toString(doc.takeError()));
+  const json::Object *root = doc->getAsObject();
+  if (!root)
+    return fail("the top level is not an object");
+
+  // Every entry of the vocabulary and of added_tokens, an upper bound on
+  // the number of distinct tokens.
+  size_t idLimit = 0;
+  if (const json::Object *model = root->getObject("model"))
+    if (const json::Object *vocab = model->getObject("vocab"))
+      idLimit += vocab->size();
+  if (const json::Array *added = root->getArray("added_tokens"))
+    idLimit += added->size();
+
+  BPETokenizerSpec spec;
+  if (llvm::Error e = checkNormalizer(*root))
+    return std::move(e);
+  if (llvm::Error e = parseModel(*root, spec, idLimit))
+    return std::move(e);
+  if (llvm::Error e = parseAddedTokens(*root, spec, idLimit))
+    return std::move(e);
+  if (llvm::Error e = parsePreTokenizer(*root, spec.preTokenize))
+    return std::move(e);
+  if (llvm::Error e = checkDecoder(*root))
+    return std::move(e);
+  for (size_t id = 0; id < spec.tokens.size(); ++id)
+    if (spec.tokens[id].empty())
+      return fail("no token has id " + llvm::Twine(id) + " (the ids of " +
+                  llvm::Twine(spec.tokens.size()) +
+                  " tokens must be 0.." +
+                  llvm::Twine(spec.tokens.size() - 1) + ")");
+  return std::move(spec);
+}

@@ -1,0 +1,75 @@
+//===- BPETokenizerJSON.h - Hugging Face tokenizer.json (BPE) ---*- C++ -*-===//
+//
+// Reads the parts of a Hugging Face `tokenizer.json` that a byte-level BPE
+// tokenizer (GPT-2, Llama-3, Qwen2) is made of, and refuses everything else
+// by name, so that an unsupported tokenizer is an error rather than wrong
+// token ids:
+//
+//   normalizer      null
+//   pre_tokenizer   ByteLevel (use_regex: GPT-2's split regex; add_prefix_space)
+//                   or a Sequence of Split (a Regex pattern, behavior Isolated,
+//                   not inverted) ending in ByteLevel
+//   model           BPE: vocab, merges ("a b" strings or [a, b] pairs),
+//                   ignore_merges; no dropout, byte fallback or word affixes
+//   decoder         ByteLevel
+//   added_tokens    matched literally in the text before pre-tokenization
+//                   (no lstrip / rstrip / single_word)
+//   post_processor  not read: llmc adds BOS / EOS itself (encode's flags)
+//
+// The checks that make encoding total are done here too: token ids are
+// 0..N-1 with none missing or repeated, every merge's parts and result are
+// in the vocabulary, and all 256 byte symbols are.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LLMC_LIB_RUNTIME_BPETOKENIZERJSON_H
+#define LLMC_LIB_RUNTIME_BPETOKENIZERJSON_H
+
+#include "RegexSplitter.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace llmc::detail {
+
+/// One step of pre-tokenization, applied to every piece the steps before it
+/// produced.
+struct PrefixSpaceStep {}; ///< prepend ' ' to a piece not starting with one
+using PreTokenizeStep = std::variant<PrefixSpaceStep, RegexSplitter>;
+
+struct BPEMerge {
+  int32_t left, right, merged;
+};
+
+struct AddedToken {
+  std::string content;
+  int32_t id;
+  bool special;
+};
+
+struct BPETokenizerSpec {
+  /// Every token by id: a vocabulary entry as spelled in the byte-level
+  /// alphabet, an added token that is not in the vocabulary as its content.
+  std::vector<std::string> tokens;
+  /// Whether tokens[id] came from added_tokens only (its text is literal).
+  std::vector<bool> addedOnly;
+  llvm::StringMap<int32_t> vocab; ///< model.vocab: spelled token -> id
+  std::vector<BPEMerge> merges;   ///< by rank, highest priority first
+  std::vector<AddedToken> addedTokens;
+  bool ignoreMerges = false;
+  std::vector<PreTokenizeStep> preTokenize;
+};
+
+/// Parses and checks a tokenizer.json file's bytes.
+llvm::Expected<BPETokenizerSpec>
+parseBPETokenizerJSON(llvm::ArrayRef<uint8_t> bytes);
+
+/// GPT-2's split regex, which ByteLevel applies when `use_regex` is true.
+extern const char *const kGPT2SplitRegex;
+
+} // namespace llmc::detail
+
+#endif

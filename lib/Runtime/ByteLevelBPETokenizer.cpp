@@ -1,0 +1,258 @@
+//===- ByteLevelBPETokenizer.cpp - Hugging Face byte-level BPE -------------===//
+//
+// Encoding, as Hugging Face `tokenizers` does for GPT-2, Llama-3 and Qwen2:
+//
+//  1. Added tokens (<|endoftext|>, <|begin_of_text|>, ...) are found in the
+//     raw text first, leftmost and then longest, and become their ids.
+//  2. Each stretch of text between them is pre-tokenized: split by the
+//     tokenizer's regexes (BPETokenizerJSON.h), a prefix space where
+//     ByteLevel asks for one.
+//  3. Each piece's bytes are spelled in the byte-level alphabet
+//     (ByteLevelAlphabet.h). With ignore_merges (Llama-3) a piece that is a
+//     vocabulary entry as a whole is that token; otherwise it starts as one
+//     symbol per byte and the adjacent pair of lowest merge rank is merged,
+//     leftmost first on ties, until no pair has a merge.
+//
+// Decoding spells each token back to bytes, so a piece may end inside a
+// UTF-8 sequence: the text is the concatenation, not each piece.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BPETokenizerJSON.h"
+#include "ByteLevelAlphabet.h"
+#include "TokenizerImpl.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <deque>
+#include <queue>
+
+using namespace llmc;
+using namespace llmc::detail;
+
+namespace {
+
+class ByteLevelBPETokenizer final : public Tokenizer {
+public:
+  ByteLevelBPETokenizer(BPETokenizerSpec spec, TokenizerSpecialIds special);
+
+  TokenizerKind kind() const override { return TokenizerKind::ByteLevelBPE; }
+  int32_t vocabSize() const override { return int32_t(decoded_.size()); }
+  int32_t bosId() const override { return bos_; }
+  int32_t eosId() const override { return eos_; }
+  std::vector<int32_t> encode(llvm::StringRef text, bool addBos,
+                              bool addEos) const override;
+  std::string decodePiece(int32_t prev, int32_t token) const override;
+
+private:
+  /// The added token starting at text[pos] (the longest), or null.
+  const AddedToken *addedTokenAt(llvm::StringRef text, size_t pos) const;
+  void encodeStretch(llvm::StringRef text, std::vector<int32_t> &ids) const;
+  void encodePiece(llvm::StringRef bytes, std::vector<int32_t> &ids) const;
+  void mergeSymbols(std::vector<int32_t> &symbols) const;
+
+  BPETokenizerSpec spec_;
+  int32_t bos_, eos_;
+  std::array<int32_t, 256> byteIds_; ///< the token of each byte's symbol
+  /// (left, right) -> (rank, merged token).
+  llvm::DenseMap<std::pair<int32_t, int32_t>, std::pair<uint32_t, int32_t>>
+      mergeRanks_;
+  /// Indices into spec_.addedTokens by first byte, longest content first.
+  std::array<std::vector<uint32_t>, 256> addedByFirstByte_;
+  std::vector<std::string> decoded_; ///< each token's bytes
+};
+
+ByteLevelBPETokenizer::ByteLevelBPETokenizer(BPETokenizerSpec spec,
+                                             TokenizerSpecialIds special)
+    : spec_(std::move(spec)), bos_(special.bos), eos_(special.eos) {
+  const ByteLevelAlphabet &alphabet = byteLevelAlphabet();
+  for (unsigned b = 0; b < 256; ++b)
+    byteIds_[b] = spec_.vocab.lookup(alphabet.symbol(uint8_t(b)));
+  for (size_t rank = 0; rank < spec_.merges.size(); ++rank) {
+    const BPEMerge &m = spec_.merges[rank];
+    mergeRanks_[{m.left, m.right}] = {uint32_t(rank), m.merged};
+  }
+  for (size_t i = 0; i < spec_.addedTokens.size(); ++i)
+    addedByFirstByte_[uint8_t(spec_.addedTokens[i].content[0])].push_back(
+        uint32_t(i));
+  for (std::vector<uint32_t> &group : addedByFirstByte_)
+    std::sort(group.begin(), group.end(), [&](uint32_t a, uint32_t b) {
+      size_t la = spec_.addedTokens[a].content.size(),
+             lb = spec_.addedTokens[b].content.size();
+      return la != lb ? la > lb : a < b;
+    });
+  // A vocabulary entry spells bytes; an entry with a character outside the
+  // alphabet, or an added token, is its literal text (as Hugging Face's
+  // ByteLevel decoder does).
+  decoded_.reserve(spec_.tokens.size());
+  for (size_t id = 0; id < spec_.tokens.size(); ++id) {
+    std::optional<std::string> bytes;
+    if (!spec_.addedOnly[id])
+      bytes = alphabet.unspell(spec_.tokens[id]);
+    decoded_.push_back(bytes ? std::move(*bytes) : spec_.tokens[id]);
+  }
+}
+
+const AddedToken *ByteLevelBPETokenizer::addedTokenAt(llvm::StringRef text,
+                                                      size_t pos) const {
+  for (uint32_t i : addedByFirstByte_[uint8_t(text[pos])]) {
+    const AddedToken &t = spec_.addedTokens[i];
+    if (text.substr(pos).starts_with(t.content))
+      return &t;
+  }
+  return nullptr;
+}
+
+std::vector<int32_t> ByteLevelBPETokenizer::encode(llvm::StringRef text,
+                                                   bool addBos,
+                                                   bool addEos) const {
+  std::vector<int32_t> ids;
+  if (addBos && bos_ >= 0)
+    ids.push_back(bos_);
+  size_t stretch = 0; // start of the text not yet encoded
+  for (size_t pos = 0; pos < text.size();) {
+    const AddedToken *added = addedTokenAt(text, pos);
+    if (!added) {
+      ++pos;
+      continue;
+    }
+    encodeStretch(text.slice(stretch, pos), ids);
+    ids.push_back(added->id);
+    pos += added->content.size();
+    stretch = pos;
+  }
+  encodeStretch(text.drop_front(stretch), ids);
+  if (addEos && eos_ >= 0)
+    ids.push_back(eos_);
+  return ids;
+}
+
+void ByteLevelBPETokenizer::encodeStretch(llvm::StringRef text,
+                                          std::vector<int32_t> &ids) const {
+  if (text.empty())
+    return;
+  // A piece a step has rewritten (given a prefix space) lives in `rewritten`
+  // (a deque: its strings stay put as it grows); splits only narrow pieces.
+  std::deque<std::string> rewritten;
+  std::vector<llvm::StringRef> pieces{text}, next;
+  for (const PreTokenizeStep &step : spec_.preTokenize) {
+    next.clear();
+    if (const auto *split = std::get_if<RegexSplitter>(&step)) {
+      for (llvm::StringRef p : pieces)
+        split->splitIsolated(p, next);
+    } else {
+      for (llvm::StringRef p : pieces) {
+        if (p.starts_with(" ")) {
+          next.push_back(p);
+        } else {
+          rewritten.push_back(" " + p.str());
+          next.push_back(rewritten.back());
+        }
+      }
+    }
+    pieces.swap(next);
+  }
+  for (llvm::StringRef p : pieces)
+    encodePiece(p, ids);
+}
+
+void ByteLevelBPETokenizer::encodePiece(llvm::StringRef bytes,
+                                        std::vector<int32_t> &ids) const {
+  if (bytes.empty())
+    return;
+  if (spec_.ignoreMerges) {
+    auto whole = spec_.vocab.find(byteLevelAlphabet().spell(bytes));
+    if (whole != spec_.vocab.end()) {
+      ids.push_back(whole->second);
+      return;
+    }
+  }
+  std::vector<int32_t> symbols;
+  symbols.reserve(bytes.size());
+  for (char c : bytes)
+    symbols.push_back(byteIds_[uint8_t(c)]);
+  mergeSymbols(symbols);
+  ids.insert(ids.end(), symbols.begin(), symbols.end());
+}
+
+// The adjacent pair of lowest rank merges first, leftmost on ties. Candidate
+// pairs wait in a min-heap; one whose symbols have changed since it was
+// pushed is stale and skipped when popped, so a piece of n bytes takes
+// O(n log n) rather than a rescan per merge (pieces can be long: a run of
+// spaces or digits).
+void ByteLevelBPETokenizer::mergeSymbols(std::vector<int32_t> &symbols) const {
+  const int n = int(symbols.size());
+  if (n < 2)
+    return;
+  std::vector<int> prev(n), next(n);
+  for (int i = 0; i < n; ++i) {
+    prev[i] = i - 1;
+    next[i] = i + 1 < n ? i + 1 : -1;
+  }
+  struct Candidate {
+    uint32_t rank;
+    int left, right;
+    int32_t leftId, rightId, merged;
+  };
+  auto later = [](const Candidate &a, const Candidate &b) {
+    return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, decltype(later)> heap(
+      later);
+  auto consider = [&](int left, int right) {
+    if (left < 0 || right < 0)
+      return;
+    auto it = mergeRanks_.find({symbols[left], symbols[right]});
+    if (it != mergeRanks_.end())
+      heap.push({it->second.first, left, right, symbols[left], symbols[right],
+                 it->second.second});
+  };
+  for (int i = 0; i + 1 < n; ++i)
+    consider(i, i + 1);
+
+  std::vector<bool> alive(n, true);
+  while (!heap.empty()) {
+    Candidate c = heap.top();
+    heap.pop();
+    if (!alive[c.left] || !alive[c.right] || next[c.left] != c.right ||
+        symbols[c.left] != c.leftId || symbols[c.right] != c.rightId)
+      continue; // stale
+    symbols[c.left] = c.merged;
+    alive[c.right] = false;
+    next[c.left] = next[c.right];
+    if (next[c.right] >= 0)
+      prev[next[c.right]] = c.left;
+    consider(prev[c.left], c.left);
+    consider(c.left, next[c.left]);
+  }
+  size_t kept = 0;
+  for (int i = 0; i < n; ++i)
+    if (alive[i])
+      symbols[kept++] = symbols[i];
+  symbols.resize(kept);
+}
+
+std::string ByteLevelBPETokenizer::decodePiece(int32_t prev,
+                                               int32_t token) const {
+  if (token < 0 || token >= vocabSize())
+    return "";
+  return decoded_[size_t(token)];
+}
+
+} // namespace
+
+llvm::Expected<std::unique_ptr<Tokenizer>>
+llmc::detail::loadByteLevelBPETokenizer(llvm::ArrayRef<uint8_t> bytes,
+                                        TokenizerSpecialIds special) {
+  auto spec = parseBPETokenizerJSON(bytes);
+  if (!spec)
+    return spec.takeError();
+  int32_t n = int32_t(spec->tokens.size());
+  for (auto [name, id] : {std::pair{"bos", special.bos}, std::pair{"eos", special.eos}})
+    if (id >= n)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "the model's %s id %d is not a token of the tokenizer (%d tokens)",
+          name, id, n);
+  return std::make_unique<ByteLevelBPETokenizer>(std::move(*spec), special);
+}
