@@ -545,8 +545,12 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       if (tokKind.empty())
         tokKind = t->getString("kind").value_or("").str();
     }
+  // The kind from the file's name, as tokenizers are named: SentencePiece's
+  // *.model, Hugging Face's tokenizer.json (byte-level BPE), llama2.c's *.bin.
   if (!tokPath.empty() && tokKind.empty())
-    tokKind = StringRef(tokPath).ends_with(".model") ? "sentencepiece" : "llama2c";
+    tokKind = StringRef(tokPath).ends_with(".model")  ? "sentencepiece"
+              : StringRef(tokPath).ends_with(".json") ? "bpe"
+                                                      : "llama2c";
 
   IsaTier tier = target->maxTier();
   unsigned lanes = kernels::panelLanes(tier);

@@ -404,7 +404,11 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
     auto bytes = m->bundle_->section(bundle::kTokenizerSection);
     if (!bytes)
       return bytes.takeError();
-    auto tok = Tokenizer::load(*kind, *bytes, int32_t(m->plan_.config.vocab));
+    // The config's BOS/EOS name the special tokens of a tokenizer.json, which
+    // does not say which of its tokens they are.
+    auto tok = Tokenizer::load(
+        *kind, *bytes, int32_t(m->plan_.config.vocab),
+        TokenizerSpecialIds{m->plan_.config.bos, m->plan_.config.eos});
     if (!tok)
       return tok.takeError();
     m->tokenizer_ = std::move(*tok);

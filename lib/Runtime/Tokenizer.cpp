@@ -33,6 +33,14 @@ llvm::Expected<TokenizerKind> llmc::parseTokenizerKind(llvm::StringRef name) {
       name.str().c_str());
 }
 
+TokenizerKind llmc::guessTokenizerKind(llvm::StringRef path) {
+  if (path.ends_with(".model"))
+    return TokenizerKind::SentencePiece;
+  if (path.ends_with(".json"))
+    return TokenizerKind::ByteLevelBPE;
+  return TokenizerKind::Llama2c;
+}
+
 llvm::Expected<std::unique_ptr<Tokenizer>>
 Tokenizer::load(TokenizerKind kind, llvm::ArrayRef<uint8_t> bytes,
                 int32_t vocabSize, TokenizerSpecialIds special) {

@@ -8,6 +8,7 @@
 #include "llmc/Frontend/ONNXImporter.h"
 #include "llmc/Quant/Recipe.h"
 #include "llmc/Runtime/Calibrate.h"
+#include "llmc/Runtime/Tokenizer.h"
 #include "llmc/Tune/AutoTune.h"
 #include "llmc/Tune/SequentialCalibration.h"
 #include "llmc/Transforms/Passes.h"
@@ -97,11 +98,14 @@ static cl::opt<std::string> activations(
     cl::init("int8"), cl::sub(llmc::cli::compileCmd));
 static cl::opt<std::string> tokenizerPath(
     "tokenizer",
-    cl::desc("Tokenizer file to embed (llama2.c tokenizer.bin or SentencePiece "
-             ".model); default: from <model>.config.json"),
+    cl::desc("Tokenizer file to embed (llama2.c tokenizer.bin, SentencePiece "
+             ".model, or a Hugging Face byte-level BPE tokenizer.json); "
+             "default: from <model>.config.json"),
     cl::sub(llmc::cli::compileCmd));
 static cl::opt<std::string> tokenizerKind(
-    "tokenizer-kind", cl::desc("llama2c or sentencepiece (default: guessed)"),
+    "tokenizer-kind",
+    cl::desc("llama2c, sentencepiece or bpe (default: from the file name: "
+             "*.model sentencepiece, *.json bpe, else llama2c)"),
     cl::sub(llmc::cli::compileCmd));
 static cl::opt<int64_t> maxContext(
     "ctx", cl::desc("KV cache length (default: the model's max_seq_len)"),
@@ -624,6 +628,23 @@ int llmc::cli::runCompile() {
   auto recipe = recipeFromSpec(*defaultSpec);
   if (!recipe)
     return reportError(recipe.takeError());
+
+  // A tokenizer named here is read before the long work: a file llmc cannot
+  // tokenize with fails the compile rather than every run of the bundle.
+  // (The model's vocabulary and BOS/EOS are checked against it when the
+  // bundle loads.)
+  if (!tokenizerPath.empty()) {
+    Expected<llmc::TokenizerKind> kind =
+        tokenizerKind.empty()
+            ? Expected<llmc::TokenizerKind>(
+                  llmc::guessTokenizerKind(tokenizerPath))
+            : llmc::parseTokenizerKind(tokenizerKind);
+    if (!kind)
+      return reportError(kind.takeError());
+    auto tok = llmc::Tokenizer::loadFile(*kind, tokenizerPath);
+    if (!tok)
+      return reportError(tok.takeError());
+  }
 
   mlir::MLIRContext context;
   llmc::ImportOptions options;

@@ -32,6 +32,10 @@ struct TokenizerSpecialIds {
 
 llvm::StringRef tokenizerKindName(TokenizerKind kind);
 llvm::Expected<TokenizerKind> parseTokenizerKind(llvm::StringRef name);
+/// The kind a tokenizer file's name suggests: *.model SentencePiece, *.json
+/// (Hugging Face's tokenizer.json) byte-level BPE, anything else llama2.c.
+/// lib/CodeGen/Compile.cpp guesses the same for <model>.config.json's path.
+TokenizerKind guessTokenizerKind(llvm::StringRef path);
 
 class Tokenizer {
 public:

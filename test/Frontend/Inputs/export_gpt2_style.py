@@ -10,7 +10,7 @@ absolute positions (wte + wpe, indexed by position_ids) and an lm_head tied to w
 with plain torch.onnx.export and dynamic axes in the HF/Optimum naming.
 
     /usr/bin/python3 export_gpt2_style.py OUT.onnx [--opset N] [--gelu tanh|erf] [--causal-buffer]
-                                               [--parallel-block] [--neox-qkv] [--no-position-ids] [--reference REF.json] [--layers L] [--shape gpt2-small]
+                                               [--parallel-block] [--neox-qkv] [--no-position-ids] [--reference REF.json] [--layers L] [--vocab V] [--shape gpt2-small]
 
 --gelu tanh is GPT-2's gelu_new written out (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))),
 --gelu erf torch's exact GELU. --reference writes PyTorch outputs in the format of
@@ -223,6 +223,8 @@ def main():
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=48,
                     help="the tiny shape's width (a multiple of its 4 heads)")
+    ap.add_argument("--vocab", type=int, default=Config.vocab_size,
+                    help="the tiny shape's vocabulary (a byte-level BPE tokenizer needs 257 tokens or more)")
     ap.add_argument("--shape", choices=["tiny", "gpt2-small"], default="tiny",
                     help="gpt2-small: GPT-2's 124M shape (768 wide, 12 layers and heads, 50257 tokens, 1024 "
                          "positions; random weights, for benchmarks; --layers is ignored)")
@@ -240,6 +242,7 @@ def main():
     cfg = Config()
     cfg.num_hidden_layers = args.layers
     cfg.hidden_size = args.hidden
+    cfg.vocab_size = args.vocab
     if args.shape == "gpt2-small":
         cfg.vocab_size, cfg.hidden_size, cfg.num_attention_heads = 50257, 768, 12
         cfg.num_hidden_layers, cfg.max_position_embeddings = 12, 1024

@@ -8,7 +8,8 @@ encoder/decoder that reads one. Needs only the standard library and `regex` (Deb
     bpe_tokenizer.py train --form gpt2|gpt2-prefix|llama3 --text FILE [--chars N] --merges N -o tokenizer.json
     bpe_tokenizer.py strings --text FILE --count N -o strings.json   (test strings: excerpts, Unicode samples)
     bpe_tokenizer.py encode tokenizer.json strings.json [--bos ID]   (one line of ids per string)
-    bpe_tokenizer.py decode tokenizer.json IDS...                    (the text, UTF-8, on stdout)
+    bpe_tokenizer.py ids tokenizer.json TEXT [--bos ID]               (TEXT's ids, comma-separated)
+    bpe_tokenizer.py decode tokenizer.json IDS... [--prefix TEXT]    (the text, UTF-8, on stdout)
     bpe_tokenizer.py break tokenizer.json CASE -o bad.json           (a tokenizer.json llmc must refuse)
 
 Forms:
@@ -390,9 +391,15 @@ def main():
     e.add_argument("tokenizer")
     e.add_argument("strings")
     e.add_argument("--bos", type=int, default=None, help="put this id first")
+    i = sub.add_parser("ids")
+    i.add_argument("tokenizer")
+    i.add_argument("text")
+    i.add_argument("--bos", type=int, default=None, help="put this id first")
     d = sub.add_parser("decode")
     d.add_argument("tokenizer")
     d.add_argument("ids", type=int, nargs="*")
+    d.add_argument("--prefix", default="", help="text to print before the decoded ids")
+    d.add_argument("--newline", action="store_true", help="end with a newline")
     b = sub.add_parser("break")
     b.add_argument("tokenizer")
     b.add_argument("case", choices=sorted(BREAKS))
@@ -418,10 +425,16 @@ def main():
         for s in strings:
             ids = ([args.bos] if args.bos is not None else []) + ref.encode(s)
             print(" ".join(map(str, ids)))
+    elif args.cmd == "ids":
+        with open(args.tokenizer, encoding="utf-8") as f:
+            ref = Reference(json.load(f))
+        ids = ([args.bos] if args.bos is not None else []) + ref.encode(args.text)
+        print(",".join(map(str, ids)))
     elif args.cmd == "decode":
         with open(args.tokenizer, encoding="utf-8") as f:
             ref = Reference(json.load(f))
-        sys.stdout.buffer.write(ref.decode(args.ids))
+        sys.stdout.buffer.write(args.prefix.encode("utf-8") + ref.decode(args.ids) +
+                                (b"\n" if args.newline else b""))
     else:
         with open(args.tokenizer, encoding="utf-8") as f:
             tok = json.load(f)
