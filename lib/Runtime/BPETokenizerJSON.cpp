@@ -39,13 +39,17 @@ bool isUnset(const json::Object &o, llvm::StringRef key) {
   return false;
 }
 
-llvm::Error checkNormalizer(const json::Object &root) {
+llvm::Error parseNormalizer(const json::Object &root, BPETokenizerSpec &spec) {
   const json::Value *n = root.get("normalizer");
   if (!n || n->getAsNull())
     return llvm::Error::success();
   const json::Object *o = n->getAsObject();
+  if (o && typeOf(*o) == "NFC") {
+    spec.normalizeNFC = true;
+    return llvm::Error::success();
+  }
   return fail("normalizer '" + (o ? typeOf(*o) : llvm::StringRef("?")) +
-              "' is not supported (byte-level BPE tokenizers take none)");
+              "' is not supported (expected none, or NFC)");
 }
 
 llvm::Error checkDecoder(const json::Object &root) {
@@ -271,6 +275,14 @@ llvm::Error parseAddedTokens(const json::Object &root,
       if (!isUnset(*t, key))
         return fail("added token '" + *content + "': " + key +
                     " is not supported");
+    // Hugging Face matches a token with `normalized` (the default for
+    // non-special ones) in the normalized text, the others in the raw text;
+    // llmc matches all in the raw text, the same only without a normalizer.
+    bool special = t->getBoolean("special").value_or(false);
+    if (spec.normalizeNFC && t->getBoolean("normalized").value_or(!special))
+      return fail("added token '" + *content +
+                  "': matching after the normalizer (normalized: true) is "
+                  "not supported");
     // An added token that is also a vocabulary entry (GPT-2's
     // <|endoftext|>) keeps the vocabulary's id; one that is not is decoded
     // as its literal text.
@@ -283,8 +295,7 @@ llvm::Error parseAddedTokens(const json::Object &root,
       if (llvm::Error e = placeToken(spec, *id, *content, /*addedOnly=*/true,
                                    idLimit))
         return e;
-    spec.addedTokens.push_back(
-        {content->str(), int32_t(*id), t->getBoolean("special").value_or(false)});
+    spec.addedTokens.push_back({content->str(), int32_t(*id), special});
   }
   return llvm::Error::success();
 }
@@ -312,7 +323,7 @@ llmc::detail::parseBPETokenizerJSON(llvm::ArrayRef<uint8_t> bytes) {
     idLimit += added->size();
 
   BPETokenizerSpec spec;
-  if (llvm::Error e = checkNormalizer(*root))
+  if (llvm::Error e = parseNormalizer(*root, spec))
     return std::move(e);
   if (llvm::Error e = parseModel(*root, spec, idLimit))
     return std::move(e);

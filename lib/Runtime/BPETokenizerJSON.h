@@ -5,15 +5,16 @@
 // by name, so that an unsupported tokenizer is an error rather than wrong
 // token ids:
 //
-//   normalizer      null
+//   normalizer      null, or NFC (Qwen2)
 //   pre_tokenizer   ByteLevel (use_regex: GPT-2's split regex; add_prefix_space)
 //                   or a Sequence of Split (a Regex pattern, behavior Isolated,
 //                   not inverted) ending in ByteLevel
 //   model           BPE: vocab, merges ("a b" strings or [a, b] pairs),
 //                   ignore_merges; no dropout, byte fallback or word affixes
 //   decoder         ByteLevel
-//   added_tokens    matched literally in the text before pre-tokenization
-//                   (no lstrip / rstrip / single_word)
+//   added_tokens    matched literally in the text before normalization and
+//                   pre-tokenization (no lstrip / rstrip / single_word; with
+//                   a normalizer, none that asks to be matched after it)
 //   post_processor  not read: llmc adds BOS / EOS itself (encode's flags)
 //
 // The checks that make encoding total are done here too: token ids are
@@ -60,6 +61,7 @@ struct BPETokenizerSpec {
   std::vector<BPEMerge> merges;   ///< by rank, highest priority first
   std::vector<AddedToken> addedTokens;
   bool ignoreMerges = false;
+  bool normalizeNFC = false; ///< text between added tokens goes to NFC first
   std::vector<PreTokenizeStep> preTokenize;
 };
 

@@ -4,9 +4,9 @@
 //
 //  1. Added tokens (<|endoftext|>, <|begin_of_text|>, ...) are found in the
 //     raw text first, leftmost and then longest, and become their ids.
-//  2. Each stretch of text between them is pre-tokenized: split by the
-//     tokenizer's regexes (BPETokenizerJSON.h), a prefix space where
-//     ByteLevel asks for one.
+//  2. Each stretch of text between them is normalized (NFC, where the file
+//     says so) and pre-tokenized: split by the tokenizer's regexes
+//     (BPETokenizerJSON.h), a prefix space where ByteLevel asks for one.
 //  3. Each piece's bytes are spelled in the byte-level alphabet
 //     (ByteLevelAlphabet.h). With ignore_merges (Llama-3) a piece that is a
 //     vocabulary entry as a whole is that token; otherwise it starts as one
@@ -20,6 +20,7 @@
 
 #include "BPETokenizerJSON.h"
 #include "ByteLevelAlphabet.h"
+#include "NFCNormalizer.h"
 #include "TokenizerImpl.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -131,6 +132,11 @@ void ByteLevelBPETokenizer::encodeStretch(llvm::StringRef text,
                                           std::vector<int32_t> &ids) const {
   if (text.empty())
     return;
+  std::string normalized;
+  if (spec_.normalizeNFC) {
+    normalized = normalizeNFC(text);
+    text = normalized;
+  }
   // A piece a step has rewritten (given a prefix space) lives in `rewritten`
   // (a deque: its strings stay put as it grows); splits only narrow pieces.
   std::deque<std::string> rewritten;

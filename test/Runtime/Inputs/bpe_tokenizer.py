@@ -5,7 +5,7 @@ Written from the algorithm, not from llmc's code: a small BPE trainer that write
 encoder/decoder that reads one. Needs only the standard library and `regex` (Debian python3-regex), whose
 \\p{L}/\\p{N} classes, inline flags and lookahead read the split patterns as Hugging Face's engine does.
 
-    bpe_tokenizer.py train --form gpt2|gpt2-prefix|llama3 --text FILE [--chars N] --merges N -o tokenizer.json
+    bpe_tokenizer.py train --form gpt2|gpt2-prefix|llama3|qwen2 --text FILE [--chars N] --merges N -o tokenizer.json
     bpe_tokenizer.py strings --text FILE --count N -o strings.json   (test strings: excerpts, Unicode samples)
     bpe_tokenizer.py encode tokenizer.json strings.json [--bos ID]   (one line of ids per string)
     bpe_tokenizer.py ids tokenizer.json TEXT [--bos ID]               (TEXT's ids, comma-separated)
@@ -19,18 +19,23 @@ Forms:
   llama3       Sequence[Split(Llama-3's regex, Isolated), ByteLevel(use_regex=false)], merges as [a, b] pairs,
                ignore_merges, special tokens after the vocabulary, and whole words in the vocabulary that no
                merge sequence builds (so that ignore_merges changes the ids).
+  qwen2        an NFC normalizer, then Split(Qwen2's regex: one digit per piece) + ByteLevel(use_regex=false),
+               [a, b] merges, special tokens after the vocabulary matched before normalization.
 """
 
 import argparse
 import json
 import random
 import sys
+import unicodedata
 
 import regex
 
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 LLAMA3_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
                   r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
+QWEN2_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+                 r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
 
 # Text with the characters the tests exercise, so that the trained merges cover more than ASCII.
 UNICODE_SAMPLES = [
@@ -55,6 +60,9 @@ EXTRA_STRINGS = [
     "<|endoftext|", "<|begin_of_text|", "Once upon a time, there was a little girl named Lily.",
     "!!!??? ...,,, ;;; ((( )))", "a\n\n b\n  c", "    def f(x):\n        return x + 1\n",
     "ʼnʼn", "ﬁﬂ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "\U0010ffff", "~`!@#$%^&*()_+-=[]{}|\\:;\"'<>,.?/",
+    # Not in NFC: decomposed accents, the Angstrom sign, Hangul jamo, combining marks out of order.
+    "Cafe\u0301 de\u0301ja\u0300 vu", "A\u030angstro\u0308m \u212b", "\u1100\u1161\u11a8 \u1112\u1161\u11ab",
+    "a\u0327\u0301 q\u0307\u0323", "<|im_start|>user\nCafe\u0301<|im_end|>",
 ]
 
 
@@ -164,12 +172,15 @@ def train(words, num_merges):
 
 
 def build_tokenizer(form, text, num_merges):
+    if form == "qwen2":
+        text = unicodedata.normalize("NFC", text)
     if form in ("gpt2", "gpt2-prefix"):
         pre = {"type": "ByteLevel", "add_prefix_space": form == "gpt2-prefix", "trim_offsets": True,
                "use_regex": True}
     else:
+        pattern = QWEN2_PATTERN if form == "qwen2" else LLAMA3_PATTERN
         pre = {"type": "Sequence", "pretokenizers": [
-            {"type": "Split", "pattern": {"Regex": LLAMA3_PATTERN}, "behavior": "Isolated", "invert": False},
+            {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": False},
             {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}
     steps = pre_tokenizer_steps(pre)
     words = [spell(p.encode("utf-8")) for p in pre_tokenize(steps, text)]
@@ -194,6 +205,11 @@ def build_tokenizer(form, text, num_merges):
             added.append({"id": len(vocab) + len(added), "content": name, "single_word": False, "lstrip": False,
                           "rstrip": False, "normalized": False, "special": True})
         merges_json = [[a, b] for a, b in merges]
+    elif form == "qwen2":
+        for name in ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]:
+            added.append({"id": len(vocab) + len(added), "content": name, "single_word": False, "lstrip": False,
+                          "rstrip": False, "normalized": False, "special": True})
+        merges_json = [[a, b] for a, b in merges]
     else:
         vocab["<|endoftext|>"] = len(vocab)
         added.append({"id": vocab["<|endoftext|>"], "content": "<|endoftext|>", "single_word": False,
@@ -204,7 +220,8 @@ def build_tokenizer(form, text, num_merges):
              "merges": merges_json}
     if form == "llama3":
         model["ignore_merges"] = True
-    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
+    normalizer = {"type": "NFC"} if form == "qwen2" else None
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": normalizer,
             "pre_tokenizer": pre,
             "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False,
                                "use_regex": True},
@@ -225,6 +242,9 @@ class Reference:
         self.ignore_merges = model.get("ignore_merges", False)
         self.added = {t["content"]: t["id"] for t in tok["added_tokens"]}
         self.steps = pre_tokenizer_steps(tok["pre_tokenizer"])
+        normalizer = tok.get("normalizer")
+        assert normalizer in (None, {"type": "NFC"})
+        self.nfc = normalizer is not None
         self.id_to_token = {i: t for t, i in self.vocab.items()}
         for content, i in self.added.items():
             self.id_to_token.setdefault(i, content)
@@ -249,6 +269,8 @@ class Reference:
         return parts
 
     def encode_plain(self, text):
+        if self.nfc:
+            text = unicodedata.normalize("NFC", text)
         ids = []
         for piece in pre_tokenize(self.steps, text):
             word = spell(piece.encode("utf-8"))
@@ -341,12 +363,22 @@ def split_removed(tok):
     tok["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed"
 
 
-def nfc(tok):
-    tok["normalizer"] = {"type": "NFC"}
+def nfkc(tok):
+    tok["normalizer"] = {"type": "NFKC"}
+
+
+def normalized_added(tok):
+    """An added token matched in the normalized text (with Qwen2's NFC normalizer)."""
+    tok["added_tokens"][1]["normalized"] = True
 
 
 def lstrip(tok):
     tok["added_tokens"][0]["lstrip"] = True
+
+
+def no_normalizer(tok):
+    """Not broken: the same tokenizer without its normalizer (to show that the normalizer matters)."""
+    tok["normalizer"] = None
 
 
 def truncated(tok):
@@ -355,7 +387,7 @@ def truncated(tok):
 
 BREAKS = {f.__name__.replace("_", "-"): f for f in [
     wordpiece, sentencepiece_style, metaspace, merge_not_in_vocab, merged_not_in_vocab, id_out_of_range,
-    id_missing, id_shared, bad_regex, split_removed, nfc, lstrip, truncated]}
+    id_missing, id_shared, bad_regex, split_removed, nfkc, normalized_added, lstrip, no_normalizer, truncated]}
 
 
 # --- test strings --------------------------------------------------------------------------------------
@@ -378,7 +410,7 @@ def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
-    t.add_argument("--form", choices=["gpt2", "gpt2-prefix", "llama3"], required=True)
+    t.add_argument("--form", choices=["gpt2", "gpt2-prefix", "llama3", "qwen2"], required=True)
     t.add_argument("--text", required=True)
     t.add_argument("--chars", type=int, default=40000, help="training text: this many characters of --text")
     t.add_argument("--merges", type=int, default=300)

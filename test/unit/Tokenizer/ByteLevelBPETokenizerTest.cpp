@@ -70,6 +70,7 @@ struct TokenizerFile {
   bool mergesAsPairs = false;
   json::Value preTokenizer = json::Object{
       {"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
+  json::Value normalizer = nullptr;
 
   std::vector<uint8_t> bytes() const {
     json::Object vocab;
@@ -97,7 +98,7 @@ struct TokenizerFile {
     if (ignoreMerges)
       model["ignore_merges"] = true;
     json::Object root{{"version", "1.0"},
-                      {"normalizer", nullptr},
+                      {"normalizer", normalizer},
                       {"pre_tokenizer", preTokenizer},
                       {"decoder", json::Object{{"type", "ByteLevel"}}},
                       {"added_tokens", std::move(addedList)},
@@ -243,6 +244,22 @@ TEST(ByteLevelBPE, InvalidUTF8KeepsItsBytes) {
   Ids ids = tok->encode(text, false, false);
   EXPECT_EQ(tok->decode(ids), text);
   EXPECT_EQ(ids[0], 0xFF);
+}
+
+TEST(ByteLevelBPE, NFCNormalizesBetweenAddedTokens) {
+  TokenizerFile f;
+  f.extra = {"\xC3\xA9"}; // é
+  f.merges = {{"\xC3", "\xA9"}};
+  f.added = {"<|x|>"};
+  f.normalizer = json::Object{{"type", "NFC"}};
+  auto tok = load(f);
+  ASSERT_TRUE(tok);
+  // e + U+0301 (combining acute) is é in NFC; an invalid byte stays itself.
+  EXPECT_EQ(tok->encode("e\xCC\x81<|x|>\xFF", false, false),
+            (Ids{256, 257, 0xFF}));
+  f.normalizer = json::Object{{"type", "Lowercase"}};
+  EXPECT_EQ(loadError(f), "tokenizer.json: normalizer 'Lowercase' is not "
+                          "supported (expected none, or NFC)");
 }
 
 TEST(ByteLevelBPE, VocabularyAndSpecialIdsAgainstTheModel) {
