@@ -300,6 +300,21 @@ llvm::Error parseAddedTokens(const json::Object &root,
   return llvm::Error::success();
 }
 
+/// The file's components, in the order their checks depend on: the
+/// vocabulary before the merges and added tokens that name its entries.
+llvm::Error parseParts(const json::Object &root, BPETokenizerSpec &spec,
+                       size_t idLimit) {
+  if (llvm::Error e = parseNormalizer(root, spec))
+    return e;
+  if (llvm::Error e = parseModel(root, spec, idLimit))
+    return e;
+  if (llvm::Error e = parseAddedTokens(root, spec, idLimit))
+    return e;
+  if (llvm::Error e = parsePreTokenizer(root, spec.preTokenize))
+    return e;
+  return checkDecoder(root);
+}
+
 } // namespace
 
 llvm::Expected<BPETokenizerSpec>
@@ -323,21 +338,13 @@ llmc::detail::parseBPETokenizerJSON(llvm::ArrayRef<uint8_t> bytes) {
     idLimit += added->size();
 
   BPETokenizerSpec spec;
-  if (llvm::Error e = parseNormalizer(*root, spec))
-    return std::move(e);
-  if (llvm::Error e = parseModel(*root, spec, idLimit))
-    return std::move(e);
-  if (llvm::Error e = parseAddedTokens(*root, spec, idLimit))
-    return std::move(e);
-  if (llvm::Error e = parsePreTokenizer(*root, spec.preTokenize))
-    return std::move(e);
-  if (llvm::Error e = checkDecoder(*root))
-    return std::move(e);
+  if (llvm::Error e = parseParts(*root, spec, idLimit))
+    return llvm::Expected<BPETokenizerSpec>(std::move(e));
   for (size_t id = 0; id < spec.tokens.size(); ++id)
     if (spec.tokens[id].empty())
       return fail("no token has id " + llvm::Twine(id) + " (the ids of " +
                   llvm::Twine(spec.tokens.size()) +
                   " tokens must be 0.." +
                   llvm::Twine(spec.tokens.size() - 1) + ")");
-  return std::move(spec);
+  return spec;
 }
