@@ -295,7 +295,8 @@ llvm::Error parseAddedTokens(const json::Object &root,
       if (llvm::Error e = placeToken(spec, *id, *content, /*addedOnly=*/true,
                                    idLimit))
         return e;
-    spec.addedTokens.push_back({content->str(), int32_t(*id), special});
+    spec.addedTokens.push_back({content->str(), int32_t(*id), special,
+                                t->getBoolean("normalized").value_or(!special)});
   }
   return llvm::Error::success();
 }

@@ -49,6 +49,9 @@ struct AddedToken {
   std::string content;
   int32_t id;
   bool special;
+  /// Matched in a second pass, in the text the first pass (the tokens
+  /// without `normalized`) left: Hugging Face's order.
+  bool normalized;
 };
 
 struct BPETokenizerSpec {

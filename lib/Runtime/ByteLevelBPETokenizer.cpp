@@ -3,7 +3,10 @@
 // Encoding, as Hugging Face `tokenizers` does for GPT-2, Llama-3 and Qwen2:
 //
 //  1. Added tokens (<|endoftext|>, <|begin_of_text|>, ...) are found in the
-//     raw text first, leftmost and then longest, and become their ids.
+//     raw text first, leftmost and then longest, and become their ids: those
+//     marked `normalized: false` first, then the others in the text left
+//     between them (Hugging Face's two passes; llmc refuses the second kind
+//     with a normalizer, so both match raw text).
 //  2. Each stretch of text between them is normalized (NFC, where the file
 //     says so) and pre-tokenized: split by the tokenizer's regexes
 //     (BPETokenizerJSON.h), a prefix space where ByteLevel asks for one.
@@ -46,8 +49,15 @@ public:
   std::string decodePiece(int32_t prev, int32_t token) const override;
 
 private:
-  /// The added token starting at text[pos] (the longest), or null.
-  const AddedToken *addedTokenAt(llvm::StringRef text, size_t pos) const;
+  /// Added tokens by their first byte, longest first.
+  using AddedTokenIndex = std::array<std::vector<uint32_t>, 256>;
+  /// The added token of `index` starting at text[pos] (the longest), or null.
+  const AddedToken *addedTokenAt(const AddedTokenIndex &index,
+                                 llvm::StringRef text, size_t pos) const;
+  /// Encodes `text`: the added tokens of pass `pass` and on, the text
+  /// between them as stretches.
+  void encodeWithAddedTokens(llvm::StringRef text, size_t pass,
+                             std::vector<int32_t> &ids) const;
   void encodeStretch(llvm::StringRef text, std::vector<int32_t> &ids) const;
   void encodePiece(llvm::StringRef bytes, std::vector<int32_t> &ids) const;
   void mergeSymbols(std::vector<int32_t> &symbols) const;
@@ -58,8 +68,9 @@ private:
   /// (left, right) -> (rank, merged token).
   llvm::DenseMap<std::pair<int32_t, int32_t>, std::pair<uint32_t, int32_t>>
       mergeRanks_;
-  /// Indices into spec_.addedTokens by first byte, longest content first.
-  std::array<std::vector<uint32_t>, 256> addedByFirstByte_;
+  /// Indices into spec_.addedTokens, for the pass without `normalized` and
+  /// the pass with it.
+  std::array<AddedTokenIndex, 2> addedPasses_;
   std::vector<std::string> decoded_; ///< each token's bytes
 };
 
@@ -73,15 +84,17 @@ ByteLevelBPETokenizer::ByteLevelBPETokenizer(BPETokenizerSpec spec,
     const BPEMerge &m = spec_.merges[rank];
     mergeRanks_[{m.left, m.right}] = {uint32_t(rank), m.merged};
   }
-  for (size_t i = 0; i < spec_.addedTokens.size(); ++i)
-    addedByFirstByte_[uint8_t(spec_.addedTokens[i].content[0])].push_back(
-        uint32_t(i));
-  for (std::vector<uint32_t> &group : addedByFirstByte_)
-    std::sort(group.begin(), group.end(), [&](uint32_t a, uint32_t b) {
-      size_t la = spec_.addedTokens[a].content.size(),
-             lb = spec_.addedTokens[b].content.size();
-      return la != lb ? la > lb : a < b;
-    });
+  for (size_t i = 0; i < spec_.addedTokens.size(); ++i) {
+    const AddedToken &t = spec_.addedTokens[i];
+    addedPasses_[t.normalized][uint8_t(t.content[0])].push_back(uint32_t(i));
+  }
+  for (AddedTokenIndex &index : addedPasses_)
+    for (std::vector<uint32_t> &group : index)
+      std::sort(group.begin(), group.end(), [&](uint32_t a, uint32_t b) {
+        size_t la = spec_.addedTokens[a].content.size(),
+               lb = spec_.addedTokens[b].content.size();
+        return la != lb ? la > lb : a < b;
+      });
   // A vocabulary entry spells bytes; an entry with a character outside the
   // alphabet, or an added token, is its literal text (as Hugging Face's
   // ByteLevel decoder does).
@@ -94,9 +107,10 @@ ByteLevelBPETokenizer::ByteLevelBPETokenizer(BPETokenizerSpec spec,
   }
 }
 
-const AddedToken *ByteLevelBPETokenizer::addedTokenAt(llvm::StringRef text,
-                                                      size_t pos) const {
-  for (uint32_t i : addedByFirstByte_[uint8_t(text[pos])]) {
+const AddedToken *
+ByteLevelBPETokenizer::addedTokenAt(const AddedTokenIndex &index,
+                                   llvm::StringRef text, size_t pos) const {
+  for (uint32_t i : index[uint8_t(text[pos])]) {
     const AddedToken &t = spec_.addedTokens[i];
     if (text.substr(pos).starts_with(t.content))
       return &t;
@@ -110,22 +124,33 @@ std::vector<int32_t> ByteLevelBPETokenizer::encode(llvm::StringRef text,
   std::vector<int32_t> ids;
   if (addBos && bos_ >= 0)
     ids.push_back(bos_);
+  encodeWithAddedTokens(text, 0, ids);
+  if (addEos && eos_ >= 0)
+    ids.push_back(eos_);
+  return ids;
+}
+
+void ByteLevelBPETokenizer::encodeWithAddedTokens(
+    llvm::StringRef text, size_t pass, std::vector<int32_t> &ids) const {
+  auto between = [&](llvm::StringRef part) {
+    if (pass + 1 < addedPasses_.size())
+      encodeWithAddedTokens(part, pass + 1, ids);
+    else
+      encodeStretch(part, ids);
+  };
   size_t stretch = 0; // start of the text not yet encoded
   for (size_t pos = 0; pos < text.size();) {
-    const AddedToken *added = addedTokenAt(text, pos);
+    const AddedToken *added = addedTokenAt(addedPasses_[pass], text, pos);
     if (!added) {
       ++pos;
       continue;
     }
-    encodeStretch(text.slice(stretch, pos), ids);
+    between(text.slice(stretch, pos));
     ids.push_back(added->id);
     pos += added->content.size();
     stretch = pos;
   }
-  encodeStretch(text.drop_front(stretch), ids);
-  if (addEos && eos_ >= 0)
-    ids.push_back(eos_);
-  return ids;
+  between(text.drop_front(stretch));
 }
 
 void ByteLevelBPETokenizer::encodeStretch(llvm::StringRef text,

@@ -17,8 +17,9 @@ Forms:
                a special token that is also in the vocabulary.
   gpt2-prefix  the same with add_prefix_space.
   llama3       Sequence[Split(Llama-3's regex, Isolated), ByteLevel(use_regex=false)], merges as [a, b] pairs,
-               ignore_merges, special tokens after the vocabulary, and whole words in the vocabulary that no
-               merge sequence builds (so that ignore_merges changes the ids).
+               ignore_merges, special tokens after the vocabulary (and a plain added token that overlaps one),
+               and whole words in the vocabulary that no merge sequence builds (so that ignore_merges changes
+               the ids).
   qwen2        an NFC normalizer, then Split(Qwen2's regex: one digit per piece) + ByteLevel(use_regex=false),
                [a, b] merges, special tokens after the vocabulary matched before normalization.
 """
@@ -57,7 +58,7 @@ EXTRA_STRINGS = [
     "Café déjà vu", "naïve", "日本語", "中文文本，", "😀🎉👍🏽", "👨‍👩‍👧", "ـ", "Привет, мир!", "שלום",
     "mixed日本English中文123", "<|endoftext|>", "Hello<|endoftext|>world", "<|endoftext|><|endoftext|>",
     "a <|endoftext|> b", "<|begin_of_text|>Hi<|eot_id|>", "<|eot_id|> <|end_of_text|>",
-    "<|endoftext|", "<|begin_of_text|", "Once upon a time, there was a little girl named Lily.",
+    "<|endoftext|", "<|begin_of_text|", "Hey<|eot_id|> y<|eot y<|eo", "Once upon a time, there was a little girl named Lily.",
     "!!!??? ...,,, ;;; ((( )))", "a\n\n b\n  c", "    def f(x):\n        return x + 1\n",
     "ʼnʼn", "ﬁﬂ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "\U0010ffff", "~`!@#$%^&*()_+-=[]{}|\\:;\"'<>,.?/",
     # Not in NFC: decomposed accents, the Angstrom sign, Hangul jamo, combining marks out of order.
@@ -204,6 +205,10 @@ def build_tokenizer(form, text, num_merges):
         for name in ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|start_header_id|>"]:
             added.append({"id": len(vocab) + len(added), "content": name, "single_word": False, "lstrip": False,
                           "rstrip": False, "normalized": False, "special": True})
+        # A plain added token matched in the second pass, overlapping a special one: in "y<|eot_id|>" the
+        # special token wins although this one starts further left.
+        added.append({"id": len(vocab) + len(added), "content": "y<|eot", "single_word": False, "lstrip": False,
+                      "rstrip": False, "normalized": True, "special": False})
         merges_json = [[a, b] for a, b in merges]
     elif form == "qwen2":
         for name in ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]:
@@ -241,6 +246,9 @@ class Reference:
             self.ranks[(a, b)] = i
         self.ignore_merges = model.get("ignore_merges", False)
         self.added = {t["content"]: t["id"] for t in tok["added_tokens"]}
+        # Hugging Face matches the tokens with normalized=false first, then the others in what is left.
+        self.passes = [[t["content"] for t in tok["added_tokens"] if not t.get("normalized", not t["special"])],
+                       [t["content"] for t in tok["added_tokens"] if t.get("normalized", not t["special"])]]
         self.steps = pre_tokenizer_steps(tok["pre_tokenizer"])
         normalizer = tok.get("normalizer")
         assert normalizer in (None, {"type": "NFC"})
@@ -280,22 +288,25 @@ class Reference:
                 ids += [self.vocab[p] for p in self.bpe(word)]
         return ids
 
-    def encode(self, text):
-        """Added tokens first: at each position the longest one starting there, scanning left to right."""
+    def encode(self, text, pass_=0):
+        """Added tokens first: at each position the longest one starting there, scanning left to right; the
+        text between them goes to the next pass, after the last to the BPE."""
+        if pass_ == len(self.passes):
+            return self.encode_plain(text)
         ids, start, pos = [], 0, 0
-        by_length = sorted(self.added, key=len, reverse=True)
+        by_length = sorted(self.passes[pass_], key=len, reverse=True)
         while pos < len(text):
             hit = next((a for a in by_length if text.startswith(a, pos)), None)
             if hit is None:
                 pos += 1
                 continue
             if pos > start:
-                ids += self.encode_plain(text[start:pos])
+                ids += self.encode(text[start:pos], pass_ + 1)
             ids.append(self.added[hit])
             pos += len(hit)
             start = pos
         if start < len(text):
-            ids += self.encode_plain(text[start:])
+            ids += self.encode(text[start:], pass_ + 1)
         return ids
 
     def decode(self, ids):

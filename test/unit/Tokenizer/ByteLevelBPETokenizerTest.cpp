@@ -66,6 +66,8 @@ struct TokenizerFile {
   std::vector<std::string> extra;
   std::vector<std::pair<std::string, std::string>> merges;
   std::vector<std::string> added;
+  /// Added tokens (by index) to mark `normalized`: matched in the second pass.
+  std::set<size_t> normalizedAdded;
   bool ignoreMerges = false;
   bool mergesAsPairs = false;
   json::Value preTokenizer = json::Object{
@@ -91,7 +93,8 @@ struct TokenizerFile {
       addedList.push_back(json::Object{
           {"id", int64_t(256 + extra.size() + i)}, {"content", added[i]},
           {"special", true}, {"lstrip", false}, {"rstrip", false},
-          {"single_word", false}, {"normalized", false}});
+          {"single_word", false},
+          {"normalized", normalizedAdded.count(i) != 0}});
     json::Object model{{"type", "BPE"},
                        {"vocab", std::move(vocab)},
                        {"merges", std::move(mergeList)}};
@@ -188,6 +191,18 @@ TEST(ByteLevelBPE, AddedTokensMatchLongestFirstAndDecodeLiterally) {
   // An unfinished one is plain text.
   EXPECT_EQ(tok->encode("<|a", false, false), (Ids{'<', '|', 'a'}));
   EXPECT_EQ(tok->decodePiece(-1, 258), "<|end|>");
+}
+
+TEST(ByteLevelBPE, NormalizedAddedTokensMatchInASecondPass) {
+  TokenizerFile f;
+  f.added = {"<|eot|>", "y<|e"};
+  f.normalizedAdded = {1};
+  auto tok = load(f);
+  ASSERT_TRUE(tok);
+  // "y<|e" starts further left, but "<|eot|>" is matched first (Hugging
+  // Face's order); "y<|e" only in the text left between.
+  EXPECT_EQ(tok->encode("y<|eot|> y<|e", false, false),
+            (Ids{'y', 256, ' ', 257}));
 }
 
 TEST(ByteLevelBPE, PrefixSpaceAndSplitSequence) {
