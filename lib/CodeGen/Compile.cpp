@@ -525,6 +525,11 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                                (long long)planned->positionRows);
     plan.config.maxContext = std::min(plan.config.maxContext, planned->positionRows);
   }
+  // The program computes causal attention: every mask must mean that at
+  // the context and call sizes the runtime uses.
+  if (Error e = checkCausalAttention(planned->attentionMasks, plan.config.maxContext,
+                                     opts.maxTokensPerCall))
+    return e;
   if (opts.kvType == "fp32")
     plan.config.kvType = KvType::F32;
   else if (opts.kvType == "fp16")

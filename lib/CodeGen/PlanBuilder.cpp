@@ -138,7 +138,8 @@ private:
   /// Per Matmul step: the 1-D biases added to its columns, as (start, bias).
   std::map<int32_t, SmallVector<std::pair<int64_t, Value>, 3>> biasesOf_;
   Error foldBias(AddOp add, Value matmulOut, Value bias);
-  Error checkMask(Operation *attention, Value mask);
+  Error checkMask(Operation *attention, Value mask, AttentionMaskUse &use);
+  std::optional<RunShape> runShapeOf(Value v);
   bool isPositionRange(RangeOp r);
   Error attachBiases();
   int32_t layers_ = 0;
@@ -887,11 +888,17 @@ Error Builder::visit(Operation *op) {
     s.headDim = D;
     s.valueDim = Dv;
     s.scale = at.getScale().convertToFloat();
-    // A mask operand is the padding mask of a batch (all ones at batch 1),
-    // alone or with the causal mask a decoder has anyway (checkMask).
-    if (Value m = at.getMask())
-      if (Error e = checkMask(op, m))
+    // The program computes causal attention; the mask operand and the op's
+    // own flag must say the same (checkMask, then checkCausalAttention once
+    // the context length is known).
+    AttentionMaskUse maskUse;
+    maskUse.attention = op;
+    maskUse.mask = at.getMask();
+    maskUse.causal = at.getCausal();
+    if (maskUse.mask)
+      if (Error e = checkMask(op, maskUse.mask, maskUse))
         return e;
+    out_.attentionMasks.push_back(std::move(maskUse));
     s.causal = true;
     s.layer = layers_++;
     addStep(s, {-1, -1, -1, (*q)->region, (*k)->region, (*v)->region, o.region,
@@ -1116,14 +1123,13 @@ bool Builder::isPositionRange(RangeOp r) {
 }
 
 // The program computes causal attention over the KV cache for one sequence
-// and does not evaluate mask operands. That is the mask's meaning only if it
-// can say nothing but "causal" and "key padding": it must be the same for
-// every head, and computed from the attention_mask input and shapes alone
-// (the exporters' arange/compare/where constructions of the causal part).
-// Masks that read weights, activations or non-scalar float constants (ALiBi,
-// learned or per-head biases), or that combine conditions in ways only other
-// patterns need (or, non-causal triangles), are refused rather than ignored.
-Error Builder::checkMask(Operation *attention, Value mask) {
+// and does not evaluate mask operands. What a mask means is checked once
+// the context length is known (checkCausalAttention); here, a mask must be
+// the same for every head and computed from the attention_mask input and
+// shapes alone, so that it can be evaluated: masks that read weights,
+// activations or other inputs (learned or per-head biases) are refused with
+// what they read. The use records the run-time shapes the mask reads.
+Error Builder::checkMask(Operation *attention, Value mask, AttentionMaskUse &use) {
   auto mt = cast<RankedTensorType>(mask.getType());
   if (mt.getRank() == 4 && mt.getDimSize(1) != 1)
     return err(attention, "attention masks that differ between heads are not "
@@ -1146,42 +1152,85 @@ Error Builder::checkMask(Operation *attention, Value mask) {
       if (!at || at.getRank() != 2 || !isa<IntegerType>(at.getElementType()) ||
           values_.lookup(arg).kind != VKind::Ignored)
         return fail("an input other than attention_mask");
+      use.shapes[arg] = {RunDim{RunSize::Batch}, RunDim{RunSize::Total}};
       continue;
     }
     Operation *d = v.getDefiningOp();
-    if (isa<ShapeOfOp>(d))
-      continue; // shapes of anything: sequence lengths
-    if (isa<WeightOp>(d))
-      return fail("a weight");
-    if (auto c = dyn_cast<ConstantOp>(d)) {
-      auto ct = cast<ShapedType>(c.getType());
-      if (isa<FloatType>(ct.getElementType()) && ct.getNumElements() > 1)
-        return fail("a float constant tensor");
+    if (auto s = dyn_cast<ShapeOfOp>(d)) {
+      // Shapes of anything: sequence lengths.
+      if (auto shape = runShapeOf(s.getX()))
+        use.shapes[s.getX()] = *shape;
+      else
+        work.push_back(s.getX()); // evaluated itself
       continue;
     }
+    if (isa<WeightOp>(d))
+      return fail("a weight");
     auto known = values_.find(v);
     if (known != values_.end() && known->second.kind != VKind::Ignored &&
         known->second.kind != VKind::Weight)
       return fail("activations");
-    // What only attention patterns beyond causal + padding need: a
-    // disjunction (Mistral's `causal | sliding`), a triangle other than the
-    // causal one (triu k = 1 masks the future, tril k = 0 keeps the past; a
-    // tril below the diagonal is a window).
-    if (isa<OrOp>(d))
-      return fail("a disjunction (llmc.or: a sliding window or another "
-                  "attention pattern)");
-    if (auto t = dyn_cast<TriluOp>(d)) {
-      const int64_t k = t.getKAttr().getInt();
-      if (!(t.getUpper() ? k == 1 : k == 0))
-        return fail(formatv("a {0} triangle with diagonal {1} (a sliding "
-                            "window or another attention pattern)",
-                            t.getUpper() ? "upper" : "lower", k)
-                        .str());
-    }
     for (Value o : d->getOperands())
       work.push_back(o);
   }
   return Error::success();
+}
+
+// The run-time shape of `v` when its dims are known from its role: an
+// activation's view, the token and position inputs [batch, S], the KV cache
+// [batch, heads, P or P + S, head_dim], attention_mask [batch, P + S].
+std::optional<RunShape> Builder::runShapeOf(Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  RunShape shape;
+  if (type.hasStaticShape()) {
+    for (int64_t d : type.getShape())
+      shape.push_back({RunSize::Static, d});
+    return shape;
+  }
+  auto known = values_.find(v);
+  if (known == values_.end())
+    return std::nullopt;
+  const VInfo &info = known->second;
+  switch (info.kind) {
+  case VKind::Activation:
+    if (info.dims.size() != size_t(type.getRank()))
+      return std::nullopt;
+    for (const Dim &d : info.dims)
+      shape.push_back(d.sym == Sym::Batch   ? RunDim{RunSize::Batch}
+                      : d.sym == Sym::Seq   ? RunDim{RunSize::Tokens}
+                      : d.sym == Sym::Total ? RunDim{RunSize::Total}
+                                            : RunDim{RunSize::Static, d.size});
+    return shape;
+  case VKind::Tokens:
+  case VKind::Positions:
+    if (type.getRank() == 2)
+      return RunShape{RunDim{RunSize::Batch}, RunDim{RunSize::Tokens}};
+    if (type.getRank() == 1)
+      return RunShape{RunDim{RunSize::Tokens}};
+    return std::nullopt;
+  case VKind::Past:
+  case VKind::Present:
+    if (type.getRank() != 4)
+      return std::nullopt;
+    for (int64_t i = 0; i < 4; ++i) {
+      if (!ShapedType::isDynamic(type.getDimSize(i)))
+        shape.push_back({RunSize::Static, type.getDimSize(i)});
+      else if (i == 0)
+        shape.push_back({RunSize::Batch});
+      else if (i == 2)
+        shape.push_back({info.kind == VKind::Past ? RunSize::Past : RunSize::Total});
+      else
+        return std::nullopt;
+    }
+    return shape;
+  case VKind::Ignored:
+    if (isa<BlockArgument>(v) && type.getRank() == 2)
+      return RunShape{RunDim{RunSize::Batch}, RunDim{RunSize::Total}};
+    return std::nullopt;
+  case VKind::Weight:
+    return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 // bias + x @ W, with `bias` a compile-time [n] weight expression and

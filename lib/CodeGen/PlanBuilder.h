@@ -2,6 +2,8 @@
 #ifndef LLMC_LIB_CODEGEN_PLANBUILDER_H
 #define LLMC_LIB_CODEGEN_PLANBUILDER_H
 
+#include "AttentionMaskCheck.h"
+
 #include "llmc/CodeGen/Compile.h"
 #include "llmc/CodeGen/Plan.h"
 
@@ -19,6 +21,8 @@ struct PlanResult {
   /// Rows of the smallest learned position table (EmbedPositions), which
   /// bound the context; 0 without one.
   int64_t positionRows = 0;
+  /// Every attention with its mask, for checkCausalAttention.
+  std::vector<AttentionMaskUse> attentionMasks;
 };
 
 llvm::Expected<PlanResult> buildPlan(mlir::ModuleOp module,

@@ -40,6 +40,7 @@ class Config:
     attention_bias = True
     o_proj_bias = False
     rotary_dim = 0  # 0: the whole head
+    sliding_window = 0  # 0: none
 
 
 class RMSNorm(nn.Module):
@@ -166,11 +167,16 @@ class DecoderLayer(nn.Module):
         return hidden_states, present
 
 
-def prepare_4d_causal_attention_mask(attention_mask, input_shape, dtype, past_key_values_length):
+def prepare_4d_causal_attention_mask(attention_mask, input_shape, dtype, past_key_values_length,
+                                     sliding_window=0):
     bsz, tgt_len = input_shape
     mask = torch.full((tgt_len, tgt_len), torch.finfo(dtype).min)
     mask_cond = torch.arange(mask.size(-1))
     mask.masked_fill_(mask_cond < (mask_cond + 1).view(mask.size(-1), 1), 0)
+    if sliding_window:
+        # Mistral (transformers 4.34): keys more than `sliding_window` before the query are hidden.
+        context = 1 - torch.triu(torch.ones_like(mask, dtype=torch.int), diagonal=-sliding_window)
+        mask.masked_fill_(context.bool(), torch.finfo(dtype).min)
     mask = mask.to(dtype)
     mask = torch.cat([torch.zeros(tgt_len, past_key_values_length, dtype=dtype), mask], dim=-1)
     causal = mask[None, None, :, :].expand(bsz, 1, tgt_len, tgt_len + past_key_values_length)
@@ -189,11 +195,13 @@ class ForCausalLM(nn.Module):
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.lm_head.weight = self.embed_tokens.weight
+        self.sliding_window = config.sliding_window
 
     def forward(self, input_ids, attention_mask, position_ids, *past):
         inputs_embeds = self.embed_tokens(input_ids)
         past_len = past[0].shape[2]
-        mask = prepare_4d_causal_attention_mask(attention_mask, input_ids.shape, inputs_embeds.dtype, past_len)
+        mask = prepare_4d_causal_attention_mask(attention_mask, input_ids.shape, inputs_embeds.dtype, past_len,
+                                                self.sliding_window)
         hidden_states = inputs_embeds
         presents = []
         for i, layer in enumerate(self.layers):
@@ -243,6 +251,8 @@ def main():
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--rotary-dim", type=int, default=0,
                     help="rotate only the first R dims of each head (Phi/GPT-NeoX partial rotary)")
+    ap.add_argument("--sliding-window", type=int, default=0,
+                    help="hide keys more than W positions before the query (Mistral's mask)")
     ap.add_argument("--o-proj-bias", action="store_true",
                     help="give o_proj a bias too (as GPT-2/Phi-style dense layers have)")
     args = ap.parse_args()
@@ -251,6 +261,7 @@ def main():
     cfg.num_hidden_layers = args.layers
     cfg.o_proj_bias = args.o_proj_bias
     cfg.rotary_dim = args.rotary_dim
+    cfg.sliding_window = args.sliding_window
     model = ForCausalLM(cfg).eval()
     inputs = trace_inputs(cfg)
     in_names, out_names, axes = decoder_io(cfg.num_hidden_layers)

@@ -16,37 +16,6 @@
 using namespace llmc;
 using namespace llmc::ref;
 
-llvm::Error llmc::ref::opError(mlir::Operation *op, const llvm::Twine &msg) {
-  std::string loc;
-  llvm::raw_string_ostream os(loc);
-  op->getLoc().print(os);
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 "reference executor: '" +
-                                     op->getName().getStringRef() + "' at " +
-                                     os.str() + ": " + msg);
-}
-
-llvm::Expected<RefTensor> llmc::ref::makeResult(mlir::Operation *op, unsigned i,
-                                                std::vector<int64_t> shape) {
-  auto type = llvm::dyn_cast<mlir::RankedTensorType>(op->getResult(i).getType());
-  if (!type)
-    return opError(op, "result is not a ranked tensor");
-  if (type.getRank() != int64_t(shape.size()))
-    return opError(op, "computed rank " + llvm::Twine(shape.size()) +
-                           " but the result type has rank " +
-                           llvm::Twine(type.getRank()));
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    if (!type.isDynamicDim(d) && type.getDimSize(d) != shape[d])
-      return opError(op, "computed dim " + llvm::Twine(d) + " = " +
-                             llvm::Twine(shape[d]) +
-                             " but the result type says " +
-                             llvm::Twine(type.getDimSize(d)));
-  auto kind = elementKindOf(type.getElementType());
-  if (!kind)
-    return kind.takeError();
-  return RefTensor(std::move(shape), *kind);
-}
-
 llvm::Expected<RefTensor> llmc::ref::tensorFromBytes(mlir::RankedTensorType type,
                                                      llvm::ArrayRef<int64_t> shape,
                                                      const uint8_t *bytes,
@@ -134,31 +103,6 @@ ReferenceExecutor::loadWeight(llvm::StringRef file, int64_t offset,
       type, type.getShape(),
       reinterpret_cast<const uint8_t *>(buf->getBufferStart()) + offset,
       buf->getBufferSize() - offset);
-}
-
-static llvm::Expected<RefTensor> tensorFromAttr(mlir::Operation *op,
-                                                mlir::ElementsAttr attr) {
-  auto type = llvm::cast<mlir::RankedTensorType>(attr.getType());
-  auto kind = elementKindOf(type.getElementType());
-  if (!kind)
-    return kind.takeError();
-  RefTensor t(type.getShape().vec(), *kind);
-  int64_t i = 0;
-  if (isFloat(*kind)) {
-    auto values = attr.tryGetValues<llvm::APFloat>();
-    if (!values)
-      return opError(op, "cannot read the constant's float values");
-    for (llvm::APFloat v : *values)
-      t.data[i++] = v.convertToDouble();
-  } else {
-    auto values = attr.tryGetValues<llvm::APInt>();
-    if (!values)
-      return opError(op, "cannot read the constant's integer values");
-    for (llvm::APInt v : *values)
-      t.data[i++] = *kind == ElementKind::Bool ? double(v.getBoolValue())
-                                               : double(v.getSExtValue());
-  }
-  return t;
 }
 
 llvm::Expected<std::vector<RefTensor>>

@@ -9,7 +9,7 @@
 #ifndef LLMC_TEST_LIB_REFERENCE_REFERENCEEXECUTOR_H
 #define LLMC_TEST_LIB_REFERENCE_REFERENCEEXECUTOR_H
 
-#include "RefTensor.h"
+#include "llmc/OpEval/RefTensor.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 

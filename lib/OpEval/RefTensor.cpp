@@ -1,6 +1,6 @@
-//===- RefTensor.cpp - Tensors of the reference executor --------------------===//
+//===- RefTensor.cpp - Host tensors for evaluating llmc ops ---------------===//
 
-#include "RefTensor.h"
+#include "llmc/OpEval/RefTensor.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 

@@ -8,8 +8,8 @@
 // it is the yardstick for the passes and kernels, never a fast path.
 //
 //===----------------------------------------------------------------------===//
-#ifndef LLMC_TEST_LIB_REFERENCE_REFTENSOR_H
-#define LLMC_TEST_LIB_REFERENCE_REFTENSOR_H
+#ifndef LLMC_OPEVAL_REFTENSOR_H
+#define LLMC_OPEVAL_REFTENSOR_H
 
 #include "mlir/IR/Types.h"
 
