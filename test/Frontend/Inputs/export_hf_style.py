@@ -251,6 +251,9 @@ def main():
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--rotary-dim", type=int, default=0,
                     help="rotate only the first R dims of each head (Phi/GPT-NeoX partial rotary)")
+    ap.add_argument("--fp16", action="store_true",
+                    help="write fp16 graphs (weights, constants, casts, inputs and outputs); the "
+                         "reference is the model with its weights rounded to fp16, computed in fp32")
     ap.add_argument("--sliding-window", type=int, default=0,
                     help="hide keys more than W positions before the query (Mistral's mask)")
     ap.add_argument("--o-proj-bias", action="store_true",
@@ -270,6 +273,12 @@ def main():
     targets += [(f"{stem}.opset{int(o)}.onnx", int(o), True) for o in args.also_opsets.split(",") if o]
     if args.also_unfolded:
         targets.append((f"{stem}.unfolded.onnx", args.opset, False))
+    if args.fp16:
+        # The reference is the model with fp16 weights computed in fp32.
+        with torch.no_grad():
+            for t in list(model.parameters()) + list(model.buffers()):
+                if t.is_floating_point():
+                    t.copy_(t.half().float())
     if args.reference:
         reference(model, cfg, args.reference)
     for path, opset, fold in targets:
@@ -278,6 +287,39 @@ def main():
         with torch.no_grad():
             torch.onnx.export(model, inputs, path, input_names=in_names, output_names=out_names,
                               dynamic_axes=axes, **kwargs)
+        if args.fp16:
+            convert_to_fp16(path)
+
+
+def convert_to_fp16(path):
+    """Rewrites an exported graph to fp16 throughout, as fp16 exports are (Optimum's --fp16,
+    onnxconverter-common): float initializers and constants stored as fp16, casts to float cast to
+    fp16, float inputs and outputs (logits, the KV cache) fp16. PyTorch 1.13 cannot trace fp16 on
+    the CPU, so the model is exported in fp32 and converted."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    m = onnx.load(path)
+    g = m.graph
+
+    def to_half(t):
+        if t.data_type == TensorProto.FLOAT:
+            with np.errstate(over="ignore"):  # finfo(fp32).min becomes -inf, as in fp16 models
+                t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+
+    for t in g.initializer:
+        to_half(t)
+    for n in g.node:
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                to_half(a.t)
+            if n.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
+                a.i = TensorProto.FLOAT16
+    for v in list(g.input) + list(g.output) + list(g.value_info):
+        if v.type.tensor_type.elem_type == TensorProto.FLOAT:
+            v.type.tensor_type.elem_type = TensorProto.FLOAT16
+    onnx.save(m, path)
 
 
 def reference(model, cfg, path):
