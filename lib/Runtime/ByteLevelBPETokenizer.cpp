@@ -28,6 +28,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 
+#include <algorithm>
 #include <deque>
 #include <queue>
 
