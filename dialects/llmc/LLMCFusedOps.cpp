@@ -3,6 +3,8 @@
 #include "llmc/LLMCOps.h"
 #include "LLMCVerify.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace llmc;
 using namespace llmc::detail;
@@ -98,6 +100,17 @@ LogicalResult RopeCosSinOp::verify() {
   double theta = getTheta().convertToDouble();
   if (!(theta > 0.0))
     return emitOpError() << "theta must be positive, got " << theta;
+  if (auto f = getInvFreq()) {
+    if (int64_t(f->size()) != dim / 2)
+      return emitOpError() << "inv_freq has " << f->size() << " values, expected dim/2 = "
+                           << dim / 2;
+    for (float v : *f)
+      if (!(v > 0.0f) || !std::isfinite(v))
+        return emitOpError() << "inv_freq values must be positive and finite, got " << v;
+  }
+  double factor = getAttentionFactor().convertToDouble();
+  if (!(factor > 0.0) || !std::isfinite(factor))
+    return emitOpError() << "attention_factor must be positive and finite, got " << factor;
   SmallVector<int64_t> expected(pos.getShape());
   expected.push_back(dim / 2);
   return checkShape(*this, "cos", tensorType(getCos()), expected);

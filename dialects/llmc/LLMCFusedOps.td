@@ -83,13 +83,20 @@ def LLMC_RopeCosSinOp : LLMC_Op<"rope_cos_sin",
     [AllTypesMatch<["cos", "sin"]>]> {
   let summary = "cos/sin tables of rotary embedding for given positions";
   let description = [{
-    For `position_ids` [B, S]: `cos[b, s, i] = cos(p * theta^(-2i/dim))` and
-    likewise `sin`, for `i < dim/2`, `p = position_ids[b, s]`. Results are
-    [B, S, dim/2]. Computed once per graph and shared by every `llmc.rope`
-    of the same `convention`.
+    For `position_ids` [B, S]: `cos[b, s, i] = factor * cos(p * f_i)` and
+    likewise `sin`, for `i < dim/2`, `p = position_ids[b, s]`, with the
+    frequencies `f_i = theta^(-2i/dim)` or, when `inv_freq` is given (dim/2
+    values), `f_i = inv_freq[i]` (theta unread): the frequencies of scaled RoPE variants
+    (linear position interpolation, NTK, Llama 3, YaRN, LongRoPE), which no
+    single theta describes. `factor` is `attention_factor` (YaRN and
+    LongRoPE scale both tables; 1 otherwise). Results are [B, S, dim/2],
+    computed once per graph and shared by every `llmc.rope` of the same
+    `convention`.
   }];
   let arguments = (ins LLMC_IndexTensor:$position_ids, F64Attr:$theta,
-                       I64Attr:$dim, LLMC_RopeConventionAttr:$convention);
+                       I64Attr:$dim, LLMC_RopeConventionAttr:$convention,
+                       OptionalAttr<DenseF32ArrayAttr>:$inv_freq,
+                       DefaultValuedAttr<F64Attr, "1.0">:$attention_factor);
   let results = (outs LLMC_FloatTensor:$cos, LLMC_FloatTensor:$sin);
   let assemblyFormat = [{
     `` $convention $position_ids attr-dict `:` functional-type(operands, results)

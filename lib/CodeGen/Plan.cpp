@@ -88,6 +88,10 @@ json::Value ProgramPlan::toJSON() const {
       o["half"] = s.rotHalf;
       o["dim"] = s.headDim;
       o["theta"] = s.theta;
+      if (s.weight >= 0)
+        o["weight"] = s.weight;
+      if (s.scale != 1.0f)
+        o["attention_factor"] = double(s.scale);
       o["cos"] = s.cos;
       o["sin"] = s.sin;
       break;
@@ -297,6 +301,8 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
       s.rotHalf = r.i64(*o, "half");
       s.headDim = r.i64(*o, "dim");
       s.theta = r.f64(*o, "theta");
+      s.weight = int32_t(o->getInteger("weight").value_or(-1));
+      s.scale = float(o->getNumber("attention_factor").value_or(1.0));
       s.cos = r.i64(*o, "cos");
       s.sin = r.i64(*o, "sin");
       break;

@@ -151,7 +151,9 @@ bool isWeightExpr(Operation *op) {
     // A small float initializer the importer keeps in the IR: a weight only
     // as a bias (of a quantized matmul, or added to a matmul's output: the
     // add checks that) or a part of one.
-    return isa<FloatType>(cast<ShapedType>(c.getType()).getElementType()) && !c->use_empty() &&
+    // A constant without uses is one CodeGen made to be a slot itself (a
+    // rope step's frequencies).
+    return isa<FloatType>(cast<ShapedType>(c.getType()).getElementType()) &&
            llvm::all_of(c->getUses(), [](OpOperand &u) {
              if (auto qm = dyn_cast<QMatMulOp>(u.getOwner()))
                return qm.getBias() == u.get();
@@ -777,6 +779,19 @@ Error Builder::visit(Operation *op) {
     s.rotHalf = half;
     s.headDim = rc.getDimAttr().getInt();
     s.theta = rc.getTheta().convertToDouble();
+    s.scale = float(rc.getAttentionFactor().convertToDouble());
+    if (auto freqs = rc.getInvFreq()) {
+      // Scaled RoPE: the frequencies become a dense slot the step reads.
+      OpBuilder b(fn_.getBody().front().getTerminator());
+      auto type = RankedTensorType::get({half}, b.getF32Type());
+      Value root = b.create<ConstantOp>(op->getLoc(), type,
+                                        DenseElementsAttr::get(type, *freqs));
+      auto slot = weightSlot(root, SlotKind::Dense, op);
+      if (!slot)
+        return slot.takeError();
+      plan().weights[*slot].name = "rope.inv_freq";
+      s.weight = *slot;
+    }
     s.interleaved = rc.getConvention() == RopeConvention::interleaved;
     s.cos = c.offset;
     s.sin = sn.offset;

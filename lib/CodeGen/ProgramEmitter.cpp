@@ -356,19 +356,32 @@ void Emitter::emitStep(size_t index, const Step &s) {
     break;
   }
   case StepKind::RopeTables: {
-    // Same float ops as the reference: inv = 1 / theta^(2i/dim);
-    // angle = float(pos + t) * inv.
+    // Same float ops as the reference: inv = 1 / theta^(2i/dim), or the
+    // frequency slot's inv[i]; angle = float(pos + t) * inv; the tables
+    // scaled by the attention factor when there is one.
+    Value freqs = s.weight >= 0
+                      ? gep(weights_, i64c(plan_.weights[s.weight].offset), b_.getI8Type())
+                      : Value();
     loop(zero, i64c(s.rotHalf), [&](Value i) {
-      Value fi = b_.create<arith::SIToFPOp>(loc_, b_.getF32Type(), i);
-      Value e = fdiv(fmul(f32c(2.0f), fi), f32c(float(s.headDim)));
-      Value inv = fdiv(f32c(1.0f),
-                       b_.create<math::PowFOp>(loc_, f32c(float(s.theta)), e));
+      Value inv;
+      if (freqs) {
+        inv = load(freqs, i);
+      } else {
+        Value fi = b_.create<arith::SIToFPOp>(loc_, b_.getF32Type(), i);
+        Value e = fdiv(fmul(f32c(2.0f), fi), f32c(float(s.headDim)));
+        inv = fdiv(f32c(1.0f), b_.create<math::PowFOp>(loc_, f32c(float(s.theta)), e));
+      }
       loop(zero, n_, [&](Value t) {
         Value p = b_.create<arith::SIToFPOp>(loc_, b_.getF32Type(), add(pos_, t));
         Value angle = fmul(p, inv);
         Value idx = add(mul(t, i64c(s.rotHalf)), i);
-        store(b_.create<math::CosOp>(loc_, angle), arena_, add(i64c(s.cos), idx));
-        store(b_.create<math::SinOp>(loc_, angle), arena_, add(i64c(s.sin), idx));
+        Value c = b_.create<math::CosOp>(loc_, angle), sn = b_.create<math::SinOp>(loc_, angle);
+        if (s.scale != 1.0f) {
+          c = fmul(c, f32c(s.scale));
+          sn = fmul(sn, f32c(s.scale));
+        }
+        store(c, arena_, add(i64c(s.cos), idx));
+        store(sn, arena_, add(i64c(s.sin), idx));
       });
     });
     break;

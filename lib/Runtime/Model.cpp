@@ -349,8 +349,9 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
     m->tier_ = tier;
   }
 
-  // Dense slots the glue steps read: norms' [width] scale and shift, and
-  // learned position tables of at least the context's rows.
+  // Dense slots the glue steps read: norms' [width] scale and shift,
+  // learned position tables of at least the context's rows, and rotary
+  // frequencies.
   auto denseOf = [&](int32_t slot, int64_t floats) {
     const codegen::WeightSlot *w =
         slot >= 0 && size_t(slot) < n ? &m->plan_.weights[slot] : nullptr;
@@ -366,6 +367,9 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
     else if (s.kind == StepKind::EmbedPositions)
       ok = s.width > 0 &&
            denseOf(s.weight, m->plan_.config.maxContext * s.width);
+    else if (s.kind == StepKind::RopeTables)
+      ok = (s.weight < 0 || denseOf(s.weight, s.rotHalf)) && s.scale > 0.0f &&
+           std::isfinite(s.scale);
     if (!ok)
       return fail(formatv("{0}: the {1} step has a bad weight slot", path,
                           codegen::stepKindName(s.kind))

@@ -9,10 +9,14 @@
 //         either before or after cos/sin.
 // and rewrites it to `llmc.rope conv x, cos, sin` with half-width tables.
 // When the angles are `float(position_ids) * inv_freq` (or HF's
-// `inv_freq @ position_ids` transposed) and inv_freq is geometric
-// (theta^(-2i/D)), the tables become one `llmc.rope_cos_sin` of the
-// positions; otherwise they are cos/sin of the matched half-width angles or
-// the matched half-width tables themselves.
+// `inv_freq @ position_ids` transposed), or the tables are constant caches
+// gathered by position_ids whose values are checked, the tables become one
+// `llmc.rope_cos_sin` of the positions: with theta when inv_freq is
+// geometric (theta^(-2i/D)), with the frequencies themselves when they are
+// not (scaled RoPE: linear, NTK, Llama 3, YaRN), and with the scalar both
+// tables are multiplied by (YaRN's attention factor). Otherwise they are
+// cos/sin of the matched half-width angles or the matched half-width tables
+// themselves.
 //
 //===----------------------------------------------------------------------===//
 
@@ -140,6 +144,8 @@ struct TableSource {
   Value value;
   bool isAngles = false;
   Value cached, positions;
+  /// A scalar the table is multiplied by (HF's `cos() * attention_scaling`).
+  double factor = 1.0;
 };
 
 /// `v = gather(src, pos)` on axis 0 with `pos` integer [B, S] and `src` a
@@ -181,12 +187,21 @@ static std::optional<TableSource> matchTable(Value full,
   if (!t)
     return std::nullopt;
   t = peelFloatCasts(t);
+  double factor = 1.0;
+  matchBinary<MulOp>(t, [&](Value table, Value scalar) {
+    auto f = getScalarFloat(scalar);
+    if (!f || !(*f > 0.0) || !std::isfinite(*f))
+      return false;
+    factor = *f;
+    t = peelFloatCasts(table);
+    return true;
+  });
   if (auto cached = matchCachedTable(t))
-    return TableSource{Value(), false, cached->first, cached->second};
+    return TableSource{Value(), false, cached->first, cached->second, factor};
   if (auto trig = t.getDefiningOp<TrigOp>()) {
     // trig(dup(angles))
     if (Value angles = matchDuplicated(trig.getX(), convention))
-      return TableSource{angles, true, Value(), Value()};
+      return TableSource{angles, true, Value(), Value(), factor};
     return std::nullopt;
   }
   Value half = matchDuplicated(t, convention);
@@ -194,8 +209,8 @@ static std::optional<TableSource> matchTable(Value full,
     return std::nullopt;
   Value inner = peelFloatCasts(half);
   if (auto trig = inner.getDefiningOp<TrigOp>())
-    return TableSource{trig.getX(), true, Value(), Value()};
-  return TableSource{half, false, Value(), Value()};
+    return TableSource{trig.getX(), true, Value(), Value(), factor};
+  return TableSource{half, false, Value(), Value(), factor};
 }
 
 //===----------------------------------------------------------------------===//
@@ -257,9 +272,34 @@ static std::optional<SmallVector<double>> constantValues(Value v) {
   return getFloatValues(v);
 }
 
+/// The rotary frequencies: theta^(-2i/D), or explicit ones no theta
+/// describes; and the factor both tables are scaled by.
+struct RopeFrequencies {
+  double theta = 10000.0;
+  std::optional<SmallVector<float>> invFreq;
+  double attentionFactor = 1.0;
+};
+
+/// Frequencies from inv_freq values: theta when geometric, else the values
+/// themselves (positive and finite).
+static std::optional<RopeFrequencies> frequenciesOf(ArrayRef<double> invFreq,
+                                                    int64_t dim) {
+  if (auto theta = inferTheta(invFreq, dim))
+    return RopeFrequencies{*theta, std::nullopt, 1.0};
+  if (int64_t(invFreq.size()) * 2 != dim)
+    return std::nullopt;
+  SmallVector<float> values;
+  for (double f : invFreq) {
+    if (!(f > 0.0) || !std::isfinite(f))
+      return std::nullopt;
+    values.push_back(float(f));
+  }
+  return RopeFrequencies{10000.0, std::move(values), 1.0};
+}
+
 struct PositionAngles {
   Value positions;
-  double theta = 0.0;
+  RopeFrequencies freqs;
 };
 
 /// angles [B, S, D/2] = float(pos)[B, S, 1] * inv_freq[D/2], or
@@ -295,19 +335,22 @@ static std::optional<PositionAngles> matchPositionAngles(Value angles,
     if (!invFreq || static_cast<int64_t>(invFreq->size()) * 2 != dim)
       return std::nullopt;
   }
-  auto theta = inferTheta(*invFreq, dim);
-  if (!theta)
+  auto freqs = frequenciesOf(*invFreq, dim);
+  if (!freqs)
     return std::nullopt;
-  return PositionAngles{pos, *theta};
+  return PositionAngles{pos, std::move(*freqs)};
 }
 
-/// theta when the constant full-width tables `cosT`/`sinT` [N, D] are the
-/// standard ones in `convention`: entry (p, col(i)) is cos/sin of
-/// p * theta^(-2i/D) computed in f32 as exporters do (col(i) = i and
-/// i + D/2 for `half`, 2i and 2i + 1 for `interleaved`). theta comes from
-/// the angle of row 1 at frequency 1; then every entry is checked.
-static std::optional<double> verifyCachedTables(Value cosT, Value sinT,
-                                                RopeConvention convention) {
+/// The frequencies of constant full-width tables `cosT`/`sinT` [N, D] in
+/// `convention`, once every entry is checked: entry (p, col(i)) must be
+/// factor * cos/sin of p * f_i computed in f32 as exporters do (col(i) = i
+/// and i + D/2 for `half`, 2i and 2i + 1 for `interleaved`). Geometric
+/// frequencies (theta from the angle of row 1 at frequency 1, factor 1) are
+/// tried first; otherwise the factor is row 0's cosine and each f_i is read
+/// from the angles of rows 1, 2, 4, ..., N - 1, each unwrapped with the
+/// estimate of the row before (an f32 angle's error shrinks as 1/p).
+static std::optional<RopeFrequencies>
+verifyCachedTables(Value cosT, Value sinT, RopeConvention convention) {
   auto ct = tensorTypeOf(cosT), st = tensorTypeOf(sinT);
   if (ct != st)
     return std::nullopt;
@@ -319,38 +362,69 @@ static std::optional<double> verifyCachedTables(Value cosT, Value sinT,
   auto col = [&](int64_t i, int64_t k) {
     return convention == RopeConvention::half ? i + k * half : 2 * i + k;
   };
-  double theta = 10000.0; // one frequency: every theta gives the same angles
-  if (half > 1) {
-    double a1 = std::atan2((*sv)[d + col(1, 0)], (*cv)[d + col(1, 0)]);
-    if (!(a1 > 0.0) || !(a1 < 1.0))
-      return std::nullopt;
-    theta = std::pow(a1, -double(d) / 2.0);
-    double rounded = std::round(theta);
-    if (std::fabs(theta - rounded) <= 1e-4 * theta)
-      theta = rounded;
-    if (!(theta > 1.0) || !std::isfinite(theta))
-      return std::nullopt;
-  }
   // f32 tables: rounding of the angle (an ulp of p * inv_freq) dominates;
   // f16/bf16 tables add their own rounding.
   Type et = ct.getElementType();
   const double base = (et.isF32() || et.isF64()) ? 2e-6 : 8e-3;
-  for (int64_t i = 0; i < half; ++i) {
-    float invFreq =
-        1.0f / std::pow(float(theta), float(2 * i) / float(d));
-    for (int64_t p = 0; p < n; ++p) {
-      float angle = float(p) * invFreq;
-      double tol = base + 4e-7 * std::fabs(double(angle));
-      double c = std::cos(double(angle)), sn = std::sin(double(angle));
-      for (int64_t k = 0; k < 2; ++k) {
-        int64_t at = p * d + col(i, k);
-        if (!(std::fabs((*cv)[at] - c) <= tol) ||
-            !(std::fabs((*sv)[at] - sn) <= tol))
-          return std::nullopt;
+  auto matches = [&](double factor, llvm::function_ref<float(int64_t)> invFreqOf) {
+    for (int64_t i = 0; i < half; ++i) {
+      const float invFreq = invFreqOf(i);
+      for (int64_t p = 0; p < n; ++p) {
+        float angle = float(p) * invFreq;
+        double tol = (base + 4e-7 * std::fabs(double(angle))) * factor;
+        double c = factor * std::cos(double(angle)), sn = factor * std::sin(double(angle));
+        for (int64_t k = 0; k < 2; ++k) {
+          int64_t at = p * d + col(i, k);
+          if (!(std::fabs((*cv)[at] - c) <= tol) || !(std::fabs((*sv)[at] - sn) <= tol))
+            return false;
+        }
       }
     }
+    return true;
+  };
+  auto angleAt = [&](int64_t p, int64_t i) {
+    return std::atan2((*sv)[p * d + col(i, 0)], (*cv)[p * d + col(i, 0)]);
+  };
+
+  double theta = 10000.0; // one frequency: every theta gives the same angles
+  bool geometric = true;
+  if (half > 1) {
+    double a1 = angleAt(1, 1);
+    geometric = a1 > 0.0 && a1 < 1.0;
+    if (geometric) {
+      theta = std::pow(a1, -double(d) / 2.0);
+      double rounded = std::round(theta);
+      if (std::fabs(theta - rounded) <= 1e-4 * theta)
+        theta = rounded;
+      geometric = theta > 1.0 && std::isfinite(theta);
+    }
   }
-  return theta;
+  if (geometric && matches(1.0, [&](int64_t i) {
+        return 1.0f / std::pow(float(theta), float(2 * i) / float(d));
+      }))
+    return RopeFrequencies{theta, std::nullopt, 1.0};
+
+  const double factor = (*cv)[col(0, 0)];
+  if (!(factor > 0.0) || !std::isfinite(factor))
+    return std::nullopt;
+  SmallVector<float> invFreq;
+  for (int64_t i = 0; i < half; ++i) {
+    double f = angleAt(1, i);
+    if (!(f > 0.0))
+      return std::nullopt;
+    for (int64_t p = std::min<int64_t>(2, n - 1); p > 1;
+         p = p == n - 1 ? 0 : std::min(2 * p, n - 1)) {
+      const double measured = angleAt(p, i);
+      const double turns = std::round((double(p) * f - measured) / (2.0 * M_PI));
+      f = (measured + 2.0 * M_PI * turns) / double(p);
+    }
+    if (!(f > 0.0))
+      return std::nullopt;
+    invFreq.push_back(float(f));
+  }
+  if (!matches(factor, [&](int64_t i) { return invFreq[i]; }))
+    return std::nullopt;
+  return RopeFrequencies{10000.0, std::move(invFreq), factor};
 }
 
 //===----------------------------------------------------------------------===//
@@ -409,19 +483,26 @@ static FailureOr<RopeMatch> matchRope(AddOp root) {
         if (!dimsCompatible(pt.getDimSize(0), xt.getDimSize(0)) ||
             !dimsCompatible(pt.getDimSize(1), xt.getDimSize(2)))
           return false;
-        auto theta = verifyCachedTables(c->cached, s->cached, rot->convention);
-        if (!theta)
+        auto freqs = verifyCachedTables(c->cached, s->cached, rot->convention);
+        if (!freqs || c->factor != s->factor)
           return false;
+        freqs->attentionFactor *= c->factor;
         m = {rot->x, rot->convention, *c, *s,
-             PositionAngles{c->positions, *theta}};
+             PositionAngles{c->positions, std::move(*freqs)}};
         return true;
       }
       if (!c || !s || !isValidHalfTable(c->value, rot->x) ||
           !isValidHalfTable(s->value, rot->x))
         return false;
+      if (c->factor != s->factor)
+        return false;
       m = {rot->x, rot->convention, *c, *s, std::nullopt};
       if (c->isAngles && s->isAngles && c->value == s->value)
         m.positions = matchPositionAngles(c->value, lastDim(rot->x));
+      if (m.positions)
+        m.positions->freqs.attentionFactor = c->factor;
+      else if (c->factor != 1.0)
+        return false; // explicit tables are used as they are
       // Explicit tables must agree in shape (llmc.rope needs equal types).
       return m.positions.has_value() ||
              tensorTypeOf(c->value).getShape() ==
@@ -431,6 +512,21 @@ static FailureOr<RopeMatch> matchRope(AddOp root) {
   if (!ok)
     return failure();
   return m;
+}
+
+/// The half-width tables of `angles` for x of type `xt`.
+static RopeCosSinOp buildCosSin(PatternRewriter &rewriter, Location loc,
+                                const PositionAngles &angles, RankedTensorType xt,
+                                RopeConventionAttr convention) {
+  auto pt = tensorTypeOf(angles.positions);
+  auto tableType = RankedTensorType::get(
+      {pt.getDimSize(0), pt.getDimSize(1), xt.getDimSize(3) / 2}, xt.getElementType());
+  const RopeFrequencies &f = angles.freqs;
+  return rewriter.create<RopeCosSinOp>(
+      loc, tableType, tableType, angles.positions, rewriter.getF64FloatAttr(f.theta),
+      rewriter.getI64IntegerAttr(xt.getDimSize(3)), convention,
+      f.invFreq ? rewriter.getDenseF32ArrayAttr(*f.invFreq) : DenseF32ArrayAttr(),
+      rewriter.getF64FloatAttr(f.attentionFactor));
 }
 
 struct FuseRopePattern : OpRewritePattern<AddOp> {
@@ -459,15 +555,7 @@ struct FuseRopePattern : OpRewritePattern<AddOp> {
     auto convention = RopeConventionAttr::get(op.getContext(), m->convention);
     Value cos, sin;
     if (m->positions) {
-      Value pos = m->positions->positions;
-      auto pt = tensorTypeOf(pos);
-      auto tableType = RankedTensorType::get(
-          {pt.getDimSize(0), pt.getDimSize(1), xt.getDimSize(3) / 2},
-          xt.getElementType());
-      auto cs = rewriter.create<RopeCosSinOp>(
-          loc, tableType, tableType, pos,
-          rewriter.getF64FloatAttr(m->positions->theta),
-          rewriter.getI64IntegerAttr(xt.getDimSize(3)), convention);
+      auto cs = buildCosSin(rewriter, loc, *m->positions, xt, convention);
       cos = cs.getCos();
       sin = cs.getSin();
     } else {
@@ -618,14 +706,7 @@ static void rewritePairRope(PatternRewriter &rewriter, Operation *root,
   auto convention = RopeConventionAttr::get(root->getContext(), m.convention);
   Value cos = m.cos, sin = m.sin;
   if (m.positions) {
-    auto pt = tensorTypeOf(m.positions->positions);
-    auto tableType = RankedTensorType::get(
-        {pt.getDimSize(0), pt.getDimSize(1), xt.getDimSize(3) / 2},
-        xt.getElementType());
-    auto cs = rewriter.create<RopeCosSinOp>(
-        loc, tableType, tableType, m.positions->positions,
-        rewriter.getF64FloatAttr(m.positions->theta),
-        rewriter.getI64IntegerAttr(xt.getDimSize(3)), convention);
+    auto cs = buildCosSin(rewriter, loc, *m.positions, xt, convention);
     cos = cs.getCos();
     sin = cs.getSin();
   } else {

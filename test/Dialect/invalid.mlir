@@ -674,6 +674,30 @@ func.func @f(%p: tensor<1x?xi64>) {
 // -----
 
 func.func @f(%p: tensor<1x?xi64>) {
+  // expected-error @+1 {{inv_freq has 3 values, expected dim/2 = 4}}
+  %c, %s = llmc.rope_cos_sin half %p {dim = 8 : i64, theta = 1.0e4 : f64, inv_freq = array<f32: 1.0, 0.5, 0.25>} : (tensor<1x?xi64>) -> (tensor<1x?x4xf32>, tensor<1x?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<1x?xi64>) {
+  // expected-error @+1 {{inv_freq values must be positive and finite, got -5.000000e-01}}
+  %c, %s = llmc.rope_cos_sin half %p {dim = 8 : i64, theta = 1.0e4 : f64, inv_freq = array<f32: 1.0, -0.5, 0.25, 0.1>} : (tensor<1x?xi64>) -> (tensor<1x?x4xf32>, tensor<1x?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<1x?xi64>) {
+  // expected-error @+1 {{attention_factor must be positive and finite, got 0}}
+  %c, %s = llmc.rope_cos_sin half %p {dim = 8 : i64, theta = 1.0e4 : f64, attention_factor = 0.0 : f64} : (tensor<1x?xi64>) -> (tensor<1x?x4xf32>, tensor<1x?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<1x?xi64>) {
   // expected-error @+1 {{'cos' dim 2 is 64 but 32 was expected}}
   %c, %s = llmc.rope_cos_sin half %p {dim = 64 : i64, theta = 1.0e4 : f64} : (tensor<1x?xi64>) -> (tensor<1x?x64xf32>, tensor<1x?x64xf32>)
   return

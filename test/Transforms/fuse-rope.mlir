@@ -142,15 +142,12 @@ func.func @rope_half_hf_matmul_angles(%x: tensor<1x4x?x8xf32>, %pos: tensor<1x?x
 
 // -----
 
-// A non-geometric inv_freq (e.g. scaled RoPE) still fuses, with explicit
-// half-width cos/sin of the angles instead of rope_cos_sin.
+// A non-geometric inv_freq (scaled RoPE: linear, NTK, Llama 3, YaRN) fuses
+// into rope_cos_sin with the frequencies themselves.
 // CHECK-LABEL: func.func @rope_half_non_geometric_frequencies
-// CHECK-NOT: llmc.rope_cos_sin
-// CHECK: %[[F:.*]] = llmc.mul
-// CHECK-NOT: llmc.concat
-// CHECK: %[[C:.*]] = llmc.cos %[[F]] : tensor<?x?x4xf32>
-// CHECK: %[[S:.*]] = llmc.sin %[[F]] : tensor<?x?x4xf32>
-// CHECK: llmc.rope half %arg0, %[[C]], %[[S]]
+// CHECK-NEXT: %[[COS:.*]], %[[SIN:.*]] = llmc.rope_cos_sin half %arg1 {dim = 8 : i64, inv_freq = array<f32: 1.000000e+00, 5.000000e-01, 1.000000e-01, 1.000000e-03>, theta = 1.000000e+04 : f64}
+// CHECK-NEXT: llmc.rope half %arg0, %[[COS]], %[[SIN]]
+// CHECK-NEXT: return
 func.func @rope_half_non_geometric_frequencies(%x: tensor<?x4x?x8xf32>, %pos: tensor<?x?xi64>) -> tensor<?x4x?x8xf32> {
   %pf = llmc.cast %pos : tensor<?x?xi64> -> tensor<?x?xf32>
   %p3 = llmc.reshape %pf {shape = array<i64: 0, 0, 1>} : (tensor<?x?xf32>) -> tensor<?x?x1xf32>
@@ -158,6 +155,65 @@ func.func @rope_half_non_geometric_frequencies(%x: tensor<?x4x?x8xf32>, %pos: te
   %f = llmc.mul %p3, %inv : (tensor<?x?x1xf32>, tensor<4xf32>) -> tensor<?x?x4xf32>
   %e = llmc.concat %f, %f {axis = 2 : i64} : (tensor<?x?x4xf32>, tensor<?x?x4xf32>) -> tensor<?x?x8xf32>
   %c = llmc.cos %e : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  %cu = llmc.reshape %c {shape = array<i64: 0, 1, -1, 8>} : (tensor<?x?x8xf32>) -> tensor<?x1x?x8xf32>
+  %s = llmc.sin %e : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  %su = llmc.reshape %s {shape = array<i64: 0, 1, -1, 8>} : (tensor<?x?x8xf32>) -> tensor<?x1x?x8xf32>
+  %x1 = llmc.slice %x {axes = array<i64: 3>, ends = array<i64: 4>, starts = array<i64: 0>} : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x4xf32>
+  %x2 = llmc.slice %x {axes = array<i64: 3>, ends = array<i64: 8>, starts = array<i64: 4>} : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x4xf32>
+  %n = llmc.neg %x2 : tensor<?x4x?x4xf32> -> tensor<?x4x?x4xf32>
+  %rot = llmc.concat %n, %x1 {axis = 3 : i64} : (tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>) -> tensor<?x4x?x8xf32>
+  %a = llmc.mul %x, %cu : (tensor<?x4x?x8xf32>, tensor<?x1x?x8xf32>) -> tensor<?x4x?x8xf32>
+  %b = llmc.mul %rot, %su : (tensor<?x4x?x8xf32>, tensor<?x1x?x8xf32>) -> tensor<?x4x?x8xf32>
+  %y = llmc.add %a, %b : (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>) -> tensor<?x4x?x8xf32>
+  return %y : tensor<?x4x?x8xf32>
+}
+
+// -----
+
+// HF >= 4.38 scales both tables by the rope's attention factor (YaRN,
+// LongRoPE): cos() * f and sin() * f fold into the op.
+// CHECK-LABEL: func.func @rope_half_attention_factor
+// CHECK-NEXT: %[[COS:.*]], %[[SIN:.*]] = llmc.rope_cos_sin half %arg1 {attention_factor = 1.25{{0*}}e+00 : f64, dim = 8 : i64, inv_freq = array<f32: 1.000000e+00, 2.500000e-01, 1.000000e-01, 1.000000e-03>, theta = 1.000000e+04 : f64}
+// CHECK-NEXT: llmc.rope half %arg0, %[[COS]], %[[SIN]]
+// CHECK-NEXT: return
+func.func @rope_half_attention_factor(%x: tensor<?x4x?x8xf32>, %pos: tensor<?x?xi64>) -> tensor<?x4x?x8xf32> {
+  %pf = llmc.cast %pos : tensor<?x?xi64> -> tensor<?x?xf32>
+  %p3 = llmc.reshape %pf {shape = array<i64: 0, 0, 1>} : (tensor<?x?xf32>) -> tensor<?x?x1xf32>
+  %inv = llmc.constant dense<[1.000000e+00, 0.25, 1.000000e-01, 1.000000e-03]> : tensor<4xf32>
+  %f = llmc.mul %p3, %inv : (tensor<?x?x1xf32>, tensor<4xf32>) -> tensor<?x?x4xf32>
+  %e = llmc.concat %f, %f {axis = 2 : i64} : (tensor<?x?x4xf32>, tensor<?x?x4xf32>) -> tensor<?x?x8xf32>
+  %k = llmc.constant dense<1.25> : tensor<f32>
+  %c0 = llmc.cos %e : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  %c = llmc.mul %c0, %k : (tensor<?x?x8xf32>, tensor<f32>) -> tensor<?x?x8xf32>
+  %cu = llmc.reshape %c {shape = array<i64: 0, 1, -1, 8>} : (tensor<?x?x8xf32>) -> tensor<?x1x?x8xf32>
+  %s0 = llmc.sin %e : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  %s = llmc.mul %k, %s0 : (tensor<f32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  %su = llmc.reshape %s {shape = array<i64: 0, 1, -1, 8>} : (tensor<?x?x8xf32>) -> tensor<?x1x?x8xf32>
+  %x1 = llmc.slice %x {axes = array<i64: 3>, ends = array<i64: 4>, starts = array<i64: 0>} : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x4xf32>
+  %x2 = llmc.slice %x {axes = array<i64: 3>, ends = array<i64: 8>, starts = array<i64: 4>} : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x4xf32>
+  %n = llmc.neg %x2 : tensor<?x4x?x4xf32> -> tensor<?x4x?x4xf32>
+  %rot = llmc.concat %n, %x1 {axis = 3 : i64} : (tensor<?x4x?x4xf32>, tensor<?x4x?x4xf32>) -> tensor<?x4x?x8xf32>
+  %a = llmc.mul %x, %cu : (tensor<?x4x?x8xf32>, tensor<?x1x?x8xf32>) -> tensor<?x4x?x8xf32>
+  %b = llmc.mul %rot, %su : (tensor<?x4x?x8xf32>, tensor<?x1x?x8xf32>) -> tensor<?x4x?x8xf32>
+  %y = llmc.add %a, %b : (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>) -> tensor<?x4x?x8xf32>
+  return %y : tensor<?x4x?x8xf32>
+}
+
+// -----
+
+// Near miss: cos and sin scaled differently are not a rotation.
+// CHECK-LABEL: func.func @rope_near_miss_unequal_factors
+// CHECK-NOT: llmc.rope
+// CHECK: return
+func.func @rope_near_miss_unequal_factors(%x: tensor<?x4x?x8xf32>, %pos: tensor<?x?xi64>) -> tensor<?x4x?x8xf32> {
+  %pf = llmc.cast %pos : tensor<?x?xi64> -> tensor<?x?xf32>
+  %p3 = llmc.reshape %pf {shape = array<i64: 0, 0, 1>} : (tensor<?x?xf32>) -> tensor<?x?x1xf32>
+  %inv = llmc.constant dense<[1.000000e+00, 0.25, 1.000000e-01, 1.000000e-03]> : tensor<4xf32>
+  %f = llmc.mul %p3, %inv : (tensor<?x?x1xf32>, tensor<4xf32>) -> tensor<?x?x4xf32>
+  %e = llmc.concat %f, %f {axis = 2 : i64} : (tensor<?x?x4xf32>, tensor<?x?x4xf32>) -> tensor<?x?x8xf32>
+  %k = llmc.constant dense<1.25> : tensor<f32>
+  %c0 = llmc.cos %e : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  %c = llmc.mul %c0, %k : (tensor<?x?x8xf32>, tensor<f32>) -> tensor<?x?x8xf32>
   %cu = llmc.reshape %c {shape = array<i64: 0, 1, -1, 8>} : (tensor<?x?x8xf32>) -> tensor<?x1x?x8xf32>
   %s = llmc.sin %e : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   %su = llmc.reshape %s {shape = array<i64: 0, 1, -1, 8>} : (tensor<?x?x8xf32>) -> tensor<?x1x?x8xf32>

@@ -102,7 +102,9 @@ llvm::StringRef stepKindName(StepKind k);
 
 struct Step {
   StepKind kind = StepKind::Add;
-  /// Embed/EmbedPositions/RmsNorm/LayerNorm: dense slot; Matmul: packed slot.
+  /// Embed/EmbedPositions/RmsNorm/LayerNorm: dense slot; Matmul: packed slot;
+  /// RopeTables: the dense [rotHalf] slot of its frequencies, or -1 for
+  /// theta^(-2i/headDim).
   int32_t weight = -1;
   /// LayerNorm: the dense [width] slot of its shift, or -1.
   int32_t bias = -1;
@@ -115,7 +117,7 @@ struct Step {
   HeadView q, k, v, o;
   int64_t heads = 0, kvHeads = 0, headDim = 0, valueDim = 0, rotHalf = 0;
   bool interleaved = false;
-  float scale = 0;
+  float scale = 0;  ///< Attention: of the scores; RopeTables: of the tables (1: none)
   bool causal = true;
   int32_t layer = -1;       ///< Attention: KV cache slot
   double theta = 0;         ///< RopeTables

@@ -41,6 +41,8 @@ class Config:
     o_proj_bias = False
     rotary_dim = 0  # 0: the whole head
     sliding_window = 0  # 0: none
+    rope_scaling = None  # or "linear", "llama3", "yarn" (rope_parameters)
+    rope_style = "cached"  # or "dynamic"
 
 
 class RMSNorm(nn.Module):
@@ -57,19 +59,76 @@ class RMSNorm(nn.Module):
         return self.weight * hidden_states.to(input_dtype)
 
 
+def rope_parameters(dim, base, scaling):
+    """inv_freq and the tables' attention factor of the RoPE variants HF's configs name
+    (rope_scaling.rope_type), with small-model settings that make every variant differ from
+    plain geometric frequencies at this head size."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    if scaling == "linear":  # position interpolation: positions divided by the factor
+        return inv_freq / 4.0, 1.0
+    if scaling == "llama3":  # Llama 3.1: long wavelengths divided by the factor, a smooth band between
+        factor, low_freq_factor, high_freq_factor, original = 8.0, 1.0, 4.0, 512
+        low_freq_wavelen, high_freq_wavelen = original / low_freq_factor, original / high_freq_factor
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+        smooth = (original / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < high_freq_wavelen) & ~(wavelen > low_freq_wavelen)
+        return torch.where(medium, smoothed, scaled), 1.0
+    if scaling == "yarn":  # YaRN: interpolated and extrapolated frequencies blended by a ramp
+        factor, original, beta_fast, beta_slow = 4.0, 32, 32, 1
+
+        def correction_dim(rotations):
+            return (dim * math.log(original / (rotations * 2 * math.pi))) / (2 * math.log(base))
+
+        low = max(math.floor(correction_dim(beta_fast)), 0)
+        high = min(math.ceil(correction_dim(beta_slow)), dim - 1)
+        if low == high:
+            high += 0.001
+        ramp = ((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+        extrapolation = 1 - ramp
+        pos_freqs = base ** (torch.arange(0, dim, 2).float() / dim)
+        inv_freq = (1.0 / (factor * pos_freqs)) * (1 - extrapolation) + (1.0 / pos_freqs) * extrapolation
+        return inv_freq, 0.1 * math.log(factor) + 1.0
+    return inv_freq, 1.0
+
+
 class RotaryEmbedding(nn.Module):
-    def __init__(self, dim, max_position_embeddings, base):
+    """transformers <= 4.37: cos/sin caches of max_position_embeddings rows, sliced by the total
+    length and indexed by position_ids."""
+
+    def __init__(self, dim, max_position_embeddings, base, scaling=None):
         super().__init__()
-        inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2).float() / dim))
+        inv_freq, attention_factor = rope_parameters(dim, base, scaling)
         t = torch.arange(max_position_embeddings, dtype=torch.float32)
         freqs = torch.outer(t, inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
-        self.register_buffer("cos_cached", emb.cos(), persistent=False)
-        self.register_buffer("sin_cached", emb.sin(), persistent=False)
+        self.register_buffer("cos_cached", emb.cos() * attention_factor, persistent=False)
+        self.register_buffer("sin_cached", emb.sin() * attention_factor, persistent=False)
 
-    def forward(self, x, seq_len):
-        return (self.cos_cached[:seq_len].to(dtype=x.dtype),
-                self.sin_cached[:seq_len].to(dtype=x.dtype))
+    def forward(self, x, seq_len, position_ids):
+        cos = self.cos_cached[:seq_len].to(dtype=x.dtype)
+        sin = self.sin_cached[:seq_len].to(dtype=x.dtype)
+        return cos[position_ids], sin[position_ids]
+
+
+class DynamicRotaryEmbedding(nn.Module):
+    """transformers >= 4.38: the angles computed per call as inv_freq @ position_ids, the tables
+    scaled by the attention factor."""
+
+    def __init__(self, dim, base, scaling=None):
+        super().__init__()
+        inv_freq, self.attention_scaling = rope_parameters(dim, base, scaling)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def forward(self, x, seq_len, position_ids):
+        inv_freq_expanded = self.inv_freq[None, :, None].float().expand(position_ids.shape[0], -1, 1)
+        position_ids_expanded = position_ids[:, None, :].float()
+        freqs = (inv_freq_expanded @ position_ids_expanded).transpose(1, 2)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos = emb.cos() * self.attention_scaling
+        sin = emb.sin() * self.attention_scaling
+        return cos.to(dtype=x.dtype), sin.to(dtype=x.dtype)
 
 
 def rotate_half(x):
@@ -78,9 +137,9 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
-def apply_rotary_pos_emb(q, k, cos, sin, position_ids):
-    cos = cos[position_ids].unsqueeze(1)
-    sin = sin[position_ids].unsqueeze(1)
+def apply_rotary_pos_emb(q, k, cos, sin):
+    cos = cos.unsqueeze(1)
+    sin = sin.unsqueeze(1)
     return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
 
 
@@ -107,7 +166,11 @@ class Attention(nn.Module):
                                 bias=config.o_proj_bias)
         # Partial rotary (Phi, GPT-NeoX): only the first rotary_dim dims of each head rotate.
         self.rotary_dim = config.rotary_dim or self.head_dim
-        self.rotary_emb = RotaryEmbedding(self.rotary_dim, config.max_position_embeddings, config.rope_theta)
+        if config.rope_style == "dynamic":
+            self.rotary_emb = DynamicRotaryEmbedding(self.rotary_dim, config.rope_theta, config.rope_scaling)
+        else:
+            self.rotary_emb = RotaryEmbedding(self.rotary_dim, config.max_position_embeddings,
+                                              config.rope_theta, config.rope_scaling)
 
     def forward(self, hidden_states, attention_mask, position_ids, past_key_value):
         bsz, q_len, _ = hidden_states.size()
@@ -115,16 +178,16 @@ class Attention(nn.Module):
         key_states = self.k_proj(hidden_states).view(bsz, q_len, self.num_key_value_heads, self.head_dim).transpose(1, 2)
         value_states = self.v_proj(hidden_states).view(bsz, q_len, self.num_key_value_heads, self.head_dim).transpose(1, 2)
         kv_seq_len = key_states.shape[-2] + past_key_value[0].shape[-2]
-        cos, sin = self.rotary_emb(value_states, seq_len=kv_seq_len)
+        cos, sin = self.rotary_emb(value_states, kv_seq_len, position_ids)
         if self.rotary_dim < self.head_dim:
             r = self.rotary_dim
             q_rot, q_pass = query_states[..., :r], query_states[..., r:]
             k_rot, k_pass = key_states[..., :r], key_states[..., r:]
-            q_rot, k_rot = apply_rotary_pos_emb(q_rot, k_rot, cos, sin, position_ids)
+            q_rot, k_rot = apply_rotary_pos_emb(q_rot, k_rot, cos, sin)
             query_states = torch.cat((q_rot, q_pass), dim=-1)
             key_states = torch.cat((k_rot, k_pass), dim=-1)
         else:
-            query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin, position_ids)
+            query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin)
         key_states = torch.cat([past_key_value[0], key_states], dim=2)
         value_states = torch.cat([past_key_value[1], value_states], dim=2)
         present = (key_states, value_states)
@@ -254,6 +317,11 @@ def main():
     ap.add_argument("--fp16", action="store_true",
                     help="write fp16 graphs (weights, constants, casts, inputs and outputs); the "
                          "reference is the model with its weights rounded to fp16, computed in fp32")
+    ap.add_argument("--rope-scaling", choices=["linear", "llama3", "yarn"], default=None,
+                    help="scaled RoPE frequencies (and YaRN's attention factor)")
+    ap.add_argument("--rope-style", choices=["cached", "dynamic"], default="cached",
+                    help="cos/sin caches indexed by position_ids (transformers <= 4.37) or angles "
+                         "computed per call from inv_freq (>= 4.38)")
     ap.add_argument("--sliding-window", type=int, default=0,
                     help="hide keys more than W positions before the query (Mistral's mask)")
     ap.add_argument("--o-proj-bias", action="store_true",
@@ -265,6 +333,8 @@ def main():
     cfg.o_proj_bias = args.o_proj_bias
     cfg.rotary_dim = args.rotary_dim
     cfg.sliding_window = args.sliding_window
+    cfg.rope_scaling = args.rope_scaling
+    cfg.rope_style = args.rope_style
     model = ForCausalLM(cfg).eval()
     inputs = trace_inputs(cfg)
     in_names, out_names, axes = decoder_io(cfg.num_hidden_layers)

@@ -213,11 +213,13 @@ Error rope(RopeOp op, const RefTensor &x0, const RefTensor &cs, const RefTensor 
 }
 
 // Mirrors the float32 computation exporters emit:
-//   inv_freq = 1 / theta^(2i/dim); angle = p * inv_freq; cos(angle), sin(angle)
+//   inv_freq = 1 / theta^(2i/dim) (or the op's inv_freq); angle = p * inv_freq;
+//   cos(angle) * factor, sin(angle) * factor
 // each step rounded to f32, so fused and unfused graphs agree closely.
 Error ropeCosSin(RopeCosSinOp op, const RefTensor &pos, std::vector<RefTensor> &out) {
   const int64_t B = pos.shape[0], S = pos.shape[1], dim = op.getDimAttr().getInt(), half = dim / 2;
   const float theta = float(op.getTheta().convertToDouble());
+  const float factor = float(op.getAttentionFactor().convertToDouble());
   auto c = makeResult(op, 0, {B, S, half});
   auto s = makeResult(op, 1, {B, S, half});
   if (!c)
@@ -226,11 +228,11 @@ Error ropeCosSin(RopeCosSinOp op, const RefTensor &pos, std::vector<RefTensor> &
     return s.takeError();
   for (int64_t i = 0; i < half; ++i) {
     float exponent = float(2 * i) / float(dim);
-    float invFreq = 1.0f / std::pow(theta, exponent);
+    float invFreq = op.getInvFreq() ? (*op.getInvFreq())[i] : 1.0f / std::pow(theta, exponent);
     for (int64_t k = 0; k < B * S; ++k) {
       float angle = float(pos.data[k]) * invFreq;
-      c->data[k * half + i] = std::cos(angle);
-      s->data[k * half + i] = std::sin(angle);
+      c->data[k * half + i] = std::cos(angle) * factor;
+      s->data[k * half + i] = std::sin(angle) * factor;
     }
   }
   out.push_back(std::move(*c));
