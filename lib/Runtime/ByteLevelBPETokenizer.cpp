@@ -24,13 +24,13 @@
 #include "BPETokenizerJSON.h"
 #include "ByteLevelAlphabet.h"
 #include "NFCNormalizer.h"
+#include "PairMerge.h"
 #include "TokenizerImpl.h"
 
 #include "llvm/ADT/DenseMap.h"
 
 #include <algorithm>
 #include <deque>
-#include <queue>
 
 using namespace llmc;
 using namespace llmc::detail;
@@ -207,61 +207,14 @@ void ByteLevelBPETokenizer::encodePiece(llvm::StringRef bytes,
   ids.insert(ids.end(), symbols.begin(), symbols.end());
 }
 
-// The adjacent pair of lowest rank merges first, leftmost on ties. Candidate
-// pairs wait in a min-heap; one whose symbols have changed since it was
-// pushed is stale and skipped when popped, so a piece of n bytes takes
-// O(n log n) rather than a rescan per merge (pieces can be long: a run of
-// spaces or digits).
+// The adjacent pair of lowest rank merges first, leftmost on ties.
 void ByteLevelBPETokenizer::mergeSymbols(std::vector<int32_t> &symbols) const {
-  const int n = int(symbols.size());
-  if (n < 2)
-    return;
-  std::vector<int> prev(n), next(n);
-  for (int i = 0; i < n; ++i) {
-    prev[i] = i - 1;
-    next[i] = i + 1 < n ? i + 1 : -1;
-  }
-  struct Candidate {
-    uint32_t rank;
-    int left, right;
-    int32_t leftId, rightId, merged;
-  };
-  auto later = [](const Candidate &a, const Candidate &b) {
-    return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
-  };
-  std::priority_queue<Candidate, std::vector<Candidate>, decltype(later)> heap(
-      later);
-  auto consider = [&](int left, int right) {
-    if (left < 0 || right < 0)
-      return;
-    auto it = mergeRanks_.find({symbols[left], symbols[right]});
-    if (it != mergeRanks_.end())
-      heap.push({it->second.first, left, right, symbols[left], symbols[right],
-                 it->second.second});
-  };
-  for (int i = 0; i + 1 < n; ++i)
-    consider(i, i + 1);
-
-  std::vector<bool> alive(n, true);
-  while (!heap.empty()) {
-    Candidate c = heap.top();
-    heap.pop();
-    if (!alive[c.left] || !alive[c.right] || next[c.left] != c.right ||
-        symbols[c.left] != c.leftId || symbols[c.right] != c.rightId)
-      continue; // stale
-    symbols[c.left] = c.merged;
-    alive[c.right] = false;
-    next[c.left] = next[c.right];
-    if (next[c.right] >= 0)
-      prev[next[c.right]] = c.left;
-    consider(prev[c.left], c.left);
-    consider(c.left, next[c.left]);
-  }
-  size_t kept = 0;
-  for (int i = 0; i < n; ++i)
-    if (alive[i])
-      symbols[kept++] = symbols[i];
-  symbols.resize(kept);
+  mergeAdjacentPairs(symbols, [&](int32_t left, int32_t right) -> std::optional<PairMerge> {
+    auto it = mergeRanks_.find({left, right});
+    if (it == mergeRanks_.end())
+      return std::nullopt;
+    return PairMerge{-double(it->second.first), it->second.second};
+  });
 }
 
 std::string ByteLevelBPETokenizer::decodePiece(int32_t prev,

@@ -15,14 +15,16 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "PairMerge.h"
 #include "TokenizerImpl.h"
 
 #include "llvm/ADT/StringMap.h"
 
 #include <cstring>
-#include <queue>
 
 using namespace llmc;
+using llmc::detail::mergeAdjacentPairs;
+using llmc::detail::PairMerge;
 
 namespace {
 
@@ -143,59 +145,18 @@ std::vector<int32_t> Llama2cTokenizer::encode(llvm::StringRef text,
   return ids;
 }
 
+// The adjacent pair whose merge has the highest score merges first,
+// leftmost on ties, as run.c.
 void Llama2cTokenizer::mergePairs(std::vector<int32_t> &ids) const {
-  const int n = int(ids.size());
-  std::vector<int> prev(n), next(n);
-  for (int i = 0; i < n; ++i) {
-    prev[i] = i - 1;
-    next[i] = i + 1 < n ? i + 1 : -1;
-  }
-  // A candidate merge of the symbols starting at `left` and `right`, valid
-  // only while those symbols still hold the ids it was made from.
-  struct Candidate {
-    float score;
-    int left, right;
-    int32_t leftId, rightId, merged;
-  };
-  auto worse = [](const Candidate &a, const Candidate &b) {
-    if (a.score != b.score)
-      return a.score < b.score;
-    return a.left > b.left; // leftmost first on ties, as run.c
-  };
-  std::priority_queue<Candidate, std::vector<Candidate>, decltype(worse)> heap(worse);
   std::string buf;
-  auto consider = [&](int left, int right) {
-    if (left < 0 || right < 0)
-      return;
-    buf = pieces_[ids[left]];
-    buf += pieces_[ids[right]];
+  mergeAdjacentPairs(ids, [&](int32_t left, int32_t right) -> std::optional<PairMerge> {
+    buf = pieces_[left];
+    buf += pieces_[right];
     int32_t merged = lookup(buf);
-    if (merged >= 0)
-      heap.push({scores_[merged], left, right, ids[left], ids[right], merged});
-  };
-  for (int i = 0; i + 1 < n; ++i)
-    consider(i, i + 1);
-
-  std::vector<bool> alive(n, true);
-  while (!heap.empty()) {
-    Candidate c = heap.top();
-    heap.pop();
-    if (!alive[c.left] || !alive[c.right] || next[c.left] != c.right ||
-        ids[c.left] != c.leftId || ids[c.right] != c.rightId)
-      continue; // stale
-    ids[c.left] = c.merged;
-    alive[c.right] = false;
-    next[c.left] = next[c.right];
-    if (next[c.right] >= 0)
-      prev[next[c.right]] = c.left;
-    consider(prev[c.left], c.left);
-    consider(c.left, next[c.left]);
-  }
-  std::vector<int32_t> out;
-  for (int i = 0; i < n; ++i)
-    if (alive[i])
-      out.push_back(ids[i]);
-  ids = std::move(out);
+    if (merged < 0)
+      return std::nullopt;
+    return PairMerge{double(scores_[merged]), merged};
+  });
 }
 
 std::string Llama2cTokenizer::decodePiece(int32_t prev, int32_t token) const {
