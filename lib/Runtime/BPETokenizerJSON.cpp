@@ -301,6 +301,71 @@ llvm::Error parseAddedTokens(const json::Object &root,
   return llvm::Error::success();
 }
 
+/// One post-processor: ByteLevel adds nothing (its offset trimming does not
+/// change ids); TemplateProcessing's `single` template contributes the
+/// special tokens before the sequence ($A) to `prefix`.
+llvm::Error parsePostProcessor(const json::Object &o, const BPETokenizerSpec &spec,
+                               std::vector<int32_t> &prefix) {
+  llvm::StringRef type = typeOf(o);
+  if (type == "ByteLevel")
+    return llvm::Error::success();
+  if (type == "Sequence") {
+    const json::Array *steps = o.getArray("processors");
+    if (!steps)
+      return fail("post_processor Sequence without processors");
+    for (const json::Value &v : *steps) {
+      const json::Object *step = v.getAsObject();
+      if (!step)
+        return fail("post_processor Sequence has a step that is not an object");
+      if (llvm::Error e = parsePostProcessor(*step, spec, prefix))
+        return e;
+    }
+    return llvm::Error::success();
+  }
+  if (type != "TemplateProcessing")
+    return fail("post_processor '" + type +
+                "' is not supported (expected ByteLevel, TemplateProcessing or a "
+                "Sequence of them)");
+  const json::Array *single = o.getArray("single");
+  if (!single)
+    return fail("post_processor TemplateProcessing without a 'single' template");
+  bool sawSequence = false;
+  for (const json::Value &v : *single) {
+    const json::Object *item = v.getAsObject();
+    if (item && item->getObject("Sequence")) {
+      if (sawSequence)
+        return fail("post_processor template repeats the sequence");
+      sawSequence = true;
+      continue;
+    }
+    const json::Object *special = item ? item->getObject("SpecialToken") : nullptr;
+    std::optional<llvm::StringRef> name = special ? special->getString("id") : std::nullopt;
+    if (!name)
+      return fail("post_processor template item is neither a Sequence nor a "
+                  "SpecialToken");
+    if (sawSequence)
+      return fail("post_processor template puts special token '" + *name +
+                  "' after the sequence; llmc adds tokens before the text only");
+    // The token's ids come from the template's special_tokens table.
+    const json::Object *table = o.getObject("special_tokens");
+    const json::Object *entry = table ? table->getObject(*name) : nullptr;
+    const json::Array *ids = entry ? entry->getArray("ids") : nullptr;
+    if (!ids)
+      return fail("post_processor special token '" + *name +
+                  "' has no ids in special_tokens");
+    for (const json::Value &id : *ids) {
+      std::optional<int64_t> i = id.getAsInteger();
+      if (!i || *i < 0 || *i >= int64_t(spec.tokens.size()))
+        return fail("post_processor special token '" + *name +
+                    "' has an id outside the vocabulary");
+      prefix.push_back(int32_t(*i));
+    }
+  }
+  if (!sawSequence)
+    return fail("post_processor template has no sequence ($A)");
+  return llvm::Error::success();
+}
+
 /// The file's components, in the order their checks depend on: the
 /// vocabulary before the merges and added tokens that name its entries.
 llvm::Error parseParts(const json::Object &root, BPETokenizerSpec &spec,
@@ -313,6 +378,13 @@ llvm::Error parseParts(const json::Object &root, BPETokenizerSpec &spec,
     return e;
   if (llvm::Error e = parsePreTokenizer(root, spec.preTokenize))
     return e;
+  if (const json::Value *p = root.get("post_processor"); p && !p->getAsNull()) {
+    const json::Object *o = p->getAsObject();
+    if (!o)
+      return fail("post_processor is not an object");
+    if (llvm::Error e = parsePostProcessor(*o, spec, spec.bosPrefix))
+      return e;
+  }
   return checkDecoder(root);
 }
 

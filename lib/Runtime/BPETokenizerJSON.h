@@ -15,7 +15,10 @@
 //   added_tokens    matched literally in the text before normalization and
 //                   pre-tokenization (no lstrip / rstrip / single_word; with
 //                   a normalizer, none that asks to be matched after it)
-//   post_processor  not read: llmc adds BOS / EOS itself (encode's flags)
+//   post_processor  null, ByteLevel, TemplateProcessing whose `single`
+//                   template puts special tokens before the sequence only
+//                   (Llama-3's <|begin_of_text|>), or a Sequence of these:
+//                   the tokens encode adds when asked to add BOS
 //
 // The checks that make encoding total are done here too: token ids are
 // 0..N-1 with none missing or repeated, every merge's parts and result are
@@ -66,6 +69,9 @@ struct BPETokenizerSpec {
   bool ignoreMerges = false;
   bool normalizeNFC = false; ///< text between added tokens goes to NFC first
   std::vector<PreTokenizeStep> preTokenize;
+  /// The ids the post-processor puts before the text (none for GPT-2 and
+  /// Qwen2, whose encoders add no BOS).
+  std::vector<int32_t> bosPrefix;
 };
 
 /// Parses and checks a tokenizer.json file's bytes.

@@ -45,6 +45,7 @@ public:
   int32_t vocabSize() const override { return int32_t(decoded_.size()); }
   int32_t bosId() const override { return bos_; }
   int32_t eosId() const override { return eos_; }
+  std::vector<int32_t> bosPrefix() const override { return spec_.bosPrefix; }
   std::vector<int32_t> encode(llvm::StringRef text, bool addBos,
                               bool addEos) const override;
   std::string decodePiece(int32_t prev, int32_t token) const override;
@@ -122,9 +123,11 @@ ByteLevelBPETokenizer::addedTokenAt(const AddedTokenIndex &index,
 std::vector<int32_t> ByteLevelBPETokenizer::encode(llvm::StringRef text,
                                                    bool addBos,
                                                    bool addEos) const {
+  // BOS is what the file's post-processor adds, as Hugging Face's encode
+  // does: nothing for GPT-2 and Qwen2.
   std::vector<int32_t> ids;
-  if (addBos && bos_ >= 0)
-    ids.push_back(bos_);
+  if (addBos)
+    ids = spec_.bosPrefix;
   encodeWithAddedTokens(text, 0, ids);
   if (addEos && eos_ >= 0)
     ids.push_back(eos_);

@@ -77,6 +77,11 @@ Expected<GenerateStats> generate(Session &session, StringRef prompt,
                              "--tokenizer=FILE, or give the prompt as token ids");
   // generateIds checks the options and the prompt before anything is echoed.
   std::vector<int32_t> ids = tok->encode(prompt, options.addBos, false);
+  if (ids.empty())
+    return createStringError(inconvertibleErrorCode(),
+                             "the prompt is empty (and the tokenizer adds no BOS)");
+  // What encode put before the prompt's own tokens is not echoed.
+  const size_t added = options.addBos ? tok->bosPrefix().size() : 0;
   // The tokenizer's EOS, and BOS for llama2.c models, end the text.
   GenerateOptions o = options;
   o.stopTokens.push_back(tok->eosId());
@@ -86,9 +91,8 @@ Expected<GenerateStats> generate(Session &session, StringRef prompt,
   int32_t prev = ids.back();
   auto echoPrompt = [&] {
     // The prompt as the tokenizer sees it, before the first new token.
-    for (size_t i = 0; i < ids.size(); ++i)
-      if (!(i == 0 && options.addBos))
-        onText(tok->decodePiece(i ? ids[i - 1] : tok->bosId(), ids[i]));
+    for (size_t i = added; i < ids.size(); ++i)
+      onText(tok->decodePiece(i ? ids[i - 1] : tok->bosId(), ids[i]));
     echoed = true;
   };
   auto st = generateIds(session, ids, o, [&](int32_t next) {

@@ -57,6 +57,12 @@ public:
   virtual int32_t bosId() const = 0;
   virtual int32_t eosId() const = 0;
 
+  /// The ids encode(text, addBos = true, ...) puts before the text: BOS,
+  /// or what a tokenizer.json's post-processor adds (possibly nothing).
+  virtual std::vector<int32_t> bosPrefix() const {
+    return bosId() >= 0 ? std::vector<int32_t>{bosId()} : std::vector<int32_t>{};
+  }
+
   /// Token ids for `text`, optionally with BOS first / EOS last.
   virtual std::vector<int32_t> encode(llvm::StringRef text, bool addBos,
                                       bool addEos) const = 0;

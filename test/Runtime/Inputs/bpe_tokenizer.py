@@ -226,10 +226,24 @@ def build_tokenizer(form, text, num_merges):
     if form == "llama3":
         model["ignore_merges"] = True
     normalizer = {"type": "NFC"} if form == "qwen2" else None
+    post = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True}
+    if form == "llama3":
+        # Llama-3's encoder puts <|begin_of_text|> before the text.
+        bot = next(t["id"] for t in added if t["content"] == "<|begin_of_text|>")
+        post = {"type": "Sequence", "processors": [
+            {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+            {"type": "TemplateProcessing",
+             "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}},
+                        {"Sequence": {"id": "A", "type_id": 0}}],
+             "pair": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}},
+                      {"Sequence": {"id": "A", "type_id": 0}},
+                      {"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 1}},
+                      {"Sequence": {"id": "B", "type_id": 1}}],
+             "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [bot],
+                                                      "tokens": ["<|begin_of_text|>"]}}}]}
     return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": normalizer,
             "pre_tokenizer": pre,
-            "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False,
-                               "use_regex": True},
+            "post_processor": post,
             "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
             "model": model}
 
@@ -253,9 +267,24 @@ class Reference:
         normalizer = tok.get("normalizer")
         assert normalizer in (None, {"type": "NFC"})
         self.nfc = normalizer is not None
+        self.special_prefix = []
+        self.collect_prefix(tok.get("post_processor"))
         self.id_to_token = {i: t for t, i in self.vocab.items()}
         for content, i in self.added.items():
             self.id_to_token.setdefault(i, content)
+
+    def collect_prefix(self, post):
+        """The ids the post-processor's single template puts before the sequence."""
+        if not post:
+            return
+        if post["type"] == "Sequence":
+            for p in post["processors"]:
+                self.collect_prefix(p)
+        elif post["type"] == "TemplateProcessing":
+            for item in post["single"]:
+                if "Sequence" in item:
+                    break
+                self.special_prefix += post["special_tokens"][item["SpecialToken"]["id"]]["ids"]
 
     def bpe(self, word):
         """GPT-2's loop: merge every occurrence of the lowest-ranked pair, left to right, until none merges."""
@@ -392,13 +421,29 @@ def no_normalizer(tok):
     tok["normalizer"] = None
 
 
+def roberta_processing(tok):
+    tok["post_processor"] = {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0]}
+
+
+def suffix_template(tok):
+    """A template with a special token after the sequence (llmc adds tokens before the text only)."""
+    template = tok["post_processor"]["processors"][1]
+    template["single"] = template["single"][::-1]
+
+
+def template_bad_id(tok):
+    template = tok["post_processor"]["processors"][1]
+    template["special_tokens"]["<|begin_of_text|>"]["ids"] = [1 << 20]
+
+
 def truncated(tok):
     return json.dumps(tok)[:500]
 
 
 BREAKS = {f.__name__.replace("_", "-"): f for f in [
     wordpiece, sentencepiece_style, metaspace, merge_not_in_vocab, merged_not_in_vocab, id_out_of_range,
-    id_missing, id_shared, bad_regex, split_removed, nfkc, normalized_added, lstrip, no_normalizer, truncated]}
+    id_missing, id_shared, bad_regex, split_removed, nfkc, normalized_added, lstrip, no_normalizer,
+    roberta_processing, suffix_template, template_bad_id, truncated]}
 
 
 # --- test strings --------------------------------------------------------------------------------------
@@ -434,6 +479,8 @@ def main():
     e.add_argument("tokenizer")
     e.add_argument("strings")
     e.add_argument("--bos", type=int, default=None, help="put this id first")
+    e.add_argument("--add-special", action="store_true",
+                   help="put the post-processor's special tokens first (Hugging Face's add_special_tokens)")
     i = sub.add_parser("ids")
     i.add_argument("tokenizer")
     i.add_argument("text")
@@ -466,7 +513,8 @@ def main():
         with open(args.strings, encoding="utf-8") as f:
             strings = json.load(f)
         for s in strings:
-            ids = ([args.bos] if args.bos is not None else []) + ref.encode(s)
+            ids = ([args.bos] if args.bos is not None else []) + \
+                (ref.special_prefix if args.add_special else []) + ref.encode(s)
             print(" ".join(map(str, ids)))
     elif args.cmd == "ids":
         with open(args.tokenizer, encoding="utf-8") as f:
