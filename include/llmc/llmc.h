@@ -60,7 +60,9 @@ int32_t llmc_model_bos(const llmc_model *model);
 int32_t llmc_model_eos(const llmc_model *model);
 
 /* Tokenizer. Writes at most `capacity` ids; *n_tokens is the full count (if it
- * exceeds capacity, LLMC_ERR_BUFFER). */
+ * exceeds capacity, LLMC_ERR_BUFFER). `add_bos` puts BOS first; for a Hugging
+ * Face tokenizer.json, what its post-processor puts before the text (maybe
+ * nothing, as for GPT-2). */
 llmc_status llmc_tokenize(const llmc_model *model, const char *text, int add_bos,
                           int32_t *tokens, int64_t capacity, int64_t *n_tokens);
 /* The text of `token` following `prev`, NUL-terminated in buf (LLMC_ERR_BUFFER
