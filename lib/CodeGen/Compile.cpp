@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/CodeGen/Compile.h"
+#include "llmc/CodeGen/ModelFacts.h"
 #include "PlanBuilder.h"
 #include "llmc/CodeGen/SlotQuantizer.h"
 
@@ -274,24 +275,6 @@ private:
 };
 
 /// `<dir>/<stem>.config.json` of the source model, if present.
-json::Object readModelConfig(StringRef source) {
-  if (source.empty())
-    return {};
-  SmallString<256> p(source);
-  sys::path::replace_extension(p, ".config.json");
-  auto buf = MemoryBuffer::getFile(p);
-  if (!buf)
-    return {};
-  auto v = json::parse((*buf)->getBuffer());
-  if (!v) {
-    consumeError(v.takeError());
-    return {};
-  }
-  if (json::Object *o = v->getAsObject())
-    return std::move(*o);
-  return {};
-}
-
 /// The dense RMSNorm weight that AWQ's scales of packed slot `slot` can be
 /// folded into, or -1. Folding divides the norm's output channels by s, so
 /// it is exact only if that output is read by this slot's matmul and nothing
@@ -511,10 +494,8 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   if (source.empty())
     if (auto s = module->getAttrOfType<StringAttr>("llmc.source"))
       source = s.getValue().str();
-  json::Object cfg = readModelConfig(source);
-  plan.config.maxContext = opts.maxContext
-                               ? opts.maxContext
-                               : cfg.getInteger("max_seq_len").value_or(2048);
+  const ModelFacts facts = readModelFacts(source);
+  plan.config.maxContext = opts.maxContext ? opts.maxContext : facts.maxContext;
   // Learned positions exist for the table's rows only.
   if (planned->positionRows > 0) {
     if (opts.maxContext > planned->positionRows)
@@ -541,15 +522,14 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                              "unknown KV cache type '%s' (expected fp32, fp16 "
                              "or int8)",
                              opts.kvType.c_str());
-  plan.config.bos = int32_t(cfg.getInteger("bos_id").value_or(1));
-  plan.config.eos = int32_t(cfg.getInteger("eos_id").value_or(2));
+  plan.config.bos = facts.bos;
+  plan.config.eos = facts.eos;
   std::string tokPath = opts.tokenizerPath, tokKind = opts.tokenizerKind;
-  if (tokPath.empty())
-    if (const json::Object *t = cfg.getObject("tokenizer")) {
-      tokPath = t->getString("path").value_or("").str();
-      if (tokKind.empty())
-        tokKind = t->getString("kind").value_or("").str();
-    }
+  if (tokPath.empty()) {
+    tokPath = facts.tokenizerPath;
+    if (tokKind.empty())
+      tokKind = facts.tokenizerKind;
+  }
   // The kind from the file's name, as tokenizers are named: SentencePiece's
   // *.model, Hugging Face's tokenizer.json (byte-level BPE), llama2.c's *.bin.
   if (!tokPath.empty() && tokKind.empty())

@@ -4,6 +4,7 @@
 #include "Standalone.h"
 
 #include "llmc/CodeGen/Compile.h"
+#include "llmc/CodeGen/ModelFacts.h"
 #include "llmc/CodeGen/SlotQuantizer.h"
 #include "llmc/Frontend/ONNXImporter.h"
 #include "llmc/Quant/Recipe.h"
@@ -629,19 +630,26 @@ int llmc::cli::runCompile() {
   if (!recipe)
     return reportError(recipe.takeError());
 
-  // A tokenizer named here is read before the long work: a file llmc cannot
+  // The tokenizer the bundle will embed (named here, or found beside the
+  // model: ModelFacts.h) is read before the long work: a file llmc cannot
   // tokenize with fails the compile rather than every run of the bundle.
   // (The model's vocabulary and BOS/EOS are checked against it when the
   // bundle loads.)
-  if (!tokenizerPath.empty()) {
+  std::string tokFile = tokenizerPath, tokKindName = tokenizerKind;
+  if (tokFile.empty()) {
+    llmc::codegen::ModelFacts facts = llmc::codegen::readModelFacts(input);
+    tokFile = facts.tokenizerPath;
+    if (tokKindName.empty())
+      tokKindName = facts.tokenizerKind;
+  }
+  if (!tokFile.empty()) {
     Expected<llmc::TokenizerKind> kind =
-        tokenizerKind.empty()
-            ? Expected<llmc::TokenizerKind>(
-                  llmc::guessTokenizerKind(tokenizerPath))
-            : llmc::parseTokenizerKind(tokenizerKind);
+        tokKindName.empty()
+            ? Expected<llmc::TokenizerKind>(llmc::guessTokenizerKind(tokFile))
+            : llmc::parseTokenizerKind(tokKindName);
     if (!kind)
       return reportError(kind.takeError());
-    auto tok = llmc::Tokenizer::loadFile(*kind, tokenizerPath);
+    auto tok = llmc::Tokenizer::loadFile(*kind, tokFile);
     if (!tok)
       return reportError(tok.takeError());
   }

@@ -1,0 +1,96 @@
+//===- ModelFacts.cpp - What the graph does not say about a model ---------===//
+
+#include "llmc/CodeGen/ModelFacts.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <algorithm>
+#include <optional>
+
+using namespace llvm;
+
+namespace llmc::codegen {
+
+/// The top-level object of the JSON file at `path`, if it is one.
+static std::optional<json::Object> readJSONObject(const Twine &path) {
+  auto buf = MemoryBuffer::getFile(path);
+  if (!buf)
+    return std::nullopt;
+  auto v = json::parse((*buf)->getBuffer());
+  if (!v) {
+    consumeError(v.takeError());
+    return std::nullopt;
+  }
+  if (json::Object *o = v->getAsObject())
+    return std::move(*o);
+  return std::nullopt;
+}
+
+/// An id field of a Hugging Face config: an integer, or the first of a list
+/// (Llama 3.1's several EOS ids; the runtime stops at one).
+static std::optional<int32_t> tokenId(const json::Object &o, StringRef key) {
+  const json::Value *v = o.get(key);
+  if (!v)
+    return std::nullopt;
+  if (const json::Array *a = v->getAsArray())
+    v = a->empty() ? nullptr : &a->front();
+  std::optional<int64_t> i = v ? v->getAsInteger() : std::nullopt;
+  if (!i || *i < 0 || *i > INT32_MAX)
+    return std::nullopt;
+  return int32_t(*i);
+}
+
+static void readHuggingFaceDirectory(StringRef dir, ModelFacts &facts) {
+  auto path = [&](StringRef name) {
+    SmallString<256> p(dir);
+    sys::path::append(p, name);
+    return std::string(p);
+  };
+  for (StringRef file : {"config.json", "generation_config.json"}) {
+    std::optional<json::Object> o = readJSONObject(path(file));
+    if (!o)
+      continue;
+    if (auto bos = tokenId(*o, "bos_token_id"))
+      facts.bos = *bos;
+    if (auto eos = tokenId(*o, "eos_token_id"))
+      facts.eos = *eos;
+    for (StringRef key : {"max_position_embeddings", "n_positions"})
+      if (std::optional<int64_t> n = o->getInteger(key); n && *n > 0) {
+        facts.maxContext = std::min(*n, kHuggingFaceDefaultContext);
+        break;
+      }
+  }
+  for (auto [name, kind] : {std::pair{"tokenizer.model", "sentencepiece"},
+                            std::pair{"tokenizer.json", "bpe"}})
+    if (sys::fs::exists(path(name))) {
+      facts.tokenizerPath = path(name);
+      facts.tokenizerKind = kind;
+      break;
+    }
+}
+
+ModelFacts readModelFacts(StringRef sourcePath) {
+  ModelFacts facts;
+  if (sourcePath.empty())
+    return facts;
+  SmallString<256> own(sourcePath);
+  sys::path::replace_extension(own, ".config.json");
+  if (std::optional<json::Object> cfg = readJSONObject(own)) {
+    facts.maxContext = cfg->getInteger("max_seq_len").value_or(facts.maxContext);
+    facts.bos = int32_t(cfg->getInteger("bos_id").value_or(facts.bos));
+    facts.eos = int32_t(cfg->getInteger("eos_id").value_or(facts.eos));
+    if (const json::Object *t = cfg->getObject("tokenizer")) {
+      facts.tokenizerPath = t->getString("path").value_or("").str();
+      facts.tokenizerKind = t->getString("kind").value_or("").str();
+    }
+    return facts;
+  }
+  readHuggingFaceDirectory(sys::path::parent_path(sourcePath), facts);
+  return facts;
+}
+
+} // namespace llmc::codegen
