@@ -7,7 +7,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
-#include <set>
+#include <map>
 
 using namespace mlir;
 using namespace llvm;
@@ -55,10 +55,21 @@ static Error fail(Operation *attention, const Twine &msg) {
                            msg.str().c_str());
 }
 
-/// Compares what each query i (absolute position past + i) sees under
-/// `mask`, evaluated at `call`, with the keys 0..past + i.
-static Error compareWithCausal(const AttentionMaskUse &use, const ref::RefTensor *mask,
-                               CallSizes call) {
+/// The window a use's mask implies so far: rows that see back to key 0
+/// only bound it from below; a row that does not fixes it.
+struct WindowEvidence {
+  int64_t exact = 0;    ///< the window some row showed (0: none yet)
+  int64_t exactAt = -1; ///< that row's query position
+  int64_t atLeast = 0;  ///< longest row that saw every key up to its own
+  int64_t atLeastAt = -1;
+};
+
+/// Reads what each query i (absolute position past + i) sees under `mask`,
+/// evaluated at `call`: keys after it never (unless the op's causal flag
+/// hides them), its own always, and before it a contiguous run back to the
+/// first key it sees.
+static Error readRows(const AttentionMaskUse &use, const ref::RefTensor *mask,
+                      CallSizes call, WindowEvidence &w) {
   const int64_t S = call.tokens, T = call.past + call.tokens;
   // The mask is [B, T] (key padding) or [B, 1 or H, 1 or S, T]; it is read
   // at batch 0, head 0 over the [S, T] scores.
@@ -81,13 +92,13 @@ static Error compareWithCausal(const AttentionMaskUse &use, const ref::RefTensor
   }
   for (int64_t i = 0; i < S; ++i) {
     const int64_t q = call.past + i;
+    int64_t first = -1; // the first key q sees
     for (int64_t j = 0; j < T; ++j) {
       if (use.causal && j > q)
-        continue; // hidden by the op's causal flag whatever the mask says
+        break; // hidden by the op's causal flag whatever the mask says
       bool sees = true;
       if (mask) {
-        const int64_t at = i * rowStride + j * keyStride;
-        const double v = mask->data[at];
+        const double v = mask->data[i * rowStride + j * keyStride];
         if (ref::isFloat(mask->kind)) {
           if (v != 0 && !(v <= kMaskedBelow))
             return fail(use.attention,
@@ -100,50 +111,86 @@ static Error compareWithCausal(const AttentionMaskUse &use, const ref::RefTensor
           sees = v != 0;
         }
       }
-      if (sees != (j <= q))
+      if (sees && j > q)
         return fail(use.attention,
-                    sees ? formatv("the attention is not causal: query position {0} "
-                                   "sees the later key {1}; the program computes "
-                                   "causal attention only",
-                                   q, j)
-                               .str()
-                         : formatv("the attention mask hides key {0} from query "
-                                   "position {1} (a sliding window or another "
-                                   "attention pattern); only causal and "
-                                   "key-padding masks are supported",
-                                   j, q)
-                               .str());
+                    formatv("the attention is not causal: query position {0} "
+                            "sees the later key {1}; the program computes "
+                            "causal attention only",
+                            q, j));
+      if (sees && first < 0)
+        first = j;
+      if (!sees && first >= 0 && j <= q)
+        return fail(use.attention,
+                    formatv("the attention mask hides key {0} from query "
+                            "position {1} but not key {2} before it; only "
+                            "causal attention (optionally within a sliding "
+                            "window) and key padding are supported",
+                            j, q, first));
     }
+    if (first < 0)
+      return fail(use.attention,
+                  formatv("the attention mask hides key {0} from query position "
+                          "{0} (its own); only causal attention (optionally "
+                          "within a sliding window) and key padding are supported",
+                          q));
+    if (first == 0) {
+      if (q + 1 > w.atLeast)
+        w.atLeast = q + 1, w.atLeastAt = q;
+      continue;
+    }
+    const int64_t window = q - first + 1;
+    if (w.exact && window != w.exact)
+      return fail(use.attention,
+                  formatv("the attention mask is not one sliding window: query "
+                          "position {0} sees its last {1} keys, query position "
+                          "{2} its last {3}",
+                          w.exactAt, w.exact, q, window));
+    w.exact = window, w.exactAt = q;
   }
   return Error::success();
 }
 
-Error checkCausalAttention(ArrayRef<AttentionMaskUse> uses, int64_t maxContext,
-                           int64_t maxTokens) {
+Expected<std::vector<int64_t>> checkCausalAttention(ArrayRef<AttentionMaskUse> uses,
+                                                    int64_t maxContext,
+                                                    int64_t maxTokens) {
   // Layers usually share one mask: each (mask, causal) pair is checked once.
-  std::set<std::pair<void *, bool>> checked;
+  std::map<std::pair<void *, bool>, int64_t> checked;
   const std::vector<CallSizes> calls = maskCheckCalls(maxContext, maxTokens);
+  std::vector<int64_t> windows;
   for (const AttentionMaskUse &use : uses) {
-    if (!checked.insert({use.mask.getAsOpaquePointer(), use.causal}).second)
+    auto key = std::make_pair(use.mask.getAsOpaquePointer(), use.causal);
+    if (auto it = checked.find(key); it != checked.end()) {
+      windows.push_back(it->second);
       continue;
+    }
     if (!use.mask && !use.causal)
       return fail(use.attention, "attention without the causal flag or a mask "
                                  "is bidirectional; the program computes causal "
                                  "attention only");
-    if (!use.mask)
-      continue;
-    for (CallSizes call : calls) {
-      MaskEvaluator ev(use.shapes, call);
-      auto mask = ev.evaluate(use.mask);
-      if (!mask)
-        return fail(use.attention,
-                    "cannot evaluate the attention mask to check that it is "
-                    "causal: " + toString(mask.takeError()));
-      if (Error e = compareWithCausal(use, *mask, call))
-        return e;
-    }
+    WindowEvidence w;
+    if (use.mask)
+      for (CallSizes call : calls) {
+        MaskEvaluator ev(use.shapes, call);
+        auto mask = ev.evaluate(use.mask);
+        if (!mask)
+          return fail(use.attention,
+                      "cannot evaluate the attention mask to check that it is "
+                      "causal: " + toString(mask.takeError()));
+        if (Error e = readRows(use, *mask, call, w))
+          return std::move(e);
+      }
+    // A row that saw every key up to its own had no more than the window
+    // hides nothing from.
+    if (w.exact && w.atLeast > w.exact)
+      return fail(use.attention,
+                  formatv("the attention mask is not one sliding window: query "
+                          "position {0} sees its last {1} keys, query position "
+                          "{2} all {3}",
+                          w.exactAt, w.exact, w.atLeastAt, w.atLeast));
+    windows.push_back(w.exact);
+    checked[key] = w.exact;
   }
-  return Error::success();
+  return windows;
 }
 
 } // namespace llmc::codegen

@@ -4,11 +4,12 @@
 // sequence; it never evaluates a mask operand. That is right only where the
 // attention's mask, with the attention_mask input of one unpadded sequence
 // (all ones: what the runtime has), lets query position q see exactly the
-// keys 0..q. PlanBuilder records each attention's mask with the run-time
-// shapes of what it reads; the check evaluates it (MaskEvaluator.h) at the
-// sizes of the calls the runtime makes and compares it with that pattern,
-// so a sliding window, a bias (ALiBi) or a bidirectional attention is an
-// error rather than a silently different model.
+// keys 0..q, or the last W of them (a sliding window, which the program
+// then computes). PlanBuilder records each attention's mask with the
+// run-time shapes of what it reads; the check evaluates it (MaskEvaluator.h)
+// at the sizes of the calls the runtime makes and compares it with that
+// pattern, so a bias (ALiBi), another pattern or a bidirectional attention
+// is an error rather than a silently different model.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_LIB_CODEGEN_ATTENTIONMASKCHECK_H
@@ -28,6 +29,8 @@ struct AttentionMaskUse {
   mlir::Value mask;
   /// The op's own `causal` flag.
   bool causal = false;
+  /// The plan's attention step it became (its `layer`).
+  int32_t layer = -1;
   /// Run-time shapes of the function arguments and shape_of operands the
   /// mask reads (MaskEvaluator).
   llvm::DenseMap<mlir::Value, RunShape> shapes;
@@ -42,14 +45,17 @@ struct AttentionMaskUse {
 /// shorter than the context) is caught by the last decode call.
 std::vector<CallSizes> maskCheckCalls(int64_t maxContext, int64_t maxTokens);
 
-/// Checks that every use computes causal attention at every call of
-/// maskCheckCalls: a boolean or integer mask must be nonzero exactly where
+/// Checks that every use computes causal attention, possibly within a
+/// sliding window, at every call of maskCheckCalls, and returns each use's
+/// window (0: none). A boolean or integer mask must be nonzero exactly where
 /// the key is visible, an additive one 0 there and at most -1e4 elsewhere
-/// (exp underflows to 0 in fp32: the key gets no weight). Masked-out keys
-/// beyond the causal ones are allowed only where `causal` already hides
-/// them.
-llvm::Error checkCausalAttention(llvm::ArrayRef<AttentionMaskUse> uses,
-                                 int64_t maxContext, int64_t maxTokens);
+/// (exp underflows to 0 in fp32: the key gets no weight). The keys query
+/// position q sees must be [q - W + 1, q] for one W at every call (W at
+/// least the context: plain causal attention); keys after q may be left to
+/// the op's `causal` flag.
+llvm::Expected<std::vector<int64_t>>
+checkCausalAttention(llvm::ArrayRef<AttentionMaskUse> uses, int64_t maxContext,
+                     int64_t maxTokens);
 
 } // namespace llmc::codegen
 

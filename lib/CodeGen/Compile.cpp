@@ -506,11 +506,17 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                                (long long)planned->positionRows);
     plan.config.maxContext = std::min(plan.config.maxContext, planned->positionRows);
   }
-  // The program computes causal attention: every mask must mean that at
-  // the context and call sizes the runtime uses.
-  if (Error e = checkCausalAttention(planned->attentionMasks, plan.config.maxContext,
-                                     opts.maxTokensPerCall))
-    return e;
+  // The program computes causal attention, within a sliding window where
+  // the mask has one: every mask must mean that at the context and call
+  // sizes the runtime uses.
+  auto windows = checkCausalAttention(planned->attentionMasks, plan.config.maxContext,
+                                      opts.maxTokensPerCall);
+  if (!windows)
+    return windows.takeError();
+  for (auto [use, window] : llvm::zip(planned->attentionMasks, *windows))
+    for (Step &s : plan.steps)
+      if (s.kind == StepKind::Attention && s.layer == use.layer)
+        s.window = window >= plan.config.maxContext ? 0 : window;
   if (opts.kvType == "fp32")
     plan.config.kvType = KvType::F32;
   else if (opts.kvType == "fp16")

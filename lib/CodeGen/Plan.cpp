@@ -116,6 +116,8 @@ json::Value ProgramPlan::toJSON() const {
       o["value_dim"] = s.valueDim;
       o["scale"] = double(s.scale);
       o["layer"] = s.layer;
+      if (s.window > 0)
+        o["window"] = s.window;
       break;
     case StepKind::SwiGLU:
     case StepKind::Add:
@@ -327,6 +329,9 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
       s.valueDim = r.i64(*o, "value_dim");
       s.scale = float(r.f64(*o, "scale"));
       s.layer = int32_t(r.i64(*o, "layer"));
+      s.window = o->getInteger("window").value_or(0);
+      if (s.window < 0)
+        return fail("attention window must not be negative");
       break;
     case StepKind::SwiGLU:
     case StepKind::Add:

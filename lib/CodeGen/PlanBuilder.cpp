@@ -903,11 +903,13 @@ Error Builder::visit(Operation *op) {
     s.headDim = D;
     s.valueDim = Dv;
     s.scale = at.getScale().convertToFloat();
-    // The program computes causal attention; the mask operand and the op's
-    // own flag must say the same (checkMask, then checkCausalAttention once
-    // the context length is known).
+    // The program computes causal attention, within a sliding window if the
+    // mask has one; the mask operand and the op's own flag must say no more
+    // (checkMask, then checkCausalAttention once the context length is
+    // known, which also finds the window).
     AttentionMaskUse maskUse;
     maskUse.attention = op;
+    maskUse.layer = layers_;
     maskUse.mask = at.getMask();
     maskUse.causal = at.getCausal();
     if (maskUse.mask)

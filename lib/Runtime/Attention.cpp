@@ -168,6 +168,19 @@ LLMC_INLINE void valueRowsAllColumns(const float *P, int64_t ldP,
     }
 }
 
+/// The first key row r sees (0 without a sliding window).
+int64_t firstKey(const AttentionRows &rows, int64_t r) {
+  return rows.first ? rows.first[r] : 0;
+}
+
+/// The first key any row sees.
+int64_t minFirst(const AttentionRows &rows) {
+  int64_t f = rows.count > 0 ? firstKey(rows, 0) : 0;
+  for (int64_t r = 1; r < rows.count; ++r)
+    f = std::min(f, firstKey(rows, r));
+  return f;
+}
+
 int64_t maxT(const AttentionRows &rows, int64_t r0, int64_t r1) {
   int64_t t = 0;
   for (int64_t r = r0; r < r1; ++r)
@@ -178,36 +191,44 @@ int64_t maxT(const AttentionRows &rows, int64_t r0, int64_t r1) {
 template <typename KT, int NV>
 LLMC_INLINE void attend(const AttentionRows &rows, const KvHead<KT> &head,
                         int64_t D, int64_t Dv, float scale, float *scratch) {
-  const KT *keys = head.keys, *values = head.values;
-  const float *ks = head.keyScales, *vs = head.valueScales;
+  const KT *values = head.values;
+  const float *vs = head.valueScales;
   const int64_t R = rows.count;
   const int64_t B = (maxT(rows, 0, R) + kKeyBlock - 1) / kKeyBlock;
   const int64_t ldS = B * kKeyBlock;
   float *S = scratch, *inv = scratch + R * ldS;
+  // With a sliding window no row sees the key blocks before block b0: they
+  // are neither scored nor summed (scores and weights start at j0).
+  const int64_t b0 = minFirst(rows) / kKeyBlock, j0 = b0 * kKeyBlock;
+  const KT *keys = head.keys + b0 * D * kKeyBlock;
+  const float *ks = head.keyScales ? head.keyScales + j0 : nullptr;
+  const int64_t Bw = B - b0;
 
   // 1. Scores, 8 rows at a time (the tail by a row count's own kernel).
   for (int64_t r0 = 0; r0 < R; r0 += 8) {
     const float *const *q = rows.q + r0;
-    float *s = S + r0 * ldS;
+    float *s = S + r0 * ldS + j0;
     switch (std::min<int64_t>(8, R - r0)) {
-    case 8: scoreRows<8>(q, keys, ks, B, D, scale, s, ldS); break;
-    case 7: scoreRows<7>(q, keys, ks, B, D, scale, s, ldS); break;
-    case 6: scoreRows<6>(q, keys, ks, B, D, scale, s, ldS); break;
-    case 5: scoreRows<5>(q, keys, ks, B, D, scale, s, ldS); break;
-    case 4: scoreRows<4>(q, keys, ks, B, D, scale, s, ldS); break;
-    case 3: scoreRows<3>(q, keys, ks, B, D, scale, s, ldS); break;
-    case 2: scoreRows<2>(q, keys, ks, B, D, scale, s, ldS); break;
-    default: scoreRows<1>(q, keys, ks, B, D, scale, s, ldS); break;
+    case 8: scoreRows<8>(q, keys, ks, Bw, D, scale, s, ldS); break;
+    case 7: scoreRows<7>(q, keys, ks, Bw, D, scale, s, ldS); break;
+    case 6: scoreRows<6>(q, keys, ks, Bw, D, scale, s, ldS); break;
+    case 5: scoreRows<5>(q, keys, ks, Bw, D, scale, s, ldS); break;
+    case 4: scoreRows<4>(q, keys, ks, Bw, D, scale, s, ldS); break;
+    case 3: scoreRows<3>(q, keys, ks, Bw, D, scale, s, ldS); break;
+    case 2: scoreRows<2>(q, keys, ks, Bw, D, scale, s, ldS); break;
+    default: scoreRows<1>(q, keys, ks, Bw, D, scale, s, ldS); break;
     }
   }
 
   // 2. Mask, softmax numerators in place, 1 / sum per row.
   for (int64_t r = 0; r < R; ++r) {
     float *s = S + r * ldS;
+    for (int64_t j = j0; j < firstKey(rows, r); ++j)
+      s[j] = -INFINITY;
     for (int64_t j = rows.T[r]; j < ldS; ++j)
       s[j] = -INFINITY;
     v16 m = splat(-INFINITY);
-    for (int64_t j = 0; j < ldS; j += 16) {
+    for (int64_t j = j0; j < ldS; j += 16) {
       const v16 x = load16(s + j);
       m = select(x > m, x, m);
     }
@@ -215,7 +236,7 @@ LLMC_INLINE void attend(const AttentionRows &rows, const KvHead<KT> &head,
     for (int i = 1; i < 16; ++i)
       mx = std::max(mx, m[i]);
     v16 sum = v16{};
-    for (int64_t j = 0; j < ldS; j += 16) {
+    for (int64_t j = j0; j < ldS; j += 16) {
       const v16 p = expNonPositive(load16(s + j) - mx);
       if constexpr (kScaled<KT>)
         store16(s + j, p * load16(vs + j));
@@ -234,13 +255,14 @@ LLMC_INLINE void attend(const AttentionRows &rows, const KvHead<KT> &head,
   // pass over the value rows where Dv = 128 took two.
   for (int64_t r0 = 0; r0 < R; r0 += 4) {
     const int64_t rb = std::min<int64_t>(4, R - r0), T = maxT(rows, r0, r0 + rb);
-    const float *P = S + r0 * ldS;
+    const float *P = S + r0 * ldS + j0;
+    const KT *V = values + j0 * Dv;
     float *const *o = rows.o + r0;
     switch (rb) {
-    case 4: valueRowsAllColumns<4, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
-    case 3: valueRowsAllColumns<3, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
-    case 2: valueRowsAllColumns<2, NV>(P, ldS, values, T, Dv, inv + r0, o); break;
-    default: valueRowsAllColumns<1, 2 * NV>(P, ldS, values, T, Dv, inv + r0, o); break;
+    case 4: valueRowsAllColumns<4, NV>(P, ldS, V, T - j0, Dv, inv + r0, o); break;
+    case 3: valueRowsAllColumns<3, NV>(P, ldS, V, T - j0, Dv, inv + r0, o); break;
+    case 2: valueRowsAllColumns<2, NV>(P, ldS, V, T - j0, Dv, inv + r0, o); break;
+    default: valueRowsAllColumns<1, 2 * NV>(P, ldS, V, T - j0, Dv, inv + r0, o); break;
     }
   }
 }
@@ -322,10 +344,10 @@ template <typename KT>
 void reference(const AttentionRows &rows, const KvHead<KT> &head, int64_t D,
                int64_t Dv, float scale) {
   for (int64_t r = 0; r < rows.count; ++r) {
-    const int64_t T = rows.T[r];
+    const int64_t T = rows.T[r], first = firstKey(rows, r);
     std::vector<double> s(size_t(T), 0.0);
     double mx = -INFINITY;
-    for (int64_t j = 0; j < T; ++j) {
+    for (int64_t j = first; j < T; ++j) {
       double dot = 0;
       for (int64_t d = 0; d < D; ++d)
         dot += double(rows.q[r][d]) * element(head, true, j, d, D, Dv);
@@ -333,11 +355,11 @@ void reference(const AttentionRows &rows, const KvHead<KT> &head, int64_t D,
       mx = std::max(mx, s[size_t(j)]);
     }
     double sum = 0;
-    for (double &x : s)
-      sum += (x = std::exp(x - mx));
+    for (int64_t j = first; j < T; ++j)
+      sum += (s[size_t(j)] = std::exp(s[size_t(j)] - mx));
     for (int64_t c = 0; c < Dv; ++c) {
       double o = 0;
-      for (int64_t j = 0; j < T; ++j)
+      for (int64_t j = first; j < T; ++j)
         o += s[size_t(j)] * element(head, false, j, c, D, Dv);
       rows.o[r][c] = float(o / sum);
     }

@@ -5,7 +5,8 @@
 // cached keys together, so every key is read once per group instead of once
 // per query head:
 //
-//   S[r][j] = scale * q[r] . k[j]                 j < T[r] (causal), else -inf
+//   S[r][j] = scale * q[r] . k[j]    first[r] <= j < T[r] (causal, and a
+//                                    sliding window's first key), else -inf
 //   o[r]    = sum_j softmax(S[r])[j] * v[j]
 //
 // Keys are cached in *key blocks*: 16 consecutive positions, d-major, so that
@@ -45,12 +46,14 @@ inline int64_t keyOffset(int64_t pos, int64_t d, int64_t D) {
 }
 
 /// The query rows of one KV head: row r reads q[r][0..D), may see keys
-/// [0, T[r]), and writes o[r][0..Dv).
+/// [first[r], T[r]) (first null: from 0), and writes o[r][0..Dv). Key
+/// blocks before the smallest first[r] are not read.
 struct AttentionRows {
   const float *const *q;
   float *const *o;
   const int64_t *T;
   int64_t count;
+  const int64_t *first = nullptr;
 };
 
 /// Floats of scratch attendKvHead needs for `rows`.

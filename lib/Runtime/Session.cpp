@@ -270,20 +270,24 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
     static thread_local std::vector<float> scratch;
     static thread_local std::vector<const float *> q;
     static thread_local std::vector<float *> o;
-    static thread_local std::vector<int64_t> T;
+    static thread_local std::vector<int64_t> T, first;
     for (int64_t it = b; it < e; ++it) {
       const int64_t kvh = it / blocks, t0 = (it % blocks) * tokensPerItem,
                     t1 = std::min(n, t0 + tokensPerItem);
       q.clear();
       o.clear();
       T.clear();
+      first.clear();
       for (int64_t t = t0; t < t1; ++t)
         for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
           q.push_back(A + s.q.offset + t * s.q.tokenStride + h * s.q.headStride);
           o.push_back(A + s.o.offset + t * s.o.tokenStride + h * s.o.headStride);
           T.push_back(pos + t + 1); // causal
+          // A sliding window: the last `window` keys up to the query's own.
+          first.push_back(s.window > 0 ? std::max<int64_t>(0, pos + t + 1 - s.window) : 0);
         }
-      AttentionRows rows{q.data(), o.data(), T.data(), int64_t(q.size())};
+      AttentionRows rows{q.data(), o.data(), T.data(), int64_t(q.size()),
+                         s.window > 0 ? first.data() : nullptr};
       scratch.resize(size_t(attentionScratchFloats(rows)));
       attendKvHead(rows, kvHead(kvh), D, Dv, s.scale, scratch.data(), st.tier);
     }

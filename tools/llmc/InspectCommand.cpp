@@ -14,6 +14,8 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <map>
+
 using namespace llvm;
 
 cl::SubCommand llmc::cli::inspectCmd(
@@ -60,6 +62,18 @@ int llmc::cli::runInspect() {
                                (plan.config.headDim + plan.config.valueDim) * 4 /
                                1048576.0)
          << " MiB (fp32, " << plan.config.maxContext << " positions)\n";
+  // Sliding windows, by size (models may mix windowed and full layers).
+  std::map<int64_t, int> windows;
+  int attentions = 0;
+  for (const auto &st : plan.steps)
+    if (st.kind == llmc::codegen::StepKind::Attention) {
+      ++attentions;
+      if (st.window > 0)
+        ++windows[st.window];
+    }
+  for (auto [window, count] : windows)
+    outs() << "attention: a sliding window of " << window << " keys in " << count
+           << " of " << attentions << " layers\n";
   outs() << "program: "
          << ((*model)->usesProgram()
                  ? formatv("generated code (section 'program'), linked with ORC in "

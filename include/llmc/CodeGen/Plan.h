@@ -120,6 +120,9 @@ struct Step {
   float scale = 0;  ///< Attention: of the scores; RopeTables: of the tables (1: none)
   bool causal = true;
   int32_t layer = -1;       ///< Attention: KV cache slot
+  /// Attention: a sliding window, the query at position p seeing keys
+  /// (p - window, p]; 0: every key up to its own.
+  int64_t window = 0;
   double theta = 0;         ///< RopeTables
   int64_t cos = 0, sin = 0; ///< RopeTables out / Rope in (arena offsets, row = rotHalf)
   /// Steps whose only consumers compute the logits: the runtime may run them

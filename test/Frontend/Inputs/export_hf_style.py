@@ -236,12 +236,14 @@ def prepare_4d_causal_attention_mask(attention_mask, input_shape, dtype, past_ke
     mask = torch.full((tgt_len, tgt_len), torch.finfo(dtype).min)
     mask_cond = torch.arange(mask.size(-1))
     mask.masked_fill_(mask_cond < (mask_cond + 1).view(mask.size(-1), 1), 0)
-    if sliding_window:
-        # Mistral (transformers 4.34): keys more than `sliding_window` before the query are hidden.
-        context = 1 - torch.triu(torch.ones_like(mask, dtype=torch.int), diagonal=-sliding_window)
-        mask.masked_fill_(context.bool(), torch.finfo(dtype).min)
     mask = mask.to(dtype)
     mask = torch.cat([torch.zeros(tgt_len, past_key_values_length, dtype=dtype), mask], dim=-1)
+    if sliding_window:
+        # Mistral's window: keys more than `sliding_window` positions before the query are hidden,
+        # cached ones included (transformers 4.34 applied it to the new tokens' block only).
+        query_pos = torch.arange(tgt_len) + past_key_values_length
+        key_pos = torch.arange(tgt_len + past_key_values_length)
+        mask = mask.masked_fill(key_pos[None, :] < query_pos[:, None] - sliding_window, torch.finfo(dtype).min)
     causal = mask[None, None, :, :].expand(bsz, 1, tgt_len, tgt_len + past_key_values_length)
     src_len = attention_mask.shape[-1]
     expanded = attention_mask[:, None, None, :].expand(bsz, 1, tgt_len, src_len).to(dtype)

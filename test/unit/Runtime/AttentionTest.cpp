@@ -108,7 +108,8 @@ int64_t maxOf(const std::vector<int64_t> &T) {
 template <typename KT>
 void runBoth(IsaTier tier, Cache<KT> &cache, const Case &c, int64_t D, int64_t Dv,
              const std::vector<int64_t> &T, float scale,
-             std::vector<std::vector<float>> &o, std::vector<std::vector<float>> &ref) {
+             std::vector<std::vector<float>> &o, std::vector<std::vector<float>> &ref,
+             const std::vector<int64_t> *first = nullptr) {
   const int64_t R = int64_t(T.size());
   o.assign(size_t(R), std::vector<float>(size_t(Dv), NAN));
   ref = o;
@@ -119,22 +120,23 @@ void runBoth(IsaTier tier, Cache<KT> &cache, const Case &c, int64_t D, int64_t D
     op.push_back(o[size_t(r)].data());
     rp.push_back(ref[size_t(r)].data());
   }
-  AttentionRows rows{qp.data(), op.data(), T.data(), R};
+  const int64_t *f = first ? first->data() : nullptr;
+  AttentionRows rows{qp.data(), op.data(), T.data(), R, f};
   std::vector<float> scratch(size_t(attentionScratchFloats(rows)), NAN);
   attendKvHead(rows, cache.head(), D, Dv, scale, scratch.data(), tier);
-  AttentionRows refRows{qp.data(), rp.data(), T.data(), R};
+  AttentionRows refRows{qp.data(), rp.data(), T.data(), R, f};
   referenceAttendKvHead(refRows, cache.head(), D, Dv, scale);
 }
 
 template <typename KT>
 void checkCase(IsaTier tier, int64_t D, int64_t Dv, const std::vector<int64_t> &T,
-               uint32_t seed) {
+               uint32_t seed, const std::vector<int64_t> *first = nullptr) {
   const int64_t R = int64_t(T.size()), maxT = maxOf(T);
   Cache<KT> cache(keyPositions(maxT + 20), D, Dv);
   const Case c = fillCase(cache, D, Dv, R, maxT, seed);
   const float scale = 1.0f / std::sqrt(float(D));
   std::vector<std::vector<float>> o, ref;
-  runBoth(tier, cache, c, D, Dv, T, scale, o, ref);
+  runBoth(tier, cache, c, D, Dv, T, scale, o, ref, first);
 
   const double eps = std::ldexp(1.0, -24);
   for (int64_t r = 0; r < R; ++r) {
@@ -198,6 +200,44 @@ TEST(Attention, MatchesReferenceFp16Cache) {
     for (auto [D, Dv] : {std::pair<int64_t, int64_t>{64, 64}, {20, 7}})
       for (const auto &T : rowSets())
         checkCase<_Float16>(tier, D, Dv, T, uint32_t(D * 7 + Dv + T.size()));
+}
+
+// A sliding window: each row sees its last W keys only (rows of one call
+// start in different key blocks; blocks no row sees are skipped).
+TEST(Attention, SlidingWindowMatchesReference) {
+  for (IsaTier tier : tiers())
+    for (int64_t W : {1, 5, 16, 21})
+      for (const auto &T : rowSets()) {
+        std::vector<int64_t> first;
+        for (int64_t t : T)
+          first.push_back(std::max<int64_t>(0, t - W));
+        checkCase<float>(tier, 64, 48, T, uint32_t(W * 31 + T.size()), &first);
+        checkCase<_Float16>(tier, 20, 7, T, uint32_t(W * 37 + T.size()), &first);
+        checkCase<int8_t>(tier, 48, 80, T, uint32_t(W * 41 + T.size()), &first);
+      }
+}
+
+// A window hides exactly the keys before it: the windowed rows equal full
+// attention over a cache that holds only the window's keys.
+TEST(Attention, SlidingWindowIsAttentionOverTheWindowOnly) {
+  const int64_t D = 32, Dv = 16, T = 45, W = 7;
+  Cache<float> full(keyPositions(T), D, Dv), tail(keyPositions(W), D, Dv);
+  const Case c = fillCase(full, D, Dv, 1, T, 5);
+  for (int64_t j = T - W; j < T; ++j)
+    storeKeyValue(tail.head(), j - (T - W), c.k[size_t(j)].data(), D, c.v[size_t(j)].data(), Dv);
+  const float scale = 0.25f;
+  std::vector<float> windowed(Dv), reference(Dv);
+  const float *q = c.q[0].data();
+  float *ow = windowed.data(), *orr = reference.data();
+  const int64_t Tw = T, firstKey = T - W, Tt = W;
+  AttentionRows rows{&q, &ow, &Tw, 1, &firstKey};
+  std::vector<float> scratch(size_t(attentionScratchFloats(rows)));
+  attendKvHead(rows, full.head(), D, Dv, scale, scratch.data(), hostTarget().maxTier());
+  AttentionRows tailRows{&q, &orr, &Tt, 1};
+  std::vector<float> scratch2(size_t(attentionScratchFloats(tailRows)));
+  attendKvHead(tailRows, tail.head(), D, Dv, scale, scratch2.data(), hostTarget().maxTier());
+  for (int64_t col = 0; col < Dv; ++col)
+    EXPECT_NEAR(windowed[size_t(col)], reference[size_t(col)], 1e-6f) << col;
 }
 
 // int8 codes: the kernel against the reference on the same codes and scales
