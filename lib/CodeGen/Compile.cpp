@@ -530,6 +530,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                              opts.kvType.c_str());
   plan.config.bos = facts.bos;
   plan.config.eos = facts.eos;
+  plan.config.stop = facts.moreEos;
   std::string tokPath = opts.tokenizerPath, tokKind = opts.tokenizerKind;
   if (tokPath.empty()) {
     tokPath = facts.tokenizerPath;

@@ -30,18 +30,24 @@ static std::optional<json::Object> readJSONObject(const Twine &path) {
   return std::nullopt;
 }
 
-/// An id field of a Hugging Face config: an integer, or the first of a list
-/// (Llama 3.1's several EOS ids; the runtime stops at one).
-static std::optional<int32_t> tokenId(const json::Object &o, StringRef key) {
+/// The ids of a Hugging Face config field: an integer, or a list (Llama
+/// 3.1's several EOS ids). Empty when absent, null or not ids.
+static std::vector<int32_t> tokenIds(const json::Object &o, StringRef key) {
+  std::vector<int32_t> ids;
   const json::Value *v = o.get(key);
   if (!v)
-    return std::nullopt;
+    return ids;
+  auto add = [&](const json::Value &x) {
+    std::optional<int64_t> i = x.getAsInteger();
+    if (i && *i >= 0 && *i <= INT32_MAX)
+      ids.push_back(int32_t(*i));
+  };
   if (const json::Array *a = v->getAsArray())
-    v = a->empty() ? nullptr : &a->front();
-  std::optional<int64_t> i = v ? v->getAsInteger() : std::nullopt;
-  if (!i || *i < 0 || *i > INT32_MAX)
-    return std::nullopt;
-  return int32_t(*i);
+    for (const json::Value &x : *a)
+      add(x);
+  else
+    add(*v);
+  return ids;
 }
 
 static void readHuggingFaceDirectory(StringRef dir, ModelFacts &facts) {
@@ -54,10 +60,12 @@ static void readHuggingFaceDirectory(StringRef dir, ModelFacts &facts) {
     std::optional<json::Object> o = readJSONObject(path(file));
     if (!o)
       continue;
-    if (auto bos = tokenId(*o, "bos_token_id"))
-      facts.bos = *bos;
-    if (auto eos = tokenId(*o, "eos_token_id"))
-      facts.eos = *eos;
+    if (std::vector<int32_t> bos = tokenIds(*o, "bos_token_id"); !bos.empty())
+      facts.bos = bos.front();
+    if (std::vector<int32_t> eos = tokenIds(*o, "eos_token_id"); !eos.empty()) {
+      facts.eos = eos.front();
+      facts.moreEos.assign(eos.begin() + 1, eos.end());
+    }
     for (StringRef key : {"max_position_embeddings", "n_positions"})
       if (std::optional<int64_t> n = o->getInteger(key); n && *n > 0) {
         facts.maxContext = std::min(*n, kHuggingFaceDefaultContext);

@@ -144,7 +144,8 @@ json::Value ProgramPlan::toJSON() const {
                               {"max_context", c.maxContext},
                               {"kv_dtype", kvTypeName(c.kvType)},
                               {"bos", c.bos},
-                              {"eos", c.eos}}},
+                              {"eos", c.eos},
+                              {"stop", json::Array(c.stop)}}},
       {"arena_floats", arenaFloats},
       {"max_tokens", maxTokens},
       {"logits", rowJ(logits)},
@@ -230,6 +231,13 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
   }
   p.config.bos = int32_t(r.i64(*c, "bos"));
   p.config.eos = int32_t(r.i64(*c, "eos"));
+  if (const json::Array *stop = c->getArray("stop"))
+    for (const json::Value &v : *stop) {
+      std::optional<int64_t> id = v.getAsInteger();
+      if (!id || *id < 0 || *id > INT32_MAX)
+        return fail("config.stop holds something other than token ids");
+      p.config.stop.push_back(int32_t(*id));
+    }
   p.arenaFloats = r.i64(*root, "arena_floats");
   p.maxTokens = r.i64(*root, "max_tokens");
   p.logits = r.row(*root, "logits");

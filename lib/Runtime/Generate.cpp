@@ -42,7 +42,8 @@ Expected<GenerateStats> generateIds(Session &session, ArrayRef<int32_t> ids,
   auto td = clock::now();
   for (int64_t i = 0; i < options.maxNewTokens; ++i) {
     int32_t next = sampler.sample(*logits);
-    if (next == eos || llvm::is_contained(options.stopTokens, next)) {
+    if (next == eos || llvm::is_contained(options.stopTokens, next) ||
+        llvm::is_contained(session.model().config().stop, next)) {
       st.stoppedByToken = true;
       break;
     }

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace llmc::codegen {
 
@@ -21,6 +22,8 @@ struct ModelFacts {
   /// The KV cache length when --ctx is not given.
   int64_t maxContext = 2048;
   int32_t bos = 1, eos = 2;
+  /// The model's other EOS ids (the rest of an eos_token_id list).
+  std::vector<int32_t> moreEos;
   /// Empty when no tokenizer file was found; the kind may be empty (guessed
   /// from the file's name).
   std::string tokenizerPath, tokenizerKind;
@@ -30,7 +33,8 @@ struct ModelFacts {
 ///  * `<model>.config.json`: `max_seq_len`, `bos_id`, `eos_id`,
 ///    `tokenizer: {path, kind}`;
 ///  * otherwise, in the model's directory, Hugging Face's `config.json`
-///    (`bos_token_id`, `eos_token_id` (the first of a list),
+///    (`bos_token_id`, `eos_token_id` (a list: the first, and the others
+///    as more stop ids),
 ///    `max_position_embeddings` or GPT-2's `n_positions`, capped at
 ///    kHuggingFaceDefaultContext: the KV cache grows with it, --ctx asks for
 ///    more), `generation_config.json` (its bos/eos override config.json's),

@@ -147,6 +147,9 @@ struct ModelConfig {
   int64_t maxContext = 0; ///< KV cache length
   KvType kvType = KvType::F32;
   int32_t bos = 1, eos = 2;
+  /// More ids that end generation: a model's other EOS ids (Llama 3.1's
+  /// <|eom_id|> and <|eot_id|>).
+  std::vector<int32_t> stop;
 };
 
 struct ProgramPlan {
