@@ -215,6 +215,49 @@ TEST_F(CodeGenRuntimeTest, ProgramAndDriverMatchTheReference) {
 // Model::load checks the embedding step's table slot before anything reads
 // through it: a plan (checksums valid) whose embedding names a packed slot or
 // no slot at all is refused with a clear error, not gathered out of bounds.
+/// Writes `out`: the bundle at `path` with every plan step for which
+/// `edit` returns true edited by it, every checksum recomputed (a plan the
+/// loader must check itself, past the container's integrity checks).
+/// Returns how many steps were edited.
+static int64_t writeWithEditedPlan(const std::string &path, const std::string &out,
+                                   llvm::function_ref<bool(llvm::json::Object &)> edit) {
+  auto b = bundle::Bundle::open(path);
+  EXPECT_TRUE(static_cast<bool>(b)) << llvm::toString(b.takeError());
+  if (!b)
+    return 0;
+  auto planText = (*b)->sectionText(codegen::kPlanSection);
+  EXPECT_TRUE(static_cast<bool>(planText));
+  auto plan = llvm::json::parse(*planText);
+  EXPECT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
+  int64_t edited = 0;
+  for (llvm::json::Value &step : *plan->getAsObject()->getArray("steps"))
+    edited += edit(*step.getAsObject());
+  std::string newPlan = llvm::formatv("{0}", llvm::json::Value(std::move(*plan))).str();
+  auto w = bundle::BundleWriter::create(out);
+  EXPECT_TRUE(static_cast<bool>(w)) << llvm::toString(w.takeError());
+  for (const bundle::SectionEntry &e : (*b)->sections()) {
+    llvm::StringRef name(e.name);
+    llvm::Error added = llvm::Error::success();
+    if (name == codegen::kPlanSection) {
+      added = (*w)->addSection(name, llvm::StringRef(newPlan), e.alignment, e.flags);
+    } else {
+      auto bytes = (*b)->section(name);
+      EXPECT_TRUE(static_cast<bool>(bytes));
+      added = (*w)->addSection(name, *bytes, e.alignment, e.flags);
+    }
+    EXPECT_FALSE(static_cast<bool>(added)) << llvm::toString(std::move(added));
+  }
+  llvm::Error finished = (*w)->finish();
+  EXPECT_FALSE(static_cast<bool>(finished)) << llvm::toString(std::move(finished));
+  return edited;
+}
+
+/// The load error of `path`, or "" when it loads.
+static std::string loadError(const std::string &path) {
+  auto m = runtime::Model::load(path);
+  return m ? std::string() : llvm::toString(m.takeError());
+}
+
 TEST_F(CodeGenRuntimeTest, LoadRejectsABadEmbeddingTable) {
   std::string path = bundle("embed-ok.llmc");
   auto good = runtime::Model::load(path);
@@ -228,45 +271,66 @@ TEST_F(CodeGenRuntimeTest, LoadRejectsABadEmbeddingTable) {
 
   for (int64_t badSlot : {packedSlot, slots + 5, int64_t(-1)}) {
     SCOPED_TRACE(badSlot);
-    auto b = bundle::Bundle::open(path);
-    ASSERT_TRUE(static_cast<bool>(b)) << llvm::toString(b.takeError());
-    auto planText = (*b)->sectionText(codegen::kPlanSection);
-    ASSERT_TRUE(static_cast<bool>(planText));
-    auto plan = llvm::json::parse(*planText);
-    ASSERT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
-    bool edited = false;
-    for (llvm::json::Value &step : *plan->getAsObject()->getArray("steps")) {
-      llvm::json::Object *o = step.getAsObject();
-      if (o->getString("op") == llvm::StringRef("embed")) {
-        (*o)["weight"] = badSlot;
-        edited = true;
-      }
-    }
-    ASSERT_TRUE(edited);
-    std::string newPlan = llvm::formatv("{0}", llvm::json::Value(std::move(*plan))).str();
-    // The same bundle with the edited plan, every checksum recomputed.
     std::string bad = dir_ + "/embed-bad.llmc";
-    auto w = bundle::BundleWriter::create(bad);
-    ASSERT_TRUE(static_cast<bool>(w)) << llvm::toString(w.takeError());
-    for (const bundle::SectionEntry &e : (*b)->sections()) {
-      llvm::StringRef name(e.name);
-      llvm::Error added = llvm::Error::success();
-      if (name == codegen::kPlanSection) {
-        added = (*w)->addSection(name, llvm::StringRef(newPlan), e.alignment, e.flags);
-      } else {
-        auto bytes = (*b)->section(name);
-        ASSERT_TRUE(static_cast<bool>(bytes));
-        added = (*w)->addSection(name, *bytes, e.alignment, e.flags);
-      }
-      ASSERT_FALSE(static_cast<bool>(added)) << llvm::toString(std::move(added));
-    }
-    llvm::Error finished = (*w)->finish();
-    ASSERT_FALSE(static_cast<bool>(finished)) << llvm::toString(std::move(finished));
-    auto m = runtime::Model::load(bad);
-    ASSERT_FALSE(static_cast<bool>(m));
-    std::string msg = llvm::toString(m.takeError());
+    ASSERT_GT(writeWithEditedPlan(path, bad, [&](llvm::json::Object &o) {
+                if (o.getString("op") != llvm::StringRef("embed"))
+                  return false;
+                o["weight"] = badSlot;
+                return true;
+              }),
+              0);
+    std::string msg = loadError(bad);
     EXPECT_NE(msg.find("the embedding step has a bad table slot"), std::string::npos) << msg;
   }
+}
+
+// The glue steps' dense slots (a norm's scale, rope frequencies) and
+// attention windows come from the plan; the loader refuses ones the program
+// would read out of bounds or misread.
+TEST_F(CodeGenRuntimeTest, LoadRejectsBadGlueStepFields) {
+  std::string path = bundle("glue-ok.llmc");
+  auto good = runtime::Model::load(path);
+  ASSERT_TRUE(static_cast<bool>(good)) << llvm::toString(good.takeError());
+  int64_t packedSlot = -1;
+  for (size_t i = 0; i < (*good)->plan().weights.size(); ++i)
+    if ((*good)->plan().weights[i].kind == codegen::SlotKind::Packed)
+      packedSlot = int64_t(i);
+  ASSERT_GE(packedSlot, 0);
+  struct Case {
+    const char *op, *field;
+    llvm::json::Value value;
+    const char *message;
+  };
+  const Case cases[] = {
+      {"rms_norm", "weight", packedSlot, "the rms_norm step has a bad weight slot"},
+      {"rms_norm", "weight", int64_t(1000), "the rms_norm step has a bad weight slot"},
+      {"rope_tables", "weight", packedSlot, "the rope_tables step has a bad weight slot"},
+      {"rope_tables", "attention_factor", -1.0, "the rope_tables step has a bad attention factor"},
+      {"attention", "window", int64_t(-3), "attention window must not be negative"},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(std::string(c.op) + "." + c.field);
+    std::string bad = dir_ + "/glue-bad.llmc";
+    ASSERT_GT(writeWithEditedPlan(path, bad, [&](llvm::json::Object &o) {
+                if (o.getString("op") != llvm::StringRef(c.op))
+                  return false;
+                o[c.field] = c.value;
+                return true;
+              }),
+              0);
+    std::string msg = loadError(bad);
+    EXPECT_NE(msg.find(c.message), std::string::npos) << msg;
+  }
+  // A window itself is fine: the edited bundle loads.
+  std::string windowed = dir_ + "/glue-window.llmc";
+  ASSERT_GT(writeWithEditedPlan(path, windowed, [](llvm::json::Object &o) {
+              if (o.getString("op") != llvm::StringRef("attention"))
+                return false;
+              o["window"] = int64_t(4);
+              return true;
+            }),
+            0);
+  EXPECT_EQ(loadError(windowed), "");
 }
 
 TEST_F(CodeGenRuntimeTest, ChunkedPrefill) {
