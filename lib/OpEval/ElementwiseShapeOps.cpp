@@ -39,10 +39,30 @@ llvm::Expected<RefTensor> llmc::ref::makeResult(mlir::Operation *op, unsigned i,
                              llvm::Twine(shape[d]) +
                              " but the result type says " +
                              llvm::Twine(type.getDimSize(d)));
+  // Shapes computed from values (constant_of_shape, expand, range) may be
+  // anything in an untrusted model: a bound instead of an allocation failure.
+  int64_t elements = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return opError(op, "computed a negative dimension " + llvm::Twine(d));
+    if (d != 0 && elements > kMaxHostElements / d)
+      return opError(op, "the result would have more than " +
+                             llvm::Twine(kMaxHostElements) +
+                             " elements, more than are evaluated on the host");
+    elements *= d;
+  }
   auto kind = elementKindOf(type.getElementType());
   if (!kind)
     return kind.takeError();
   return RefTensor(std::move(shape), *kind);
+}
+
+/// A dimension computed as a value: finite, and small enough that the
+/// element count check sees it (int64_t(x) of NaN or 1e300 is undefined).
+static int64_t toDim(double x) {
+  if (!(x >= -1.0) || !(x <= double(kMaxHostElements) + 1.0))
+    return x < 0 ? -1 : kMaxHostElements + 1;
+  return int64_t(x);
 }
 
 llvm::Expected<RefTensor> llmc::ref::tensorFromAttr(mlir::Operation *op,
@@ -390,7 +410,7 @@ Error llmc::ref::evalElementwiseOrShapeOp(mlir::Operation *op, Operands in,
     for (int64_t d = 0; d < type.getRank(); ++d) {
       int64_t xd = d - (type.getRank() - x.rank());
       if (in.size() > 1)
-        shape[d] = int64_t(in[1]->data[d]);
+        shape[d] = toDim(in[1]->data[d]);
       else if (type.isDynamicDim(d))
         shape[d] = xd >= 0 ? x.shape[xd] : 1;
       // ONNX Expand: a shape entry of 1 keeps the input's dim.
@@ -439,7 +459,7 @@ Error llmc::ref::evalElementwiseOrShapeOp(mlir::Operation *op, Operands in,
   }
   if (llvm::isa<RangeOp>(op)) {
     double start = in[0]->data[0], limit = in[1]->data[0], delta = in[2]->data[0];
-    int64_t n = std::max<int64_t>(int64_t(std::ceil((limit - start) / delta)), 0);
+    int64_t n = std::max<int64_t>(toDim(std::ceil((limit - start) / delta)), 0);
     auto res = makeResult(op, 0, {n});
     if (!res)
       return res.takeError();
@@ -476,7 +496,7 @@ Error llmc::ref::evalElementwiseOrShapeOp(mlir::Operation *op, Operands in,
   if (auto c = llvm::dyn_cast<ConstantOfShapeOp>(op)) {
     std::vector<int64_t> shape;
     for (double d : in[0]->data)
-      shape.push_back(int64_t(d));
+      shape.push_back(toDim(d));
     auto res = makeResult(op, 0, shape);
     if (!res)
       return res.takeError();

@@ -28,8 +28,12 @@ llvm::Error evalElementwiseOrShapeOp(mlir::Operation *op,
 /// An error that names the op and its location.
 llvm::Error opError(mlir::Operation *op, const llvm::Twine &msg);
 
+/// The most elements a tensor evaluated on the host may have (2^26: 512 MiB
+/// of doubles).
+inline constexpr int64_t kMaxHostElements = int64_t(1) << 26;
+
 /// A zero tensor for result `i` of `op` with the computed `shape`, checked
-/// against the result type's static dims.
+/// against the result type's static dims and kMaxHostElements.
 llvm::Expected<RefTensor> makeResult(mlir::Operation *op, unsigned i,
                                      std::vector<int64_t> shape);
 
