@@ -174,13 +174,16 @@ def LLMC_MergedMatMulOp : LLMC_Op<"merged_matmul"> {
 }
 
 def LLMC_SwiGLUOp : LLMC_Op<"swiglu"> {
-  let summary = "SwiGLU gating: silu(gate) * up";
+  let summary = "gated linear unit: silu(gate) * up (SwiGLU) or gelu(gate) * up (GeGLU)";
   let description = [{
-    With two operands, `result = silu(gate) * up` (same types). With one
-    operand of last dim 2H, its first half is the gate and its second half
-    the up projection (merged gate/up weights); the result has last dim H.
+    With two operands, `result = act(gate) * up` (same types), `act` silu,
+    or gelu of the given approximation when `gelu` is set (Gemma's GeGLU).
+    With one operand of last dim 2H, its first half is the gate and its
+    second half the up projection (merged gate/up weights); the result has
+    last dim H.
   }];
-  let arguments = (ins LLMC_FloatTensor:$gate, Optional<LLMC_FloatTensor>:$up);
+  let arguments = (ins LLMC_FloatTensor:$gate, Optional<LLMC_FloatTensor>:$up,
+                       OptionalAttr<LLMC_GeluApproximationAttr>:$gelu);
   let results = (outs LLMC_FloatTensor:$result);
   let assemblyFormat = [{
     $gate (`,` $up^)? attr-dict `:` functional-type(operands, results)

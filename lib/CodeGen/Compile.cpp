@@ -112,6 +112,8 @@ public:
     }
     if (auto c = dyn_cast_or_null<llmc::CastOp>(op))
       return eval(c.getX());
+    if (isa_and_nonnull<llmc::AddOp, llmc::SubOp, llmc::MulOp, llmc::DivOp>(op))
+      return arith(op);
     if (auto c = dyn_cast_or_null<llmc::ConstantOp>(op)) {
       // Small float initializers kept in the IR (e.g. a MatMulNBits bias).
       auto attr = dyn_cast<DenseElementsAttr>(c.getValue());
@@ -169,6 +171,31 @@ public:
   }
 
 private:
+  /// Elementwise arithmetic of two weight expressions, one of them possibly
+  /// a single value (a constant scale or offset) broadcast over the other.
+  Expected<Dense> arith(Operation *op) {
+    auto a = eval(op->getOperand(0));
+    if (!a)
+      return a.takeError();
+    auto b = eval(op->getOperand(1));
+    if (!b)
+      return b.takeError();
+    if (a->numel() != b->numel() && a->numel() != 1 && b->numel() != 1)
+      return createStringError(inconvertibleErrorCode(),
+                               "weight arithmetic broadcasts only a single value");
+    Dense out = a->numel() >= b->numel() ? *a : *b;
+    auto type = cast<RankedTensorType>(op->getResult(0).getType());
+    out.shape.assign(type.getShape().begin(), type.getShape().end());
+    for (int64_t i = 0, n = int64_t(out.data.size()); i < n; ++i) {
+      const float x = a->data[a->numel() == 1 ? 0 : i], y = b->data[b->numel() == 1 ? 0 : i];
+      out.data[i] = isa<llmc::AddOp>(op)   ? x + y
+                    : isa<llmc::SubOp>(op) ? x - y
+                    : isa<llmc::MulOp>(op) ? x * y
+                                           : x / y;
+    }
+    return out;
+  }
+
   Expected<Dense> load(llmc::WeightOp w) {
     SmallString<256> path(w.getFile());
     if (!sys::path::is_absolute(path) && !dir_.empty()) {

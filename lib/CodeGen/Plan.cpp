@@ -125,6 +125,8 @@ json::Value ProgramPlan::toJSON() const {
       o["in2"] = rowJ(s.in2);
       o["out"] = rowJ(s.out);
       o["width"] = s.width;
+      if (s.kind == StepKind::SwiGLU && s.geglu)
+        o["activation"] = s.geluTanh ? "gelu_tanh" : "gelu";
       break;
     }
     if (s.lastOnly)
@@ -347,6 +349,13 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
       s.in2 = r.row(*o, "in2");
       s.out = r.row(*o, "out");
       s.width = r.i64(*o, "width");
+      if (s.kind == StepKind::SwiGLU) {
+        StringRef act = o->getString("activation").value_or("silu");
+        if (act != "silu" && act != "gelu" && act != "gelu_tanh")
+          return fail("unknown swiglu activation '" + act + "'");
+        s.geglu = act != "silu";
+        s.geluTanh = act == "gelu_tanh";
+      }
       break;
     case StepKind::Gelu: {
       s.in = r.row(*o, "in");

@@ -157,9 +157,12 @@ bool isWeightExpr(Operation *op) {
            llvm::all_of(c->getUses(), [](OpOperand &u) {
              if (auto qm = dyn_cast<QMatMulOp>(u.getOwner()))
                return qm.getBias() == u.get();
-             return isa<AddOp, ConcatOp>(u.getOwner());
+             return isa<AddOp, SubOp, MulOp, DivOp, ConcatOp>(u.getOwner());
            });
-  return isa<WeightOp, TransposeOp, ConcatOp, ReshapeOp, CastOp>(op);
+  // Arithmetic counts only where every operand is a weight expression too
+  // (the visit checks; Gemma's (1 + w) norms, a scaled embedding table).
+  return isa<WeightOp, TransposeOp, ConcatOp, ReshapeOp, CastOp, AddOp, SubOp, MulOp,
+             DivOp>(op);
 }
 
 /// Whether argument `arg` is the position input (ONNX name `position_ids`,
@@ -969,6 +972,10 @@ Error Builder::visit(Operation *op) {
     s.in = *gv;
     s.in2 = up;
     s.width = width;
+    if (auto g = sw.getGelu()) {
+      s.geglu = true;
+      s.geluTanh = *g == GeluApproximation::tanh;
+    }
     plan().config.hidden = width;
     int64_t w3;
     s.out = cantFail(rowView(op, o, w3, "out"));

@@ -423,10 +423,16 @@ void Emitter::emitStep(size_t index, const Step &s) {
       loop(i64c(0), i64c(s.width), [&](Value j) {
         Value g = load(arena_, rowIndex(s.in, t, j));
         Value u = load(arena_, rowIndex(s.in2, t, j));
-        Value sig = fdiv(f32c(1.0f),
-                         fadd(f32c(1.0f),
-                              expF32(b_.create<arith::NegFOp>(loc_, g))));
-        store(fmul(fmul(g, sig), u), arena_, rowIndex(s.out, t, j));
+        Value act;
+        if (s.geglu) { // GeGLU: the Gelu step's formula on the gate
+          act = fmul(fmul(f32c(0.5f), g),
+                     fadd(f32c(1.0f), s.geluTanh ? geluTanhArg(g) : geluErfArg(g)));
+        } else {
+          Value sig = fdiv(f32c(1.0f),
+                           fadd(f32c(1.0f), expF32(b_.create<arith::NegFOp>(loc_, g))));
+          act = fmul(g, sig);
+        }
+        store(fmul(act, u), arena_, rowIndex(s.out, t, j));
       });
     });
     break;

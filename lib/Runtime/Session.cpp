@@ -462,7 +462,7 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
         const float *u = A + s.in2.offset + t * s.in2.rowStride;
         float *y = A + s.out.offset + t * s.out.rowStride;
         for (int64_t i = 0; i < s.width; ++i)
-          y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+          y[i] = (s.geglu ? gelu(g[i], s.geluTanh) : g[i] / (1.0f + std::exp(-g[i]))) * u[i];
       }
       break;
     case StepKind::Add:

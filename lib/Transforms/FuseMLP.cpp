@@ -69,7 +69,31 @@ struct FuseSwiGLU : OpRewritePattern<MulOp> {
     FailureOr<SwiGLUMatch> m = matchSwiGLU(op);
     if (failed(m))
       return rewriter.notifyMatchFailure(op, "not silu(g) * u");
-    rewriter.replaceOpWithNewOp<SwiGLUOp>(op, op.getType(), m->gate, m->up);
+    rewriter.replaceOpWithNewOp<SwiGLUOp>(op, op.getType(), m->gate, m->up,
+                                          GeluApproximationAttr());
+    return success();
+  }
+};
+
+/// GeGLU: `gelu(gate) * up` (either order, the gelu read only here) ->
+/// swiglu {gelu = approximation}.
+struct FuseGeGLU : OpRewritePattern<MulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MulOp op,
+                                PatternRewriter &rewriter) const override {
+    GeluOp gelu;
+    Value up;
+    matchBinary<MulOp>(op.getResult(), [&](Value a, Value b) {
+      gelu = a.getDefiningOp<GeluOp>();
+      up = b;
+      return gelu && gelu->hasOneUse() && gelu.getType() == up.getType() &&
+             up.getType() == op.getType();
+    });
+    if (!gelu || gelu.getType() != up.getType() || up.getType() != op.getType() ||
+        !gelu->hasOneUse())
+      return rewriter.notifyMatchFailure(op, "not gelu(g) * u");
+    rewriter.replaceOpWithNewOp<SwiGLUOp>(op, op.getType(), gelu.getX(), up,
+                                          gelu.getApproximateAttr());
     return success();
   }
 };
@@ -144,7 +168,7 @@ struct FuseGelu : OpRewritePattern<MulOp> {
 } // namespace
 
 void llmc::populateFuseMLPPatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseSwiGLU, FuseGelu>(patterns.getContext());
+  patterns.add<FuseSwiGLU, FuseGelu, FuseGeGLU>(patterns.getContext());
 }
 
 namespace {

@@ -229,6 +229,44 @@ struct SiluFromSigmoid : OpRewritePattern<MulOp> {
 /// op(a, b) of float scalar constants -> their value, rounded to the result
 /// type (exporters trace `head_dim ** 0.5` as pow(12, 0.5) + 0: folded, the
 /// attention scale is a constant the fusion can read).
+/// `gather(table, ids) * s` -> `gather(table * s, ids)` for a weight table
+/// and a scalar float constant s (Gemma scales its embeddings by
+/// sqrt(hidden)): the scaling becomes part of the table, computed when the
+/// weights are packed, and the lookup stays a plain embedding. A tied
+/// lm_head keeps reading the unscaled table.
+struct FoldScaleIntoGatherTable : OpRewritePattern<MulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MulOp op,
+                                PatternRewriter &rewriter) const override {
+    GatherOp gather;
+    std::optional<double> scale;
+    matchBinary<MulOp>(op.getResult(), [&](Value g, Value s) {
+      gather = g.getDefiningOp<GatherOp>();
+      scale = getScalarFloat(s);
+      return gather && scale;
+    });
+    if (!gather || !scale || gather.getType() != op.getType() || !gather->hasOneUse())
+      return rewriter.notifyMatchFailure(op, "not gather(table, ids) * scalar");
+    auto table = tensorTypeOf(gather.getData());
+    Value root = gather.getData();
+    while (isa_and_nonnull<CastOp, TransposeOp, ReshapeOp>(root.getDefiningOp()))
+      root = root.getDefiningOp()->getOperand(0);
+    auto elem = dyn_cast<FloatType>(table.getElementType());
+    if (!elem || !table.hasStaticShape() || !root.getDefiningOp<WeightOp>())
+      return rewriter.notifyMatchFailure(op, "the table is not a weight");
+    auto scalarType = RankedTensorType::get({}, elem);
+    llvm::APFloat v(*scale);
+    bool lost;
+    v.convert(elem.getFloatSemantics(), llvm::APFloat::rmNearestTiesToEven, &lost);
+    Value s = rewriter.create<ConstantOp>(op.getLoc(), scalarType,
+                                          DenseElementsAttr::get(scalarType, v));
+    Value scaled = rewriter.create<MulOp>(op.getLoc(), table, gather.getData(), s);
+    rewriter.replaceOpWithNewOp<GatherOp>(op, op.getType(), scaled, gather.getIndices(),
+                                          gather.getAxisAttr());
+    return success();
+  }
+};
+
 template <typename OpTy>
 struct FoldScalarFloatArith : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
@@ -269,7 +307,7 @@ void llmc::populateGraphCanonicalizationPatterns(RewritePatternSet &patterns) {
                DropUnitScale<DivOp>, DropNoOpExpand, SiluFromSigmoid,
                FoldScalarFloatArith<AddOp>, FoldScalarFloatArith<SubOp>,
                FoldScalarFloatArith<MulOp>, FoldScalarFloatArith<DivOp>,
-               FoldScalarFloatArith<PowOp>>(patterns.getContext());
+               FoldScalarFloatArith<PowOp>, FoldScaleIntoGatherTable>(patterns.getContext());
 }
 
 namespace {

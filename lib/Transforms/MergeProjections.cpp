@@ -121,7 +121,7 @@ struct MergeSwiGLUHalves : OpRewritePattern<SwiGLUOp> {
         gate.getType() != up.getType())
       return rewriter.notifyMatchFailure(op, "not the halves of one split");
     rewriter.replaceOpWithNewOp<SwiGLUOp>(op, op.getType(), split.getX(),
-                                          Value());
+                                          Value(), op.getGeluAttr());
     return success();
   }
 };

@@ -105,6 +105,23 @@ func.func @gelu_tanh(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
 
 // -----
 
+// GeGLU (Gemma): gelu(g) * u, the gelu read only by the product, becomes a
+// swiglu with the gelu's approximation; a gelu read elsewhere stays.
+// CHECK-LABEL: func.func @geglu
+// CHECK-NEXT: %[[G:.*]] = llmc.swiglu %arg0, %arg1 {gelu = #llmc<gelu_approximation tanh>} : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+// CHECK-NEXT: %[[E:.*]] = llmc.gelu %arg0 : tensor<2x8xf32> -> tensor<2x8xf32>
+// CHECK-NEXT: %[[M:.*]] = llmc.mul %arg1, %[[E]]
+// CHECK-NEXT: return %[[G]], %[[M]], %[[E]]
+func.func @geglu(%g: tensor<2x8xf32>, %u: tensor<2x8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>) {
+  %a = llmc.gelu %g approximate tanh : tensor<2x8xf32> -> tensor<2x8xf32>
+  %y = llmc.mul %u, %a : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  %e = llmc.gelu %g : tensor<2x8xf32> -> tensor<2x8xf32>
+  %z = llmc.mul %u, %e : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  return %y, %z, %e : tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>
+}
+
+// -----
+
 // Near misses: erf(x / 2) is not GELU; tanh with x^2 instead of x^3 is not
 // either.
 // CHECK-LABEL: func.func @gelu_near_miss

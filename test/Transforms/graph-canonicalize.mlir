@@ -123,3 +123,25 @@ func.func @scalar_float_arith_near_miss(%x: tensor<f32>) -> (tensor<2xf32>, tens
   %a = llmc.add %x, %h : (tensor<f32>, tensor<f32>) -> tensor<f32>
   return %m, %a : tensor<2xf32>, tensor<f32>
 }
+
+// -----
+
+// Gemma's scaled embeddings: gather(W, ids) * c -> gather(W * c, ids), the
+// scale part of the table; a gather of something other than a weight stays.
+// CHECK-LABEL: func.func @scaled_embedding
+// CHECK-DAG: %[[W:.*]] = llmc.weight "emb"
+// CHECK-DAG: %[[C:.*]] = llmc.constant dense<4.000000e+00> : tensor<f32>
+// CHECK: %[[S:.*]] = llmc.mul %[[W]], %[[C]] : (tensor<16x8xf32>, tensor<f32>) -> tensor<16x8xf32>
+// CHECK: %[[E:.*]] = llmc.gather %[[S]], %arg0
+// CHECK: %[[A:.*]] = llmc.gather %arg1, %arg0
+// CHECK: llmc.mul %[[A]], %[[C]]
+// CHECK: return %[[E]]
+func.func @scaled_embedding(%ids: tensor<1x?xi64>, %t: tensor<16x8xf32>) -> (tensor<1x?x8xf32>, tensor<1x?x8xf32>) {
+  %w = llmc.weight "emb" from "w.bin" at 0 length 512 : tensor<16x8xf32>
+  %e = llmc.gather %w, %ids : (tensor<16x8xf32>, tensor<1x?xi64>) -> tensor<1x?x8xf32>
+  %c = llmc.constant dense<4.0> : tensor<f32>
+  %y = llmc.mul %e, %c : (tensor<1x?x8xf32>, tensor<f32>) -> tensor<1x?x8xf32>
+  %a = llmc.gather %t, %ids : (tensor<16x8xf32>, tensor<1x?xi64>) -> tensor<1x?x8xf32>
+  %z = llmc.mul %a, %c : (tensor<1x?x8xf32>, tensor<f32>) -> tensor<1x?x8xf32>
+  return %y, %z : tensor<1x?x8xf32>, tensor<1x?x8xf32>
+}

@@ -112,7 +112,8 @@ struct Step {
   int64_t width = 0;    ///< row length (D for norms, N for matmul, ...)
   int64_t inner = 0;    ///< K for matmul; up offset within the row for SwiGLU
   float eps = 0;        ///< RmsNorm, LayerNorm
-  bool geluTanh = false; ///< Gelu: the tanh approximation instead of erf
+  bool geluTanh = false; ///< Gelu, GeGLU: the tanh approximation instead of erf
+  bool geglu = false;    ///< SwiGLU: the gate's activation is GELU (GeGLU), not SiLU
   // Rope / Attention / RopeTables
   HeadView q, k, v, o;
   int64_t heads = 0, kvHeads = 0, headDim = 0, valueDim = 0, rotHalf = 0;

@@ -43,19 +43,24 @@ class Config:
     sliding_window = 0  # 0: none
     rope_scaling = None  # or "linear", "llama3", "yarn" (rope_parameters)
     rope_style = "cached"  # or "dynamic"
+    gemma = False  # (1 + w) norms, sqrt(hidden)-scaled embeddings, GeGLU
 
 
 class RMSNorm(nn.Module):
-    def __init__(self, hidden_size, eps):
+    def __init__(self, hidden_size, eps, gemma=False):
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(hidden_size))
+        # Gemma stores w and scales by (1 + w).
+        self.weight = nn.Parameter(torch.randn(hidden_size) * 0.1 if gemma else torch.ones(hidden_size))
         self.variance_epsilon = eps
+        self.offset = 1.0 if gemma else 0.0
 
     def forward(self, hidden_states):
         input_dtype = hidden_states.dtype
         hidden_states = hidden_states.to(torch.float32)
         variance = hidden_states.pow(2).mean(-1, keepdim=True)
         hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)
+        if self.offset:
+            return (hidden_states * (self.offset + self.weight.float())).to(input_dtype)
         return self.weight * hidden_states.to(input_dtype)
 
 
@@ -207,8 +212,11 @@ class MLP(nn.Module):
         self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
         self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
         self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+        self.gelu = config.gemma  # Gemma's GeGLU: gelu_pytorch_tanh(gate) * up
 
     def forward(self, x):
+        if self.gelu:
+            return self.down_proj(F.gelu(self.gate_proj(x), approximate="tanh") * self.up_proj(x))
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
@@ -217,8 +225,8 @@ class DecoderLayer(nn.Module):
         super().__init__()
         self.self_attn = Attention(config)
         self.mlp = MLP(config)
-        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, config.gemma)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, config.gemma)
 
     def forward(self, hidden_states, attention_mask, position_ids, past_key_value):
         residual = hidden_states
@@ -257,13 +265,17 @@ class ForCausalLM(nn.Module):
         super().__init__()
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList([DecoderLayer(config) for _ in range(config.num_hidden_layers)])
-        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps, config.gemma)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.lm_head.weight = self.embed_tokens.weight
         self.sliding_window = config.sliding_window
+        self.gemma = config.gemma
+        self.hidden_size = config.hidden_size
 
     def forward(self, input_ids, attention_mask, position_ids, *past):
         inputs_embeds = self.embed_tokens(input_ids)
+        if self.gemma:  # Gemma scales the (tied) embeddings by sqrt(hidden)
+            inputs_embeds = inputs_embeds * torch.tensor(self.hidden_size ** 0.5, dtype=inputs_embeds.dtype)
         past_len = past[0].shape[2]
         mask = prepare_4d_causal_attention_mask(attention_mask, input_ids.shape, inputs_embeds.dtype, past_len,
                                                 self.sliding_window)
@@ -324,6 +336,9 @@ def main():
     ap.add_argument("--rope-style", choices=["cached", "dynamic"], default="cached",
                     help="cos/sin caches indexed by position_ids (transformers <= 4.37) or angles "
                          "computed per call from inv_freq (>= 4.38)")
+    ap.add_argument("--gemma", action="store_true",
+                    help="Gemma's differences: (1 + w) RMSNorm weights, embeddings scaled by "
+                         "sqrt(hidden), GeGLU (tanh GELU) MLP")
     ap.add_argument("--sliding-window", type=int, default=0,
                     help="hide keys more than W positions before the query (Mistral's mask)")
     ap.add_argument("--o-proj-bias", action="store_true",
@@ -337,6 +352,7 @@ def main():
     cfg.sliding_window = args.sliding_window
     cfg.rope_scaling = args.rope_scaling
     cfg.rope_style = args.rope_style
+    cfg.gemma = args.gemma
     model = ForCausalLM(cfg).eval()
     inputs = trace_inputs(cfg)
     in_names, out_names, axes = decoder_io(cfg.num_hidden_layers)

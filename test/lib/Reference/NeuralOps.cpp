@@ -346,7 +346,13 @@ Error swiglu(SwiGLUOp op, Operands in, std::vector<RefTensor> &out) {
     for (int64_t j = 0; j < width; ++j) {
       double gate = merged ? g.data[i * 2 * width + j] : g.data[i * width + j];
       double up = merged ? g.data[i * 2 * width + width + j] : in[1]->data[i * width + j];
-      r->data[i * width + j] = gate / (1.0 + std::exp(-gate)) * up;
+      double act = gate / (1.0 + std::exp(-gate));
+      if (auto g = op.getGelu())
+        act = *g == GeluApproximation::tanh
+                  ? 0.5 * gate * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) *
+                                                 (gate + 0.044715 * gate * gate * gate)))
+                  : 0.5 * gate * (1.0 + std::erf(gate / std::sqrt(2.0)));
+      r->data[i * width + j] = act * up;
     }
   out.push_back(std::move(*r));
   return Error::success();
