@@ -199,7 +199,8 @@ public:
   /// [batch, seq, K] this way, multiplies (Gemm) and restores
   /// [batch, seq, N] (`view(size_out)`), which llmc.reshape cannot express
   /// (two run-time dims split out of their product): Gemm, MatMul and
-  /// MatMulNBits work on the source's rows instead (emitOnRows), and the
+  /// MatMulNBits work on the source's rows instead (emitOnRows), as do binary
+  /// elementwise ops with a per-row-constant operand (a bias), and the
   /// restoring reshape returns their result.
   struct Flattened {
     mlir::Value source;

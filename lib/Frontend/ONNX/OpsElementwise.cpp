@@ -144,6 +144,31 @@ template <typename OpT> Error emitBinary(NodeContext &nc) {
   auto rhs = nc.operand(1);
   if (!rhs)
     return rhs.takeError();
+  // A flattened operand ([batch * seq, N], GraphImporter::Flattened) with
+  // the other one the same for every row (a bias): computed on the
+  // unflattened rows, so that a later view(size_out) restores them (a
+  // Conv1D written as matmul + bias).
+  auto sameForEveryRow = [](mlir::Value v) {
+    auto t = llvm::cast<mlir::RankedTensorType>(v.getType());
+    return t.getRank() <= 1 || (t.getRank() == 2 && t.getDimSize(0) == 1);
+  };
+  auto &flattened = nc.importer().flattened;
+  const bool lhsRows = flattened.count(*lhs) && sameForEveryRow(*rhs);
+  const bool rhsRows = !lhsRows && flattened.count(*rhs) && sameForEveryRow(*lhs);
+  if ((lhsRows || rhsRows) && nc.output(0).rank() == 2) {
+    auto y = emitOnRows(nc, lhsRows ? *lhs : *rhs, true,
+                        [&](mlir::Value rows, mlir::RankedTensorType type)
+                            -> llvm::Expected<mlir::Value> {
+                          return nc.builder()
+                              .create<OpT>(nc.loc(), type, lhsRows ? rows : *lhs,
+                                           lhsRows ? *rhs : rows)
+                              .getResult();
+                        });
+    if (!y)
+      return y.takeError();
+    nc.setResult(0, *y);
+    return Error::success();
+  }
   nc.setResult(0, nc.builder().create<OpT>(nc.loc(), nc.outputType(0), *lhs, *rhs));
   return Error::success();
 }

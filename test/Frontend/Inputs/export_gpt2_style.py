@@ -51,6 +51,8 @@ class Config:
 class Conv1D(nn.Module):
     """HF's Conv1D: a linear layer with the weight stored [in, out]."""
 
+    matmul = False  # torch.matmul on the rows plus the bias instead of addmm (MatMul + Add)
+
     def __init__(self, nf, nx):
         super().__init__()
         self.nf = nf
@@ -59,7 +61,10 @@ class Conv1D(nn.Module):
 
     def forward(self, x):
         size_out = x.size()[:-1] + (self.nf,)
-        x = torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
+        if Conv1D.matmul:
+            x = torch.matmul(x.view(-1, x.size(-1)), self.weight) + self.bias
+        else:
+            x = torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
         return x.view(size_out)
 
 
@@ -234,6 +239,9 @@ def main():
                     help="GPT-NeoX's fused q/k/v layout: per head [q | k | v] in the projection's output")
     ap.add_argument("--no-position-ids", action="store_true",
                     help="no position_ids input: the graph computes the positions from the past length")
+    ap.add_argument("--conv1d-matmul", action="store_true",
+                    help="Conv1D as torch.matmul on the flattened rows plus the bias (MatMul + Add) "
+                         "instead of addmm (Gemm)")
     ap.add_argument("--causal-buffer", action="store_true",
                     help="the causal mask as transformers 4.2x-4.3x GPT-2 builds it: a registered tril "
                          "buffer sliced to [T - S, T) x [0, T) and applied with torch.where")
@@ -250,6 +258,7 @@ def main():
     cfg.causal_buffer = args.causal_buffer
     cfg.parallel_block = args.parallel_block
     cfg.neox_qkv = args.neox_qkv
+    Conv1D.matmul = args.conv1d_matmul
     model = GPT2LMHeadModel(cfg).eval()
     randomize(model)
     inputs = trace_inputs(cfg)
