@@ -1,6 +1,7 @@
 //===- AttentionMaskCheck.cpp - Is an attention causal? -------------------===//
 
 #include "AttentionMaskCheck.h"
+#include "OpError.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/Format.h"
@@ -46,15 +47,6 @@ std::vector<CallSizes> maskCheckCalls(int64_t maxContext, int64_t maxTokens) {
   return calls;
 }
 
-static Error fail(Operation *attention, const Twine &msg) {
-  std::string loc;
-  raw_string_ostream os(loc);
-  attention->getLoc().print(os);
-  return createStringError(inconvertibleErrorCode(), "%s: '%s': %s", loc.c_str(),
-                           attention->getName().getStringRef().str().c_str(),
-                           msg.str().c_str());
-}
-
 /// The window a use's mask implies so far: rows that see back to key 0
 /// only bound it from below; a row that does not fixes it.
 struct WindowEvidence {
@@ -82,7 +74,7 @@ static Error readRows(const AttentionMaskUse &use, const ref::RefTensor *mask,
     if (ok && rank == 4)
       ok = shape[1] == 1 && fits(shape[2], S);
     if (!ok)
-      return fail(use.attention,
+      return opError(use.attention,
                   formatv("the attention mask evaluates to shape [{0}] at {1} "
                           "cached and {2} new tokens (expected [1, {3}] or "
                           "[1, 1, {2}, {3}])",
@@ -101,7 +93,7 @@ static Error readRows(const AttentionMaskUse &use, const ref::RefTensor *mask,
         const double v = mask->data[i * rowStride + j * keyStride];
         if (ref::isFloat(mask->kind)) {
           if (v != 0 && !(v <= kMaskedBelow))
-            return fail(use.attention,
+            return opError(use.attention,
                         formatv("the attention mask adds {0} to the score of query "
                                 "position {1} for key {2}: a bias, not a mask (only "
                                 "causal and key-padding masks are supported)",
@@ -112,7 +104,7 @@ static Error readRows(const AttentionMaskUse &use, const ref::RefTensor *mask,
         }
       }
       if (sees && j > q)
-        return fail(use.attention,
+        return opError(use.attention,
                     formatv("the attention is not causal: query position {0} "
                             "sees the later key {1}; the program computes "
                             "causal attention only",
@@ -120,7 +112,7 @@ static Error readRows(const AttentionMaskUse &use, const ref::RefTensor *mask,
       if (sees && first < 0)
         first = j;
       if (!sees && first >= 0 && j <= q)
-        return fail(use.attention,
+        return opError(use.attention,
                     formatv("the attention mask hides key {0} from query "
                             "position {1} but not key {2} before it; only "
                             "causal attention (optionally within a sliding "
@@ -128,7 +120,7 @@ static Error readRows(const AttentionMaskUse &use, const ref::RefTensor *mask,
                             j, q, first));
     }
     if (first < 0)
-      return fail(use.attention,
+      return opError(use.attention,
                   formatv("the attention mask hides key {0} from query position "
                           "{0} (its own); only causal attention (optionally "
                           "within a sliding window) and key padding are supported",
@@ -140,7 +132,7 @@ static Error readRows(const AttentionMaskUse &use, const ref::RefTensor *mask,
     }
     const int64_t window = q - first + 1;
     if (w.exact && window != w.exact)
-      return fail(use.attention,
+      return opError(use.attention,
                   formatv("the attention mask is not one sliding window: query "
                           "position {0} sees its last {1} keys, query position "
                           "{2} its last {3}",
@@ -164,7 +156,7 @@ Expected<std::vector<int64_t>> checkCausalAttention(ArrayRef<AttentionMaskUse> u
       continue;
     }
     if (!use.mask && !use.causal)
-      return fail(use.attention, "attention without the causal flag or a mask "
+      return opError(use.attention, "attention without the causal flag or a mask "
                                  "is bidirectional; the program computes causal "
                                  "attention only");
     WindowEvidence w;
@@ -173,7 +165,7 @@ Expected<std::vector<int64_t>> checkCausalAttention(ArrayRef<AttentionMaskUse> u
         MaskEvaluator ev(use.shapes, call);
         auto mask = ev.evaluate(use.mask);
         if (!mask)
-          return fail(use.attention,
+          return opError(use.attention,
                       "cannot evaluate the attention mask to check that it is "
                       "causal: " + toString(mask.takeError()));
         if (Error e = readRows(use, *mask, call, w))
@@ -182,7 +174,7 @@ Expected<std::vector<int64_t>> checkCausalAttention(ArrayRef<AttentionMaskUse> u
     // A row that saw every key up to its own had no more than the window
     // hides nothing from.
     if (w.exact && w.atLeast > w.exact)
-      return fail(use.attention,
+      return opError(use.attention,
                   formatv("the attention mask is not one sliding window: query "
                           "position {0} sees its last {1} keys, query position "
                           "{2} all {3}",

@@ -10,6 +10,7 @@
 
 #include "llmc/CodeGen/Compile.h"
 #include "llmc/CodeGen/ModelFacts.h"
+#include "llmc/Runtime/TokenizerKind.h"
 #include "PlanBuilder.h"
 #include "llmc/CodeGen/SlotQuantizer.h"
 
@@ -301,7 +302,6 @@ private:
   StringMap<std::unique_ptr<MemoryBuffer>> files_;
 };
 
-/// `<dir>/<stem>.config.json` of the source model, if present.
 /// The dense RMSNorm weight that AWQ's scales of packed slot `slot` can be
 /// folded into, or -1. Folding divides the norm's output channels by s, so
 /// it is exact only if that output is read by this slot's matmul and nothing
@@ -564,12 +564,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
     if (tokKind.empty())
       tokKind = facts.tokenizerKind;
   }
-  // The kind from the file's name, as tokenizers are named: SentencePiece's
-  // *.model, Hugging Face's tokenizer.json (byte-level BPE), llama2.c's *.bin.
+  // The kind from the file's name, as `llmc compile` guesses it.
   if (!tokPath.empty() && tokKind.empty())
-    tokKind = StringRef(tokPath).ends_with(".model")  ? "sentencepiece"
-              : StringRef(tokPath).ends_with(".json") ? "bpe"
-                                                      : "llama2c";
+    tokKind = tokenizerKindName(guessTokenizerKind(tokPath)).str();
 
   IsaTier tier = target->maxTier();
   unsigned lanes = kernels::panelLanes(tier);

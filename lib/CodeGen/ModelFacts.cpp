@@ -72,11 +72,10 @@ static void readHuggingFaceDirectory(StringRef dir, ModelFacts &facts) {
         break;
       }
   }
-  for (auto [name, kind] : {std::pair{"tokenizer.model", "sentencepiece"},
-                            std::pair{"tokenizer.json", "bpe"}})
+  // The kind follows from the name (guessTokenizerKind).
+  for (StringRef name : {"tokenizer.model", "tokenizer.json"})
     if (sys::fs::exists(path(name))) {
       facts.tokenizerPath = path(name);
-      facts.tokenizerKind = kind;
       break;
     }
 }

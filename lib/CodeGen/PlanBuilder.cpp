@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "PlanBuilder.h"
+#include "OpError.h"
 // The fusion patterns' predicates on shape arithmetic (shape_of dims,
 // scalar constants), for the position ranges the plan recognizes.
 #include "../Transforms/MatchUtils.h"
@@ -72,15 +73,6 @@ VInfo kindOnly(VKind k) {
   return v;
 }
 
-Error err(Operation *op, const Twine &msg) {
-  std::string loc;
-  llvm::raw_string_ostream os(loc);
-  op->getLoc().print(os);
-  return createStringError(inconvertibleErrorCode(), "%s: '%s': %s",
-                           loc.c_str(), op->getName().getStringRef().str().c_str(),
-                           msg.str().c_str());
-}
-
 class Builder {
 public:
   Builder(func::FuncOp fn, const CompileOptions &opts, PlanResult &out)
@@ -115,7 +107,7 @@ private:
   Expected<const VInfo *> get(Operation *op, Value v) {
     auto it = values_.find(v);
     if (it == values_.end())
-      return err(op, "operand produced by an unsupported computation");
+      return opError(op, "operand produced by an unsupported computation");
     return &it->second;
   }
   Error finish();
@@ -203,13 +195,13 @@ VInfo Builder::allocate(ArrayRef<Dim> logical) {
 Expected<RowView> Builder::rowView(Operation *op, const VInfo &v, int64_t &width,
                                    StringRef what) {
   if (v.kind != VKind::Activation)
-    return err(op, what + " must be an activation");
+    return opError(op, what + " must be an activation");
   // [batch?, S, static...] with the static dims contiguous.
   size_t i = 0;
   while (i < v.dims.size() && v.dims[i].sym == Sym::Batch)
     ++i;
   if (i >= v.dims.size() || v.dims[i].sym != Sym::Seq)
-    return err(op, what + " must be laid out as [batch, sequence, features]");
+    return opError(op, what + " must be laid out as [batch, sequence, features]");
   RowView r;
   r.offset = v.offset;
   r.rowStride = v.dims[i].stride;
@@ -218,9 +210,9 @@ Expected<RowView> Builder::rowView(Operation *op, const VInfo &v, int64_t &width
   for (size_t j = v.dims.size(); j-- > i + 1;) {
     const Dim &d = v.dims[j];
     if (d.sym != Sym::Static)
-      return err(op, what + " has a second dynamic dimension");
+      return opError(op, what + " has a second dynamic dimension");
     if (d.size != 1 && d.stride != expect)
-      return err(op, what + " is not contiguous in its feature dimensions "
+      return opError(op, what + " is not contiguous in its feature dimensions "
                             "(needs a copy, which CodeGen does not plan yet)");
     expect *= d.size;
     width *= d.size;
@@ -231,11 +223,11 @@ Expected<RowView> Builder::rowView(Operation *op, const VInfo &v, int64_t &width
 Expected<HeadView> Builder::headView(Operation *op, const VInfo &v, int64_t &heads,
                                      int64_t &headDim, StringRef what) {
   if (v.kind != VKind::Activation)
-    return err(op, what + " must be an activation");
+    return opError(op, what + " must be an activation");
   if (v.dims.size() != 4 || v.dims[0].sym != Sym::Batch ||
       v.dims[1].sym != Sym::Static || v.dims[2].sym != Sym::Seq ||
       v.dims[3].sym != Sym::Static || v.dims[3].stride != 1)
-    return err(op, what + " must be [batch, heads, sequence, head_dim] with a "
+    return opError(op, what + " must be [batch, heads, sequence, head_dim] with a "
                           "contiguous head_dim");
   HeadView h;
   h.offset = v.offset;
@@ -250,11 +242,11 @@ Expected<HeadView> Builder::tokenMajorHeadView(Operation *op, const VInfo &v,
                                                int64_t heads, int64_t &headDim,
                                                StringRef what) {
   if (v.kind != VKind::Activation)
-    return err(op, what + " must be an activation");
+    return opError(op, what + " must be an activation");
   if (v.dims.size() != 3 || v.dims[0].sym != Sym::Batch ||
       v.dims[1].sym != Sym::Seq || v.dims[2].sym != Sym::Static ||
       v.dims[2].stride != 1 || heads <= 0 || v.dims[2].size % heads != 0)
-    return err(op, what + " must be [batch, sequence, heads * head_dim] with "
+    return opError(op, what + " must be [batch, sequence, heads * head_dim] with "
                           "contiguous features");
   headDim = v.dims[2].size / heads;
   HeadView h;
@@ -272,7 +264,7 @@ Expected<VInfo> Builder::reshape(Operation *op, const VInfo &in,
   for (auto [i, s] : llvm::enumerate(shape)) {
     if (s == 0) {
       if (i >= in.dims.size())
-        return err(op, "reshape copies a dimension the input lacks");
+        return opError(op, "reshape copies a dimension the input lacks");
       outDims.push_back(in.dims[i]);
     } else if (s == -1) {
       inferAt = int(i);
@@ -303,7 +295,7 @@ Expected<VInfo> Builder::reshape(Operation *op, const VInfo &in,
       outDims[inferAt] = Dim{missing, 1, 0};
     } else {
       if (outStatic == 0 || inStatic % outStatic)
-        return err(op, "cannot infer the -1 dimension of the reshape");
+        return opError(op, "cannot infer the -1 dimension of the reshape");
       outDims[inferAt].size = inStatic / outStatic;
       outStatic *= outDims[inferAt].size;
     }
@@ -311,7 +303,7 @@ Expected<VInfo> Builder::reshape(Operation *op, const VInfo &in,
   if (inStatic != outStatic ||
       count(in.dims, Sym::Seq) != count(outDims, Sym::Seq) ||
       count(in.dims, Sym::Total) != count(outDims, Sym::Total))
-    return err(op, "reshape changes the number of elements");
+    return opError(op, "reshape changes the number of elements");
 
   // Strides: drop size-1 / batch dims, match groups.
   SmallVector<int, 6> ii, oo;
@@ -326,12 +318,12 @@ Expected<VInfo> Builder::reshape(Operation *op, const VInfo &in,
   size_t a = 0, b = 0;
   while (a < ii.size() || b < oo.size()) {
     if (a >= ii.size() || b >= oo.size())
-      return err(op, "reshape dims do not match");
+      return opError(op, "reshape dims do not match");
     const Dim &da = in.dims[ii[a]];
     Dim &db = outDims[oo[b]];
     if (da.sym != Sym::Static || db.sym != Sym::Static) {
       if (da.sym != db.sym)
-        return err(op, "reshape moves a dynamic dimension");
+        return opError(op, "reshape moves a dynamic dimension");
       db.stride = da.stride;
       ++a, ++b;
       continue;
@@ -342,18 +334,18 @@ Expected<VInfo> Builder::reshape(Operation *op, const VInfo &in,
     while (pa != pb) {
       if (pa < pb) {
         if (a2 >= ii.size() || in.dims[ii[a2]].sym != Sym::Static)
-          return err(op, "reshape groups do not match");
+          return opError(op, "reshape groups do not match");
         pa *= in.dims[ii[a2++]].size;
       } else {
         if (b2 >= oo.size() || outDims[oo[b2]].sym != Sym::Static)
-          return err(op, "reshape groups do not match");
+          return opError(op, "reshape groups do not match");
         pb *= outDims[oo[b2++]].size;
       }
     }
     for (size_t k = a; k + 1 < a2; ++k)
       if (in.dims[ii[k]].stride !=
           in.dims[ii[k + 1]].stride * in.dims[ii[k + 1]].size)
-        return err(op, "reshape of a non-contiguous view needs a copy, which "
+        return opError(op, "reshape of a non-contiguous view needs a copy, which "
                        "CodeGen does not plan yet");
     int64_t stride = in.dims[ii[a2 - 1]].stride;
     for (size_t k = b2; k-- > b;) {
@@ -380,7 +372,7 @@ Expected<int32_t> Builder::weightSlot(Value root, SlotKind kind, Operation *user
   if (auto qt = dyn_cast<QWeightType>(root.getType())) {
     auto w = root.getDefiningOp<WeightOp>();
     if (kind != SlotKind::Packed || !w)
-      return err(user, "an !llmc.qweight must be the llmc.weight operand of an "
+      return opError(user, "an !llmc.qweight must be the llmc.weight operand of an "
                        "llmc.qmatmul");
     WeightSlot s;
     s.kind = SlotKind::Packed;
@@ -393,7 +385,7 @@ Expected<int32_t> Builder::weightSlot(Value root, SlotKind kind, Operation *user
   }
   auto type = dyn_cast<RankedTensorType>(root.getType());
   if (!type || !type.hasStaticShape())
-    return err(user, "weights must be statically shaped tensors");
+    return opError(user, "weights must be statically shaped tensors");
   WeightSlot s;
   s.kind = kind;
   // A readable name: the llmc.weight names under the expression.
@@ -403,13 +395,13 @@ Expected<int32_t> Builder::weightSlot(Value root, SlotKind kind, Operation *user
     Value v = work.pop_back_val();
     Operation *d = v.getDefiningOp();
     if (!d)
-      return err(user, "weight operand is a function argument");
+      return opError(user, "weight operand is a function argument");
     if (auto w = dyn_cast<WeightOp>(d)) {
       name = name.empty() ? w.getName().str() : name + "+" + w.getName().str();
       continue;
     }
     if (!isWeightExpr(d))
-      return err(user, "weight operand is computed by '" +
+      return opError(user, "weight operand is computed by '" +
                            d->getName().getStringRef() +
                            "', which CodeGen cannot evaluate at compile time");
     for (Value o : llvm::reverse(d->getOperands()))
@@ -418,7 +410,7 @@ Expected<int32_t> Builder::weightSlot(Value root, SlotKind kind, Operation *user
   s.name = name;
   if (kind == SlotKind::Packed) {
     if (type.getRank() != 2)
-      return err(user, "matmul weight must be 2-D [K, N]");
+      return opError(user, "matmul weight must be 2-D [K, N]");
     s.shape = {type.getDimSize(1), type.getDimSize(0)}; // {N, K}
   } else {
     s.shape.assign(type.getShape().begin(), type.getShape().end());
@@ -450,7 +442,7 @@ Error Builder::visit(Operation *op) {
     if (!in)
       return in.takeError();
     if (c.getX().getType() != c.getType())
-      return err(op, "casts between element types are not supported (f32 "
+      return opError(op, "casts between element types are not supported (f32 "
                      "models only for now)");
     values_[c.getResult()] = **in;
     return Error::success();
@@ -466,7 +458,7 @@ Error Builder::visit(Operation *op) {
     if ((*table)->kind != VKind::Weight ||
         ((*ids)->kind != VKind::Tokens && !positions) || g.getAxis() != 0 ||
         cast<RankedTensorType>(g.getData().getType()).getRank() != 2)
-      return err(op, "only embedding lookups (a [rows, D] weight table by "
+      return opError(op, "only embedding lookups (a [rows, D] weight table by "
                      "input_ids or position_ids, axis 0) are supported");
     auto slot = weightSlot(g.getData(), SlotKind::Dense, op);
     if (!slot)
@@ -527,7 +519,7 @@ Error Builder::visit(Operation *op) {
       const int64_t rank = cast<RankedTensorType>(n.getX().getType()).getRank();
       const int64_t axis = n.getAxisAttr().getInt();
       if (axis != -1 && axis != rank - 1)
-        return err(op, "only layer norms over the last dimension are supported");
+        return opError(op, "only layer norms over the last dimension are supported");
       // Scale and shift: dense [width] slots.
       auto denseVector = [&](Value v, StringRef what) -> Expected<int32_t> {
         auto vi = get(op, v);
@@ -536,7 +528,7 @@ Error Builder::visit(Operation *op) {
         auto t = cast<RankedTensorType>(v.getType());
         if ((*vi)->kind != VKind::Weight || !t.hasStaticShape() ||
             t.getNumElements() != s.width)
-          return err(op, formatv("the {0} must be a weight of {1} elements", what,
+          return opError(op, formatv("the {0} must be a weight of {1} elements", what,
                                  s.width));
         return weightSlot(v, SlotKind::Dense, op);
       };
@@ -577,7 +569,7 @@ Error Builder::visit(Operation *op) {
       return slot.takeError();
     const WeightSlot &ws = plan().weights[*slot];
     if (ws.shape[1] != K)
-      return err(op, "weight K does not match the activation");
+      return opError(op, "weight K does not match the activation");
     use(**x);
     auto dims = dimsOf(**x);
     while (dims.size() > 2 && dims.back().sym == Sym::Static)
@@ -609,7 +601,7 @@ Error Builder::visit(Operation *op) {
     if (!w)
       return w.takeError();
     if ((*w)->kind != VKind::Weight)
-      return err(op, "only matmuls by a weight are supported (attention "
+      return opError(op, "only matmuls by a weight are supported (attention "
                      "products must be fused into llmc.attention)");
     return matmulResult(m.getA(), m.getB(), m.getResult());
   }
@@ -617,7 +609,7 @@ Error Builder::visit(Operation *op) {
     // A pre-quantized ONNX matmul: the slot is packed from the ONNX bytes
     // (PrequantizedWeights), whatever --quant says for float weights.
     if (!qm.getW().getDefiningOp<WeightOp>())
-      return err(op, "the quantized weight must be an llmc.weight");
+      return opError(op, "the quantized weight must be an llmc.weight");
     if (Error e = matmulResult(qm.getX(), qm.getW(), qm.getResult()))
       return e;
     if (Value bias = qm.getBias()) {
@@ -630,7 +622,7 @@ Error Builder::visit(Operation *op) {
       const int32_t packed = plan().steps.back().weight;
       const int64_t N = plan().weights[packed].shape[0];
       if ((*b)->kind != VKind::Weight || bt.getRank() != 1 || bt.getDimSize(0) != N)
-        return err(op, "the bias must be a weight of shape [N]");
+        return opError(op, "the bias must be a weight of shape [N]");
       auto slot = weightSlot(bias, SlotKind::Dense, op);
       if (!slot)
         return slot.takeError();
@@ -638,7 +630,7 @@ Error Builder::visit(Operation *op) {
         plan().weights[*slot].name = plan().weights[packed].name + ".bias";
       int32_t &have = plan().weights[packed].bias;
       if (have >= 0 && have != *slot)
-        return err(op, "the quantized weight is used with two different biases");
+        return opError(op, "the quantized weight is used with two different biases");
       have = *slot;
     }
     return Error::success();
@@ -654,7 +646,7 @@ Error Builder::visit(Operation *op) {
       if (!wi)
         return wi.takeError();
       if ((*wi)->kind != VKind::Weight)
-        return err(op, "merged_matmul operands after x must be weights");
+        return opError(op, "merged_matmul operands after x must be weights");
     }
     Value root = mm.getWeights().front();
     if (mm.getWeights().size() > 1) {
@@ -694,14 +686,14 @@ Error Builder::visit(Operation *op) {
       axis += in.dims.size();
     if (axis < 0 || axis >= int64_t(in.dims.size()) ||
         in.dims[axis].sym != Sym::Static)
-      return err(op, "only splits of a static dimension are supported");
+      return opError(op, "only splits of a static dimension are supported");
     int64_t start = 0;
     for (Value r : sp.getOutputs()) {
       auto t = cast<RankedTensorType>(r.getType());
       VInfo o = in;
       int64_t size = t.getDimSize(axis);
       if (ShapedType::isDynamic(size))
-        return err(op, "split piece of unknown size");
+        return opError(op, "split piece of unknown size");
       o.dims[axis].size = size;
       o.offset += start * in.dims[axis].stride;
       start += size;
@@ -729,7 +721,7 @@ Error Builder::visit(Operation *op) {
       int64_t ax = axes[i] < 0 ? axes[i] + int64_t(o.dims.size()) : axes[i];
       Dim &d = o.dims[ax];
       if (d.sym != Sym::Static || steps2[i] <= 0)
-        return err(op, "only forward slices of static dimensions are supported");
+        return opError(op, "only forward slices of static dimensions are supported");
       int64_t n = d.size;
       int64_t b = starts[i] < 0 ? starts[i] + n : starts[i];
       int64_t e = ends[i] < 0 ? ends[i] + n : ends[i];
@@ -773,7 +765,7 @@ Error Builder::visit(Operation *op) {
     if (!p)
       return p.takeError();
     if ((*p)->kind != VKind::Positions)
-      return err(op, "position_ids must be the model's position input");
+      return opError(op, "position_ids must be the model's position input");
     int64_t half = rc.getDimAttr().getInt() / 2;
     VInfo c = allocate({Dim{Sym::Batch}, Dim{Sym::Seq}, Dim{Sym::Static, half}});
     VInfo sn = allocate({Dim{Sym::Batch}, Dim{Sym::Seq}, Dim{Sym::Static, half}});
@@ -817,7 +809,7 @@ Error Builder::visit(Operation *op) {
     if (!sn)
       return sn.takeError();
     if (!(*c)->ropeCos || !(*sn)->ropeSin || (*c)->ropeStep != (*sn)->ropeStep)
-      return err(op, "cos/sin must come from one llmc.rope_cos_sin");
+      return opError(op, "cos/sin must come from one llmc.rope_cos_sin");
     // Heads-first [B, H, S, D] or token-major [B, S, H * D] (num_heads).
     std::optional<uint64_t> numHeads = rp.getNumHeads();
     int64_t H = numHeads ? int64_t(*numHeads) : 0, D;
@@ -863,7 +855,7 @@ Error Builder::visit(Operation *op) {
       if (!p)
         return p.takeError();
       if ((*p)->kind != VKind::Past)
-        return err(op, "past_key/past_value must be inputs of the function "
+        return opError(op, "past_key/past_value must be inputs of the function "
                        "(the KV cache)");
     }
     // Heads-first [B, H, S, D] or token-major [B, S, H * D] operands; both
@@ -1012,7 +1004,7 @@ Error Builder::visit(Operation *op) {
       same = ta.getDimSize(i) == tb.getDimSize(i) ||
              (i == 0 && (ta.getDimSize(0) == 1 || tb.getDimSize(0) == 1));
     if (!same)
-      return err(op, "only adds of equally shaped activations (residuals) are "
+      return opError(op, "only adds of equally shaped activations (residuals) are "
                      "supported");
     use(**a);
     use(**b);
@@ -1030,7 +1022,7 @@ Error Builder::visit(Operation *op) {
   }
   if (auto ret = dyn_cast<func::ReturnOp>(op)) {
     if (ret.getNumOperands() == 0)
-      return err(op, "@main returns nothing");
+      return opError(op, "@main returns nothing");
     auto l = get(op, ret.getOperand(0));
     if (!l)
       return l.takeError();
@@ -1044,7 +1036,7 @@ Error Builder::visit(Operation *op) {
     logitsRegion_ = (*l)->region;
     for (Value v : ret.getOperands().drop_front()) {
       if (!presentOf_.count(v))
-        return err(op, "results after the logits must be present_key/value of "
+        return opError(op, "results after the logits must be present_key/value of "
                        "attentions");
     }
     return Error::success();
@@ -1059,7 +1051,7 @@ Error Builder::visit(Operation *op) {
     u->getLoc().print(os);
     os << ")";
   }
-  return err(op, "operation not supported by CodeGen" + feeds);
+  return opError(op, "operation not supported by CodeGen" + feeds);
 }
 
 Error Builder::run() {
@@ -1156,7 +1148,7 @@ bool Builder::isPositionRange(RangeOp r) {
 Error Builder::checkMask(Operation *attention, Value mask, AttentionMaskUse &use) {
   auto mt = cast<RankedTensorType>(mask.getType());
   if (mt.getRank() == 4 && mt.getDimSize(1) != 1)
-    return err(attention, "attention masks that differ between heads are not "
+    return opError(attention, "attention masks that differ between heads are not "
                           "supported (the program computes causal attention "
                           "with key padding)");
   SmallVector<Value> work{mask};
@@ -1166,7 +1158,7 @@ Error Builder::checkMask(Operation *attention, Value mask, AttentionMaskUse &use
     if (!seen.insert(v).second)
       continue;
     auto fail = [&](const Twine &what) {
-      return err(attention, "the attention mask is computed from " + what +
+      return opError(attention, "the attention mask is computed from " + what +
                                 "; only causal and key-padding masks (from the "
                                 "attention_mask input and shapes) are supported");
     };
@@ -1271,11 +1263,11 @@ Error Builder::foldBias(AddOp add, Value matmulOut, Value bias) {
       bt.getShape().back() != cols.width ||
       bt.getElementType() != ot.getElementType() ||
       add.getType() != matmulOut.getType())
-    return err(add, formatv("a weight added to a matmul's output must be its "
+    return opError(add, formatv("a weight added to a matmul's output must be its "
                             "bias, of shape [{0}] (got {1})",
                             cols.width, bt));
   if (!matmulOut.hasOneUse())
-    return err(add, "the matmul's output is also read without its bias");
+    return opError(add, "the matmul's output is also read without its bias");
   biasesOf_[cols.step].push_back({cols.start, bias});
   values_[add.getResult()] = values_.lookup(matmulOut);
   return Error::success();
@@ -1330,7 +1322,7 @@ Error Builder::attachBiases() {
       plan().weights[*slot].name = plan().weights[packed].name + ".bias";
     int32_t &have = plan().weights[packed].bias;
     if (have >= 0 && have != *slot)
-      return err(anchor, "the matmul weight '" + plan().weights[packed].name +
+      return opError(anchor, "the matmul weight '" + plan().weights[packed].name +
                              "' is used with two different biases");
     have = *slot;
   }

@@ -115,6 +115,11 @@ private:
                    fmul(p, expF32(b_.create<arith::NegFOp>(loc_, fmul(az, az)))));
     return b_.create<math::CopySignOp>(loc_, e, z);
   }
+  /// GELU of x: 0.5 x (1 + tanh(...)) or 0.5 x (1 + erf(x / sqrt(2))).
+  Value gelu(Value x, bool tanhForm) {
+    return fmul(fmul(f32c(0.5f), x),
+                fadd(f32c(1.0f), tanhForm ? geluTanhArg(x) : geluErfArg(x)));
+  }
   /// &base[offset] for f32 elements (offset in elements).
   Value gep(Value base, Value offset, Type elem = {}) {
     return b_.create<LLVM::GEPOp>(loc_, ptrTy_, elem ? elem : b_.getF32Type(), base,
@@ -338,10 +343,8 @@ void Emitter::emitStep(size_t index, const Step &s) {
   case StepKind::Gelu:
     parallelRows(index, r0, 8 * s.width, [&](Value t) {
       loop(i64c(0), i64c(s.width), [&](Value j) {
-        Value x = load(arena_, rowIndex(s.in, t, j));
-        Value half = fmul(f32c(0.5f), x);
-        store(fmul(half, fadd(f32c(1.0f), s.geluTanh ? geluTanhArg(x) : geluErfArg(x))),
-              arena_, rowIndex(s.out, t, j));
+        store(gelu(load(arena_, rowIndex(s.in, t, j)), s.geluTanh), arena_,
+              rowIndex(s.out, t, j));
       });
     });
     break;
@@ -425,8 +428,7 @@ void Emitter::emitStep(size_t index, const Step &s) {
         Value u = load(arena_, rowIndex(s.in2, t, j));
         Value act;
         if (s.geglu) { // GeGLU: the Gelu step's formula on the gate
-          act = fmul(fmul(f32c(0.5f), g),
-                     fadd(f32c(1.0f), s.geluTanh ? geluTanhArg(g) : geluErfArg(g)));
+          act = gelu(g, s.geluTanh);
         } else {
           Value sig = fdiv(f32c(1.0f),
                            fadd(f32c(1.0f), expF32(b_.create<arith::NegFOp>(loc_, g))));

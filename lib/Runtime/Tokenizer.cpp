@@ -10,18 +10,6 @@ using namespace llmc;
 
 Tokenizer::~Tokenizer() = default;
 
-llvm::StringRef llmc::tokenizerKindName(TokenizerKind kind) {
-  switch (kind) {
-  case TokenizerKind::Llama2c:
-    return "llama2c";
-  case TokenizerKind::SentencePiece:
-    return "sentencepiece";
-  case TokenizerKind::ByteLevelBPE:
-    return "bpe";
-  }
-  return "?";
-}
-
 llvm::Expected<TokenizerKind> llmc::parseTokenizerKind(llvm::StringRef name) {
   for (TokenizerKind k : {TokenizerKind::Llama2c, TokenizerKind::SentencePiece,
                           TokenizerKind::ByteLevelBPE})
@@ -31,14 +19,6 @@ llvm::Expected<TokenizerKind> llmc::parseTokenizerKind(llvm::StringRef name) {
       llvm::inconvertibleErrorCode(),
       "unknown tokenizer kind '%s' (expected llama2c, sentencepiece or bpe)",
       name.str().c_str());
-}
-
-TokenizerKind llmc::guessTokenizerKind(llvm::StringRef path) {
-  if (path.ends_with(".model"))
-    return TokenizerKind::SentencePiece;
-  if (path.ends_with(".json"))
-    return TokenizerKind::ByteLevelBPE;
-  return TokenizerKind::Llama2c;
 }
 
 llvm::Expected<std::unique_ptr<Tokenizer>>

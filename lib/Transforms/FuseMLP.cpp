@@ -83,14 +83,12 @@ struct FuseGeGLU : OpRewritePattern<MulOp> {
                                 PatternRewriter &rewriter) const override {
     GeluOp gelu;
     Value up;
-    matchBinary<MulOp>(op.getResult(), [&](Value a, Value b) {
-      gelu = a.getDefiningOp<GeluOp>();
-      up = b;
-      return gelu && gelu->hasOneUse() && gelu.getType() == up.getType() &&
-             up.getType() == op.getType();
-    });
-    if (!gelu || gelu.getType() != up.getType() || up.getType() != op.getType() ||
-        !gelu->hasOneUse())
+    if (!matchBinary<MulOp>(op.getResult(), [&](Value a, Value b) {
+          gelu = a.getDefiningOp<GeluOp>();
+          up = b;
+          return gelu && gelu->hasOneUse() && gelu.getType() == up.getType() &&
+                 up.getType() == op.getType();
+        }))
       return rewriter.notifyMatchFailure(op, "not gelu(g) * u");
     rewriter.replaceOpWithNewOp<SwiGLUOp>(op, op.getType(), gelu.getX(), up,
                                           gelu.getApproximateAttr());

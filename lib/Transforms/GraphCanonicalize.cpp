@@ -240,12 +240,11 @@ struct FoldScaleIntoGatherTable : OpRewritePattern<MulOp> {
                                 PatternRewriter &rewriter) const override {
     GatherOp gather;
     std::optional<double> scale;
-    matchBinary<MulOp>(op.getResult(), [&](Value g, Value s) {
-      gather = g.getDefiningOp<GatherOp>();
-      scale = getScalarFloat(s);
-      return gather && scale;
-    });
-    if (!gather || !scale || gather.getType() != op.getType() || !gather->hasOneUse())
+    if (!matchBinary<MulOp>(op.getResult(), [&](Value g, Value s) {
+          gather = g.getDefiningOp<GatherOp>();
+          scale = getScalarFloat(s);
+          return gather && scale && gather.getType() == op.getType() && gather->hasOneUse();
+        }))
       return rewriter.notifyMatchFailure(op, "not gather(table, ids) * scalar");
     auto table = tensorTypeOf(gather.getData());
     Value root = gather.getData();

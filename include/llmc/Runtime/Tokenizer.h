@@ -9,6 +9,8 @@
 #ifndef LLMC_RUNTIME_TOKENIZER_H
 #define LLMC_RUNTIME_TOKENIZER_H
 
+#include "llmc/Runtime/TokenizerKind.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -20,8 +22,6 @@
 
 namespace llmc {
 
-enum class TokenizerKind { Llama2c, SentencePiece, ByteLevelBPE };
-
 /// The model's BOS / EOS ids (its config's bos_id / eos_id), for tokenizer
 /// files that do not say which tokens they are: a tokenizer.json names its
 /// special tokens but not their roles. -1: none. The llama2.c and
@@ -30,12 +30,7 @@ struct TokenizerSpecialIds {
   int32_t bos = -1, eos = -1;
 };
 
-llvm::StringRef tokenizerKindName(TokenizerKind kind);
 llvm::Expected<TokenizerKind> parseTokenizerKind(llvm::StringRef name);
-/// The kind a tokenizer file's name suggests: *.model SentencePiece, *.json
-/// (Hugging Face's tokenizer.json) byte-level BPE, anything else llama2.c.
-/// lib/CodeGen/Compile.cpp guesses the same for <model>.config.json's path.
-TokenizerKind guessTokenizerKind(llvm::StringRef path);
 
 class Tokenizer {
 public:

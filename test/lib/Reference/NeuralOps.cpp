@@ -332,6 +332,12 @@ Error attention(AttentionOp op, std::vector<RefTensor> &out,
   return Error::success();
 }
 
+/// GELU of v: its tanh approximation or the exact erf form.
+double geluOf(double v, bool tanhForm) {
+  return tanhForm ? 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)))
+                  : 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+}
+
 Error swiglu(SwiGLUOp op, Operands in, std::vector<RefTensor> &out) {
   const RefTensor &g = *in[0];
   const bool merged = in.size() == 1;
@@ -346,12 +352,9 @@ Error swiglu(SwiGLUOp op, Operands in, std::vector<RefTensor> &out) {
     for (int64_t j = 0; j < width; ++j) {
       double gate = merged ? g.data[i * 2 * width + j] : g.data[i * width + j];
       double up = merged ? g.data[i * 2 * width + width + j] : in[1]->data[i * width + j];
-      double act = gate / (1.0 + std::exp(-gate));
-      if (auto g = op.getGelu())
-        act = *g == GeluApproximation::tanh
-                  ? 0.5 * gate * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) *
-                                                 (gate + 0.044715 * gate * gate * gate)))
-                  : 0.5 * gate * (1.0 + std::erf(gate / std::sqrt(2.0)));
+      auto g = op.getGelu();
+      const double act = g ? geluOf(gate, *g == GeluApproximation::tanh)
+                           : gate / (1.0 + std::exp(-gate));
       r->data[i * width + j] = act * up;
     }
   out.push_back(std::move(*r));
@@ -363,13 +366,8 @@ Error gelu(GeluOp op, const RefTensor &x, std::vector<RefTensor> &out) {
   if (!r)
     return r.takeError();
   const bool tanhForm = op.getApproximate() == GeluApproximation::tanh;
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    double v = x.data[i];
-    r->data[i] = tanhForm ? 0.5 * v *
-                                (1.0 + std::tanh(std::sqrt(2.0 / M_PI) *
-                                                 (v + 0.044715 * v * v * v)))
-                          : 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
-  }
+  for (int64_t i = 0; i < x.numel(); ++i)
+    r->data[i] = geluOf(x.data[i], tanhForm);
   out.push_back(std::move(*r));
   return Error::success();
 }
