@@ -78,9 +78,6 @@ Expected<GenerateStats> generate(Session &session, StringRef prompt,
                              "--tokenizer=FILE, or give the prompt as token ids");
   // generateIds checks the options and the prompt before anything is echoed.
   std::vector<int32_t> ids = tok->encode(prompt, options.addBos, false);
-  if (ids.empty())
-    return createStringError(inconvertibleErrorCode(),
-                             "the prompt is empty (and the tokenizer adds no BOS)");
   // What encode put before the prompt's own tokens is not echoed.
   const size_t added = options.addBos ? tok->bosPrefix().size() : 0;
   // The tokenizer's EOS, and BOS for llama2.c models, end the text.
@@ -89,7 +86,7 @@ Expected<GenerateStats> generate(Session &session, StringRef prompt,
   if (tok->kind() == TokenizerKind::Llama2c)
     o.stopTokens.push_back(tok->bosId());
   bool echoed = false;
-  int32_t prev = ids.back();
+  int32_t prev = ids.empty() ? tok->bosId() : ids.back(); // an empty prompt: refused
   auto echoPrompt = [&] {
     // The prompt as the tokenizer sees it, before the first new token.
     for (size_t i = added; i < ids.size(); ++i)
