@@ -110,6 +110,9 @@ private:
       return opError(op, "operand produced by an unsupported computation");
     return &it->second;
   }
+  /// values_[v] = info, with `info` taken by value: a VInfo read from
+  /// values_ (get) would dangle once inserting `v` rehashes the map.
+  void define(Value v, VInfo info) { values_[v] = std::move(info); }
   Error finish();
 
   func::FuncOp fn_;
@@ -444,7 +447,7 @@ Error Builder::visit(Operation *op) {
     if (c.getX().getType() != c.getType())
       return opError(op, "casts between element types are not supported (f32 "
                      "models only for now)");
-    values_[c.getResult()] = **in;
+    define(c.getResult(), **in);
     return Error::success();
   }
   if (auto g = dyn_cast<GatherOp>(op)) {
@@ -741,7 +744,7 @@ Error Builder::visit(Operation *op) {
     if (!x)
       return x.takeError();
     if ((*x)->kind == VKind::Positions) { // [S] as [1, S]
-      values_[r.getResult()] = **x;
+      define(r.getResult(), **x);
       return Error::success();
     }
     auto o = reshape(op, **x, r.getShape());

@@ -16,7 +16,9 @@
 // not (scaled RoPE: linear, NTK, Llama 3, YaRN), and with the scalar both
 // tables are multiplied by (YaRN's attention factor). Otherwise they are
 // cos/sin of the matched half-width angles or the matched half-width tables
-// themselves.
+// themselves. A `llmc.rope` whose tables are half-width constant caches
+// gathered by positions (ONNX Runtime's contrib ops, as imported) gets the
+// same `llmc.rope_cos_sin` once the caches are checked.
 //
 //===----------------------------------------------------------------------===//
 
@@ -341,25 +343,32 @@ static std::optional<PositionAngles> matchPositionAngles(Value angles,
   return PositionAngles{pos, std::move(*freqs)};
 }
 
-/// The frequencies of constant full-width tables `cosT`/`sinT` [N, D] in
-/// `convention`, once every entry is checked: entry (p, col(i)) must be
-/// factor * cos/sin of p * f_i computed in f32 as exporters do (col(i) = i
-/// and i + D/2 for `half`, 2i and 2i + 1 for `interleaved`). Geometric
+/// The frequencies of constant tables `cosT`/`sinT` in `convention`, once
+/// every entry is checked: full-width [N, D] (HF's caches), or with
+/// `halfWidth` [N, D/2] (ONNX Runtime's cos_cache/sin_cache, one column per
+/// frequency, either convention). Entry (p, col(i)) must be factor * cos/sin
+/// of p * f_i computed in f32 as exporters do (full width: col(i) = i and
+/// i + D/2 for `half`, 2i and 2i + 1 for `interleaved`; half width: i). Geometric
 /// frequencies (theta from the angle of row 1 at frequency 1, factor 1) are
 /// tried first; otherwise the factor is row 0's cosine and each f_i is read
 /// from the angles of rows 1, 2, 4, ..., N - 1, each unwrapped with the
 /// estimate of the row before (an f32 angle's error shrinks as 1/p).
 static std::optional<RopeFrequencies>
-verifyCachedTables(Value cosT, Value sinT, RopeConvention convention) {
+verifyCachedTables(Value cosT, Value sinT, RopeConvention convention,
+                   bool halfWidth = false) {
   auto ct = tensorTypeOf(cosT), st = tensorTypeOf(sinT);
   if (ct != st)
     return std::nullopt;
-  const int64_t n = ct.getDimSize(0), d = ct.getDimSize(1), half = d / 2;
+  // w columns per row; d the rotary dim.
+  const int64_t n = ct.getDimSize(0), w = ct.getDimSize(1);
+  const int64_t d = halfWidth ? 2 * w : w, half = d / 2, copies = halfWidth ? 1 : 2;
   auto cv = getFloatValues(cosT), sv = getFloatValues(sinT);
   if (d % 2 || half == 0 || n < 2 || !cv || !sv ||
-      int64_t(cv->size()) != n * d || int64_t(sv->size()) != n * d)
+      int64_t(cv->size()) != n * w || int64_t(sv->size()) != n * w)
     return std::nullopt;
   auto col = [&](int64_t i, int64_t k) {
+    if (halfWidth)
+      return i;
     return convention == RopeConvention::half ? i + k * half : 2 * i + k;
   };
   // f32 tables: rounding of the angle (an ulp of p * inv_freq) dominates;
@@ -373,8 +382,8 @@ verifyCachedTables(Value cosT, Value sinT, RopeConvention convention) {
         float angle = float(p) * invFreq;
         double tol = (base + 4e-7 * std::fabs(double(angle))) * factor;
         double c = factor * std::cos(double(angle)), sn = factor * std::sin(double(angle));
-        for (int64_t k = 0; k < 2; ++k) {
-          int64_t at = p * d + col(i, k);
+        for (int64_t k = 0; k < copies; ++k) {
+          int64_t at = p * w + col(i, k);
           if (!(std::fabs((*cv)[at] - c) <= tol) || !(std::fabs((*sv)[at] - sn) <= tol))
             return false;
         }
@@ -383,7 +392,7 @@ verifyCachedTables(Value cosT, Value sinT, RopeConvention convention) {
     return true;
   };
   auto angleAt = [&](int64_t p, int64_t i) {
-    return std::atan2((*sv)[p * d + col(i, 0)], (*cv)[p * d + col(i, 0)]);
+    return std::atan2((*sv)[p * w + col(i, 0)], (*cv)[p * w + col(i, 0)]);
   };
 
   double theta = 10000.0; // one frequency: every theta gives the same angles
@@ -514,19 +523,27 @@ static FailureOr<RopeMatch> matchRope(AddOp root) {
   return m;
 }
 
-/// The half-width tables of `angles` for x of type `xt`.
+/// The half-width tables of `angles` for a rotary dim `dim`, of `elementType`.
 static RopeCosSinOp buildCosSin(PatternRewriter &rewriter, Location loc,
-                                const PositionAngles &angles, RankedTensorType xt,
-                                RopeConventionAttr convention) {
+                                const PositionAngles &angles, int64_t dim,
+                                Type elementType, RopeConventionAttr convention) {
   auto pt = tensorTypeOf(angles.positions);
-  auto tableType = RankedTensorType::get(
-      {pt.getDimSize(0), pt.getDimSize(1), xt.getDimSize(3) / 2}, xt.getElementType());
+  auto tableType =
+      RankedTensorType::get({pt.getDimSize(0), pt.getDimSize(1), dim / 2}, elementType);
   const RopeFrequencies &f = angles.freqs;
   return rewriter.create<RopeCosSinOp>(
       loc, tableType, tableType, angles.positions, rewriter.getF64FloatAttr(f.theta),
-      rewriter.getI64IntegerAttr(xt.getDimSize(3)), convention,
+      rewriter.getI64IntegerAttr(dim), convention,
       f.invFreq ? rewriter.getDenseF32ArrayAttr(*f.invFreq) : DenseF32ArrayAttr(),
       rewriter.getF64FloatAttr(f.attentionFactor));
+}
+
+/// The half-width tables of `angles` for x [B, H, S, D] of type `xt`.
+static RopeCosSinOp buildCosSin(PatternRewriter &rewriter, Location loc,
+                                const PositionAngles &angles, RankedTensorType xt,
+                                RopeConventionAttr convention) {
+  return buildCosSin(rewriter, loc, angles, xt.getDimSize(3), xt.getElementType(),
+                     convention);
 }
 
 struct FuseRopePattern : OpRewritePattern<AddOp> {
@@ -776,11 +793,40 @@ struct FusePartialRope : OpRewritePattern<ConcatOp> {
   }
 };
 
+/// `rope(x, C[pos], S[pos])` with C/S constant half-width caches [N, R/2]
+/// (ONNX Runtime's cos_cache/sin_cache, gathered by RotaryEmbedding and
+/// GroupQueryAttention) whose entries are the standard ones: the tables
+/// become `llmc.rope_cos_sin` of the positions, computed at any position
+/// instead of read from a cache.
+struct RopeTablesFromCaches : OpRewritePattern<RopeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RopeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto c = matchCachedTable(op.getCos());
+    auto s = matchCachedTable(op.getSin());
+    if (!c || !s || c->second != s->second)
+      return rewriter.notifyMatchFailure(op, "tables are not caches gathered by one "
+                                             "position tensor");
+    auto freqs = verifyCachedTables(c->first, s->first, op.getConvention(),
+                                    /*halfWidth=*/true);
+    if (!freqs)
+      return rewriter.notifyMatchFailure(op, "cache entries are not a rotary table");
+    const int64_t dim = 2 * tensorTypeOf(c->first).getDimSize(1);
+    auto cs = buildCosSin(rewriter, op.getLoc(), PositionAngles{c->second, std::move(*freqs)},
+                          dim, tensorTypeOf(op.getX()).getElementType(),
+                          op.getConventionAttr());
+    rewriter.replaceOpWithNewOp<RopeOp>(op, op.getType(), op.getX(), cs.getCos(),
+                                        cs.getSin(), op.getConventionAttr(),
+                                        op.getNumHeadsAttr());
+    return success();
+  }
+};
+
 } // namespace
 
 void llmc::populateFuseRopePatterns(RewritePatternSet &patterns) {
   patterns.add<FuseRopePattern, FusePairRopeHalf, FusePairRopeInterleaved,
-               FusePartialRope>(patterns.getContext());
+               FusePartialRope, RopeTablesFromCaches>(patterns.getContext());
 }
 
 namespace {

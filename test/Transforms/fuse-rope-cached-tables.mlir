@@ -73,3 +73,37 @@ func.func @cached_tables_not_a_rotation(%x: tensor<1x2x3x4xf32>, %pos: tensor<1x
   %y = llmc.add %xc, %rs : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) -> tensor<1x2x3x4xf32>
   return %y : tensor<1x2x3x4xf32>
 }
+
+// -----
+
+// ONNX Runtime's half-width caches [N, D/2] (RotaryEmbedding and
+// GroupQueryAttention, imported as a rope of the gathered rows), token-major
+// with num_heads: the standard theta = 10000 rows become rope_cos_sin.
+// CHECK-LABEL: func.func @half_width_caches
+// CHECK: %[[C:.*]], %[[S:.*]] = llmc.rope_cos_sin interleaved %arg1 {dim = 4 : i64, theta = 1.000000e+04 : f64}
+// CHECK-NEXT: %[[R:.*]] = llmc.rope interleaved %arg0, %[[C]], %[[S]] {num_heads = 2 : i64}
+// CHECK-NEXT: return %[[R]]
+func.func @half_width_caches(%x: tensor<1x3x8xf32>, %pos: tensor<1x3xi64>) -> tensor<1x3x8xf32> {
+  %ct = llmc.constant dense<[[1.000000000e+00, 1.000000000e+00], [5.403022766e-01, 9.999499917e-01], [-4.161468148e-01, 9.998000264e-01]]> : tensor<3x2xf32>
+  %st = llmc.constant dense<[[0.000000000e+00, 0.000000000e+00], [8.414710164e-01, 9.999833070e-03], [9.092974067e-01, 1.999866590e-02]]> : tensor<3x2xf32>
+  %c = llmc.gather %ct, %pos : (tensor<3x2xf32>, tensor<1x3xi64>) -> tensor<1x3x2xf32>
+  %s = llmc.gather %st, %pos : (tensor<3x2xf32>, tensor<1x3xi64>) -> tensor<1x3x2xf32>
+  %y = llmc.rope interleaved %x, %c, %s {num_heads = 2 : i64} : (tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xf32>) -> tensor<1x3x8xf32>
+  return %y : tensor<1x3x8xf32>
+}
+
+// -----
+
+// Half-width caches whose row 2 is not the rotation of row 1's angles
+// (sin(2) replaced): the rope keeps its gathered tables.
+// CHECK-LABEL: func.func @half_width_caches_not_a_rotation
+// CHECK-NOT: llmc.rope_cos_sin
+// CHECK: llmc.rope interleaved %arg0, %{{.*}}, %{{.*}} {num_heads = 2 : i64}
+func.func @half_width_caches_not_a_rotation(%x: tensor<1x3x8xf32>, %pos: tensor<1x3xi64>) -> tensor<1x3x8xf32> {
+  %ct = llmc.constant dense<[[1.000000000e+00, 1.000000000e+00], [5.403022766e-01, 9.999499917e-01], [-4.161468148e-01, 9.998000264e-01]]> : tensor<3x2xf32>
+  %st = llmc.constant dense<[[0.000000000e+00, 0.000000000e+00], [8.414710164e-01, 9.999833070e-03], [9.000000000e-01, 1.999866590e-02]]> : tensor<3x2xf32>
+  %c = llmc.gather %ct, %pos : (tensor<3x2xf32>, tensor<1x3xi64>) -> tensor<1x3x2xf32>
+  %s = llmc.gather %st, %pos : (tensor<3x2xf32>, tensor<1x3xi64>) -> tensor<1x3x2xf32>
+  %y = llmc.rope interleaved %x, %c, %s {num_heads = 2 : i64} : (tensor<1x3x8xf32>, tensor<1x3x2xf32>, tensor<1x3x2xf32>) -> tensor<1x3x8xf32>
+  return %y : tensor<1x3x8xf32>
+}

@@ -1,6 +1,7 @@
 // Run a decoder exported like examples/export/export_onnx.py (inputs input_ids, attention_mask,
-// position_ids, past_key_values.{i}.key/value [1, Hkv, P, D]; outputs logits, present.{i}.key/value)
-// with ONNX Runtime (npm onnxruntime-node, CPU) and write the reference llmc-check-ref reads:
+// position_ids, past_key_values.{i}.key/value [1, Hkv, P, D]; outputs logits, present.{i}.key/value;
+// only the inputs the model declares are fed, so onnxruntime-genai's models without position_ids
+// run too) with ONNX Runtime (npm onnxruntime-node, CPU) and write the reference llmc-check-ref reads:
 //
 //   node run_ort_decoder.js DIR CASE...   reads DIR/CASE.onnx and DIR/CASE.config.json, writes
 //                                         DIR/CASE.ref.json:
@@ -47,15 +48,19 @@ class Decoder {
   // Logits [S][V] of `ids` after the cached positions.
   async step(ids) {
     const S = ids.length, P = this.P;
-    const feeds = {
+    const all = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(P + S).fill(1n), [1, P + S]),
       position_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(P + i))), [1, S]),
     };
     for (let i = 0; i < this.layers; ++i) {
-      feeds[`past_key_values.${i}.key`] = this.past[i][0];
-      feeds[`past_key_values.${i}.value`] = this.past[i][1];
+      all[`past_key_values.${i}.key`] = this.past[i][0];
+      all[`past_key_values.${i}.value`] = this.past[i][1];
     }
+    // Only the inputs the model declares (onnxruntime-genai's GroupQueryAttention models have no
+    // position_ids); one it declares that is not above is ORT's error.
+    const feeds = {};
+    for (const name of this.s.inputNames) if (name in all) feeds[name] = all[name];
     const out = await this.s.run(feeds);
     for (let i = 0; i < this.layers; ++i)
       this.past[i] = [out[`present.${i}.key`], out[`present.${i}.value`]];
@@ -80,11 +85,13 @@ async function main() {
       graphOptimizationLevel: 'disabled', executionProviders: ['cpu'], intraOpNumThreads: 1,
     });
     const d = new Decoder(session, cfg);
+    const genai = Boolean(cfg.source && cfg.source.genai_builder);
     const prefill = await d.step(PROMPT);
     const ref = {
       name, onnx: name + '.onnx',
       note: `ONNX Runtime ${ort.env.versions ? ort.env.versions.common : ''} (CPU, graph optimizations ` +
-            'disabled, 1 thread) on the pre-quantized model; written by test/ort/run_ort_decoder.js',
+            `disabled, 1 thread) on the ${genai ? 'onnxruntime-genai-form' : 'pre-quantized'} model; ` +
+            'written by test/ort/run_ort_decoder.js',
       prompt_ids: PROMPT,
       prefill_logits: { positions: PROMPT.map((_, i) => i), values: prefill.map(round) },
     };

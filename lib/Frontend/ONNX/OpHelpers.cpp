@@ -39,6 +39,30 @@ llvm::Expected<int64_t> llmc::onnx_import::normalizeAxis(NodeContext &nc,
   return axis < 0 ? axis + rank : axis;
 }
 
+llvm::Expected<mlir::Value> llmc::onnx_import::emitRunTimeDim(NodeContext &nc,
+                                                             const DimExpr &d) {
+  GraphImporter &imp = nc.importer();
+  for (const onnx::ValueInfoProto &in : imp.model().graph().input()) {
+    TensorInfo *info = imp.lookup(in.name());
+    if (!info || info->source != TensorInfo::Source::Input || !info->value)
+      continue;
+    auto it = llvm::find(info->dims, d);
+    if (it == info->dims.end())
+      continue;
+    mlir::OpBuilder &b = nc.builder();
+    mlir::Type i64 = b.getI64Type();
+    auto shapeType = mlir::RankedTensorType::get({info->rank()}, i64);
+    auto scalar = mlir::RankedTensorType::get({}, i64);
+    mlir::Value shape = b.create<llmc::ShapeOfOp>(nc.loc(), shapeType, info->value);
+    mlir::Value index = nc.constantOf(
+        scalar, mlir::DenseElementsAttr::get(
+                    scalar, llvm::APInt(64, uint64_t(it - info->dims.begin()))));
+    return b.create<llmc::GatherOp>(nc.loc(), scalar, shape, index, 0).getResult();
+  }
+  return nc.error("needs the run-time size " + d.str(nc.symbols()) +
+                  ", which is not a dim of any graph input");
+}
+
 std::string llmc::onnx_import::dimsToString(NodeContext &nc,
                                             llvm::ArrayRef<DimExpr> dims) {
   std::string s = "[";

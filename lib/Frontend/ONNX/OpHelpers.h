@@ -64,6 +64,12 @@ llvm::Expected<mlir::Value> emitOnRows(
     llvm::function_ref<llvm::Expected<mlir::Value>(mlir::Value, mlir::RankedTensorType)>
         build);
 
+/// The run-time size of dim `d` as a rank-0 i64 value: dim i of the first
+/// graph input that has `d` among its dims, read with shape_of + gather (the
+/// form CodeGen recognizes for token and cache lengths). An error when no
+/// input has it.
+llvm::Expected<mlir::Value> emitRunTimeDim(NodeContext &nc, const DimExpr &d);
+
 /// "[batch_size, 8, ?]" for messages.
 std::string dimsToString(NodeContext &nc, llvm::ArrayRef<DimExpr> dims);
 

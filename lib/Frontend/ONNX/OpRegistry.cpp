@@ -34,6 +34,7 @@ const OpRegistry &OpRegistry::get() {
     registerTensorOps(r);
     registerNNOps(r);
     registerQuantizedOps(r);
+    registerAttentionOps(r);
     return r;
   }();
   return registry;

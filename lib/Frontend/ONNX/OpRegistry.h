@@ -51,6 +51,7 @@ void registerShapeOps(OpRegistry &r);       // OpsShape.cpp
 void registerTensorOps(OpRegistry &r);      // OpsTensor.cpp
 void registerNNOps(OpRegistry &r);          // OpsNN.cpp
 void registerQuantizedOps(OpRegistry &r);   // OpsQuantized.cpp
+void registerAttentionOps(OpRegistry &r);   // OpsAttention.cpp
 
 class LoadedModel;
 /// Replace the pre-quantized patterns that span several ONNX nodes

@@ -256,6 +256,102 @@ def value_info_refine(out):
     onnx.save(m, out)
 
 
+def _gqa(out, attrs=None, packed=False, extra_inputs=(), outputs=3, rotary_dim=8):
+    """One com.microsoft GroupQueryAttention (4 query heads, 2 KV heads, head size 8) with ONNX
+    Runtime GenAI's seqlens_k / total_sequence_length plumbing from attention_mask and rotary caches
+    [16, 4] of theta 10000."""
+    attrs = dict(dict(num_heads=4, kv_num_heads=2, do_rotary=1), **(attrs or {}))
+    inv = 1.0 / (10000.0 ** (np.arange(0, rotary_dim, 2, dtype=np.float32) / rotary_dim))
+    ang = np.outer(np.arange(16, dtype=np.float32), inv).astype(np.float32)
+    n = [const("one", 1), const("axes1", [1]), const("i1", 1),
+         helper.make_node("ReduceSum", ["attention_mask", "axes1"], ["msum"], name="msum", keepdims=0),
+         helper.make_node("Sub", ["msum", "one"], ["msub"], name="msub"),
+         helper.make_node("Cast", ["msub"], ["seqlens_k"], name="seqlens_k", to=TensorProto.INT32),
+         helper.make_node("Shape", ["attention_mask"], ["mshape"], name="mshape"),
+         helper.make_node("Gather", ["mshape", "i1"], ["mtotal"], name="mtotal", axis=0),
+         helper.make_node("Cast", ["mtotal"], ["total_seq"], name="total_seq", to=TensorProto.INT32)]
+    qkv = ["q", "", ""] if packed else ["q", "k", "v"]
+    ins = qkv + ["past_key", "past_value", "seqlens_k", "total_seq", "cos_cache", "sin_cache"]
+    ins += list(extra_inputs)
+    outs = ["out", "present_key", "present_value", "qk"][:outputs]
+    n.append(helper.make_node("GroupQueryAttention", ins, outs, name="gqa", domain="com.microsoft",
+                              **attrs))
+    qw = 64 if packed else 32
+    inputs = [vi("q", F32, ["batch", "seq", qw])] + ([] if packed else [
+        vi("k", F32, ["batch", "seq", 16]), vi("v", F32, ["batch", "seq", 16])]) + [
+        vi("past_key", F32, ["batch", 2, "past", 8]), vi("past_value", F32, ["batch", 2, "past", 8]),
+        vi("attention_mask", I64, ["batch", "total"]), vi("ids", I64, ["batch", "seq"])]
+    inputs += [vi(x, I64, ["batch", "seq"]) for x in extra_inputs if x == "position_ids"]
+    inputs += [vi(x, F32, ["batch", 4, "seq", "total"]) for x in extra_inputs if x == "attention_bias"]
+    outputs = [vi("out", F32, ["batch", "seq", 32]), vi("present_key", F32, ["batch", 2, "total", 8]),
+               vi("present_value", F32, ["batch", 2, "total", 8]),
+               vi("qk", F32, ["batch", 4, "seq", "total"])][:outputs]
+    inits = [numpy_helper.from_array(np.cos(ang), "cos_cache"),
+             numpy_helper.from_array(np.sin(ang), "sin_cache")]
+    onnx.save(model(n, inputs, outputs, inits, extra_opsets=[("com.microsoft", 1)]), out)
+
+
+@case
+def gqa(out):
+    """GroupQueryAttention with rotary caches, as ONNX Runtime GenAI's builder writes it."""
+    _gqa(out)
+
+
+@case
+def gqa_packed_window(out):
+    """GroupQueryAttention on packed QKV with interleaved rotary and a local window of 3."""
+    _gqa(out, dict(rotary_interleaved=1, local_window_size=3, scale=0.25), packed=True)
+
+
+@case
+def rotary_embedding(out):
+    """com.microsoft RotaryEmbedding on token-major [b, s, 32] (4 heads) and [b, 2, s, 8] inputs."""
+    inv = 1.0 / (10000.0 ** (np.arange(0, 8, 2, dtype=np.float32) / 8))
+    ang = np.outer(np.arange(16, dtype=np.float32), inv).astype(np.float32)
+    n = [helper.make_node("RotaryEmbedding", ["x", "position_ids", "cos_cache", "sin_cache"], ["y"],
+                          name="rope_3d", domain="com.microsoft", num_heads=4),
+         helper.make_node("RotaryEmbedding", ["h", "position_ids", "cos_cache", "sin_cache"], ["z"],
+                          name="rope_4d", domain="com.microsoft", interleaved=1)]
+    m = model(n, [vi("x", F32, ["batch", "seq", 32]), vi("h", F32, ["batch", 2, "seq", 8]),
+                  vi("position_ids", I64, ["batch", "seq"])],
+              [vi("y", F32, ["batch", "seq", 32]), vi("z", F32, ["batch", 2, "seq", 8])],
+              [numpy_helper.from_array(np.cos(ang), "cos_cache"),
+               numpy_helper.from_array(np.sin(ang), "sin_cache")],
+              extra_opsets=[("com.microsoft", 1)])
+    onnx.save(m, out)
+
+
+@case
+def bad_gqa_softcap(out):
+    _gqa(out, dict(softcap=30.0))
+
+
+@case
+def bad_gqa_smooth_softmax(out):
+    _gqa(out, dict(smooth_softmax=1))
+
+
+@case
+def bad_gqa_attention_bias(out):
+    _gqa(out, extra_inputs=["", "attention_bias"])
+
+
+@case
+def bad_gqa_qk_output(out):
+    _gqa(out, outputs=4)
+
+
+@case
+def bad_gqa_heads(out):
+    _gqa(out, dict(num_heads=3))
+
+
+@case
+def bad_gqa_rotary_too_wide(out):
+    """Rotary caches wider than half a head (8 / 2 = 4 columns)."""
+    _gqa(out, rotary_dim=16)
+
+
 # --- bad inputs ---------------------------------------------------------------------------------------
 
 def _mm(opset=17, **kw):

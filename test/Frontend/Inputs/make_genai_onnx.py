@@ -1,0 +1,327 @@
+#!/usr/bin/python3
+"""Decoders in the form ONNX Runtime GenAI's model builder (onnxruntime-genai
+src/python/py/models/builder.py, builders/base.py) writes for CPU Llama models, built from the weights
+of test/fixtures/onnx/llama_half_fp32.onnx (2 layers, dim 32, 4 heads, 2 KV heads, head_dim 8,
+hidden 72, vocab 64): Microsoft contrib ops (GroupQueryAttention, SkipSimplifiedLayerNormalization,
+RotaryEmbedding, MatMulNBits) and the builder's names, node order and value_info.
+
+    make_genai_onnx.py -o DIR [CASE...]   write DIR/CASE.onnx and DIR/CASE.config.json for each CASE
+                                          (default: every case)
+    make_genai_onnx.py --list             list the cases
+
+The graph, per layer (one layer of genai_gqa; "~" = com.microsoft):
+    [~Skip]SimplifiedLayerNormalization -> q/k/v MatMul -> ~GroupQueryAttention (rotary inside, KV
+    cache in/out) -> o_proj MatMul -> ~SkipSimplifiedLayerNormalization (residual as output 3) ->
+    gate/up MatMul -> Sigmoid, Mul (SiLU) -> Mul -> down MatMul
+seqlens_k and total_sequence_length come from attention_mask (ReduceSum - 1, Shape[1], both int32).
+Like the builder, the first norm is SimplifiedLayerNormalization in the default ONNX domain (ONNX
+Runtime registers it there, not in com.microsoft); the Skip variants are com.microsoft.
+
+ONNX Runtime's GroupQueryAttention applies its own rotary embedding (do_rotary) only when head_size is
+a multiple of 16, so the do_rotary cases split the same q/k/v columns into 2 query heads and 1 KV head
+of 16 (config.json says so); genai_rotary (separate RotaryEmbedding ops) keeps the source's 4 and 2
+heads of 8 and computes the same function as llama_half_fp32. local_window_size = 4 lets each query
+see 4 keys: its own position and the 3 before it.
+
+The models are not committed: the tests generate them; ONNX Runtime's logits on them are committed in
+test/fixtures/onnx/genai/CASE.ref.json (test/ort/regenerate.sh). Output is deterministic (no random
+numbers; the rotary caches are rounded from float64).
+"""
+
+import importlib.util
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+_here = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("make_prequant_onnx", os.path.join(_here, "make_prequant_onnx.py"))
+pq = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pq)
+
+F32, I32, I64, U8 = TensorProto.FLOAT, TensorProto.INT32, TensorProto.INT64, TensorProto.UINT8
+MS = "com.microsoft"
+LAYERS, DIM, HEADS, KV_HEADS, HEAD_DIM, HIDDEN, VOCAB = 2, 32, 4, 2, 8, 72, 64
+EPS, THETA, CACHE_LEN, BLOCK = 1e-5, 10000.0, 128, 32
+BS, SEQ, TOTAL, PAST = "batch_size", "sequence_length", "total_sequence_length", "past_sequence_length"
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def source_weights():
+    m = onnx.load(os.path.join(pq.FIXTURES, "llama_half_fp32.onnx"))
+    return {t.name: onnx.numpy_helper.to_array(t).astype(np.float32) for t in m.graph.initializer}
+
+
+def rotary_caches(head_dim):
+    """builder.py's make_rotary_embedding_caches_from_scratch, halved to [cache_length, head_dim / 2]:
+    inv_freq = 1 / theta^(2j / head_dim) and t = arange(cache_length), both float32, freqs =
+    outer(t, inv_freq) in float32; cos and sin of those float32 angles, rounded from float64."""
+    inv_freq = (1.0 / (np.float32(THETA) ** (np.arange(0, head_dim, 2, dtype=np.float32)
+                                               / np.float32(head_dim)))).astype(np.float32)
+    freqs = np.outer(np.arange(CACHE_LEN, dtype=np.float32), inv_freq).astype(np.float32)
+    f = freqs.astype(np.float64)
+    return np.cos(f).astype(np.float32), np.sin(f).astype(np.float32)
+
+
+class Builder:
+    """The bits of the model builder's Model class these graphs need: named constants made on first
+    use (/model/constants/DTYPE/VALUE, a Constant node /model/constant_nodes/...), initializers,
+    nodes in creation order and a value_info per intermediate value."""
+
+    def __init__(self, inputs, outputs):
+        self.inputs, self.outputs = inputs, outputs
+        self.nodes, self.inits, self.vis, self.made = [], [], [], set()
+
+    def const(self, dtype, value):
+        name = f"/model/constants/{TensorProto.DataType.Name(dtype)}/{value}"
+        if name not in self.made:
+            self.made.add(name)
+            np_type = {I64: np.int64, I32: np.int32, F32: np.float32}[dtype]
+            t = onnx.numpy_helper.from_array(np.array(json.loads(value), dtype=np_type), name=name)
+            self.nodes.append(helper.make_node("Constant", [], [name], name=name.replace("constants", "constant_nodes"),
+                                               value=t))
+        return name
+
+    def node(self, op, inputs, outputs, name, domain=None, **attrs):
+        self.nodes.append(helper.make_node(op, inputs, outputs, name=name, domain=domain, **attrs))
+        return outputs[0]
+
+    def value(self, name, dtype, shape):
+        self.vis.append(helper.make_tensor_value_info(name, dtype, shape))
+        return name
+
+    def op(self, op, name, inputs, dtype, shape, domain=None, **attrs):
+        """One node with output NAME/output_0 (the builder's convention)."""
+        out = f"{name}/output_0"
+        self.node(op, inputs, [out], name, domain, **attrs)
+        return self.value(out, dtype, shape)
+
+    def init(self, name, arr):
+        self.inits.append(pq.f32(name, arr))
+        return name
+
+    def model(self):
+        g = helper.make_graph(self.nodes, "main_graph", self.inputs, self.outputs, self.inits, value_info=self.vis)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)],
+                              producer_name="onnxruntime-genai")
+        m.ir_version = 8
+        return m
+
+
+def genai_decoder(heads=HEADS, kv_heads=KV_HEADS, packed_nbits4=False, window=-1, interleaved=0, rotary_op=False,
+                  seqlens_minus="[1]"):
+    """heads and kv_heads split the same q/k/v columns (head_dim = 32 / heads)."""
+    W = source_weights()
+    head_dim = DIM // heads
+    inputs = [helper.make_tensor_value_info("input_ids", I64, [BS, SEQ]),
+              helper.make_tensor_value_info("attention_mask", I64, [BS, TOTAL])]
+    if rotary_op:
+        inputs.append(helper.make_tensor_value_info("position_ids", I64, [BS, SEQ]))
+    outputs = [helper.make_tensor_value_info("logits", F32, [BS, SEQ, VOCAB])]
+    for i in range(LAYERS):
+        for kv in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kv}", F32, [BS, kv_heads, PAST, head_dim]))
+            outputs.append(helper.make_tensor_value_info(f"present.{i}.{kv}", F32, [BS, kv_heads, TOTAL, head_dim]))
+    b = Builder(inputs, outputs)
+
+    # make_attention_mask_standard_reformatting_for_gqa
+    mask = "/model/attn_mask_reformat/attn_mask_subgraph"
+    s = b.op("ReduceSum", f"{mask}/ReduceSum", ["attention_mask", b.const(I64, "[1]")], I64, [BS], keepdims=0)
+    s = b.op("Sub", f"{mask}/Sub", [s, b.const(I64, seqlens_minus)], I64, [BS])
+    seqlens_k = b.op("Cast", f"{mask}/Sub/Cast", [s], I32, [BS], to=I32)
+    s = b.op("Shape", f"{mask}/Shape", ["attention_mask"], I64, [2])
+    s = b.op("Gather", f"{mask}/Gather", [s, b.const(I64, "1")], I64, [], axis=0)
+    total_seq_len = b.op("Cast", f"{mask}/Gather/Cast", [s], I32, None, to=I32)
+
+    emb = b.init("model.embed_tokens.weight", W["tok_embeddings.weight"])
+    x = b.op("Gather", "/model/embed_tokens/Gather", [emb, "input_ids"], F32, [BS, SEQ, DIM])
+    root, skip = x, x  # make_layernorm's root_input / skip_input
+    cos_cache = sin_cache = None
+
+    def matmul(basename, inp, w, out_dim, quantize):
+        weight = basename[1:].replace("/", ".") + ".weight"
+        if not quantize:
+            return b.op("MatMul", basename, [inp, b.init(weight, w)], F32, [BS, SEQ, out_dim])
+        # MatMulNBitsQuantizer's output, with make_prequant_onnx's RTN codes (asymmetric, zero points)
+        K, N = w.shape
+        q, scale, zp = pq.quantize_nbits4(w, BLOCK)
+        nb = scale.shape[1]
+        b.inits += [pq.raw_tensor(weight + "_Q4G32", U8, [N, nb, BLOCK // 2], b"".join(pq.pack4(q[n]) for n in range(N))),
+                    pq.f32(weight + "_scales", scale.reshape(-1)),
+                    pq.raw_tensor(weight + "_zero_points", U8, [N * ((nb + 1) // 2)],
+                                  b"".join(pq.pack4(zp[n]) for n in range(N)))]
+        out = b.value(f"{basename}/output_0", F32, [BS, SEQ, out_dim])  # the quantizer keeps the output name
+        return b.node("MatMulNBits", [inp, weight + "_Q4G32", weight + "_scales", weight + "_zero_points"], [out],
+                      basename + "_Q4", domain=MS, K=K, N=N, bits=4, block_size=BLOCK)
+
+    def layernorm(layer, location, weight, first=False, last=False):
+        nonlocal root
+        base = f"/model/layers.{layer}/{location}_layernorm"
+        w = b.init(f"model.layers.{layer}.{location}_layernorm.weight", weight)
+        out0 = b.value(f"{base}/output_0", F32, [BS, SEQ, DIM])
+        if first:
+            b.node("SimplifiedLayerNormalization", [root, w], [out0], f"{base}/LayerNorm",
+                   epsilon=EPS, axis=-1, stash_type=1)
+        elif last:
+            b.node("SkipSimplifiedLayerNormalization", [root, skip, w], [out0], f"{base}/SkipLayerNorm",
+                   domain=MS, epsilon=EPS)
+        else:
+            out3 = b.value(f"{base}/output_3", F32, [BS, SEQ, DIM])
+            b.node("SkipSimplifiedLayerNormalization", [root, skip, w], [out0, "", "", out3],
+                   f"{base}/SkipLayerNorm", domain=MS, epsilon=EPS)
+            root = out3
+        return out0
+
+    for i in range(LAYERS):
+        L, attn = f"layers.{i}.", f"/model/layers.{i}/attn"
+        h = layernorm(i, "input", W[L + "attention_norm.weight"], first=(i == 0))
+        wq, wk, wv = (W[L + f"attention.{p}.weight_T"] for p in ("wq", "wk", "wv"))
+        if packed_nbits4:
+            q = matmul(f"{attn}/qkv_proj/MatMul", h, np.concatenate([wq, wk, wv], axis=1),
+                       DIM + 2 * kv_heads * head_dim, True)
+            k = v = ""
+        else:
+            q = matmul(f"{attn}/q_proj/MatMul", h, wq, DIM, False)
+            k = matmul(f"{attn}/k_proj/MatMul", h, wk, kv_heads * head_dim, False)
+            v = matmul(f"{attn}/v_proj/MatMul", h, wv, kv_heads * head_dim, False)
+        if cos_cache is None:
+            c, s_ = rotary_caches(head_dim)
+            cos_cache, sin_cache = b.init("cos_cache", c), b.init("sin_cache", s_)
+        if rotary_op:
+            q = b.op("RotaryEmbedding", f"{attn}/q_rotary/RotaryEmbedding", [q, "position_ids", cos_cache, sin_cache],
+                     F32, [BS, SEQ, DIM], domain=MS, interleaved=interleaved, num_heads=heads)
+            k = b.op("RotaryEmbedding", f"{attn}/k_rotary/RotaryEmbedding", [k, "position_ids", cos_cache, sin_cache],
+                     F32, [BS, SEQ, kv_heads * head_dim], domain=MS, interleaved=interleaved, num_heads=kv_heads)
+            caches = ["", ""]
+        else:
+            caches = [cos_cache, sin_cache]
+        a = b.value(f"{attn}/GroupQueryAttention/output_0", F32, [BS, SEQ, DIM])
+        b.node("GroupQueryAttention",
+               [q, k, v, f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_seq_len] + caches,
+               [a, f"present.{i}.key", f"present.{i}.value"], f"{attn}/GroupQueryAttention", domain=MS,
+               num_heads=heads, kv_num_heads=kv_heads, scale=float(1 / np.sqrt(head_dim)), local_window_size=window,
+               softcap=0.0, do_rotary=0 if rotary_op else 1, rotary_interleaved=interleaved)
+        skip = matmul(f"{attn}/o_proj/MatMul", a, W[L + "attention.wo.weight_T"], DIM, packed_nbits4)
+
+        h = layernorm(i, "post_attention", W[L + "ffn_norm.weight"])
+        mlp = f"/model/layers.{i}/mlp"
+        gate = matmul(f"{mlp}/gate_proj/MatMul", h, W[L + "feed_forward.w1.weight_T"], HIDDEN, packed_nbits4)
+        up = matmul(f"{mlp}/up_proj/MatMul", h, W[L + "feed_forward.w3.weight_T"], HIDDEN, packed_nbits4)
+        sig = b.op("Sigmoid", f"{mlp}/act_fn/Sigmoid", [gate], F32, [BS, SEQ, HIDDEN])
+        act = b.op("Mul", f"{mlp}/act_fn/Mul", [gate, sig], F32, [BS, SEQ, HIDDEN])
+        prod = b.op("Mul", f"{mlp}/Mul", [act, up], F32, [BS, SEQ, HIDDEN])
+        skip = matmul(f"{mlp}/down_proj/MatMul", prod, W[L + "feed_forward.w2.weight_T"], DIM, packed_nbits4)
+
+    h = layernorm(LAYERS, "final_norm", W["norm.weight"], last=True)
+    b.node("MatMul", [h, b.init("lm_head.MatMul.weight", W["output.weight_T"])], ["logits"], "/lm_head/MatMul")
+    return b.model()
+
+
+# ONNX Runtime's GroupQueryAttention computes the rotary embedding itself (do_rotary, cos/sin caches)
+# only for a head_size that is a multiple of 16 (and a cache width that is a multiple of 8): these
+# cases split the same q/k/v columns into 2 query heads and 1 KV head of 16 (a GQA group of 2, like
+# 4 and 2); genai_gqa_hd8 keeps the source model's 4 x 8 heads, which ORT refuses (no ORT reference).
+
+@case
+def genai_gqa():
+    """GroupQueryAttention with the rotary embedding inside (do_rotary, cos/sin caches), float q/k/v
+    MatMuls; 2 query heads and 1 KV head of 16 (ONNX Runtime's rotary needs head_size % 16 == 0)."""
+    return genai_decoder(heads=2, kv_heads=1)
+
+
+@case
+def genai_gqa_nbits4_packed():
+    """genai_gqa with every projection a MatMulNBits (4 bits, blocks of 32, zero points), q/k/v packed
+    into one of N = 64 whose output is the query of GroupQueryAttention (key and value absent); the
+    lm_head stays a float MatMul."""
+    return genai_decoder(heads=2, kv_heads=1, packed_nbits4=True)
+
+
+@case
+def genai_gqa_window():
+    """genai_gqa with a sliding window (local_window_size 4) and interleaved rotary pairs (rotary_interleaved 1)."""
+    return genai_decoder(heads=2, kv_heads=1, window=4, interleaved=1)
+
+
+@case
+def genai_rotary():
+    """A position_ids input and one RotaryEmbedding each on q and k, then GroupQueryAttention without
+    rotary; the source model's 4 query heads and 2 KV heads of 8, so ONNX Runtime matches
+    llama_half_fp32's PyTorch reference."""
+    return genai_decoder(rotary_op=True)
+
+
+@case
+def genai_gqa_hd8():
+    """genai_gqa with the source model's 4 query heads and 2 KV heads of 8: the same function as
+    llama_half_fp32 (whose PyTorch reference is this model's), but ONNX Runtime's CPU
+    GroupQueryAttention refuses its rotary (head_size 8)."""
+    return genai_decoder()
+
+
+@case
+def bad_genai_seqlens():
+    """genai_gqa_hd8 with seqlens_k = attention_mask.sum() - 2 (one key short of the causal mask): the
+    attention mask the importer writes from it must fail CodeGen's mask check."""
+    return genai_decoder(seqlens_minus="[2]")
+
+
+def genai_config(name, m):
+    with open(os.path.join(pq.FIXTURES, "llama_half_fp32.config.json")) as f:
+        cfg = json.load(f)
+    cfg["name"] = name
+    cfg["onnx"] = name + ".onnx"
+    cfg["source"]["genai_builder"] = f"make_genai_onnx.py {name}: " + " ".join(CASES[name].__doc__.split(".")[0].split())
+    inputs = []
+    for vi in m.graph.input:
+        n = vi.name
+        if n.startswith("past_key_values."):
+            n = "past_key_values.{i}." + n.rsplit(".", 1)[1]
+        if n not in inputs:
+            inputs.append(n)
+    cfg["io"]["inputs"] = inputs
+    for n in m.graph.node:
+        if n.op_type == "GroupQueryAttention":
+            attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+            cfg["n_heads"], cfg["n_kv_heads"] = attrs["num_heads"], attrs["kv_num_heads"]
+            cfg["head_dim"] = cfg["dim"] // cfg["n_heads"]
+            if attrs.get("rotary_interleaved"):
+                cfg["rope_convention"] = "interleaved"
+            if attrs.get("local_window_size", -1) > 0:
+                cfg["sliding_window"] = attrs["local_window_size"]
+            break
+    return json.dumps(cfg, indent=1) + "\n"
+
+
+def main(argv):
+    if argv[1:] == ["--list"]:
+        for name, fn in CASES.items():
+            print(f"{name}: {' '.join(fn.__doc__.split())}")
+        return 0
+    if len(argv) < 3 or argv[1] != "-o":
+        print(__doc__)
+        return 2
+    out = argv[2]
+    os.makedirs(out, exist_ok=True)
+    for name in argv[3:] or list(CASES):
+        if name not in CASES:
+            print(f"make_genai_onnx.py: unknown case {name}", file=sys.stderr)
+            return 2
+        m = CASES[name]()
+        with open(os.path.join(out, name + ".onnx"), "wb") as f:
+            f.write(m.SerializeToString())
+        with open(os.path.join(out, name + ".config.json"), "w") as f:
+            f.write(genai_config(name, m))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
