@@ -56,9 +56,15 @@ static void readHuggingFaceDirectory(StringRef dir, ModelFacts &facts) {
     sys::path::append(p, name);
     return std::string(p);
   };
-  for (StringRef file : {"config.json", "generation_config.json"}) {
-    std::optional<json::Object> o = readJSONObject(path(file));
-    if (!o)
+  // Later files override earlier ones: generation_config.json's ids are the
+  // ones generation uses, and ONNX Runtime GenAI's genai_config.json (its
+  // "model" object) is what its own runtime reads for the exported model.
+  for (StringRef file : {"config.json", "generation_config.json", "genai_config.json"}) {
+    std::optional<json::Object> top = readJSONObject(path(file));
+    if (!top)
+      continue;
+    const json::Object *o = &*top;
+    if (file == "genai_config.json" && !(o = top->getObject("model")))
       continue;
     if (std::vector<int32_t> bos = tokenIds(*o, "bos_token_id"); !bos.empty())
       facts.bos = bos.front();
@@ -66,7 +72,7 @@ static void readHuggingFaceDirectory(StringRef dir, ModelFacts &facts) {
       facts.eos = eos.front();
       facts.moreEos.assign(eos.begin() + 1, eos.end());
     }
-    for (StringRef key : {"max_position_embeddings", "n_positions"})
+    for (StringRef key : {"max_position_embeddings", "n_positions", "context_length"})
       if (std::optional<int64_t> n = o->getInteger(key); n && *n > 0) {
         facts.maxContext = std::min(*n, kHuggingFaceDefaultContext);
         break;

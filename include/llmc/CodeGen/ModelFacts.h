@@ -4,7 +4,7 @@
 // the ONNX model: llmc's own `<model>.config.json` (written by its export
 // scripts), or else the files of a Hugging Face model directory (Optimum's
 // export puts model.onnx beside config.json, generation_config.json and the
-// tokenizer files).
+// tokenizer files; ONNX Runtime GenAI's builder adds genai_config.json).
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_CODEGEN_MODELFACTS_H
@@ -38,6 +38,8 @@ struct ModelFacts {
 ///    `max_position_embeddings` or GPT-2's `n_positions`, capped at
 ///    kHuggingFaceDefaultContext: the KV cache grows with it, --ctx asks for
 ///    more), `generation_config.json` (its bos/eos override config.json's),
+///    ONNX Runtime GenAI's `genai_config.json` (its `model` object's
+///    `bos_token_id`, `eos_token_id` and `context_length` override both),
 ///    and the tokenizer: `tokenizer.model` (SentencePiece, which Llama-2 and
 ///    Mistral directories also ship as tokenizer.json in a form llmc does not
 ///    read) or else `tokenizer.json`.
