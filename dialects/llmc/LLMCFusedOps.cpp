@@ -120,6 +120,13 @@ LogicalResult RopeCosSinOp::verify() {
 // Attention
 //===----------------------------------------------------------------------===//
 
+LogicalResult SoftcapOp::verify() {
+  float cap = getCap().convertToFloat();
+  if (!(cap > 0.0f) || std::isinf(cap))
+    return emitOpError() << "cap must be positive and finite, got " << cap;
+  return success();
+}
+
 LogicalResult AttentionOp::verify() {
   int64_t numHeads = getNumHeads(), numKvHeads = getNumKvHeads();
   if (numHeads <= 0 || numKvHeads <= 0)
@@ -132,6 +139,10 @@ LogicalResult AttentionOp::verify() {
   float scale = getScale().convertToFloat();
   if (!(scale > 0.0f) || std::isinf(scale))
     return emitOpError() << "scale must be positive and finite, got " << scale;
+  float softcap = getSoftcap().convertToFloat();
+  if (!(softcap >= 0.0f) || std::isinf(softcap))
+    return emitOpError() << "softcap must be 0 (none) or positive and finite, got "
+                         << softcap;
 
   RankedTensorType q = tensorType(getQ()), k = tensorType(getK()),
                    v = tensorType(getV());

@@ -131,6 +131,10 @@ def LLMC_AttentionOp : LLMC_Op<"attention",
     (a key padding mask: the same row for every head and query). It is
     additive (float, same type as q) or boolean: `i1` or an integer type,
     nonzero = attend (an integer `attention_mask` input is used as it is).
+
+    With `softcap = c > 0` (Gemma-2's attention logit soft-capping) the
+    scaled scores are capped before the mask and softmax:
+    `softmax(c * tanh(scale * q @ present_key^T / c) + mask)`; 0 = none.
   }];
   let arguments = (ins LLMC_FloatTensor:$q, LLMC_FloatTensor:$k,
                        LLMC_FloatTensor:$v,
@@ -139,7 +143,8 @@ def LLMC_AttentionOp : LLMC_Op<"attention",
                        Optional<RankedTensorOf<[F16, BF16, F32, F64, I1, I8, I32, I64]>>:$mask,
                        I64Attr:$num_heads, I64Attr:$num_kv_heads,
                        F32Attr:$scale,
-                       DefaultValuedAttr<BoolAttr, "false">:$causal);
+                       DefaultValuedAttr<BoolAttr, "false">:$causal,
+                       DefaultValuedAttr<F32Attr, "0.0f">:$softcap);
   let results = (outs LLMC_FloatTensor:$out, LLMC_FloatTensor:$present_key,
                       LLMC_FloatTensor:$present_value);
   let assemblyFormat = [{
@@ -206,6 +211,20 @@ def LLMC_GeluOp : LLMC_Op<"gelu",
   let assemblyFormat = [{
     $x (`approximate` `` $approximate^)? attr-dict `:` type($x) `->` type($result)
   }];
+}
+
+def LLMC_SoftcapOp : LLMC_Op<"softcap",
+    [SameOperandsAndResultShape, SameOperandsAndResultElementType]> {
+  let summary = "soft-capping: cap * tanh(x / cap)";
+  let description = [{
+    Squashes every element smoothly into (-cap, cap), `cap > 0`: Gemma-2
+    caps its final logits this way (`final_logit_softcapping`). Fused from
+    `mul(tanh(div(x, cap)), cap)` (or a multiply by 1 / cap).
+  }];
+  let arguments = (ins LLMC_FloatTensor:$x, F32Attr:$cap);
+  let results = (outs LLMC_FloatTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
+  let hasVerifier = 1;
 }
 
 def LLMC_QMatMulOp : LLMC_Op<"qmatmul",

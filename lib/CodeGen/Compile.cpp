@@ -315,7 +315,7 @@ int32_t normFeedingOnly(const ProgramPlan &plan, int32_t slot) {
     switch (s.kind) {
     case StepKind::Embed: case StepKind::EmbedPositions: case StepKind::RmsNorm:
     case StepKind::LayerNorm: case StepKind::Matmul: case StepKind::SwiGLU:
-    case StepKind::Gelu: case StepKind::Add:
+    case StepKind::Gelu: case StepKind::Softcap: case StepKind::Add:
       return s.out.offset == buf;
     case StepKind::Attention:
       return s.o.offset == buf;
@@ -326,7 +326,7 @@ int32_t normFeedingOnly(const ProgramPlan &plan, int32_t slot) {
   auto reads = [](const Step &s, int64_t buf) {
     switch (s.kind) {
     case StepKind::RmsNorm: case StepKind::LayerNorm: case StepKind::Matmul:
-    case StepKind::Gelu:
+    case StepKind::Gelu: case StepKind::Softcap:
       return s.in.offset == buf;
     case StepKind::SwiGLU: case StepKind::Add:
       return s.in.offset == buf || s.in2.offset == buf;

@@ -12,9 +12,9 @@ namespace llmc::codegen {
 static constexpr StringLiteral kStepNames[] = {
     "embed", "rms_norm", "matmul", "rope_tables",
     "rope",  "attention", "swiglu", "add", "layer_norm", "gelu",
-    "embed_positions"};
+    "embed_positions", "softcap"};
 
-static_assert(std::size(kStepNames) == unsigned(StepKind::EmbedPositions) + 1,
+static_assert(std::size(kStepNames) == unsigned(StepKind::Softcap) + 1,
               "one name per StepKind, in order");
 
 StringRef stepKindName(StepKind k) { return kStepNames[unsigned(k)]; }
@@ -77,6 +77,12 @@ json::Value ProgramPlan::toJSON() const {
       o["width"] = s.width;
       o["approximate"] = s.geluTanh ? "tanh" : "none";
       break;
+    case StepKind::Softcap:
+      o["in"] = rowJ(s.in);
+      o["out"] = rowJ(s.out);
+      o["width"] = s.width;
+      o["cap"] = double(s.softcap);
+      break;
     case StepKind::Matmul:
       o["weight"] = s.weight;
       o["in"] = rowJ(s.in);
@@ -118,6 +124,8 @@ json::Value ProgramPlan::toJSON() const {
       o["layer"] = s.layer;
       if (s.window > 0)
         o["window"] = s.window;
+      if (s.softcap > 0)
+        o["softcap"] = double(s.softcap);
       break;
     case StepKind::SwiGLU:
     case StepKind::Add:
@@ -342,6 +350,9 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
       s.window = o->getInteger("window").value_or(0);
       if (s.window < 0)
         return fail("attention window must not be negative");
+      s.softcap = float(o->getNumber("softcap").value_or(0.0));
+      if (!(s.softcap >= 0.0f) || std::isinf(s.softcap))
+        return fail("attention softcap must be 0 (none) or positive and finite");
       break;
     case StepKind::SwiGLU:
     case StepKind::Add:
@@ -367,6 +378,14 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
       s.geluTanh = approx == "tanh";
       break;
     }
+    case StepKind::Softcap:
+      s.in = r.row(*o, "in");
+      s.out = r.row(*o, "out");
+      s.width = r.i64(*o, "width");
+      s.softcap = float(r.f64(*o, "cap"));
+      if (!(s.softcap > 0.0f) || std::isinf(s.softcap))
+        return fail("softcap step's cap must be positive and finite");
+      break;
     }
     p.steps.push_back(s);
   }

@@ -556,6 +556,11 @@ Error Builder::visit(Operation *op) {
       plan().config.hidden = s.width;
       return Error::success();
     });
+  if (auto sc = dyn_cast<SoftcapOp>(op))
+    return rowwise(sc.getX(), sc.getResult(), StepKind::Softcap, [&](Step &s) -> Error {
+      s.softcap = sc.getCap().convertToFloat();
+      return Error::success();
+    });
   // x[..., K] @ W -> [..., N]: one Matmul step on the packed slot of `wroot`;
   // returns the output's value (`xName` names x in errors).
   auto matmulStep = [&](Value xval, Value wroot,
@@ -901,6 +906,7 @@ Error Builder::visit(Operation *op) {
     s.headDim = D;
     s.valueDim = Dv;
     s.scale = at.getScale().convertToFloat();
+    s.softcap = at.getSoftcap().convertToFloat();
     // The program computes causal attention, within a sliding window if the
     // mask has one; the mask operand and the op's own flag must say no more
     // (checkMask, then checkCausalAttention once the context length is
@@ -1349,7 +1355,8 @@ Error Builder::finish() {
       const Step &s = steps[i];
       bool rowwise = s.kind == StepKind::RmsNorm || s.kind == StepKind::LayerNorm ||
                      s.kind == StepKind::Matmul || s.kind == StepKind::SwiGLU ||
-                     s.kind == StepKind::Gelu || s.kind == StepKind::Add;
+                     s.kind == StepKind::Gelu || s.kind == StepKind::Softcap ||
+                     s.kind == StepKind::Add;
       if (!rowwise)
         break;
       int32_t outR = stepRegions_[i][2];

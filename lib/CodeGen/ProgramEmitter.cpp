@@ -340,6 +340,19 @@ void Emitter::emitStep(size_t index, const Step &s) {
     });
     break;
   }
+  case StepKind::Softcap: {
+    // c * tanh(x / c) = c * (1 - 2 / (e^(2x/c) + 1)); e^ saturates where
+    // tanh does.
+    const float c = s.softcap;
+    parallelRows(index, r0, 8 * s.width, [&](Value t) {
+      loop(i64c(0), i64c(s.width), [&](Value j) {
+        Value e = expF32(fmul(load(arena_, rowIndex(s.in, t, j)), f32c(2.0f / c)));
+        Value th = fsub(f32c(1.0f), fdiv(f32c(2.0f), fadd(e, f32c(1.0f))));
+        store(fmul(f32c(c), th), arena_, rowIndex(s.out, t, j));
+      });
+    });
+    break;
+  }
   case StepKind::Gelu:
     parallelRows(index, r0, 8 * s.width, [&](Value t) {
       loop(i64c(0), i64c(s.width), [&](Value j) {

@@ -67,6 +67,7 @@ Access accessOf(const Step &s, int64_t rows) {
   case StepKind::RmsNorm:
   case StepKind::LayerNorm:
   case StepKind::Gelu:
+  case StepKind::Softcap:
     readRow(s.in, s.width);
     a.writes.push_back(rowSpan(s.out, s.width, rows));
     break;

@@ -3,7 +3,8 @@
 // attendKvHead (Attention.h) in three steps over R rows and the key blocks
 // [0, B) that the longest row sees:
 //   1. scores:  S[r][16b + i] = scale * sum_d q[r][d] * K[b][d][i]   (rows by 8)
-//   2. softmax: m = max_j S[r][j]; S[r][j] = e^(S[r][j] - m); inv[r] = 1/sum
+//   2. softmax: (soft cap c > 0: S[r][j] = c tanh(S[r][j] / c) first)
+//               m = max_j S[r][j]; S[r][j] = e^(S[r][j] - m); inv[r] = 1/sum
 //   3. values:  o[r] = inv[r] * sum_j S[r][j] v[j]                  (rows by 4)
 // Scores past a row's T are set to -inf before step 2, so they weigh exactly
 // 0; values are only read below the longest row's T (every such position is
@@ -78,6 +79,23 @@ LLMC_INLINE v16 expNonPositive(v16 x) {
     p = p * r + kExpTaylor[i];
   const v16i e = (__builtin_convertvector(n, v16i) + 127) << 23;
   return fromBits(bits(p * fromBits(e)) & keep);
+}
+
+/// c tanh(x / c), the soft cap c > 0 of 16 scores (invCap = 1 / c). With
+/// y = x / c and e = e^(-2|y|), which lies in [0, 1] (the exponent is <= 0,
+/// so e never overflows and expNonPositive applies):
+///   tanh(|y|) = (1 - e) / (1 + e),   tanh(y) = sign(y) tanh(|y|).
+/// For |y| >= 43.5 e is 0 (expNonPositive's cutoff) and the result is +-c,
+/// as tanh is in float. Near y = 0, 1 - e cancels, but e's error is a few ulps
+/// of 1, so the result is off by a few eps * c in absolute terms, like the
+/// rounding of a score of magnitude c; tanh' <= 1, so a score's own error is
+/// not amplified.
+LLMC_INLINE v16 softcap16(v16 x, float cap, float invCap) {
+  const v16i y = bits(x * invCap);
+  const v16i sign = y & ~0x7fffffff;
+  const v16 e = expNonPositive(-2.0f * fromBits(y & 0x7fffffff));
+  const v16 t = (1.0f - e) / (1.0f + e);
+  return fromBits(bits(t) | sign) * cap;
 }
 
 template <typename KT> constexpr bool kScaled = std::is_same_v<KT, int8_t>;
@@ -220,9 +238,18 @@ LLMC_INLINE void attend(const AttentionRows &rows, const KvHead<KT> &head,
     }
   }
 
-  // 2. Mask, softmax numerators in place, 1 / sum per row.
+  // 2. Soft cap, mask, softmax numerators in place, 1 / sum per row. The cap
+  // goes first (a masked score must stay -inf, and int8 scores already carry
+  // their key scales), over the key blocks the row sees; without one this
+  // step costs a branch per row.
+  const float cap = rows.softcap, invCap = cap > 0 ? 1.0f / cap : 0.0f;
   for (int64_t r = 0; r < R; ++r) {
     float *s = S + r * ldS;
+    if (cap > 0)
+      for (int64_t j = firstKey(rows, r) / kKeyBlock * kKeyBlock,
+                   end = keyPositions(rows.T[r]);
+           j < end; j += kKeyBlock)
+        store16(s + j, softcap16(load16(s + j), cap, invCap));
     for (int64_t j = j0; j < firstKey(rows, r); ++j)
       s[j] = -INFINITY;
     for (int64_t j = rows.T[r]; j < ldS; ++j)
@@ -343,6 +370,7 @@ double element(const KvHead<KT> &head, bool isKey, int64_t j, int64_t i,
 template <typename KT>
 void reference(const AttentionRows &rows, const KvHead<KT> &head, int64_t D,
                int64_t Dv, float scale) {
+  const double cap = double(rows.softcap);
   for (int64_t r = 0; r < rows.count; ++r) {
     const int64_t T = rows.T[r], first = firstKey(rows, r);
     std::vector<double> s(size_t(T), 0.0);
@@ -352,6 +380,8 @@ void reference(const AttentionRows &rows, const KvHead<KT> &head, int64_t D,
       for (int64_t d = 0; d < D; ++d)
         dot += double(rows.q[r][d]) * element(head, true, j, d, D, Dv);
       s[size_t(j)] = dot * double(scale);
+      if (cap > 0) // the soft cap, before the max and the exponentials
+        s[size_t(j)] = cap * std::tanh(s[size_t(j)] / cap);
       mx = std::max(mx, s[size_t(j)]);
     }
     double sum = 0;

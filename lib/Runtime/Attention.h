@@ -9,6 +9,11 @@
 //                                    sliding window's first key), else -inf
 //   o[r]    = sum_j softmax(S[r])[j] * v[j]
 //
+// With a soft cap c > 0 (Gemma-2's attention logit soft-capping, ONNX
+// Runtime's GroupQueryAttention `softcap`) each seen score is first replaced
+// by c * tanh(S[r][j] / c), which bounds it to (-c, c); the mask and the
+// softmax follow as above.
+//
 // Keys are cached in *key blocks*: 16 consecutive positions, d-major, so that
 // one vector load of block b at dimension d holds k[16b .. 16b+16)[d] and
 // 16 scores of a row take one FMA per d (a GEMM microkernel: the load is shared
@@ -54,6 +59,9 @@ struct AttentionRows {
   const int64_t *T;
   int64_t count;
   const int64_t *first = nullptr;
+  /// Soft cap of the scores: 0 = none; > 0 (finite) the cap c, applied to
+  /// each scaled score s before the mask and the softmax: s -> c tanh(s / c).
+  float softcap = 0;
 };
 
 /// Floats of scratch attendKvHead needs for `rows`.
@@ -126,8 +134,9 @@ void attendKvHead(const AttentionRows &rows, const KvHead<int8_t> &head,
                   int64_t D, int64_t Dv, float scale, float *scratch,
                   IsaTier tier);
 
-/// Scalar reference in double precision (std::exp), same layouts; int8
-/// elements are dequantized (code * scale) before the sums.
+/// Scalar reference in double precision (std::exp, std::tanh for the soft
+/// cap), same layouts; int8 elements are dequantized (code * scale) before the
+/// sums.
 void referenceAttendKvHead(const AttentionRows &rows,
                            const KvHead<float> &head, int64_t D, int64_t Dv,
                            float scale);

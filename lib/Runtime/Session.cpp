@@ -288,6 +288,7 @@ void Session::attentionImpl(int32_t step, int64_t n, int64_t pos) {
         }
       AttentionRows rows{q.data(), o.data(), T.data(), int64_t(q.size()),
                          s.window > 0 ? first.data() : nullptr};
+      rows.softcap = s.softcap;
       scratch.resize(size_t(attentionScratchFloats(rows)));
       attendKvHead(rows, kvHead(kvh), D, Dv, s.scale, scratch.data(), st.tier);
     }
@@ -434,6 +435,14 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
         float *y = A + s.out.offset + t * s.out.rowStride;
         for (int64_t i = 0; i < s.width; ++i)
           y[i] = gelu(x[i], s.geluTanh);
+      }
+      break;
+    case StepKind::Softcap:
+      for (int64_t t = r0; t < n; ++t) {
+        const float *x = A + s.in.offset + t * s.in.rowStride;
+        float *y = A + s.out.offset + t * s.out.rowStride;
+        for (int64_t i = 0; i < s.width; ++i)
+          y[i] = s.softcap * std::tanh(x[i] / s.softcap);
       }
       break;
     case StepKind::Matmul: {

@@ -184,7 +184,7 @@ struct AttentionTokenMajor : OpRewritePattern<AttentionOp> {
                   op.getPresentValue().getType()},
         m->q, m->k, m->v, op.getPastKey(), op.getPastValue(), op.getMask(),
         op.getNumHeadsAttr(), op.getNumKvHeadsAttr(), op.getScaleAttr(),
-        op.getCausalAttr());
+        op.getCausalAttr(), op.getSoftcapAttr());
     Value out = buildHeadSplit(rewriter, op.getLoc(), att.getOut(), hq);
     rewriter.replaceOp(op, {out, att.getPresentKey(), att.getPresentValue()});
     return success();

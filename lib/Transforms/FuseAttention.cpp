@@ -4,7 +4,8 @@
 //   probs  = [cast] softmax(last axis) of [cast] X
 //   X      = scores (+ mask terms)*, or where(c, scores, -big) / where(c, -big,
 //            scores) (masked_fill), with casts around any term
-//   scores = [scale] matmul([scale] q, [scale] K^T)
+//   scores = [scale] matmul([scale] q, [scale] K^T), or soft-capped (Gemma-2):
+//            c * tanh([scale] matmul(...) [/ c]), any scale inside the tanh
 //   K^T    = transpose(repeat(Kc)) or repeat(transpose(Kc)), perm [0,1,3,2]
 //   V      = repeat(Vc)
 //   repeat = reshape(expand(unsqueeze(x, 2)), merge dims 1,2)   (GQA; optional)
@@ -348,16 +349,25 @@ struct AttentionMatch {
   Value q;
   KVMatch key, value;
   double scale = 1.0;
+  double softcap = 0.0; // c of c * tanh(scale * qk / c); 0: none
   int64_t numHeads = 0, numKvHeads = 0;
   bool causal = false;
   SmallVector<MaskTerm> mask; // remaining terms: all boolean or all additive
   RankedTensorType maskType;  // the rank-4 mask operand type (if any)
 };
 
-/// The scores chain `[scale] matmul([scale] q, k^T)`.
+/// The scores chain `[scale] matmul([scale] q, k^T)`, or its soft-capped
+/// form `c * tanh(a * matmul(...))`: with c outside, the op's scale is
+/// a * c times the matmul's own (c * tanh(scale * qk / c)).
 static bool matchScores(Value s, AttentionMatch &m) {
   double scale = 1.0;
   s = peelScalarScale(s, scale);
+  if (auto tanh = peelFloatCasts(s).getDefiningOp<TanhOp>()) {
+    if (!(scale > 0.0) || !std::isfinite(scale))
+      return false;
+    m.softcap = scale;
+    s = peelScalarScale(tanh.getX(), scale);
+  }
   auto mm = s.getDefiningOp<MatMulOp>();
   if (!mm)
     return false;
@@ -508,6 +518,7 @@ static FailureOr<AttentionMatch> matchAttention(MatMulOp root) {
       m.q = trial.q;
       m.key = trial.key;
       m.scale = trial.scale;
+      m.softcap = trial.softcap;
       boolTerms.append(wheres.begin(), wheres.end());
     }
   }
@@ -604,7 +615,8 @@ struct FuseAttentionPattern : OpRewritePattern<MatMulOp> {
         rewriter.getI64IntegerAttr(m->numHeads),
         rewriter.getI64IntegerAttr(m->numKvHeads),
         rewriter.getF32FloatAttr(static_cast<float>(m->scale)),
-        rewriter.getBoolAttr(m->causal));
+        rewriter.getBoolAttr(m->causal),
+        rewriter.getF32FloatAttr(static_cast<float>(m->softcap)));
     // The caches' later readers (the function results) read the presents.
     Operation *attnOp = attn.getOperation();
     for (auto [concat, present] :

@@ -1,10 +1,13 @@
-//===- FuseMLP.cpp - swiglu and gelu fusion --------------------------------===//
+//===- FuseMLP.cpp - swiglu, gelu and softcap fusion -----------------------===//
 //
 // SwiGLU: silu(g) * u, with silu as `silu` or `g * sigmoid(g)`.
 // GELU:   0.5 * x * (1 + erf(x / sqrt(2)))                          (none)
 //         0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))   (tanh)
-// The GELU forms are matched on the flattened product of their factors, so
-// any association/order of the multiplications and constants is accepted.
+// Softcap: c * tanh(x / c) (Gemma-2's final logits; its attention scores'
+//         cap is the attention fusion's).
+// The GELU and softcap forms are matched on the flattened product of their
+// factors, so any association/order of the multiplications and constants is
+// accepted.
 //
 //===----------------------------------------------------------------------===//
 
@@ -163,10 +166,31 @@ struct FuseGelu : OpRewritePattern<MulOp> {
   }
 };
 
+/// c * tanh(x / c) (x / c also as x * (1 / c)), c > 0.
+struct FuseSoftcap : OpRewritePattern<MulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MulOp op,
+                                PatternRewriter &rewriter) const override {
+    Product outer = flattenProduct(op.getResult());
+    auto tanh = outer.factors.size() == 1 ? outer.factors[0].getDefiningOp<TanhOp>()
+                                          : TanhOp();
+    const double cap = outer.scale;
+    if (!tanh || !(cap > 0.0) || !std::isfinite(cap))
+      return rewriter.notifyMatchFailure(op, "not c * tanh(...)");
+    Product inner = flattenProduct(tanh.getX());
+    if (inner.factors.size() != 1 || inner.factors[0].getType() != op.getType() ||
+        !isClose(inner.scale * cap, 1.0, 1e-6))
+      return rewriter.notifyMatchFailure(op, "not c * tanh(x / c)");
+    rewriter.replaceOpWithNewOp<SoftcapOp>(op, op.getType(), inner.factors[0],
+                                           rewriter.getF32FloatAttr(float(cap)));
+    return success();
+  }
+};
+
 } // namespace
 
 void llmc::populateFuseMLPPatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseSwiGLU, FuseGelu, FuseGeGLU>(patterns.getContext());
+  patterns.add<FuseSwiGLU, FuseGelu, FuseGeGLU, FuseSoftcap>(patterns.getContext());
 }
 
 namespace {

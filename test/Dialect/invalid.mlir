@@ -705,6 +705,22 @@ func.func @f(%p: tensor<1x?xi64>) {
 
 // -----
 
+func.func @f(%q: tensor<1x8x?x64xf32>, %k: tensor<1x4x?x64xf32>) {
+  // expected-error @+1 {{softcap must be 0 (none) or positive and finite, got -5}}
+  %o:3 = llmc.attention %q, %k, %k {num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.125 : f32, softcap = -5.0 : f32} : (tensor<1x8x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>) -> (tensor<1x8x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error @+1 {{cap must be positive and finite, got 0}}
+  %y = llmc.softcap %x {cap = 0.0 : f32} : tensor<2x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
 func.func @f(%q: tensor<1x6x?x64xf32>, %k: tensor<1x4x?x64xf32>) {
   // expected-error @+1 {{num_heads (6) must be a multiple of num_kv_heads (4)}}
   %o:3 = llmc.attention %q, %k, %k {num_heads = 6 : i64, num_kv_heads = 4 : i64, scale = 0.125 : f32} : (tensor<1x6x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>) -> (tensor<1x6x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>)

@@ -75,6 +75,27 @@ func.func @attention_mha_no_cache_no_mask(%q: tensor<1x4x3x8xf32>, %k: tensor<1x
 
 // -----
 
+// Gemma-2's soft-capped scores: c * tanh(scaled scores / c) before the
+// softmax; the scale inside the tanh times c is the op's scale.
+// CHECK-LABEL: func.func @attention_softcap
+// CHECK-NEXT: %[[O:.*]], %{{.*}}, %{{.*}} = llmc.attention %arg0, %arg1, %arg2 {num_heads = 4 : i64, num_kv_heads = 4 : i64, scale = 2.500000e-01 : f32, softcap = 5.000000e+01 : f32}
+// CHECK-NEXT: return %[[O]]
+func.func @attention_softcap(%q: tensor<1x4x3x8xf32>, %k: tensor<1x4x3x8xf32>, %v: tensor<1x4x3x8xf32>) -> tensor<1x4x3x8xf32> {
+  %kt = llmc.transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x4x3x8xf32>) -> tensor<1x4x8x3xf32>
+  %s = llmc.matmul %q, %kt : (tensor<1x4x3x8xf32>, tensor<1x4x8x3xf32>) -> tensor<1x4x3x3xf32>
+  %scaling = llmc.constant dense<0.25> : tensor<f32>
+  %ss = llmc.mul %s, %scaling : (tensor<1x4x3x3xf32>, tensor<f32>) -> tensor<1x4x3x3xf32>
+  %cap = llmc.constant dense<50.0> : tensor<f32>
+  %d = llmc.div %ss, %cap : (tensor<1x4x3x3xf32>, tensor<f32>) -> tensor<1x4x3x3xf32>
+  %t = llmc.tanh %d : tensor<1x4x3x3xf32> -> tensor<1x4x3x3xf32>
+  %c = llmc.mul %t, %cap : (tensor<1x4x3x3xf32>, tensor<f32>) -> tensor<1x4x3x3xf32>
+  %p = llmc.softmax %c : tensor<1x4x3x3xf32> -> tensor<1x4x3x3xf32>
+  %o = llmc.matmul %p, %v : (tensor<1x4x3x3xf32>, tensor<1x4x3x8xf32>) -> tensor<1x4x3x8xf32>
+  return %o : tensor<1x4x3x8xf32>
+}
+
+// -----
+
 // An additive mask from the caller (added first), GQA 4/2 with a cache.
 // CHECK-LABEL: func.func @attention_additive_mask_input
 // CHECK-NEXT: %[[O:.*]], %[[PK:.*]], %[[PV:.*]] = llmc.attention %arg0, %arg1, %arg2 past(%arg3, %arg4) mask(%arg5) {num_heads = 4 : i64, num_kv_heads = 2 : i64, scale = 0.353553385 : f32} : (tensor<1x4x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32>, tensor<1x2x2x8xf32>, tensor<1x2x2x8xf32>, tensor<1x1x3x5xf32>) -> (tensor<1x4x3x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>)

@@ -148,3 +148,31 @@ func.func @gelu_near_miss(%x: tensor<2x8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf
   %z = llmc.mul %hx, %b : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
   return %y, %z : tensor<2x8xf32>, tensor<2x8xf32>
 }
+
+// -----
+
+// Gemma-2's final logit soft-capping: c * tanh(x / c), the division also
+// written as a multiply by 1 / c; a cap that does not undo the inner scale
+// stays as it is.
+// CHECK-LABEL: func.func @softcap
+// CHECK: %[[A:.*]] = llmc.softcap %arg0 {cap = 3.000000e+01 : f32} : tensor<2x8xf32> -> tensor<2x8xf32>
+// CHECK: %[[B:.*]] = llmc.softcap %arg0 {cap = 4.000000e+00 : f32}
+// CHECK: %[[T:.*]] = llmc.tanh
+// CHECK: %[[C:.*]] = llmc.mul %[[T]]
+// CHECK: return %[[A]], %[[B]], %[[C]]
+func.func @softcap(%x: tensor<2x8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>) {
+  %cap = llmc.constant dense<30.0> : tensor<f32>
+  %d = llmc.div %x, %cap : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %t = llmc.tanh %d : tensor<2x8xf32> -> tensor<2x8xf32>
+  %a = llmc.mul %t, %cap : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %quarter = llmc.constant dense<0.25> : tensor<f32>
+  %four = llmc.constant dense<4.0> : tensor<f32>
+  %m = llmc.mul %x, %quarter : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %t2 = llmc.tanh %m : tensor<2x8xf32> -> tensor<2x8xf32>
+  %b = llmc.mul %four, %t2 : (tensor<f32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  %two = llmc.constant dense<2.0> : tensor<f32>
+  %m3 = llmc.mul %x, %two : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %t3 = llmc.tanh %m3 : tensor<2x8xf32> -> tensor<2x8xf32>
+  %c = llmc.mul %t3, %four : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  return %a, %b, %c : tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>
+}

@@ -62,18 +62,29 @@ int llmc::cli::runInspect() {
                                (plan.config.headDim + plan.config.valueDim) * 4 /
                                1048576.0)
          << " MiB (fp32, " << plan.config.maxContext << " positions)\n";
-  // Sliding windows, by size (models may mix windowed and full layers).
+  // Sliding windows and score caps, by size (models may mix windowed and
+  // full layers).
   std::map<int64_t, int> windows;
+  std::map<float, int> caps;
   int attentions = 0;
-  for (const auto &st : plan.steps)
+  for (const auto &st : plan.steps) {
     if (st.kind == llmc::codegen::StepKind::Attention) {
       ++attentions;
       if (st.window > 0)
         ++windows[st.window];
+      if (st.softcap > 0)
+        ++caps[st.softcap];
     }
+    if (st.kind == llmc::codegen::StepKind::Softcap)
+      outs() << "softcap: " << st.width << " values soft-capped at "
+             << format("%g", double(st.softcap)) << "\n";
+  }
   for (auto [window, count] : windows)
     outs() << "attention: a sliding window of " << window << " keys in " << count
            << " of " << attentions << " layers\n";
+  for (auto [cap, count] : caps)
+    outs() << "attention: scores soft-capped at " << format("%g", double(cap)) << " in "
+           << count << " of " << attentions << " layers\n";
   outs() << "program: "
          << ((*model)->usesProgram()
                  ? formatv("generated code (section 'program'), linked with ORC in "

@@ -96,6 +96,7 @@ enum class StepKind : uint8_t {
   LayerNorm,  ///< out = (in - mean) / sqrt(var + eps) * w (+ b)
   Gelu,       ///< out = gelu(in), erf or tanh form
   EmbedPositions, ///< out[s] = table[pos + s] (learned absolute positions)
+  Softcap,    ///< out = softcap * tanh(in / softcap) (Gemma-2's final logits)
 };
 
 llvm::StringRef stepKindName(StepKind k);
@@ -124,6 +125,9 @@ struct Step {
   /// Attention: a sliding window, the query at position p seeing keys
   /// (p - window, p]; 0: every key up to its own.
   int64_t window = 0;
+  /// Attention: the scores' soft cap c, c * tanh(score / c) (0: none);
+  /// Softcap: its cap (> 0).
+  float softcap = 0;
   double theta = 0;         ///< RopeTables
   int64_t cos = 0, sin = 0; ///< RopeTables out / Rope in (arena offsets, row = rotHalf)
   /// Steps whose only consumers compute the logits: the runtime may run them

@@ -7,7 +7,8 @@
 //    `llmc.rope` of the rows the position ids pick from the caches.
 //  - GroupQueryAttention(query, key, value, past_key, past_value, seqlens_k,
 //    total_sequence_length[, cos_cache, sin_cache[, position_ids]]) ->
-//    (`llmc.rope` of q and k when do_rotary) + `llmc.attention`.
+//    (`llmc.rope` of q and k when do_rotary) + `llmc.attention` (its
+//    `softcap` the op's).
 //
 // Both read their rotary tables as cos_cache[position] rows [max_pos, R/2]
 // (R the rotary dim); the caches are imported as constants so that FuseRope
@@ -311,8 +312,8 @@ llvm::Expected<GqaShape> gqaShape(NodeContext &nc) {
   auto softcap = nc.attrFloat("softcap", 0.0f);
   if (!softcap)
     return softcap.takeError();
-  if (*softcap != 0.0f)
-    return nc.error("soft-capping of attention scores (softcap) is not supported");
+  if (!(*softcap >= 0.0f) || std::isinf(*softcap))
+    return nc.error("softcap must be 0 (none) or positive and finite");
   for (llvm::StringRef flag : {"smooth_softmax", "use_smooth_softmax"}) {
     auto on = nc.attrInt(flag, 0);
     if (!on)
@@ -530,7 +531,8 @@ Error emitGroupQueryAttention(NodeContext &nc) {
   auto att = b.create<llmc::AttentionOp>(
       nc.loc(), nc.outputType(0), presentType(1), presentType(2), q, k, v, *pastK, *pastV,
       *mask, b.getI64IntegerAttr(g.heads), b.getI64IntegerAttr(g.kvHeads),
-      b.getF32FloatAttr(scale), b.getBoolAttr(true));
+      b.getF32FloatAttr(scale), b.getBoolAttr(true),
+      b.getF32FloatAttr(nc.floatAttrOr("softcap", 0.0f)));
   nc.setResult(0, att.getOut());
   if (nc.hasOutput(1))
     nc.setResult(1, att.getPresentKey());

@@ -44,6 +44,13 @@ class Config:
     rope_scaling = None  # or "linear", "llama3", "yarn" (rope_parameters)
     rope_style = "cached"  # or "dynamic"
     gemma = False  # (1 + w) norms, sqrt(hidden)-scaled embeddings, GeGLU
+    # Gemma-2 (with gemma): post-attention and pre/post-feedforward norms, scores scaled by
+    # query_pre_attn_scalar^-0.5 and soft-capped, final logits soft-capped, the sliding window
+    # (sliding_window) on even layers only.
+    gemma2 = False
+    query_pre_attn_scalar = 24.0
+    attn_logit_softcapping = 0.0  # 0: none
+    final_logit_softcapping = 0.0
 
 
 class RMSNorm(nn.Module):
@@ -169,6 +176,9 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(config.hidden_size, self.num_key_value_heads * self.head_dim, bias=b)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size,
                                 bias=config.o_proj_bias)
+        self.scaling = (config.query_pre_attn_scalar ** -0.5 if config.gemma2
+                        else 1.0 / math.sqrt(self.head_dim))
+        self.softcap = config.attn_logit_softcapping
         # Partial rotary (Phi, GPT-NeoX): only the first rotary_dim dims of each head rotate.
         self.rotary_dim = config.rotary_dim or self.head_dim
         if config.rope_style == "dynamic":
@@ -198,7 +208,13 @@ class Attention(nn.Module):
         present = (key_states, value_states)
         key_states = repeat_kv(key_states, self.num_key_value_groups)
         value_states = repeat_kv(value_states, self.num_key_value_groups)
-        attn_weights = torch.matmul(query_states, key_states.transpose(2, 3)) / math.sqrt(self.head_dim)
+        if self.softcap:  # Gemma-2: scale, then cap before the mask
+            attn_weights = torch.matmul(query_states, key_states.transpose(2, 3)) * self.scaling
+            attn_weights = attn_weights / self.softcap
+            attn_weights = torch.tanh(attn_weights)
+            attn_weights = attn_weights * self.softcap
+        else:
+            attn_weights = torch.matmul(query_states, key_states.transpose(2, 3)) * self.scaling
         attn_weights = attn_weights + attention_mask
         attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query_states.dtype)
         attn_output = torch.matmul(attn_weights, value_states)
@@ -227,11 +243,20 @@ class DecoderLayer(nn.Module):
         self.mlp = MLP(config)
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, config.gemma)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, config.gemma)
+        self.gemma2 = config.gemma2
+        if self.gemma2:
+            self.pre_feedforward_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, True)
+            self.post_feedforward_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, True)
 
     def forward(self, hidden_states, attention_mask, position_ids, past_key_value):
         residual = hidden_states
         hidden_states, present = self.self_attn(self.input_layernorm(hidden_states), attention_mask,
                                                 position_ids, past_key_value)
+        if self.gemma2:  # sandwich norms: the sublayers' outputs are normalized too
+            hidden_states = residual + self.post_attention_layernorm(hidden_states)
+            residual = hidden_states
+            mlp = self.mlp(self.pre_feedforward_layernorm(hidden_states))
+            return residual + self.post_feedforward_layernorm(mlp), present
         hidden_states = residual + hidden_states
         residual = hidden_states
         hidden_states = residual + self.mlp(self.post_attention_layernorm(hidden_states))
@@ -270,6 +295,8 @@ class ForCausalLM(nn.Module):
         self.lm_head.weight = self.embed_tokens.weight
         self.sliding_window = config.sliding_window
         self.gemma = config.gemma
+        self.gemma2 = config.gemma2
+        self.final_softcap = config.final_logit_softcapping
         self.hidden_size = config.hidden_size
 
     def forward(self, input_ids, attention_mask, position_ids, *past):
@@ -279,13 +306,21 @@ class ForCausalLM(nn.Module):
         past_len = past[0].shape[2]
         mask = prepare_4d_causal_attention_mask(attention_mask, input_ids.shape, inputs_embeds.dtype, past_len,
                                                 self.sliding_window)
+        # Gemma-2 alternates: even layers see the sliding window, odd layers every key.
+        full_mask = (prepare_4d_causal_attention_mask(attention_mask, input_ids.shape, inputs_embeds.dtype,
+                                                      past_len) if self.gemma2 else mask)
         hidden_states = inputs_embeds
         presents = []
         for i, layer in enumerate(self.layers):
-            hidden_states, present = layer(hidden_states, mask, position_ids, (past[2 * i], past[2 * i + 1]))
+            layer_mask = full_mask if i % 2 else mask
+            hidden_states, present = layer(hidden_states, layer_mask, position_ids, (past[2 * i], past[2 * i + 1]))
             presents += list(present)
-        logits = self.lm_head(self.norm(hidden_states)).float()
-        return (logits, *presents)
+        logits = self.lm_head(self.norm(hidden_states))
+        if self.final_softcap:
+            logits = logits / self.final_softcap
+            logits = torch.tanh(logits)
+            logits = logits * self.final_softcap
+        return (logits.float(), *presents)
 
 
 def trace_inputs(cfg):
@@ -339,6 +374,10 @@ def main():
     ap.add_argument("--gemma", action="store_true",
                     help="Gemma's differences: (1 + w) RMSNorm weights, embeddings scaled by "
                          "sqrt(hidden), GeGLU (tanh GELU) MLP")
+    ap.add_argument("--gemma2", default=None, metavar="ATTN_CAP,FINAL_CAP",
+                    help="Gemma-2 (implies --gemma): sandwich norms, query_pre_attn_scalar scaling, "
+                         "attention scores and final logits soft-capped at these caps (0: none), "
+                         "--sliding-window on even layers only")
     ap.add_argument("--sliding-window", type=int, default=0,
                     help="hide keys more than W positions before the query (Mistral's mask)")
     ap.add_argument("--o-proj-bias", action="store_true",
@@ -352,7 +391,10 @@ def main():
     cfg.sliding_window = args.sliding_window
     cfg.rope_scaling = args.rope_scaling
     cfg.rope_style = args.rope_style
-    cfg.gemma = args.gemma
+    cfg.gemma = args.gemma or args.gemma2 is not None
+    if args.gemma2 is not None:
+        cfg.gemma2 = True
+        cfg.attn_logit_softcapping, cfg.final_logit_softcapping = (float(c) for c in args.gemma2.split(","))
     model = ForCausalLM(cfg).eval()
     inputs = trace_inputs(cfg)
     in_names, out_names, axes = decoder_io(cfg.num_hidden_layers)

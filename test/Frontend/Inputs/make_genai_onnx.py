@@ -117,7 +117,7 @@ class Builder:
 
 
 def genai_decoder(heads=HEADS, kv_heads=KV_HEADS, packed_nbits4=False, window=-1, interleaved=0, rotary_op=False,
-                  seqlens_minus="[1]"):
+                  seqlens_minus="[1]", softcap=0.0):
     """heads and kv_heads split the same q/k/v columns (head_dim = 32 / heads)."""
     W = source_weights()
     head_dim = DIM // heads
@@ -208,7 +208,7 @@ def genai_decoder(heads=HEADS, kv_heads=KV_HEADS, packed_nbits4=False, window=-1
                [q, k, v, f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_seq_len] + caches,
                [a, f"present.{i}.key", f"present.{i}.value"], f"{attn}/GroupQueryAttention", domain=MS,
                num_heads=heads, kv_num_heads=kv_heads, scale=float(1 / np.sqrt(head_dim)), local_window_size=window,
-               softcap=0.0, do_rotary=0 if rotary_op else 1, rotary_interleaved=interleaved)
+               softcap=softcap, do_rotary=0 if rotary_op else 1, rotary_interleaved=interleaved)
         skip = matmul(f"{attn}/o_proj/MatMul", a, W[L + "attention.wo.weight_T"], DIM, packed_nbits4)
 
         h = layernorm(i, "post_attention", W[L + "ffn_norm.weight"])
@@ -265,6 +265,13 @@ def genai_gqa_hd8():
     llama_half_fp32 (whose PyTorch reference is this model's), but ONNX Runtime's CPU
     GroupQueryAttention refuses its rotary (head_size 8)."""
     return genai_decoder()
+
+
+@case
+def genai_gqa_softcap():
+    """genai_gqa with Gemma-2's soft-capped attention scores (softcap 0.5, small enough to change
+    ONNX Runtime's logits by up to 0.99 against genai_gqa's)."""
+    return genai_decoder(heads=2, kv_heads=1, softcap=0.5)
 
 
 @case

@@ -322,8 +322,14 @@ def rotary_embedding(out):
 
 
 @case
-def bad_gqa_softcap(out):
+def gqa_softcap(out):
+    """GroupQueryAttention with Gemma-2's soft-capped scores."""
     _gqa(out, dict(softcap=30.0))
+
+
+@case
+def bad_gqa_softcap(out):
+    _gqa(out, dict(softcap=-1.0))
 
 
 @case

@@ -277,6 +277,7 @@ Error attention(AttentionOp op, std::vector<RefTensor> &out,
   const int64_t Hkv = keys.shape[1], T = keys.shape[2], Dv = values.shape[3];
   const int64_t P = T - S, group = Hq / Hkv;
   const double scale = op.getScale().convertToDouble();
+  const double softcap = op.getSoftcap().convertToDouble();
   auto o = makeResult(op, 0, tm ? std::vector<int64_t>{B, S, Hq * Dv}
                                  : std::vector<int64_t>{B, Hq, S, Dv});
   if (!o)
@@ -298,6 +299,8 @@ Error attention(AttentionOp op, std::vector<RefTensor> &out,
           for (int64_t d = 0; d < D; ++d)
             dot += qi[d] * kj[d];
           double sc = scale * dot;
+          if (softcap > 0)
+            sc = softcap * std::tanh(sc / softcap);
           if (mask) {
             double m = mask->data[b * maskStrides[0] + h * maskStrides[1] +
                                   i * maskStrides[2] + j * maskStrides[3]];
@@ -372,6 +375,17 @@ Error gelu(GeluOp op, const RefTensor &x, std::vector<RefTensor> &out) {
   return Error::success();
 }
 
+Error softcap(SoftcapOp op, const RefTensor &x, std::vector<RefTensor> &out) {
+  auto r = makeResult(op, 0, x.shape);
+  if (!r)
+    return r.takeError();
+  const double cap = op.getCap().convertToDouble();
+  for (int64_t i = 0; i < x.numel(); ++i)
+    r->data[i] = cap * std::tanh(x.data[i] / cap);
+  out.push_back(std::move(*r));
+  return Error::success();
+}
+
 } // namespace
 
 Error llmc::ref::evalNeuralOp(mlir::Operation *op, Operands in,
@@ -415,6 +429,8 @@ Error llmc::ref::evalNeuralOp(mlir::Operation *op, Operands in,
     return swiglu(s, in, out);
   if (auto g = llvm::dyn_cast<GeluOp>(op))
     return gelu(g, *in[0], out);
+  if (auto c = llvm::dyn_cast<SoftcapOp>(op))
+    return softcap(c, *in[0], out);
   handled = false;
   return Error::success();
 }

@@ -353,6 +353,180 @@ TEST(Attention, LongContextAndUnderflow) {
   }
 }
 
+// Soft-capped scores (Gemma-2): S = c tanh(scale q.k / c) before the mask and
+// the softmax. The kernel on every tier, and the library's reference, against
+// directAttention below: double precision straight from the definition (not
+// referenceAttendKvHead), on the cache contents as the sums see them (fp16
+// rounded; int8 codes times scales), so the comparison measures the kernel's
+// float arithmetic only.
+//
+// Tolerances, relative to the row's largest value magnitude vmax (<= 1 here):
+// 1e-5 for fp32 caches, 2e-5 for fp16 and int8 (their cache rounding is no
+// error here, both sides see the same elements, but int8 multiplies by the
+// scales in float). tanh' <= 1, so the cap does not grow a score's rounding;
+// the vector tanh, (1 - e) / (1 + e) with e = e^(-2|y|) from the exp
+// polynomial, adds a few eps times c (e is off by a few ulps of 1; 1 - e
+// cancels near y = 0). Observed: ~3e-7 for every element type and tier. (The
+// worst-case bound of checkCase would allow 2e-4 to 5e-4 here: loose enough
+// to let a poor tanh through.) The library's reference only rounds its double
+// result to float: 2 eps vmax. The caps (0.5 to 2) sit well below the scores'
+// spread (scale 2 / sqrt(D): scores up to ~8 in magnitude), so every case
+// asserts that the capped output lies more than 1000 tolerances from the
+// uncapped one (observed: 0.1 or more), so a kernel that ignored the cap
+// fails.
+
+/// Row output in double precision from the definition: S_j = scale q.k_j for
+/// first <= j < T, capped to cap tanh(S_j / cap) when cap > 0, then
+/// o = sum_j softmax(S)_j v_j.
+template <typename KT>
+std::vector<double> directAttention(const Cache<KT> &cache, const std::vector<float> &q,
+                                    int64_t D, int64_t Dv, int64_t first, int64_t T,
+                                    double scale, double cap) {
+  std::vector<double> p;
+  double mx = -INFINITY;
+  for (int64_t j = first; j < T; ++j) {
+    double dot = 0;
+    for (int64_t d = 0; d < D; ++d)
+      dot += double(q[size_t(d)]) * cache.key(j, d, D);
+    double x = scale * dot;
+    if (cap > 0)
+      x = cap * std::tanh(x / cap);
+    p.push_back(x);
+    mx = std::max(mx, x);
+  }
+  double sum = 0;
+  for (double &x : p)
+    sum += (x = std::exp(x - mx));
+  std::vector<double> o(size_t(Dv), 0.0);
+  for (int64_t j = first; j < T; ++j)
+    for (int64_t c = 0; c < Dv; ++c)
+      o[size_t(c)] += p[size_t(j - first)] * cache.value(j, c, Dv);
+  for (double &x : o)
+    x /= sum;
+  return o;
+}
+
+template <typename KT>
+void checkSoftcapCase(IsaTier tier, int64_t D, int64_t Dv, const std::vector<int64_t> &T,
+                      float cap, uint32_t seed, const std::vector<int64_t> *first = nullptr) {
+  const int64_t R = int64_t(T.size()), maxT = maxOf(T);
+  Cache<KT> cache(keyPositions(maxT + 20), D, Dv);
+  const Case c = fillCase(cache, D, Dv, R, maxT, seed);
+  const float scale = 2.0f / std::sqrt(float(D));
+  std::vector<std::vector<float>> o(size_t(R), std::vector<float>(size_t(Dv), NAN)), ref = o;
+  std::vector<const float *> qp;
+  std::vector<float *> op, rp;
+  for (int64_t r = 0; r < R; ++r) {
+    qp.push_back(c.q[size_t(r)].data());
+    op.push_back(o[size_t(r)].data());
+    rp.push_back(ref[size_t(r)].data());
+  }
+  AttentionRows rows{qp.data(), op.data(), T.data(), R, first ? first->data() : nullptr};
+  rows.softcap = cap;
+  std::vector<float> scratch(size_t(attentionScratchFloats(rows)), NAN);
+  attendKvHead(rows, cache.head(), D, Dv, scale, scratch.data(), tier);
+  AttentionRows refRows = rows;
+  refRows.o = rp.data();
+  referenceAttendKvHead(refRows, cache.head(), D, Dv, scale);
+
+  const double eps = std::ldexp(1.0, -24);
+  double worstBound = 0, capEffect = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    const int64_t f = first ? (*first)[size_t(r)] : 0, t = T[size_t(r)];
+    const std::vector<double> capped =
+        directAttention(cache, c.q[size_t(r)], D, Dv, f, t, double(scale), double(cap));
+    const std::vector<double> uncapped =
+        directAttention(cache, c.q[size_t(r)], D, Dv, f, t, double(scale), 0.0);
+    double vmax = 0;
+    for (int64_t j = f; j < t; ++j)
+      for (int64_t col = 0; col < Dv; ++col)
+        vmax = std::max(vmax, std::fabs(cache.value(j, col, Dv)));
+    const double bound = (std::is_same_v<KT, float> ? 1e-5 : 2e-5) * vmax;
+    worstBound = std::max(worstBound, bound);
+    for (int64_t col = 0; col < Dv; ++col) {
+      const double got = double(o[size_t(r)][size_t(col)]), want = capped[size_t(col)];
+      ASSERT_LE(std::fabs(got - want), bound)
+          << isaTierName(tier).str() << " D=" << D << " Dv=" << Dv << " R=" << R
+          << " cap=" << cap << " row " << r << " T=" << t << " first=" << f << " col " << col;
+      ASSERT_LE(std::fabs(double(ref[size_t(r)][size_t(col)]) - want), 2 * eps * vmax)
+          << "reference: D=" << D << " R=" << R << " cap=" << cap << " row " << r << " col " << col;
+      capEffect = std::max(capEffect, std::fabs(got - uncapped[size_t(col)]));
+    }
+  }
+  // The cap matters here: ignoring it would miss by far more than the bound.
+  EXPECT_GT(capEffect, 1000 * worstBound)
+      << isaTierName(tier).str() << " D=" << D << " R=" << R << " cap=" << cap;
+}
+
+// Rows sharing a KV head: decode (1 row; a GQA group of 8) and prefill (3
+// tokens of 1 or 3 heads: 3 and 9 rows, T growing by one per token); no T is a
+// multiple of the key block.
+std::vector<std::vector<int64_t>> softcapRowSets() {
+  return {{37}, {29, 30, 31}, std::vector<int64_t>(8, 50),
+          {45, 45, 45, 46, 46, 46, 47, 47, 47}};
+}
+
+template <typename KT> void checkSoftcapAll(uint32_t salt) {
+  for (IsaTier tier : tiers())
+    for (auto [D, Dv] : {std::pair<int64_t, int64_t>{64, 64}, {80, 80}, {80, 48}})
+      for (const auto &T : softcapRowSets())
+        for (float cap : {0.5f, 1.0f, 2.0f})
+          checkSoftcapCase<KT>(tier, D, Dv, T, cap,
+                               uint32_t(D * salt + Dv + T.size() * 7 + cap * 4));
+}
+
+TEST(Attention, SoftcapFp32Cache) { checkSoftcapAll<float>(131); }
+TEST(Attention, SoftcapFp16Cache) { checkSoftcapAll<_Float16>(7); }
+TEST(Attention, SoftcapInt8Cache) { checkSoftcapAll<int8_t>(17); }
+
+// The cap with a sliding window: each row sees its last 21 keys (the cap
+// covers the blocks the row sees; scores before the window stay masked).
+TEST(Attention, SoftcapSlidingWindow) {
+  for (IsaTier tier : tiers())
+    for (const auto &T : softcapRowSets())
+      for (float cap : {0.5f, 2.0f}) {
+        std::vector<int64_t> first;
+        for (int64_t t : T)
+          first.push_back(std::max<int64_t>(0, t - 21));
+        checkSoftcapCase<float>(tier, 64, 64, T, cap, uint32_t(T.size() * 3 + 1), &first);
+        checkSoftcapCase<_Float16>(tier, 80, 80, T, cap, uint32_t(T.size() * 5 + 2), &first);
+        checkSoftcapCase<int8_t>(tier, 80, 48, T, cap, uint32_t(T.size() * 11 + 3), &first);
+      }
+}
+
+// Saturation: scores 12.5 j (j = 0..39) capped at 1 are 0 for j = 0 and
+// tanh(12.5 j) = 1 in float beyond (past |y| = 43.5 e^(-2|y|) underflows to 0
+// in the kernel): every key but the first weighs the same. With v_j = j:
+//   q0 = +1: o = (sum_{j>=1} j) / (39 + e^-1)        = 780 / (39 + e^-1)
+//   q0 = -1: o = e^-1 sum_{j>=1} j / (1 + 39 e^-1)   (the first key dominates)
+// Relative tolerance 1e-5: a few roundings of the exp and of 40 sums.
+TEST(Attention, SoftcapSaturates) {
+  const int64_t D = 16, Dv = 16, T = 40;
+  Cache<float> cache(keyPositions(T), D, Dv);
+  std::vector<float> k(static_cast<size_t>(D), 0.0f), v(static_cast<size_t>(Dv));
+  for (int64_t j = 0; j < T; ++j) {
+    k[0] = float(j) * 50.0f;
+    std::fill(v.begin(), v.end(), float(j));
+    storeKeyValue(cache.head(), j, k.data(), D, v.data(), Dv);
+  }
+  const double e1 = std::exp(-1.0);
+  for (IsaTier tier : tiers())
+    for (float sign : {1.0f, -1.0f}) {
+      std::vector<float> q(size_t(D), 0.0f), o(size_t(Dv), NAN);
+      q[0] = sign;
+      const float *qp = q.data();
+      float *op = o.data();
+      const int64_t Tr = T;
+      AttentionRows rows{&qp, &op, &Tr, 1};
+      rows.softcap = 1.0f;
+      std::vector<float> scratch(size_t(attentionScratchFloats(rows)));
+      attendKvHead(rows, cache.head(), D, Dv, 0.25f, scratch.data(), tier);
+      const double want = sign > 0 ? 780.0 / (39.0 + e1) : 780.0 * e1 / (1.0 + 39.0 * e1);
+      for (float x : o)
+        EXPECT_NEAR(x, want, 1e-5 * want) << isaTierName(tier).str() << " sign " << sign;
+    }
+}
+
 TEST(Attention, KeyBlockLayout) {
   // Position 16 b + i, dimension d of a head with D = 3.
   EXPECT_EQ(keyOffset(0, 0, 3), 0);
