@@ -350,7 +350,7 @@ int32_t normFeedingOnly(const ProgramPlan &plan, int32_t slot) {
   for (int64_t i = mm - 1; i >= 0 && prod < 0; --i)
     if (writes(steps[i], buf))
       prod = i;
-  if (prod < 0 || steps[prod].kind != StepKind::RmsNorm)
+  if (prod < 0 || steps[prod].kind != StepKind::RmsNorm || steps[prod].groups != 1)
     return -1;
   // Every reader of the norm's output until it is overwritten must be `mm`.
   for (size_t i = size_t(prod) + 1; i < steps.size(); ++i) {

@@ -70,6 +70,8 @@ json::Value ProgramPlan::toJSON() const {
       o["out"] = rowJ(s.out);
       o["width"] = s.width;
       o["eps"] = double(s.eps);
+      if (s.groups != 1)
+        o["groups"] = s.groups;
       break;
     case StepKind::Gelu:
       o["in"] = rowJ(s.in);
@@ -309,6 +311,9 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
       s.out = r.row(*o, "out");
       s.width = r.i64(*o, "width");
       s.eps = float(r.f64(*o, "eps"));
+      s.groups = o->getInteger("groups").value_or(1);
+      if (s.groups < 1 || (s.kind != StepKind::RmsNorm && s.groups != 1))
+        return fail("a norm's groups must be >= 1 (and 1 for layer_norm)");
       break;
     case StepKind::Matmul:
       s.weight = int32_t(r.i64(*o, "weight"));

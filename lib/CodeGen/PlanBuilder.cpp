@@ -145,13 +145,18 @@ bool isWeightExpr(Operation *op) {
   if (auto c = dyn_cast<ConstantOp>(op))
     // A small float initializer the importer keeps in the IR: a weight only
     // as a bias (of a quantized matmul, or added to a matmul's output: the
-    // add checks that) or a part of one.
+    // add checks that) or a part of one, or as a norm's scale or shift
+    // (Qwen3's per-head q/k norms have head_dim of them).
     // A constant without uses is one CodeGen made to be a slot itself (a
     // rope step's frequencies).
     return isa<FloatType>(cast<ShapedType>(c.getType()).getElementType()) &&
            llvm::all_of(c->getUses(), [](OpOperand &u) {
              if (auto qm = dyn_cast<QMatMulOp>(u.getOwner()))
                return qm.getBias() == u.get();
+             if (auto n = dyn_cast<RMSNormOp>(u.getOwner()))
+               return n.getWeight() == u.get();
+             if (auto n = dyn_cast<LayerNormOp>(u.getOwner()))
+               return n.getX() != u.get();
              return isa<AddOp, SubOp, MulOp, DivOp, ConcatOp>(u.getOwner());
            });
   // Arithmetic counts only where every operand is a weight expression too
@@ -510,6 +515,13 @@ Error Builder::visit(Operation *op) {
   };
   if (auto n = dyn_cast<RMSNormOp>(op))
     return rowwise(n.getX(), n.getResult(), StepKind::RmsNorm, [&](Step &s) -> Error {
+      // The op normalizes the last dim; a row of more (q or k of every head,
+      // [batch, S, heads, head_dim]) holds one vector per head.
+      const int64_t last = cast<RankedTensorType>(n.getX().getType()).getShape().back();
+      if (ShapedType::isDynamic(last) || last <= 0 || s.width % last)
+        return opError(op, "the normalized dimension must be static and divide the row");
+      s.groups = s.width / last;
+      s.width = last;
       auto slot = weightSlot(n.getWeight(), SlotKind::Dense, op);
       if (!slot)
         return slot.takeError();

@@ -280,19 +280,27 @@ void Emitter::emitStep(size_t index, const Step &s) {
   }
   case StepKind::RmsNorm: {
     const WeightSlot &w = plan_.weights[s.weight];
-    parallelRows(index, r0, 2 * s.width, [&](Value t) {
+    // The vector of width elements at element `base` of row t.
+    auto normalize = [&](Value t, Value base) {
       Value wt = gep(weights_, i64c(w.offset), b_.getI8Type());
       Value ss = sum(s.width, [&](Value j) {
-        Value x = load(arena_, rowIndex(s.in, t, j));
+        Value x = load(arena_, rowIndex(s.in, t, add(base, j)));
         return fmul(x, x);
       });
       Value ms = fdiv(ss, f32c(float(s.width)));
       Value r = fdiv(f32c(1.0f),
                      b_.create<math::SqrtOp>(loc_, fadd(ms, f32c(s.eps))));
       loop(i64c(0), i64c(s.width), [&](Value j) {
-        Value x = load(arena_, rowIndex(s.in, t, j));
-        store(fmul(fmul(x, r), load(wt, j)), arena_, rowIndex(s.out, t, j));
+        Value x = load(arena_, rowIndex(s.in, t, add(base, j)));
+        store(fmul(fmul(x, r), load(wt, j)), arena_, rowIndex(s.out, t, add(base, j)));
       });
+    };
+    parallelRows(index, r0, 2 * s.width * s.groups, [&](Value t) {
+      if (s.groups == 1)
+        normalize(t, i64c(0));
+      else
+        loop(i64c(0), i64c(s.groups),
+             [&](Value g) { normalize(t, mul(g, i64c(s.width))); });
     });
     break;
   }

@@ -68,8 +68,8 @@ Access accessOf(const Step &s, int64_t rows) {
   case StepKind::LayerNorm:
   case StepKind::Gelu:
   case StepKind::Softcap:
-    readRow(s.in, s.width);
-    a.writes.push_back(rowSpan(s.out, s.width, rows));
+    readRow(s.in, s.width * s.groups);
+    a.writes.push_back(rowSpan(s.out, s.width * s.groups, rows));
     break;
   case StepKind::Matmul:
     readRow(s.in, s.inner);

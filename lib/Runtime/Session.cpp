@@ -408,8 +408,9 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
     case StepKind::RmsNorm: {
       const float *w = model_.dense(s.weight);
       for (int64_t t = r0; t < n; ++t)
-        rmsNorm(A + s.in.offset + t * s.in.rowStride, w,
-                A + s.out.offset + t * s.out.rowStride, s.width, s.eps);
+        for (int64_t g = 0; g < s.groups; ++g)
+          rmsNorm(A + s.in.offset + t * s.in.rowStride + g * s.width, w,
+                  A + s.out.offset + t * s.out.rowStride + g * s.width, s.width, s.eps);
       break;
     }
     case StepKind::EmbedPositions: {

@@ -113,6 +113,10 @@ struct Step {
   int64_t width = 0;    ///< row length (D for norms, N for matmul, ...)
   int64_t inner = 0;    ///< K for matmul; up offset within the row for SwiGLU
   float eps = 0;        ///< RmsNorm, LayerNorm
+  /// RmsNorm: a row holds `groups` consecutive vectors of `width`, each
+  /// normalized on its own with the same weight (per-head q/k norms: groups =
+  /// heads, width = head_dim); 1 otherwise.
+  int64_t groups = 1;
   bool geluTanh = false; ///< Gelu, GeGLU: the tanh approximation instead of erf
   bool geglu = false;    ///< SwiGLU: the gate's activation is GELU (GeGLU), not SiLU
   // Rope / Attention / RopeTables

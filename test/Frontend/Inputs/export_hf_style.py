@@ -48,6 +48,7 @@ class Config:
     # query_pre_attn_scalar^-0.5 and soft-capped, final logits soft-capped, the sliding window
     # (sliding_window) on even layers only.
     gemma2 = False
+    qk_norm = False  # Qwen3/OLMo-2/Gemma-3: RMSNorm over each head's q and k (before RoPE)
     query_pre_attn_scalar = 24.0
     attn_logit_softcapping = 0.0  # 0: none
     final_logit_softcapping = 0.0
@@ -179,6 +180,13 @@ class Attention(nn.Module):
         self.scaling = (config.query_pre_attn_scalar ** -0.5 if config.gemma2
                         else 1.0 / math.sqrt(self.head_dim))
         self.softcap = config.attn_logit_softcapping
+        if config.qk_norm:
+            self.q_norm = RMSNorm(self.head_dim, config.rms_norm_eps, config.gemma)
+            self.k_norm = RMSNorm(self.head_dim, config.rms_norm_eps, config.gemma)
+            with torch.no_grad():  # not ones: the norms' weights must matter
+                self.q_norm.weight.copy_(1.0 + 0.5 * torch.randn(self.head_dim))
+                self.k_norm.weight.copy_(1.0 + 0.5 * torch.randn(self.head_dim))
+        self.qk_norm = config.qk_norm
         # Partial rotary (Phi, GPT-NeoX): only the first rotary_dim dims of each head rotate.
         self.rotary_dim = config.rotary_dim or self.head_dim
         if config.rope_style == "dynamic":
@@ -189,8 +197,13 @@ class Attention(nn.Module):
 
     def forward(self, hidden_states, attention_mask, position_ids, past_key_value):
         bsz, q_len, _ = hidden_states.size()
-        query_states = self.q_proj(hidden_states).view(bsz, q_len, self.num_heads, self.head_dim).transpose(1, 2)
-        key_states = self.k_proj(hidden_states).view(bsz, q_len, self.num_key_value_heads, self.head_dim).transpose(1, 2)
+        query_states = self.q_proj(hidden_states).view(bsz, q_len, self.num_heads, self.head_dim)
+        key_states = self.k_proj(hidden_states).view(bsz, q_len, self.num_key_value_heads, self.head_dim)
+        if self.qk_norm:  # Qwen3: each head's q and k normalized over head_dim, before RoPE
+            query_states = self.q_norm(query_states)
+            key_states = self.k_norm(key_states)
+        query_states = query_states.transpose(1, 2)
+        key_states = key_states.transpose(1, 2)
         value_states = self.v_proj(hidden_states).view(bsz, q_len, self.num_key_value_heads, self.head_dim).transpose(1, 2)
         kv_seq_len = key_states.shape[-2] + past_key_value[0].shape[-2]
         cos, sin = self.rotary_emb(value_states, kv_seq_len, position_ids)
@@ -378,6 +391,8 @@ def main():
                     help="Gemma-2 (implies --gemma): sandwich norms, query_pre_attn_scalar scaling, "
                          "attention scores and final logits soft-capped at these caps (0: none), "
                          "--sliding-window on even layers only")
+    ap.add_argument("--qk-norm", action="store_true",
+                    help="RMSNorm over each head's q and k before RoPE (Qwen3, OLMo-2, Gemma-3)")
     ap.add_argument("--sliding-window", type=int, default=0,
                     help="hide keys more than W positions before the query (Mistral's mask)")
     ap.add_argument("--o-proj-bias", action="store_true",
@@ -391,6 +406,7 @@ def main():
     cfg.sliding_window = args.sliding_window
     cfg.rope_scaling = args.rope_scaling
     cfg.rope_style = args.rope_style
+    cfg.qk_norm = args.qk_norm
     cfg.gemma = args.gemma or args.gemma2 is not None
     if args.gemma2 is not None:
         cfg.gemma2 = True

@@ -285,6 +285,7 @@ TEST_F(CodeGenRuntimeTest, LoadRejectsBadPlanFields) {
       {"rope_tables", "weight", packedSlot, "the rope_tables step has a bad weight slot"},
       {"rope_tables", "attention_factor", -1.0, "the rope_tables step has a bad attention factor"},
       {"attention", "window", int64_t(-3), "attention window must not be negative"},
+      {"rms_norm", "groups", int64_t(0), "a norm's groups must be >= 1"},
       {"attention", "softcap", -0.5,
        "attention softcap must be 0 (none) or positive and finite"},
   };
