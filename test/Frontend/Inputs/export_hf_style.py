@@ -49,6 +49,7 @@ class Config:
     # (sliding_window) on even layers only.
     gemma2 = False
     qk_norm = False  # Qwen3/OLMo-2/Gemma-3: RMSNorm over each head's q and k (before RoPE)
+    local_rope_theta = 0.0  # Gemma-3: the sliding-window (even) layers' own RoPE base; 0: rope_theta
     query_pre_attn_scalar = 24.0
     attn_logit_softcapping = 0.0  # 0: none
     final_logit_softcapping = 0.0
@@ -165,7 +166,7 @@ def repeat_kv(hidden_states, n_rep):
 
 
 class Attention(nn.Module):
-    def __init__(self, config):
+    def __init__(self, config, layer_idx=0):
         super().__init__()
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // self.num_heads
@@ -189,11 +190,13 @@ class Attention(nn.Module):
         self.qk_norm = config.qk_norm
         # Partial rotary (Phi, GPT-NeoX): only the first rotary_dim dims of each head rotate.
         self.rotary_dim = config.rotary_dim or self.head_dim
+        theta = (config.local_rope_theta if config.local_rope_theta and layer_idx % 2 == 0
+                 else config.rope_theta)
         if config.rope_style == "dynamic":
-            self.rotary_emb = DynamicRotaryEmbedding(self.rotary_dim, config.rope_theta, config.rope_scaling)
+            self.rotary_emb = DynamicRotaryEmbedding(self.rotary_dim, theta, config.rope_scaling)
         else:
             self.rotary_emb = RotaryEmbedding(self.rotary_dim, config.max_position_embeddings,
-                                              config.rope_theta, config.rope_scaling)
+                                              theta, config.rope_scaling)
 
     def forward(self, hidden_states, attention_mask, position_ids, past_key_value):
         bsz, q_len, _ = hidden_states.size()
@@ -250,9 +253,9 @@ class MLP(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, config):
+    def __init__(self, config, layer_idx=0):
         super().__init__()
-        self.self_attn = Attention(config)
+        self.self_attn = Attention(config, layer_idx)
         self.mlp = MLP(config)
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, config.gemma)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, config.gemma)
@@ -302,7 +305,7 @@ class ForCausalLM(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList([DecoderLayer(config) for _ in range(config.num_hidden_layers)])
+        self.layers = nn.ModuleList([DecoderLayer(config, i) for i in range(config.num_hidden_layers)])
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps, config.gemma)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.lm_head.weight = self.embed_tokens.weight
@@ -391,6 +394,8 @@ def main():
                     help="Gemma-2 (implies --gemma): sandwich norms, query_pre_attn_scalar scaling, "
                          "attention scores and final logits soft-capped at these caps (0: none), "
                          "--sliding-window on even layers only")
+    ap.add_argument("--local-rope-theta", type=float, default=0.0,
+                    help="Gemma-3: a RoPE base of its own for the even (sliding-window) layers")
     ap.add_argument("--qk-norm", action="store_true",
                     help="RMSNorm over each head's q and k before RoPE (Qwen3, OLMo-2, Gemma-3)")
     ap.add_argument("--sliding-window", type=int, default=0,
@@ -407,6 +412,7 @@ def main():
     cfg.rope_scaling = args.rope_scaling
     cfg.rope_style = args.rope_style
     cfg.qk_norm = args.qk_norm
+    cfg.local_rope_theta = args.local_rope_theta
     cfg.gemma = args.gemma or args.gemma2 is not None
     if args.gemma2 is not None:
         cfg.gemma2 = True
