@@ -205,13 +205,14 @@ llvm::Expected<RotaryShape> rotaryShape(NodeContext &nc) {
   if (!llvm::isa<mlir::FloatType>(x.elemType) || (x.rank() != 3 && x.rank() != 4))
     return nc.error("expects a float input [batch, seq, hidden] or "
                     "[batch, heads, seq, head_size]");
-  if (auto packed = flagAttr(nc, "is_packed_batching"); !packed || *packed) {
-    if (!packed)
-      return packed.takeError();
+  auto packed = flagAttr(nc, "is_packed_batching");
+  if (!packed)
+    return packed.takeError();
+  if (*packed)
     return nc.error("packed batching (is_packed_batching = 1) is not supported");
-  }
-  if (!flagAttr(nc, "interleaved"))
-    return flagAttr(nc, "interleaved").takeError();
+  auto interleaved = flagAttr(nc, "interleaved");
+  if (!interleaved)
+    return interleaved.takeError();
   auto numHeads = nc.attrInt("num_heads", 0);
   if (!numHeads)
     return numHeads.takeError();
@@ -339,8 +340,9 @@ llvm::Expected<GqaShape> gqaShape(NodeContext &nc) {
   auto doRotary = flagAttr(nc, "do_rotary");
   if (!doRotary)
     return doRotary.takeError();
-  if (!flagAttr(nc, "rotary_interleaved"))
-    return flagAttr(nc, "rotary_interleaved").takeError();
+  auto interleaved = flagAttr(nc, "rotary_interleaved");
+  if (!interleaved)
+    return interleaved.takeError();
 
   if (!nc.hasInput(Query))
     return nc.error("expects a query input");

@@ -109,7 +109,7 @@ template <typename KT>
 void runBoth(IsaTier tier, Cache<KT> &cache, const Case &c, int64_t D, int64_t Dv,
              const std::vector<int64_t> &T, float scale,
              std::vector<std::vector<float>> &o, std::vector<std::vector<float>> &ref,
-             const std::vector<int64_t> *first = nullptr) {
+             const std::vector<int64_t> *first = nullptr, float softcap = 0) {
   const int64_t R = int64_t(T.size());
   o.assign(size_t(R), std::vector<float>(size_t(Dv), NAN));
   ref = o;
@@ -122,9 +122,11 @@ void runBoth(IsaTier tier, Cache<KT> &cache, const Case &c, int64_t D, int64_t D
   }
   const int64_t *f = first ? first->data() : nullptr;
   AttentionRows rows{qp.data(), op.data(), T.data(), R, f};
+  rows.softcap = softcap;
   std::vector<float> scratch(size_t(attentionScratchFloats(rows)), NAN);
   attendKvHead(rows, cache.head(), D, Dv, scale, scratch.data(), tier);
-  AttentionRows refRows{qp.data(), rp.data(), T.data(), R, f};
+  AttentionRows refRows = rows;
+  refRows.o = rp.data();
   referenceAttendKvHead(refRows, cache.head(), D, Dv, scale);
 }
 
@@ -413,21 +415,8 @@ void checkSoftcapCase(IsaTier tier, int64_t D, int64_t Dv, const std::vector<int
   Cache<KT> cache(keyPositions(maxT + 20), D, Dv);
   const Case c = fillCase(cache, D, Dv, R, maxT, seed);
   const float scale = 2.0f / std::sqrt(float(D));
-  std::vector<std::vector<float>> o(size_t(R), std::vector<float>(size_t(Dv), NAN)), ref = o;
-  std::vector<const float *> qp;
-  std::vector<float *> op, rp;
-  for (int64_t r = 0; r < R; ++r) {
-    qp.push_back(c.q[size_t(r)].data());
-    op.push_back(o[size_t(r)].data());
-    rp.push_back(ref[size_t(r)].data());
-  }
-  AttentionRows rows{qp.data(), op.data(), T.data(), R, first ? first->data() : nullptr};
-  rows.softcap = cap;
-  std::vector<float> scratch(size_t(attentionScratchFloats(rows)), NAN);
-  attendKvHead(rows, cache.head(), D, Dv, scale, scratch.data(), tier);
-  AttentionRows refRows = rows;
-  refRows.o = rp.data();
-  referenceAttendKvHead(refRows, cache.head(), D, Dv, scale);
+  std::vector<std::vector<float>> o, ref;
+  runBoth(tier, cache, c, D, Dv, T, scale, o, ref, first, cap);
 
   const double eps = std::ldexp(1.0, -24);
   double worstBound = 0, capEffect = 0;
