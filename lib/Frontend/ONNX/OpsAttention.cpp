@@ -380,8 +380,12 @@ llvm::Expected<GqaShape> gqaShape(NodeContext &nc) {
                       ", past_sequence_length, " + llvm::Twine(g.headDim) + "] (" +
                       dimsToString(nc, t.dims) + " given)");
   }
+  // [batch], or [batch, 1] as older model builders wrote it (ReduceSum with
+  // keepdims), which ONNX Runtime reads alike.
   if (!nc.hasInput(SeqLensK) || !nc.input(SeqLensK).elemType.isInteger(32) ||
-      nc.input(SeqLensK).rank() != 1)
+      !(nc.input(SeqLensK).rank() == 1 ||
+        (nc.input(SeqLensK).rank() == 2 &&
+         nc.input(SeqLensK).staticDim(1) == std::optional<int64_t>(1))))
     return nc.error("expects seqlens_k, int32 [batch]");
   if (!nc.hasInput(TotalSeqLen) || !nc.input(TotalSeqLen).elemType.isInteger(32) ||
       nc.input(TotalSeqLen).staticNumElements() != std::optional<int64_t>(1))
@@ -430,7 +434,8 @@ llvm::Expected<mlir::Value> gqaMask(NodeContext &nc, mlir::Value tokens) {
     t = reshapeTo(nc, t, {});
   mlir::Value keys = reshapeTo(nc, iota(nc, t), {1, 1, 1, -1});
   mlir::Value queries = reshapeTo(nc, iota(nc, tokens), {1, 1, -1, 1});
-  // first(b) = seqlens_k[b] + 1 - S: the position of the call's first token.
+  // first(b) = seqlens_k[b] + 1 - S: the position of the call's first token
+  // ([batch] or [batch, 1]; either reshapes to [batch, 1, 1, 1]).
   mlir::Value first = binary<llmc::SubOp>(
       nc, binary<llmc::AddOp>(nc, toI64(nc, *seqlens), scalarI64(nc, 1), i64(nc)), tokens,
       i64(nc));

@@ -256,7 +256,7 @@ def value_info_refine(out):
     onnx.save(m, out)
 
 
-def _gqa(out, attrs=None, packed=False, extra_inputs=(), outputs=3, rotary_dim=8):
+def _gqa(out, attrs=None, packed=False, extra_inputs=(), outputs=3, rotary_dim=8, keepdims=0):
     """One com.microsoft GroupQueryAttention (4 query heads, 2 KV heads, head size 8) with ONNX
     Runtime GenAI's seqlens_k / total_sequence_length plumbing from attention_mask and rotary caches
     [16, 4] of theta 10000."""
@@ -264,7 +264,7 @@ def _gqa(out, attrs=None, packed=False, extra_inputs=(), outputs=3, rotary_dim=8
     inv = 1.0 / (10000.0 ** (np.arange(0, rotary_dim, 2, dtype=np.float32) / rotary_dim))
     ang = np.outer(np.arange(16, dtype=np.float32), inv).astype(np.float32)
     n = [const("one", 1), const("axes1", [1]), const("i1", 1),
-         helper.make_node("ReduceSum", ["attention_mask", "axes1"], ["msum"], name="msum", keepdims=0),
+         helper.make_node("ReduceSum", ["attention_mask", "axes1"], ["msum"], name="msum", keepdims=keepdims),
          helper.make_node("Sub", ["msum", "one"], ["msub"], name="msub"),
          helper.make_node("Cast", ["msub"], ["seqlens_k"], name="seqlens_k", to=TensorProto.INT32),
          helper.make_node("Shape", ["attention_mask"], ["mshape"], name="mshape"),
@@ -319,6 +319,12 @@ def rotary_embedding(out):
                numpy_helper.from_array(np.sin(ang), "sin_cache")],
               extra_opsets=[("com.microsoft", 1)])
     onnx.save(m, out)
+
+
+@case
+def gqa_seqlens_2d(out):
+    """seqlens_k [batch, 1], as older model builders wrote it (ReduceSum with keepdims)."""
+    _gqa(out, keepdims=1)
 
 
 @case
