@@ -76,12 +76,15 @@ async function decoder(o) {
     return f;
   };
   const step = async (tokens, pos, past) => {
-    const feeds = {
+    const all = {
       input_ids: i64(tokens),
       attention_mask: i64(Array(pos + tokens.length).fill(1)),
       position_ids: i64(tokens.map((_, i) => pos + i)),
       ...past,
     };
+    // Only the inputs the model declares (ONNX Runtime GenAI's GroupQueryAttention models have no
+    // position_ids: the rotary positions come from attention_mask).
+    const feeds = Object.fromEntries(Object.entries(all).filter(([n]) => s.inputNames.includes(n)));
     const out = await s.run(feeds);
     const next = {};
     for (const n of names) next[n] = out[n.replace('past_key_values.', 'present.')];

@@ -23,11 +23,17 @@ of 16 (config.json says so); genai_rotary (separate RotaryEmbedding ops) keeps t
 heads of 8 and computes the same function as llama_half_fp32. local_window_size = 4 lets each query
 see 4 keys: its own position and the 3 before it.
 
+genai_decoder also builds other shapes (Shape; the defaults are the source fixture's) from a dict of
+weights named like llama_half_fp32's initializers, optionally with the lm_head a MatMulNBits too and
+an accuracy_level on every MatMulNBits; save_model writes large ones with external data.
+bench/genai.py builds a TinyLlama-1.1B-shaped model that way.
+
 The models are not committed: the tests generate them; ONNX Runtime's logits on them are committed in
 test/fixtures/onnx/genai/CASE.ref.json (test/ort/regenerate.sh). Output is deterministic (no random
 numbers; the rotary caches are rounded from float64).
 """
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -55,18 +61,35 @@ def case(fn):
     return fn
 
 
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """A decoder's shape; the defaults are the source fixture's (llama_half_fp32). head_dim is
+    dim // heads (genai_decoder's heads override splits the same columns); cache_len is the length
+    of the rotary cos/sin caches (the builder's context length); block is MatMulNBits' block_size."""
+    layers: int = LAYERS
+    dim: int = DIM
+    heads: int = HEADS
+    kv_heads: int = KV_HEADS
+    hidden: int = HIDDEN
+    vocab: int = VOCAB
+    eps: float = EPS
+    theta: float = THETA
+    cache_len: int = CACHE_LEN
+    block: int = BLOCK
+
+
 def source_weights():
     m = onnx.load(os.path.join(pq.FIXTURES, "llama_half_fp32.onnx"))
     return {t.name: onnx.numpy_helper.to_array(t).astype(np.float32) for t in m.graph.initializer}
 
 
-def rotary_caches(head_dim):
+def rotary_caches(head_dim, theta=THETA, cache_len=CACHE_LEN):
     """builder.py's make_rotary_embedding_caches_from_scratch, halved to [cache_length, head_dim / 2]:
     inv_freq = 1 / theta^(2j / head_dim) and t = arange(cache_length), both float32, freqs =
     outer(t, inv_freq) in float32; cos and sin of those float32 angles, rounded from float64."""
-    inv_freq = (1.0 / (np.float32(THETA) ** (np.arange(0, head_dim, 2, dtype=np.float32)
+    inv_freq = (1.0 / (np.float32(theta) ** (np.arange(0, head_dim, 2, dtype=np.float32)
                                                / np.float32(head_dim)))).astype(np.float32)
-    freqs = np.outer(np.arange(CACHE_LEN, dtype=np.float32), inv_freq).astype(np.float32)
+    freqs = np.outer(np.arange(cache_len, dtype=np.float32), inv_freq).astype(np.float32)
     f = freqs.astype(np.float64)
     return np.cos(f).astype(np.float32), np.sin(f).astype(np.float32)
 
@@ -116,17 +139,50 @@ class Builder:
         return m
 
 
-def genai_decoder(heads=HEADS, kv_heads=KV_HEADS, packed_nbits4=False, window=-1, interleaved=0, rotary_op=False,
-                  seqlens_minus="[1]", softcap=0.0):
-    """heads and kv_heads split the same q/k/v columns (head_dim = 32 / heads)."""
-    W = source_weights()
+def pack4_rows(a):
+    """pq.pack4 of each row of A [rows, n], concatenated (a row of odd length ends in a padding
+    nibble), packed as one array."""
+    a = np.asarray(a)
+    if a.shape[1] % 2:
+        a = np.concatenate([a, np.zeros((a.shape[0], 1), a.dtype)], axis=1)
+    return pq.pack4(a)
+
+
+def quantize_nbits4_packed(w, block, chunk=4096):
+    """MatMulNBits' initializers for W [K, N] with make_prequant_onnx's RTN codes (asymmetric, zero
+    points): packed codes [N, nb, block / 2], scales [N * nb], packed zero points [N * ceil(nb / 2)]
+    (bytes, float32, bytes) and nb. Each output column is quantized on its own, so the columns are done CHUNK at
+    a time (the same numbers as one call, in less memory)."""
+    K, N = w.shape
+    codes, scales, zps = [], [], []
+    for n0 in range(0, N, chunk):
+        q, scale, zp = pq.quantize_nbits4(w[:, n0:n0 + chunk], block)
+        codes.append(pack4_rows(q))
+        scales.append(scale.reshape(-1))
+        zps.append(pack4_rows(zp))
+    return b"".join(codes), np.concatenate(scales), b"".join(zps), (K + block - 1) // block
+
+
+def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, interleaved=0, rotary_op=False,
+                  seqlens_minus="[1]", softcap=0.0, shape=Shape(), weights=None, lm_head_nbits4=False,
+                  accuracy_level=None):
+    """heads and kv_heads (default: SHAPE's) split the same q/k/v columns (head_dim = dim / heads).
+    WEIGHTS maps the names of llama_half_fp32's initializers (tok_embeddings.weight,
+    layers.{i}.attention.wq.weight_T [K, N], ..., norm.weight, output.weight_T) to float32 arrays
+    of SHAPE (default: that fixture's). lm_head_nbits4 makes the lm_head a MatMulNBits too;
+    accuracy_level, when given, is set on every MatMulNBits (4: ONNX Runtime may quantize the
+    activations to int8)."""
+    W = source_weights() if weights is None else weights
+    heads = shape.heads if heads is None else heads
+    kv_heads = shape.kv_heads if kv_heads is None else kv_heads
+    DIM, HIDDEN, VOCAB, EPS, BLOCK = shape.dim, shape.hidden, shape.vocab, shape.eps, shape.block
     head_dim = DIM // heads
     inputs = [helper.make_tensor_value_info("input_ids", I64, [BS, SEQ]),
               helper.make_tensor_value_info("attention_mask", I64, [BS, TOTAL])]
     if rotary_op:
         inputs.append(helper.make_tensor_value_info("position_ids", I64, [BS, SEQ]))
     outputs = [helper.make_tensor_value_info("logits", F32, [BS, SEQ, VOCAB])]
-    for i in range(LAYERS):
+    for i in range(shape.layers):
         for kv in ("key", "value"):
             inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kv}", F32, [BS, kv_heads, PAST, head_dim]))
             outputs.append(helper.make_tensor_value_info(f"present.{i}.{kv}", F32, [BS, kv_heads, TOTAL, head_dim]))
@@ -146,21 +202,21 @@ def genai_decoder(heads=HEADS, kv_heads=KV_HEADS, packed_nbits4=False, window=-1
     root, skip = x, x  # make_layernorm's root_input / skip_input
     cos_cache = sin_cache = None
 
-    def matmul(basename, inp, w, out_dim, quantize):
+    def matmul(basename, inp, w, out_dim, quantize, out=None):
         weight = basename[1:].replace("/", ".") + ".weight"
         if not quantize:
             return b.op("MatMul", basename, [inp, b.init(weight, w)], F32, [BS, SEQ, out_dim])
         # MatMulNBitsQuantizer's output, with make_prequant_onnx's RTN codes (asymmetric, zero points)
         K, N = w.shape
-        q, scale, zp = pq.quantize_nbits4(w, BLOCK)
-        nb = scale.shape[1]
-        b.inits += [pq.raw_tensor(weight + "_Q4G32", U8, [N, nb, BLOCK // 2], b"".join(pq.pack4(q[n]) for n in range(N))),
-                    pq.f32(weight + "_scales", scale.reshape(-1)),
-                    pq.raw_tensor(weight + "_zero_points", U8, [N * ((nb + 1) // 2)],
-                                  b"".join(pq.pack4(zp[n]) for n in range(N)))]
-        out = b.value(f"{basename}/output_0", F32, [BS, SEQ, out_dim])  # the quantizer keeps the output name
+        codes, scales, zps, nb = quantize_nbits4_packed(w, BLOCK)
+        b.inits += [pq.raw_tensor(weight + "_Q4G32", U8, [N, nb, BLOCK // 2], codes),
+                    pq.f32(weight + "_scales", scales),
+                    pq.raw_tensor(weight + "_zero_points", U8, [N * ((nb + 1) // 2)], zps)]
+        if out is None:
+            out = b.value(f"{basename}/output_0", F32, [BS, SEQ, out_dim])  # the quantizer keeps the output name
+        attrs = {} if accuracy_level is None else {"accuracy_level": accuracy_level}
         return b.node("MatMulNBits", [inp, weight + "_Q4G32", weight + "_scales", weight + "_zero_points"], [out],
-                      basename + "_Q4", domain=MS, K=K, N=N, bits=4, block_size=BLOCK)
+                      basename + "_Q4", domain=MS, K=K, N=N, bits=4, block_size=BLOCK, **attrs)
 
     def layernorm(layer, location, weight, first=False, last=False):
         nonlocal root
@@ -180,7 +236,7 @@ def genai_decoder(heads=HEADS, kv_heads=KV_HEADS, packed_nbits4=False, window=-1
             root = out3
         return out0
 
-    for i in range(LAYERS):
+    for i in range(shape.layers):
         L, attn = f"layers.{i}.", f"/model/layers.{i}/attn"
         h = layernorm(i, "input", W[L + "attention_norm.weight"], first=(i == 0))
         wq, wk, wv = (W[L + f"attention.{p}.weight_T"] for p in ("wq", "wk", "wv"))
@@ -192,8 +248,9 @@ def genai_decoder(heads=HEADS, kv_heads=KV_HEADS, packed_nbits4=False, window=-1
             q = matmul(f"{attn}/q_proj/MatMul", h, wq, DIM, False)
             k = matmul(f"{attn}/k_proj/MatMul", h, wk, kv_heads * head_dim, False)
             v = matmul(f"{attn}/v_proj/MatMul", h, wv, kv_heads * head_dim, False)
+        del wq, wk, wv
         if cos_cache is None:
-            c, s_ = rotary_caches(head_dim)
+            c, s_ = rotary_caches(head_dim, shape.theta, shape.cache_len)
             cos_cache, sin_cache = b.init("cos_cache", c), b.init("sin_cache", s_)
         if rotary_op:
             q = b.op("RotaryEmbedding", f"{attn}/q_rotary/RotaryEmbedding", [q, "position_ids", cos_cache, sin_cache],
@@ -220,9 +277,26 @@ def genai_decoder(heads=HEADS, kv_heads=KV_HEADS, packed_nbits4=False, window=-1
         prod = b.op("Mul", f"{mlp}/Mul", [act, up], F32, [BS, SEQ, HIDDEN])
         skip = matmul(f"{mlp}/down_proj/MatMul", prod, W[L + "feed_forward.w2.weight_T"], DIM, packed_nbits4)
 
-    h = layernorm(LAYERS, "final_norm", W["norm.weight"], last=True)
-    b.node("MatMul", [h, b.init("lm_head.MatMul.weight", W["output.weight_T"])], ["logits"], "/lm_head/MatMul")
+    h = layernorm(shape.layers, "final_norm", W["norm.weight"], last=True)
+    if lm_head_nbits4:
+        matmul("/lm_head/MatMul", h, W["output.weight_T"], VOCAB, True, out="logits")
+    else:
+        b.node("MatMul", [h, b.init("lm_head.MatMul.weight", W["output.weight_T"])], ["logits"], "/lm_head/MatMul")
     return b.model()
+
+
+def save_model(m, path, external_data=False):
+    """Write M to PATH; with external_data, every initializer over 1 KiB goes to one file beside it,
+    PATH's name + "_data" (the protobuf's 2 GiB limit)."""
+    if not external_data:
+        with open(path, "wb") as f:
+            f.write(m.SerializeToString())
+        return
+    data = os.path.basename(path) + "_data"
+    if os.path.exists(path + "_data"):
+        os.remove(path + "_data")  # onnx.save appends to an existing data file
+    onnx.save(m, path, save_as_external_data=True, all_tensors_to_one_file=True, location=data,
+              size_threshold=1024)
 
 
 # ONNX Runtime's GroupQueryAttention computes the rotary embedding itself (do_rotary, cos/sin caches)
@@ -323,8 +397,7 @@ def main(argv):
             print(f"make_genai_onnx.py: unknown case {name}", file=sys.stderr)
             return 2
         m = CASES[name]()
-        with open(os.path.join(out, name + ".onnx"), "wb") as f:
-            f.write(m.SerializeToString())
+        save_model(m, os.path.join(out, name + ".onnx"))
         with open(os.path.join(out, name + ".config.json"), "w") as f:
             f.write(genai_config(name, m))
     return 0
