@@ -165,7 +165,7 @@ def quantize_nbits4_packed(w, block, chunk=4096):
 
 def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, interleaved=0, rotary_op=False,
                   seqlens_minus="[1]", softcap=0.0, shape=Shape(), weights=None, lm_head_nbits4=False,
-                  accuracy_level=None):
+                  accuracy_level=None, seqlens_keepdims=False):
     """heads and kv_heads (default: SHAPE's) split the same q/k/v columns (head_dim = dim / heads).
     WEIGHTS maps the names of llama_half_fp32's initializers (tok_embeddings.weight,
     layers.{i}.attention.wq.weight_T [K, N], ..., norm.weight, output.weight_T) to float32 arrays
@@ -190,9 +190,12 @@ def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, int
 
     # make_attention_mask_standard_reformatting_for_gqa
     mask = "/model/attn_mask_reformat/attn_mask_subgraph"
-    s = b.op("ReduceSum", f"{mask}/ReduceSum", ["attention_mask", b.const(I64, "[1]")], I64, [BS], keepdims=0)
-    s = b.op("Sub", f"{mask}/Sub", [s, b.const(I64, seqlens_minus)], I64, [BS])
-    seqlens_k = b.op("Cast", f"{mask}/Sub/Cast", [s], I32, [BS], to=I32)
+    # (older builders kept the reduced dim: seqlens_k [batch, 1], which ONNX Runtime reads alike)
+    sk = [BS, 1] if seqlens_keepdims else [BS]
+    s = b.op("ReduceSum", f"{mask}/ReduceSum", ["attention_mask", b.const(I64, "[1]")], I64, sk,
+             keepdims=int(seqlens_keepdims))
+    s = b.op("Sub", f"{mask}/Sub", [s, b.const(I64, seqlens_minus)], I64, sk)
+    seqlens_k = b.op("Cast", f"{mask}/Sub/Cast", [s], I32, sk, to=I32)
     s = b.op("Shape", f"{mask}/Shape", ["attention_mask"], I64, [2])
     s = b.op("Gather", f"{mask}/Gather", [s, b.const(I64, "1")], I64, [], axis=0)
     total_seq_len = b.op("Cast", f"{mask}/Gather/Cast", [s], I32, None, to=I32)
@@ -346,6 +349,13 @@ def genai_gqa_softcap():
     """genai_gqa with Gemma-2's soft-capped attention scores (softcap 0.5, small enough to change
     ONNX Runtime's logits by up to 0.99 against genai_gqa's)."""
     return genai_decoder(heads=2, kv_heads=1, softcap=0.5)
+
+
+@case
+def genai_gqa_seqlens_2d():
+    """genai_gqa_hd8 with seqlens_k [batch, 1] (ReduceSum with keepdims, as older model builders wrote
+    it); the same function as llama_half_fp32."""
+    return genai_decoder(seqlens_keepdims=True)
 
 
 @case
