@@ -165,7 +165,7 @@ def quantize_nbits4_packed(w, block, chunk=4096):
 
 def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, interleaved=0, rotary_op=False,
                   seqlens_minus="[1]", softcap=0.0, shape=Shape(), weights=None, lm_head_nbits4=False,
-                  accuracy_level=None, seqlens_keepdims=False):
+                  accuracy_level=None, seqlens_keepdims=False, qkv_bias=False):
     """heads and kv_heads (default: SHAPE's) split the same q/k/v columns (head_dim = dim / heads).
     WEIGHTS maps the names of llama_half_fp32's initializers (tok_embeddings.weight,
     layers.{i}.attention.wq.weight_T [K, N], ..., norm.weight, output.weight_T) to float32 arrays
@@ -246,6 +246,11 @@ def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, int
         if packed_nbits4:
             q = matmul(f"{attn}/qkv_proj/MatMul", h, np.concatenate([wq, wk, wv], axis=1),
                        DIM + 2 * kv_heads * head_dim, True)
+            if qkv_bias:  # Qwen2: the builder adds the q/k/v biases after the packed MatMulNBits
+                n = DIM + 2 * kv_heads * head_dim
+                bias = np.random.default_rng(7 + i).standard_normal(n).astype(np.float32) * 0.5
+                q = b.op("Add", f"{attn}/qkv_proj/Add", [q, b.init(f"model.layers.{i}.attn.qkv_proj.bias", bias)],
+                         F32, [BS, SEQ, n])
             k = v = ""
         else:
             q = matmul(f"{attn}/q_proj/MatMul", h, wq, DIM, False)
@@ -320,6 +325,13 @@ def genai_gqa_nbits4_packed():
     into one of N = 64 whose output is the query of GroupQueryAttention (key and value absent); the
     lm_head stays a float MatMul."""
     return genai_decoder(heads=2, kv_heads=1, packed_nbits4=True)
+
+
+@case
+def genai_gqa_nbits4_packed_bias():
+    """genai_gqa_nbits4_packed with Qwen2's q/k/v biases: an Add of the packed [64] bias after the
+    packed MatMulNBits, before GroupQueryAttention."""
+    return genai_decoder(heads=2, kv_heads=1, packed_nbits4=True, qkv_bias=True)
 
 
 @case
