@@ -90,13 +90,16 @@ private:
         loc_, b_.create<arith::AddIOp>(loc_, ni, i32c(127)), i32c(23));
     return fmul(p, b_.create<arith::BitcastOp>(loc_, b_.getF32Type(), bits));
   }
-  /// tanh(sqrt(2/pi) (x + 0.044715 x^3)) = 1 - 2 / (e^(2u) + 1): GELU's tanh
-  /// form; e^(2u) saturates (to 0 or a huge value) where tanh does.
-  Value geluTanhArg(Value x) {
-    Value u = fmul(f32c(0.7978845608f),
-                   fadd(x, fmul(f32c(0.044715f), fmul(x, fmul(x, x)))));
+  /// tanh(u) = 1 - 2 / (e^(2u) + 1) without libm; e^(2u) saturates (to 0
+  /// or a huge value) where tanh does.
+  Value tanhF32(Value u) {
     Value e = expF32(fmul(f32c(2.0f), u));
     return fsub(f32c(1.0f), fdiv(f32c(2.0f), fadd(e, f32c(1.0f))));
+  }
+  /// tanh(sqrt(2/pi) (x + 0.044715 x^3)): GELU's tanh form.
+  Value geluTanhArg(Value x) {
+    return tanhF32(fmul(f32c(0.7978845608f),
+                        fadd(x, fmul(f32c(0.044715f), fmul(x, fmul(x, x))))));
   }
   /// erf(x / sqrt(2)) for GELU's exact form, by Abramowitz & Stegun 7.1.26:
   /// erf(z) = 1 - (a1 t + ... + a5 t^5) e^(-z^2), t = 1 / (1 + p z) for
@@ -349,14 +352,12 @@ void Emitter::emitStep(size_t index, const Step &s) {
     break;
   }
   case StepKind::Softcap: {
-    // c * tanh(x / c) = c * (1 - 2 / (e^(2x/c) + 1)); e^ saturates where
-    // tanh does.
+    // c * tanh(x / c).
     const float c = s.softcap;
     parallelRows(index, r0, 8 * s.width, [&](Value t) {
       loop(i64c(0), i64c(s.width), [&](Value j) {
-        Value e = expF32(fmul(load(arena_, rowIndex(s.in, t, j)), f32c(2.0f / c)));
-        Value th = fsub(f32c(1.0f), fdiv(f32c(2.0f), fadd(e, f32c(1.0f))));
-        store(fmul(f32c(c), th), arena_, rowIndex(s.out, t, j));
+        Value x = load(arena_, rowIndex(s.in, t, j));
+        store(fmul(f32c(c), tanhF32(fmul(x, f32c(1.0f / c)))), arena_, rowIndex(s.out, t, j));
       });
     });
     break;

@@ -35,6 +35,8 @@
 
 #include "llmc/LLMCOps.h"
 
+#include "mlir/Dialect/Traits.h"
+
 #include "llvm/ADT/StringSwitch.h"
 
 #include <cmath>
@@ -82,18 +84,14 @@ mlir::Value reshapeTo(NodeContext &nc, mlir::Value v, llvm::ArrayRef<int64_t> sh
       nc.builder().getDenseI64ArrayAttr(shape));
 }
 
-/// An elementwise binary op of two broadcastable tensors.
+/// An elementwise binary op of two broadcastable tensors (numpy rules; the
+/// callers' shapes always broadcast).
 template <typename Op>
 mlir::Value binary(NodeContext &nc, mlir::Value a, mlir::Value b, mlir::Type elem) {
-  auto ta = llvm::cast<mlir::RankedTensorType>(a.getType());
-  auto tb = llvm::cast<mlir::RankedTensorType>(b.getType());
-  int64_t rank = std::max(ta.getRank(), tb.getRank());
   SmallVector<int64_t, 4> dims;
-  for (int64_t i = 0; i < rank; ++i) {
-    int64_t da = i < rank - ta.getRank() ? 1 : ta.getDimSize(i - (rank - ta.getRank()));
-    int64_t db = i < rank - tb.getRank() ? 1 : tb.getDimSize(i - (rank - tb.getRank()));
-    dims.push_back(da == 1 ? db : db == 1 ? da : da == db ? da : mlir::ShapedType::kDynamic);
-  }
+  (void)mlir::OpTrait::util::getBroadcastedShape(
+      llvm::cast<mlir::RankedTensorType>(a.getType()).getShape(),
+      llvm::cast<mlir::RankedTensorType>(b.getType()).getShape(), dims);
   return nc.builder().create<Op>(nc.loc(), mlir::RankedTensorType::get(dims, elem), a, b);
 }
 
@@ -105,10 +103,12 @@ mlir::Value iota(NodeContext &nc, mlir::Value n) {
 }
 
 /// Input `i`, an initializer, as an llmc.constant (its values are read by
-/// the rope fusion); other values as they are.
+/// the rope fusion); other values as they are. Every layer reads the same
+/// caches: the first converts them, the others reuse that constant.
 llvm::Expected<mlir::Value> cacheOperand(NodeContext &nc, unsigned i) {
   TensorInfo &info = nc.input(i);
-  if (info.source != TensorInfo::Source::Initializer || info.constant)
+  if (info.source != TensorInfo::Source::Initializer || info.constant ||
+      (info.value && info.value.getDefiningOp<llmc::ConstantOp>()))
     return nc.operand(i);
   auto n = info.staticNumElements();
   if (!n || *n > kMaxCacheElements)
@@ -118,7 +118,8 @@ llvm::Expected<mlir::Value> cacheOperand(NodeContext &nc, unsigned i) {
   if (!bytes)
     return bytes.takeError();
   auto type = tensorTypeOf(info);
-  return nc.constantOf(type, denseFromBytes(type, *bytes));
+  info.value = nc.constantOf(type, denseFromBytes(type, *bytes));
+  return info.value;
 }
 
 /// Checks of a cos_cache/sin_cache pair [max_pos, R/2] for heads of `headDim`;
@@ -140,12 +141,12 @@ llvm::Expected<int64_t> checkCaches(NodeContext &nc, unsigned cosIdx, mlir::Type
   return *half;
 }
 
-/// position_ids [B, S] of int32/int64.
-Error checkPositionIds(NodeContext &nc, unsigned i, const TensorInfo &x) {
+/// position_ids [B, S] of int32/int64, S the input's sequence dim `seq`.
+Error checkPositionIds(NodeContext &nc, unsigned i, const DimExpr &seq) {
   TensorInfo &p = nc.input(i);
   if (!p.elemType.isInteger(64) && !p.elemType.isInteger(32))
     return nc.error("expects integer position_ids");
-  if (p.rank() != 2 || p.dims[1] != x.dims[1])
+  if (p.rank() != 2 || p.dims[1] != seq)
     return nc.error("expects position_ids [batch, sequence_length] (" +
                     dimsToString(nc, p.dims) +
                     " given; the single-offset form is not supported)");
@@ -245,10 +246,8 @@ llvm::Expected<RotaryShape> rotaryShape(NodeContext &nc) {
   if (!checked)
     return checked.takeError();
   r.half = *checked;
-  if (Error e = checkPositionIds(nc, 1, x.rank() == 4 ? nc.input(1) : x))
+  if (Error e = checkPositionIds(nc, 1, x.dims[x.rank() == 4 ? 2 : 1]))
     return std::move(e);
-  if (x.rank() == 4 && nc.input(1).dims[1] != x.dims[2])
-    return nc.error("position_ids and the input disagree on the sequence length");
   return r;
 }
 
@@ -396,7 +395,7 @@ llvm::Expected<GqaShape> gqaShape(NodeContext &nc) {
       return half.takeError();
     g.half = *half;
     if (nc.hasInput(PositionIds))
-      if (Error e = checkPositionIds(nc, PositionIds, q))
+      if (Error e = checkPositionIds(nc, PositionIds, q.dims[1]))
         return std::move(e);
   }
   return g;

@@ -256,13 +256,18 @@ def value_info_refine(out):
     onnx.save(m, out)
 
 
+def _rotary_caches(rotary_dim):
+    """cos_cache and sin_cache [16, rotary_dim / 2] of theta 10000, as ONNX Runtime's ops read them."""
+    inv = 1.0 / (10000.0 ** (np.arange(0, rotary_dim, 2, dtype=np.float32) / rotary_dim))
+    ang = np.outer(np.arange(16, dtype=np.float32), inv).astype(np.float32)
+    return [numpy_helper.from_array(np.cos(ang), "cos_cache"), numpy_helper.from_array(np.sin(ang), "sin_cache")]
+
+
 def _gqa(out, attrs=None, packed=False, extra_inputs=(), outputs=3, rotary_dim=8, keepdims=0):
     """One com.microsoft GroupQueryAttention (4 query heads, 2 KV heads, head size 8) with ONNX
     Runtime GenAI's seqlens_k / total_sequence_length plumbing from attention_mask and rotary caches
     [16, 4] of theta 10000."""
     attrs = dict(dict(num_heads=4, kv_num_heads=2, do_rotary=1), **(attrs or {}))
-    inv = 1.0 / (10000.0 ** (np.arange(0, rotary_dim, 2, dtype=np.float32) / rotary_dim))
-    ang = np.outer(np.arange(16, dtype=np.float32), inv).astype(np.float32)
     n = [const("one", 1), const("axes1", [1]), const("i1", 1),
          helper.make_node("ReduceSum", ["attention_mask", "axes1"], ["msum"], name="msum", keepdims=keepdims),
          helper.make_node("Sub", ["msum", "one"], ["msub"], name="msub"),
@@ -286,9 +291,7 @@ def _gqa(out, attrs=None, packed=False, extra_inputs=(), outputs=3, rotary_dim=8
     outputs = [vi("out", F32, ["batch", "seq", 32]), vi("present_key", F32, ["batch", 2, "total", 8]),
                vi("present_value", F32, ["batch", 2, "total", 8]),
                vi("qk", F32, ["batch", 4, "seq", "total"])][:outputs]
-    inits = [numpy_helper.from_array(np.cos(ang), "cos_cache"),
-             numpy_helper.from_array(np.sin(ang), "sin_cache")]
-    onnx.save(model(n, inputs, outputs, inits, extra_opsets=[("com.microsoft", 1)]), out)
+    onnx.save(model(n, inputs, outputs, _rotary_caches(rotary_dim), extra_opsets=[("com.microsoft", 1)]), out)
 
 
 @case
@@ -306,8 +309,6 @@ def gqa_packed_window(out):
 @case
 def rotary_embedding(out):
     """com.microsoft RotaryEmbedding on token-major [b, s, 32] (4 heads) and [b, 2, s, 8] inputs."""
-    inv = 1.0 / (10000.0 ** (np.arange(0, 8, 2, dtype=np.float32) / 8))
-    ang = np.outer(np.arange(16, dtype=np.float32), inv).astype(np.float32)
     n = [helper.make_node("RotaryEmbedding", ["x", "position_ids", "cos_cache", "sin_cache"], ["y"],
                           name="rope_3d", domain="com.microsoft", num_heads=4),
          helper.make_node("RotaryEmbedding", ["h", "position_ids", "cos_cache", "sin_cache"], ["z"],
@@ -315,9 +316,7 @@ def rotary_embedding(out):
     m = model(n, [vi("x", F32, ["batch", "seq", 32]), vi("h", F32, ["batch", 2, "seq", 8]),
                   vi("position_ids", I64, ["batch", "seq"])],
               [vi("y", F32, ["batch", "seq", 32]), vi("z", F32, ["batch", 2, "seq", 8])],
-              [numpy_helper.from_array(np.cos(ang), "cos_cache"),
-               numpy_helper.from_array(np.sin(ang), "sin_cache")],
-              extra_opsets=[("com.microsoft", 1)])
+              _rotary_caches(8), extra_opsets=[("com.microsoft", 1)])
     onnx.save(m, out)
 
 

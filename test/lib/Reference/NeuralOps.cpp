@@ -364,24 +364,14 @@ Error swiglu(SwiGLUOp op, Operands in, std::vector<RefTensor> &out) {
   return Error::success();
 }
 
-Error gelu(GeluOp op, const RefTensor &x, std::vector<RefTensor> &out) {
+/// result = f(x) elementwise, x's shape (gelu, softcap).
+template <typename F>
+Error mapElements(mlir::Operation *op, const RefTensor &x, std::vector<RefTensor> &out, F f) {
   auto r = makeResult(op, 0, x.shape);
   if (!r)
     return r.takeError();
-  const bool tanhForm = op.getApproximate() == GeluApproximation::tanh;
   for (int64_t i = 0; i < x.numel(); ++i)
-    r->data[i] = geluOf(x.data[i], tanhForm);
-  out.push_back(std::move(*r));
-  return Error::success();
-}
-
-Error softcap(SoftcapOp op, const RefTensor &x, std::vector<RefTensor> &out) {
-  auto r = makeResult(op, 0, x.shape);
-  if (!r)
-    return r.takeError();
-  const double cap = op.getCap().convertToDouble();
-  for (int64_t i = 0; i < x.numel(); ++i)
-    r->data[i] = cap * std::tanh(x.data[i] / cap);
+    r->data[i] = f(x.data[i]);
   out.push_back(std::move(*r));
   return Error::success();
 }
@@ -427,10 +417,14 @@ Error llmc::ref::evalNeuralOp(mlir::Operation *op, Operands in,
   }
   if (auto s = llvm::dyn_cast<SwiGLUOp>(op))
     return swiglu(s, in, out);
-  if (auto g = llvm::dyn_cast<GeluOp>(op))
-    return gelu(g, *in[0], out);
-  if (auto c = llvm::dyn_cast<SoftcapOp>(op))
-    return softcap(c, *in[0], out);
+  if (auto g = llvm::dyn_cast<GeluOp>(op)) {
+    const bool tanhForm = g.getApproximate() == GeluApproximation::tanh;
+    return mapElements(op, *in[0], out, [&](double x) { return geluOf(x, tanhForm); });
+  }
+  if (auto c = llvm::dyn_cast<SoftcapOp>(op)) {
+    const double cap = c.getCap().convertToDouble();
+    return mapElements(op, *in[0], out, [&](double x) { return cap * std::tanh(x / cap); });
+  }
   handled = false;
   return Error::success();
 }
