@@ -332,6 +332,26 @@ def gqa_softcap(out):
     _gqa(out, dict(softcap=30.0))
 
 
+def _rotary(out, positions_shape, **attrs):
+    """One com.microsoft RotaryEmbedding of x [b, s, 32] (4 heads of 8)."""
+    n = [helper.make_node("RotaryEmbedding", ["x", "position_ids", "cos_cache", "sin_cache"], ["y"],
+                          name="rope", domain="com.microsoft", num_heads=4, **attrs)]
+    m = model(n, [vi("x", F32, ["batch", "seq", 32]), vi("position_ids", I64, positions_shape)],
+              [vi("y", F32, ["batch", "seq", 32])], _rotary_caches(8), extra_opsets=[("com.microsoft", 1)])
+    onnx.save(m, out)
+
+
+@case
+def bad_rotary_offset_positions(out):
+    """position_ids as one offset [1] (RotaryEmbedding's other form)."""
+    _rotary(out, [1])
+
+
+@case
+def bad_rotary_packed_batching(out):
+    _rotary(out, ["batch", "seq"], is_packed_batching=1)
+
+
 @case
 def bad_gqa_softcap(out):
     _gqa(out, dict(softcap=-1.0))
