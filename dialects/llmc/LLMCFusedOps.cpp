@@ -320,6 +320,15 @@ LogicalResult SwiGLUOp::verify() {
 // QMatMul
 //===----------------------------------------------------------------------===//
 
+LogicalResult DequantizeOp::verify() {
+  QWeightType w = cast<QWeightType>(getW().getType());
+  RankedTensorType r = tensorType(getResult());
+  if (r.getElementType() != w.getQuant().getScaleType())
+    return emitOpError("result element type must be the weight's scale type ")
+           << w.getQuant().getScaleType() << ", got " << r.getElementType();
+  return checkShape(*this, "result", r, {w.getK(), w.getN()});
+}
+
 LogicalResult QMatMulOp::verify() {
   RankedTensorType x = tensorType(getX());
   QWeightType w = cast<QWeightType>(getW().getType());

@@ -244,4 +244,20 @@ def LLMC_QMatMulOp : LLMC_Op<"qmatmul",
   let hasVerifier = 1;
 }
 
+def LLMC_DequantizeOp : LLMC_Op<"dequantize"> {
+  let summary = "the float matrix a quantized weight stands for";
+  let description = [{
+    `result[k, n] = dequant(w)[k, n]` for a `!llmc.qweight<KxN, ...>`: the
+    [K, N] matrix `llmc.qmatmul` multiplies by, in the element type of the
+    weight's scales. A weight expression (CodeGen evaluates it when it writes
+    the bundle), not a run-time op: it is how a quantized table is read by
+    something other than a matmul (a quantized embedding table that is also
+    the lm_head's weight, ONNX Runtime's GatherBlockQuantized).
+  }];
+  let arguments = (ins LLMC_QWeightType:$w);
+  let results = (outs RankedTensorOf<[F16, BF16, F32]>:$result);
+  let assemblyFormat = "$w attr-dict `:` type($w) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 #endif // LLMC_FUSED_OPS_TD

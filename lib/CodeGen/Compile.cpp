@@ -85,10 +85,20 @@ public:
     if (auto w = dyn_cast_or_null<llmc::WeightOp>(op))
       return load(w);
     if (auto t = dyn_cast_or_null<llmc::TransposeOp>(op)) {
+      ArrayRef<int64_t> perm = t.getPerm();
+      if (perm.size() == 2 && perm[0] == 1 && perm[1] == 0)
+        return evalTransposed(t.getX());
       auto in = eval(t.getX());
       if (!in)
         return in.takeError();
-      return transpose(*in, t.getPerm());
+      return transpose(*in, perm);
+    }
+    if (auto d = dyn_cast_or_null<llmc::DequantizeOp>(op)) {
+      auto nk = dequantizedNK(d);
+      if (!nk)
+        return nk.takeError();
+      const int64_t perm[] = {1, 0};
+      return transpose(*nk, perm);
     }
     if (auto c = dyn_cast_or_null<llmc::ConcatOp>(op)) {
       std::vector<Dense> parts;
@@ -164,6 +174,8 @@ public:
     }
     if (auto c = dyn_cast_or_null<llmc::CastOp>(op))
       return evalTransposed(c.getX());
+    if (auto d = dyn_cast_or_null<llmc::DequantizeOp>(op))
+      return dequantizedNK(d);
     auto d = eval(v); // 2-D: the value's type was checked above
     if (!d)
       return d.takeError();
@@ -197,11 +209,12 @@ private:
     return out;
   }
 
-  Expected<Dense> load(llmc::WeightOp w) {
-    SmallString<256> path(w.getFile());
+  /// The weight file `name` (relative to the model's directory), mapped once.
+  Expected<const MemoryBuffer *> file(StringRef name, SmallString<256> &path) {
+    path = name;
     if (!sys::path::is_absolute(path) && !dir_.empty()) {
       path = dir_;
-      sys::path::append(path, w.getFile());
+      sys::path::append(path, name);
     }
     auto it = files_.find(path);
     if (it == files_.end()) {
@@ -212,6 +225,47 @@ private:
                                  path.c_str(), buf.getError().message().c_str());
       it = files_.try_emplace(path, std::move(*buf)).first;
     }
+    return it->second.get();
+  }
+
+  /// A pre-quantized weight's dequantized [N, K] (the kernels' orientation:
+  /// the transpose of the [K, N] that llmc.dequantize stands for), exactly
+  /// (code - zero point) * scale in fp32, as ONNX Runtime computes it.
+  Expected<Dense> dequantizedNK(llmc::DequantizeOp d) {
+    auto w = d.getW().getDefiningOp<llmc::WeightOp>();
+    if (!w)
+      return createStringError(inconvertibleErrorCode(),
+                               "llmc.dequantize must read an llmc.weight");
+    auto read = [&](StringRef name, uint64_t off, uint64_t len) -> Expected<StringRef> {
+      SmallString<256> path;
+      auto mb = file(name, path);
+      if (!mb)
+        return mb.takeError();
+      StringRef all = (*mb)->getBuffer();
+      if (off > all.size() || len > all.size() - off)
+        return createStringError(inconvertibleErrorCode(),
+                                 "weight '%s': bytes [%llu, %llu) lie beyond the end of '%s'",
+                                 w.getName().str().c_str(), (unsigned long long)off,
+                                 (unsigned long long)(off + len), path.c_str());
+      return all.substr(off, len);
+    };
+    auto q = readPrequantizedWeight(w, read);
+    if (!q)
+      return q.takeError();
+    Dense out;
+    out.shape = {q->N, q->K};
+    out.data.resize(size_t(q->N * q->K));
+    for (int64_t n = 0; n < q->N; ++n)
+      for (int64_t k = 0; k < q->K; ++k)
+        out.data[size_t(n * q->K + k)] = q->weight(n, k);
+    return out;
+  }
+
+  Expected<Dense> load(llmc::WeightOp w) {
+    SmallString<256> path;
+    auto mbOr = file(w.getFile(), path);
+    if (!mbOr)
+      return mbOr.takeError();
     auto type = dyn_cast<RankedTensorType>(w.getType());
     if (!type || !type.hasStaticShape())
       return createStringError(inconvertibleErrorCode(),
@@ -228,7 +282,7 @@ private:
                                "weight '%s': element type must be f32, f16 or bf16",
                                w.getName().str().c_str());
     uint64_t off = w.getOffsetAttr().getInt();
-    const MemoryBuffer &mb = *it->second;
+    const MemoryBuffer &mb = **mbOr;
     if (off + uint64_t(n) * eb > mb.getBufferSize())
       return createStringError(inconvertibleErrorCode(),
                                "weight '%s' lies beyond the end of '%s'",
@@ -797,6 +851,13 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
     if (Error e = w.addSection(bundle::kTokenizerSection, (*buf)->getBuffer()))
       return e;
   }
+
+  // Every access the plan describes lies in its buffers (the loader checks
+  // it again; failing here is a CodeGen bug, caught before a bundle exists).
+  if (Error e = plan.verify())
+    return joinErrors(createStringError(inconvertibleErrorCode(),
+                                        "internal error: CodeGen built an inconsistent plan"),
+                      std::move(e));
 
   // The program: generated code for the target.
   if (opts.progress)

@@ -161,8 +161,9 @@ bool isWeightExpr(Operation *op) {
            });
   // Arithmetic counts only where every operand is a weight expression too
   // (the visit checks; Gemma's (1 + w) norms, a scaled embedding table).
-  return isa<WeightOp, TransposeOp, ConcatOp, ReshapeOp, CastOp, AddOp, SubOp, MulOp,
-             DivOp>(op);
+  // A quantized weight read as floats (a GatherBlockQuantized table).
+  return isa<WeightOp, DequantizeOp, TransposeOp, ConcatOp, ReshapeOp, CastOp, AddOp,
+             SubOp, MulOp, DivOp>(op);
 }
 
 /// Whether argument `arg` is the position input (ONNX name `position_ids`,

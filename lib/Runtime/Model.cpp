@@ -217,6 +217,8 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
   auto plan = codegen::ProgramPlan::fromJSON(*pj);
   if (!plan)
     return plan.takeError();
+  if (Error e = plan->verify())
+    return joinErrors(fail(path + ":"), std::move(e));
   m->plan_ = std::move(*plan);
 
   auto weights = m->bundle_->section(bundle::kWeightsSection);

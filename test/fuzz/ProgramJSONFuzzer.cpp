@@ -4,7 +4,8 @@
 // every load (after the container's checksums, so the bundle fuzzer cannot
 // reach them). LLMC_FUZZ_DOC picks the document: Manifest or Plan. Any text
 // must parse or be an error; what parses must survive its own toJSON()
-// round trip (serialize, parse again).
+// round trip (serialize, parse again), and ProgramPlan::verify() must judge
+// it (error or not) without faulting.
 //
 //===----------------------------------------------------------------------===//
 
@@ -62,5 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   auto again = ProgramPlan::fromJSON(plan->toJSON());
   if (!again)
     roundTripFailed(again.takeError());
+  // The loader's bounds check must judge any parsed plan without faulting.
+  llvm::consumeError(plan->verify());
   return 0;
 }

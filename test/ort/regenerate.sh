@@ -9,7 +9,8 @@
 #     generate them or need none): decoder_nbits4_bias.ref.json (biases on q/k/v) and
 #     decoder_qdyn_deq.ref.json (ORT on decoder_qdyn's weights dequantized into float MatMuls).
 # Also ORT's references for the onnxruntime-genai-form decoders (GroupQueryAttention,
-# SkipSimplifiedLayerNormalization, RotaryEmbedding, packed MatMulNBits) in test/fixtures/onnx/genai/:
+# SkipSimplifiedLayerNormalization, RotaryEmbedding, packed MatMulNBits, GatherBlockQuantized) in
+# test/fixtures/onnx/genai/:
 # only their CASE.ref.json is committed; the tests generate the models with
 # test/Frontend/Inputs/make_genai_onnx.py.
 # Needs node/npm; installs onnxruntime-node into test/ort/node_modules (gitignored) with
@@ -35,8 +36,8 @@ cp "$tmp/decoder_nbits4_bias.ref.json" "$tmp/decoder_qdyn_deq.ref.json" "$out/"
 
 # onnxruntime-genai-form decoders: models in $tmp, references committed. (genai_gqa_hd8 is left out:
 # ORT's GroupQueryAttention refuses its rotary, head_size 8; its reference is llama_half_fp32.ref.json.)
-genai=(genai_gqa genai_gqa_nbits4_packed genai_gqa_nbits4_packed_bias genai_gqa_window genai_rotary
-       genai_gqa_softcap)
+genai=(genai_gqa genai_gqa_nbits4_packed genai_gqa_nbits4_packed_bias genai_gqa_tied_nbits4
+       genai_gqa_embedding_q4 genai_gqa_window genai_rotary genai_gqa_softcap)
 genai_out="$root/test/fixtures/onnx/genai"
 mkdir -p "$genai_out"
 /usr/bin/python3 "$root/test/Frontend/Inputs/make_genai_onnx.py" -o "$tmp" "${genai[@]}"

@@ -174,6 +174,11 @@ struct ProgramPlan {
 
   llvm::json::Value toJSON() const;
   static llvm::Expected<ProgramPlan> fromJSON(const llvm::json::Value &v);
+  /// Whether running the plan stays inside its buffers for every call of 1
+  /// to maxTokens tokens: each view in the arena, each matmul's weight a
+  /// packed slot of its [N, K], each attention's layer and heads a slot of
+  /// the KV cache the config lays out (PlanVerifier.cpp).
+  llvm::Error verify() const;
 };
 
 } // namespace llmc::codegen

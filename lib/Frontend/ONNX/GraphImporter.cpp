@@ -300,6 +300,12 @@ NodeContext::constIntsInput(unsigned i, llvm::StringRef what) {
 }
 
 std::string NodeContext::describe() const {
+  // An importer-internal node (rewriteQuantizedPatterns) says which nodes of
+  // the model it stands for.
+  for (const auto &a : nodeProto.attribute())
+    if (a.name() == "origin" && a.type() == onnx::AttributeProto::STRING &&
+        nodeProto.domain() == "llmc.internal")
+      return a.s();
   std::string name = nodeProto.name().empty()
                          ? (nodeProto.output_size() ? "-> " + nodeProto.output(0)
                                                     : std::string("?"))

@@ -1,4 +1,4 @@
-//===- OpsQuantized.cpp - Pre-quantized ONNX matmuls -----------------------===//
+//===- OpsQuantized.cpp - Pre-quantized ONNX weights -----------------------===//
 //
 // Three ways a model arrives quantized, all imported straight into
 // `llmc.qmatmul` on an `!llmc.qweight` that references the ONNX bytes (codes,
@@ -13,9 +13,12 @@
 //    -> Mul(., x_scale * w_scale), as onnxruntime's quantize_dynamic emits it:
 //    layout "onnx.kn", with x itself as the qmatmul's activation.
 //
-// The last two are graph patterns: rewriteQuantizedPatterns() replaces each
-// match by one importer-internal node (domain "llmc.internal", op QMatMul)
-// before import. Nodes of those op types that are left over (no match) are
+// And one quantized table: com.microsoft GatherBlockQuantized (GenAI's int4
+// tied embeddings) becomes llmc.gather of llmc.dequantize of such a weight.
+//
+// The last two matmul forms and the table are graph patterns:
+// rewriteQuantizedPatterns() replaces each match by one importer-internal
+// node (domain "llmc.internal", op QMatMul or QGather) before import. Nodes of those op types that are left over (no match) are
 // reported by their infer functions with the reason.
 //
 //===----------------------------------------------------------------------===//
@@ -29,6 +32,7 @@
 
 #include "llvm/ADT/StringMap.h"
 
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -73,8 +77,9 @@ struct PrequantDesc {
   std::optional<unsigned> bias;
 };
 
-/// Emit `llmc.weight` (!llmc.qweight) + `llmc.qmatmul` for node `nc`.
-Error emitPrequantMatMul(NodeContext &nc, const PrequantDesc &d) {
+/// Emit the `llmc.weight` (!llmc.qweight) of node `nc`'s codes, scales and
+/// zero points.
+llvm::Expected<llmc::WeightOp> emitPrequantWeight(NodeContext &nc, const PrequantDesc &d) {
   GraphImporter &imp = nc.importer();
   mlir::OpBuilder &b = nc.builder();
   TensorInfo &codes = nc.input(d.codes);
@@ -117,6 +122,15 @@ Error emitPrequantMatMul(NodeContext &nc, const PrequantDesc &d) {
                                     b.getI64IntegerAttr(int64_t(codesLoc->offset)),
                                     mlir::IntegerAttr());
   w->setAttr("llmc.prequant", b.getDictionaryAttr(parts));
+  return w;
+}
+
+/// Emit `llmc.weight` (!llmc.qweight) + `llmc.qmatmul` for node `nc`.
+Error emitPrequantMatMul(NodeContext &nc, const PrequantDesc &d) {
+  mlir::OpBuilder &b = nc.builder();
+  auto w = emitPrequantWeight(nc, d);
+  if (!w)
+    return w.takeError();
   auto x = nc.operand(0);
   if (!x)
     return x.takeError();
@@ -131,7 +145,7 @@ Error emitPrequantMatMul(NodeContext &nc, const PrequantDesc &d) {
   auto y = emitOnRows(nc, *x, nc.input(0).rank() == 2,
                       [&](mlir::Value rows, mlir::RankedTensorType type) -> llvm::Expected<mlir::Value> {
                         return b.create<llmc::QMatMulOp>(nc.loc(), type, rows,
-                                                         w.getResult(), bias)
+                                                         w->getResult(), bias)
                             .getResult();
                       });
   if (!y)
@@ -329,6 +343,101 @@ Error emitQMatMul(NodeContext &nc) {
   return emitPrequantMatMul(nc, d);
 }
 
+// --- llmc.internal QGather: rows of a quantized table (GatherBlockQuantized) ----------
+//
+// Inputs: codes (a uint8 initializer of N rows, K * bits / 8 bytes each, in
+// MatMulNBits' order: row n's codes in K order, low nibble first; any
+// shape), indices (int32/int64), scales [N, K / block_size]
+// (float), zero points (optional, uint8 [N, ceil(n_blocks * bits / 8)],
+// packed like the codes; default 2^(bits-1)). Attributes: bits, block_size,
+// N, K, origin. Output: indices' shape + [K], of the scales' type.
+//
+// Those are MatMulNBits' bytes of an [N, K] weight exactly (K a whole number
+// of blocks), which is what lets the tied lm_head and the table share one
+// initializer. The table is imported as the dequantized weight read by a
+// gather: CodeGen writes it as a dense fp32 table (the runtime reads one
+// row per token from the bundle), the lm_head stays packed.
+
+Error inferQGather(NodeContext &nc) {
+  if (Error e = requireInitializer(nc, 0, "data"))
+    return e;
+  if (Error e = requireInitializer(nc, 2, "scales"))
+    return e;
+  const int64_t bits = nc.intAttrOr("bits", 4), block = nc.intAttrOr("block_size", 128),
+                K = nc.intAttrOr("K", 0), N = nc.intAttrOr("N", 0);
+  TensorInfo &D = nc.input(0), &idx = nc.input(1), &S = nc.input(2);
+  if (bits != 4 && bits != 8)
+    return nc.error("bits = " + llvm::Twine(bits) +
+                    " is not supported (llmc imports 4- and 8-bit quantized tables)");
+  if (!isValidGroup(block))
+    return nc.error("block_size " + llvm::Twine(block) +
+                    " is not supported (llmc's quantized weights take blocks of 16, "
+                    "32, 64, 128 or 256)");
+  if (K <= 0 || K % block)
+    return nc.error("the table's rows hold " + llvm::Twine(K) +
+                    " values, which is not a whole number of blocks of " +
+                    llvm::Twine(block));
+  const int64_t nb = K / block;
+  auto u8 = mlir::IntegerType::get(nc.getContext(), 8, mlir::IntegerType::Unsigned);
+  if (D.elemType != u8 || N <= 0 || numElements(D) != N * K * bits / 8)
+    return nc.error("data must be uint8 holding " + llvm::Twine(K) + " " +
+                    llvm::Twine(bits) + "-bit codes per row, got " +
+                    typeStr(tensorTypeOf(D)));
+  if (!isFloatType(S.elemType) || S.rank() != 2 || S.staticDim(0) != N ||
+      S.staticDim(1) != nb)
+    return nc.error("scales must be float [" + llvm::Twine(N) + ", " + llvm::Twine(nb) +
+                    "] (rows x blocks), got " + typeStr(tensorTypeOf(S)));
+  if (nc.hasInput(3)) {
+    if (Error e = requireInitializer(nc, 3, "zero_points"))
+      return e;
+    TensorInfo &Z = nc.input(3);
+    const int64_t packed = (nb * bits + 7) / 8;
+    if (Z.elemType != u8 || Z.rank() != 2 || Z.staticDim(0) != N ||
+        Z.staticDim(1) != packed)
+      return nc.error("zero_points must be uint8 [" + llvm::Twine(N) + ", " +
+                      llvm::Twine(packed) + "] (packed like the data), got " +
+                      typeStr(tensorTypeOf(Z)));
+  }
+  if (!idx.elemType.isInteger(32) && !idx.elemType.isInteger(64))
+    return nc.error("indices must be int32 or int64");
+  nc.consumeAsAttribute(0);
+  nc.consumeAsAttribute(2);
+  if (nc.hasInput(3))
+    nc.consumeAsAttribute(3);
+  SmallVector<DimExpr, 4> dims(idx.dims.begin(), idx.dims.end());
+  dims.push_back(DimExpr::constant(K));
+  nc.setOutput(0, S.elemType, dims);
+  return Error::success();
+}
+
+Error emitQGather(NodeContext &nc) {
+  PrequantDesc d;
+  d.layout = "onnx.matmulnbits";
+  d.bits = unsigned(nc.intAttrOr("bits", 4));
+  d.groupSize = nc.intAttrOr("block_size", 128);
+  d.K = nc.intAttrOr("K", 0);
+  d.N = nc.intAttrOr("N", 0);
+  d.codes = 0;
+  auto w = emitPrequantWeight(nc, d);
+  if (!w)
+    return w.takeError();
+  auto ids = nc.operand(1);
+  if (!ids)
+    return ids.takeError();
+  mlir::OpBuilder &b = nc.builder();
+  mlir::Type elem = nc.input(2).elemType;
+  // dequant(w) is the [K, N] matrix a qmatmul multiplies by; the table's
+  // rows are its columns.
+  auto kn = b.create<llmc::DequantizeOp>(
+      nc.loc(), mlir::RankedTensorType::get({d.K, d.N}, elem), w->getResult());
+  auto table = b.create<llmc::TransposeOp>(
+      nc.loc(), mlir::RankedTensorType::get({d.N, d.K}, elem), kn.getResult(),
+      llvm::ArrayRef<int64_t>{1, 0});
+  nc.setResult(0, b.create<llmc::GatherOp>(nc.loc(), nc.outputType(0), table.getResult(),
+                                           *ids, 0));
+  return Error::success();
+}
+
 // --- Left-over quantization ops: say why they were not imported -------------------------
 
 Error inferUnmatchedDequantizeLinear(NodeContext &nc) {
@@ -338,6 +447,15 @@ Error inferUnmatchedDequantizeLinear(NodeContext &nc) {
       "per-column scale (axis 1) or blocks along K (axis 0, block_size 16, 32, "
       "64, 128 or 256), whose output is read only as the B input of MatMul "
       "nodes (and is not a graph output)");
+}
+
+Error inferUnmatchedGatherBlockQuantized(NodeContext &nc) {
+  return nc.error(
+      "llmc imports GatherBlockQuantized as ONNX Runtime GenAI's quantized "
+      "embedding table: uint8 data (bits 4 or 8; an initializer, or a Reshape "
+      "of one such as the tied lm_head's MatMulNBits weight) of rows a whole "
+      "number of blocks long, gather_axis 0 and quantize_axis the last, scales "
+      "[rows, blocks] and optional packed uint8 zero points, all initializers");
 }
 
 Error inferUnmatchedDynamicQuantizeLinear(NodeContext &nc) {
@@ -580,6 +698,115 @@ bool matchMatMulInteger(const Graph &G, int mi, std::map<int, onnx::NodeProto> &
   return true;
 }
 
+/// The int64 values of a small initializer (a Reshape's shape).
+std::optional<std::vector<int64_t>> initInts(const onnx::TensorProto *t) {
+  if (!t || t->data_type() != onnx::TensorProto::INT64 || t->has_data_location())
+    return std::nullopt;
+  std::vector<int64_t> v(t->int64_data().begin(), t->int64_data().end());
+  if (v.empty() && t->raw_data().size() == size_t(initNumel(t)) * 8) {
+    v.resize(size_t(initNumel(t)));
+    std::memcpy(v.data(), t->raw_data().data(), v.size() * 8);
+  }
+  if (int64_t(v.size()) != initNumel(t))
+    return std::nullopt;
+  return v;
+}
+
+/// The int64 values of `v`: an initializer or a Constant node's `value`.
+std::optional<std::vector<int64_t>> constInts(const Graph &G, const std::string &v) {
+  if (const onnx::TensorProto *t = G.init(v))
+    return initInts(t);
+  const onnx::NodeProto *c = G.producerOf(v);
+  if (!c || !isDefaultDomain(*c) || c->op_type() != "Constant")
+    return std::nullopt;
+  const onnx::AttributeProto *a = findAttr(*c, "value");
+  if (!a || a->type() != onnx::AttributeProto::TENSOR)
+    return std::nullopt;
+  return initInts(&a->t());
+}
+
+/// com.microsoft GatherBlockQuantized node `gi` on uint8 data that is an
+/// initializer [N, C] or a Reshape of one to a constant [N, C] (GenAI's tied embedding
+/// reads the lm_head's MatMulNBits weight so): a QGather replaces it, and the
+/// Reshape is dropped when nothing else reads it.
+bool matchGatherBlockQuantized(const Graph &G, int gi,
+                               std::map<int, onnx::NodeProto> &repl,
+                               std::set<int> &drop) {
+  const onnx::NodeProto &n = G.g.node(gi);
+  if (n.input_size() < 3 || n.input_size() > 4 || n.output_size() != 1 ||
+      n.output(0).empty() || n.input(0).empty())
+    return false;
+  // (bits other than 4 and 8 are matched for QGather to name them)
+  const int64_t bits = intAttr(n, "bits", 4);
+  if (intAttr(n, "gather_axis", 0) != 0 || (bits != 2 && bits != 4 && bits != 8))
+    return false;
+  std::string codes = n.input(0);
+  const onnx::TensorProto *t = G.init(codes);
+  std::vector<int64_t> shape;
+  int reshape = -1;
+  if (t) {
+    shape.assign(t->dims().begin(), t->dims().end());
+  } else {
+    auto it = G.producer.find(codes);
+    if (it == G.producer.end())
+      return false;
+    const onnx::NodeProto &r = G.g.node(it->second);
+    if (!isDefaultDomain(r) || r.op_type() != "Reshape" || r.input_size() != 2)
+      return false;
+    t = G.init(r.input(0));
+    auto s = constInts(G, r.input(1));
+    if (!t || !s)
+      return false;
+    shape = *s;
+    // Reshape's 0 (copy the input's dim) and -1 (the rest) on a 2-D target.
+    for (size_t i = 0; i < shape.size(); ++i)
+      if (shape[i] == 0 && int(i) < t->dims_size())
+        shape[i] = t->dims(int(i));
+    if (shape.size() == 2 && (shape[0] == -1) != (shape[1] == -1)) {
+      const int64_t known = shape[0] == -1 ? shape[1] : shape[0];
+      if (known <= 0 || initNumel(t) % known)
+        return false;
+      (shape[0] == -1 ? shape[0] : shape[1]) = initNumel(t) / known;
+    }
+    codes = r.input(0);
+    if (G.onlyUsedBy(n.input(0), gi))
+      reshape = it->second;
+  }
+  // 2-D data whose last axis is the quantized one.
+  int64_t qaxis = intAttr(n, "quantize_axis", 1);
+  if (shape.size() != 2 || (qaxis != 1 && qaxis != -1) || shape[0] <= 0 ||
+      shape[1] <= 0 || t->data_type() != onnx::TensorProto::UINT8 ||
+      initNumel(t) != shape[0] * shape[1])
+    return false;
+  onnx::NodeProto q;
+  q.set_name(n.name());
+  q.set_op_type("QGather");
+  q.set_domain(kInternalDomain.str());
+  q.add_input(codes);
+  q.add_input(n.input(1));
+  q.add_input(n.input(2));
+  q.add_input(n.input_size() > 3 ? n.input(3) : std::string());
+  q.add_output(n.output(0));
+  auto addInt = [&](const char *name, int64_t v) {
+    auto *a = q.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+  };
+  addInt("bits", bits);
+  addInt("block_size", intAttr(n, "block_size", 128));
+  addInt("N", shape[0]);
+  addInt("K", shape[1] * 8 / bits);
+  auto *o = q.add_attribute();
+  o->set_name("origin");
+  o->set_type(onnx::AttributeProto::STRING);
+  o->set_s("node '" + n.name() + "' (GatherBlockQuantized)");
+  repl[gi] = std::move(q);
+  if (reshape >= 0)
+    drop.insert(reshape);
+  return true;
+}
+
 } // namespace
 
 bool llmc::onnx_import::rewriteQuantizedPatterns(LoadedModel &model) {
@@ -589,6 +816,10 @@ bool llmc::onnx_import::rewriteQuantizedPatterns(LoadedModel &model) {
   std::set<int> drop;
   for (int n = 0; n < g.node_size(); ++n) {
     const onnx::NodeProto &node = g.node(n);
+    if (node.domain() == "com.microsoft" && node.op_type() == "GatherBlockQuantized") {
+      matchGatherBlockQuantized(G, n, repl, drop);
+      continue;
+    }
     if (!isDefaultDomain(node))
       continue;
     if (node.op_type() == "DequantizeLinear") {
@@ -633,6 +864,9 @@ void llmc::onnx_import::registerQuantizedOps(OpRegistry &r) {
   r.add({"com.microsoft", "MatMulNBits", 1, INT64_MAX, inferMatMulNBits,
          emitMatMulNBits});
   r.add({kInternalDomain, "QMatMul", 1, 1, inferQMatMul, emitQMatMul});
+  r.add({kInternalDomain, "QGather", 1, 1, inferQGather, emitQGather});
+  r.add({"com.microsoft", "GatherBlockQuantized", 1, INT64_MAX,
+         inferUnmatchedGatherBlockQuantized, inferUnmatchedGatherBlockQuantized});
   // Only reached when rewriteQuantizedPatterns left them: errors with reasons.
   r.add({"", "DequantizeLinear", kMinOpset, kMaxOpset, inferUnmatchedDequantizeLinear,
          inferUnmatchedDequantizeLinear});

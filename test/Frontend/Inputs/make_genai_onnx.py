@@ -165,13 +165,18 @@ def quantize_nbits4_packed(w, block, chunk=4096):
 
 def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, interleaved=0, rotary_op=False,
                   seqlens_minus="[1]", softcap=0.0, shape=Shape(), weights=None, lm_head_nbits4=False,
-                  accuracy_level=None, seqlens_keepdims=False, qkv_bias=False):
+                  accuracy_level=None, seqlens_keepdims=False, qkv_bias=False, tied_nbits4=False,
+                  embedding_q4_sym=False):
     """heads and kv_heads (default: SHAPE's) split the same q/k/v columns (head_dim = dim / heads).
     WEIGHTS maps the names of llama_half_fp32's initializers (tok_embeddings.weight,
     layers.{i}.attention.wq.weight_T [K, N], ..., norm.weight, output.weight_T) to float32 arrays
     of SHAPE (default: that fixture's). lm_head_nbits4 makes the lm_head a MatMulNBits too;
     accuracy_level, when given, is set on every MatMulNBits (4: ONNX Runtime may quantize the
-    activations to int8)."""
+    activations to int8). tied_nbits4 ties the embedding to a MatMulNBits lm_head as the builder's
+    int4_tied_embeddings does: GatherBlockQuantized reads the lm_head's codes through a Reshape to
+    [vocab, dim / 2] and its [vocab, n_blocks] scales and zero points (the table is then
+    dequant(output.weight), not tok_embeddings). embedding_q4_sym makes the (untied) table a
+    GatherBlockQuantized of its own: symmetric codes [vocab, dim / 2], no zero points."""
     W = source_weights() if weights is None else weights
     heads = shape.heads if heads is None else heads
     kv_heads = shape.kv_heads if kv_heads is None else kv_heads
@@ -200,8 +205,32 @@ def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, int
     s = b.op("Gather", f"{mask}/Gather", [s, b.const(I64, "1")], I64, [], axis=0)
     total_seq_len = b.op("Cast", f"{mask}/Gather/Cast", [s], I32, None, to=I32)
 
-    emb = b.init("model.embed_tokens.weight", W["tok_embeddings.weight"])
-    x = b.op("Gather", "/model/embed_tokens/Gather", [emb, "input_ids"], F32, [BS, SEQ, DIM])
+    if tied_nbits4:
+        # The lm_head's MatMulNBits initializers, made first: the embedding reads them too.
+        codes, scales, zps, nb = quantize_nbits4_packed(W["output.weight_T"], BLOCK)
+        lm = "lm_head.MatMul.weight"
+        b.inits += [pq.raw_tensor(lm + "_Q4G32", U8, [VOCAB, nb, BLOCK // 2], codes),
+                    pq.f32(lm + "_scales", scales.reshape(VOCAB, nb)),
+                    pq.raw_tensor(lm + "_zero_points", U8, [VOCAB, (nb + 1) // 2], zps)]
+        table = b.op("Reshape", "/model/embed_tokens/Reshape", [lm + "_Q4G32", b.const(I64, f"[{VOCAB}, {DIM // 2}]")],
+                     U8, [VOCAB, DIM // 2])
+        x = b.op("GatherBlockQuantized", "/model/embed_tokens/GatherBlockQuantized",
+                 [table, "input_ids", lm + "_scales", lm + "_zero_points"], F32, [BS, SEQ, DIM], domain=MS,
+                 bits=4, block_size=BLOCK)
+    elif embedding_q4_sym:
+        e = W["tok_embeddings.weight"]
+        blocks = e.reshape(VOCAB, DIM // BLOCK, BLOCK)
+        scale = (np.abs(blocks).max(axis=2) / 7).astype(np.float32)
+        scale[scale == 0] = 1
+        q = np.clip(np.round(blocks / scale[:, :, None]), -8, 7).astype(np.int64) + 8
+        b.inits += [pq.raw_tensor("model.embed_tokens.weight_Q4", U8, [VOCAB, DIM // 2], pq.pack4(q)),
+                    pq.f32("model.embed_tokens.weight_scales", scale)]
+        x = b.op("GatherBlockQuantized", "/model/embed_tokens/GatherBlockQuantized",
+                 ["model.embed_tokens.weight_Q4", "input_ids", "model.embed_tokens.weight_scales"], F32,
+                 [BS, SEQ, DIM], domain=MS, bits=4, block_size=BLOCK, gather_axis=0, quantize_axis=1)
+    else:
+        emb = b.init("model.embed_tokens.weight", W["tok_embeddings.weight"])
+        x = b.op("Gather", "/model/embed_tokens/Gather", [emb, "input_ids"], F32, [BS, SEQ, DIM])
     root, skip = x, x  # make_layernorm's root_input / skip_input
     cos_cache = sin_cache = None
 
@@ -286,7 +315,12 @@ def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, int
         skip = matmul(f"{mlp}/down_proj/MatMul", prod, W[L + "feed_forward.w2.weight_T"], DIM, packed_nbits4)
 
     h = layernorm(shape.layers, "final_norm", W["norm.weight"], last=True)
-    if lm_head_nbits4:
+    if tied_nbits4:
+        lm = "lm_head.MatMul.weight"
+        attrs = {} if accuracy_level is None else {"accuracy_level": accuracy_level}
+        b.node("MatMulNBits", [h, lm + "_Q4G32", lm + "_scales", lm + "_zero_points"], ["logits"],
+               "/lm_head/MatMul_Q4", domain=MS, K=DIM, N=VOCAB, bits=4, block_size=BLOCK, **attrs)
+    elif lm_head_nbits4:
         matmul("/lm_head/MatMul", h, W["output.weight_T"], VOCAB, True, out="logits")
     else:
         b.node("MatMul", [h, b.init("lm_head.MatMul.weight", W["output.weight_T"])], ["logits"], "/lm_head/MatMul")
@@ -335,6 +369,21 @@ def genai_gqa_nbits4_packed_bias():
 
 
 @case
+def genai_gqa_tied_nbits4():
+    """genai_gqa_nbits4_packed with the lm_head a MatMulNBits and the embedding tied to it
+    (GatherBlockQuantized of a Reshape of the lm_head's codes, its scales and zero points), as the
+    builder's int4_tied_embeddings writes it."""
+    return genai_decoder(heads=2, kv_heads=1, packed_nbits4=True, tied_nbits4=True)
+
+
+@case
+def genai_gqa_embedding_q4():
+    """genai_gqa with a GatherBlockQuantized embedding table of its own: symmetric 4-bit codes
+    [vocab, dim / 2] in blocks of 32, no zero points (ONNX Runtime's default 8)."""
+    return genai_decoder(heads=2, kv_heads=1, embedding_q4_sym=True)
+
+
+@case
 def genai_gqa_window():
     """genai_gqa with a sliding window (local_window_size 4) and interleaved rotary pairs (rotary_interleaved 1)."""
     return genai_decoder(heads=2, kv_heads=1, window=4, interleaved=1)
@@ -375,6 +424,35 @@ def bad_genai_seqlens():
     """genai_gqa_hd8 with seqlens_k = attention_mask.sum() - 2 (one key short of the causal mask): the
     attention mask the importer writes from it must fail CodeGen's mask check."""
     return genai_decoder(seqlens_minus="[2]")
+
+
+def with_gather_block_quantized_attrs(m, **attrs):
+    """M with ATTRS set on its GatherBlockQuantized node."""
+    for n in m.graph.node:
+        if n.op_type == "GatherBlockQuantized":
+            for a in [a for a in n.attribute if a.name in attrs]:
+                n.attribute.remove(a)
+            n.attribute.extend(helper.make_attribute(k, v) for k, v in attrs.items())
+    return m
+
+
+@case
+def bad_gbq_gather_axis():
+    """genai_gqa_embedding_q4 with gather_axis 1 (columns of the table): not an embedding lookup."""
+    return with_gather_block_quantized_attrs(CASES["genai_gqa_embedding_q4"](), gather_axis=1)
+
+
+@case
+def bad_gbq_partial_block():
+    """genai_gqa_embedding_q4 with block_size 64 over rows of 32: ONNX Runtime reads one short block
+    per row, which is not MatMulNBits' layout of the same bytes."""
+    return with_gather_block_quantized_attrs(CASES["genai_gqa_embedding_q4"](), block_size=64)
+
+
+@case
+def bad_gbq_bits2():
+    """genai_gqa_embedding_q4 claiming 2-bit codes (ONNX Runtime reads uint8 data so too)."""
+    return with_gather_block_quantized_attrs(CASES["genai_gqa_embedding_q4"](), bits=2)
 
 
 def genai_config(name, m):

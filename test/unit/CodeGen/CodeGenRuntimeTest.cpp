@@ -259,8 +259,9 @@ static std::string loadError(const std::string &path) {
 }
 
 // The steps' dense slots (the embedding table, a norm's scale, rope
-// frequencies) and attention windows come from the plan; the loader refuses
-// ones the program would read out of bounds or misread.
+// frequencies), views of the arena, matmul weights, KV cache slots and
+// attention windows come from the plan; the loader refuses ones the program
+// would read out of bounds or misread.
 TEST_F(CodeGenRuntimeTest, LoadRejectsBadPlanFields) {
   std::string path = bundle("plan-ok.llmc");
   auto good = runtime::Model::load(path);
@@ -271,6 +272,7 @@ TEST_F(CodeGenRuntimeTest, LoadRejectsBadPlanFields) {
       packedSlot = int64_t(i);
   ASSERT_GE(packedSlot, 0);
   const int64_t slots = int64_t((*good)->plan().weights.size());
+  const int64_t arena = (*good)->plan().arenaFloats;
   struct Case {
     const char *op, *field;
     llvm::json::Value value;
@@ -288,6 +290,20 @@ TEST_F(CodeGenRuntimeTest, LoadRejectsBadPlanFields) {
       {"rms_norm", "groups", int64_t(0), "a norm's groups must be >= 1"},
       {"attention", "softcap", -0.5,
        "attention softcap must be 0 (none) or positive and finite"},
+      // Accesses outside the session's buffers (ProgramPlan::verify).
+      {"add", "out", llvm::json::Array{arena - 1, int64_t(0)},
+       "step 8 (add): out reaches past the arena"},
+      {"swiglu", "in2", llvm::json::Array{int64_t(-4), int64_t(0)},
+       "in2 has a negative offset or stride"},
+      {"rope", "x", llvm::json::Array{int64_t(0), INT64_MAX / 2, int64_t(0)},
+       "x reaches past the arena"},
+      {"attention", "out", llvm::json::Array{int64_t(0), int64_t(0), arena},
+       "out reaches past the arena"},
+      {"matmul", "weight", int64_t(1000), "weight 1000 is not a packed"},
+      {"matmul", "n", int64_t(7), "is not a packed [7, "},
+      {"attention", "layer", int64_t(1), "layer 1 is not a KV cache slot (the model has 1)"},
+      {"attention", "heads", int64_t(3), "3 heads on 2 KV heads"},
+      {"rope_tables", "half", int64_t(0), "the rotated half must be positive"},
   };
   for (const Case &c : cases) {
     SCOPED_TRACE(std::string(c.op) + "." + c.field);
