@@ -111,6 +111,21 @@ LogicalResult RopeCosSinOp::verify() {
   double factor = getAttentionFactor().convertToDouble();
   if (!(factor > 0.0) || !std::isfinite(factor))
     return emitOpError() << "attention_factor must be positive and finite, got " << factor;
+  if (bool(getUseLong()) != bool(getLongInvFreq()))
+    return emitOpError() << "use_long and long_inv_freq come together";
+  if (auto f = getLongInvFreq()) {
+    if (int64_t(f->size()) != dim / 2)
+      return emitOpError() << "long_inv_freq has " << f->size()
+                           << " values, expected dim/2 = " << dim / 2;
+    for (float v : *f)
+      if (!(v > 0.0f) || !std::isfinite(v))
+        return emitOpError() << "long_inv_freq values must be positive and finite, got "
+                             << v;
+  }
+  double longFactor = getLongAttentionFactor().convertToDouble();
+  if (!(longFactor > 0.0) || !std::isfinite(longFactor))
+    return emitOpError() << "long_attention_factor must be positive and finite, got "
+                         << longFactor;
   SmallVector<int64_t> expected(pos.getShape());
   expected.push_back(dim / 2);
   return checkShape(*this, "cos", tensorType(getCos()), expected);

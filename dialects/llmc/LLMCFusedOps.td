@@ -92,14 +92,23 @@ def LLMC_RopeCosSinOp : LLMC_Op<"rope_cos_sin",
     LongRoPE scale both tables; 1 otherwise). Results are [B, S, dim/2],
     computed once per graph and shared by every `llmc.rope` of the same
     `convention`.
+
+    LongRoPE's two sets (Phi-3 as ONNX Runtime GenAI exports it): with a
+    `use_long` operand (a bool scalar, computed from shapes: the total
+    sequence length past the original context), the tables of a call whose
+    `use_long` is true use `long_inv_freq` and `long_attention_factor`
+    instead (both required then).
   }];
-  let arguments = (ins LLMC_IndexTensor:$position_ids, F64Attr:$theta,
+  let arguments = (ins LLMC_IndexTensor:$position_ids,
+                       Optional<0DTensorOf<[I1]>>:$use_long, F64Attr:$theta,
                        I64Attr:$dim, LLMC_RopeConventionAttr:$convention,
                        OptionalAttr<DenseF32ArrayAttr>:$inv_freq,
-                       DefaultValuedAttr<F64Attr, "1.0">:$attention_factor);
+                       DefaultValuedAttr<F64Attr, "1.0">:$attention_factor,
+                       OptionalAttr<DenseF32ArrayAttr>:$long_inv_freq,
+                       DefaultValuedAttr<F64Attr, "1.0">:$long_attention_factor);
   let results = (outs LLMC_FloatTensor:$cos, LLMC_FloatTensor:$sin);
   let assemblyFormat = [{
-    `` $convention $position_ids attr-dict `:` functional-type(operands, results)
+    `` $convention $position_ids (`long` `(` $use_long^ `)`)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

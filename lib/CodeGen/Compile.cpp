@@ -598,6 +598,14 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
     for (Step &s : plan.steps)
       if (s.kind == StepKind::Attention && s.layer == use.layer)
         s.window = window >= plan.config.maxContext ? 0 : window;
+  // LongRoPE: the total length after which each rope_tables step uses its
+  // long frequencies.
+  for (const LongRopeChoice &choice : planned->longRopeChoices) {
+    auto after = findLongAfter(choice, plan.config.maxContext, opts.maxTokensPerCall);
+    if (!after)
+      return after.takeError();
+    plan.steps[size_t(choice.step)].longAfter = *after;
+  }
   if (opts.kvType == "fp32")
     plan.config.kvType = KvType::F32;
   else if (opts.kvType == "fp16")

@@ -100,6 +100,11 @@ json::Value ProgramPlan::toJSON() const {
         o["weight"] = s.weight;
       if (s.scale != 1.0f)
         o["attention_factor"] = double(s.scale);
+      if (s.longWeight >= 0) {
+        o["long_weight"] = s.longWeight;
+        o["long_attention_factor"] = double(s.longScale);
+        o["long_after"] = s.longAfter;
+      }
       o["cos"] = s.cos;
       o["sin"] = s.sin;
       break;
@@ -328,6 +333,13 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
       s.theta = r.f64(*o, "theta");
       s.weight = int32_t(o->getInteger("weight").value_or(-1));
       s.scale = float(o->getNumber("attention_factor").value_or(1.0));
+      if (auto lw = o->getInteger("long_weight")) {
+        s.longWeight = int32_t(*lw);
+        s.longScale = float(r.f64(*o, "long_attention_factor"));
+        s.longAfter = r.i64(*o, "long_after");
+        if (*lw < 0 || *lw > INT32_MAX || s.longAfter < 0)
+          return fail("rope_tables' long_weight and long_after must not be negative");
+      }
       s.cos = r.i64(*o, "cos");
       s.sin = r.i64(*o, "sin");
       break;

@@ -134,6 +134,8 @@ private:
   std::map<int32_t, SmallVector<std::pair<int64_t, Value>, 3>> biasesOf_;
   Error foldBias(AddOp add, Value matmulOut, Value bias);
   Error checkMask(Operation *attention, Value mask, AttentionMaskUse &use);
+  Error collectShapeInputs(Value root, llvm::DenseMap<Value, RunShape> &shapes,
+                           llvm::function_ref<Error(const Twine &)> fail);
   std::optional<RunShape> runShapeOf(Value v);
   bool isPositionRange(RangeOp r);
   Error attachBiases();
@@ -796,17 +798,52 @@ Error Builder::visit(Operation *op) {
     s.headDim = rc.getDimAttr().getInt();
     s.theta = rc.getTheta().convertToDouble();
     s.scale = float(rc.getAttentionFactor().convertToDouble());
-    if (auto freqs = rc.getInvFreq()) {
-      // Scaled RoPE: the frequencies become a dense slot the step reads.
+    // Scaled RoPE: the frequencies become a dense slot the step reads.
+    auto freqSlot = [&](ArrayRef<float> freqs, StringRef name) -> Expected<int32_t> {
       OpBuilder b(fn_.getBody().front().getTerminator());
       auto type = RankedTensorType::get({half}, b.getF32Type());
-      Value root = b.create<ConstantOp>(op->getLoc(), type,
-                                        DenseElementsAttr::get(type, *freqs));
+      Value root = b.create<ConstantOp>(op->getLoc(), type, DenseElementsAttr::get(type, freqs));
       auto slot = weightSlot(root, SlotKind::Dense, op);
       if (!slot)
         return slot.takeError();
-      plan().weights[*slot].name = "rope.inv_freq";
+      plan().weights[*slot].name = name.str();
+      return *slot;
+    };
+    std::optional<SmallVector<float>> shortFreqs;
+    if (auto freqs = rc.getInvFreq())
+      shortFreqs.emplace(freqs->begin(), freqs->end());
+    else if (rc.getUseLong()) {
+      // Both sets are slots then: theta^(-2i/dim) as the runtime computes it.
+      shortFreqs.emplace();
+      for (int64_t i = 0; i < half; ++i)
+        shortFreqs->push_back(1.0f /
+                              std::pow(float(s.theta), float(2 * i) / float(s.headDim)));
+    }
+    if (shortFreqs) {
+      auto slot = freqSlot(*shortFreqs, "rope.inv_freq");
+      if (!slot)
+        return slot.takeError();
       s.weight = *slot;
+    }
+    if (Value useLong = rc.getUseLong()) {
+      // LongRoPE: a second set, used past a total length findLongAfter
+      // finds once the context is known.
+      auto slot = freqSlot(*rc.getLongInvFreq(), "rope.long_inv_freq");
+      if (!slot)
+        return slot.takeError();
+      s.longWeight = *slot;
+      s.longScale = float(rc.getLongAttentionFactor().convertToDouble());
+      LongRopeChoice choice;
+      choice.op = op;
+      choice.useLong = useLong;
+      choice.step = int32_t(steps.size());
+      if (Error e = collectShapeInputs(useLong, choice.shapes, [&](const Twine &what) {
+            return opError(op, "LongRoPE's choice of frequencies is computed from " +
+                                   what + "; only shapes and the attention_mask input "
+                                          "are supported");
+          }))
+        return e;
+      out_.longRopeChoices.push_back(std::move(choice));
     }
     s.interleaved = rc.getConvention() == RopeConvention::interleaved;
     s.cos = c.offset;
@@ -1106,8 +1143,8 @@ Error Builder::run() {
     if (isPositionRange(r))
       values_[r.getResult()] = kindOnly(VKind::Positions);
   });
-  // What the results need (attention masks and position ranges are not
-  // followed).
+  // What the results need (attention masks, LongRoPE's choices and position
+  // ranges are not followed).
   SmallVector<Operation *> work;
   Operation *ret = fn_.getBody().front().getTerminator();
   work.push_back(ret);
@@ -1119,6 +1156,8 @@ Error Builder::run() {
     for (OpOperand &o : op->getOpOperands()) {
       if (auto a = dyn_cast<AttentionOp>(op);
           a && a.getMask() && o.get() == a.getMask())
+        continue;
+      if (auto rc = dyn_cast<RopeCosSinOp>(op); rc && o.get() == rc.getUseLong())
         continue;
       if (isa<RangeOp>(op) && values_.count(op->getResult(0)))
         break;
@@ -1173,31 +1212,39 @@ Error Builder::checkMask(Operation *attention, Value mask, AttentionMaskUse &use
     return opError(attention, "attention masks that differ between heads are not "
                           "supported (the program computes causal attention "
                           "with key padding)");
-  SmallVector<Value> work{mask};
+  return collectShapeInputs(mask, use.shapes, [&](const Twine &what) {
+    return opError(attention, "the attention mask is computed from " + what +
+                              "; only causal and key-padding masks (from the "
+                              "attention_mask input and shapes) are supported");
+  });
+}
+
+// What an expression of shapes and the attention_mask input reads (for
+// MaskEvaluator): the run-time shapes of the arguments and shape_of
+// operands; anything else it reads (a weight, an activation, another input)
+// is `fail`ed with what it is.
+Error Builder::collectShapeInputs(Value root, llvm::DenseMap<Value, RunShape> &shapes,
+                                  llvm::function_ref<Error(const Twine &)> fail) {
+  SmallVector<Value> work{root};
   llvm::DenseSet<Value> seen;
   while (!work.empty()) {
     Value v = work.pop_back_val();
     if (!seen.insert(v).second)
       continue;
-    auto fail = [&](const Twine &what) {
-      return opError(attention, "the attention mask is computed from " + what +
-                                "; only causal and key-padding masks (from the "
-                                "attention_mask input and shapes) are supported");
-    };
     if (auto arg = dyn_cast<BlockArgument>(v)) {
       auto at = dyn_cast<RankedTensorType>(arg.getType());
       // attention_mask: [batch, total] of integers or booleans.
       if (!at || at.getRank() != 2 || !isa<IntegerType>(at.getElementType()) ||
           values_.lookup(arg).kind != VKind::Ignored)
         return fail("an input other than attention_mask");
-      use.shapes[arg] = {RunDim{RunSize::Batch}, RunDim{RunSize::Total}};
+      shapes[arg] = {RunDim{RunSize::Batch}, RunDim{RunSize::Total}};
       continue;
     }
     Operation *d = v.getDefiningOp();
     if (auto s = dyn_cast<ShapeOfOp>(d)) {
       // Shapes of anything: sequence lengths.
       if (auto shape = runShapeOf(s.getX()))
-        use.shapes[s.getX()] = *shape;
+        shapes[s.getX()] = *shape;
       else
         work.push_back(s.getX()); // evaluated itself
       continue;

@@ -3,6 +3,7 @@
 #define LLMC_LIB_CODEGEN_PLANBUILDER_H
 
 #include "AttentionMaskCheck.h"
+#include "LongRopeChoice.h"
 
 #include "llmc/CodeGen/Compile.h"
 #include "llmc/CodeGen/Plan.h"
@@ -23,6 +24,8 @@ struct PlanResult {
   int64_t positionRows = 0;
   /// Every attention with its mask, for checkCausalAttention.
   std::vector<AttentionMaskUse> attentionMasks;
+  /// Every rope_tables step with LongRoPE's two sets, for findLongAfter.
+  std::vector<LongRopeChoice> longRopeChoices;
 };
 
 llvm::Expected<PlanResult> buildPlan(mlir::ModuleOp module,

@@ -127,6 +127,8 @@ private:
     case StepKind::RopeTables:
       if (s.rotHalf <= 0 || s.headDim < 2 * s.rotHalf)
         return fail("the rotated half must be positive and at most half the head");
+      if (s.longWeight >= 0 && s.weight < 0)
+        return fail("a long set of frequencies needs a short one as a slot too");
       if (Error e = rows(RowView{s.cos, s.rotHalf}, s.rotHalf, "cos"))
         return e;
       return rows(RowView{s.sin, s.rotHalf}, s.rotHalf, "sin");

@@ -387,6 +387,18 @@ void Emitter::emitStep(size_t index, const Step &s) {
     Value freqs = s.weight >= 0
                       ? gep(weights_, i64c(plan_.weights[s.weight].offset), b_.getI8Type())
                       : Value();
+    Value scale = f32c(s.scale);
+    if (s.longWeight >= 0) {
+      // LongRoPE: the long set for a call with pos + n > longAfter (both
+      // sets are slots then).
+      Value useLong = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sgt, add(pos_, n_),
+                                               i64c(s.longAfter));
+      Value longFreqs =
+          gep(weights_, i64c(plan_.weights[s.longWeight].offset), b_.getI8Type());
+      freqs = b_.create<arith::SelectOp>(loc_, useLong, longFreqs, freqs);
+      scale = b_.create<arith::SelectOp>(loc_, useLong, f32c(s.longScale), scale);
+    }
+    const bool scaled = s.scale != 1.0f || (s.longWeight >= 0 && s.longScale != 1.0f);
     loop(zero, i64c(s.rotHalf), [&](Value i) {
       Value inv;
       if (freqs) {
@@ -401,9 +413,9 @@ void Emitter::emitStep(size_t index, const Step &s) {
         Value angle = fmul(p, inv);
         Value idx = add(mul(t, i64c(s.rotHalf)), i);
         Value c = b_.create<math::CosOp>(loc_, angle), sn = b_.create<math::SinOp>(loc_, angle);
-        if (s.scale != 1.0f) {
-          c = fmul(c, f32c(s.scale));
-          sn = fmul(sn, f32c(s.scale));
+        if (scaled) {
+          c = fmul(c, scale);
+          sn = fmul(sn, scale);
         }
         store(c, arena_, add(i64c(s.cos), idx));
         store(sn, arena_, add(i64c(s.sin), idx));

@@ -370,11 +370,13 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
       ok = s.width > 0 &&
            denseOf(s.weight, m->plan_.config.maxContext * s.width);
     else if (s.kind == StepKind::RopeTables) {
-      ok = s.weight < 0 || denseOf(s.weight, s.rotHalf);
-      if (!(s.scale > 0.0f) || !std::isfinite(s.scale))
-        return fail(formatv("{0}: the rope_tables step has a bad attention factor ({1})",
-                            path, s.scale)
-                        .str());
+      ok = (s.weight < 0 || denseOf(s.weight, s.rotHalf)) &&
+           (s.longWeight < 0 || denseOf(s.longWeight, s.rotHalf));
+      for (float f : {s.scale, s.longScale})
+        if (!(f > 0.0f) || !std::isfinite(f))
+          return fail(formatv("{0}: the rope_tables step has a bad attention factor ({1})",
+                              path, f)
+                          .str());
     }
     if (!ok)
       return fail(formatv("{0}: the {1} step has a bad weight slot", path,

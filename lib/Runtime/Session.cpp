@@ -195,16 +195,18 @@ float gelu(float x, bool tanhForm) {
   return 0.5f * x * (1.0f + std::erf(x * 0.70710678118f));
 }
 
-/// `invFreq`: the step's frequency slot, or null for theta^(-2i/headDim).
-void ropeTables(const Step &s, const float *invFreqs, float *arena, int64_t pos, int64_t n) {
+/// `invFreq`: the call's frequency slot, or null for theta^(-2i/headDim);
+/// `scale` its attention factor.
+void ropeTables(const Step &s, const float *invFreqs, float scale, float *arena,
+                int64_t pos, int64_t n) {
   const float theta = float(s.theta);
   for (int64_t i = 0; i < s.rotHalf; ++i) {
     float invFreq = invFreqs ? invFreqs[i]
                              : 1.0f / std::pow(theta, float(2 * i) / float(s.headDim));
     for (int64_t t = 0; t < n; ++t) {
       float angle = float(pos + t) * invFreq;
-      arena[s.cos + t * s.rotHalf + i] = std::cos(angle) * s.scale;
-      arena[s.sin + t * s.rotHalf + i] = std::sin(angle) * s.scale;
+      arena[s.cos + t * s.rotHalf + i] = std::cos(angle) * scale;
+      arena[s.sin + t * s.rotHalf + i] = std::sin(angle) * scale;
     }
   }
 }
@@ -456,7 +458,11 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
       break;
     }
     case StepKind::RopeTables:
-      ropeTables(s, s.weight >= 0 ? model_.dense(s.weight) : nullptr, A, pos, n);
+      // LongRoPE: the long set once the sequence passes longAfter tokens.
+      if (s.longWeight >= 0 && pos + n > s.longAfter)
+        ropeTables(s, model_.dense(s.longWeight), s.longScale, A, pos, n);
+      else
+        ropeTables(s, s.weight >= 0 ? model_.dense(s.weight) : nullptr, s.scale, A, pos, n);
       break;
     case StepKind::Rope:
       rope(s, A, 0, n);

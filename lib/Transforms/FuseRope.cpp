@@ -532,10 +532,11 @@ static RopeCosSinOp buildCosSin(PatternRewriter &rewriter, Location loc,
       RankedTensorType::get({pt.getDimSize(0), pt.getDimSize(1), dim / 2}, elementType);
   const RopeFrequencies &f = angles.freqs;
   return rewriter.create<RopeCosSinOp>(
-      loc, tableType, tableType, angles.positions, rewriter.getF64FloatAttr(f.theta),
-      rewriter.getI64IntegerAttr(dim), convention,
+      loc, tableType, tableType, angles.positions, /*use_long=*/Value(),
+      rewriter.getF64FloatAttr(f.theta), rewriter.getI64IntegerAttr(dim), convention,
       f.invFreq ? rewriter.getDenseF32ArrayAttr(*f.invFreq) : DenseF32ArrayAttr(),
-      rewriter.getF64FloatAttr(f.attentionFactor));
+      rewriter.getF64FloatAttr(f.attentionFactor), DenseF32ArrayAttr(),
+      rewriter.getF64FloatAttr(1.0));
 }
 
 /// The half-width tables of `angles` for x [B, H, S, D] of type `xt`.
@@ -822,11 +823,95 @@ struct RopeTablesFromCaches : OpRewritePattern<RopeOp> {
   }
 };
 
+/// `v` without the zero rows an If's import appended to make its branches
+/// one shape (concat(v, zeros) on axis 0; OpsControlFlow.cpp).
+static Value withoutZeroRows(Value v) {
+  auto c = v.getDefiningOp<ConcatOp>();
+  if (!c || c.getInputs().size() != 2 || normalizeAxis(c.getAxis(), rankOf(v)) != 0)
+    return v;
+  auto pad = getFloatValues(c.getInputs()[1]);
+  if (!pad || llvm::any_of(*pad, [](double x) { return x != 0.0; }))
+    return v;
+  return c.getInputs()[0];
+}
+
+/// LongRoPE's caches as ONNX Runtime GenAI picks them: `v = gather(where(c,
+/// long, short), pos)` on axis 0, `c` a bool scalar, `long` and `short`
+/// constant [N, D/2] tables (short maybe padded with zero rows).
+struct ChosenTables {
+  Value useLong, longTable, shortTable, positions;
+};
+static std::optional<ChosenTables> matchChosenTables(Value v) {
+  auto g = v.getDefiningOp<GatherOp>();
+  if (!g || normalizeAxis(g.getAxis(), rankOf(g.getData())) != 0)
+    return std::nullopt;
+  auto w = g.getData().getDefiningOp<WhereOp>();
+  auto pt = tensorTypeOf(g.getIndices());
+  if (!w || tensorTypeOf(w.getCondition()).getRank() != 0 || !pt || pt.getRank() != 2)
+    return std::nullopt;
+  Value l = w.getTrueValue(), s = withoutZeroRows(w.getFalseValue());
+  for (Value t : {l, s}) {
+    auto tt = tensorTypeOf(t);
+    if (!tt || tt.getRank() != 2 || !tt.hasStaticShape() || !t.getDefiningOp<ConstantOp>())
+      return std::nullopt;
+  }
+  return ChosenTables{w.getCondition(), l, s, g.getIndices()};
+}
+
+/// inv_freq of `f` as values (theta^(-2i/dim) in f32 when geometric).
+static SmallVector<float> explicitInvFreq(const RopeFrequencies &f, int64_t dim) {
+  if (f.invFreq)
+    return *f.invFreq;
+  SmallVector<float> out;
+  for (int64_t i = 0; i < dim / 2; ++i)
+    out.push_back(1.0f / std::pow(float(f.theta), float(2 * i) / float(dim)));
+  return out;
+}
+
+/// A rope reading caches chosen per call (matchChosenTables) becomes one
+/// llmc.rope_cos_sin with both sets of frequencies and the choice as its
+/// use_long operand, once every entry of all four tables is checked.
+struct LongRopeTablesFromCaches : OpRewritePattern<RopeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RopeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto c = matchChosenTables(op.getCos());
+    auto s = matchChosenTables(op.getSin());
+    if (!c || !s || c->useLong != s->useLong || c->positions != s->positions)
+      return rewriter.notifyMatchFailure(op, "tables are not caches chosen by one "
+                                             "condition and gathered by one position tensor");
+    auto longF = verifyCachedTables(c->longTable, s->longTable, op.getConvention(),
+                                    /*halfWidth=*/true);
+    auto shortF = verifyCachedTables(c->shortTable, s->shortTable, op.getConvention(),
+                                     /*halfWidth=*/true);
+    const int64_t dim = 2 * tensorTypeOf(c->longTable).getDimSize(1);
+    if (!longF || !shortF || 2 * tensorTypeOf(c->shortTable).getDimSize(1) != dim)
+      return rewriter.notifyMatchFailure(op, "cache entries are not rotary tables");
+    auto pt = tensorTypeOf(c->positions);
+    auto tableType = RankedTensorType::get({pt.getDimSize(0), pt.getDimSize(1), dim / 2},
+                                           tensorTypeOf(op.getX()).getElementType());
+    auto cs = rewriter.create<RopeCosSinOp>(
+        op.getLoc(), tableType, tableType, c->positions, c->useLong,
+        rewriter.getF64FloatAttr(shortF->theta), rewriter.getI64IntegerAttr(dim),
+        op.getConventionAttr(),
+        shortF->invFreq ? rewriter.getDenseF32ArrayAttr(*shortF->invFreq)
+                        : DenseF32ArrayAttr(),
+        rewriter.getF64FloatAttr(shortF->attentionFactor),
+        rewriter.getDenseF32ArrayAttr(explicitInvFreq(*longF, dim)),
+        rewriter.getF64FloatAttr(longF->attentionFactor));
+    rewriter.replaceOpWithNewOp<RopeOp>(op, op.getType(), op.getX(), cs.getCos(),
+                                        cs.getSin(), op.getConventionAttr(),
+                                        op.getNumHeadsAttr());
+    return success();
+  }
+};
+
 } // namespace
 
 void llmc::populateFuseRopePatterns(RewritePatternSet &patterns) {
   patterns.add<FuseRopePattern, FusePairRopeHalf, FusePairRopeInterleaved,
-               FusePartialRope, RopeTablesFromCaches>(patterns.getContext());
+               FusePartialRope, RopeTablesFromCaches, LongRopeTablesFromCaches>(
+      patterns.getContext());
 }
 
 namespace {

@@ -689,6 +689,22 @@ func.func @f(%p: tensor<1x?xi64>) {
 
 // -----
 
+func.func @f(%p: tensor<1x?xi64>, %long: tensor<i1>) {
+  // expected-error @+1 {{use_long and long_inv_freq come together}}
+  %c, %s = llmc.rope_cos_sin half %p long(%long) {dim = 4 : i64, theta = 1.0e4 : f64} : (tensor<1x?xi64>, tensor<i1>) -> (tensor<1x?x2xf32>, tensor<1x?x2xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<1x?xi64>, %long: tensor<i1>) {
+  // expected-error @+1 {{long_inv_freq has 1 values, expected dim/2 = 2}}
+  %c, %s = llmc.rope_cos_sin half %p long(%long) {dim = 4 : i64, theta = 1.0e4 : f64, long_inv_freq = array<f32: 1.0>} : (tensor<1x?xi64>, tensor<i1>) -> (tensor<1x?x2xf32>, tensor<1x?x2xf32>)
+  return
+}
+
+// -----
+
 func.func @f(%p: tensor<1x?xi64>) {
   // expected-error @+1 {{attention_factor must be positive and finite, got 0}}
   %c, %s = llmc.rope_cos_sin half %p {dim = 8 : i64, theta = 1.0e4 : f64, attention_factor = 0.0 : f64} : (tensor<1x?xi64>) -> (tensor<1x?x4xf32>, tensor<1x?x4xf32>)

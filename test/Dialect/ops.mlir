@@ -248,6 +248,17 @@ func.func @rope(%pos: tensor<?x?xi64>, %q: tensor<?x32x?x128xf16>, %k: tensor<?x
 
 // -----
 
+// LongRoPE: a second set of frequencies for the calls where %long holds.
+func.func @rope_long(%pos: tensor<1x?xi64>, %long: tensor<i1>) -> (tensor<1x?x2xf32>, tensor<1x?x2xf32>) {
+  %c, %s = llmc.rope_cos_sin half %pos long(%long) {dim = 4 : i64, theta = 1.0e4 : f64, inv_freq = array<f32: 1.0, 0.01>, long_inv_freq = array<f32: 1.0, 0.001>, long_attention_factor = 1.25 : f64} : (tensor<1x?xi64>, tensor<i1>) -> (tensor<1x?x2xf32>, tensor<1x?x2xf32>)
+  return %c, %s : tensor<1x?x2xf32>, tensor<1x?x2xf32>
+}
+
+// CHECK-LABEL: func.func @rope_long(
+// CHECK: llmc.rope_cos_sin half %{{.*}} long(%{{.*}}) {dim = 4 : i64, inv_freq = array<f32: 1.000000e+00, 0.00999999977>, long_attention_factor = 1.250000e+00 : f64, long_inv_freq = array<f32: 1.000000e+00, 1.000000e-03>, theta = 1.000000e+04 : f64} : (tensor<1x?xi64>, tensor<i1>) -> (tensor<1x?x2xf32>, tensor<1x?x2xf32>)
+
+// -----
+
 func.func @attention(%q: tensor<1x32x?x128xf32>, %k: tensor<1x8x?x128xf32>, %v: tensor<1x8x?x128xf32>, %pk: tensor<1x8x?x128xf32>, %pv: tensor<1x8x?x128xf32>, %mask: tensor<1x1x?x?xf32>, %bmask: tensor<1x32x4x20xi1>, %q4: tensor<1x32x4x128xf32>, %k4: tensor<1x8x4x128xf32>, %p16: tensor<1x8x16x128xf32>) {
   %out, %present_key, %present_value = llmc.attention %q, %k, %v {causal = true, num_heads = 32 : i64, num_kv_heads = 8 : i64, scale = 0.0883883461 : f32} : (tensor<1x32x?x128xf32>, tensor<1x8x?x128xf32>, tensor<1x8x?x128xf32>) -> (tensor<1x32x?x128xf32>, tensor<1x8x?x128xf32>, tensor<1x8x?x128xf32>)
   %out_0, %present_key_1, %present_value_2 = llmc.attention %q, %k, %v past(%pk, %pv) mask(%mask) {num_heads = 32 : i64, num_kv_heads = 8 : i64, scale = 0.0883883461 : f32} : (tensor<1x32x?x128xf32>, tensor<1x8x?x128xf32>, tensor<1x8x?x128xf32>, tensor<1x8x?x128xf32>, tensor<1x8x?x128xf32>, tensor<1x1x?x?xf32>) -> (tensor<1x32x?x128xf32>, tensor<1x8x?x128xf32>, tensor<1x8x?x128xf32>)

@@ -37,7 +37,7 @@ cp "$tmp/decoder_nbits4_bias.ref.json" "$tmp/decoder_qdyn_deq.ref.json" "$out/"
 # onnxruntime-genai-form decoders: models in $tmp, references committed. (genai_gqa_hd8 is left out:
 # ORT's GroupQueryAttention refuses its rotary, head_size 8; its reference is llama_half_fp32.ref.json.)
 genai=(genai_gqa genai_gqa_nbits4_packed genai_gqa_nbits4_packed_bias genai_gqa_tied_nbits4
-       genai_gqa_embedding_q4 genai_gqa_window genai_rotary genai_gqa_softcap)
+       genai_gqa_embedding_q4 genai_gqa_longrope genai_gqa_window genai_rotary genai_gqa_softcap)
 genai_out="$root/test/fixtures/onnx/genai"
 mkdir -p "$genai_out"
 /usr/bin/python3 "$root/test/Frontend/Inputs/make_genai_onnx.py" -o "$tmp" "${genai[@]}"

@@ -78,6 +78,10 @@ int llmc::cli::runInspect() {
     if (st.kind == llmc::codegen::StepKind::Softcap)
       outs() << "softcap: " << st.width << " values soft-capped at "
              << format("%g", double(st.softcap)) << "\n";
+    if (st.kind == llmc::codegen::StepKind::RopeTables && st.longWeight >= 0)
+      outs() << "rope: LongRoPE, the long frequencies (attention factor "
+             << format("%g", double(st.longScale)) << ") once a sequence passes "
+             << st.longAfter << " tokens\n";
   }
   for (auto [window, count] : windows)
     outs() << "attention: a sliding window of " << window << " keys in " << count

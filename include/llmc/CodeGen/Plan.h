@@ -133,6 +133,12 @@ struct Step {
   /// Softcap: its cap (> 0).
   float softcap = 0;
   double theta = 0;         ///< RopeTables
+  /// RopeTables, LongRoPE: a call with pos + n > longAfter uses the dense
+  /// [rotHalf] frequency slot `longWeight` and the factor `longScale`
+  /// instead of `weight` and `scale` (longWeight -1: one set).
+  int32_t longWeight = -1;
+  float longScale = 1;
+  int64_t longAfter = 0;
   int64_t cos = 0, sin = 0; ///< RopeTables out / Rope in (arena offsets, row = rotHalf)
   /// Steps whose only consumers compute the logits: the runtime may run them
   /// on the last token only when the caller wants just the last logits.

@@ -35,6 +35,7 @@ const OpRegistry &OpRegistry::get() {
     registerNNOps(r);
     registerQuantizedOps(r);
     registerAttentionOps(r);
+    registerControlFlowOps(r);
     return r;
   }();
   return registry;

@@ -83,15 +83,25 @@ def source_weights():
     return {t.name: onnx.numpy_helper.to_array(t).astype(np.float32) for t in m.graph.initializer}
 
 
-def rotary_caches(head_dim, theta=THETA, cache_len=CACHE_LEN):
+def rotary_caches(head_dim, theta=THETA, cache_len=CACHE_LEN, rescale=None, mscale=1.0):
     """builder.py's make_rotary_embedding_caches_from_scratch, halved to [cache_length, head_dim / 2]:
-    inv_freq = 1 / theta^(2j / head_dim) and t = arange(cache_length), both float32, freqs =
-    outer(t, inv_freq) in float32; cos and sin of those float32 angles, rounded from float64."""
-    inv_freq = (1.0 / (np.float32(theta) ** (np.arange(0, head_dim, 2, dtype=np.float32)
-                                               / np.float32(head_dim)))).astype(np.float32)
+    inv_freq = 1 / (rescale_j * theta^(2j / head_dim)) (rescale: LongRoPE's short or long factors,
+    default 1) and t = arange(cache_length), both float32, freqs = outer(t, inv_freq) in float32;
+    cos and sin of those float32 angles, rounded from float64, times mscale."""
+    r = np.ones(head_dim // 2, np.float32) if rescale is None else np.asarray(rescale, np.float32)
+    inv_freq = (1.0 / (r * np.float32(theta) ** (np.arange(0, head_dim, 2, dtype=np.float32)
+                                                   / np.float32(head_dim)))).astype(np.float32)
     freqs = np.outer(np.arange(cache_len, dtype=np.float32), inv_freq).astype(np.float32)
     f = freqs.astype(np.float64)
-    return np.cos(f).astype(np.float32), np.sin(f).astype(np.float32)
+    return ((np.cos(f) * mscale).astype(np.float32), (np.sin(f) * mscale).astype(np.float32))
+
+
+# LongRoPE (Phi-3/3.5/4-mini): short factors up to ORIGINAL positions, long factors (and an mscale)
+# beyond; tiny contexts so that the 16-token prompt of the references crosses the switch.
+LONGROPE_ORIGINAL = 12
+LONGROPE_SHORT = [1.0, 1.05, 1.1, 1.2, 1.4, 1.7, 2.1, 2.6]
+LONGROPE_LONG = [1.0, 1.3, 1.9, 2.8, 4.0, 5.5, 7.5, 10.0]
+LONGROPE_MSCALE = float(np.sqrt(1 + np.log(CACHE_LEN / LONGROPE_ORIGINAL) / np.log(LONGROPE_ORIGINAL)))
 
 
 class Builder:
@@ -166,7 +176,7 @@ def quantize_nbits4_packed(w, block, chunk=4096):
 def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, interleaved=0, rotary_op=False,
                   seqlens_minus="[1]", softcap=0.0, shape=Shape(), weights=None, lm_head_nbits4=False,
                   accuracy_level=None, seqlens_keepdims=False, qkv_bias=False, tied_nbits4=False,
-                  embedding_q4_sym=False):
+                  embedding_q4_sym=False, longrope=False):
     """heads and kv_heads (default: SHAPE's) split the same q/k/v columns (head_dim = dim / heads).
     WEIGHTS maps the names of llama_half_fp32's initializers (tok_embeddings.weight,
     layers.{i}.attention.wq.weight_T [K, N], ..., norm.weight, output.weight_T) to float32 arrays
@@ -176,7 +186,10 @@ def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, int
     int4_tied_embeddings does: GatherBlockQuantized reads the lm_head's codes through a Reshape to
     [vocab, dim / 2] and its [vocab, n_blocks] scales and zero points (the table is then
     dequant(output.weight), not tok_embeddings). embedding_q4_sym makes the (untied) table a
-    GatherBlockQuantized of its own: symmetric codes [vocab, dim / 2], no zero points."""
+    GatherBlockQuantized of its own: symmetric codes [vocab, dim / 2], no zero points. longrope
+    picks the rotary caches as the builder's make_rotary_embedding_multi_cache does: an If on
+    total_sequence_length > LONGROPE_ORIGINAL whose branches are Constant nodes, the long caches
+    [cache_len, R/2] (long factors, mscale) or the short ones [LONGROPE_ORIGINAL, R/2]."""
     W = source_weights() if weights is None else weights
     heads = shape.heads if heads is None else heads
     kv_heads = shape.kv_heads if kv_heads is None else kv_heads
@@ -286,6 +299,23 @@ def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, int
             k = matmul(f"{attn}/k_proj/MatMul", h, wk, kv_heads * head_dim, False)
             v = matmul(f"{attn}/v_proj/MatMul", h, wv, kv_heads * head_dim, False)
         del wq, wk, wv
+        if cos_cache is None and longrope:
+            def branch(name, rows, factors, mscale):
+                c, s_ = rotary_caches(head_dim, shape.theta, rows, factors, mscale)
+                nodes = [helper.make_node("Constant", [], [f"{k}_cache_{name}"], name=f"/{name}/{k}_cache/Constant",
+                                          value=onnx.numpy_helper.from_array(t, f"{k}_cache_{name}"))
+                         for k, t in (("cos", c), ("sin", s_))]
+                outs = [helper.make_tensor_value_info(f"{k}_cache_{name}", F32, list(c.shape)) for k in ("cos", "sin")]
+                return helper.make_graph(nodes, f"{name}_rotemb_caches_graph", [], outs)
+            base = "/model/rotemb_caches_subgraph"
+            cond = b.op("Greater", f"{base}/Greater", [f"{mask}/Gather/output_0", b.const(I64, str(LONGROPE_ORIGINAL))],
+                        TensorProto.BOOL, [])
+            cos_cache, sin_cache = "cos_cache", "sin_cache"
+            b.node("If", [cond], [cos_cache, sin_cache], f"{base}/If",
+                   then_branch=branch("large", shape.cache_len, LONGROPE_LONG, LONGROPE_MSCALE),
+                   else_branch=branch("small", LONGROPE_ORIGINAL, LONGROPE_SHORT, 1.0))
+            b.value(cos_cache, F32, ["max_sequence_length", head_dim // 2])
+            b.value(sin_cache, F32, ["max_sequence_length", head_dim // 2])
         if cos_cache is None:
             c, s_ = rotary_caches(head_dim, shape.theta, shape.cache_len)
             cos_cache, sin_cache = b.init("cos_cache", c), b.init("sin_cache", s_)
@@ -384,6 +414,14 @@ def genai_gqa_embedding_q4():
 
 
 @case
+def genai_gqa_longrope():
+    """genai_gqa with LongRoPE's two pairs of rotary caches chosen by an If on the total sequence
+    length (Phi-3 as the builder writes it): short factors while it is at most 12, long factors
+    and mscale beyond, for the keys and queries of that call (cached keys keep their rotation)."""
+    return genai_decoder(heads=2, kv_heads=1, longrope=True)
+
+
+@case
 def genai_gqa_window():
     """genai_gqa with a sliding window (local_window_size 4) and interleaved rotary pairs (rotary_interleaved 1)."""
     return genai_decoder(heads=2, kv_heads=1, window=4, interleaved=1)
@@ -453,6 +491,42 @@ def bad_gbq_partial_block():
 def bad_gbq_bits2():
     """genai_gqa_embedding_q4 claiming 2-bit codes (ONNX Runtime reads uint8 data so too)."""
     return with_gather_block_quantized_attrs(CASES["genai_gqa_embedding_q4"](), bits=2)
+
+
+def _if_node(m):
+    return next(n for n in m.graph.node if n.op_type == "If")
+
+
+@case
+def bad_if_computes():
+    """genai_gqa_longrope whose else branch computes its sin cache (Neg of the cos cache): not a
+    choice between constants."""
+    m = CASES["genai_gqa_longrope"]()
+    g = next(a.g for a in _if_node(m).attribute if a.name == "else_branch")
+    sin = g.node[1]
+    g.node.remove(sin)
+    g.node.append(helper.make_node("Neg", [g.node[0].output[0]], [sin.output[0]], name="/small/sin_cache/Neg"))
+    return m
+
+
+@case
+def bad_if_widths():
+    """genai_gqa_longrope whose short caches are [12, 4] against the long ones' [128, 8]."""
+    m = CASES["genai_gqa_longrope"]()
+    g = next(a.g for a in _if_node(m).attribute if a.name == "else_branch")
+    for n in g.node:
+        t = onnx.numpy_helper.to_array(n.attribute[0].t)[:, :4].copy()
+        n.attribute[0].t.CopyFrom(onnx.numpy_helper.from_array(t, n.output[0]))
+    return m
+
+
+@case
+def bad_longrope_switch():
+    """genai_gqa_longrope choosing the long caches while total_sequence_length < 12 (Less for
+    Greater): not one switch from the short set to the long one."""
+    m = CASES["genai_gqa_longrope"]()
+    next(n for n in m.graph.node if n.op_type == "Greater").op_type = "Less"
+    return m
 
 
 def genai_config(name, m):

@@ -216,10 +216,17 @@ Error rope(RopeOp op, const RefTensor &x0, const RefTensor &cs, const RefTensor 
 //   inv_freq = 1 / theta^(2i/dim) (or the op's inv_freq); angle = p * inv_freq;
 //   cos(angle) * factor, sin(angle) * factor
 // each step rounded to f32, so fused and unfused graphs agree closely.
-Error ropeCosSin(RopeCosSinOp op, const RefTensor &pos, std::vector<RefTensor> &out) {
+// `useLong` (LongRoPE's choice, when the op has one) picks the long set.
+Error ropeCosSin(RopeCosSinOp op, const RefTensor &pos, const RefTensor *useLong,
+                 std::vector<RefTensor> &out) {
   const int64_t B = pos.shape[0], S = pos.shape[1], dim = op.getDimAttr().getInt(), half = dim / 2;
   const float theta = float(op.getTheta().convertToDouble());
-  const float factor = float(op.getAttentionFactor().convertToDouble());
+  const bool isLong = useLong && useLong->data.at(0) != 0;
+  const float factor = float((isLong ? op.getLongAttentionFactor() : op.getAttentionFactor())
+                                 .convertToDouble());
+  std::optional<llvm::ArrayRef<float>> freqs = op.getInvFreq();
+  if (isLong)
+    freqs = op.getLongInvFreq();
   auto c = makeResult(op, 0, {B, S, half});
   auto s = makeResult(op, 1, {B, S, half});
   if (!c)
@@ -228,7 +235,7 @@ Error ropeCosSin(RopeCosSinOp op, const RefTensor &pos, std::vector<RefTensor> &
     return s.takeError();
   for (int64_t i = 0; i < half; ++i) {
     float exponent = float(2 * i) / float(dim);
-    float invFreq = op.getInvFreq() ? (*op.getInvFreq())[i] : 1.0f / std::pow(theta, exponent);
+    float invFreq = freqs ? (*freqs)[i] : 1.0f / std::pow(theta, exponent);
     for (int64_t k = 0; k < B * S; ++k) {
       float angle = float(pos.data[k]) * invFreq;
       c->data[k * half + i] = std::cos(angle) * factor;
@@ -402,7 +409,7 @@ Error llmc::ref::evalNeuralOp(mlir::Operation *op, Operands in,
   if (auto r = llvm::dyn_cast<RopeOp>(op))
     return rope(r, *in[0], *in[1], *in[2], out);
   if (auto r = llvm::dyn_cast<RopeCosSinOp>(op))
-    return ropeCosSin(r, *in[0], out);
+    return ropeCosSin(r, *in[0], in.size() > 1 ? in[1] : nullptr, out);
   if (auto a = llvm::dyn_cast<AttentionOp>(op)) {
     auto get = [&](mlir::Value v) -> const RefTensor * {
       if (!v)

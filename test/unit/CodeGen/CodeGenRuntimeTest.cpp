@@ -318,6 +318,33 @@ TEST_F(CodeGenRuntimeTest, LoadRejectsBadPlanFields) {
     std::string msg = loadError(bad);
     EXPECT_NE(msg.find(c.message), std::string::npos) << msg;
   }
+  // LongRoPE's second frequency slot is checked like the first, and needs
+  // the first to be a slot too.
+  int64_t normSlot = -1;
+  for (size_t i = 0; i < (*good)->plan().weights.size(); ++i)
+    if ((*good)->plan().weights[i].kind == codegen::SlotKind::Dense &&
+        (*good)->plan().weights[i].shape.size() == 1)
+      normSlot = int64_t(i);
+  ASSERT_GE(normSlot, 0);
+  for (bool withShort : {false, true}) {
+    std::string badLong = dir_ + "/plan-bad-long.llmc";
+    ASSERT_GT(writeWithEditedPlan(path, badLong, [&](llvm::json::Object &o) {
+                if (o.getString("op") != llvm::StringRef("rope_tables"))
+                  return false;
+                if (withShort)
+                  o["weight"] = normSlot;
+                o["long_weight"] = packedSlot;
+                o["long_attention_factor"] = 1.5;
+                o["long_after"] = int64_t(4);
+                return true;
+              }),
+              0);
+    std::string msg = loadError(badLong);
+    EXPECT_NE(msg.find(withShort ? "the rope_tables step has a bad weight slot"
+                                 : "a long set of frequencies needs a short one"),
+              std::string::npos)
+        << msg;
+  }
   // A window itself is fine: the edited bundle loads.
   std::string windowed = dir_ + "/plan-window.llmc";
   ASSERT_GT(writeWithEditedPlan(path, windowed, [](llvm::json::Object &o) {
