@@ -261,13 +261,20 @@ Error inferMatMulNBits(NodeContext &nc) {
   return inferActivation(nc, *K, *N, S.elemType);
 }
 
-Error emitMatMulNBits(NodeContext &nc) {
+/// MatMulNBits' layout of an [N, K] weight from node `nc`'s bits,
+/// block_size, K and N attributes (validated by its infer function).
+PrequantDesc matmulNBitsDesc(NodeContext &nc, int64_t defaultBlock) {
   PrequantDesc d;
   d.layout = "onnx.matmulnbits";
   d.bits = unsigned(nc.intAttrOr("bits", 4));
-  d.groupSize = nc.intAttrOr("block_size", 32);
+  d.groupSize = nc.intAttrOr("block_size", defaultBlock);
   d.K = nc.intAttrOr("K", 0);
   d.N = nc.intAttrOr("N", 0);
+  return d;
+}
+
+Error emitMatMulNBits(NodeContext &nc) {
+  PrequantDesc d = matmulNBitsDesc(nc, 32);
   if (nc.hasInput(5))
     d.bias = 5;
   return emitPrequantMatMul(nc, d);
@@ -411,12 +418,7 @@ Error inferQGather(NodeContext &nc) {
 }
 
 Error emitQGather(NodeContext &nc) {
-  PrequantDesc d;
-  d.layout = "onnx.matmulnbits";
-  d.bits = unsigned(nc.intAttrOr("bits", 4));
-  d.groupSize = nc.intAttrOr("block_size", 128);
-  d.K = nc.intAttrOr("K", 0);
-  d.N = nc.intAttrOr("N", 0);
+  PrequantDesc d = matmulNBitsDesc(nc, 128);
   d.codes = 0;
   auto w = emitPrequantWeight(nc, d);
   if (!w)
