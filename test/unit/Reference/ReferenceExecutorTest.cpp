@@ -186,6 +186,33 @@ TEST_F(ReferenceExecutorTest, RopeBothConventionsEqualTheirPrimitiveForms) {
   }
 }
 
+TEST_F(ReferenceExecutorTest, LongRopeTablesFollowTheirChoice) {
+  // LongRoPE's rope_cos_sin: the short set (inv_freq, factor 1) while
+  // %long is false, the long one (long_inv_freq, factor 1.5) when true,
+  // against cos/sin of p * f worked out here.
+  const char *src = R"mlir(
+    func.func @f(%pos: tensor<1x3xi64>, %long: tensor<i1>) -> (tensor<1x3x2xf32>, tensor<1x3x2xf32>) {
+      %c, %s = llmc.rope_cos_sin half %pos long(%long) {dim = 4 : i64, theta = 1.0e4 : f64, inv_freq = array<f32: 1.0, 0.01>, long_inv_freq = array<f32: 0.5, 0.001>, long_attention_factor = 1.5 : f64} : (tensor<1x3xi64>, tensor<i1>) -> (tensor<1x3x2xf32>, tensor<1x3x2xf32>)
+      return %c, %s : tensor<1x3x2xf32>, tensor<1x3x2xf32>
+    })mlir";
+  RefTensor pos({1, 3}, ElementKind::Int, {0, 5, 40});
+  for (bool isLong : {false, true}) {
+    RefTensor flag({}, ElementKind::Bool, {isLong ? 1.0 : 0.0});
+    auto out = run(src, "f", {pos, flag});
+    ASSERT_EQ(out.size(), 2u);
+    const double f[2] = {isLong ? 0.5 : 1.0, isLong ? 0.001 : 0.01};
+    const double factor = isLong ? 1.5 : 1.0;
+    for (int t = 0; t < 3; ++t)
+      for (int i = 0; i < 2; ++i) {
+        const double angle = pos.data[size_t(t)] * f[i];
+        EXPECT_NEAR(out[0].data[size_t(2 * t + i)], factor * std::cos(angle), 1e-5)
+            << isLong << " " << t << " " << i;
+        EXPECT_NEAR(out[1].data[size_t(2 * t + i)], factor * std::sin(angle), 1e-5)
+            << isLong << " " << t << " " << i;
+      }
+  }
+}
+
 TEST_F(ReferenceExecutorTest, GqaCausalAttentionWithCacheEqualsItsPrimitiveForm) {
   // Hq = 4, Hkv = 2, D = 8, past P = 2, new S = 3. The primitive form:
   // repeat kv heads (expand + reshape), concat the cache, q k^T * scale +
