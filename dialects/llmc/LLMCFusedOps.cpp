@@ -111,8 +111,9 @@ LogicalResult RopeCosSinOp::verify() {
   double factor = getAttentionFactor().convertToDouble();
   if (!(factor > 0.0) || !std::isfinite(factor))
     return emitOpError() << "attention_factor must be positive and finite, got " << factor;
-  if (bool(getUseLong()) != bool(getLongInvFreq()))
-    return emitOpError() << "use_long and long_inv_freq come together";
+  if (bool(getUseLong()) != bool(getLongInvFreq()) || (getUseLong() && !getInvFreq()))
+    return emitOpError() << "use_long needs inv_freq and long_inv_freq, and long_inv_freq "
+                            "needs use_long";
   if (auto f = getLongInvFreq()) {
     if (int64_t(f->size()) != dim / 2)
       return emitOpError() << "long_inv_freq has " << f->size()

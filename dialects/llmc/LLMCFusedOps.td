@@ -97,7 +97,8 @@ def LLMC_RopeCosSinOp : LLMC_Op<"rope_cos_sin",
     `use_long` operand (a bool scalar, computed from shapes: the total
     sequence length past the original context), the tables of a call whose
     `use_long` is true use `long_inv_freq` and `long_attention_factor`
-    instead (both required then).
+    instead. Both sets are explicit then: `use_long` needs `inv_freq` and
+    `long_inv_freq`.
   }];
   let arguments = (ins LLMC_IndexTensor:$position_ids,
                        Optional<0DTensorOf<[I1]>>:$use_long, F64Attr:$theta,

@@ -78,7 +78,10 @@ struct Dense {
 
 class WeightReader {
 public:
-  explicit WeightReader(std::string dir) : dir_(std::move(dir)) {}
+  explicit WeightReader(std::string dir) : files_(std::move(dir)) {}
+
+  /// The files the weights live in (also read by packPrequantizedWeight).
+  WeightFiles &files() { return files_; }
 
   Expected<Dense> eval(Value v) {
     Operation *op = v.getDefiningOp();
@@ -209,25 +212,6 @@ private:
     return out;
   }
 
-  /// The weight file `name` (relative to the model's directory), mapped once.
-  Expected<const MemoryBuffer *> file(StringRef name, SmallString<256> &path) {
-    path = name;
-    if (!sys::path::is_absolute(path) && !dir_.empty()) {
-      path = dir_;
-      sys::path::append(path, name);
-    }
-    auto it = files_.find(path);
-    if (it == files_.end()) {
-      auto buf = MemoryBuffer::getFile(path, /*IsText=*/false,
-                                       /*RequiresNullTerminator=*/false);
-      if (!buf)
-        return createStringError(buf.getError(), "cannot read weight file '%s': %s",
-                                 path.c_str(), buf.getError().message().c_str());
-      it = files_.try_emplace(path, std::move(*buf)).first;
-    }
-    return it->second.get();
-  }
-
   /// A pre-quantized weight's dequantized [N, K] (the kernels' orientation:
   /// the transpose of the [K, N] that llmc.dequantize stands for), exactly
   /// (code - zero point) * scale in fp32, as ONNX Runtime computes it.
@@ -236,20 +220,9 @@ private:
     if (!w)
       return createStringError(inconvertibleErrorCode(),
                                "llmc.dequantize must read an llmc.weight");
-    auto read = [&](StringRef name, uint64_t off, uint64_t len) -> Expected<StringRef> {
-      SmallString<256> path;
-      auto mb = file(name, path);
-      if (!mb)
-        return mb.takeError();
-      StringRef all = (*mb)->getBuffer();
-      if (off > all.size() || len > all.size() - off)
-        return createStringError(inconvertibleErrorCode(),
-                                 "weight '%s': bytes [%llu, %llu) lie beyond the end of '%s'",
-                                 w.getName().str().c_str(), (unsigned long long)off,
-                                 (unsigned long long)(off + len), path.c_str());
-      return all.substr(off, len);
-    };
-    auto q = readPrequantizedWeight(w, read);
+    auto q = readPrequantizedWeight(w, [&](StringRef file, uint64_t off, uint64_t len) {
+      return files_.bytes(w.getName(), file, off, len);
+    });
     if (!q)
       return q.takeError();
     Dense out;
@@ -263,7 +236,7 @@ private:
 
   Expected<Dense> load(llmc::WeightOp w) {
     SmallString<256> path;
-    auto mbOr = file(w.getFile(), path);
+    auto mbOr = files_.file(w.getFile(), path);
     if (!mbOr)
       return mbOr.takeError();
     auto type = dyn_cast<RankedTensorType>(w.getType());
@@ -352,8 +325,7 @@ private:
     return out;
   }
 
-  std::string dir_;
-  StringMap<std::unique_ptr<MemoryBuffer>> files_;
+  WeightFiles files_;
 };
 
 /// The dense RMSNorm weight that AWQ's scales of packed slot `slot` can be
@@ -599,12 +571,18 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       if (s.kind == StepKind::Attention && s.layer == use.layer)
         s.window = window >= plan.config.maxContext ? 0 : window;
   // LongRoPE: the total length after which each rope_tables step uses its
-  // long frequencies.
+  // long frequencies. Every layer's step usually reads one condition: it is
+  // evaluated once.
+  llvm::DenseMap<Value, int64_t> longAfterOf;
   for (const LongRopeChoice &choice : planned->longRopeChoices) {
-    auto after = findLongAfter(choice, plan.config.maxContext, opts.maxTokensPerCall);
-    if (!after)
-      return after.takeError();
-    plan.steps[size_t(choice.step)].longAfter = *after;
+    auto known = longAfterOf.find(choice.useLong);
+    if (known == longAfterOf.end()) {
+      auto after = findLongAfter(choice, plan.config.maxContext, opts.maxTokensPerCall);
+      if (!after)
+        return after.takeError();
+      known = longAfterOf.try_emplace(choice.useLong, *after).first;
+    }
+    plan.steps[size_t(choice.step)].longAfter = known->second;
   }
   if (opts.kvType == "fp32")
     plan.config.kvType = KvType::F32;
@@ -707,7 +685,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
     }
     // ONNX pre-quantized weights (!llmc.qweight): repacked, never via fp32.
     if (isPrequantizedWeight(planned->roots[i])) {
-      auto pk = packPrequantizedWeight(planned->roots[i], dir, tier);
+      auto pk = packPrequantizedWeight(planned->roots[i], reader.files(), tier);
       if (!pk)
         return pk.takeError();
       if (Error e = appendBytes(slot, ArrayRef<uint8_t>(

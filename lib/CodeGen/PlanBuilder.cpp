@@ -809,25 +809,15 @@ Error Builder::visit(Operation *op) {
       plan().weights[*slot].name = name.str();
       return *slot;
     };
-    std::optional<SmallVector<float>> shortFreqs;
-    if (auto freqs = rc.getInvFreq())
-      shortFreqs.emplace(freqs->begin(), freqs->end());
-    else if (rc.getUseLong()) {
-      // Both sets are slots then: theta^(-2i/dim) as the runtime computes it.
-      shortFreqs.emplace();
-      for (int64_t i = 0; i < half; ++i)
-        shortFreqs->push_back(1.0f /
-                              std::pow(float(s.theta), float(2 * i) / float(s.headDim)));
-    }
-    if (shortFreqs) {
-      auto slot = freqSlot(*shortFreqs, "rope.inv_freq");
+    if (auto freqs = rc.getInvFreq()) {
+      auto slot = freqSlot(*freqs, "rope.inv_freq");
       if (!slot)
         return slot.takeError();
       s.weight = *slot;
     }
     if (Value useLong = rc.getUseLong()) {
-      // LongRoPE: a second set, used past a total length findLongAfter
-      // finds once the context is known.
+      // LongRoPE: a second set (the op's verifier makes both explicit), used
+      // past a total length findLongAfter finds once the context is known.
       auto slot = freqSlot(*rc.getLongInvFreq(), "rope.long_inv_freq");
       if (!slot)
         return slot.takeError();

@@ -89,6 +89,16 @@ private:
     return i >= 0 && size_t(i) < p_.weights.size() ? &p_.weights[size_t(i)] : nullptr;
   }
 
+  /// The cos/sin tables a rope_tables step writes and a rope step reads:
+  /// rows of rotHalf, the rotated half at most half the head.
+  Error ropeTables(const Step &s) const {
+    if (s.rotHalf <= 0 || s.headDim < 2 * s.rotHalf)
+      return fail("the rotated half must be positive and at most half the head");
+    if (Error e = rows(RowView{s.cos, s.rotHalf}, s.rotHalf, "cos"))
+      return e;
+    return rows(RowView{s.sin, s.rotHalf}, s.rotHalf, "sin");
+  }
+
   Error check(const Step &s) const {
     switch (s.kind) {
     case StepKind::Embed:
@@ -125,19 +135,11 @@ private:
       return rows(s.out, s.width, "out");
     }
     case StepKind::RopeTables:
-      if (s.rotHalf <= 0 || s.headDim < 2 * s.rotHalf)
-        return fail("the rotated half must be positive and at most half the head");
       if (s.longWeight >= 0 && s.weight < 0)
         return fail("a long set of frequencies needs a short one as a slot too");
-      if (Error e = rows(RowView{s.cos, s.rotHalf}, s.rotHalf, "cos"))
-        return e;
-      return rows(RowView{s.sin, s.rotHalf}, s.rotHalf, "sin");
+      return ropeTables(s);
     case StepKind::Rope:
-      if (s.rotHalf <= 0 || s.headDim < 2 * s.rotHalf)
-        return fail("the rotated half must be positive and at most half the head");
-      if (Error e = rows(RowView{s.cos, s.rotHalf}, s.rotHalf, "cos"))
-        return e;
-      if (Error e = rows(RowView{s.sin, s.rotHalf}, s.rotHalf, "sin"))
+      if (Error e = ropeTables(s))
         return e;
       if (Error e = heads(s.q, s.heads, s.headDim, "x"))
         return e;

@@ -302,30 +302,48 @@ Error toKernelFormat(kernels::QuantizedWeights &q, StringRef name) {
   return Error::success();
 }
 
+Expected<const MemoryBuffer *> WeightFiles::file(StringRef name,
+                                                 SmallString<256> &path) {
+  path = name;
+  if (!sys::path::is_absolute(path) && !dir_.empty()) {
+    path = dir_;
+    sys::path::append(path, name);
+  }
+  auto it = files_.find(path);
+  if (it == files_.end()) {
+    auto buf = MemoryBuffer::getFile(path, /*IsText=*/false,
+                                     /*RequiresNullTerminator=*/false);
+    if (!buf)
+      return fail("cannot read weight file '" + path + "': " + buf.getError().message());
+    it = files_.try_emplace(path, std::move(*buf)).first;
+  }
+  return it->second.get();
+}
+
+Expected<StringRef> WeightFiles::bytes(StringRef weight, StringRef name, uint64_t off,
+                                       uint64_t len) {
+  SmallString<256> path;
+  auto mb = file(name, path);
+  if (!mb)
+    return mb.takeError();
+  StringRef all = (*mb)->getBuffer();
+  if (off > all.size() || len > all.size() - off)
+    return fail("weight '" + weight + "': bytes [" + Twine(off) + ", " + Twine(off + len) +
+                ") lie beyond the end of '" + path + "'");
+  return all.substr(off, len);
+}
+
 Expected<kernels::PackedWeights> packPrequantizedWeight(Value v, StringRef dir,
                                                         IsaTier tier) {
+  WeightFiles files(dir.str());
+  return packPrequantizedWeight(v, files, tier);
+}
+
+Expected<kernels::PackedWeights> packPrequantizedWeight(Value v, WeightFiles &files,
+                                                        IsaTier tier) {
   auto w = cast<llmc::WeightOp>(v.getDefiningOp());
-  StringMap<std::unique_ptr<MemoryBuffer>> files;
-  auto read = [&](StringRef file, uint64_t off, uint64_t len) -> Expected<StringRef> {
-    SmallString<256> path(file);
-    if (!sys::path::is_absolute(path) && !dir.empty()) {
-      path = dir;
-      sys::path::append(path, file);
-    }
-    auto it = files.find(path);
-    if (it == files.end()) {
-      auto buf = MemoryBuffer::getFile(path, /*IsText=*/false,
-                                       /*RequiresNullTerminator=*/false);
-      if (!buf)
-        return fail("cannot read weight file '" + path + "': " +
-                    buf.getError().message());
-      it = files.try_emplace(path, std::move(*buf)).first;
-    }
-    StringRef all = it->second->getBuffer();
-    if (off > all.size() || len > all.size() - off)
-      return fail("weight '" + w.getName() + "': bytes [" + Twine(off) + ", " +
-                  Twine(off + len) + ") lie beyond the end of '" + path + "'");
-    return all.substr(off, len);
+  auto read = [&](StringRef file, uint64_t off, uint64_t len) {
+    return files.bytes(w.getName(), file, off, len);
   };
   auto q = readPrequantizedWeight(w, read);
   if (!q)

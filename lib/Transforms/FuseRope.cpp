@@ -890,12 +890,12 @@ struct LongRopeTablesFromCaches : OpRewritePattern<RopeOp> {
     auto pt = tensorTypeOf(c->positions);
     auto tableType = RankedTensorType::get({pt.getDimSize(0), pt.getDimSize(1), dim / 2},
                                            tensorTypeOf(op.getX()).getElementType());
+    // Both sets explicit: the step reads each from a slot.
     auto cs = rewriter.create<RopeCosSinOp>(
         op.getLoc(), tableType, tableType, c->positions, c->useLong,
         rewriter.getF64FloatAttr(shortF->theta), rewriter.getI64IntegerAttr(dim),
         op.getConventionAttr(),
-        shortF->invFreq ? rewriter.getDenseF32ArrayAttr(*shortF->invFreq)
-                        : DenseF32ArrayAttr(),
+        rewriter.getDenseF32ArrayAttr(explicitInvFreq(*shortF, dim)),
         rewriter.getF64FloatAttr(shortF->attentionFactor),
         rewriter.getDenseF32ArrayAttr(explicitInvFreq(*longF, dim)),
         rewriter.getF64FloatAttr(longF->attentionFactor));

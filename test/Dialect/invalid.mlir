@@ -690,7 +690,7 @@ func.func @f(%p: tensor<1x?xi64>) {
 // -----
 
 func.func @f(%p: tensor<1x?xi64>, %long: tensor<i1>) {
-  // expected-error @+1 {{use_long and long_inv_freq come together}}
+  // expected-error @+1 {{use_long needs inv_freq and long_inv_freq, and long_inv_freq needs use_long}}
   %c, %s = llmc.rope_cos_sin half %p long(%long) {dim = 4 : i64, theta = 1.0e4 : f64} : (tensor<1x?xi64>, tensor<i1>) -> (tensor<1x?x2xf32>, tensor<1x?x2xf32>)
   return
 }
@@ -698,8 +698,16 @@ func.func @f(%p: tensor<1x?xi64>, %long: tensor<i1>) {
 // -----
 
 func.func @f(%p: tensor<1x?xi64>, %long: tensor<i1>) {
+  // expected-error @+1 {{use_long needs inv_freq and long_inv_freq, and long_inv_freq needs use_long}}
+  %c, %s = llmc.rope_cos_sin half %p long(%long) {dim = 4 : i64, theta = 1.0e4 : f64, long_inv_freq = array<f32: 1.0, 0.001>} : (tensor<1x?xi64>, tensor<i1>) -> (tensor<1x?x2xf32>, tensor<1x?x2xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%p: tensor<1x?xi64>, %long: tensor<i1>) {
   // expected-error @+1 {{long_inv_freq has 1 values, expected dim/2 = 2}}
-  %c, %s = llmc.rope_cos_sin half %p long(%long) {dim = 4 : i64, theta = 1.0e4 : f64, long_inv_freq = array<f32: 1.0>} : (tensor<1x?xi64>, tensor<i1>) -> (tensor<1x?x2xf32>, tensor<1x?x2xf32>)
+  %c, %s = llmc.rope_cos_sin half %p long(%long) {dim = 4 : i64, theta = 1.0e4 : f64, inv_freq = array<f32: 1.0, 0.01>, long_inv_freq = array<f32: 1.0>} : (tensor<1x?xi64>, tensor<i1>) -> (tensor<1x?x2xf32>, tensor<1x?x2xf32>)
   return
 }
 

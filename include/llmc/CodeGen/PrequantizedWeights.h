@@ -37,8 +37,14 @@
 
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <memory>
+#include <string>
 
 namespace llmc {
 class WeightOp;
@@ -54,6 +60,24 @@ inline constexpr llvm::StringLiteral kPrequantAttrName = "llmc.prequant";
 using ByteReader = llvm::function_ref<llvm::Expected<llvm::StringRef>(
     llvm::StringRef file, uint64_t offset, uint64_t length)>;
 
+/// The files weights live in, each mapped once; relative names are resolved
+/// against the model's directory `dir`.
+class WeightFiles {
+public:
+  explicit WeightFiles(std::string dir) : dir_(std::move(dir)) {}
+  /// The mapped file `name`; `path` receives the path it was read from.
+  llvm::Expected<const llvm::MemoryBuffer *> file(llvm::StringRef name,
+                                                  llvm::SmallString<256> &path);
+  /// Bytes [offset, offset + length) of file `name`, holding weight `weight`
+  /// (named in the error when they lie beyond the end).
+  llvm::Expected<llvm::StringRef> bytes(llvm::StringRef weight, llvm::StringRef name,
+                                        uint64_t offset, uint64_t length);
+
+private:
+  std::string dir_;
+  llvm::StringMap<std::unique_ptr<llvm::MemoryBuffer>> files_;
+};
+
 /// `v` is defined by an llmc.weight of `!llmc.qweight` type.
 bool isPrequantizedWeight(mlir::Value v);
 
@@ -66,8 +90,10 @@ llvm::Expected<kernels::QuantizedWeights> readPrequantizedWeight(WeightOp w,
 /// fail saying why. `name` is for messages.
 llvm::Error toKernelFormat(kernels::QuantizedWeights &q, llvm::StringRef name);
 
-/// readPrequantizedWeight + toKernelFormat + packWeights. Relative files are
-/// resolved against `dir`.
+/// readPrequantizedWeight + toKernelFormat + packWeights, reading `files`.
+llvm::Expected<kernels::PackedWeights>
+packPrequantizedWeight(mlir::Value v, WeightFiles &files, IsaTier tier);
+/// The same with files of its own (relative names resolved against `dir`).
 llvm::Expected<kernels::PackedWeights>
 packPrequantizedWeight(mlir::Value v, llvm::StringRef dir, IsaTier tier);
 

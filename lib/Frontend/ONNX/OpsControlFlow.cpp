@@ -30,8 +30,15 @@ using llvm::SmallVector;
 
 namespace {
 
-/// The value of each output of `branch`, from its Constant nodes.
-llvm::Expected<SmallVector<mlir::DenseElementsAttr>>
+/// One output of a branch: the Constant's tensor and its type.
+struct BranchValue {
+  const onnx::TensorProto *tensor;
+  mlir::RankedTensorType type;
+};
+
+/// Each output of `branch`, from its Constant nodes (their types only: infer
+/// needs no values, emit reads them once).
+llvm::Expected<SmallVector<BranchValue>>
 branchValues(NodeContext &nc, const onnx::GraphProto &branch, llvm::StringRef which) {
   llvm::StringMap<const onnx::TensorProto *> values;
   for (const onnx::TensorProto &t : branch.initializer())
@@ -49,7 +56,7 @@ branchValues(NodeContext &nc, const onnx::GraphProto &branch, llvm::StringRef wh
                       "(Constant nodes)");
     values[n.output(0)] = &v->t();
   }
-  SmallVector<mlir::DenseElementsAttr> out;
+  SmallVector<BranchValue> out;
   for (const onnx::ValueInfoProto &o : branch.output()) {
     auto it = values.find(o.name());
     if (it == values.end())
@@ -60,17 +67,14 @@ branchValues(NodeContext &nc, const onnx::GraphProto &branch, llvm::StringRef wh
     if (!elem)
       return nc.error("its " + which + " branch's output '" + o.name() +
                       "' has unsupported type " + dataTypeName(t.data_type()));
-    auto bytes = nc.importer().model().tensorBytes(t);
-    if (!bytes)
-      return nc.error(llvm::toString(bytes.takeError()));
     SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
-    out.push_back(denseFromBytes(mlir::RankedTensorType::get(shape, elem), *bytes));
+    out.push_back({&t, mlir::RankedTensorType::get(shape, elem)});
   }
   return out;
 }
 
 struct Branches {
-  SmallVector<mlir::DenseElementsAttr> then, otherwise;
+  SmallVector<BranchValue> then, otherwise;
 };
 
 llvm::Expected<Branches> branches(NodeContext &nc) {
@@ -92,10 +96,8 @@ llvm::Expected<Branches> branches(NodeContext &nc) {
 
 /// Both branches' output `i` have one element type and rank, and differ in
 /// their first dim at most.
-Error checkPair(NodeContext &nc, unsigned i, mlir::DenseElementsAttr a,
-                mlir::DenseElementsAttr b) {
-  auto at = llvm::cast<mlir::RankedTensorType>(a.getType()),
-       bt = llvm::cast<mlir::RankedTensorType>(b.getType());
+Error checkPair(NodeContext &nc, unsigned i, mlir::RankedTensorType at,
+                mlir::RankedTensorType bt) {
   if (at.getElementType() != bt.getElementType() || at.getRank() != bt.getRank() ||
       at.getRank() == 0 || at.getShape().drop_front() != bt.getShape().drop_front())
     return nc.error("its branches' output " + llvm::Twine(i) +
@@ -121,11 +123,9 @@ Error inferIf(NodeContext &nc) {
     return br.takeError();
   std::optional<bool> known = knownCondition(nc);
   for (unsigned i = 0; i < nc.numOutputs(); ++i) {
-    mlir::DenseElementsAttr a = br->then[i], b = br->otherwise[i];
-    if (Error e = checkPair(nc, i, a, b))
+    mlir::RankedTensorType at = br->then[i].type, bt = br->otherwise[i].type;
+    if (Error e = checkPair(nc, i, at, bt))
       return e;
-    auto at = llvm::cast<mlir::RankedTensorType>(a.getType()),
-         bt = llvm::cast<mlir::RankedTensorType>(b.getType());
     SmallVector<DimExpr, 4> dims;
     for (int64_t d = 0; d < at.getRank(); ++d) {
       int64_t n = known ? (*known ? at : bt).getDimSize(d)
@@ -137,10 +137,14 @@ Error inferIf(NodeContext &nc) {
   return Error::success();
 }
 
-/// `v` as an llmc.constant padded with zero rows to `rows`.
-mlir::Value paddedConstant(NodeContext &nc, mlir::DenseElementsAttr v, int64_t rows) {
-  auto type = llvm::cast<mlir::RankedTensorType>(v.getType());
-  mlir::Value c = nc.constantOf(type, v);
+/// Branch output `v` as an llmc.constant padded with zero rows to `rows`.
+llvm::Expected<mlir::Value> paddedConstant(NodeContext &nc, const BranchValue &v,
+                                           int64_t rows) {
+  auto bytes = nc.importer().model().tensorBytes(*v.tensor);
+  if (!bytes)
+    return nc.error(llvm::toString(bytes.takeError()));
+  mlir::RankedTensorType type = v.type;
+  mlir::Value c = nc.constantOf(type, denseFromBytes(type, *bytes));
   if (type.getDimSize(0) == rows)
     return c;
   SmallVector<int64_t> padShape(type.getShape());
@@ -150,9 +154,11 @@ mlir::Value paddedConstant(NodeContext &nc, mlir::DenseElementsAttr v, int64_t r
   mlir::Value pad = nc.constantOf(padType, mlir::DenseElementsAttr::get(padType, zero));
   SmallVector<int64_t> shape(type.getShape());
   shape[0] = rows;
-  return nc.builder().create<llmc::ConcatOp>(
-      nc.loc(), mlir::RankedTensorType::get(shape, type.getElementType()),
-      mlir::ValueRange{c, pad}, 0);
+  return nc.builder()
+      .create<llmc::ConcatOp>(nc.loc(),
+                              mlir::RankedTensorType::get(shape, type.getElementType()),
+                              mlir::ValueRange{c, pad}, 0)
+      .getResult();
 }
 
 Error emitIf(NodeContext &nc) {
@@ -170,13 +176,20 @@ Error emitIf(NodeContext &nc) {
   for (unsigned i = 0; i < nc.numOutputs(); ++i) {
     const int64_t rows = nc.outputType(i).getDimSize(0);
     if (known) {
-      nc.setResult(i, paddedConstant(nc, *known ? br->then[i] : br->otherwise[i], rows));
+      auto v = paddedConstant(nc, *known ? br->then[i] : br->otherwise[i], rows);
+      if (!v)
+        return v.takeError();
+      nc.setResult(i, *v);
       continue;
     }
-    mlir::Value a = paddedConstant(nc, br->then[i], rows),
-                b = paddedConstant(nc, br->otherwise[i], rows);
+    auto a = paddedConstant(nc, br->then[i], rows);
+    if (!a)
+      return a.takeError();
+    auto b = paddedConstant(nc, br->otherwise[i], rows);
+    if (!b)
+      return b.takeError();
     nc.setResult(i, nc.builder().create<llmc::WhereOp>(nc.loc(), nc.outputType(i), cond,
-                                                       a, b));
+                                                       *a, *b));
   }
   return Error::success();
 }

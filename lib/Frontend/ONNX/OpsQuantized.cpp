@@ -18,7 +18,8 @@
 //
 // The last two matmul forms and the table are graph patterns:
 // rewriteQuantizedPatterns() replaces each match by one importer-internal
-// node (domain "llmc.internal", op QMatMul or QGather) before import. Nodes of those op types that are left over (no match) are
+// node (domain "llmc.internal", op QMatMul or QGather) before import.
+// Nodes of those op types that are left over (no match) are
 // reported by their infer functions with the reason.
 //
 //===----------------------------------------------------------------------===//
@@ -58,6 +59,15 @@ std::optional<std::pair<unsigned, bool>> codeType(mlir::Type t) {
 
 bool isValidGroup(int64_t g) {
   return g == 16 || g == 32 || g == 64 || g == 128 || g == 256;
+}
+
+/// A block size `#llmc.quant` can hold, or the error naming the ones it can.
+Error checkBlockSize(NodeContext &nc, int64_t block) {
+  if (isValidGroup(block))
+    return Error::success();
+  return nc.error("block_size " + llvm::Twine(block) +
+                  " is not supported (llmc's quantized weights take blocks "
+                  "of 16, 32, 64, 128 or 256 along K)");
 }
 
 std::string typeStr(mlir::Type t) {
@@ -210,10 +220,8 @@ Error inferMatMulNBits(NodeContext &nc) {
   if (*block < 16 || (*block & (*block - 1)))
     return nc.error("block_size must be a power of two >= 16, got " +
                     llvm::Twine(*block));
-  if (!isValidGroup(*block))
-    return nc.error("block_size " + llvm::Twine(*block) +
-                    " is not supported (llmc's quantized weights take blocks "
-                    "of 16, 32, 64, 128 or 256 along K)");
+  if (Error e = checkBlockSize(nc, *block))
+    return e;
   if (Error e = requireInitializer(nc, 1, "B"))
     return e;
   if (Error e = requireInitializer(nc, 2, "scales"))
@@ -304,10 +312,8 @@ Error inferQMatMul(NodeContext &nc) {
                     typeStr(S.elemType));
   int64_t ns = numElements(S);
   if (block > 0) {
-    if (!isValidGroup(block))
-      return nc.error("block_size " + llvm::Twine(block) +
-                      " is not supported (llmc's quantized weights take blocks "
-                      "of 16, 32, 64, 128 or 256 along K)");
+    if (Error e = checkBlockSize(nc, block))
+      return e;
     if (S.rank() != 2 || ns != ((K + block - 1) / block) * N)
       return nc.error("blocked scales must be [ceil(K/block_size), N] = [" +
                       llvm::Twine((K + block - 1) / block) + ", " + llvm::Twine(N) +
@@ -376,10 +382,8 @@ Error inferQGather(NodeContext &nc) {
   if (bits != 4 && bits != 8)
     return nc.error("bits = " + llvm::Twine(bits) +
                     " is not supported (llmc imports 4- and 8-bit quantized tables)");
-  if (!isValidGroup(block))
-    return nc.error("block_size " + llvm::Twine(block) +
-                    " is not supported (llmc's quantized weights take blocks of 16, "
-                    "32, 64, 128 or 256)");
+  if (Error e = checkBlockSize(nc, block))
+    return e;
   if (K <= 0 || K % block)
     return nc.error("the table's rows hold " + llvm::Twine(K) +
                     " values, which is not a whole number of blocks of " +
