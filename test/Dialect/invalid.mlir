@@ -948,3 +948,19 @@ func.func @f(%x: tensor<?x16xf32>, %w: tensor<16x8xf32>, %w2: tensor<12x8xf32>) 
   %o:2 = llmc.merged_matmul %x, %w, %w2 : (tensor<?x16xf32>, tensor<16x8xf32>, tensor<12x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>)
   return
 }
+
+// -----
+
+func.func @f(%w: !llmc.qweight<32x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f32, layout = "onnx.matmulnbits">>) {
+  // expected-error @+1 {{result element type must be the weight's scale type 'f32', got 'f16'}}
+  %kn = llmc.dequantize %w : !llmc.qweight<32x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f32, layout = "onnx.matmulnbits">> -> tensor<32x64xf16>
+  return
+}
+
+// -----
+
+func.func @f(%w: !llmc.qweight<32x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f32, layout = "onnx.matmulnbits">>) {
+  // expected-error @+1 {{'result' dim 0 is 64 but 32 was expected}}
+  %nk = llmc.dequantize %w : !llmc.qweight<32x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f32, layout = "onnx.matmulnbits">> -> tensor<64x32xf32>
+  return
+}

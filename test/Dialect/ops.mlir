@@ -303,6 +303,22 @@ func.func @mlp(%x: tensor<?x?x4096xf32>, %gu: tensor<?x?x22016xf32>, %g: tensor<
 
 // -----
 
+// The [K, N] matrix a qweight stands for, in its scale type (a weight
+// expression: a quantized embedding table is its transpose).
+func.func @dequantize(%ids: tensor<1x?xi64>) -> tensor<1x?x32xf32> {
+  %w = llmc.weight "emb" from "model.onnx" at 0 : !llmc.qweight<32x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f32, layout = "onnx.matmulnbits">>
+  %kn = llmc.dequantize %w : !llmc.qweight<32x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f32, layout = "onnx.matmulnbits">> -> tensor<32x64xf32>
+  %t = llmc.transpose %kn {perm = array<i64: 1, 0>} : (tensor<32x64xf32>) -> tensor<64x32xf32>
+  %e = llmc.gather %t, %ids : (tensor<64x32xf32>, tensor<1x?xi64>) -> tensor<1x?x32xf32>
+  return %e : tensor<1x?x32xf32>
+}
+
+// CHECK-LABEL: func.func @dequantize(
+// CHECK: %[[W:.*]] = llmc.weight "emb" from "model.onnx" at 0 : !llmc.qweight<32x64, #quant>
+// CHECK-NEXT: %{{.*}} = llmc.dequantize %[[W]] : <32x64, #quant> -> tensor<32x64xf32>
+
+// -----
+
 // A partial last group: K = 172 with groups of 32 (stories260K's FFN down
 // projection). Payload: 172*64/2 bytes of codes + ceil(172/32)*64 f16 scales.
 func.func @partial_group(%x: tensor<3x172xf32>) -> tensor<3x64xf32> {
