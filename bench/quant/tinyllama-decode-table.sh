@@ -4,7 +4,8 @@
 # recipe, `llmc bench` at 2 threads (medians of --reps), print a markdown table.
 #   bench/quant/tinyllama-decode-table.sh [BUILD_DIR] [SPEC...]
 # SPEC@ACT compiles with --activations=ACT (static ones calibrate on random
-# token ids: speed only). The model is bench/run.sh's export, or exported here.
+# token ids: speed only); SPEC/EMB (before any @ACT) stores the embedding table
+# as --quant-embedding=EMB (docs/QUANTIZATION.md). The model is bench/run.sh's export, or exported here.
 # KEEP_BUNDLES=1 keeps each bundle (BUILD/models/tinyllama-table/SPEC.llmc)
 # and reuses it on the next run; COMPILE_ONLY=1 only compiles (so that the
 # timed runs can wait for a quiet moment of a shared machine).
@@ -22,12 +23,15 @@ MODEL=$(tinyllama_model "$WORK")
 for spec in "${SPECS[@]}"; do
   act=int8
   [[ "$spec" == *@* ]] && act=${spec#*@}
+  quant=${spec%@*}
+  embedding=fp32
+  [[ "$quant" == */* ]] && embedding=${quant#*/} && quant=${quant%/*}
   extra=()
   [[ "$act" == static* ]] && extra=(--calib random:1 --calib-tokens 1024)
-  bundle="$WORK/${spec//[:@]/_}.llmc"
+  bundle="$WORK/${spec//[:@\/]/_}.llmc"
   if [[ "${KEEP_BUNDLES:-}" != 1 || ! -f "$bundle" ]]; then
-    "$BUILD/bin/llmc" compile "$MODEL" --quant="${spec%@*}" --activations="$act" "${extra[@]}" \
-      -o "$bundle" 2>/dev/null
+    "$BUILD/bin/llmc" compile "$MODEL" --quant="$quant" --quant-embedding="$embedding" \
+      --activations="$act" "${extra[@]}" -o "$bundle" 2>/dev/null
   fi
   [[ "${COMPILE_ONLY:-}" == 1 ]] && continue
   size=$(stat -c %s "$bundle")

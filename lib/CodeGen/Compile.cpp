@@ -11,6 +11,7 @@
 #include "llmc/CodeGen/Compile.h"
 #include "llmc/CodeGen/ModelFacts.h"
 #include "llmc/Runtime/TokenizerKind.h"
+#include "EmbeddingTables.h"
 #include "PlanBuilder.h"
 #include "llmc/CodeGen/SlotQuantizer.h"
 
@@ -527,6 +528,8 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                       StringRef outputPath) {
   if (Error e = opts.recipe.validate())
     return e;
+  if (Error e = validateEmbeddingSpec(opts.embedding))
+    return e;
   auto target = moduleTarget(module);
   if (!target)
     return target.takeError();
@@ -541,6 +544,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   if (!rotation)
     return rotation.takeError();
   const std::optional<ResidualStream> &stream = rotation->stream;
+  // Embedding tables stored packed (EmbeddingTables.h).
+  const std::vector<EmbeddingTable> tables =
+      choosePackedTables(*planned, opts.embedding, stream ? stream->embedding : -1);
 
   // Model facts the graph does not carry.
   std::string source = opts.sourcePath;
@@ -630,13 +636,15 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   // Packed (matmul) slots first: AWQ's channel scales are folded into the
   // dense RMSNorm weights written after them, or into new dense slots
   // appended to the plan (the section order is free: slots record offsets).
+  // Packed tables next: a tied lm_head's bytes are known by then.
   std::vector<size_t> order;
-  for (size_t i = 0; i < plan.weights.size(); ++i)
-    if (plan.weights[i].kind == SlotKind::Packed)
-      order.push_back(i);
-  for (size_t i = 0; i < plan.weights.size(); ++i)
-    if (plan.weights[i].kind == SlotKind::Dense)
-      order.push_back(i);
+  for (SlotKind kind : {SlotKind::Packed, SlotKind::PackedTable, SlotKind::Dense})
+    for (size_t i = 0; i < plan.weights.size(); ++i)
+      if (plan.weights[i].kind == kind)
+        order.push_back(i);
+  // Packed slots whose bytes are their source matrix's rows, nothing folded
+  // into them or rotated: a tied table may share them.
+  std::vector<bool> plainRows(plan.weights.size(), false);
   // Dense slot -> the AWQ scales it is divided by (element-wise).
   std::map<size_t, std::vector<float>> foldIntoNorm;
   // Dense bias slot -> the bias correction added to it (element-wise).
@@ -659,6 +667,67 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                                  data.size() * 4));
   };
 
+  // An embedding table stored packed: a tied lm_head's bytes where they hold
+  // its rows in the format wanted, else its own (a pre-quantized table in
+  // its format, else rounded to --quant-embedding's; the residual stream
+  // rotation, when folded, rotates its rows first).
+  auto writePackedTable = [&](const EmbeddingTable &table, WeightSlot &slot) -> Error {
+    const std::string wanted = opts.embedding.format.str();
+    for (int32_t j : table.tiedTo) {
+      const WeightSlot &o = plan.weights[size_t(j)];
+      if (!plainRows[size_t(j)] || (!table.prequantized && o.format != wanted))
+        continue;
+      if (opts.progress)
+        opts.progress(formatv("  {0}: the bytes of '{1}' ({2})", slot.name, o.name,
+                              o.format)
+                          .str());
+      slot.offset = o.offset;
+      slot.bytes = o.bytes;
+      slot.format = o.format;
+      slot.lanes = o.lanes;
+      return Error::success();
+    }
+    const int32_t i = table.slot;
+    kernels::PackedWeights pk;
+    if (table.prequantized) {
+      auto packed = packPrequantizedWeight(table.prequantized, reader.files(), tier);
+      if (packed) {
+        pk = std::move(*packed);
+      } else {
+        // Not a format the kernels store exactly: the dequantized rows, dense.
+        std::string why = toString(packed.takeError());
+        if (opts.progress)
+          opts.progress(formatv("  {0}: stored dense: {1}", slot.name, why).str());
+        auto d = reader.eval(planned->roots[size_t(i)]);
+        if (!d)
+          return d.takeError();
+        slot.kind = SlotKind::Dense;
+        return appendData(slot, d->data);
+      }
+    } else {
+      auto d = reader.eval(planned->roots[size_t(i)]);
+      if (!d)
+        return joinErrors(createStringError(inconvertibleErrorCode(),
+                                            "weight '%s':", slot.name.c_str()),
+                          d.takeError());
+      if (stream && i == stream->embedding)
+        quant::rotateRows(d->data.data(), d->shape[0], *rotation->U);
+      QuantRecipe recipe;
+      recipe.weights = opts.embedding;
+      auto q = quantizeSlot(d->data.data(), d->shape[0], d->shape[1], recipe,
+                            /*stats=*/nullptr, tier, /*seed=*/0x5eed0000 + uint64_t(i));
+      if (!q)
+        return joinErrors(createStringError(inconvertibleErrorCode(),
+                                            "weight '%s':", slot.name.c_str()),
+                          q.takeError());
+      pk = std::move(q->packed);
+    }
+    slot.format = pk.layout().format.str();
+    slot.lanes = pk.layout().lanes;
+    return appendBytes(slot, ArrayRef<uint8_t>(pk.data(),
+                                               size_t(pk.layout().totalBytes)));
+  };
+
   for (size_t n = 0; n < order.size(); ++n) {
     const size_t i = order[n];
     WeightSlot &slot = plan.weights[i];
@@ -679,9 +748,16 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                         ", rounded earlier)"
                   : " (" + quant::quantMethodName(recipe.weights.method).str() + ")";
       opts.progress(formatv("[{0}/{1}] {2} {3}{4}", n + 1, order.size(),
-                            slot.kind == SlotKind::Packed ? "packing" : "copying",
+                            slot.kind == SlotKind::Dense ? "copying" : "packing",
                             slot.name, how)
                         .str());
+    }
+    if (slot.kind == SlotKind::PackedTable) {
+      const EmbeddingTable &table =
+          *llvm::find_if(tables, [&](const EmbeddingTable &t) { return t.slot == int32_t(i); });
+      if (Error e = writePackedTable(table, slot))
+        return e;
+      continue;
     }
     // ONNX pre-quantized weights (!llmc.qweight): repacked, never via fp32.
     if (isPrequantizedWeight(planned->roots[i])) {
@@ -693,6 +769,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
         return e;
       slot.format = pk->layout().format.str();
       slot.lanes = lanes;
+      plainRows[i] = true;
       continue;
     }
     // Matmul weights are read as the kernels' [N, K] (the graph's [K, N]
@@ -780,6 +857,8 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       slot.rotated = true;
       slot.rotationSeed = *q->rotationSeed;
     }
+    plainRows[i] = !q->rotationSeed && q->awqScales.empty() &&
+                   !(stream && (stream->readsNorm[i] >= 0 || stream->writes[i]));
     if (!q->bias.empty() && plan.weights[i].bias >= 0) {
       // Bias correction of a matmul with a bias of its own: the correction
       // is added into that dense slot when it is written (after the packed

@@ -5,6 +5,8 @@
 
 #include "llmc/Bundle/BundleFormat.h"
 
+#include <set>
+
 using namespace llvm;
 
 namespace llmc::codegen {
@@ -73,8 +75,12 @@ json::Value Manifest::toJSON() const {
   bool formatsKnown = true;
   if (plan) {
     bytes = 0;
+    // A packed table may be stored in another slot's bytes (a tied lm_head):
+    // those count once.
+    std::set<std::pair<int64_t, int64_t>> stored;
     for (const WeightSlot &w : plan->weights) {
-      bytes += w.bytes;
+      if (stored.insert({w.offset, w.bytes}).second)
+        bytes += w.bytes;
       if (w.kind != SlotKind::Packed)
         continue;
       if (auto f = kernels::parseWeightFormat(w.format)) {

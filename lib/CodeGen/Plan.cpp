@@ -19,6 +19,13 @@ static_assert(std::size(kStepNames) == unsigned(StepKind::Softcap) + 1,
 
 StringRef stepKindName(StepKind k) { return kStepNames[unsigned(k)]; }
 
+static constexpr StringLiteral kSlotKindNames[] = {"dense", "packed",
+                                                   "packed_table"};
+static_assert(std::size(kSlotKindNames) == unsigned(SlotKind::PackedTable) + 1,
+              "a name per slot kind");
+
+StringRef slotKindName(SlotKind k) { return kSlotKindNames[unsigned(k)]; }
+
 static json::Value rowJ(const RowView &r) {
   return json::Array{r.offset, r.rowStride};
 }
@@ -33,7 +40,7 @@ json::Value ProgramPlan::toJSON() const {
     for (int64_t d : w.shape)
       shape.push_back(d);
     json::Object o{{"name", w.name},
-                   {"kind", w.kind == SlotKind::Dense ? "dense" : "packed"},
+                   {"kind", slotKindName(w.kind)},
                    {"offset", w.offset},
                    {"bytes", w.bytes},
                    {"shape", std::move(shape)},
@@ -264,8 +271,11 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
       return fail("weight entry is not an object");
     WeightSlot w;
     w.name = o->getString("name").value_or("").str();
-    w.kind = o->getString("kind").value_or("") == "packed" ? SlotKind::Packed
-                                                          : SlotKind::Dense;
+    StringRef kind = o->getString("kind").value_or("");
+    const auto *k = llvm::find(kSlotKindNames, kind);
+    if (k == std::end(kSlotKindNames))
+      return fail("weight '" + w.name + "': unknown kind '" + kind + "'");
+    w.kind = SlotKind(k - std::begin(kSlotKindNames));
     w.offset = r.i64(*o, "offset");
     w.bytes = r.i64(*o, "bytes");
     if (const json::Array *sh = o->getArray("shape"))

@@ -101,7 +101,22 @@ private:
 
   Error check(const Step &s) const {
     switch (s.kind) {
-    case StepKind::Embed:
+    case StepKind::Embed: {
+      // The table's rows are read whole (the loader checks a dense table's
+      // bytes, and a packed one's layout against its format).
+      const WeightSlot *w = slot(s.weight);
+      if (!w || (w->kind != SlotKind::Dense && w->kind != SlotKind::PackedTable) ||
+          w->shape.size() != 2 || w->shape[1] != s.width || w->shape[0] < c_.vocab)
+        return fail(llvm::formatv("weight {0} is not a table of at least {1} rows "
+                                  "of {2}",
+                                  s.weight, c_.vocab, s.width));
+      if (w->kind == SlotKind::PackedTable &&
+          (w->rotated || w->inputScale >= 0 || w->bias >= 0))
+        return fail(llvm::formatv("the packed table {0} carries a matmul's input "
+                                  "transform or bias",
+                                  s.weight));
+      return rows(s.out, s.width, "out");
+    }
     case StepKind::EmbedPositions:
       return rows(s.out, s.width, "out");
     case StepKind::RmsNorm:

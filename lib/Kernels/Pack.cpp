@@ -279,5 +279,52 @@ QuantizedWeights unpackWeights(const PackedWeights &pw) {
   return q;
 }
 
+PanelRegions panelRegions(const PackedLayout &l, int64_t p) {
+  PanelRegions r;
+  r.q = {l.qPanelOffset(p), l.panelQBytes()};
+  r.scale = {l.scalePanelOffset(p), l.numGroups * l.scaleBytesPerGroup};
+  r.zero = {l.zeroPanelOffset(p), l.numGroups * l.zeroBytesPerGroup};
+  if (l.tensorScaleOffset >= 0)
+    r.tensorScale = {l.tensorScaleOffset, 4};
+  return r;
+}
+
+void dequantizePanelRow(const PackedLayout &l, const PanelBytes &panel,
+                        unsigned lane, float *out) {
+  const WeightFormat &f = l.format;
+  const unsigned L = l.lanes;
+  if (!f.isQuantized()) {
+    // [k][L] elements: the lane's value of every k.
+    const unsigned eb = f.bits() / 8;
+    for (int64_t k = 0; k < l.K; ++k)
+      out[k] = loadFloat(panel.q + (k * L + lane) * eb, eb,
+                         f.type == WeightType::BF16);
+    return;
+  }
+  for (int64_t g = 0, k0 = 0; k0 < l.K; ++g, k0 += l.group) {
+    const float s =
+        storedScale(f.scaleType, panel.scale + g * l.scaleBytesPerGroup, lane) *
+        panel.tensorScale;
+    const float z = float(f.symmetric ? f.symZero()
+                                      : panel.zero[g * l.zeroBytesPerGroup + lane]);
+    const uint8_t *grp = panel.q + g * l.qBytesPerGroup;
+    const int64_t kn = std::min(l.group, l.K - k0);
+    for (int64_t kk = 0; kk < kn; ++kk)
+      out[k0 + kk] =
+          (float(f.codeValue(groupRecordCode(f.type, L, grp, lane, kk))) - z) * s;
+  }
+}
+
+void dequantizePackedRow(const PackedLayout &l, const uint8_t *data, int64_t n,
+                         float *out) {
+  const PanelRegions r = panelRegions(l, n / l.lanes);
+  PanelBytes panel;
+  panel.q = data + r.q.offset;
+  panel.scale = data + r.scale.offset;
+  panel.zero = data + r.zero.offset;
+  panel.tensorScale = packedTensorScale(l, data);
+  dequantizePanelRow(l, panel, unsigned(n % l.lanes), out);
+}
+
 } // namespace kernels
 } // namespace llmc

@@ -117,6 +117,8 @@ const float *Model::dense(int32_t slot) const {
 Error Model::gatherRows(int32_t slot, const int32_t *tokens, int64_t n,
                         float *out, int64_t ldout) const {
   const codegen::WeightSlot &w = plan_.weights[slot];
+  if (w.kind == codegen::SlotKind::PackedTable)
+    return gatherPackedRows(slot, tokens, n, out, ldout);
   const int64_t width = w.shape[1];
   const size_t rowBytes = size_t(width) * sizeof(float);
   for (int64_t t = 0; t < n; ++t) {
@@ -128,6 +130,50 @@ Error Model::gatherRows(int32_t slot, const int32_t *tokens, int64_t n,
     if (Error e = file_->read(weightsFileOffset_ + at,
                               reinterpret_cast<uint8_t *>(out + t * ldout), rowBytes))
       return e;
+  }
+  return Error::success();
+}
+
+Error Model::gatherPackedRows(int32_t slot, const int32_t *tokens, int64_t n,
+                              float *out, int64_t ldout) const {
+  const kernels::PackedWeights &pw = packed_[slot];
+  const kernels::PackedLayout &l = pw.layout();
+  if (!file_) {
+    for (int64_t t = 0; t < n; ++t)
+      kernels::dequantizePackedRow(l, pw.data(), tokens[t], out + t * ldout);
+    return Error::success();
+  }
+  // A row's codes and scales are spread over its panel's regions: read the
+  // panel's (lanes rows' worth) with pread, as a dense table's rows are read
+  // (ProgramABI.h: why not through the mapping). Consecutive tokens of one
+  // panel read it once.
+  const uint64_t base = weightsFileOffset_ + uint64_t(plan_.weights[slot].offset);
+  std::vector<uint8_t> q, scale, zero;
+  auto fetch = [&](kernels::PanelRegions::Range r, std::vector<uint8_t> &buf) {
+    buf.resize(size_t(r.bytes));
+    return r.bytes ? file_->read(base + uint64_t(r.offset), buf.data(), buf.size())
+                   : Error::success();
+  };
+  kernels::PanelBytes panel;
+  panel.tensorScale = kernels::packedTensorScale(l, pw.data());
+  int64_t current = -1;
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t p = tokens[t] / l.lanes;
+    if (p != current) {
+      const kernels::PanelRegions r = kernels::panelRegions(l, p);
+      if (Error e = fetch(r.q, q))
+        return e;
+      if (Error e = fetch(r.scale, scale))
+        return e;
+      if (Error e = fetch(r.zero, zero))
+        return e;
+      panel.q = q.data();
+      panel.scale = scale.data();
+      panel.zero = zero.data();
+      current = p;
+    }
+    kernels::dequantizePanelRow(l, panel, unsigned(tokens[t] % l.lanes),
+                                out + t * ldout);
   }
   return Error::success();
 }
@@ -267,10 +313,31 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
       return fail(formatv("{0}: weight '{1}' lies outside the weights section",
                           path, w.name)
                       .str());
-    if (w.kind != codegen::SlotKind::Packed)
+    if (w.kind != codegen::SlotKind::Packed && w.kind != codegen::SlotKind::PackedTable)
       continue;
     if (w.shape.size() != 2)
       return fail(formatv("{0}: weight '{1}' is not a matrix", path, w.name).str());
+    auto fmt = kernels::parseWeightFormat(w.format);
+    if (!fmt)
+      return joinErrors(fail(formatv("{0}: weight '{1}':", path, w.name).str()),
+                        fmt.takeError());
+    auto layout = kernels::PackedLayout::get(*fmt, w.shape[0], w.shape[1], w.lanes);
+    if (!layout)
+      return layout.takeError();
+    if (layout->totalBytes != w.bytes)
+      return fail(formatv("{0}: weight '{1}' has {2} bytes, its layout {3}", path,
+                          w.name, w.bytes, layout->totalBytes)
+                      .str());
+    if (w.kind == codegen::SlotKind::PackedTable) {
+      // An embedding table: rows dequantized on lookup (gatherPackedRows),
+      // from the mapping or the file; no kernel, no copy in huge pages.
+      m->packed_[i] = kernels::PackedWeights::borrow(
+          *layout, w.lanes == 16 ? IsaTier::AVX512 : IsaTier::AVX2, m->weights_ + w.offset);
+      if (Error e = kernels::checkPackedTensorScale(*layout, m->packed_[i].data()))
+        return joinErrors(fail(formatv("{0}: weight '{1}':", path, w.name).str()),
+                          std::move(e));
+      continue;
+    }
     if (w.inputScale >= 0) {
       // AWQ's online 1/s: a dense slot of K floats.
       const codegen::WeightSlot *sc = size_t(w.inputScale) < n
@@ -299,17 +366,6 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
                                  : std::min(hostTier, IsaTier::AVX2);
     if (kernels::panelLanes(tier) != w.lanes)
       return fail(formatv("{0}: weights packed for {1} lanes", path, w.lanes).str());
-    auto fmt = kernels::parseWeightFormat(w.format);
-    if (!fmt)
-      return joinErrors(fail(formatv("{0}: weight '{1}':", path, w.name).str()),
-                        fmt.takeError());
-    auto layout = kernels::PackedLayout::get(*fmt, w.shape[0], w.shape[1], w.lanes);
-    if (!layout)
-      return layout.takeError();
-    if (layout->totalBytes != w.bytes)
-      return fail(formatv("{0}: weight '{1}' has {2} bytes, its layout {3}", path,
-                          w.name, w.bytes, layout->totalBytes)
-                      .str());
     if (m->weightsInHugePages_) {
       // Owned buffers of >= 2 MiB are 2 MiB aligned and MADV_HUGEPAGE'd.
       auto r0 = std::chrono::steady_clock::now();
@@ -391,9 +447,11 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
       continue;
     const codegen::WeightSlot *w =
         s.weight >= 0 && size_t(s.weight) < n ? &m->plan_.weights[s.weight] : nullptr;
-    if (!w || w->kind != codegen::SlotKind::Dense || w->shape.size() != 2 ||
-        w->shape[1] != s.width || w->shape[0] < m->plan_.config.vocab ||
-        w->bytes != w->shape[0] * w->shape[1] * int64_t(sizeof(float)))
+    // (ProgramPlan::verify checked the kind and shape; a packed table's
+    // bytes were checked against its layout above.)
+    if (!w || w->shape.size() != 2 ||
+        (w->kind == codegen::SlotKind::Dense &&
+         w->bytes != w->shape[0] * w->shape[1] * int64_t(sizeof(float))))
       return fail(formatv("{0}: the embedding step has a bad table slot", path).str());
   }
 

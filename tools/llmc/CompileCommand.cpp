@@ -73,6 +73,12 @@ static cl::opt<std::string> quantSpec(
              "options gN|pc, sym|asym, f32|f16|bf16 scales, mse, "
              "rtn|gptq|awq|quip, actorder, quarot (docs/QUANTIZATION.md)"),
     cl::init("fp32"), cl::sub(llmc::cli::compileCmd));
+static cl::opt<std::string> quantEmbedding(
+    "quant-embedding",
+    cl::desc("Embedding table format: fp32 (dense, the default) or a --quant "
+             "spec rounded to nearest (int8, int4:g32, fp16, ...; mse allowed); "
+             "a tied lm_head in that format is stored once (docs/QUANTIZATION.md)"),
+    cl::init("fp32"), cl::sub(llmc::cli::compileCmd));
 static cl::opt<std::string> quantRecipeFile(
     "quant-recipe",
     cl::desc("Per-tensor recipe (JSON: {\"default\": SPEC, \"rules\": "
@@ -323,6 +329,7 @@ calibrate(mlir::ModuleOp module, llmc::codegen::CompileOptions co,
   co.recipe = llmc::codegen::QuantRecipe{}; // fp32
   co.recipe.weights.quarot = quarot;
   co.recipeFor = nullptr;
+  co.embedding = llmc::quant::QuantSpec{}; // the fp32 model's own table
   co.calibration = nullptr;
   auto progress = co.progress;
   co.progress = nullptr;
@@ -680,6 +687,14 @@ int llmc::cli::runCompile() {
   co.fuse = false; // the pipeline ran above
   co.optLevel = optLevel;
   co.recipe = *recipe;
+  auto embeddingSpec = llmc::quant::parseQuantSpec(quantEmbedding);
+  if (!embeddingSpec)
+    return reportError(joinErrors(
+        createStringError(inconvertibleErrorCode(), "--quant-embedding:"),
+        embeddingSpec.takeError()));
+  if (Error e = llmc::codegen::validateEmbeddingSpec(*embeddingSpec))
+    return reportError(std::move(e));
+  co.embedding = *embeddingSpec;
   co.sourcePath = input;
   co.tokenizerPath = tokenizerPath;
   co.tokenizerKind = tokenizerKind;

@@ -26,6 +26,25 @@ static cl::opt<std::string> bundlePath(cl::Positional, cl::desc("<model.llmc>"),
 static cl::opt<bool> verify("verify", cl::desc("Also verify the weights' checksum"),
                             cl::init(false), cl::sub(llmc::cli::inspectCmd));
 
+/// How the table an Embed step reads is stored: dense, or packed (a row
+/// dequantized per token) in its own bytes or in a tied lm_head's.
+static void printEmbeddingTable(const llmc::codegen::ProgramPlan &plan, int32_t slot) {
+  using llmc::codegen::SlotKind;
+  const llmc::codegen::WeightSlot &w = plan.weights[size_t(slot)];
+  outs() << "embedding: '" << w.name << "' " << w.shape[0] << " x " << w.shape[1] << ", ";
+  if (w.kind != SlotKind::PackedTable) {
+    outs() << "dense fp32, " << w.bytes << " bytes\n";
+    return;
+  }
+  outs() << "packed " << w.format << ", ";
+  for (const llmc::codegen::WeightSlot &o : plan.weights)
+    if (o.kind == SlotKind::Packed && o.offset == w.offset) {
+      outs() << "stored in the bytes of matmul weight '" << o.name << "'\n";
+      return;
+    }
+  outs() << w.bytes << " bytes\n";
+}
+
 int llmc::cli::runInspect() {
   auto b = llmc::bundle::Bundle::open(bundlePath, verify ? llmc::bundle::Verify::All
                                                          : llmc::bundle::Verify::Metadata);
@@ -75,6 +94,8 @@ int llmc::cli::runInspect() {
       if (st.softcap > 0)
         ++caps[st.softcap];
     }
+    if (st.kind == llmc::codegen::StepKind::Embed)
+      printEmbeddingTable(plan, st.weight);
     if (st.kind == llmc::codegen::StepKind::Softcap)
       outs() << "softcap: " << st.width << " values soft-capped at "
              << format("%g", double(st.softcap)) << "\n";

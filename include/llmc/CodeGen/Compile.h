@@ -78,6 +78,12 @@ struct CompileOptions {
   /// The source model (recorded in the manifest; its `.config.json` sibling is
   /// read for bos/eos/context/tokenizer).
   std::string sourcePath;
+  /// How embedding tables (the token table an Embed step reads) are stored:
+  /// fp32 keeps them dense; another format (round to nearest, optionally
+  /// with mse) stores them packed, a row dequantized per token, sharing a
+  /// tied lm_head's bytes where it holds the same rows in that format.
+  /// Pre-quantized tables keep their own format whatever this says.
+  quant::QuantSpec embedding;
   /// Per-tensor recipes: when set, the recipe for the matmul weight named
   /// `name` (merged weights: their names joined by '+'); `recipe` otherwise.
   std::function<llvm::Expected<QuantRecipe>(llvm::StringRef name)> recipeFor;
@@ -95,6 +101,10 @@ struct CompileOptions {
   /// Progress lines ("packing weight 12/47 ...") go here when set.
   std::function<void(llvm::StringRef)> progress;
 };
+
+/// CompileOptions::embedding is a storage format: round to nearest (mse
+/// allowed), nothing that needs calibration or rotates inputs.
+llvm::Error validateEmbeddingSpec(const quant::QuantSpec &spec);
 
 /// Plan the fused `@main` of `module` (weights not read). The module must carry
 /// `llmc.target`.

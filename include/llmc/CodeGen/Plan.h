@@ -37,7 +37,14 @@ namespace llmc::codegen {
 enum class SlotKind : uint8_t {
   Dense,  ///< fp32 row-major (norm weights, embedding table)
   Packed, ///< kernels::PackedWeights for a matmul, [N, K] logical
+  /// kernels::PackedWeights of an embedding table [rows, width] (N = rows,
+  /// K = width) that an Embed step reads a row at a time, dequantized; never
+  /// a matmul's operand. Its bytes may be those of a Packed slot (a tied
+  /// lm_head stored once): slots own no bytes exclusively.
+  PackedTable,
 };
+
+llvm::StringRef slotKindName(SlotKind k);
 
 struct WeightSlot {
   std::string name;  ///< the source weight(s), e.g. "layers.0.wq+wk+wv"
@@ -46,7 +53,7 @@ struct WeightSlot {
   int64_t bytes = 0;
   /// Dense: logical shape. Packed: {N, K}.
   std::vector<int64_t> shape;
-  /// Packed: kernels::WeightFormat::str() and the packing lanes.
+  /// Packed, PackedTable: kernels::WeightFormat::str() and the packing lanes.
   std::string format;
   unsigned lanes = 0;
   /// Packed: how each activation row x is transformed before the matmul (the
@@ -103,7 +110,8 @@ llvm::StringRef stepKindName(StepKind k);
 
 struct Step {
   StepKind kind = StepKind::Add;
-  /// Embed/EmbedPositions/RmsNorm/LayerNorm: dense slot; Matmul: packed slot;
+  /// EmbedPositions/RmsNorm/LayerNorm: dense slot; Embed: dense or packed
+  /// table slot; Matmul: packed slot;
   /// RopeTables: the dense [rotHalf] slot of its frequencies, or -1 for
   /// theta^(-2i/headDim).
   int32_t weight = -1;

@@ -111,15 +111,17 @@ public:
 
   // Used by sessions.
   const float *dense(int32_t slot) const;
-  /// out[t * ldout, + width) = row tokens[t] of the dense [rows, width] table
-  /// in `slot` (an Embed step's; checked at load, token ids by the session).
+  /// out[t * ldout, + width) = row tokens[t] of the [rows, width] table in
+  /// `slot` (an Embed step's, dense or a packed table dequantized; checked at
+  /// load, token ids by the session).
   /// Read with pread from the bundle's file when there is one, so that only
   /// the rows read count in RSS (ProgramABI.h: why); else from the mapping.
   llvm::Error gatherRows(int32_t slot, const int32_t *tokens, int64_t n,
                          float *out, int64_t ldout) const;
   const uint8_t *weightsBase() const { return weights_; }
-  codegen::PrefillFn prefillEntry() const { return prefill_; }
+  /// Packed slots (matmuls' and embedding tables'); empty for the others.
   const kernels::PackedWeights &packed(int32_t slot) const { return packed_[slot]; }
+  codegen::PrefillFn prefillEntry() const { return prefill_; }
   const kernels::Matmul &matmul(int32_t slot) const { return matmuls_[slot]; }
   /// The rotation applied to the slot's input (WeightSlot::rotated), or null.
   const quant::RandomizedHadamard *rotation(int32_t slot) const {
@@ -139,6 +141,9 @@ private:
   /// The bundle's file, open for the model's lifetime (gatherRows), and the
   /// weights section's offset in it; none for a bundle in memory.
   std::unique_ptr<WeightFile> file_;
+  /// gatherRows of a SlotKind::PackedTable slot.
+  llvm::Error gatherPackedRows(int32_t slot, const int32_t *tokens, int64_t n,
+                               float *out, int64_t ldout) const;
   uint64_t weightsFileOffset_ = 0;
   std::vector<kernels::PackedWeights> packed_;
   std::vector<kernels::Matmul> matmuls_;

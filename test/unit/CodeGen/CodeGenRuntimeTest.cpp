@@ -14,6 +14,7 @@
 #include "llmc/CodeGen/Compile.h"
 #include "llmc/CodeGen/Manifest.h"
 #include "llmc/CodeGen/SlotQuantizer.h"
+#include "llmc/Kernels/Quantize.h"
 #include "llmc/InitAll.h"
 #include "llmc/Runtime/Calibrate.h"
 #include "llmc/Runtime/Model.h"
@@ -100,6 +101,24 @@ protected:
   mlir::OwningOpRef<mlir::ModuleOp> module_;
 };
 
+/// The bundle at `path`, run by its generated program or the plan driver
+/// (`interpret`), loaded from its file (embedding rows read with pread) or
+/// from a buffer (rows read from memory).
+llvm::Expected<std::unique_ptr<runtime::Model>>
+loadBundle(const std::string &path, bool interpret, bool fromBuffer) {
+  runtime::LoadOptions lo;
+  lo.interpret = interpret;
+  if (!fromBuffer)
+    return runtime::Model::load(path, lo);
+  auto buf = llvm::MemoryBuffer::getFile(path);
+  if (!buf)
+    return llvm::errorCodeToError(buf.getError());
+  auto b = bundle::Bundle::openBuffer(std::move(*buf));
+  if (!b)
+    return b.takeError();
+  return runtime::Model::fromBundle(std::move(*b), path, lo);
+}
+
 const std::vector<int32_t> kTokens = {1, 5, 9, 2, 33, 17, 4, 4, 12, 39, 0, 21};
 
 TEST_F(CodeGenRuntimeTest, PlanShapeAndJsonRoundTrip) {
@@ -174,18 +193,7 @@ TEST_F(CodeGenRuntimeTest, ProgramAndDriverMatchTheReference) {
   for (auto [interpret, fromBuffer] :
        {std::pair{false, false}, {true, false}, {false, true}, {true, true}}) {
     SCOPED_TRACE(llvm::formatv("interpret={0} fromBuffer={1}", interpret, fromBuffer).str());
-    runtime::LoadOptions lo;
-    lo.interpret = interpret;
-    llvm::Expected<std::unique_ptr<runtime::Model>> model = nullptr;
-    if (fromBuffer) {
-      auto buf = llvm::MemoryBuffer::getFile(path);
-      ASSERT_TRUE(static_cast<bool>(buf));
-      auto b = bundle::Bundle::openBuffer(std::move(*buf));
-      ASSERT_TRUE(static_cast<bool>(b)) << llvm::toString(b.takeError());
-      model = runtime::Model::fromBundle(std::move(*b), path, lo);
-    } else {
-      model = runtime::Model::load(path, lo);
-    }
+    auto model = loadBundle(path, interpret, fromBuffer);
     ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
     EXPECT_EQ((*model)->usesProgram(), !interpret);
     auto session = runtime::Session::create(**model, oneThread());
@@ -279,9 +287,9 @@ TEST_F(CodeGenRuntimeTest, LoadRejectsBadPlanFields) {
     const char *message;
   };
   const Case cases[] = {
-      {"embed", "weight", packedSlot, "the embedding step has a bad table slot"},
-      {"embed", "weight", slots + 5, "the embedding step has a bad table slot"},
-      {"embed", "weight", int64_t(-1), "the embedding step has a bad table slot"},
+      {"embed", "weight", packedSlot, "is not a table of at least 40 rows of"},
+      {"embed", "weight", slots + 5, "is not a table of at least 40 rows of"},
+      {"embed", "weight", int64_t(-1), "is not a table of at least 40 rows of"},
       {"rms_norm", "weight", packedSlot, "the rms_norm step has a bad weight slot"},
       {"rms_norm", "weight", int64_t(1000), "the rms_norm step has a bad weight slot"},
       {"rope_tables", "weight", packedSlot, "the rope_tables step has a bad weight slot"},
@@ -479,6 +487,144 @@ TEST_F(CodeGenRuntimeTest, ConcurrentSessionsAgree) {
   EXPECT_EQ(a, b);
   EXPECT_EQ(a, c);
   EXPECT_EQ(a, d);
+}
+
+/// The slot of the bundle's Embed step.
+static int32_t embedSlot(const runtime::Model &m) {
+  for (const codegen::Step &s : m.plan().steps)
+    if (s.kind == codegen::StepKind::Embed)
+      return s.weight;
+  return -1;
+}
+
+// --quant-embedding (CompileOptions::embedding): the table stored packed is
+// read a row per token, each row bitwise the table rounded to nearest in that
+// format (quantizeWeights of the fp32 table, dequantized), from the bundle's
+// file (pread of the row's panel) and from a bundle in memory, through the
+// generated program and the plan driver alike. The fixture's lm_head is tied
+// to the table: in the lm_head's own format the table takes its bytes, in
+// another it has its own.
+TEST_F(CodeGenRuntimeTest, PackedEmbeddingTables) {
+  auto fp32 = runtime::Model::load(bundle("table-f32.llmc"));
+  ASSERT_TRUE(static_cast<bool>(fp32)) << llvm::toString(fp32.takeError());
+  const int32_t denseSlot = embedSlot(**fp32);
+  ASSERT_GE(denseSlot, 0);
+  ASSERT_EQ((*fp32)->plan().weights[size_t(denseSlot)].kind, codegen::SlotKind::Dense);
+  const int64_t D = (*fp32)->plan().weights[size_t(denseSlot)].shape[1];
+  const float *table = (*fp32)->dense(denseSlot);
+
+  for (const char *spec : {"int4", "int8", "int4:g16:asym", "nl4:g16:e4m4", "int3:g32",
+                           "fp16", "bf16"}) {
+    SCOPED_TRACE(spec);
+    codegen::CompileOptions opts;
+    opts.recipe.weights = cantFail(quant::parseQuantSpec("int4"));
+    opts.embedding = cantFail(quant::parseQuantSpec(spec));
+    const std::string path = bundle(std::string("table-") + spec + ".llmc", opts);
+    auto want = kernels::quantizeWeights(table, V, D, opts.embedding.format);
+    ASSERT_TRUE(static_cast<bool>(want)) << llvm::toString(want.takeError());
+    std::vector<std::vector<float>> logits;
+    for (auto [interpret, fromBuffer] :
+         {std::pair{false, false}, {true, false}, {false, true}}) {
+      auto model = loadBundle(path, interpret, fromBuffer);
+      ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
+      const codegen::ProgramPlan &plan = (*model)->plan();
+      const int32_t slot = embedSlot(**model);
+      const codegen::WeightSlot &w = plan.weights[size_t(slot)];
+      EXPECT_EQ(w.kind, codegen::SlotKind::PackedTable);
+      EXPECT_EQ(w.format, opts.embedding.format.str());
+      // Shared with the int4 lm_head exactly when the formats agree.
+      const bool shares = llvm::any_of(plan.weights, [&](const codegen::WeightSlot &o) {
+        return o.kind == codegen::SlotKind::Packed && o.offset == w.offset;
+      });
+      EXPECT_EQ(shares, opts.embedding.format == opts.recipe.weights.format);
+      // The plan verifier takes a packed table for an Embed step only, and
+      // only with rows as stored (no matmul input transform).
+      codegen::ProgramPlan bad = plan;
+      bad.weights[size_t(slot)].rotated = true;
+      llvm::Error rotated = bad.verify();
+      ASSERT_TRUE(static_cast<bool>(rotated));
+      EXPECT_NE(llvm::toString(std::move(rotated)).find("carries a matmul's input transform"),
+                std::string::npos);
+      bad = plan;
+      bad.weights[size_t(slot)].kind = codegen::SlotKind::Packed;
+      llvm::Error packedKind = bad.verify();
+      ASSERT_TRUE(static_cast<bool>(packedKind));
+      EXPECT_NE(llvm::toString(std::move(packedKind)).find("is not a table"), std::string::npos);
+      // Every row, in scrambled order, several to a call.
+      std::vector<int32_t> ids(V);
+      for (int32_t t = 0; t < V; ++t)
+        ids[size_t(t)] = (t * 7 + 3) % V;
+      std::vector<float> rows(size_t(V * D));
+      llvm::Error e = (*model)->gatherRows(slot, ids.data(), V, rows.data(), D);
+      ASSERT_FALSE(static_cast<bool>(e)) << llvm::toString(std::move(e));
+      for (int32_t t = 0; t < V; ++t)
+        for (int64_t k = 0; k < D; ++k)
+          ASSERT_EQ(rows[size_t(t * D + k)], want->weight(ids[size_t(t)], k))
+              << "token " << ids[size_t(t)] << " k " << k;
+      auto session = runtime::Session::create(**model, oneThread());
+      ASSERT_TRUE(static_cast<bool>(session));
+      auto l = (*session)->prefill(kTokens);
+      ASSERT_TRUE(static_cast<bool>(l)) << llvm::toString(l.takeError());
+      logits.emplace_back(l->begin(), l->end());
+    }
+    // (The generated glue and the driver's round differently in the last
+    // bits, as for every bundle.)
+    for (int v = 0; v < V; ++v)
+      EXPECT_NEAR(logits[0][size_t(v)], logits[1][size_t(v)], 1e-5) << "program and plan driver";
+    EXPECT_EQ(logits[0], logits[2]) << "from the file and from memory";
+  }
+}
+
+// A table the residual stream rotation (quarot) rotates is rounded in the
+// rotated basis: a tied lm_head, whose rows are folded with the final norm
+// and rotated otherwise, is not shared, and the model computes what the
+// quarot bundle with a dense table does up to the table's rounding.
+TEST_F(CodeGenRuntimeTest, PackedEmbeddingTableUnderQuaRot) {
+  auto logitsOf = [&](const std::string &name, const char *embedding) {
+    codegen::CompileOptions opts;
+    opts.recipe.weights = cantFail(quant::parseQuantSpec("int8:quarot"));
+    opts.embedding = cantFail(quant::parseQuantSpec(embedding));
+    auto model = runtime::Model::load(bundle(name, opts));
+    EXPECT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
+    if (!model)
+      return std::vector<float>();
+    const codegen::ProgramPlan &plan = (*model)->plan();
+    const codegen::WeightSlot &w = plan.weights[size_t(embedSlot(**model))];
+    for (const codegen::WeightSlot &o : plan.weights)
+      if (o.kind == codegen::SlotKind::Packed)
+        EXPECT_NE(o.offset, w.offset) << o.name;
+    auto session = runtime::Session::create(**model, oneThread());
+    auto l = (*session)->prefill(kTokens);
+    EXPECT_TRUE(static_cast<bool>(l)) << llvm::toString(l.takeError());
+    return l ? std::vector<float>(l->begin(), l->end()) : std::vector<float>();
+  };
+  std::vector<float> dense = logitsOf("quarot-dense.llmc", "fp32");
+  std::vector<float> packed = logitsOf("quarot-int8.llmc", "int8");
+  ASSERT_EQ(dense.size(), size_t(V));
+  ASSERT_EQ(packed.size(), size_t(V));
+  double maxDiff = 0, maxAbs = 0;
+  for (int v = 0; v < V; ++v) {
+    maxDiff = std::max(maxDiff, double(std::fabs(dense[v] - packed[v])));
+    maxAbs = std::max(maxAbs, double(std::fabs(dense[v])));
+  }
+  EXPECT_GT(maxDiff, 0.0) << "the table is rounded";
+  EXPECT_LT(maxDiff, 0.02 * maxAbs);
+}
+
+// --quant-embedding is a storage format: what needs calibration or rotates
+// inputs is refused before anything is compiled.
+TEST(EmbeddingSpec, RoundToNearestOnly) {
+  for (const char *ok : {"fp32", "fp16", "bf16", "int8", "int4:g32:asym:mse", "nl2"})
+    EXPECT_FALSE(static_cast<bool>(
+        codegen::validateEmbeddingSpec(cantFail(quant::parseQuantSpec(ok)))))
+        << ok;
+  for (const char *bad : {"int4:gptq", "int4:awq", "int4:quip", "int4:bias", "int4:quarot",
+                          "int4:gptq:actorder", "int4:gptq:refit"}) {
+    llvm::Error e = codegen::validateEmbeddingSpec(cantFail(quant::parseQuantSpec(bad)));
+    ASSERT_TRUE(static_cast<bool>(e)) << bad;
+    EXPECT_NE(llvm::toString(std::move(e)).find("rounded to nearest"), std::string::npos)
+        << bad;
+  }
 }
 
 TEST_F(CodeGenRuntimeTest, CApiErrors) {

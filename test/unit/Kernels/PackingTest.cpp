@@ -19,6 +19,38 @@ std::vector<float> randomMatrix(int64_t n, uint32_t seed, float shift = 0) {
   return v;
 }
 
+/// Every row read out of packed `p` (dequantizePackedRow, and
+/// dequantizePanelRow from copies of its panel's regions, as a reader of a
+/// file has them) is bitwise q's dequantized row (QuantizedWeights::weight).
+void expectRowsDequantize(const PackedWeights &p, const QuantizedWeights &q) {
+  const PackedLayout &l = p.layout();
+  std::vector<float> row(size_t(q.K)), fromCopies(size_t(q.K));
+  for (int64_t n = 0; n < q.N; ++n) {
+    dequantizePackedRow(l, p.data(), n, row.data());
+    const PanelRegions r = panelRegions(l, n / l.lanes);
+    auto copy = [&](PanelRegions::Range x) {
+      return std::vector<uint8_t>(p.data() + x.offset, p.data() + x.offset + x.bytes);
+    };
+    std::vector<uint8_t> qb = copy(r.q), sb = copy(r.scale), zb = copy(r.zero),
+                         tb = copy(r.tensorScale);
+    PanelBytes panel;
+    panel.q = qb.data();
+    panel.scale = sb.data();
+    panel.zero = zb.data();
+    if (!tb.empty())
+      std::memcpy(&panel.tensorScale, tb.data(), 4);
+    dequantizePanelRow(l, panel, unsigned(n % l.lanes), fromCopies.data());
+    for (int64_t k = 0; k < q.K; ++k) {
+      const float want = q.weight(n, k);
+      ASSERT_EQ(std::memcmp(&row[size_t(k)], &want, 4), 0)
+          << l.format.str() << " lanes " << l.lanes << " n=" << n << " k=" << k
+          << ": " << row[size_t(k)] << " vs " << want;
+      ASSERT_EQ(std::memcmp(&fromCopies[size_t(k)], &want, 4), 0)
+          << l.format.str() << " (panel copies) n=" << n << " k=" << k;
+    }
+  }
+}
+
 double scaleRelError(ScaleType t) {
   switch (t) {
   case ScaleType::F32: return 1e-7;
@@ -124,6 +156,7 @@ TEST_P(PackRoundTrip, UnpackEqualsQuantizedAndErrorIsBounded) {
       EXPECT_EQ(u.codes, q->codes) << f.str();
       EXPECT_EQ(u.scales, q->scales) << f.str();
       EXPECT_EQ(u.zeros, q->zeros) << f.str();
+      expectRowsDequantize(*p, *q);
       // Padding holds the zero point (dequantized 0; nl4, which has no zero
       // level: the code of the level nearest it).
       const PackedLayout &l = p->layout();
@@ -263,6 +296,7 @@ TEST(PackFloat, RoundTrip) {
       auto p = packWeights(*q, tier);
       ASSERT_TRUE(bool(p));
       EXPECT_EQ(unpackWeights(*p).values, q->values);
+      expectRowsDequantize(*p, *q);
     }
   }
 }
