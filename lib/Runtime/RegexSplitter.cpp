@@ -42,6 +42,11 @@ void RegexSplitter::splitIsolated(llvm::StringRef text,
     return;
   }
   matcher->reset(input);
+  // ICU backtracks on a heap stack capped at 8 MiB by default, which a long
+  // run (GPT-2's \s+(?!\S) over a few million spaces) overflows: find()
+  // would fail and the rest of the text stay one piece. No cap: what is left
+  // to fail is memory itself.
+  matcher->setStackLimit(0, status);
   int64_t done = 0;
   while (matcher->find(status) && U_SUCCESS(status)) {
     int64_t start = matcher->start64(status), end = matcher->end64(status);

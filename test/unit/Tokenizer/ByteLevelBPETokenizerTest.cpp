@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ByteLevelAlphabet.h"
+#include "RegexSplitter.h"
 
 #include "llmc/Runtime/Tokenizer.h"
 
@@ -235,6 +236,23 @@ TEST(ByteLevelBPE, PrefixSpaceAndSplitSequence) {
   auto split = load(f);
   ASSERT_TRUE(split);
   EXPECT_EQ(split->encode("ab12", false, false), (Ids{257, '1', '2'}));
+}
+
+// A run long enough to overflow the backtracking stack ICU gives a matcher by
+// default (8 MiB): the splitter lifts that limit, so the pieces are still the
+// pattern's (GPT-2's whitespace rule), not the rest of the text as one piece.
+TEST(RegexSplitter, LongRunsSplitAsThePatternSays) {
+  auto split = detail::RegexSplitter::compile("\\s+(?!\\S)|\\s+|\\p{L}+");
+  ASSERT_TRUE(static_cast<bool>(split)) << llvm::toString(split.takeError());
+  const size_t run = size_t(1) << 22;
+  const std::string text = "a" + std::string(run, ' ') + "b";
+  std::vector<llvm::StringRef> pieces;
+  split->splitIsolated(text, pieces);
+  ASSERT_EQ(pieces.size(), 4u);
+  EXPECT_EQ(pieces[0], "a");
+  EXPECT_EQ(pieces[1].size(), run - 1);
+  EXPECT_EQ(pieces[2], " ");
+  EXPECT_EQ(pieces[3], "b");
 }
 
 TEST(ByteLevelBPE, DecodesBytesAcrossPieces) {
