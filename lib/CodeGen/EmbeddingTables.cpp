@@ -53,7 +53,7 @@ Error validateEmbeddingSpec(const quant::QuantSpec &spec) {
   if (spec.method != quant::QuantMethod::RTN || spec.actOrder || spec.refitScales ||
       spec.biasCorrection || spec.quarot)
     return createStringError(inconvertibleErrorCode(),
-                             "--quant-embedding '%s': an embedding table is rounded "
+                             "'%s': an embedding table is rounded "
                              "to nearest (optionally with 'mse'); it has no inputs "
                              "for gptq, awq, quip, actorder, refit or bias to use, "
                              "and quarot is a whole-model option of --quant",

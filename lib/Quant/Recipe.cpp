@@ -271,11 +271,20 @@ Expected<QuantRecipe> QuantRecipe::parseJSON(StringRef text,
   if (!top)
     return fail("expected a JSON object with \"default\" and \"rules\"");
   for (const auto &kv : *top)
-    if (kv.first != "default" && kv.first != "rules")
+    if (kv.first != "default" && kv.first != "rules" && kv.first != "embedding")
       return fail("unknown key \"" + StringRef(kv.first) +
-                  "\" (expected \"default\" and \"rules\")");
+                  "\" (expected \"default\", \"rules\" and \"embedding\")");
   QuantRecipe r;
   r.defaultSpec = fallback;
+  if (const json::Value *e = top->get("embedding")) {
+    auto s = e->getAsString();
+    if (!s)
+      return fail("\"embedding\" must be a string such as \"int8\"");
+    auto spec = parseQuantSpec(*s);
+    if (!spec)
+      return fail("\"embedding\": " + toString(spec.takeError()));
+    r.embedding = *spec;
+  }
   if (const json::Value *d = top->get("default")) {
     auto s = d->getAsString();
     if (!s)
@@ -348,7 +357,10 @@ json::Value QuantRecipe::toJSON() const {
       o["activations"] = r.activations;
     arr.push_back(std::move(o));
   }
-  return json::Object{{"default", defaultSpec.str()}, {"rules", std::move(arr)}};
+  json::Object o{{"default", defaultSpec.str()}, {"rules", std::move(arr)}};
+  if (embedding)
+    o["embedding"] = embedding->str();
+  return std::move(o);
 }
 
 } // namespace quant

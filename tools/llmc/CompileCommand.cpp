@@ -459,6 +459,8 @@ autoTune(mlir::ModuleOp module, llmc::codegen::CompileOptions &co,
     rules.push_back(json::Object{{"match", StringRef(slot).split('+').first},
                                  {"quant", recipe.weights.str()}});
   json::Object file{{"default", "fp32"}, {"rules", std::move(rules)}};
+  if (co.embedding.format.type != llmc::kernels::WeightType::F32)
+    file["embedding"] = co.embedding.str();
   co.tuning = json::Object{{"goal", goal},
                            {"metric", "perplexity on held-out calibration text"},
                            {"met", r->met},
@@ -633,6 +635,28 @@ int llmc::cli::runCompile() {
     *defaultSpec = loaded->defaultSpec;
     rules = std::move(*loaded);
   }
+  // The embedding table's format: --quant-embedding, else the recipe file's
+  // "embedding", else fp32 (dense).
+  llmc::quant::QuantSpec embedding;
+  const bool embeddingFromFlag =
+      quantEmbedding.getNumOccurrences() || !rules || !rules->embedding;
+  if (embeddingFromFlag) {
+    auto spec = llmc::quant::parseQuantSpec(quantEmbedding);
+    if (!spec)
+      return reportError(joinErrors(
+          createStringError(inconvertibleErrorCode(), "--quant-embedding:"),
+          spec.takeError()));
+    embedding = *spec;
+  } else {
+    embedding = *rules->embedding;
+  }
+  if (Error e = llmc::codegen::validateEmbeddingSpec(embedding))
+    return reportError(joinErrors(
+        createStringError(inconvertibleErrorCode(), "%s",
+                          embeddingFromFlag
+                              ? "--quant-embedding:"
+                              : (quantRecipeFile + ": \"embedding\":").c_str()),
+        std::move(e)));
   auto recipe = recipeFromSpec(*defaultSpec);
   if (!recipe)
     return reportError(recipe.takeError());
@@ -687,14 +711,7 @@ int llmc::cli::runCompile() {
   co.fuse = false; // the pipeline ran above
   co.optLevel = optLevel;
   co.recipe = *recipe;
-  auto embeddingSpec = llmc::quant::parseQuantSpec(quantEmbedding);
-  if (!embeddingSpec)
-    return reportError(joinErrors(
-        createStringError(inconvertibleErrorCode(), "--quant-embedding:"),
-        embeddingSpec.takeError()));
-  if (Error e = llmc::codegen::validateEmbeddingSpec(*embeddingSpec))
-    return reportError(std::move(e));
-  co.embedding = *embeddingSpec;
+  co.embedding = embedding;
   co.sourcePath = input;
   co.tokenizerPath = tokenizerPath;
   co.tokenizerKind = tokenizerKind;

@@ -113,6 +113,9 @@ public:
   /// Used when no rule matches; fp32 ("keep") unless set.
   QuantSpec defaultSpec;
   std::vector<QuantRule> rules;
+  /// The embedding table's format (--quant-embedding), when the file sets
+  /// one; rules and defaultSpec apply to matmul weights only.
+  std::optional<QuantSpec> embedding;
 
   /// The spec of the first rule matching `tensorName`, else defaultSpec.
   const QuantSpec &lookup(llvm::StringRef tensorName) const;

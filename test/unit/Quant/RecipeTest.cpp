@@ -1,6 +1,7 @@
 //===- RecipeTest.cpp - --quant grammar and JSON recipes ------------------===//
 #include "llmc/Quant/Recipe.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 #include <gtest/gtest.h>
 
@@ -275,6 +276,28 @@ TEST(QuantRecipe, RuleActivations) {
   EXPECT_NE(msg.find("rule 1 (\"a\"): \"activations\" must be a string"),
             std::string::npos)
       << msg;
+}
+
+// "embedding" sets the table's format (matmul rules never apply to it),
+// is written back by toJSON, and is absent from recipes without one.
+TEST(QuantRecipe, EmbeddingFormat) {
+  auto r = QuantRecipe::parseJSON(R"({"default": "int4", "embedding": "nl4:mse"})");
+  ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
+  ASSERT_TRUE(r->embedding.has_value());
+  EXPECT_EQ(r->embedding->str(), "nl4:g32:sym:f16:mse");
+  auto back = QuantRecipe::parseJSON(llvm::formatv("{0}", r->toJSON()).str());
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  ASSERT_TRUE(back->embedding.has_value());
+  EXPECT_EQ(*back->embedding, *r->embedding);
+  auto none = QuantRecipe::parseJSON(R"({"default": "int4"})");
+  ASSERT_TRUE(bool(none));
+  EXPECT_FALSE(none->embedding.has_value());
+  EXPECT_EQ(none->toJSON().getAsObject()->get("embedding"), nullptr);
+  for (const char *bad : {R"({"embedding": 8})", R"({"embedding": "int9"})"}) {
+    auto e = QuantRecipe::parseJSON(bad);
+    ASSERT_FALSE(bool(e)) << bad;
+    EXPECT_NE(llvm::toString(e.takeError()).find("\"embedding\""), std::string::npos) << bad;
+  }
 }
 
 TEST(QuantRecipe, LoadFile) {
