@@ -39,6 +39,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/xxhash.h"
 
 #include <cstring>
 #include <map>
@@ -645,6 +646,12 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   // Packed slots whose bytes are their source matrix's rows, nothing folded
   // into them or rotated: a tied table may share them.
   std::vector<bool> plainRows(plan.weights.size(), false);
+  // Of plain float packed slots, when a float table may look for its values
+  // among them: a digest of their source rows.
+  const bool digestRows = llvm::any_of(tables, [](const EmbeddingTable &t) {
+    return !t.prequantized;
+  });
+  std::vector<uint64_t> rowsDigest(plan.weights.size(), 0);
   // Dense slot -> the AWQ scales it is divided by (element-wise).
   std::map<size_t, std::vector<float>> foldIntoNorm;
   // Dense bias slot -> the bias correction added to it (element-wise).
@@ -672,22 +679,30 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   // its format, else rounded to --quant-embedding's; the residual stream
   // rotation, when folded, rotates its rows first).
   auto writePackedTable = [&](const EmbeddingTable &table, WeightSlot &slot) -> Error {
-    const std::string wanted = opts.embedding.format.str();
-    for (int32_t j : table.tiedTo) {
+    const int32_t i = table.slot;
+    auto shareable = [&](int32_t j) {
+      return plainRows[size_t(j)] &&
+             (table.prequantized || plan.weights[size_t(j)].format == opts.embedding.format.str());
+    };
+    auto share = [&](int32_t j, StringRef how) {
       const WeightSlot &o = plan.weights[size_t(j)];
-      if (!plainRows[size_t(j)] || (!table.prequantized && o.format != wanted))
-        continue;
       if (opts.progress)
-        opts.progress(formatv("  {0}: the bytes of '{1}' ({2})", slot.name, o.name,
-                              o.format)
+        opts.progress(formatv("  {0}: the bytes of '{1}' ({2}{3}){4}", slot.name, o.name,
+                              o.format, how,
+                              table.rowScale != 1.0f
+                                  ? formatv(", rows scaled by {0}", table.rowScale).str()
+                                  : std::string())
                           .str());
       slot.offset = o.offset;
       slot.bytes = o.bytes;
       slot.format = o.format;
       slot.lanes = o.lanes;
+      slot.rowScale = table.rowScale;
       return Error::success();
-    }
-    const int32_t i = table.slot;
+    };
+    for (int32_t j : table.tiedTo)
+      if (shareable(j))
+        return share(j, "");
     kernels::PackedWeights pk;
     if (table.prequantized) {
       auto packed = packPrequantizedWeight(table.prequantized, reader.files(), tier);
@@ -705,13 +720,33 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
         return appendData(slot, d->data);
       }
     } else {
-      auto d = reader.eval(planned->roots[size_t(i)]);
+      auto d = reader.eval(table.rows);
       if (!d)
         return joinErrors(createStringError(inconvertibleErrorCode(),
                                             "weight '%s':", slot.name.c_str()),
                           d.takeError());
-      if (stream && i == stream->embedding)
+      if (stream && i == stream->embedding) {
         quant::rotateRows(d->data.data(), d->shape[0], *rotation->U);
+      } else {
+        // An exporter may store a tied lm_head as its own transposed copy of
+        // the table: a packed slot whose source rows are these values
+        // (digest, then every value) shares as the graph's tie does.
+        const uint64_t digest = xxh3_64bits(ArrayRef<uint8_t>(
+            reinterpret_cast<const uint8_t *>(d->data.data()), d->data.size() * 4));
+        for (size_t j = 0; j < rowsDigest.size(); ++j) {
+          if (rowsDigest[j] != digest || !shareable(int32_t(j)) ||
+              plan.weights[j].shape != d->shape)
+            continue;
+          auto other = reader.evalTransposed(planned->roots[j]);
+          if (!other)
+            return other.takeError();
+          if (other->data == d->data)
+            return share(int32_t(j), ", the same values");
+        }
+      }
+      if (table.rowScale != 1.0f) // the graph's table: rows * scale
+        for (float &v : d->data)
+          v *= table.rowScale;
       QuantRecipe recipe;
       recipe.weights = opts.embedding;
       auto q = quantizeSlot(d->data.data(), d->shape[0], d->shape[1], recipe,
@@ -859,6 +894,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
     }
     plainRows[i] = !q->rotationSeed && q->awqScales.empty() &&
                    !(stream && (stream->readsNorm[i] >= 0 || stream->writes[i]));
+    if (plainRows[i] && digestRows)
+      rowsDigest[i] = xxh3_64bits(ArrayRef<uint8_t>(
+          reinterpret_cast<const uint8_t *>(nk.data()), nk.size() * 4));
     if (!q->bias.empty() && plan.weights[i].bias >= 0) {
       // Bias correction of a matmul with a bias of its own: the correction
       // is added into that dense slot when it is written (after the packed

@@ -5,6 +5,11 @@
 #include "llmc/LLMCOps.h"
 #include "llmc/LLMCTypes.h"
 
+#include "mlir/IR/BuiltinAttributes.h"
+
+#include <optional>
+#include <utility>
+
 using namespace llvm;
 using namespace mlir;
 
@@ -43,6 +48,21 @@ Value prequantizedTable(Value table) {
   Value x = transposedOf(throughCasts(table));
   auto d = x ? x.getDefiningOp<llmc::DequantizeOp>() : nullptr;
   return d && isPrequantizedWeight(d.getW()) ? d.getW() : nullptr;
+}
+
+/// x and s for a table root x * s with s a scalar float constant (Gemma's
+/// scaled table, GraphCanonicalize's FoldScaleIntoGatherTable).
+std::optional<std::pair<Value, float>> scaledTable(Value table) {
+  auto mul = throughCasts(table).getDefiningOp<llmc::MulOp>();
+  if (!mul)
+    return std::nullopt;
+  for (auto [x, s] : {std::pair{mul.getLhs(), mul.getRhs()}, {mul.getRhs(), mul.getLhs()}}) {
+    auto c = s.getDefiningOp<llmc::ConstantOp>();
+    auto attr = c ? dyn_cast<DenseFPElementsAttr>(c.getValue()) : nullptr;
+    if (attr && attr.getNumElements() == 1)
+      return std::pair{x, float((*attr.value_begin<APFloat>()).convertToDouble())};
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -85,8 +105,13 @@ std::vector<EmbeddingTable> choosePackedTables(PlanResult &planned,
     if (t.prequantized ? t.slot == rotatedTable
                        : spec.format.type == kernels::WeightType::F32)
       continue;
+    t.rows = root;
+    if (auto scaled = scaledTable(root); scaled && !t.prequantized) {
+      t.rows = scaled->first;
+      t.rowScale = scaled->second;
+    }
     for (size_t j = 0; j < plan.weights.size(); ++j)
-      if (plan.weights[j].kind == SlotKind::Packed && holdsTableRows(planned.roots[j], root))
+      if (plan.weights[j].kind == SlotKind::Packed && holdsTableRows(planned.roots[j], t.rows))
         t.tiedTo.push_back(int32_t(j));
     plan.weights[size_t(t.slot)].kind = SlotKind::PackedTable;
     tables.push_back(std::move(t));

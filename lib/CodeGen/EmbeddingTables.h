@@ -33,8 +33,14 @@ struct EmbeddingTable {
   /// The !llmc.qweight whose dequantized rows the table is, or null.
   mlir::Value prequantized;
   /// Packed (matmul) slots holding the table's rows (holdsTableRows): a
-  /// tied lm_head, whose bytes the table may share.
+  /// tied lm_head, whose bytes the table may share, each row times
+  /// `rowScale` (the table root is the lm_head's weight times a scalar
+  /// constant: Gemma's scaled embeddings; else 1).
   std::vector<int32_t> tiedTo;
+  float rowScale = 1.0f;
+  /// The root of the table's rows before that scale (the slot's root
+  /// itself when unscaled).
+  mlir::Value rows;
 };
 
 /// The Embed steps' tables that are stored packed (above), their slots made

@@ -52,6 +52,8 @@ json::Value ProgramPlan::toJSON() const {
       o["bias"] = int64_t(w.bias);
     if (w.actScale > 0)
       o["act_scale"] = double(w.actScale);
+    if (w.rowScale != 1.0f)
+      o["row_scale"] = double(w.rowScale);
     if (w.activations)
       o["activations"] = activationModeName(*w.activations);
     if (w.rotated) // as a string: JSON numbers do not hold 64-bit seeds
@@ -288,6 +290,11 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
     w.actScale = float(o->getNumber("act_scale").value_or(0.0));
     if (!(w.actScale >= 0) || !std::isfinite(w.actScale))
       return fail("act_scale must be a finite non-negative number");
+    w.rowScale = float(o->getNumber("row_scale").value_or(1.0));
+    if (!std::isfinite(w.rowScale) || w.rowScale == 0 ||
+        (w.rowScale != 1.0f && w.kind != SlotKind::PackedTable))
+      return fail("weight '" + w.name + "': row_scale must be finite and nonzero, and "
+                  "belongs to a packed table");
     if (auto acts = o->getString("activations")) {
       w.activations = parseActivationMode(*acts);
       if (!w.activations)

@@ -138,9 +138,17 @@ Error Model::gatherPackedRows(int32_t slot, const int32_t *tokens, int64_t n,
                               float *out, int64_t ldout) const {
   const kernels::PackedWeights &pw = packed_[slot];
   const kernels::PackedLayout &l = pw.layout();
+  const float rowScale = plan_.weights[slot].rowScale;
+  auto scaleRow = [&](float *row) {
+    if (rowScale != 1.0f)
+      for (int64_t k = 0; k < l.K; ++k)
+        row[k] *= rowScale;
+  };
   if (!file_) {
-    for (int64_t t = 0; t < n; ++t)
+    for (int64_t t = 0; t < n; ++t) {
       kernels::dequantizePackedRow(l, pw.data(), tokens[t], out + t * ldout);
+      scaleRow(out + t * ldout);
+    }
     return Error::success();
   }
   // A row's codes and scales are spread over its panel's regions: read the
@@ -174,6 +182,7 @@ Error Model::gatherPackedRows(int32_t slot, const int32_t *tokens, int64_t n,
     }
     kernels::dequantizePanelRow(l, panel, unsigned(tokens[t] % l.lanes),
                                 out + t * ldout);
+    scaleRow(out + t * ldout);
   }
   return Error::success();
 }

@@ -39,7 +39,10 @@ static void printEmbeddingTable(const llmc::codegen::ProgramPlan &plan, int32_t 
   outs() << "packed " << w.format << ", ";
   for (const llmc::codegen::WeightSlot &o : plan.weights)
     if (o.kind == SlotKind::Packed && o.offset == w.offset) {
-      outs() << "stored in the bytes of matmul weight '" << o.name << "'\n";
+      outs() << "stored in the bytes of matmul weight '" << o.name << "'";
+      if (w.rowScale != 1.0f)
+        outs() << ", rows scaled by " << format("%g", double(w.rowScale));
+      outs() << "\n";
       return;
     }
   outs() << w.bytes << " bytes\n";

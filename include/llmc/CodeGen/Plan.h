@@ -74,6 +74,9 @@ struct WeightSlot {
   /// Packed: this slot's own activation mode (a --quant-recipe rule's
   /// "activations"); unset: the manifest recipe's.
   std::optional<ActivationMode> activations;
+  /// PackedTable: every row read is multiplied by this (a table stored in
+  /// a tied lm_head's bytes that the graph scales, Gemma's sqrt(hidden)).
+  float rowScale = 1.0f;
 };
 
 /// Rows (tokens) of a 2-D activation: element (s, j) is at

@@ -575,6 +575,67 @@ TEST_F(CodeGenRuntimeTest, PackedEmbeddingTables) {
   }
 }
 
+// Gemma scales its embeddings by a constant (the canonicalizer makes the
+// table W * c): a table tied to an lm_head in its format still takes the
+// lm_head's bytes, each row multiplied by c at lookup.
+TEST_F(CodeGenRuntimeTest, ScaledTableSharesTheLmHeadsBytes) {
+  auto fp32 = runtime::Model::load(bundle("unscaled-f32.llmc"));
+  ASSERT_TRUE(static_cast<bool>(fp32)) << llvm::toString(fp32.takeError());
+  const int32_t denseSlot = embedSlot(**fp32);
+  const int64_t D = (*fp32)->plan().weights[size_t(denseSlot)].shape[1];
+  std::vector<float> table((*fp32)->dense(denseSlot), (*fp32)->dense(denseSlot) + V * D);
+
+  // gather(emb, ids) * 2.5 in place of the plain lookup.
+  std::string src = source_;
+  const size_t at = src.find("%x0 = llmc.gather %emb, %ids");
+  ASSERT_NE(at, std::string::npos);
+  const size_t eol = src.find('\n', at);
+  const std::string line = src.substr(at, eol - at);
+  const std::string type = line.substr(line.rfind("-> ") + 3);
+  src.replace(at, eol - at,
+              "%x0g" + line.substr(3) + "\n    %c = llmc.constant dense<2.5> : tensor<f32>" +
+                  "\n    %x0 = llmc.mul %x0g, %c : (" + type + ", tensor<f32>) -> " + type);
+  module_ = mlir::parseSourceString<mlir::ModuleOp>(src, &ctx_);
+  ASSERT_TRUE(module_) << src;
+  (*module_)->setAttr(kTargetAttrName, toTargetAttr(&ctx_, cantFail(detectHost())));
+
+  codegen::CompileOptions opts;
+  opts.recipe.weights = cantFail(quant::parseQuantSpec("int4"));
+  opts.embedding = opts.recipe.weights;
+  auto model = runtime::Model::load(bundle("scaled-int4.llmc", opts));
+  ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
+  const codegen::ProgramPlan &plan = (*model)->plan();
+  const int32_t slot = embedSlot(**model);
+  const codegen::WeightSlot &w = plan.weights[size_t(slot)];
+  ASSERT_EQ(w.kind, codegen::SlotKind::PackedTable);
+  EXPECT_EQ(w.rowScale, 2.5f);
+  EXPECT_TRUE(llvm::any_of(plan.weights, [&](const codegen::WeightSlot &o) {
+    return o.kind == codegen::SlotKind::Packed && o.offset == w.offset;
+  }));
+  auto want = kernels::quantizeWeights(table.data(), V, D, opts.embedding.format);
+  ASSERT_TRUE(static_cast<bool>(want)) << llvm::toString(want.takeError());
+  std::vector<int32_t> ids(V);
+  for (int32_t t = 0; t < V; ++t)
+    ids[size_t(t)] = t;
+  std::vector<float> rows(size_t(V * D));
+  llvm::Error e = (*model)->gatherRows(slot, ids.data(), V, rows.data(), D);
+  ASSERT_FALSE(static_cast<bool>(e)) << llvm::toString(std::move(e));
+  for (int32_t t = 0; t < V; ++t)
+    for (int64_t k = 0; k < D; ++k)
+      ASSERT_EQ(rows[size_t(t * D + k)], want->weight(t, k) * 2.5f) << t << " " << k;
+  // The scale survives the plan's JSON; only a packed table may carry one.
+  auto back = codegen::ProgramPlan::fromJSON(plan.toJSON());
+  ASSERT_TRUE(static_cast<bool>(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(back->weights[size_t(slot)].rowScale, 2.5f);
+  llvm::json::Value j = plan.toJSON();
+  (*j.getAsObject()->getArray("weights"))[0].getAsObject()->insert({"row_scale", 3.0});
+  if (plan.weights[0].kind != codegen::SlotKind::PackedTable) {
+    auto bad = codegen::ProgramPlan::fromJSON(j);
+    ASSERT_FALSE(static_cast<bool>(bad));
+    EXPECT_NE(llvm::toString(bad.takeError()).find("row_scale"), std::string::npos);
+  }
+}
+
 // A table the residual stream rotation (quarot) rotates is rounded in the
 // rotated basis: a tied lm_head, whose rows are folded with the final norm
 // and rotated otherwise, is not shared, and the model computes what the
