@@ -274,26 +274,28 @@ Expected<QuantRecipe> QuantRecipe::parseJSON(StringRef text,
     if (kv.first != "default" && kv.first != "rules" && kv.first != "embedding")
       return fail("unknown key \"" + StringRef(kv.first) +
                   "\" (expected \"default\", \"rules\" and \"embedding\")");
+  // A top-level spec: "default" (matmul weights) or "embedding" (the table).
+  auto specField = [&](StringRef key, StringRef example,
+                       std::optional<QuantSpec> &out) -> Error {
+    const json::Value *v = top->get(key);
+    if (!v)
+      return Error::success();
+    auto s = v->getAsString();
+    if (!s)
+      return fail("\"" + key + "\" must be a string such as \"" + example + "\"");
+    auto spec = parseQuantSpec(*s);
+    if (!spec)
+      return fail("\"" + key + "\": " + toString(spec.takeError()));
+    out = *spec;
+    return Error::success();
+  };
   QuantRecipe r;
-  r.defaultSpec = fallback;
-  if (const json::Value *e = top->get("embedding")) {
-    auto s = e->getAsString();
-    if (!s)
-      return fail("\"embedding\" must be a string such as \"int8\"");
-    auto spec = parseQuantSpec(*s);
-    if (!spec)
-      return fail("\"embedding\": " + toString(spec.takeError()));
-    r.embedding = *spec;
-  }
-  if (const json::Value *d = top->get("default")) {
-    auto s = d->getAsString();
-    if (!s)
-      return fail("\"default\" must be a string such as \"int4:g32\"");
-    auto spec = parseQuantSpec(*s);
-    if (!spec)
-      return fail("\"default\": " + toString(spec.takeError()));
-    r.defaultSpec = *spec;
-  }
+  std::optional<QuantSpec> defaultSpec;
+  if (Error e = specField("default", "int4:g32", defaultSpec))
+    return std::move(e);
+  if (Error e = specField("embedding", "int8", r.embedding))
+    return std::move(e);
+  r.defaultSpec = defaultSpec.value_or(fallback);
   const json::Value *rules = top->get("rules");
   if (!rules)
     return std::move(r);
