@@ -141,6 +141,8 @@ private:
   Error attachBiases();
   int32_t layers_ = 0;
   int32_t logitsRegion_ = -1;
+  /// Each rope_tables step planned and its cos/sin values.
+  std::vector<std::pair<RopeCosSinOp, std::pair<VInfo, VInfo>>> ropeTables_;
 };
 
 bool isWeightExpr(Operation *op) {
@@ -789,6 +791,17 @@ Error Builder::visit(Operation *op) {
       return p.takeError();
     if ((*p)->kind != VKind::Positions)
       return opError(op, "position_ids must be the model's position input");
+    // Every position input is the same pos, pos + 1, ...: an op with the
+    // attributes (and LongRoPE condition) of one already planned computes
+    // its tables (GroupQueryAttention layers each build theirs from their own
+    // past's length), so it reads that step's.
+    for (auto &[earlier, tables] : ropeTables_)
+      if (earlier->getAttrDictionary() == op->getAttrDictionary() &&
+          earlier.getUseLong() == rc.getUseLong()) {
+        values_[rc.getCos()] = tables.first;
+        values_[rc.getSin()] = tables.second;
+        return Error::success();
+      }
     int64_t half = rc.getDimAttr().getInt() / 2;
     VInfo c = allocate({Dim{Sym::Batch}, Dim{Sym::Seq}, Dim{Sym::Static, half}});
     VInfo sn = allocate({Dim{Sym::Batch}, Dim{Sym::Seq}, Dim{Sym::Static, half}});
@@ -844,6 +857,7 @@ Error Builder::visit(Operation *op) {
     addStep(s, {-1, -1, -1, -1, -1, -1, -1, c.region, sn.region});
     values_[rc.getCos()] = c;
     values_[rc.getSin()] = sn;
+    ropeTables_.push_back({rc, {c, sn}});
     return Error::success();
   }
   if (auto rp = dyn_cast<RopeOp>(op)) {
