@@ -303,9 +303,11 @@ llvm::Error parseAddedTokens(const json::Object &root,
 
 /// One post-processor: ByteLevel adds nothing (its offset trimming does not
 /// change ids); TemplateProcessing's `single` template contributes the
-/// special tokens before the sequence ($A) to `prefix`.
+/// special tokens before the sequence ($A) to `prefix`, those after it to
+/// `suffix`.
 llvm::Error parsePostProcessor(const json::Object &o, const BPETokenizerSpec &spec,
-                               std::vector<int32_t> &prefix) {
+                               std::vector<int32_t> &prefix,
+                               std::vector<int32_t> &suffix) {
   llvm::StringRef type = typeOf(o);
   if (type == "ByteLevel")
     return llvm::Error::success();
@@ -317,7 +319,7 @@ llvm::Error parsePostProcessor(const json::Object &o, const BPETokenizerSpec &sp
       const json::Object *step = v.getAsObject();
       if (!step)
         return fail("post_processor Sequence has a step that is not an object");
-      if (llvm::Error e = parsePostProcessor(*step, spec, prefix))
+      if (llvm::Error e = parsePostProcessor(*step, spec, prefix, suffix))
         return e;
     }
     return llvm::Error::success();
@@ -343,9 +345,6 @@ llvm::Error parsePostProcessor(const json::Object &o, const BPETokenizerSpec &sp
     if (!name)
       return fail("post_processor template item is neither a Sequence nor a "
                   "SpecialToken");
-    if (sawSequence)
-      return fail("post_processor template puts special token '" + *name +
-                  "' after the sequence; llmc adds tokens before the text only");
     // The token's ids come from the template's special_tokens table.
     const json::Object *table = o.getObject("special_tokens");
     const json::Object *entry = table ? table->getObject(*name) : nullptr;
@@ -358,7 +357,7 @@ llvm::Error parsePostProcessor(const json::Object &o, const BPETokenizerSpec &sp
       if (!i || *i < 0 || *i >= int64_t(spec.tokens.size()))
         return fail("post_processor special token '" + *name +
                     "' has an id outside the vocabulary");
-      prefix.push_back(int32_t(*i));
+      (sawSequence ? suffix : prefix).push_back(int32_t(*i));
     }
   }
   if (!sawSequence)
@@ -382,7 +381,7 @@ llvm::Error parseParts(const json::Object &root, BPETokenizerSpec &spec,
     const json::Object *o = p->getAsObject();
     if (!o)
       return fail("post_processor is not an object");
-    if (llvm::Error e = parsePostProcessor(*o, spec, spec.bosPrefix))
+    if (llvm::Error e = parsePostProcessor(*o, spec, spec.bosPrefix, spec.eosSuffix))
       return e;
   }
   return checkDecoder(root);

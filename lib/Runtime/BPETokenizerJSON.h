@@ -72,6 +72,9 @@ struct BPETokenizerSpec {
   /// The ids the post-processor puts before the text (none for GPT-2 and
   /// Qwen2, whose encoders add no BOS).
   std::vector<int32_t> bosPrefix;
+  /// The ids its template puts after the text (Hugging Face appends them with
+  /// add_special_tokens; llmc when EOS is asked for, never to a prompt).
+  std::vector<int32_t> eosSuffix;
 };
 
 /// Parses and checks a tokenizer.json file's bytes.

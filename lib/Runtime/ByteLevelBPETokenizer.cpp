@@ -123,13 +123,16 @@ ByteLevelBPETokenizer::addedTokenAt(const AddedTokenIndex &index,
 std::vector<int32_t> ByteLevelBPETokenizer::encode(llvm::StringRef text,
                                                    bool addBos,
                                                    bool addEos) const {
-  // BOS is what the file's post-processor adds, as Hugging Face's encode
-  // does: nothing for GPT-2 and Qwen2.
+  // BOS is what the file's post-processor adds before the text, as Hugging
+  // Face's encode does: nothing for GPT-2 and Qwen2.
   std::vector<int32_t> ids;
   if (addBos)
     ids = spec_.bosPrefix;
   encodeWithAddedTokens(text, 0, ids);
-  if (addEos && eos_ >= 0)
+  // EOS: what the template puts after the text, when it puts anything.
+  if (addEos && !spec_.eosSuffix.empty())
+    ids.insert(ids.end(), spec_.eosSuffix.begin(), spec_.eosSuffix.end());
+  else if (addEos && eos_ >= 0)
     ids.push_back(eos_);
   return ids;
 }

@@ -268,23 +268,30 @@ class Reference:
         assert normalizer in (None, {"type": "NFC"})
         self.nfc = normalizer is not None
         self.special_prefix = []
+        self.special_suffix = []
         self.collect_prefix(tok.get("post_processor"))
         self.id_to_token = {i: t for t, i in self.vocab.items()}
         for content, i in self.added.items():
             self.id_to_token.setdefault(i, content)
 
     def collect_prefix(self, post):
-        """The ids the post-processor's single template puts before the sequence."""
+        """The ids the post-processor's single template puts before and after the sequence."""
         if not post:
             return
         if post["type"] == "Sequence":
             for p in post["processors"]:
                 self.collect_prefix(p)
         elif post["type"] == "TemplateProcessing":
+            after = False
             for item in post["single"]:
                 if "Sequence" in item:
-                    break
-                self.special_prefix += post["special_tokens"][item["SpecialToken"]["id"]]["ids"]
+                    after = True
+                    continue
+                ids = post["special_tokens"][item["SpecialToken"]["id"]]["ids"]
+                if after:
+                    self.special_suffix += ids
+                else:
+                    self.special_prefix += ids
 
     def bpe(self, word):
         """GPT-2's loop: merge every occurrence of the lowest-ranked pair, left to right, until none merges."""
@@ -426,7 +433,7 @@ def roberta_processing(tok):
 
 
 def suffix_template(tok):
-    """A template with a special token after the sequence (llmc adds tokens before the text only)."""
+    """Not broken: a template with its special token after the sequence (added with EOS)."""
     template = tok["post_processor"]["processors"][1]
     template["single"] = template["single"][::-1]
 
@@ -480,7 +487,7 @@ def main():
     e.add_argument("strings")
     e.add_argument("--bos", type=int, default=None, help="put this id first")
     e.add_argument("--add-special", action="store_true",
-                   help="put the post-processor's special tokens first (Hugging Face's add_special_tokens)")
+                   help="put the post-processor's template around the text (Hugging Face's add_special_tokens)")
     i = sub.add_parser("ids")
     i.add_argument("tokenizer")
     i.add_argument("text")
@@ -514,7 +521,8 @@ def main():
             strings = json.load(f)
         for s in strings:
             ids = ([args.bos] if args.bos is not None else []) + \
-                (ref.special_prefix if args.add_special else []) + ref.encode(s)
+                (ref.special_prefix if args.add_special else []) + ref.encode(s) + \
+                (ref.special_suffix if args.add_special else [])
             print(" ".join(map(str, ids)))
     elif args.cmd == "ids":
         with open(args.tokenizer, encoding="utf-8") as f:

@@ -3,7 +3,7 @@
 // For lit tests that compare llmc's tokenizers with a reference:
 //
 //   llmc-tokenize TOKENIZER --kind bpe STRINGS.json [--bos N --eos N]
-//                 [--add-bos] [--vocab N] [--check-roundtrip]
+//                 [--add-bos] [--add-eos] [--vocab N] [--check-roundtrip]
 //
 // prints one line of token ids per string of the JSON array STRINGS.json. With
 // --check-roundtrip every string must decode back to itself, both through
@@ -33,6 +33,7 @@ static cl::opt<std::string> kindName("kind", cl::desc("tokenizer kind"),
 static cl::opt<int> bos("bos", cl::desc("the model's BOS id"), cl::init(-1));
 static cl::opt<int> eos("eos", cl::desc("the model's EOS id"), cl::init(-1));
 static cl::opt<bool> addBos("add-bos", cl::desc("start each string with BOS"));
+static cl::opt<bool> addEos("add-eos", cl::desc("end each string with EOS"));
 static cl::opt<int> vocab("vocab", cl::desc("the model's vocabulary size"),
                           cl::init(0));
 static cl::opt<bool> checkRoundTrip(
@@ -68,7 +69,7 @@ int main(int argc, char **argv) {
     std::optional<StringRef> s = v.getAsString();
     if (!s)
       return fail(stringsPath + " holds a non-string");
-    std::vector<int32_t> ids = (*tok)->encode(*s, addBos, false);
+    std::vector<int32_t> ids = (*tok)->encode(*s, addBos, addEos);
     for (size_t i = 0; i < ids.size(); ++i)
       outs() << (i ? " " : "") << ids[i];
     outs() << "\n";
