@@ -223,12 +223,14 @@ TEST_F(CodeGenRuntimeTest, ProgramAndDriverMatchTheReference) {
 // Model::load checks the embedding step's table slot before anything reads
 // through it: a plan (checksums valid) whose embedding names a packed slot or
 // no slot at all is refused with a clear error, not gathered out of bounds.
-/// Writes `out`: the bundle at `path` with every plan step for which
-/// `edit` returns true edited by it, every checksum recomputed (a plan the
+/// Writes `out`: the bundle at `path` with every plan step (or entry of
+/// another array of the plan: "weights") for which `edit` returns true
+/// edited by it, every checksum recomputed (a plan the
 /// loader must check itself, past the container's integrity checks).
 /// Returns how many steps were edited.
 static int64_t writeWithEditedPlan(const std::string &path, const std::string &out,
-                                   llvm::function_ref<bool(llvm::json::Object &)> edit) {
+                                   llvm::function_ref<bool(llvm::json::Object &)> edit,
+                                   llvm::StringRef array = "steps") {
   auto b = bundle::Bundle::open(path);
   EXPECT_TRUE(static_cast<bool>(b)) << llvm::toString(b.takeError());
   if (!b)
@@ -238,8 +240,8 @@ static int64_t writeWithEditedPlan(const std::string &path, const std::string &o
   auto plan = llvm::json::parse(*planText);
   EXPECT_TRUE(static_cast<bool>(plan)) << llvm::toString(plan.takeError());
   int64_t edited = 0;
-  for (llvm::json::Value &step : *plan->getAsObject()->getArray("steps"))
-    edited += edit(*step.getAsObject());
+  for (llvm::json::Value &entry : *plan->getAsObject()->getArray(array))
+    edited += edit(*entry.getAsObject());
   std::string newPlan = llvm::formatv("{0}", llvm::json::Value(std::move(*plan))).str();
   auto w = bundle::BundleWriter::create(out);
   EXPECT_TRUE(static_cast<bool>(w)) << llvm::toString(w.takeError());
@@ -573,6 +575,52 @@ TEST_F(CodeGenRuntimeTest, PackedEmbeddingTables) {
       EXPECT_NEAR(logits[0][size_t(v)], logits[1][size_t(v)], 1e-5) << "program and plan driver";
     EXPECT_EQ(logits[0], logits[2]) << "from the file and from memory";
   }
+}
+
+// A packed table's slot entry is checked like a matmul's: its kind, format,
+// lanes and bytes against its layout, and a row scale only on a packed table.
+TEST_F(CodeGenRuntimeTest, LoadRejectsBadPackedTables) {
+  codegen::CompileOptions opts;
+  opts.recipe.weights = cantFail(quant::parseQuantSpec("int4"));
+  opts.embedding = cantFail(quant::parseQuantSpec("int8"));
+  const std::string path = bundle("table-ok.llmc", opts);
+  ASSERT_EQ(loadError(path), "");
+  struct Case {
+    const char *field;
+    llvm::json::Value value;
+    const char *message;
+  };
+  const Case cases[] = {
+      {"kind", "packed_tables", "unknown kind 'packed_tables'"},
+      {"format", "int9_pc_sym_f32", "int9"},
+      {"lanes", int64_t(12), "12 lanes unsupported"},
+      {"bytes", int64_t(64), "has 64 bytes, its layout"},
+      {"offset", int64_t(1) << 40, "lies outside the weights section"},
+      {"row_scale", 0.0, "row_scale must be finite and nonzero"},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.field);
+    const std::string bad = dir_ + "/table-bad.llmc";
+    ASSERT_EQ(writeWithEditedPlan(path, bad, [&](llvm::json::Object &o) {
+                if (o.getString("kind") != llvm::StringRef("packed_table"))
+                  return false;
+                o[c.field] = c.value;
+                return true;
+              }, "weights"),
+              1);
+    const std::string msg = loadError(bad);
+    EXPECT_NE(msg.find(c.message), std::string::npos) << msg;
+  }
+  // A dense slot carries no row scale.
+  const std::string bad = dir_ + "/dense-scaled.llmc";
+  ASSERT_GT(writeWithEditedPlan(path, bad, [](llvm::json::Object &o) {
+              if (o.getString("kind") != llvm::StringRef("dense"))
+                return false;
+              o["row_scale"] = 2.0;
+              return true;
+            }, "weights"),
+            0);
+  EXPECT_NE(loadError(bad).find("belongs to a packed table"), std::string::npos);
 }
 
 // Gemma scales its embeddings by a constant (the canonicalizer makes the
