@@ -15,6 +15,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
+#include <set>
 
 using namespace llvm;
 
@@ -46,6 +47,30 @@ static void printEmbeddingTable(const llmc::codegen::ProgramPlan &plan, int32_t 
       return;
     }
   outs() << w.bytes << " bytes\n";
+}
+
+/// The weights section by what reads it; bytes two slots share count once,
+/// with the matmul that owns them.
+static void printWeightBytes(const llmc::codegen::ProgramPlan &plan) {
+  using llmc::codegen::SlotKind;
+  std::set<int32_t> tableSlots;
+  for (const llmc::codegen::Step &st : plan.steps)
+    if (st.kind == llmc::codegen::StepKind::Embed)
+      tableSlots.insert(st.weight);
+  std::set<int64_t> matmulOffsets;
+  uint64_t matmul = 0, tables = 0, other = 0;
+  for (const llmc::codegen::WeightSlot &w : plan.weights)
+    if (w.kind == SlotKind::Packed && matmulOffsets.insert(w.offset).second)
+      matmul += uint64_t(w.bytes);
+  for (size_t i = 0; i < plan.weights.size(); ++i) {
+    const llmc::codegen::WeightSlot &w = plan.weights[i];
+    if (w.kind == SlotKind::Packed || matmulOffsets.count(w.offset))
+      continue;
+    (tableSlots.count(int32_t(i)) ? tables : other) += uint64_t(w.bytes);
+  }
+  auto mib = [](uint64_t b) { return format("%.2f MiB", double(b) / 1048576.0); };
+  outs() << "weights: " << mib(matmul) << " matmul, " << mib(tables)
+         << " embedding tables, " << mib(other) << " other\n";
 }
 
 int llmc::cli::runInspect() {
@@ -84,6 +109,7 @@ int llmc::cli::runInspect() {
                                (plan.config.headDim + plan.config.valueDim) * 4 /
                                1048576.0)
          << " MiB (fp32, " << plan.config.maxContext << " positions)\n";
+  printWeightBytes(plan);
   // Sliding windows and score caps, by size (models may mix windowed and
   // full layers).
   std::map<int64_t, int> windows;
