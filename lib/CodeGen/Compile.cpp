@@ -12,6 +12,7 @@
 #include "llmc/CodeGen/ModelFacts.h"
 #include "llmc/Runtime/TokenizerKind.h"
 #include "EmbeddingTables.h"
+#include "WeightReader.h"
 #include "PlanBuilder.h"
 #include "llmc/CodeGen/SlotQuantizer.h"
 
@@ -39,7 +40,6 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/xxhash.h"
 
 #include <cstring>
 #include <map>
@@ -52,283 +52,6 @@ namespace llmc::codegen {
 
 namespace {
 
-/// out[c][r] = in[r][c] for in [R][C], row-major, in 64 x 64 tiles: a
-/// weight's transpose reads and writes whole cache lines instead of one
-/// element per line (the naive loop's writes, K floats apart, missed the
-/// caches on every element of a 2048 x 5632 matrix).
-void transposeMatrix(const float *in, int64_t R, int64_t C, float *out) {
-  constexpr int64_t T = 64;
-  for (int64_t r0 = 0; r0 < R; r0 += T)
-    for (int64_t c0 = 0; c0 < C; c0 += T) {
-      const int64_t r1 = std::min(R, r0 + T), c1 = std::min(C, c0 + T);
-      for (int64_t c = c0; c < c1; ++c)
-        for (int64_t r = r0; r < r1; ++r)
-          out[c * R + r] = in[r * C + c];
-    }
-}
-
-struct Dense {
-  std::vector<int64_t> shape;
-  std::vector<float> data;
-  int64_t numel() const {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    return n;
-  }
-};
-
-class WeightReader {
-public:
-  explicit WeightReader(std::string dir) : files_(std::move(dir)) {}
-
-  /// The files the weights live in (also read by packPrequantizedWeight).
-  WeightFiles &files() { return files_; }
-
-  Expected<Dense> eval(Value v) {
-    Operation *op = v.getDefiningOp();
-    if (auto w = dyn_cast_or_null<llmc::WeightOp>(op))
-      return load(w);
-    if (auto t = dyn_cast_or_null<llmc::TransposeOp>(op)) {
-      ArrayRef<int64_t> perm = t.getPerm();
-      if (perm.size() == 2 && perm[0] == 1 && perm[1] == 0)
-        return evalTransposed(t.getX());
-      auto in = eval(t.getX());
-      if (!in)
-        return in.takeError();
-      return transpose(*in, perm);
-    }
-    if (auto d = dyn_cast_or_null<llmc::DequantizeOp>(op)) {
-      auto nk = dequantizedNK(d);
-      if (!nk)
-        return nk.takeError();
-      const int64_t perm[] = {1, 0};
-      return transpose(*nk, perm);
-    }
-    if (auto c = dyn_cast_or_null<llmc::ConcatOp>(op)) {
-      std::vector<Dense> parts;
-      for (Value p : c.getInputs()) {
-        auto d = eval(p);
-        if (!d)
-          return d.takeError();
-        parts.push_back(std::move(*d));
-      }
-      int64_t axis = c.getAxisAttr().getInt();
-      if (axis < 0)
-        axis += int64_t(parts[0].shape.size());
-      return concat(parts, axis);
-    }
-    if (auto r = dyn_cast_or_null<llmc::ReshapeOp>(op)) {
-      auto in = eval(r.getX());
-      if (!in)
-        return in.takeError();
-      auto t = cast<RankedTensorType>(r.getType());
-      in->shape.assign(t.getShape().begin(), t.getShape().end());
-      return in;
-    }
-    if (auto c = dyn_cast_or_null<llmc::CastOp>(op))
-      return eval(c.getX());
-    if (isa_and_nonnull<llmc::AddOp, llmc::SubOp, llmc::MulOp, llmc::DivOp>(op))
-      return arith(op);
-    if (auto c = dyn_cast_or_null<llmc::ConstantOp>(op)) {
-      // Small float initializers kept in the IR (e.g. a MatMulNBits bias).
-      auto attr = dyn_cast<DenseElementsAttr>(c.getValue());
-      auto type = dyn_cast<RankedTensorType>(c.getType());
-      if (!attr || !type || !isa<FloatType>(type.getElementType()))
-        return createStringError(inconvertibleErrorCode(),
-                                 "only dense float constants can be weights");
-      Dense d;
-      d.shape.assign(type.getShape().begin(), type.getShape().end());
-      for (const APFloat &f : attr.getValues<APFloat>())
-        d.data.push_back(float(f.convertToDouble()));
-      return d;
-    }
-    return createStringError(inconvertibleErrorCode(),
-                             "cannot evaluate a weight expression at compile time");
-  }
-
-  /// eval(v) transposed, for a 2-D v (a matmul's [K, N] weight as the
-  /// kernels' [N, K]): Transpose{1, 0}(x) is x itself, a Concat along axis 1
-  /// (merged QKV / gate-up) the Concat of its parts' transposes along axis 0,
-  /// anything else the value transposed. The common weight, an [N, K]
-  /// initializer that the graph reads through a Transpose, then costs no
-  /// transpose at all instead of two.
-  Expected<Dense> evalTransposed(Value v) {
-    Operation *op = v.getDefiningOp();
-    auto type = dyn_cast<RankedTensorType>(v.getType());
-    if (!type || type.getRank() != 2)
-      return createStringError(inconvertibleErrorCode(),
-                               "a matmul weight must be 2-D");
-    if (auto t = dyn_cast_or_null<llmc::TransposeOp>(op)) {
-      ArrayRef<int64_t> perm = t.getPerm();
-      if (perm.size() == 2 && perm[0] == 1 && perm[1] == 0)
-        return eval(t.getX());
-    }
-    if (auto c = dyn_cast_or_null<llmc::ConcatOp>(op)) {
-      int64_t axis = c.getAxisAttr().getInt();
-      if (axis == 1 || axis == -1) {
-        std::vector<Dense> parts;
-        for (Value p : c.getInputs()) {
-          auto d = evalTransposed(p);
-          if (!d)
-            return d.takeError();
-          parts.push_back(std::move(*d));
-        }
-        return concat(parts, 0);
-      }
-    }
-    if (auto c = dyn_cast_or_null<llmc::CastOp>(op))
-      return evalTransposed(c.getX());
-    if (auto d = dyn_cast_or_null<llmc::DequantizeOp>(op))
-      return dequantizedNK(d);
-    auto d = eval(v); // 2-D: the value's type was checked above
-    if (!d)
-      return d.takeError();
-    const int64_t perm[] = {1, 0};
-    return transpose(*d, perm);
-  }
-
-private:
-  /// Elementwise arithmetic of two weight expressions, one of them possibly
-  /// a single value (a constant scale or offset) broadcast over the other.
-  Expected<Dense> arith(Operation *op) {
-    auto a = eval(op->getOperand(0));
-    if (!a)
-      return a.takeError();
-    auto b = eval(op->getOperand(1));
-    if (!b)
-      return b.takeError();
-    if (a->numel() != b->numel() && a->numel() != 1 && b->numel() != 1)
-      return createStringError(inconvertibleErrorCode(),
-                               "weight arithmetic broadcasts only a single value");
-    Dense out = a->numel() >= b->numel() ? *a : *b;
-    auto type = cast<RankedTensorType>(op->getResult(0).getType());
-    out.shape.assign(type.getShape().begin(), type.getShape().end());
-    for (int64_t i = 0, n = int64_t(out.data.size()); i < n; ++i) {
-      const float x = a->data[a->numel() == 1 ? 0 : i], y = b->data[b->numel() == 1 ? 0 : i];
-      out.data[i] = isa<llmc::AddOp>(op)   ? x + y
-                    : isa<llmc::SubOp>(op) ? x - y
-                    : isa<llmc::MulOp>(op) ? x * y
-                                           : x / y;
-    }
-    return out;
-  }
-
-  /// A pre-quantized weight's dequantized [N, K] (the kernels' orientation:
-  /// the transpose of the [K, N] that llmc.dequantize stands for), exactly
-  /// (code - zero point) * scale in fp32, as ONNX Runtime computes it.
-  Expected<Dense> dequantizedNK(llmc::DequantizeOp d) {
-    auto w = d.getW().getDefiningOp<llmc::WeightOp>();
-    if (!w)
-      return createStringError(inconvertibleErrorCode(),
-                               "llmc.dequantize must read an llmc.weight");
-    auto q = readPrequantizedWeight(w, [&](StringRef file, uint64_t off, uint64_t len) {
-      return files_.bytes(w.getName(), file, off, len);
-    });
-    if (!q)
-      return q.takeError();
-    Dense out;
-    out.shape = {q->N, q->K};
-    out.data.resize(size_t(q->N * q->K));
-    for (int64_t n = 0; n < q->N; ++n)
-      for (int64_t k = 0; k < q->K; ++k)
-        out.data[size_t(n * q->K + k)] = q->weight(n, k);
-    return out;
-  }
-
-  Expected<Dense> load(llmc::WeightOp w) {
-    SmallString<256> path;
-    auto mbOr = files_.file(w.getFile(), path);
-    if (!mbOr)
-      return mbOr.takeError();
-    auto type = dyn_cast<RankedTensorType>(w.getType());
-    if (!type || !type.hasStaticShape())
-      return createStringError(inconvertibleErrorCode(),
-                               "weight '%s': pre-quantized (!llmc.qweight) or "
-                               "dynamically shaped weights are not supported yet",
-                               w.getName().str().c_str());
-    Dense d;
-    d.shape.assign(type.getShape().begin(), type.getShape().end());
-    int64_t n = d.numel();
-    Type et = type.getElementType();
-    unsigned eb = et.isF32() ? 4 : (et.isF16() || et.isBF16()) ? 2 : 0;
-    if (!eb)
-      return createStringError(inconvertibleErrorCode(),
-                               "weight '%s': element type must be f32, f16 or bf16",
-                               w.getName().str().c_str());
-    uint64_t off = w.getOffsetAttr().getInt();
-    const MemoryBuffer &mb = **mbOr;
-    if (off + uint64_t(n) * eb > mb.getBufferSize())
-      return createStringError(inconvertibleErrorCode(),
-                               "weight '%s' lies beyond the end of '%s'",
-                               w.getName().str().c_str(), path.c_str());
-    const char *src = mb.getBufferStart() + off;
-    d.data.resize(n);
-    if (eb == 4) {
-      std::memcpy(d.data.data(), src, n * 4);
-    } else {
-      for (int64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * i, 2);
-        d.data[i] = et.isF16() ? kernels::fp16ToFp32(h) : kernels::bf16ToFp32(h);
-      }
-    }
-    return d;
-  }
-
-  static Dense transpose(const Dense &in, ArrayRef<int64_t> perm) {
-    size_t r = in.shape.size();
-    Dense out;
-    out.shape.resize(r);
-    for (size_t i = 0; i < r; ++i)
-      out.shape[i] = in.shape[perm[i]];
-    if (r == 2 && perm[0] == 1) { // a weight's [N, K] <-> [K, N]: by tiles
-      out.data.resize(in.data.size());
-      transposeMatrix(in.data.data(), in.shape[0], in.shape[1], out.data.data());
-      return out;
-    }
-    std::vector<int64_t> inStride(r, 1);
-    for (size_t i = r; i-- > 1;)
-      inStride[i - 1] = inStride[i] * in.shape[i];
-    out.data.resize(in.data.size());
-    std::vector<int64_t> idx(r, 0);
-    for (size_t lin = 0; lin < out.data.size(); ++lin) {
-      int64_t src = 0;
-      for (size_t i = 0; i < r; ++i)
-        src += idx[i] * inStride[perm[i]];
-      out.data[lin] = in.data[src];
-      for (size_t i = r; i-- > 0;) {
-        if (++idx[i] < out.shape[i])
-          break;
-        idx[i] = 0;
-      }
-    }
-    return out;
-  }
-
-  static Dense concat(const std::vector<Dense> &parts, int64_t axis) {
-    Dense out;
-    out.shape = parts[0].shape;
-    out.shape[axis] = 0;
-    for (const Dense &p : parts)
-      out.shape[axis] += p.shape[axis];
-    int64_t outer = 1, inner = 1;
-    for (int64_t i = 0; i < axis; ++i)
-      outer *= out.shape[i];
-    for (size_t i = axis + 1; i < out.shape.size(); ++i)
-      inner *= out.shape[i];
-    out.data.reserve(out.numel());
-    for (int64_t o = 0; o < outer; ++o)
-      for (const Dense &p : parts) {
-        int64_t chunk = p.shape[axis] * inner;
-        out.data.insert(out.data.end(), p.data.begin() + o * chunk,
-                        p.data.begin() + (o + 1) * chunk);
-      }
-    return out;
-  }
-
-  WeightFiles files_;
-};
 
 /// The dense RMSNorm weight that AWQ's scales of packed slot `slot` can be
 /// folded into, or -1. Folding divides the norm's output channels by s, so
@@ -643,15 +366,6 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
     for (size_t i = 0; i < plan.weights.size(); ++i)
       if (plan.weights[i].kind == kind)
         order.push_back(i);
-  // Packed slots whose bytes are their source matrix's rows, nothing folded
-  // into them or rotated: a tied table may share them.
-  std::vector<bool> plainRows(plan.weights.size(), false);
-  // Of plain float packed slots, when a float table may look for its values
-  // among them: a digest of their source rows.
-  const bool digestRows = llvm::any_of(tables, [](const EmbeddingTable &t) {
-    return !t.prequantized;
-  });
-  std::vector<uint64_t> rowsDigest(plan.weights.size(), 0);
   // Dense slot -> the AWQ scales it is divided by (element-wise).
   std::map<size_t, std::vector<float>> foldIntoNorm;
   // Dense bias slot -> the bias correction added to it (element-wise).
@@ -674,94 +388,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                                  data.size() * 4));
   };
 
-  // An embedding table stored packed: a tied lm_head's bytes where they hold
-  // its rows in the format wanted, else its own (a pre-quantized table in
-  // its format, else rounded to --quant-embedding's; the residual stream
-  // rotation, when folded, rotates its rows first).
-  auto writePackedTable = [&](const EmbeddingTable &table, WeightSlot &slot) -> Error {
-    const int32_t i = table.slot;
-    auto shareable = [&](int32_t j) {
-      return plainRows[size_t(j)] &&
-             (table.prequantized || plan.weights[size_t(j)].format == opts.embedding.format.str());
-    };
-    auto share = [&](int32_t j, StringRef how) {
-      const WeightSlot &o = plan.weights[size_t(j)];
-      if (opts.progress)
-        opts.progress(formatv("  {0}: the bytes of '{1}' ({2}{3}){4}", slot.name, o.name,
-                              o.format, how,
-                              table.rowScale != 1.0f
-                                  ? formatv(", rows scaled by {0}", table.rowScale).str()
-                                  : std::string())
-                          .str());
-      slot.offset = o.offset;
-      slot.bytes = o.bytes;
-      slot.format = o.format;
-      slot.lanes = o.lanes;
-      slot.rowScale = table.rowScale;
-      return Error::success();
-    };
-    for (int32_t j : table.tiedTo)
-      if (shareable(j))
-        return share(j, "");
-    kernels::PackedWeights pk;
-    if (table.prequantized) {
-      auto packed = packPrequantizedWeight(table.prequantized, reader.files(), tier);
-      if (packed) {
-        pk = std::move(*packed);
-      } else {
-        // Not a format the kernels store exactly: the dequantized rows, dense.
-        std::string why = toString(packed.takeError());
-        if (opts.progress)
-          opts.progress(formatv("  {0}: stored dense: {1}", slot.name, why).str());
-        auto d = reader.eval(planned->roots[size_t(i)]);
-        if (!d)
-          return d.takeError();
-        slot.kind = SlotKind::Dense;
-        return appendData(slot, d->data);
-      }
-    } else {
-      auto d = reader.eval(table.rows);
-      if (!d)
-        return joinErrors(createStringError(inconvertibleErrorCode(),
-                                            "weight '%s':", slot.name.c_str()),
-                          d.takeError());
-      if (stream && i == stream->embedding) {
-        quant::rotateRows(d->data.data(), d->shape[0], *rotation->U);
-      } else {
-        // An exporter may store a tied lm_head as its own transposed copy of
-        // the table: a packed slot whose source rows are these values
-        // (digest, then every value) shares as the graph's tie does.
-        const uint64_t digest = xxh3_64bits(ArrayRef<uint8_t>(
-            reinterpret_cast<const uint8_t *>(d->data.data()), d->data.size() * 4));
-        for (size_t j = 0; j < rowsDigest.size(); ++j) {
-          if (rowsDigest[j] != digest || !shareable(int32_t(j)) ||
-              plan.weights[j].shape != d->shape)
-            continue;
-          auto other = reader.evalTransposed(planned->roots[j]);
-          if (!other)
-            return other.takeError();
-          if (other->data == d->data)
-            return share(int32_t(j), ", the same values");
-        }
-      }
-      if (table.rowScale != 1.0f) // the graph's table: rows * scale
-        for (float &v : d->data)
-          v *= table.rowScale;
-      QuantRecipe recipe;
-      recipe.weights = opts.embedding;
-      auto q = quantizeSlot(d->data.data(), d->shape[0], d->shape[1], recipe,
-                            /*stats=*/nullptr, tier, /*seed=*/0x5eed0000 + uint64_t(i));
-      if (!q)
-        return joinErrors(createStringError(inconvertibleErrorCode(),
-                                            "weight '%s':", slot.name.c_str()),
-                          q.takeError());
-      pk = std::move(q->packed);
-    }
-    slot.format = pk.layout().format.str();
-    slot.lanes = pk.layout().lanes;
-    return appendBytes(slot, ArrayRef<uint8_t>(pk.data(),
-                                               size_t(pk.layout().totalBytes)));
-  };
+  PackedTableWriter tableWriter(*planned, tables, opts, reader, tier,
+                                rotation->U ? &*rotation->U : nullptr,
+                                stream ? stream->embedding : -1);
 
   for (size_t n = 0; n < order.size(); ++n) {
     const size_t i = order[n];
@@ -790,7 +419,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
     if (slot.kind == SlotKind::PackedTable) {
       const EmbeddingTable &table =
           *llvm::find_if(tables, [&](const EmbeddingTable &t) { return t.slot == int32_t(i); });
-      if (Error e = writePackedTable(table, slot))
+      if (Error e = tableWriter.write(table, appendBytes))
         return e;
       continue;
     }
@@ -804,7 +433,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
         return e;
       slot.format = pk->layout().format.str();
       slot.lanes = lanes;
-      plainRows[i] = true;
+      tableWriter.notePackedSlot(int32_t(i), /*plain=*/true, {});
       continue;
     }
     // Matmul weights are read as the kernels' [N, K] (the graph's [K, N]
@@ -892,11 +521,11 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       slot.rotated = true;
       slot.rotationSeed = *q->rotationSeed;
     }
-    plainRows[i] = !q->rotationSeed && q->awqScales.empty() &&
-                   !(stream && (stream->readsNorm[i] >= 0 || stream->writes[i]));
-    if (plainRows[i] && digestRows)
-      rowsDigest[i] = xxh3_64bits(ArrayRef<uint8_t>(
-          reinterpret_cast<const uint8_t *>(nk.data()), nk.size() * 4));
+    tableWriter.notePackedSlot(
+        int32_t(i),
+        /*plain=*/!q->rotationSeed && q->awqScales.empty() &&
+            !(stream && (stream->readsNorm[i] >= 0 || stream->writes[i])),
+        nk);
     if (!q->bias.empty() && plan.weights[i].bias >= 0) {
       // Bias correction of a matmul with a bias of its own: the correction
       // is added into that dense slot when it is written (after the packed

@@ -2,10 +2,14 @@
 #include "EmbeddingTables.h"
 
 #include "llmc/CodeGen/PrequantizedWeights.h"
+#include "llmc/CodeGen/SlotQuantizer.h"
+#include "llmc/Quant/RotationFolding.h"
 #include "llmc/LLMCOps.h"
 #include "llmc/LLMCTypes.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/xxhash.h"
 
 #include <optional>
 #include <utility>
@@ -117,6 +121,115 @@ std::vector<EmbeddingTable> choosePackedTables(PlanResult &planned,
     tables.push_back(std::move(t));
   }
   return tables;
+}
+
+static uint64_t digestOf(ArrayRef<float> rows) {
+  return xxh3_64bits(
+      ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(rows.data()), rows.size() * 4));
+}
+
+PackedTableWriter::PackedTableWriter(PlanResult &planned, ArrayRef<EmbeddingTable> tables,
+                                     const CompileOptions &opts, WeightReader &reader,
+                                     IsaTier tier,
+                                     const quant::RandomizedHadamard *streamRotation,
+                                     int32_t rotatedTable)
+    : planned_(planned), opts_(opts), reader_(reader), tier_(tier),
+      streamRotation_(streamRotation), rotatedTable_(rotatedTable),
+      // Only a float table looks for its values among the matmul slots.
+      digestRows_(llvm::any_of(tables, [](const EmbeddingTable &t) { return !t.prequantized; })),
+      plain_(planned.plan.weights.size(), false), digest_(planned.plan.weights.size(), 0) {}
+
+void PackedTableWriter::notePackedSlot(int32_t slot, bool plain, ArrayRef<float> rows) {
+  plain_[size_t(slot)] = plain;
+  if (plain && digestRows_ && !rows.empty())
+    digest_[size_t(slot)] = digestOf(rows);
+}
+
+bool PackedTableWriter::shareable(const EmbeddingTable &table, int32_t slot) const {
+  return plain_[size_t(slot)] &&
+         (table.prequantized ||
+          planned_.plan.weights[size_t(slot)].format == opts_.embedding.format.str());
+}
+
+Error PackedTableWriter::share(const EmbeddingTable &table, int32_t slot, StringRef how) {
+  WeightSlot &w = planned_.plan.weights[size_t(table.slot)];
+  const WeightSlot &o = planned_.plan.weights[size_t(slot)];
+  if (opts_.progress)
+    opts_.progress(formatv("  {0}: the bytes of '{1}' ({2}{3}){4}", w.name, o.name, o.format,
+                           how,
+                           table.rowScale != 1.0f
+                               ? formatv(", rows scaled by {0}", table.rowScale).str()
+                               : std::string())
+                       .str());
+  w.offset = o.offset;
+  w.bytes = o.bytes;
+  w.format = o.format;
+  w.lanes = o.lanes;
+  w.rowScale = table.rowScale;
+  return Error::success();
+}
+
+Error PackedTableWriter::write(const EmbeddingTable &table, Append append) {
+  WeightSlot &slot = planned_.plan.weights[size_t(table.slot)];
+  for (int32_t j : table.tiedTo)
+    if (shareable(table, j))
+      return share(table, j, "");
+  auto appendPacked = [&](const kernels::PackedWeights &pk) {
+    slot.format = pk.layout().format.str();
+    slot.lanes = pk.layout().lanes;
+    return append(slot, ArrayRef<uint8_t>(pk.data(), size_t(pk.layout().totalBytes)));
+  };
+  if (table.prequantized) {
+    auto packed = packPrequantizedWeight(table.prequantized, reader_.files(), tier_);
+    if (packed)
+      return appendPacked(*packed);
+    // Not a format the kernels store exactly: the dequantized rows, dense.
+    std::string why = toString(packed.takeError());
+    if (opts_.progress)
+      opts_.progress(formatv("  {0}: stored dense: {1}", slot.name, why).str());
+    auto d = reader_.eval(planned_.roots[size_t(table.slot)]);
+    if (!d)
+      return d.takeError();
+    slot.kind = SlotKind::Dense;
+    return append(slot, ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(d->data.data()),
+                                          d->data.size() * 4));
+  }
+  auto d = reader_.eval(table.rows);
+  if (!d)
+    return joinErrors(createStringError(inconvertibleErrorCode(), "weight '%s':",
+                                        slot.name.c_str()),
+                      d.takeError());
+  if (table.slot == rotatedTable_) {
+    // The rotated stream starts from rotated embeddings.
+    quant::rotateRows(d->data.data(), d->shape[0], *streamRotation_);
+  } else {
+    // An exporter may store a tied lm_head as its own transposed copy of the
+    // table: a plain slot whose source rows are these values (digest, then
+    // every value) shares as the graph's tie does.
+    const uint64_t digest = digestOf(d->data);
+    for (size_t j = 0; j < digest_.size(); ++j) {
+      if (digest_[j] != digest || !shareable(table, int32_t(j)) ||
+          planned_.plan.weights[j].shape != d->shape)
+        continue;
+      auto other = reader_.evalTransposed(planned_.roots[j]);
+      if (!other)
+        return other.takeError();
+      if (other->data == d->data)
+        return share(table, int32_t(j), ", the same values");
+    }
+  }
+  if (table.rowScale != 1.0f) // the graph's table: rows * scale
+    for (float &v : d->data)
+      v *= table.rowScale;
+  QuantRecipe recipe;
+  recipe.weights = opts_.embedding;
+  auto q = quantizeSlot(d->data.data(), d->shape[0], d->shape[1], recipe,
+                        /*stats=*/nullptr, tier_, /*seed=*/0x5eed0000 + uint64_t(table.slot));
+  if (!q)
+    return joinErrors(createStringError(inconvertibleErrorCode(), "weight '%s':",
+                                        slot.name.c_str()),
+                      q.takeError());
+  return appendPacked(q->packed);
 }
 
 } // namespace llmc::codegen

@@ -19,8 +19,11 @@
 #define LLMC_LIB_CODEGEN_EMBEDDINGTABLES_H
 
 #include "PlanBuilder.h"
+#include "WeightReader.h"
 
+#include "llmc/Quant/Hadamard.h"
 #include "llmc/Quant/Recipe.h"
+#include "llmc/Target/Target.h"
 
 #include "mlir/IR/Value.h"
 
@@ -50,6 +53,46 @@ struct EmbeddingTable {
 std::vector<EmbeddingTable> choosePackedTables(PlanResult &planned,
                                                const quant::QuantSpec &spec,
                                                int32_t rotatedTable);
+
+/// Writes the packed tables, after the matmul slots (whose bytes a table may
+/// take: notePackedSlot records each).
+class PackedTableWriter {
+public:
+  using Append =
+      llvm::function_ref<llvm::Error(WeightSlot &, llvm::ArrayRef<uint8_t>)>;
+  /// `streamRotation`: the residual stream's folded rotation, which rotates
+  /// the rows of table slot `rotatedTable`; null and -1 without one.
+  PackedTableWriter(PlanResult &planned, llvm::ArrayRef<EmbeddingTable> tables,
+                    const CompileOptions &opts, WeightReader &reader, IsaTier tier,
+                    const quant::RandomizedHadamard *streamRotation,
+                    int32_t rotatedTable);
+
+  /// Packed matmul slot `slot` is written. `plain`: its bytes are its source
+  /// rows' rounding with nothing folded into them or rotated; `rows`, those
+  /// [N, K] source rows (empty for a pre-quantized weight).
+  void notePackedSlot(int32_t slot, bool plain, llvm::ArrayRef<float> rows);
+
+  /// Writes `table`'s slot: a tied matmul slot's bytes where they hold its
+  /// rows in the format wanted, else its own (a pre-quantized table in its
+  /// format, dense if the kernels cannot hold that exactly; else rounded to
+  /// CompileOptions::embedding).
+  llvm::Error write(const EmbeddingTable &table, Append append);
+
+private:
+  bool shareable(const EmbeddingTable &table, int32_t slot) const;
+  llvm::Error share(const EmbeddingTable &table, int32_t slot, llvm::StringRef how);
+
+  PlanResult &planned_;
+  const CompileOptions &opts_;
+  WeightReader &reader_;
+  IsaTier tier_;
+  const quant::RandomizedHadamard *streamRotation_;
+  int32_t rotatedTable_;
+  bool digestRows_;
+  /// Per slot: noted plain, and a digest of its source rows (0: none).
+  std::vector<bool> plain_;
+  std::vector<uint64_t> digest_;
+};
 
 /// Whether the rows of packed slot root `packed` (its [N, K], the
 /// transpose of the matmul's [K, N] weight) are the rows of table root
