@@ -11,8 +11,10 @@
 // Either is a SlotKind::PackedTable slot: kernels::PackedWeights with N =
 // rows, K = width, dequantized a row at a time at lookup. Where a packed
 // matmul slot holds the same rows in the same format with nothing folded into
-// them (a tied lm_head: the table transposed), the table slot takes that
-// slot's bytes instead of storing its own copy.
+// them, the table slot takes that slot's bytes instead of storing its own
+// copy: a tied lm_head (the table transposed, by construction, or an
+// exporter's transposed copy with the same values), also under a constant
+// scale of the table (Gemma's), which the lookup then applies (row_scale).
 //
 //===----------------------------------------------------------------------===//
 #ifndef LLMC_LIB_CODEGEN_EMBEDDINGTABLES_H
