@@ -269,8 +269,9 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
     return rotation.takeError();
   const std::optional<ResidualStream> &stream = rotation->stream;
   // Embedding tables stored packed (EmbeddingTables.h).
+  const int32_t rotatedTable = stream ? stream->embedding : -1;
   const std::vector<EmbeddingTable> tables =
-      choosePackedTables(*planned, opts.embedding, stream ? stream->embedding : -1);
+      choosePackedTables(*planned, opts.embedding, rotatedTable);
 
   // Model facts the graph does not carry.
   std::string source = opts.sourcePath;
@@ -389,8 +390,7 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
   };
 
   PackedTableWriter tableWriter(*planned, tables, opts, reader, tier,
-                                rotation->U ? &*rotation->U : nullptr,
-                                stream ? stream->embedding : -1);
+                                rotation->U ? &*rotation->U : nullptr, rotatedTable);
 
   for (size_t n = 0; n < order.size(); ++n) {
     const size_t i = order[n];

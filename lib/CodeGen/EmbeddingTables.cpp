@@ -1,13 +1,14 @@
 //===- EmbeddingTables.cpp - How embedding tables are stored --------------===//
 #include "EmbeddingTables.h"
 
+#include "../Transforms/MatchUtils.h"
+
 #include "llmc/CodeGen/PrequantizedWeights.h"
 #include "llmc/CodeGen/SlotQuantizer.h"
 #include "llmc/Quant/RotationFolding.h"
 #include "llmc/LLMCOps.h"
 #include "llmc/LLMCTypes.h"
 
-#include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/xxhash.h"
 
@@ -57,16 +58,13 @@ Value prequantizedTable(Value table) {
 /// x and s for a table root x * s with s a scalar float constant (Gemma's
 /// scaled table, GraphCanonicalize's FoldScaleIntoGatherTable).
 std::optional<std::pair<Value, float>> scaledTable(Value table) {
-  auto mul = throughCasts(table).getDefiningOp<llmc::MulOp>();
-  if (!mul)
-    return std::nullopt;
-  for (auto [x, s] : {std::pair{mul.getLhs(), mul.getRhs()}, {mul.getRhs(), mul.getLhs()}}) {
-    auto c = s.getDefiningOp<llmc::ConstantOp>();
-    auto attr = c ? dyn_cast<DenseFPElementsAttr>(c.getValue()) : nullptr;
-    if (attr && attr.getNumElements() == 1)
-      return std::pair{x, float((*attr.value_begin<APFloat>()).convertToDouble())};
-  }
-  return std::nullopt;
+  std::optional<std::pair<Value, float>> out;
+  match::matchBinary<llmc::MulOp>(throughCasts(table), [&](Value x, Value s) {
+    if (std::optional<double> c = match::getScalarFloat(s))
+      out = std::pair{x, float(*c)};
+    return out.has_value();
+  });
+  return out;
 }
 
 } // namespace
@@ -135,13 +133,18 @@ PackedTableWriter::PackedTableWriter(PlanResult &planned, ArrayRef<EmbeddingTabl
                                      int32_t rotatedTable)
     : planned_(planned), opts_(opts), reader_(reader), tier_(tier),
       streamRotation_(streamRotation), rotatedTable_(rotatedTable),
-      // Only a float table looks for its values among the matmul slots.
-      digestRows_(llvm::any_of(tables, [](const EmbeddingTable &t) { return !t.prequantized; })),
-      plain_(planned.plan.weights.size(), false), digest_(planned.plan.weights.size(), 0) {}
+      plain_(planned.plan.weights.size(), false), digest_(planned.plan.weights.size(), 0) {
+  // Only a float table looks for its values among the matmul slots, and only
+  // among those of its shape.
+  for (const EmbeddingTable &t : tables)
+    if (!t.prequantized)
+      floatTableShapes_.push_back(planned.plan.weights[size_t(t.slot)].shape);
+}
 
 void PackedTableWriter::notePackedSlot(int32_t slot, bool plain, ArrayRef<float> rows) {
   plain_[size_t(slot)] = plain;
-  if (plain && digestRows_ && !rows.empty())
+  if (plain && !rows.empty() &&
+      llvm::is_contained(floatTableShapes_, planned_.plan.weights[size_t(slot)].shape))
     digest_[size_t(slot)] = digestOf(rows);
 }
 

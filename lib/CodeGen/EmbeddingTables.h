@@ -90,7 +90,8 @@ private:
   IsaTier tier_;
   const quant::RandomizedHadamard *streamRotation_;
   int32_t rotatedTable_;
-  bool digestRows_;
+  /// [rows, width] of the float tables (whose values a matmul slot may hold).
+  std::vector<std::vector<int64_t>> floatTableShapes_;
   /// Per slot: noted plain, and a digest of its source rows (0: none).
   std::vector<bool> plain_;
   std::vector<uint64_t> digest_;
