@@ -22,6 +22,8 @@ def LLMC_RopeConventionAttr
     : EnumAttr<LLMC_Dialect, LLMC_RopeConvention, "rope_convention">;
 def LLMC_GeluApproximationAttr
     : EnumAttr<LLMC_Dialect, LLMC_GeluApproximation, "gelu_approximation">;
+def LLMC_MoEActivationAttr
+    : EnumAttr<LLMC_Dialect, LLMC_MoEActivation, "moe_activation">;
 
 /// A `true`/`false` keyword parameter.
 def LLMC_BoolParameter : AttrParameter<"bool", "boolean"> {

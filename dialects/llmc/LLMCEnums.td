@@ -25,4 +25,21 @@ def LLMC_GeluApproximation : I32EnumAttr<"GeluApproximation",
   let genSpecializedAttr = 0;
 }
 
+def LLMC_MoEActivation : I32EnumAttr<"MoEActivation",
+    "the activation between an expert's two projections", [
+      // act(f) elementwise on fc1's output f (width I); gelu_tanh is
+      // 0.5 f (1 + tanh(sqrt(2/pi) (f + 0.044715 f^3))), the form ONNX
+      // Runtime's MoE computes for its "gelu".
+      I32EnumAttrCase<"identity", 0>,
+      I32EnumAttrCase<"relu", 1>,
+      I32EnumAttrCase<"gelu_tanh", 2>,
+      I32EnumAttrCase<"silu", 3>,
+      // fc1's output is 2I wide, gate and linear halves: g * sigmoid(alpha g)
+      // * (l + beta), both clamped by the limit (ONNX Runtime's MoE swiglu).
+      I32EnumAttrCase<"swiglu", 4>
+    ]> {
+  let cppNamespace = "::llmc";
+  let genSpecializedAttr = 0;
+}
+
 #endif // LLMC_ENUMS_TD

@@ -333,6 +333,89 @@ LogicalResult SwiGLUOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// MoE
+//===----------------------------------------------------------------------===//
+
+LogicalResult MoEOp::verify() {
+  RankedTensorType x = tensorType(getX()), router = tensorType(getRouter());
+  if (failed(checkMinRank(*this, "x", x, 1)) ||
+      failed(checkMinRank(*this, "router", router, 1)) ||
+      failed(checkSameElementType(*this, "router", router, "x", x)) ||
+      failed(checkShape(*this, "result", tensorType(getResult()), x.getShape())) ||
+      failed(checkSameElementType(*this, "result", getResult().getType(), "x", x)))
+    return failure();
+  const int64_t E = int64_t(getFc1().size());
+  if (E == 0)
+    return emitOpError("needs at least one expert");
+  if (failed(checkSameDim(*this, router.getDimSize(router.getRank() - 1),
+                          "the router's last dim", E, "the number of experts")))
+    return failure();
+  // The same number of rows, when both counts are static (a dynamic count,
+  // a decoder's [B, S], is checked when the op runs).
+  auto rows = [](RankedTensorType t) {
+    int64_t n = 1;
+    for (int64_t d : t.getShape().drop_back())
+      n = (n == ShapedType::kDynamic || !isStatic(d)) ? ShapedType::kDynamic : n * d;
+    return n;
+  };
+  if (rows(x) != ShapedType::kDynamic && rows(router) != ShapedType::kDynamic &&
+      rows(x) != rows(router))
+    return emitOpError() << "'x' has " << rows(x) << " rows but 'router' "
+                         << rows(router);
+  if (int64_t(getFc2().size()) != E)
+    return emitOpError() << "has " << E << " fc1 weights but "
+                         << getFc2().size() << " fc2 weights";
+  if (!getFc1Bias().empty() && int64_t(getFc1Bias().size()) != E)
+    return emitOpError() << "fc1_bias must be empty or one per expert (" << E
+                         << "), got " << getFc1Bias().size();
+  if (!getFc2Bias().empty() && int64_t(getFc2Bias().size()) != E)
+    return emitOpError() << "fc2_bias must be empty or one per expert (" << E
+                         << "), got " << getFc2Bias().size();
+  if (const int64_t k = int64_t(getK()); k < 1 || k > E)
+    return emitOpError() << "k must be in [1, " << E << "], got " << k;
+  if (auto limit = getLimit(); limit && !(limit->convertToFloat() > 0))
+    return emitOpError() << "limit must be positive, got "
+                         << limit->convertToFloat();
+  const int64_t H = x.getDimSize(x.getRank() - 1);
+  auto fc1 = tensorType(getFc1().front()), fc2 = tensorType(getFc2().front());
+  if (failed(checkRank(*this, "fc1 #0", fc1, 2)) ||
+      failed(checkRank(*this, "fc2 #0", fc2, 2)))
+    return failure();
+  // Weights are references to bytes: their shapes are known.
+  for (OperandRange ws : {getFc1(), getFc2(), getFc1Bias(), getFc2Bias()})
+    for (Value w : ws)
+      if (!tensorType(w).hasStaticShape())
+        return emitOpError() << "expert weights and biases must have static shapes, got "
+                             << w.getType();
+  const int64_t F1 = fc1.getDimSize(1), I = fc2.getDimSize(0);
+  const bool swiglu = getActivation() == MoEActivation::swiglu;
+  if (failed(checkSameDim(*this, F1, "fc1's N", swiglu ? 2 * I : I,
+                          swiglu ? "twice fc2's K (swiglu)" : "fc2's K")))
+    return failure();
+  for (int64_t e = 0; e < E; ++e) {
+    std::string n1 = "fc1 #" + std::to_string(e), n2 = "fc2 #" + std::to_string(e);
+    if (failed(checkShape(*this, n1, tensorType(getFc1()[e]), {H, F1})) ||
+        failed(checkShape(*this, n2, tensorType(getFc2()[e]), {I, H})) ||
+        failed(checkSameElementType(*this, n1, getFc1()[e].getType(), "x", x)) ||
+        failed(checkSameElementType(*this, n2, getFc2()[e].getType(), "x", x)))
+      return failure();
+    if (!getFc1Bias().empty()) {
+      std::string n = "fc1_bias #" + std::to_string(e);
+      if (failed(checkShape(*this, n, tensorType(getFc1Bias()[e]), {F1})) ||
+          failed(checkSameElementType(*this, n, getFc1Bias()[e].getType(), "x", x)))
+        return failure();
+    }
+    if (!getFc2Bias().empty()) {
+      std::string n = "fc2_bias #" + std::to_string(e);
+      if (failed(checkShape(*this, n, tensorType(getFc2Bias()[e]), {H})) ||
+          failed(checkSameElementType(*this, n, getFc2Bias()[e].getType(), "x", x)))
+        return failure();
+    }
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // QMatMul
 //===----------------------------------------------------------------------===//
 

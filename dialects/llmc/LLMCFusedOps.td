@@ -270,4 +270,53 @@ def LLMC_DequantizeOp : LLMC_Op<"dequantize"> {
   let hasVerifier = 1;
 }
 
+def LLMC_MoEOp : LLMC_Op<"moe", [AttrSizedOperandSegments]> {
+  let summary = "mixture of experts: each token through its top-k experts, mixed by the router";
+  let description = [{
+    `x` [..., H] (T rows of H), `router` [..., E] (T rows of E logits, one
+    per expert); `fc1` holds E weights [H, F1] and `fc2` E weights [I, H]
+    (the matmul orientation, [K, N]); `fc1_bias` is empty or E vectors [F1],
+    `fc2_bias` empty or E vectors [H]. For each row t:
+
+      p = softmax(router[t]); S = the k experts of largest p (of equal p,
+      the higher index first); w_e = p_e, or p_e / sum_{j in S} p_j with
+      `normalize`;
+      result[t] = sum_{e in S} w_e * (act(x[t] @ fc1_e + b1_e) @ fc2_e + b2_e)
+
+    `act` is `activation` elementwise (F1 = I; `gelu_tanh` is GELU's tanh
+    approximation, which ONNX Runtime's MoE computes for "gelu"), or for
+    `swiglu` (F1 = 2I)
+    gate g_i and linear l_i, the columns (2i, 2i + 1) with `interleaved`
+    and (i, I + i) without:
+
+      g = min(g, limit); l = clamp(l, -limit, limit);
+      h_i = g * sigmoid(alpha * g) * (l + beta)
+
+    (no clamp without `limit`; SwiGLU proper is alpha 1, beta 0; gpt-oss's
+    is alpha 1.702, beta 1, limit 7). This is ONNX Runtime's com.microsoft
+    MoE with its experts' weights as separate operands (references to their
+    slices of the stacked [E, N, K] initializers). The result has the type
+    of `x`.
+  }];
+  let arguments = (ins LLMC_FloatTensor:$x, LLMC_FloatTensor:$router,
+                       Variadic<LLMC_FloatTensor>:$fc1,
+                       Variadic<LLMC_FloatTensor>:$fc2,
+                       Variadic<LLMC_FloatTensor>:$fc1_bias,
+                       Variadic<LLMC_FloatTensor>:$fc2_bias,
+                       I64Attr:$k,
+                       DefaultValuedAttr<BoolAttr, "false">:$normalize,
+                       LLMC_MoEActivationAttr:$activation,
+                       DefaultValuedAttr<BoolAttr, "true">:$interleaved,
+                       DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
+                       DefaultValuedAttr<F32Attr, "0.0f">:$beta,
+                       OptionalAttr<F32Attr>:$limit);
+  let results = (outs LLMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $x `,` $router `experts` `(` $fc1 `)` `(` $fc2 `)`
+    (`fc1_bias` `(` $fc1_bias^ `)`)? (`fc2_bias` `(` $fc2_bias^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // LLMC_FUSED_OPS_TD

@@ -402,6 +402,11 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
         return r.takeError();
       recipe = *r;
     }
+    // An MoE router stays fp32, as llama.cpp keeps ffn_gate_inp: rounding
+    // its logits changes which experts a token meets, and it is E x H, a
+    // negligible share of the weights.
+    if (llvm::is_contained(planned->routerSlots, int32_t(i)))
+      recipe.weights = quant::QuantSpec();
     if (opts.progress) {
       // A slot from the cache was rounded by an earlier compile (sequential
       // calibration); this one only packs its bytes.

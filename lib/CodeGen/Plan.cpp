@@ -12,12 +12,21 @@ namespace llmc::codegen {
 static constexpr StringLiteral kStepNames[] = {
     "embed", "rms_norm", "matmul", "rope_tables",
     "rope",  "attention", "swiglu", "add", "layer_norm", "gelu",
-    "embed_positions", "softcap"};
+    "embed_positions", "softcap", "moe"};
 
-static_assert(std::size(kStepNames) == unsigned(StepKind::Softcap) + 1,
+static_assert(std::size(kStepNames) == unsigned(StepKind::MoE) + 1,
               "one name per StepKind, in order");
 
 StringRef stepKindName(StepKind k) { return kStepNames[unsigned(k)]; }
+
+static constexpr StringLiteral kExpertActivationNames[] = {"identity", "relu", "gelu_tanh",
+                                                           "silu", "swiglu"};
+static_assert(std::size(kExpertActivationNames) == unsigned(ExpertActivation::SwiGLU) + 1,
+              "a name per expert activation, in order");
+
+StringRef expertActivationName(ExpertActivation a) {
+  return kExpertActivationNames[unsigned(a)];
+}
 
 static constexpr StringLiteral kSlotKindNames[] = {"dense", "packed",
                                                    "packed_table"};
@@ -94,6 +103,28 @@ json::Value ProgramPlan::toJSON() const {
       o["width"] = s.width;
       o["cap"] = double(s.softcap);
       break;
+    case StepKind::MoE: {
+      json::Array experts;
+      for (int32_t e : s.experts)
+        experts.push_back(e);
+      o["experts"] = std::move(experts);
+      o["in"] = rowJ(s.in);
+      o["router"] = rowJ(s.in2);
+      o["out"] = rowJ(s.out);
+      o["width"] = s.width;
+      o["inner"] = s.inner;
+      o["top_k"] = s.topK;
+      o["normalize"] = s.normalize;
+      o["activation"] = expertActivationName(s.expertAct);
+      if (s.expertAct == ExpertActivation::SwiGLU) {
+        o["interleaved"] = s.interleaved;
+        o["alpha"] = double(s.alpha);
+        o["beta"] = double(s.beta);
+        if (s.limit > 0)
+          o["limit"] = double(s.limit);
+      }
+      break;
+    }
     case StepKind::Matmul:
       o["weight"] = s.weight;
       o["in"] = rowJ(s.in);
@@ -420,6 +451,38 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
       if (!(s.softcap > 0.0f) || std::isinf(s.softcap))
         return fail("softcap step's cap must be positive and finite");
       break;
+    case StepKind::MoE: {
+      const json::Array *experts = o->getArray("experts");
+      if (!experts)
+        return fail("moe step without experts");
+      for (size_t i = 0; i < experts->size(); ++i) {
+        int64_t e = r.at(experts, i);
+        if (e < 0 || e > INT32_MAX)
+          return fail("moe step's experts must be slot indices");
+        s.experts.push_back(int32_t(e));
+      }
+      s.in = r.row(*o, "in");
+      s.in2 = r.row(*o, "router");
+      s.out = r.row(*o, "out");
+      s.width = r.i64(*o, "width");
+      s.inner = r.i64(*o, "inner");
+      s.topK = r.i64(*o, "top_k");
+      s.normalize = o->getBoolean("normalize").value_or(false);
+      StringRef act = o->getString("activation").value_or("");
+      const auto *a = llvm::find(kExpertActivationNames, act);
+      if (a == std::end(kExpertActivationNames))
+        return fail("unknown moe activation '" + act + "'");
+      s.expertAct = ExpertActivation(a - std::begin(kExpertActivationNames));
+      s.interleaved = o->getBoolean("interleaved").value_or(false);
+      s.alpha = float(o->getNumber("alpha").value_or(1.0));
+      s.beta = float(o->getNumber("beta").value_or(0.0));
+      s.limit = float(o->getNumber("limit").value_or(0.0));
+      if (!std::isfinite(s.alpha) || !std::isfinite(s.beta) || !std::isfinite(s.limit) ||
+          s.limit < 0)
+        return fail("moe step's alpha and beta must be finite, its limit finite and "
+                    "not negative");
+      break;
+    }
     }
     p.steps.push_back(s);
   }

@@ -991,6 +991,92 @@ Error Builder::visit(Operation *op) {
     c.valueDim = Dv;
     return Error::success();
   }
+  if (auto moe = dyn_cast<MoEOp>(op)) {
+    // One MoE step: the runtime routes each token and runs its experts'
+    // matmuls (packed slots, quantized like any matmul weight) on the rows
+    // routed to them.
+    auto x = get(op, moe.getX());
+    if (!x)
+      return x.takeError();
+    auto router = get(op, moe.getRouter());
+    if (!router)
+      return router.takeError();
+    int64_t H, E;
+    auto xv = rowView(op, **x, H, "x");
+    if (!xv)
+      return xv.takeError();
+    auto rv = rowView(op, **router, E, "router");
+    if (!rv)
+      return rv.takeError();
+    Step s;
+    s.kind = StepKind::MoE;
+    s.in = *xv;
+    s.in2 = *rv;
+    s.width = H;
+    s.topK = int64_t(moe.getK());
+    s.normalize = moe.getNormalize();
+    switch (moe.getActivation()) {
+    case MoEActivation::identity: s.expertAct = ExpertActivation::Identity; break;
+    case MoEActivation::relu: s.expertAct = ExpertActivation::Relu; break;
+    case MoEActivation::gelu_tanh: s.expertAct = ExpertActivation::GeluTanh; break;
+    case MoEActivation::silu: s.expertAct = ExpertActivation::Silu; break;
+    case MoEActivation::swiglu: s.expertAct = ExpertActivation::SwiGLU; break;
+    }
+    s.interleaved = moe.getInterleaved();
+    s.alpha = moe.getAlpha().convertToFloat();
+    s.beta = moe.getBeta().convertToFloat();
+    s.limit = moe.getLimit() ? moe.getLimit()->convertToFloat() : 0.0f;
+    s.inner = cast<RankedTensorType>(moe.getFc2().front().getType()).getDimSize(0);
+    // Each expert's matmuls are slots of their own; a bias is its slot's
+    // (added by the runtime after the kernel, as a quantized matmul's).
+    auto expertSlots = [&](ValueRange weights, ValueRange biases,
+                           const char *what) -> Error {
+      for (auto [e, w] : llvm::enumerate(weights)) {
+        auto wi = get(op, w);
+        if (!wi)
+          return wi.takeError();
+        if ((*wi)->kind != VKind::Weight)
+          return opError(op, Twine("the experts' ") + what + " must be weights");
+        auto slot = weightSlot(w, SlotKind::Packed, op);
+        if (!slot)
+          return slot.takeError();
+        s.experts.push_back(*slot);
+        if (biases.empty())
+          continue;
+        auto b = weightSlot(biases[e], SlotKind::Dense, op);
+        if (!b)
+          return b.takeError();
+        int32_t &have = plan().weights[*slot].bias;
+        if (have >= 0 && have != *b)
+          return opError(op, Twine("an expert's ") + what +
+                                 " weight is used with two different biases");
+        have = *b;
+      }
+      return Error::success();
+    };
+    if (Error e = expertSlots(moe.getFc1(), moe.getFc1Bias(), "fc1"))
+      return e;
+    if (Error e = expertSlots(moe.getFc2(), moe.getFc2Bias(), "fc2"))
+      return e;
+    if (plan().config.hidden == 0)
+      plan().config.hidden = s.inner;
+    // The router's matmul: the Matmul step that wrote the logits' region
+    // whole (a bias folds into it).
+    for (size_t i = steps.size(); i-- > 0;)
+      if (stepRegions_[i][2] == (*router)->region) {
+        if (steps[i].kind == StepKind::Matmul && steps[i].width == E)
+          out_.routerSlots.push_back(steps[i].weight);
+        break;
+      }
+    use(**x);
+    use(**router);
+    VInfo o = allocate(dimsOf(**x));
+    int64_t w3;
+    s.out = cantFail(rowView(op, o, w3, "out"));
+    addStep(s, {(*x)->region, (*router)->region, o.region, -1, -1, -1, -1, -1, -1});
+    values_[moe.getResult()] = o;
+    return Error::success();
+  }
   if (auto sw = dyn_cast<SwiGLUOp>(op)) {
     auto g = get(op, sw.getGate());
     if (!g)

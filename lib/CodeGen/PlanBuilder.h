@@ -26,6 +26,9 @@ struct PlanResult {
   std::vector<AttentionMaskUse> attentionMasks;
   /// Every rope_tables step with LongRoPE's two sets, for findLongAfter.
   std::vector<LongRopeChoice> longRopeChoices;
+  /// The packed slots of the matmuls that compute an MoE step's router
+  /// logits (CodeGen keeps them in fp32: see Compile.cpp).
+  std::vector<int32_t> routerSlots;
 };
 
 llvm::Expected<PlanResult> buildPlan(mlir::ModuleOp module,

@@ -171,7 +171,7 @@ private:
   Location loc_;
   Type ptrTy_;
   Value state_, tokens_, n_, pos_, arena_, weights_, allLogits_;
-  LLVM::LLVMFuncOp matmulFn_, attentionFn_, embedFn_, parallelFn_;
+  LLVM::LLVMFuncOp matmulFn_, attentionFn_, embedFn_, parallelFn_, moeFn_;
   ModuleOp module_;
 };
 
@@ -187,6 +187,8 @@ OwningOpRef<ModuleOp> Emitter::build() {
   attentionFn_ = b_.create<LLVM::LLVMFuncOp>(
       loc_, kAttentionSymbol,
       LLVM::LLVMFunctionType::get(voidTy, {ptrTy_, i32, i64, i64}));
+  moeFn_ = b_.create<LLVM::LLVMFuncOp>(
+      loc_, kMoESymbol, LLVM::LLVMFunctionType::get(voidTy, {ptrTy_, i32, i64}));
   embedFn_ = b_.create<LLVM::LLVMFuncOp>(
       loc_, kEmbedSymbol,
       LLVM::LLVMFunctionType::get(voidTy, {ptrTy_, i32, ptrTy_, i64, ptrTy_, i64}));
@@ -454,6 +456,11 @@ void Emitter::emitStep(size_t index, const Step &s) {
         loc_, attentionFn_,
         ValueRange{state_, b_.create<arith::ConstantIntOp>(loc_, int64_t(index), 32),
                    n_, pos_});
+    break;
+  case StepKind::MoE:
+    b_.create<LLVM::CallOp>(
+        loc_, moeFn_,
+        ValueRange{state_, i32c(int32_t(index)), n_});
     break;
   case StepKind::SwiGLU:
     parallelRows(index, r0, 8 * s.width, [&](Value t) {

@@ -97,6 +97,11 @@ Access accessOf(const Step &s, int64_t rows) {
     readRow(s.in2, s.width);
     a.writes.push_back(rowSpan(s.out, s.width, rows));
     break;
+  case StepKind::MoE:
+    readRow(s.in, s.width);
+    readRow(s.in2, int64_t(s.experts.size() / 2));
+    a.writes.push_back(rowSpan(s.out, s.width, rows));
+    break;
   }
   return a;
 }

@@ -41,6 +41,9 @@ static void llmcRtAttention(codegen::llmc_program_state *s, int32_t step,
   Profile::AttentionScope timed(session->profile());
   session->kernelAttention(step, n, pos);
 }
+static void llmcRtMoE(codegen::llmc_program_state *s, int32_t step, int64_t n) {
+  static_cast<Session *>(s->session)->kernelMoE(step, n);
+}
 static void llmcRtParallel(codegen::llmc_program_state *s, codegen::GlueFn fn,
                            int64_t begin, int64_t end, int64_t pos,
                            int64_t rowCost) {
@@ -70,6 +73,8 @@ Error Model::linkProgram(ArrayRef<uint8_t> object) {
       orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtMatmul), flags);
   abi[(*jit)->mangleAndIntern(codegen::kAttentionSymbol)] =
       orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtAttention), flags);
+  abi[(*jit)->mangleAndIntern(codegen::kMoESymbol)] =
+      orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtMoE), flags);
   abi[(*jit)->mangleAndIntern(codegen::kEmbedSymbol)] =
       orc::ExecutorSymbolDef(orc::ExecutorAddr::fromPtr(&llmcRtEmbed), flags);
   abi[(*jit)->mangleAndIntern(codegen::kParallelSymbol)] =

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Attention.h"
+#include "MoE.h"
 #include "llmc/Runtime/Model.h"
 #include "llmc/Runtime/Profile.h"
 #include "llmc/Quant/Hadamard.h"
@@ -66,6 +67,14 @@ struct Session::State {
 
 Session::Session(const Model &m) : model_(m) {}
 Session::~Session() = default;
+
+float *Session::arena() const { return state_->arena.get(); }
+
+MoEBuffers &Session::moeBuffers() {
+  if (!moe_)
+    moe_ = std::make_unique<MoEBuffers>();
+  return *moe_;
+}
 
 unsigned Session::threads() const { return state_->pool->size(); }
 
@@ -472,6 +481,11 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
       kernelAttention(int32_t(&s - p.steps.data()), n, pos);
       break;
     }
+    case StepKind::MoE:
+      kernelMoE(int32_t(&s - p.steps.data()), n);
+      if (Error e = kernelFailure())
+        return e;
+      break;
     case StepKind::SwiGLU:
       for (int64_t t = r0; t < n; ++t) {
         const float *g = A + s.in.offset + t * s.in.rowStride;

@@ -964,3 +964,105 @@ func.func @f(%w: !llmc.qweight<32x64, #llmc.quant<bits = 4, group_size = 32, sym
   %nk = llmc.dequantize %w : !llmc.qweight<32x64, #llmc.quant<bits = 4, group_size = 32, symmetric = true, scale_type = f32, layout = "onnx.matmulnbits">> -> tensor<64x32xf32>
   return
 }
+
+//===----------------------------------------------------------------------===//
+// MoE
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %r: tensor<3x2xf32>, %w1: tensor<4x4xf32>, %w2: tensor<2x4xf32>) {
+  // expected-error @+1 {{has 2 fc1 weights but 1 fc2 weights}}
+  %y = llmc.moe %x, %r experts(%w1, %w1) (%w2) {activation = #llmc<moe_activation swiglu>, k = 1 : i64} : (tensor<3x4xf32>, tensor<3x2xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %r: tensor<3x2xf32>, %w1: tensor<4x4xf32>, %w2: tensor<2x4xf32>) {
+  // expected-error @+1 {{k must be in [1, 2], got 0}}
+  %y = llmc.moe %x, %r experts(%w1, %w1) (%w2, %w2) {activation = #llmc<moe_activation swiglu>, k = 0 : i64} : (tensor<3x4xf32>, tensor<3x2xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %r: tensor<3x2xf32>, %w1: tensor<4x4xf32>, %w2: tensor<2x4xf32>) {
+  // expected-error @+1 {{k must be in [1, 2], got 3}}
+  %y = llmc.moe %x, %r experts(%w1, %w1) (%w2, %w2) {activation = #llmc<moe_activation swiglu>, k = 3 : i64} : (tensor<3x4xf32>, tensor<3x2xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %r: tensor<3x3xf32>, %w1: tensor<4x4xf32>, %w2: tensor<2x4xf32>) {
+  // expected-error @+1 {{the router's last dim (3) must equal the number of experts (2)}}
+  %y = llmc.moe %x, %r experts(%w1, %w1) (%w2, %w2) {activation = #llmc<moe_activation swiglu>, k = 1 : i64} : (tensor<3x4xf32>, tensor<3x3xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %r: tensor<3x2xf32>, %w1: tensor<4x2xf32>, %w2: tensor<2x4xf32>) {
+  // expected-error @+1 {{fc1's N (2) must equal twice fc2's K (swiglu) (4)}}
+  %y = llmc.moe %x, %r experts(%w1, %w1) (%w2, %w2) {activation = #llmc<moe_activation swiglu>, k = 1 : i64} : (tensor<3x4xf32>, tensor<3x2xf32>, tensor<4x2xf32>, tensor<4x2xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %r: tensor<3x2xf32>, %w1: tensor<4x4xf32>, %w2: tensor<2x4xf32>) {
+  // expected-error @+1 {{fc1's N (4) must equal fc2's K (2)}}
+  %y = llmc.moe %x, %r experts(%w1, %w1) (%w2, %w2) {activation = #llmc<moe_activation silu>, k = 1 : i64} : (tensor<3x4xf32>, tensor<3x2xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %r: tensor<3x2xf32>, %w1: tensor<4x4xf32>, %w2: tensor<2x4xf32>, %b1: tensor<4xf32>) {
+  // expected-error @+1 {{fc1_bias must be empty or one per expert (2), got 1}}
+  %y = llmc.moe %x, %r experts(%w1, %w1) (%w2, %w2) fc1_bias(%b1) {activation = #llmc<moe_activation swiglu>, k = 1 : i64} : (tensor<3x4xf32>, tensor<3x2xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<4xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %r: tensor<3x2xf32>, %w1: tensor<4x4xf32>, %w2: tensor<2x4xf32>, %b2: tensor<4xf32>) {
+  // expected-error @+1 {{fc2_bias must be empty or one per expert (2), got 3}}
+  %y = llmc.moe %x, %r experts(%w1, %w1) (%w2, %w2) fc2_bias(%b2, %b2, %b2) {activation = #llmc<moe_activation swiglu>, k = 1 : i64} : (tensor<3x4xf32>, tensor<3x2xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %r: tensor<3x2xf32>, %w1: tensor<4x4xf32>, %w2: tensor<2x4xf32>) {
+  // expected-error @+1 {{limit must be positive, got 0}}
+  %y = llmc.moe %x, %r experts(%w1, %w1) (%w2, %w2) {activation = #llmc<moe_activation swiglu>, k = 1 : i64, limit = 0.0 : f32} : (tensor<3x4xf32>, tensor<3x2xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %r: tensor<3x2xf32>, %w1: tensor<4x4xf32>, %w2: tensor<2x4xf32>) {
+  // expected-error @+1 {{limit must be positive, got -7}}
+  %y = llmc.moe %x, %r experts(%w1, %w1) (%w2, %w2) {activation = #llmc<moe_activation swiglu>, k = 1 : i64, limit = -7.0 : f32} : (tensor<3x4xf32>, tensor<3x2xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @moe_dynamic_weight(%x: tensor<3x8xf32>, %r: tensor<3x1xf32>, %w1: tensor<8x4xf32>, %w2: tensor<?x8xf32>) {
+  // expected-error @+1 {{expert weights and biases must have static shapes, got 'tensor<?x8xf32>'}}
+  %0 = llmc.moe %x, %r experts(%w1) (%w2) {activation = #llmc<moe_activation swiglu>, k = 1 : i64}
+      : (tensor<3x8xf32>, tensor<3x1xf32>, tensor<8x4xf32>, tensor<?x8xf32>) -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+func.func @moe_bias_type(%x: tensor<3x8xf32>, %r: tensor<3x1xf32>, %w1: tensor<8x4xf32>, %w2: tensor<2x8xf32>, %b: tensor<4xf16>) {
+  // expected-error @+1 {{fc1_bias #0}}
+  %0 = llmc.moe %x, %r experts(%w1) (%w2) fc1_bias(%b) {activation = #llmc<moe_activation swiglu>, k = 1 : i64}
+      : (tensor<3x8xf32>, tensor<3x1xf32>, tensor<8x4xf32>, tensor<2x8xf32>, tensor<4xf16>) -> tensor<3x8xf32>
+  return
+}

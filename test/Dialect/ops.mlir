@@ -356,3 +356,22 @@ func.func @token_major(%x: tensor<?x?x64xf32>, %wq: tensor<64x64xf32>, %wk: tens
       -> (tensor<?x?x64xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
   return
 }
+
+// -----
+
+// Mixture of experts: two experts, gpt-oss's swiglu with biases; and a
+// chunked-swiglu MoE without biases on a dynamic [B, S] activation.
+// CHECK-LABEL: func.func @moe
+// CHECK-NEXT: llmc.moe %arg0, %arg1 experts(%arg2, %arg3) (%arg4, %arg5) fc1_bias(%arg6, %arg7) fc2_bias(%arg8, %arg9) {activation = #llmc<moe_activation swiglu>, alpha = 1.702000e+00 : f32, beta = 1.000000e+00 : f32, k = 2 : i64, limit = 7.000000e+00 : f32, normalize = true} : (tensor<3x8xf32>, tensor<3x2xf32>, tensor<8x12xf32>, tensor<8x12xf32>, tensor<6x8xf32>, tensor<6x8xf32>, tensor<12xf32>, tensor<12xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<3x8xf32>
+// CHECK-NEXT: llmc.moe %arg10, %arg11 experts(%arg2, %arg3) (%arg4, %arg5) {activation = #llmc<moe_activation swiglu>, interleaved = false, k = 1 : i64} : (tensor<?x?x8xf32>, tensor<?x?x2xf32>, {{.*}}) -> tensor<?x?x8xf32>
+func.func @moe(%x: tensor<3x8xf32>, %r: tensor<3x2xf32>, %w10: tensor<8x12xf32>, %w11: tensor<8x12xf32>,
+               %w20: tensor<6x8xf32>, %w21: tensor<6x8xf32>, %b10: tensor<12xf32>, %b11: tensor<12xf32>,
+               %b20: tensor<8xf32>, %b21: tensor<8xf32>, %y: tensor<?x?x8xf32>, %ry: tensor<?x?x2xf32>) {
+  %0 = llmc.moe %x, %r experts(%w10, %w11) (%w20, %w21) fc1_bias(%b10, %b11) fc2_bias(%b20, %b21)
+      {activation = #llmc<moe_activation swiglu>, alpha = 1.702 : f32, beta = 1.0 : f32, k = 2 : i64, limit = 7.0 : f32, normalize = true}
+      : (tensor<3x8xf32>, tensor<3x2xf32>, tensor<8x12xf32>, tensor<8x12xf32>, tensor<6x8xf32>, tensor<6x8xf32>,
+         tensor<12xf32>, tensor<12xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<3x8xf32>
+  %1 = llmc.moe %y, %ry experts(%w10, %w11) (%w20, %w21) {activation = #llmc<moe_activation swiglu>, interleaved = false, k = 1 : i64}
+      : (tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<8x12xf32>, tensor<8x12xf32>, tensor<6x8xf32>, tensor<6x8xf32>) -> tensor<?x?x8xf32>
+  return
+}

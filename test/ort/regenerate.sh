@@ -9,10 +9,11 @@
 #     generate them or need none): decoder_nbits4_bias.ref.json (biases on q/k/v) and
 #     decoder_qdyn_deq.ref.json (ORT on decoder_qdyn's weights dequantized into float MatMuls).
 # Also ORT's references for the onnxruntime-genai-form decoders (GroupQueryAttention,
-# SkipSimplifiedLayerNormalization, RotaryEmbedding, packed MatMulNBits, GatherBlockQuantized) in
+# SkipSimplifiedLayerNormalization, RotaryEmbedding, packed MatMulNBits, GatherBlockQuantized, MoE) in
 # test/fixtures/onnx/genai/:
 # only their CASE.ref.json is committed; the tests generate the models with
-# test/Frontend/Inputs/make_genai_onnx.py.
+# test/Frontend/Inputs/make_genai_onnx.py (ORT runs them as its --ort writes them: each MoE's input
+# also a graph output, which keeps ORT 1.30's in-place CPU MoE from reading a zeroed input).
 # Needs node/npm; installs onnxruntime-node into test/ort/node_modules (gitignored) with
 # --ignore-scripts (its CPU library is bundled in the package).
 set -euo pipefail
@@ -37,9 +38,10 @@ cp "$tmp/decoder_nbits4_bias.ref.json" "$tmp/decoder_qdyn_deq.ref.json" "$out/"
 # onnxruntime-genai-form decoders: models in $tmp, references committed. (genai_gqa_hd8 is left out:
 # ORT's GroupQueryAttention refuses its rotary, head_size 8; its reference is llama_half_fp32.ref.json.)
 genai=(genai_gqa genai_gqa_nbits4_packed genai_gqa_nbits4_packed_bias genai_gqa_tied_nbits4
-       genai_gqa_embedding_q4 genai_gqa_longrope genai_gqa_window genai_rotary genai_gqa_softcap)
+       genai_gqa_embedding_q4 genai_gqa_longrope genai_gqa_window genai_rotary genai_gqa_softcap
+       genai_moe genai_moe_silu)
 genai_out="$root/test/fixtures/onnx/genai"
 mkdir -p "$genai_out"
-/usr/bin/python3 "$root/test/Frontend/Inputs/make_genai_onnx.py" -o "$tmp" "${genai[@]}"
+/usr/bin/python3 "$root/test/Frontend/Inputs/make_genai_onnx.py" --ort -o "$tmp" "${genai[@]}"
 (cd "$here" && node run_ort_decoder.js "$tmp" "${genai[@]}")
 for c in "${genai[@]}"; do cp "$tmp/$c.ref.json" "$genai_out/"; done

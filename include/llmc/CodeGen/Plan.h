@@ -107,9 +107,17 @@ enum class StepKind : uint8_t {
   Gelu,       ///< out = gelu(in), erf or tanh form
   EmbedPositions, ///< out[s] = table[pos + s] (learned absolute positions)
   Softcap,    ///< out = softcap * tanh(in / softcap) (Gemma-2's final logits)
+  /// out[s] = sum over the router's top-k experts e of in2[s] of
+  /// w_e * fc2_e(act(fc1_e(in[s]))) (kernel ABI; llmc.moe's math)
+  MoE,
 };
 
 llvm::StringRef stepKindName(StepKind k);
+
+/// An MoE step's activation between an expert's two matmuls (llmc.moe's):
+/// elementwise on fc1's I outputs, or SwiGLU on its 2I gate/linear outputs.
+enum class ExpertActivation : uint8_t { Identity, Relu, GeluTanh, Silu, SwiGLU };
+llvm::StringRef expertActivationName(ExpertActivation a);
 
 struct Step {
   StepKind kind = StepKind::Add;
@@ -151,6 +159,19 @@ struct Step {
   float longScale = 1;
   int64_t longAfter = 0;
   int64_t cos = 0, sin = 0; ///< RopeTables out / Rope in (arena offsets, row = rotHalf)
+  // MoE: in = the tokens' rows [width], in2 = the router's logits [E],
+  // out [width]; inner = I, the activation's width.
+  /// MoE: the packed slots of the E experts' fc1 ([F1, width]; F1 = 2I for
+  /// SwiGLU, I otherwise), then of their fc2 ([width, I]): 2E entries. A
+  /// slot's bias is the expert's.
+  std::vector<int32_t> experts;
+  int64_t topK = 0;          ///< MoE: experts per token
+  bool normalize = false;    ///< MoE: weights renormalized over the top k
+  ExpertActivation expertAct = ExpertActivation::Identity;
+  /// MoE, SwiGLU: gate/linear are fc1's columns (2i, 2i + 1) when
+  /// `interleaved`, (i, I + i) otherwise; h = g * sigmoid(alpha g) * (l +
+  /// beta) after clamping g <= limit, |l| <= limit (limit 0: none).
+  float alpha = 1, beta = 0, limit = 0;
   /// Steps whose only consumers compute the logits: the runtime may run them
   /// on the last token only when the caller wants just the last logits.
   bool lastOnly = false;

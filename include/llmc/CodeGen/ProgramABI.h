@@ -15,6 +15,7 @@
 //                       int64_t m, int64_t ldx, float *y, int64_t ldy);
 //   void llmc_rt_attention(llmc_program_state *s, int32_t step, int64_t n,
 //                          int64_t pos);
+//   void llmc_rt_moe(llmc_program_state *s, int32_t step, int64_t n);
 //   void llmc_rt_embed(llmc_program_state *s, int32_t weight,
 //                      const int32_t *tokens, int64_t n, float *out,
 //                      int64_t ldout);
@@ -35,6 +36,11 @@
 // (up to 2 MiB on a freshly written file), so a prompt makes nearly the whole
 // table resident; the runtime reads the rows with pread instead and only the
 // rows used ever count in the process's memory.
+//
+// A mixture-of-experts step is a runtime call as a whole: which expert's
+// weights a token's rows meet is known only once its router logits are
+// (the runtime groups the n tokens by expert and runs each expert's two
+// matmuls on its rows, the activation between them, and the weighted sum).
 //
 // Math the generated code cannot inline (expf, cosf, sinf, powf) resolves to
 // the process's libm. Errors of a kernel call are recorded by the runtime in
@@ -57,6 +63,7 @@ constexpr const char *kDecodeSymbol = "llmc_decode";
 constexpr const char *kMatmulSymbol = "llmc_rt_matmul";
 constexpr const char *kAttentionSymbol = "llmc_rt_attention";
 constexpr const char *kEmbedSymbol = "llmc_rt_embed";
+constexpr const char *kMoESymbol = "llmc_rt_moe";
 constexpr const char *kParallelSymbol = "llmc_rt_parallel";
 
 extern "C" {

@@ -206,8 +206,14 @@ public:
                    int64_t ldout);
   void kernelParallel(codegen::GlueFn fn, codegen::llmc_program_state *s,
                       int64_t begin, int64_t end, int64_t pos, int64_t rowCost);
+  /// Runs MoE step `step` on the call's n tokens (MoE.cpp).
+  void kernelMoE(int32_t step, int64_t n);
 
 private:
+  /// The activation arena of the session's calls.
+  float *arena() const;
+  /// The MoE step's buffers (MoE.h), made on first use.
+  struct MoEBuffers &moeBuffers();
   template <typename KT> void attentionImpl(int32_t step, int64_t n, int64_t pos);
   explicit Session(const Model &m);
   llvm::Error check(llvm::ArrayRef<int32_t> tokens) const;
@@ -226,6 +232,7 @@ private:
   std::string kernelError_; ///< first kernel failure of the current call
   Profile *profile_ = nullptr;
   MatmulInputObserver matmulInputs_;
+  std::unique_ptr<struct MoEBuffers> moe_;
 };
 
 } // namespace llmc::runtime

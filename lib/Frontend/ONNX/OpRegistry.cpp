@@ -35,6 +35,7 @@ const OpRegistry &OpRegistry::get() {
     registerNNOps(r);
     registerQuantizedOps(r);
     registerAttentionOps(r);
+    registerMoEOps(r);
     registerControlFlowOps(r);
     return r;
   }();

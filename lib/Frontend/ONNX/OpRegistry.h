@@ -52,6 +52,7 @@ void registerTensorOps(OpRegistry &r);      // OpsTensor.cpp
 void registerNNOps(OpRegistry &r);          // OpsNN.cpp
 void registerQuantizedOps(OpRegistry &r);   // OpsQuantized.cpp
 void registerAttentionOps(OpRegistry &r);   // OpsAttention.cpp
+void registerMoEOps(OpRegistry &r);         // OpsMoE.cpp
 void registerControlFlowOps(OpRegistry &r); // OpsControlFlow.cpp
 
 class LoadedModel;

@@ -7,12 +7,16 @@ RotaryEmbedding, MatMulNBits) and the builder's names, node order and value_info
 
     make_genai_onnx.py -o DIR [CASE...]   write DIR/CASE.onnx and DIR/CASE.config.json for each CASE
                                           (default: every case)
+    make_genai_onnx.py --ort -o DIR ...   the same, with each MoE's input also a graph output (the
+                                          models ONNX Runtime's references are made on: keep_moe_inputs)
     make_genai_onnx.py --list             list the cases
 
 The graph, per layer (one layer of genai_gqa; "~" = com.microsoft):
     [~Skip]SimplifiedLayerNormalization -> q/k/v MatMul -> ~GroupQueryAttention (rotary inside, KV
     cache in/out) -> o_proj MatMul -> ~SkipSimplifiedLayerNormalization (residual as output 3) ->
     gate/up MatMul -> Sigmoid, Mul (SiLU) -> Mul -> down MatMul
+The genai_moe cases replace each gate/up/down MLP with ONNX Runtime's MoE (~MoE, see class MoE): a
+router MatMul [+ Add] whose logits pick each token's experts, whose weights are seeded normal numbers.
 seqlens_k and total_sequence_length come from attention_mask (ReduceSum - 1, Shape[1], both int32).
 Like the builder, the first norm is SimplifiedLayerNormalization in the default ONNX domain (ONNX
 Runtime registers it there, not in com.microsoft); the Skip variants are com.microsoft.
@@ -29,8 +33,8 @@ an accuracy_level on every MatMulNBits; save_model writes large ones with extern
 bench/genai.py builds a TinyLlama-1.1B-shaped model that way.
 
 The models are not committed: the tests generate them; ONNX Runtime's logits on them are committed in
-test/fixtures/onnx/genai/CASE.ref.json (test/ort/regenerate.sh). Output is deterministic (no random
-numbers; the rotary caches are rounded from float64).
+test/fixtures/onnx/genai/CASE.ref.json (test/ort/regenerate.sh). Output is deterministic (random numbers
+only from fixed seeds; the rotary caches are rounded from float64).
 """
 
 import dataclasses
@@ -76,6 +80,55 @@ class Shape:
     theta: float = THETA
     cache_len: int = CACHE_LEN
     block: int = BLOCK
+
+
+@dataclasses.dataclass(frozen=True)
+class MoE:
+    """A com.microsoft MoE block in place of each layer's MLP (ONNX Runtime's CPU kernel,
+    contrib_ops/cpu/moe): a router MatMul (plus a bias Add with bias) on the post-attention norm's
+    output gives the logits; MoE sends each row to the K experts of largest softmax probability,
+    weighted by those probabilities (renormalized over the K with normalize). Expert e computes
+    fc2_e(act(fc1_e(x))), fc1_experts_weights [E, F1, dim] and fc2_experts_weights [E, dim, inter]
+    holding each expert's [N, K] matrix (y = x W^T); swiglu's F1 = 2 * inter outputs alternate
+    gate, linear (swiglu_fusion 1, the only layout ONNX Runtime's CPU kernel takes) and give
+    min(g, limit) * sigmoid(alpha * min(g, limit)) * (clamp(l, -limit, limit) + beta); silu's
+    F1 = inter. flatten reshapes the MoE's input to [rows, dim] and its output back to [batch,
+    seq, dim] (genai_moe's gpt-oss form); otherwise the input stays [batch, seq, dim] (ONNX
+    Runtime takes a 3-D input and gives a 3-D output). The router logits are always reshaped to
+    [rows, E]: ONNX Runtime 1.30 refuses 3-D router_probs. alpha, beta and limit are written only
+    when given (ONNX Runtime's defaults: 1, 0, no limit). The weights are seeded normal numbers
+    times the scales, rounded to float16-representable values."""
+    experts: int
+    k: int
+    inter: int
+    activation: str = "swiglu"
+    normalize: int = 1
+    bias: bool = True
+    flatten: bool = True
+    alpha: float = None
+    beta: float = None
+    limit: float = None
+    seed: int = 0
+    router_scale: float = 0.3
+    fc1_scale: float = 0.3
+    fc2_scale: float = 0.05
+
+
+def moe_weights(moe, layer, dim):
+    """Layer LAYER's router [dim, E] and bias [E], fc1 [E, F1, dim] and bias [E, F1], fc2
+    [E, dim, inter] and bias [E, dim] (float32, float16-representable; the biases None without
+    moe.bias)."""
+    rng = np.random.default_rng(1000 * moe.seed + layer)
+    f1 = 2 * moe.inter if moe.activation == "swiglu" else moe.inter
+    E = moe.experts
+
+    def normal(scale, *shape):
+        return (rng.standard_normal(shape) * scale).astype(np.float16).astype(np.float32)
+    w = {"router": normal(moe.router_scale, dim, E), "fc1": normal(moe.fc1_scale, E, f1, dim),
+         "fc2": normal(moe.fc2_scale, E, dim, moe.inter)}
+    w.update({"router_bias": normal(0.5, E), "fc1_bias": normal(0.5, E, f1), "fc2_bias": normal(0.1, E, dim)}
+             if moe.bias else {"router_bias": None, "fc1_bias": None, "fc2_bias": None})
+    return w
 
 
 def source_weights():
@@ -176,7 +229,7 @@ def quantize_nbits4_packed(w, block, chunk=4096):
 def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, interleaved=0, rotary_op=False,
                   seqlens_minus="[1]", softcap=0.0, shape=Shape(), weights=None, lm_head_nbits4=False,
                   accuracy_level=None, seqlens_keepdims=False, qkv_bias=False, tied_nbits4=False,
-                  embedding_q4_sym=False, longrope=False):
+                  embedding_q4_sym=False, longrope=False, moe=None):
     """heads and kv_heads (default: SHAPE's) split the same q/k/v columns (head_dim = dim / heads).
     WEIGHTS maps the names of llama_half_fp32's initializers (tok_embeddings.weight,
     layers.{i}.attention.wq.weight_T [K, N], ..., norm.weight, output.weight_T) to float32 arrays
@@ -189,7 +242,8 @@ def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, int
     GatherBlockQuantized of its own: symmetric codes [vocab, dim / 2], no zero points. longrope
     picks the rotary caches as the builder's make_rotary_embedding_multi_cache does: an If on
     total_sequence_length > LONGROPE_ORIGINAL whose branches are Constant nodes, the long caches
-    [cache_len, R/2] (long factors, mscale) or the short ones [LONGROPE_ORIGINAL, R/2]."""
+    [cache_len, R/2] (long factors, mscale) or the short ones [LONGROPE_ORIGINAL, R/2]. moe (a MoE)
+    replaces every layer's MLP with a MoE block of its own seeded weights."""
     W = source_weights() if weights is None else weights
     heads = shape.heads if heads is None else heads
     kv_heads = shape.kv_heads if kv_heads is None else kv_heads
@@ -336,13 +390,16 @@ def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, int
         skip = matmul(f"{attn}/o_proj/MatMul", a, W[L + "attention.wo.weight_T"], DIM, packed_nbits4)
 
         h = layernorm(i, "post_attention", W[L + "ffn_norm.weight"])
-        mlp = f"/model/layers.{i}/mlp"
-        gate = matmul(f"{mlp}/gate_proj/MatMul", h, W[L + "feed_forward.w1.weight_T"], HIDDEN, packed_nbits4)
-        up = matmul(f"{mlp}/up_proj/MatMul", h, W[L + "feed_forward.w3.weight_T"], HIDDEN, packed_nbits4)
-        sig = b.op("Sigmoid", f"{mlp}/act_fn/Sigmoid", [gate], F32, [BS, SEQ, HIDDEN])
-        act = b.op("Mul", f"{mlp}/act_fn/Mul", [gate, sig], F32, [BS, SEQ, HIDDEN])
-        prod = b.op("Mul", f"{mlp}/Mul", [act, up], F32, [BS, SEQ, HIDDEN])
-        skip = matmul(f"{mlp}/down_proj/MatMul", prod, W[L + "feed_forward.w2.weight_T"], DIM, packed_nbits4)
+        if moe is not None:
+            skip = moe_block(b, i, h, moe, DIM)
+        else:
+            mlp = f"/model/layers.{i}/mlp"
+            gate = matmul(f"{mlp}/gate_proj/MatMul", h, W[L + "feed_forward.w1.weight_T"], HIDDEN, packed_nbits4)
+            up = matmul(f"{mlp}/up_proj/MatMul", h, W[L + "feed_forward.w3.weight_T"], HIDDEN, packed_nbits4)
+            sig = b.op("Sigmoid", f"{mlp}/act_fn/Sigmoid", [gate], F32, [BS, SEQ, HIDDEN])
+            act = b.op("Mul", f"{mlp}/act_fn/Mul", [gate, sig], F32, [BS, SEQ, HIDDEN])
+            prod = b.op("Mul", f"{mlp}/Mul", [act, up], F32, [BS, SEQ, HIDDEN])
+            skip = matmul(f"{mlp}/down_proj/MatMul", prod, W[L + "feed_forward.w2.weight_T"], DIM, packed_nbits4)
 
     h = layernorm(shape.layers, "final_norm", W["norm.weight"], last=True)
     if tied_nbits4:
@@ -355,6 +412,39 @@ def genai_decoder(heads=None, kv_heads=None, packed_nbits4=False, window=-1, int
     else:
         b.node("MatMul", [h, b.init("lm_head.MatMul.weight", W["output.weight_T"])], ["logits"], "/lm_head/MatMul")
     return b.model()
+
+
+def moe_block(b, layer, h, moe, dim):
+    """Layer LAYER's MoE block (a MoE) on the norm's output H [batch, seq, dim]; its output
+    [batch, seq, dim] (the next norm's skip)."""
+    base, name = f"/model/layers.{layer}/moe", f"model.layers.{layer}.moe"
+    w = moe_weights(moe, layer, dim)
+    E, rows = moe.experts, "batch_size*sequence_length"
+    logits = b.op("MatMul", f"{base}/router/MatMul", [h, b.init(f"{name}.router.weight", w["router"])],
+                  F32, [BS, SEQ, E])
+    if w["router_bias"] is not None:
+        logits = b.op("Add", f"{base}/router/Add", [logits, b.init(f"{name}.router.bias", w["router_bias"])],
+                      F32, [BS, SEQ, E])
+    logits = b.op("Reshape", f"{base}/router/Reshape", [logits, b.const(I64, f"[-1, {E}]")], F32, [rows, E])
+    x = h
+    if moe.flatten:
+        x = b.op("Reshape", f"{base}/input/Reshape", [h, b.const(I64, f"[-1, {dim}]")], F32, [rows, dim])
+    ins = [x, logits, b.init(f"{name}.experts.fc1.weight", w["fc1"]),
+           "" if w["fc1_bias"] is None else b.init(f"{name}.experts.fc1.bias", w["fc1_bias"]),
+           b.init(f"{name}.experts.fc2.weight", w["fc2"])]
+    if w["fc2_bias"] is not None:
+        ins.append(b.init(f"{name}.experts.fc2.bias", w["fc2_bias"]))
+    attrs = {"k": moe.k, "normalize_routing_weights": moe.normalize, "activation_type": moe.activation}
+    if moe.activation == "swiglu":
+        attrs["swiglu_fusion"] = 1
+    for key, v in (("activation_alpha", moe.alpha), ("activation_beta", moe.beta), ("swiglu_limit", moe.limit)):
+        if v is not None:
+            attrs[key] = float(v)
+    y = b.op("MoE", f"{base}/MoE", ins, F32, [rows, dim] if moe.flatten else [BS, SEQ, dim], domain=MS, **attrs)
+    if moe.flatten:
+        s = b.op("Shape", f"{base}/output/Shape", [h], I64, [3])
+        y = b.op("Reshape", f"{base}/output/Reshape", [y, s], F32, [BS, SEQ, dim])
+    return y
 
 
 def save_model(m, path, external_data=False):
@@ -464,6 +554,38 @@ def bad_genai_seqlens():
     return genai_decoder(seqlens_minus="[2]")
 
 
+# gpt-oss's MoE: 4 experts of intermediate size 48 (not dim 32), 2 per token renormalized, biases
+# everywhere, interleaved SwiGLU with gpt-oss's alpha 1.702, beta 1 and limit 7. Over the 23
+# positions ONNX Runtime's references compute (the prompt and 7 greedy tokens), in layers 0 and 1:
+# the routed experts' fc1 outputs have a standard deviation of about 2.2 and 11 of their 2 x 4416
+# gate and linear values pass the limit (up to 9.6), at positions 4, 15, 16, 19 and 0, 1, 2, 4, 5, 7;
+# the router logits (std 2.2 and 1.7) send each expert 13, 4, 5, 1 and 5, 7, 5, 6 of the positions
+# as their first choice, and the second and third largest logits of a position differ by 0.11 at
+# least (the seed was picked for that margin, so that rounding does not change the routing).
+GPT_OSS_MOE = MoE(experts=4, k=2, inter=48, alpha=1.702, beta=1.0, limit=7.0, seed=5, fc1_scale=0.38)
+
+
+@case
+def genai_moe():
+    """genai_gqa with each layer's MLP ONNX Runtime's MoE as gpt-oss has it: 4 experts of intermediate
+    size 48 with biases, the top 2 renormalized, interleaved SwiGLU with gpt-oss's alpha, beta and
+    limit. Those are 1.702, 1 and 7; a router MatMul and bias Add make the logits; the norm's output
+    and the logits are reshaped to 2-D for the MoE, its output back to [batch, seq, dim]."""
+    return genai_decoder(heads=2, kv_heads=1, moe=GPT_OSS_MOE)
+
+
+@case
+def genai_moe_silu():
+    """genai_gqa with each layer's MLP ONNX Runtime's MoE of 3 plain SiLU experts of intermediate size
+    72, no biases (the router's neither), the top 1 weighted by its softmax probability
+    (normalize_routing_weights 0). The MoE's input stays [batch, seq, dim] (so does its output); the
+    router logits are reshaped to 2-D (ONNX Runtime 1.30 refuses 3-D router_probs)."""
+    # seed 12: the experts are each layer's first choice at 6, 11, 6 and 8, 11, 4 of the 23 positions,
+    # the largest router logit 0.18 above the next at least
+    return genai_decoder(heads=2, kv_heads=1, moe=MoE(experts=3, k=1, inter=72, activation="silu", normalize=0,
+                                                      bias=False, flatten=False, seed=12))
+
+
 def with_gather_block_quantized_attrs(m, **attrs):
     """M with ATTRS set on its GatherBlockQuantized node."""
     for n in m.graph.node:
@@ -529,6 +651,18 @@ def bad_longrope_switch():
     return m
 
 
+def keep_moe_inputs(m):
+    """M with each MoE's input also a graph output. ONNX Runtime 1.30's CPU MoE may be given its
+    input's buffer for its output (it is registered MayInplace(0, 0)) and zeroes its output before
+    it reads its input: where the input is a value no later node reads (genai_moe_silu's norm
+    output; genai_moe's is a Reshape's, which ORT leaves alone), it computes the experts of a zero
+    input. A graph output keeps the input's buffer its own; logits and cache are the same function."""
+    for n in m.graph.node:
+        if n.op_type == "MoE" and n.input[0] not in [o.name for o in m.graph.output]:
+            m.graph.output.append(helper.make_tensor_value_info(n.input[0], F32, None))
+    return m
+
+
 def genai_config(name, m):
     with open(os.path.join(pq.FIXTURES, "llama_half_fp32.config.json")) as f:
         cfg = json.load(f)
@@ -553,6 +687,12 @@ def genai_config(name, m):
             if attrs.get("local_window_size", -1) > 0:
                 cfg["sliding_window"] = attrs["local_window_size"]
             break
+    for n in m.graph.node:
+        if n.op_type == "MoE":
+            attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+            w = next(t for t in m.graph.initializer if t.name == n.input[4])  # fc2 [E, dim, inter]
+            cfg["n_experts"], cfg["n_experts_per_token"], cfg["hidden_dim"] = w.dims[0], attrs["k"], w.dims[2]
+            break
     return json.dumps(cfg, indent=1) + "\n"
 
 
@@ -561,6 +701,9 @@ def main(argv):
         for name, fn in CASES.items():
             print(f"{name}: {' '.join(fn.__doc__.split())}")
         return 0
+    ort = argv[1:2] == ["--ort"]
+    if ort:
+        argv = argv[:1] + argv[2:]
     if len(argv) < 3 or argv[1] != "-o":
         print(__doc__)
         return 2
@@ -571,6 +714,8 @@ def main(argv):
             print(f"make_genai_onnx.py: unknown case {name}", file=sys.stderr)
             return 2
         m = CASES[name]()
+        if ort:
+            m = keep_moe_inputs(m)
         save_model(m, os.path.join(out, name + ".onnx"))
         with open(os.path.join(out, name + ".config.json"), "w") as f:
             f.write(genai_config(name, m))

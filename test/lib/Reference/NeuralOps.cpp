@@ -10,7 +10,9 @@
 
 #include "llmc/LLMCOps.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 
 using namespace llmc;
 using namespace llmc::ref;
@@ -371,6 +373,124 @@ Error swiglu(SwiGLUOp op, Operands in, std::vector<RefTensor> &out) {
   return Error::success();
 }
 
+// Mixture of experts (ONNX Runtime's com.microsoft MoE). Operands: x, router,
+// then the fc1, fc2, fc1_bias and fc2_bias groups (the biases may be empty).
+// The router's softmax is computed in float exactly as ONNX Runtime's CPU
+// kernel does (max-subtracted exp, float sum, divide), so that the top-k
+// choice, where near ties matter, is the same; everything after it is double.
+Error moe(MoEOp op, Operands in, std::vector<RefTensor> &out) {
+  auto group = [&](unsigned i) {
+    auto [start, length] = op.getODSOperandIndexAndLength(i);
+    return in.slice(start, length);
+  };
+  const RefTensor &x = *in[0], &router = *in[1];
+  Operands fc1 = group(2), fc2 = group(3), b1 = group(4), b2 = group(5);
+  const int64_t E = int64_t(fc1.size()), k = int64_t(op.getK());
+  if (x.rank() < 1 || router.rank() < 1 || E == 0 || int64_t(fc2.size()) != E ||
+      k < 1 || k > E)
+    return opError(op, "malformed operands");
+  const int64_t H = x.shape.back(), T = x.numel() / std::max<int64_t>(H, 1);
+  if (router.shape.back() != E || router.numel() / E != T)
+    return opError(op, "router " + router.shapeString() + " does not give " +
+                           std::to_string(E) + " logits for each row of x " +
+                           x.shapeString());
+  const bool swiglu = op.getActivation() == MoEActivation::swiglu;
+  const int64_t F1 = fc1[0]->shape.size() == 2 ? fc1[0]->shape[1] : -1;
+  const int64_t I = swiglu ? F1 / 2 : F1;
+  for (int64_t e = 0; e < E; ++e) {
+    auto shapeIs = [](const RefTensor &t, std::vector<int64_t> s) { return t.shape == s; };
+    if (!shapeIs(*fc1[e], {H, F1}) || !shapeIs(*fc2[e], {I, H}) ||
+        (swiglu && F1 != 2 * I) || (!b1.empty() && !shapeIs(*b1[e], {F1})) ||
+        (!b2.empty() && !shapeIs(*b2[e], {H})))
+      return opError(op, "expert " + std::to_string(e) +
+                             " has weights or biases of the wrong shape");
+  }
+  auto r = makeResult(op, 0, x.shape);
+  if (!r)
+    return r.takeError();
+  const bool interleaved = op.getInterleaved();
+  const double alpha = op.getAlpha().convertToDouble(),
+               beta = op.getBeta().convertToDouble();
+  const std::optional<double> limit =
+      op.getLimit() ? std::optional<double>(op.getLimit()->convertToDouble()) : std::nullopt;
+  const MoEActivation act = op.getActivation();
+  std::vector<float> p(E);
+  std::vector<int64_t> order(E);
+  std::vector<double> f(F1), h(I);
+  for (int64_t t = 0; t < T; ++t) {
+    const double *logits = router.data.data() + t * E;
+    float mx = float(logits[0]);
+    for (int64_t e = 1; e < E; ++e)
+      mx = std::max(mx, float(logits[e]));
+    float sum = 0.0f;
+    for (int64_t e = 0; e < E; ++e)
+      sum += p[e] = std::exp(float(logits[e]) - mx);
+    for (int64_t e = 0; e < E; ++e)
+      p[e] /= sum;
+    // The k largest p, of equal p the higher index first.
+    for (int64_t e = 0; e < E; ++e)
+      order[e] = e;
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](int64_t a, int64_t b) {
+                        return p[a] > p[b] || (p[a] == p[b] && a > b);
+                      });
+    double chosen = 0;
+    for (int64_t j = 0; j < k; ++j)
+      chosen += p[order[j]];
+    const double *xt = x.data.data() + t * H;
+    double *yt = r->data.data() + t * H;
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t e = order[j];
+      const double w = op.getNormalize() ? p[e] / chosen : double(p[e]);
+      // ONNX Runtime routes a token to no expert whose weight is 0.
+      if (w == 0)
+        continue;
+      const RefTensor &w1 = *fc1[e], &w2 = *fc2[e];
+      for (int64_t n = 0; n < F1; ++n) {
+        double acc = b1.empty() ? 0.0 : b1[e]->data[n];
+        for (int64_t c = 0; c < H; ++c)
+          acc += xt[c] * w1.data[c * F1 + n];
+        f[n] = acc;
+      }
+      for (int64_t i = 0; i < I; ++i) {
+        const double v = f[i];
+        switch (act) {
+        case MoEActivation::identity:
+          h[i] = v;
+          break;
+        case MoEActivation::relu:
+          h[i] = std::max(v, 0.0);
+          break;
+        case MoEActivation::gelu_tanh:
+          h[i] = geluOf(v, /*tanhForm=*/true);
+          break;
+        case MoEActivation::silu:
+          h[i] = v / (1.0 + std::exp(-v));
+          break;
+        case MoEActivation::swiglu: {
+          double g = f[interleaved ? 2 * i : i];
+          double l = f[interleaved ? 2 * i + 1 : I + i];
+          if (limit) {
+            g = std::min(g, *limit);
+            l = std::clamp(l, -*limit, *limit);
+          }
+          h[i] = g / (1.0 + std::exp(-alpha * g)) * (l + beta);
+          break;
+        }
+        }
+      }
+      for (int64_t c = 0; c < H; ++c) {
+        double acc = b2.empty() ? 0.0 : b2[e]->data[c];
+        for (int64_t i = 0; i < I; ++i)
+          acc += h[i] * w2.data[i * H + c];
+        yt[c] += w * acc;
+      }
+    }
+  }
+  out.push_back(std::move(*r));
+  return Error::success();
+}
+
 /// result = f(x) elementwise, x's shape (gelu, softcap).
 template <typename F>
 Error mapElements(mlir::Operation *op, const RefTensor &x, std::vector<RefTensor> &out, F f) {
@@ -424,6 +544,8 @@ Error llmc::ref::evalNeuralOp(mlir::Operation *op, Operands in,
   }
   if (auto s = llvm::dyn_cast<SwiGLUOp>(op))
     return swiglu(s, in, out);
+  if (auto m = llvm::dyn_cast<MoEOp>(op))
+    return moe(m, in, out);
   if (auto g = llvm::dyn_cast<GeluOp>(op)) {
     const bool tanhForm = g.getApproximate() == GeluApproximation::tanh;
     return mapElements(op, *in[0], out, [&](double x) { return geluOf(x, tanhForm); });

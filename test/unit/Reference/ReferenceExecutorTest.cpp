@@ -18,8 +18,12 @@
 
 #include "gtest/gtest.h"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <random>
+#include <string>
 
 using namespace llmc::ref;
 
@@ -279,6 +283,234 @@ TEST_F(ReferenceExecutorTest, SwiGLUMergedAndSplitAgreeWithSilu) {
   ASSERT_EQ(prim.size(), 1u);
   ASSERT_EQ(merged.size(), 1u);
   expectClose(merged[0], prim[0], 1e-6);
+}
+
+// llmc.moe against a naive computation written here from the op's
+// description: ONNX Runtime's float router softmax, top-k by sorting
+// (p, index) pairs in descending order (equal p: the higher index first),
+// then each chosen expert's two projections in plain loops.
+struct MoECase {
+  std::string activation;    // the moe_activation keyword
+  bool interleaved = true;   // swiglu's gate/linear columns
+  bool normalize = false;
+  double alpha = 1.0, beta = 0.0;
+  std::optional<double> limit;
+  bool biases = false;
+  int64_t E = 4, k = 2, H = 8, I = 6;
+  std::vector<int64_t> xShape, routerShape; // x's leading dims and router's
+  bool dynamic = false;                     // x/router/result typed [?, ..., ?, N]
+};
+
+std::string tensorTy(const std::vector<int64_t> &lead, int64_t last, bool dynamic) {
+  std::string s = "tensor<";
+  for (int64_t d : lead)
+    s += (dynamic ? std::string("?") : std::to_string(d)) + "x";
+  return s + std::to_string(last) + "xf32>";
+}
+
+std::string moeSource(const MoECase &c) {
+  const bool swiglu = c.activation == "swiglu";
+  const int64_t F1 = swiglu ? 2 * c.I : c.I;
+  const std::string xt = tensorTy(c.xShape, c.H, c.dynamic),
+                    rt = tensorTy(c.routerShape, c.E, c.dynamic);
+  std::string args = "%x: " + xt + ", %r: " + rt, operands = "%x, %r experts(",
+              types = xt + ", " + rt;
+  auto group = [&](const char *name, const std::string &type, bool last) {
+    for (int64_t e = 0; e < c.E; ++e) {
+      const std::string v = "%" + std::string(name) + std::to_string(e);
+      args += ", " + v + ": " + type;
+      operands += (e ? ", " : "") + v;
+      types += ", " + type;
+    }
+    operands += last ? ")" : ") ";
+  };
+  group("w1_", "tensor<" + std::to_string(c.H) + "x" + std::to_string(F1) + "xf32>", false);
+  operands += "(";
+  group("w2_", "tensor<" + std::to_string(c.I) + "x" + std::to_string(c.H) + "xf32>", true);
+  if (c.biases) {
+    operands += " fc1_bias(";
+    group("b1_", "tensor<" + std::to_string(F1) + "xf32>", true);
+    operands += " fc2_bias(";
+    group("b2_", "tensor<" + std::to_string(c.H) + "xf32>", true);
+  }
+  std::string attrs = "activation = #llmc<moe_activation " + c.activation +
+                      ">, k = " + std::to_string(c.k) + " : i64";
+  attrs += ", normalize = " + std::string(c.normalize ? "true" : "false");
+  attrs += ", interleaved = " + std::string(c.interleaved ? "true" : "false");
+  attrs += ", alpha = " + std::to_string(c.alpha) + " : f32";
+  attrs += ", beta = " + std::to_string(c.beta) + " : f32";
+  if (c.limit)
+    attrs += ", limit = " + std::to_string(*c.limit) + " : f32";
+  return "func.func @f(" + args + ") -> " + xt + " {\n  %y = llmc.moe " + operands +
+         " {" + attrs + "} : (" + types + ") -> " + xt + "\n  return %y : " + xt + "\n}";
+}
+
+// Operands in the function's order: x, router, fc1..., fc2..., b1..., b2...
+// Also counts the swiglu values the limit clamped.
+RefTensor naiveMoE(const MoECase &c, const std::vector<RefTensor> &a, int &clamped) {
+  const bool swiglu = c.activation == "swiglu";
+  const int64_t E = c.E, H = c.H, I = c.I, F1 = swiglu ? 2 * I : I;
+  const RefTensor &x = a[0], &router = a[1];
+  auto w1 = [&](int64_t e) -> const RefTensor & { return a[size_t(2 + e)]; };
+  auto w2 = [&](int64_t e) -> const RefTensor & { return a[size_t(2 + E + e)]; };
+  auto b1 = [&](int64_t e, int64_t n) { return c.biases ? a[size_t(2 + 2 * E + e)].data[size_t(n)] : 0.0; };
+  auto b2 = [&](int64_t e, int64_t n) { return c.biases ? a[size_t(2 + 3 * E + e)].data[size_t(n)] : 0.0; };
+  const int64_t T = x.numel() / H;
+  RefTensor y(x.shape, ElementKind::F32);
+  for (int64_t t = 0; t < T; ++t) {
+    // ONNX Runtime's CPU kernel, step for step.
+    std::vector<float> p(static_cast<size_t>(E));
+    float mx = float(router.data[size_t(t * E)]);
+    for (int64_t e = 1; e < E; ++e)
+      mx = std::max(mx, float(router.data[size_t(t * E + e)]));
+    float sum = 0;
+    for (int64_t e = 0; e < E; ++e) {
+      p[size_t(e)] = std::exp(float(router.data[size_t(t * E + e)]) - mx);
+      sum += p[size_t(e)];
+    }
+    std::vector<std::pair<float, int64_t>> sorted;
+    for (int64_t e = 0; e < E; ++e)
+      sorted.push_back({p[size_t(e)] / sum, e});
+    std::sort(sorted.begin(), sorted.end(), std::greater<>());
+    double topSum = 0;
+    for (int64_t j = 0; j < c.k; ++j)
+      topSum += sorted[size_t(j)].first;
+    for (int64_t j = 0; j < c.k; ++j) {
+      const int64_t e = sorted[size_t(j)].second;
+      const double w = c.normalize ? sorted[size_t(j)].first / topSum : sorted[size_t(j)].first;
+      std::vector<double> f(static_cast<size_t>(F1)), h(static_cast<size_t>(I));
+      for (int64_t n = 0; n < F1; ++n) {
+        f[size_t(n)] = b1(e, n);
+        for (int64_t m = 0; m < H; ++m)
+          f[size_t(n)] += x.data[size_t(t * H + m)] * w1(e).data[size_t(m * F1 + n)];
+      }
+      for (int64_t i = 0; i < I; ++i) {
+        const double v = f[size_t(i)];
+        if (c.activation == "relu") {
+          h[size_t(i)] = v > 0 ? v : 0;
+        } else if (c.activation == "silu") {
+          h[size_t(i)] = v * (1 / (1 + std::exp(-v)));
+        } else if (c.activation == "gelu_tanh") {
+          h[size_t(i)] = 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+        } else if (c.activation == "identity") {
+          h[size_t(i)] = v;
+        } else {
+          double g = c.interleaved ? f[size_t(2 * i)] : f[size_t(i)];
+          double l = c.interleaved ? f[size_t(2 * i + 1)] : f[size_t(I + i)];
+          if (c.limit) {
+            clamped += (g > *c.limit) + (l > *c.limit || l < -*c.limit);
+            if (g > *c.limit)
+              g = *c.limit;
+            if (l > *c.limit)
+              l = *c.limit;
+            if (l < -*c.limit)
+              l = -*c.limit;
+          }
+          h[size_t(i)] = g * (1 / (1 + std::exp(-c.alpha * g))) * (l + c.beta);
+        }
+      }
+      for (int64_t m = 0; m < H; ++m) {
+        double o = b2(e, m);
+        for (int64_t i = 0; i < I; ++i)
+          o += h[size_t(i)] * w2(e).data[size_t(i * H + m)];
+        y.data[size_t(t * H + m)] += w * o;
+      }
+    }
+  }
+  y.roundToKind();
+  return y;
+}
+
+TEST_F(ReferenceExecutorTest, MoEEqualsANaiveComputation) {
+  std::vector<MoECase> cases;
+  // gpt-oss's swiglu, both column layouts; x [2, 3, H] against a [6, E]
+  // router; then a dynamically typed [?, ?, H] x with [?, ?, E] router.
+  for (bool interleaved : {true, false})
+    for (bool dynamic : {false, true}) {
+      MoECase c;
+      c.activation = "swiglu";
+      c.interleaved = interleaved;
+      c.normalize = !dynamic;
+      c.alpha = 1.702;
+      c.beta = 1.0;
+      c.limit = 7.0;
+      c.biases = true;
+      c.xShape = {2, 3};
+      c.routerShape = dynamic ? std::vector<int64_t>{2, 3} : std::vector<int64_t>{6};
+      c.dynamic = dynamic;
+      cases.push_back(c);
+    }
+  // Elementwise activations, E = 3, no biases, rank-2 x and router.
+  for (const char *act : {"relu", "silu", "gelu_tanh", "identity"}) {
+    MoECase c;
+    c.activation = act;
+    c.E = 3;
+    c.normalize = std::string(act) == "silu";
+    c.xShape = {5};
+    c.routerShape = {5};
+    cases.push_back(c);
+  }
+  uint32_t seed = 100;
+  for (const MoECase &c : cases) {
+    const std::string name = c.activation +
+                             (c.activation != "swiglu" ? "" : c.interleaved ? " interleaved" : " chunked") +
+                             (c.dynamic ? " dynamic" : "");
+    const int64_t F1 = c.activation == "swiglu" ? 2 * c.I : c.I;
+    std::vector<int64_t> xs = c.xShape, rs = c.routerShape;
+    xs.push_back(c.H);
+    rs.push_back(c.E);
+    // Values large enough that swiglu's limit of 7 clamps a good share of
+    // the gates and linears (fc1 outputs have a standard deviation of ~8).
+    std::vector<RefTensor> args = {random(xs, seed++, 2.0), random(rs, seed++, 1.5)};
+    for (int64_t e = 0; e < c.E; ++e)
+      args.push_back(random({c.H, F1}, seed++, 1.5));
+    for (int64_t e = 0; e < c.E; ++e)
+      args.push_back(random({c.I, c.H}, seed++, 0.5));
+    if (c.biases) {
+      for (int64_t e = 0; e < c.E; ++e)
+        args.push_back(random({F1}, seed++));
+      for (int64_t e = 0; e < c.E; ++e)
+        args.push_back(random({c.H}, seed++));
+    }
+    // Exact ties: row 0's logits all equal (experts E-1 and E-2 win), row
+    // 1's top two equal at experts 0 and 2 (expert 2 first).
+    for (int64_t e = 0; e < c.E; ++e) {
+      args[1].data[size_t(e)] = 0.5;
+      args[1].data[size_t(c.E + e)] = e == 0 || e == 2 ? 1.25 : -1.0;
+    }
+    int clamped = 0;
+    RefTensor expected = naiveMoE(c, args, clamped);
+    if (c.limit)
+      EXPECT_GT(clamped, 10) << name << ": the limit should matter";
+    auto out = run(moeSource(c), "f", args);
+    ASSERT_EQ(out.size(), 1u) << name << "\n" << moeSource(c);
+    // Both in double but for the float router softmax, rounded to f32 once.
+    SCOPED_TRACE(name);
+    expectClose(out[0], expected, 1e-6);
+  }
+}
+
+TEST_F(ReferenceExecutorTest, MoETiesGoToTheHigherExpert) {
+  // One expert per token (k = 1), identity experts whose output is their
+  // index: equal logits must pick the highest index among them.
+  const char *src = R"mlir(
+    func.func @f(%x: tensor<3x1xf32>, %r: tensor<3x3xf32>, %w1: tensor<1x1xf32>, %w2: tensor<1x1xf32>,
+                 %b0: tensor<1xf32>, %b1: tensor<1xf32>, %b2: tensor<1xf32>) -> tensor<3x1xf32> {
+      %y = llmc.moe %x, %r experts(%w1, %w1, %w1) (%w2, %w2, %w2) fc2_bias(%b0, %b1, %b2)
+          {activation = #llmc<moe_activation identity>, k = 1 : i64, normalize = true}
+          : (tensor<3x1xf32>, tensor<3x3xf32>, tensor<1x1xf32>, tensor<1x1xf32>, tensor<1x1xf32>,
+             tensor<1x1xf32>, tensor<1x1xf32>, tensor<1x1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>)
+          -> tensor<3x1xf32>
+      return %y : tensor<3x1xf32>
+    })mlir";
+  RefTensor x({3, 1}, ElementKind::F32, {0, 0, 0});
+  RefTensor r({3, 3}, ElementKind::F32, {2, 2, 2, 3, 1, 3, 5, 5, -1});
+  RefTensor w({1, 1}, ElementKind::F32, {1});
+  auto out = run(src, "f", {x, r, w, w, RefTensor({1}, ElementKind::F32, {0}),
+                            RefTensor({1}, ElementKind::F32, {1}),
+                            RefTensor({1}, ElementKind::F32, {2})});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].data, (std::vector<double>{2, 2, 1}));
 }
 
 TEST_F(ReferenceExecutorTest, ErrorsNameTheOp) {

@@ -1,0 +1,142 @@
+//===- MoE.cpp - The runtime's mixture-of-experts step ----------------------===//
+
+#include "MoE.h"
+
+#include "llmc/Runtime/Model.h"
+#include "llmc/Runtime/Profile.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace llmc::runtime {
+
+using codegen::ExpertActivation;
+using codegen::Step;
+
+void routeTokens(const float *logits, int64_t n, int64_t ld, int64_t E, int64_t k,
+                 bool normalize, Route *routes) {
+  std::vector<std::pair<float, int32_t>> p{size_t(E)};
+  for (int64_t t = 0; t < n; ++t) {
+    const float *row = logits + t * ld;
+    float mx = row[0];
+    for (int64_t e = 1; e < E; ++e)
+      mx = std::max(mx, row[e]);
+    float sum = 0;
+    for (int64_t e = 0; e < E; ++e) {
+      p[size_t(e)] = {std::exp(row[e] - mx), int32_t(e)};
+      sum += p[size_t(e)].first;
+    }
+    for (auto &pe : p)
+      pe.first /= sum;
+    // Largest first; of equal probabilities the higher index (ONNX
+    // Runtime's order on (p, e) pairs).
+    std::partial_sort(p.begin(), p.begin() + k, p.end(),
+                      [](const auto &a, const auto &b) { return a > b; });
+    float top = 0;
+    for (int64_t j = 0; j < k; ++j)
+      top += p[size_t(j)].first;
+    for (int64_t j = 0; j < k; ++j)
+      routes[t * k + j] = {p[size_t(j)].second,
+                           normalize ? p[size_t(j)].first / top : p[size_t(j)].first};
+  }
+}
+
+void expertActivation(const Step &s, const float *f, float *h) {
+  const int64_t I = s.inner;
+  switch (s.expertAct) {
+  case ExpertActivation::Identity:
+    std::memcpy(h, f, size_t(I) * sizeof(float));
+    return;
+  case ExpertActivation::Relu:
+    for (int64_t i = 0; i < I; ++i)
+      h[i] = std::max(0.0f, f[i]);
+    return;
+  case ExpertActivation::GeluTanh:
+    for (int64_t i = 0; i < I; ++i) {
+      const float x = f[i];
+      h[i] = 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+    }
+    return;
+  case ExpertActivation::Silu:
+    for (int64_t i = 0; i < I; ++i)
+      h[i] = f[i] / (1.0f + std::exp(-f[i]));
+    return;
+  case ExpertActivation::SwiGLU:
+    for (int64_t i = 0; i < I; ++i) {
+      float g = s.interleaved ? f[2 * i] : f[i];
+      float l = s.interleaved ? f[2 * i + 1] : f[I + i];
+      if (s.limit > 0) {
+        g = std::min(g, s.limit);
+        l = std::clamp(l, -s.limit, s.limit);
+      }
+      h[i] = g / (1.0f + std::exp(-s.alpha * g)) * (l + s.beta);
+    }
+    return;
+  }
+}
+
+void Session::kernelMoE(int32_t step, int64_t n) {
+  const codegen::ProgramPlan &p = model_.plan();
+  const Step &s = p.steps[size_t(step)];
+  float *A = arena();
+  const int64_t E = int64_t(s.experts.size() / 2), H = s.width, I = s.inner, k = s.topK;
+  const int64_t F1 = s.expertAct == ExpertActivation::SwiGLU ? 2 * I : I;
+  MoEBuffers &b = moeBuffers();
+  b.routes.resize(size_t(n * k));
+  routeTokens(A + s.in2.offset, n, s.in2.rowStride, E, k, s.normalize, b.routes.data());
+  // The routes of each expert, in token order (a counting sort).
+  b.first.assign(size_t(E + 1), 0);
+  for (const Route &r : b.routes)
+    ++b.first[size_t(r.expert) + 1];
+  for (int64_t e = 0; e < E; ++e)
+    b.first[size_t(e + 1)] += b.first[size_t(e)];
+  b.order.resize(size_t(n * k));
+  {
+    std::vector<int64_t> next(b.first.begin(), b.first.end() - 1);
+    for (int64_t i = 0; i < n * k; ++i)
+      b.order[size_t(next[size_t(b.routes[size_t(i)].expert)]++)] = i;
+  }
+  // Experts accumulate into their own buffer, copied to `out` at the end:
+  // the plan may let `out` overlap the step's inputs.
+  b.acc.assign(size_t(n * H), 0.0f);
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t r0 = b.first[size_t(e)], m = b.first[size_t(e + 1)] - r0;
+    if (m == 0)
+      continue;
+    b.x.resize(size_t(m * H));
+    b.f.resize(size_t(m * F1));
+    b.h.resize(size_t(m * I));
+    b.y.resize(size_t(m * H));
+    for (int64_t r = 0; r < m; ++r) {
+      const int64_t t = b.order[size_t(r0 + r)] / k;
+      std::memcpy(b.x.data() + r * H, A + s.in.offset + t * s.in.rowStride,
+                  size_t(H) * sizeof(float));
+    }
+    const int32_t fc1 = s.experts[size_t(e)], fc2 = s.experts[size_t(E + e)];
+    {
+      Profile::MatmulScope timed(profile_, fc1, m);
+      kernelMatmul(fc1, b.x.data(), m, H, b.f.data(), F1);
+    }
+    for (int64_t r = 0; r < m; ++r)
+      expertActivation(s, b.f.data() + r * F1, b.h.data() + r * I);
+    {
+      Profile::MatmulScope timed(profile_, fc2, m);
+      kernelMatmul(fc2, b.h.data(), m, I, b.y.data(), H);
+    }
+    for (int64_t r = 0; r < m; ++r) {
+      const int64_t route = b.order[size_t(r0 + r)];
+      const float w = b.routes[size_t(route)].weight;
+      float *acc = b.acc.data() + (route / k) * H;
+      const float *y = b.y.data() + r * H;
+      for (int64_t j = 0; j < H; ++j)
+        acc[j] += w * y[j];
+    }
+  }
+  for (int64_t t = 0; t < n; ++t)
+    std::memcpy(A + s.out.offset + t * s.out.rowStride, b.acc.data() + t * H,
+                size_t(H) * sizeof(float));
+}
+
+} // namespace llmc::runtime
