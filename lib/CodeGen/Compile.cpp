@@ -35,6 +35,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -389,6 +390,12 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
                                  data.size() * 4));
   };
 
+  // The experts' slots of the MoE steps.
+  llvm::DenseSet<int32_t> expertSlots;
+  for (const Step &st : plan.steps)
+    if (st.kind == StepKind::MoE)
+      expertSlots.insert(st.experts.begin(), st.experts.end());
+
   PackedTableWriter tableWriter(*planned, tables, opts, reader, tier,
                                 rotation->U ? &*rotation->U : nullptr, rotatedTable);
 
@@ -493,6 +500,22 @@ Error compileToBundle(ModuleOp module, const CompileOptions &opts,
       auto it = opts.calibration->find(slot.name);
       if (it != opts.calibration->end())
         stats = &it->second;
+    }
+    // An MoE expert that no calibration token was routed to has no
+    // statistics: it is rounded to nearest (any other matmul without them
+    // is an error of the calibration run).
+    if (recipe.needsCalibration() && (!stats || stats->numRows() == 0) &&
+        expertSlots.contains(int32_t(i))) {
+      if (opts.progress)
+        opts.progress(formatv("{0}: no calibration token was routed to this expert; "
+                              "rounded to nearest",
+                              slot.name)
+                          .str());
+      recipe.weights.method = quant::QuantMethod::RTN;
+      recipe.weights.biasCorrection = false;
+      recipe.weights.actOrder = false;
+      recipe.weights.refitScales = false;
+      stats = nullptr;
     }
     std::optional<SlotQuantization> cached;
     if (opts.slotCache)

@@ -21,7 +21,11 @@ Error calibrateSequentially(mlir::ModuleOp module, codegen::CompileOptions optio
   auto recipeOf = [&](StringRef name) -> Expected<codegen::QuantRecipe> {
     return options.recipeFor ? options.recipeFor(name) : options.recipe;
   };
-  // The slots to calibrate, in the order the program runs them.
+  // The slots to calibrate, in the order the program runs them. MoE
+  // experts are not among them: which rows an expert sees depends on the
+  // routing, which differs between the fp32 and the quantized model, so
+  // their inputs do not pair row by row; they keep the fp32 model's
+  // statistics.
   std::vector<std::string> order;
   StringMap<size_t> position; // in `order`
   const codegen::ProgramPlan &plan = reference.plan();

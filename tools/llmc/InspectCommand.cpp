@@ -114,6 +114,7 @@ int llmc::cli::runInspect() {
   // full layers).
   std::map<int64_t, int> windows;
   std::map<float, int> caps;
+  std::map<std::string, int> moes; // an MoE layer's description -> layers
   int attentions = 0;
   for (const auto &st : plan.steps) {
     if (st.kind == llmc::codegen::StepKind::Attention) {
@@ -128,6 +129,22 @@ int llmc::cli::runInspect() {
     if (st.kind == llmc::codegen::StepKind::Softcap)
       outs() << "softcap: " << st.width << " values soft-capped at "
              << format("%g", double(st.softcap)) << "\n";
+    if (st.kind == llmc::codegen::StepKind::MoE) {
+      std::string d;
+      raw_string_ostream os(d);
+      os << st.experts.size() / 2 << " experts, top " << st.topK
+         << (st.normalize ? " (weights renormalized)" : "") << ", "
+         << llmc::codegen::expertActivationName(st.expertAct);
+      if (st.expertAct == llmc::codegen::ExpertActivation::SwiGLU) {
+        os << (st.interleaved ? " interleaved" : " in halves") << " (alpha "
+           << format("%g", double(st.alpha)) << ", beta " << format("%g", double(st.beta));
+        if (st.limit > 0)
+          os << ", limit " << format("%g", double(st.limit));
+        os << ")";
+      }
+      os << ", hidden " << st.width << ", expert width " << st.inner;
+      ++moes[d];
+    }
     if (st.kind == llmc::codegen::StepKind::RopeTables && st.longWeight >= 0)
       outs() << "rope: LongRoPE, the long frequencies (attention factor "
              << format("%g", double(st.longScale)) << ") once a sequence passes "
@@ -136,6 +153,8 @@ int llmc::cli::runInspect() {
   for (auto [window, count] : windows)
     outs() << "attention: a sliding window of " << window << " keys in " << count
            << " of " << attentions << " layers\n";
+  for (const auto &[moe, count] : moes)
+    outs() << "moe: " << moe << ", in " << count << " layers\n";
   for (auto [cap, count] : caps)
     outs() << "attention: scores soft-capped at " << format("%g", double(cap)) << " in "
            << count << " of " << attentions << " layers\n";
