@@ -17,7 +17,7 @@ using codegen::Step;
 
 void routeTokens(const float *logits, int64_t n, int64_t ld, int64_t E, int64_t k,
                  bool normalize, Route *routes) {
-  std::vector<std::pair<float, int32_t>> p{size_t(E)};
+  std::vector<std::pair<float, int32_t>> p(static_cast<size_t>(E));
   for (int64_t t = 0; t < n; ++t) {
     const float *row = logits + t * ld;
     float mx = row[0];
@@ -86,17 +86,21 @@ void Session::kernelMoE(int32_t step, int64_t n) {
   MoEBuffers &b = moeBuffers();
   b.routes.resize(size_t(n * k));
   routeTokens(A + s.in2.offset, n, s.in2.rowStride, E, k, s.normalize, b.routes.data());
-  // The routes of each expert, in token order (a counting sort).
+  // The routes of each expert, in token order (a counting sort). A route
+  // of weight 0 (a probability that underflowed) is not run, as in ONNX
+  // Runtime: 0 times an expert's inf or NaN would be NaN.
   b.first.assign(size_t(E + 1), 0);
   for (const Route &r : b.routes)
-    ++b.first[size_t(r.expert) + 1];
+    if (r.weight > 0)
+      ++b.first[size_t(r.expert) + 1];
   for (int64_t e = 0; e < E; ++e)
     b.first[size_t(e + 1)] += b.first[size_t(e)];
-  b.order.resize(size_t(n * k));
+  b.order.resize(size_t(b.first[size_t(E)]));
   {
     std::vector<int64_t> next(b.first.begin(), b.first.end() - 1);
     for (int64_t i = 0; i < n * k; ++i)
-      b.order[size_t(next[size_t(b.routes[size_t(i)].expert)]++)] = i;
+      if (b.routes[size_t(i)].weight > 0)
+        b.order[size_t(next[size_t(b.routes[size_t(i)].expert)]++)] = i;
   }
   // Experts accumulate into their own buffer, copied to `out` at the end:
   // the plan may let `out` overlap the step's inputs.

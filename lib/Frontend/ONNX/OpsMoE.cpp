@@ -76,9 +76,11 @@ llvm::Expected<MoEDesc> moeDesc(NodeContext &nc) {
   if (nc.numInputs() > NumMoEInputs)
     return nc.error("has " + llvm::Twine(nc.numInputs()) + " inputs; MoE takes at most " +
                     llvm::Twine(unsigned(NumMoEInputs)));
-  for (unsigned i : {Input, RouterProbs, Fc1Weights, Fc2Weights})
+  for (auto [i, name] : {std::pair{Input, "input"}, std::pair{RouterProbs, "router_probs"},
+                         std::pair{Fc1Weights, "fc1_experts_weights"},
+                         std::pair{Fc2Weights, "fc2_experts_weights"}})
     if (!nc.hasInput(i))
-      return nc.error("needs input " + llvm::Twine(i));
+      return nc.error(llvm::Twine("needs its input ") + llvm::Twine(unsigned(i)) + ", " + name);
   if (nc.hasInput(Fc3Weights) || nc.hasInput(Fc3Bias))
     return nc.error("fc3_experts_weights (an up projection apart from fc1) is not "
                     "supported; gated experts are imported in the fused form "
@@ -133,11 +135,10 @@ llvm::Expected<MoEDesc> moeDesc(NodeContext &nc) {
   d.alpha = *alpha;
   d.beta = *beta;
   // ONNX Runtime: an infinite limit (the default) clamps nothing.
-  if (std::isfinite(*limit)) {
-    if (!(*limit > 0))
-      return nc.error("swiglu_limit must be positive, got " + std::to_string(*limit));
+  if (!(*limit > 0))
+    return nc.error("swiglu_limit must be positive, got " + std::to_string(*limit));
+  if (std::isfinite(*limit))
     d.limit = *limit;
-  }
 
   TensorInfo &x = nc.input(Input), &router = nc.input(RouterProbs);
   if (x.rank() < 2 || x.rank() > 3)
@@ -167,7 +168,8 @@ llvm::Expected<MoEDesc> moeDesc(NodeContext &nc) {
   if (!H || *H != d.hidden)
     return nc.error("fc1_experts_weights is [" + llvm::Twine(d.experts) + ", " +
                     llvm::Twine(d.fc1Out) + ", " + llvm::Twine(d.hidden) +
-                    "] but the input's hidden size is not " + llvm::Twine(d.hidden));
+                    "] but the input's hidden size is " +
+                    (H ? llvm::Twine(*H) : llvm::Twine("not static")));
   if (!E || *E != d.experts)
     return nc.error("router_probs' last dim must be the " + llvm::Twine(d.experts) +
                     " experts of fc1_experts_weights");
@@ -292,8 +294,8 @@ Error emitMoE(NodeContext &nc) {
   };
   auto [xs, xDims] = rowsOf(*x, nc.input(Input).dims);
   auto [rs, rDims] = rowsOf(*router, nc.input(RouterProbs).dims);
-  const bool rows3 = llvm::ArrayRef<DimExpr>(xDims).drop_back() ==
-                     llvm::ArrayRef<DimExpr>(rDims).drop_back();
+  const bool rows3 = xDims.size() <= 3 && llvm::ArrayRef<DimExpr>(xDims).drop_back() ==
+                                               llvm::ArrayRef<DimExpr>(rDims).drop_back();
   if (!rows3) {
     xs = *x;
     rs = *router;
