@@ -2,6 +2,7 @@
 
 #include "MoE.h"
 
+#include "llmc/Kernels/ThreadPool.h"
 #include "llmc/Runtime/Model.h"
 #include "llmc/Runtime/Profile.h"
 
@@ -123,8 +124,16 @@ void Session::kernelMoE(int32_t step, int64_t n) {
       Profile::MatmulScope timed(profile_, fc1, m);
       kernelMatmul(fc1, b.x.data(), m, H, b.f.data(), F1);
     }
-    for (int64_t r = 0; r < m; ++r)
-      expertActivation(s, b.f.data() + r * F1, b.h.data() + r * I);
+    // Prefill's rows are independent: the threads share them (an exp per
+    // element, about as many as the expert's matmuls have rows times I).
+    auto activate = [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        expertActivation(s, b.f.data() + r * F1, b.h.data() + r * I);
+    };
+    if (m > 1 && m * I >= (int64_t(1) << 14) && pool().size() > 1)
+      pool().parallelForShared(m, activate);
+    else
+      activate(0, m);
     {
       Profile::MatmulScope timed(profile_, fc2, m);
       kernelMatmul(fc2, b.h.data(), m, I, b.y.data(), H);

@@ -69,6 +69,7 @@ Session::Session(const Model &m) : model_(m) {}
 Session::~Session() = default;
 
 float *Session::arena() const { return state_->arena.get(); }
+ThreadPool &Session::pool() const { return *state_->pool; }
 
 MoEBuffers &Session::moeBuffers() {
   if (!moe_)

@@ -205,10 +205,17 @@ int llmc::cli::runBench() {
 
   // Bytes one decode step streams: the packed matmul weights (the embedding
   // table is read one row at a time) plus the KV cache of the context so far.
+  // Of an MoE step's experts a token reads k of E: k/E of their bytes (each
+  // expert's matrices have the same shape and format).
+  std::vector<double> share(m.plan().weights.size(), 1.0);
+  for (const auto &st : m.plan().steps)
+    if (st.kind == llmc::codegen::StepKind::MoE)
+      for (int32_t e : st.experts)
+        share[size_t(e)] = double(st.topK) / double(st.experts.size() / 2);
   uint64_t streamed = 0;
-  for (const auto &w : m.plan().weights)
-    if (w.kind == llmc::codegen::SlotKind::Packed)
-      streamed += uint64_t(w.bytes);
+  for (size_t i = 0; i < m.plan().weights.size(); ++i)
+    if (m.plan().weights[i].kind == llmc::codegen::SlotKind::Packed)
+      streamed += uint64_t(double(m.plan().weights[i].bytes) * share[i]);
   const auto &cfg = m.config();
   // Per cached position, layer and KV head: a key and a value of the cache's
   // element type, and for int8 their two fp32 scales.

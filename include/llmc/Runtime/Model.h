@@ -210,8 +210,9 @@ public:
   void kernelMoE(int32_t step, int64_t n);
 
 private:
-  /// The activation arena of the session's calls.
+  /// The activation arena of the session's calls, and the session's threads.
   float *arena() const;
+  ThreadPool &pool() const;
   /// The MoE step's buffers (MoE.h), made on first use.
   struct MoEBuffers &moeBuffers();
   template <typename KT> void attentionImpl(int32_t step, int64_t n, int64_t pos);
