@@ -74,28 +74,24 @@ Expected<PackedLayout> PackedLayout::get(WeightFormat fmt, int64_t N, int64_t K,
   return l;
 }
 
-void PackedWeights::Free::operator()(uint8_t *p) const { std::free(p); }
+std::shared_ptr<uint8_t> allocateWeightBuffer(size_t bytes) {
+  // Page alignment: the buffer may be written to a bundle and mmap'ed back.
+  const size_t huge = size_t(2) << 20;
+  const size_t align = bytes >= huge ? huge : 4096;
+  const size_t rounded = size_t(roundUp(int64_t(std::max<size_t>(bytes, 1)), int64_t(align)));
+  auto *p = static_cast<uint8_t *>(std::aligned_alloc(align, rounded));
+  if (p && align == huge) {
+    const size_t whole = bytes / huge * huge;
+    madvise(p, whole, MADV_HUGEPAGE);
+    if (rounded > whole)
+      madvise(p + whole, rounded - whole, MADV_NOHUGEPAGE);
+  }
+  return std::shared_ptr<uint8_t>(p, [](uint8_t *q) { std::free(q); });
+}
 
 PackedWeights::PackedWeights(const PackedLayout &l, IsaTier tier)
-    : layout_(l), tier_(tier) {
-  // Page alignment: the buffer may be written to a bundle and mmap'ed back.
-  // Large buffers are 2 MiB aligned and ask for transparent huge pages: decode
-  // streams every byte once per token, and 4 KiB pages would cost a TLB walk
-  // every 4 KiB of weights.
-  // Only the whole 2 MiB pages are advised: a huge page over the partial tail
-  // would be resident in full (up to 2 MiB of RSS per weight for nothing).
-  const size_t huge = size_t(2) << 20;
-  size_t align = l.totalBytes >= int64_t(huge) ? huge : 4096;
-  size_t bytes = size_t(roundUp(l.totalBytes, int64_t(align)));
-  auto *p = static_cast<uint8_t *>(std::aligned_alloc(align, bytes));
-  if (p && align == huge) {
-    const size_t whole = size_t(l.totalBytes) / huge * huge;
-    madvise(p, whole, MADV_HUGEPAGE);
-    if (bytes > whole)
-      madvise(p + whole, bytes - whole, MADV_NOHUGEPAGE);
-  }
-  owned_ = std::shared_ptr<uint8_t>(p, Free());
-  data_ = p;
+    : layout_(l), tier_(tier), owned_(allocateWeightBuffer(size_t(l.totalBytes))) {
+  data_ = owned_.get();
 }
 
 PackedWeights PackedWeights::borrow(const PackedLayout &l, IsaTier tier,

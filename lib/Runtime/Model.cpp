@@ -317,6 +317,28 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
   }
   const WeightFile *file = m->weightsInHugePages_ ? m->file_.get() : nullptr;
   const uint64_t weightsFileOffset = m->weightsFileOffset_;
+  // In huge pages, every packed matmul weight lies in one buffer, each at a
+  // page-aligned offset: a buffer per weight leaves the weight's partial
+  // last 2 MiB page in 4 KiB pages (allocateWeightBuffer), which for weights
+  // of a few MiB (an MoE's experts: 1.5-3 MiB each) is most of them, and
+  // their stream ran at half the speed. One buffer has one partial page.
+  std::vector<uint64_t> arenaAt(n, 0);
+  if (m->weightsInHugePages_) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const codegen::WeightSlot &w = m->plan_.weights[i];
+      if (w.kind != codegen::SlotKind::Packed || w.offset < 0 || w.bytes <= 0 ||
+          uint64_t(w.offset + w.bytes) > weights->size())
+        continue; // refused below
+      arenaAt[i] = total;
+      total += (uint64_t(w.bytes) + 4095) & ~uint64_t(4095);
+    }
+    m->packedArena_ = kernels::allocateWeightBuffer(size_t(total));
+    if (!m->packedArena_)
+      return createStringError(std::errc::not_enough_memory,
+                               "%s: cannot allocate %llu MiB for the packed weights",
+                               path.str().c_str(), (unsigned long long)(total >> 20));
+  }
 
   m->packed_.resize(n);
   m->matmuls_.resize(n);
@@ -381,18 +403,16 @@ Model::fromBundle(std::unique_ptr<bundle::Bundle> bundle, StringRef path,
     if (kernels::panelLanes(tier) != w.lanes)
       return fail(formatv("{0}: weights packed for {1} lanes", path, w.lanes).str());
     if (m->weightsInHugePages_) {
-      // Owned buffers of >= 2 MiB are 2 MiB aligned and MADV_HUGEPAGE'd.
       auto r0 = std::chrono::steady_clock::now();
-      kernels::PackedWeights pw(*layout, tier);
+      uint8_t *dst = m->packedArena_.get() + arenaAt[i];
       if (file) { // pread: the file's pages never enter this process's RSS
-        if (Error e = file->readParallel(weightsFileOffset + uint64_t(w.offset),
-                                         pw.mutableData(), size_t(w.bytes),
-                                         std::clamp(host->cores, 1u, 8u)))
+        if (Error e = file->readParallel(weightsFileOffset + uint64_t(w.offset), dst,
+                                         size_t(w.bytes), std::clamp(host->cores, 1u, 8u)))
           return std::move(e);
       } else {
-        std::memcpy(pw.mutableData(), m->weights_ + w.offset, size_t(w.bytes));
+        std::memcpy(dst, m->weights_ + w.offset, size_t(w.bytes));
       }
-      m->packed_[i] = std::move(pw);
+      m->packed_[i] = kernels::PackedWeights::borrow(*layout, tier, dst);
       m->weightReadMs_ += std::chrono::duration<double, std::milli>(
                              std::chrono::steady_clock::now() - r0)
                              .count();

@@ -103,6 +103,14 @@ struct PackedLayout {
 
 /// Packed weights: layout + 64-byte aligned buffer (owned, or borrowed e.g.
 /// from an mmap'ed bundle).
+/// A buffer for packed weights: page aligned; from 2 MiB on, 2 MiB aligned
+/// with its whole 2 MiB pages advised as transparent huge pages (decode
+/// streams every byte once per token, and with 4 KiB pages the prefetchers
+/// stop at every page and the TLB walks every 4 KiB). The partial last 2 MiB
+/// page is not advised: it would be resident in full. Null if the
+/// allocation fails.
+std::shared_ptr<uint8_t> allocateWeightBuffer(size_t bytes);
+
 class PackedWeights {
 public:
   PackedWeights() = default;
@@ -117,9 +125,6 @@ public:
   bool empty() const { return data_ == nullptr; }
 
 private:
-  struct Free {
-    void operator()(uint8_t *p) const;
-  };
   PackedLayout layout_;
   IsaTier tier_ = IsaTier::Scalar;
   std::shared_ptr<uint8_t> owned_;

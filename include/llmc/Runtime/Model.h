@@ -145,6 +145,9 @@ private:
   llvm::Error gatherPackedRows(int32_t slot, const int32_t *tokens, int64_t n,
                                float *out, int64_t ldout) const;
   uint64_t weightsFileOffset_ = 0;
+  /// With weights in huge pages: the buffer every packed matmul weight is
+  /// read into (packed_ borrows from it; declared first, freed last).
+  std::shared_ptr<uint8_t> packedArena_;
   std::vector<kernels::PackedWeights> packed_;
   std::vector<kernels::Matmul> matmuls_;
   std::vector<std::unique_ptr<quant::RandomizedHadamard>> rotations_;
