@@ -382,13 +382,23 @@ LogicalResult MoEOp::verify() {
       failed(checkRank(*this, "fc2 #0", fc2, 2)))
     return failure();
   // Weights are references to bytes: their shapes are known.
-  for (OperandRange ws : {getFc1(), getFc2(), getFc1Bias(), getFc2Bias()})
+  for (OperandRange ws : {getFc1(), getFc2(), getFc1Bias(), getFc2Bias(), getFc3(), getFc3Bias()})
     for (Value w : ws)
       if (!tensorType(w).hasStaticShape())
         return emitOpError() << "expert weights and biases must have static shapes, got "
                              << w.getType();
   const int64_t F1 = fc1.getDimSize(1), I = fc2.getDimSize(0);
   const bool swiglu = getActivation() == MoEActivation::swiglu;
+  const bool gated = !getFc3().empty();
+  if (gated && int64_t(getFc3().size()) != E)
+    return emitOpError() << "fc3 must be empty or one per expert (" << E << "), got "
+                         << getFc3().size();
+  if (!getFc3Bias().empty() && int64_t(getFc3Bias().size()) != int64_t(getFc3().size()))
+    return emitOpError() << "fc3_bias must be empty or one per fc3 weight ("
+                         << getFc3().size() << "), got " << getFc3Bias().size();
+  if (gated && swiglu)
+    return emitOpError("fc3 gates an elementwise activation; swiglu is gated by fc1's "
+                       "own second half");
   if (failed(checkSameDim(*this, F1, "fc1's N", swiglu ? 2 * I : I,
                           swiglu ? "twice fc2's K (swiglu)" : "fc2's K")))
     return failure();
@@ -403,6 +413,18 @@ LogicalResult MoEOp::verify() {
       std::string n = "fc1_bias #" + std::to_string(e);
       if (failed(checkShape(*this, n, tensorType(getFc1Bias()[e]), {F1})) ||
           failed(checkSameElementType(*this, n, getFc1Bias()[e].getType(), "x", x)))
+        return failure();
+    }
+    if (gated) {
+      std::string n = "fc3 #" + std::to_string(e);
+      if (failed(checkShape(*this, n, tensorType(getFc3()[e]), {H, I})) ||
+          failed(checkSameElementType(*this, n, getFc3()[e].getType(), "x", x)))
+        return failure();
+    }
+    if (!getFc3Bias().empty()) {
+      std::string n = "fc3_bias #" + std::to_string(e);
+      if (failed(checkShape(*this, n, tensorType(getFc3Bias()[e]), {I})) ||
+          failed(checkSameElementType(*this, n, getFc3Bias()[e].getType(), "x", x)))
         return failure();
     }
     if (!getFc2Bias().empty()) {

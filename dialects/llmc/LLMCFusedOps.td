@@ -293,7 +293,13 @@ def LLMC_MoEOp : LLMC_Op<"moe", [AttrSizedOperandSegments]> {
       h_i = g * sigmoid(alpha * g) * (l + beta)
 
     (no clamp without `limit`; SwiGLU proper is alpha 1, beta 0; gpt-oss's
-    is alpha 1.702, beta 1, limit 7). This is ONNX Runtime's com.microsoft
+    is alpha 1.702, beta 1, limit 7).
+
+    Gated experts (Mixtral's form): with `fc3` (E weights [H, I], optional
+    `fc3_bias` [I]) and an elementwise `activation`, F1 = I and
+    `h = act(x[t] @ fc1_e + b1_e) * (x[t] @ fc3_e + b3_e)`.
+
+    This is ONNX Runtime's com.microsoft
     MoE with its experts' weights as separate operands (references to their
     slices of the stacked [E, N, K] initializers). The result has the type
     of `x`.
@@ -303,6 +309,8 @@ def LLMC_MoEOp : LLMC_Op<"moe", [AttrSizedOperandSegments]> {
                        Variadic<LLMC_FloatTensor>:$fc2,
                        Variadic<LLMC_FloatTensor>:$fc1_bias,
                        Variadic<LLMC_FloatTensor>:$fc2_bias,
+                       Variadic<LLMC_FloatTensor>:$fc3,
+                       Variadic<LLMC_FloatTensor>:$fc3_bias,
                        I64Attr:$k,
                        DefaultValuedAttr<BoolAttr, "false">:$normalize,
                        LLMC_MoEActivationAttr:$activation,
@@ -314,6 +322,7 @@ def LLMC_MoEOp : LLMC_Op<"moe", [AttrSizedOperandSegments]> {
   let assemblyFormat = [{
     $x `,` $router `experts` `(` $fc1 `)` `(` $fc2 `)`
     (`fc1_bias` `(` $fc1_bias^ `)`)? (`fc2_bias` `(` $fc2_bias^ `)`)?
+    (`fc3` `(` $fc3^ `)`)? (`fc3_bias` `(` $fc3_bias^ `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

@@ -108,6 +108,8 @@ json::Value ProgramPlan::toJSON() const {
       for (int32_t e : s.experts)
         experts.push_back(e);
       o["experts"] = std::move(experts);
+      if (s.gated)
+        o["gated"] = true;
       o["in"] = rowJ(s.in);
       o["router"] = rowJ(s.in2);
       o["out"] = rowJ(s.out);
@@ -461,6 +463,7 @@ Expected<ProgramPlan> ProgramPlan::fromJSON(const json::Value &v) {
           return fail("moe step's experts must be slot indices");
         s.experts.push_back(int32_t(e));
       }
+      s.gated = o->getBoolean("gated").value_or(false);
       s.in = r.row(*o, "in");
       s.in2 = r.row(*o, "router");
       s.out = r.row(*o, "out");

@@ -1058,6 +1058,9 @@ Error Builder::visit(Operation *op) {
       return e;
     if (Error e = expertSlots(moe.getFc2(), moe.getFc2Bias(), "fc2"))
       return e;
+    s.gated = !moe.getFc3().empty();
+    if (Error e = expertSlots(moe.getFc3(), moe.getFc3Bias(), "fc3"))
+      return e;
     if (plan().config.hidden == 0)
       plan().config.hidden = s.inner;
     // The router's matmul: the Matmul step that wrote the logits' region

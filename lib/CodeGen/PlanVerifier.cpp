@@ -142,23 +142,29 @@ private:
       // The runtime reads in and the router's rows whole before it writes
       // out (experts accumulate in the session's own buffer), so the views
       // may overlap.
-      const int64_t E = int64_t(s.experts.size() / 2);
-      if (E < 1 || s.experts.size() % 2 || s.topK < 1 || s.topK > E)
-        return fail(llvm::formatv("{0} expert slots for top {1}: not fc1 and fc2 slots of "
+      const int64_t lists = s.gated ? 3 : 2, E = s.expertCount();
+      if (E < 1 || int64_t(s.experts.size()) % lists || s.topK < 1 || s.topK > E)
+        return fail(llvm::formatv("{0} expert slots for top {1}: not fc1, fc2{2} slots of "
                                   "at least k experts",
-                                  s.experts.size(), s.topK)
+                                  s.experts.size(), s.topK, s.gated ? " and fc3" : "")
                         .str());
       if (s.width <= 0 || s.inner <= 0 || s.inner > INT64_MAX / 2)
         return fail("bad width or inner size");
+      if (s.gated && s.expertAct == ExpertActivation::SwiGLU)
+        return fail("gated experts take an elementwise activation, not swiglu");
       const int64_t F1 = s.expertAct == ExpertActivation::SwiGLU ? 2 * s.inner : s.inner;
-      for (int64_t e = 0; e < 2 * E; ++e) {
-        const int64_t N = e < E ? F1 : s.width, K = e < E ? s.width : s.inner;
+      for (int64_t e = 0; e < lists * E; ++e) {
+        // fc1 [F1, width], fc2 [width, I], fc3 [I, width].
+        const int64_t list = e / E;
+        const int64_t N = list == 0 ? F1 : list == 1 ? s.width : s.inner;
+        const int64_t K = list == 1 ? s.inner : s.width;
         const WeightSlot *w = slot(s.experts[size_t(e)]);
         if (!w || w->kind != SlotKind::Packed || w->shape.size() != 2 ||
             w->shape[0] != N || w->shape[1] != K)
-          return fail(llvm::formatv("expert {0}'s {1} (weight {2}) is not a packed [{3}, "
+          return fail(llvm::formatv("expert {0}'s fc{1} (weight {2}) is not a packed [{3}, "
                                     "{4}] slot",
-                                    e % E, e < E ? "fc1" : "fc2", s.experts[size_t(e)], N, K)
+                                    e % E, list == 0 ? 1 : list == 1 ? 2 : 3,
+                                    s.experts[size_t(e)], N, K)
                           .str());
       }
       if (Error e = rows(s.in, s.width, "in"))

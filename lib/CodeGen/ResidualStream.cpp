@@ -99,7 +99,7 @@ Access accessOf(const Step &s, int64_t rows) {
     break;
   case StepKind::MoE:
     readRow(s.in, s.width);
-    readRow(s.in2, int64_t(s.experts.size() / 2));
+    readRow(s.in2, s.expertCount());
     a.writes.push_back(rowSpan(s.out, s.width, rows));
     break;
   }

@@ -82,7 +82,7 @@ void Session::kernelMoE(int32_t step, int64_t n) {
   const codegen::ProgramPlan &p = model_.plan();
   const Step &s = p.steps[size_t(step)];
   float *A = arena();
-  const int64_t E = int64_t(s.experts.size() / 2), H = s.width, I = s.inner, k = s.topK;
+  const int64_t E = s.expertCount(), H = s.width, I = s.inner, k = s.topK;
   const int64_t F1 = s.expertAct == ExpertActivation::SwiGLU ? 2 * I : I;
   MoEBuffers &b = moeBuffers();
   b.routes.resize(size_t(n * k));
@@ -114,6 +114,8 @@ void Session::kernelMoE(int32_t step, int64_t n) {
     b.f.resize(size_t(m * F1));
     b.h.resize(size_t(m * I));
     b.y.resize(size_t(m * H));
+    if (s.gated)
+      b.g.resize(size_t(m * I));
     for (int64_t r = 0; r < m; ++r) {
       const int64_t t = b.order[size_t(r0 + r)] / k;
       std::memcpy(b.x.data() + r * H, A + s.in.offset + t * s.in.rowStride,
@@ -126,9 +128,19 @@ void Session::kernelMoE(int32_t step, int64_t n) {
     }
     // Prefill's rows are independent: the threads share them (an exp per
     // element, about as many as the expert's matmuls have rows times I).
+    if (s.gated) { // Mixtral's up projection, which multiplies the activation
+      const int32_t fc3 = s.experts[size_t(2 * E + e)];
+      Profile::MatmulScope timed(profile_, fc3, m);
+      kernelMatmul(fc3, b.x.data(), m, H, b.g.data(), I);
+    }
     auto activate = [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r)
-        expertActivation(s, b.f.data() + r * F1, b.h.data() + r * I);
+      for (int64_t r = r0; r < r1; ++r) {
+        float *h = b.h.data() + r * I;
+        expertActivation(s, b.f.data() + r * F1, h);
+        if (s.gated)
+          for (int64_t i = 0; i < I; ++i)
+            h[i] *= b.g[size_t(r * I + i)];
+      }
     };
     if (m > 1 && m * I >= (int64_t(1) << 14) && pool().size() > 1)
       pool().parallelForShared(m, activate);

@@ -2,8 +2,9 @@
 //
 // The runtime's MoE step (codegen::StepKind::MoE, llmc.moe's math) in three
 // parts: route every token to its top-k experts (routeTokens), run each
-// expert's fc1 on the rows routed to it, its activation (expertActivation),
-// its fc2, and add the rows back weighted (Session::kernelMoE, MoE.cpp).
+// expert's fc1 on the rows routed to it, its activation (expertActivation;
+// times the expert's fc3 of the rows for gated, Mixtral-style experts), its
+// fc2, and add the rows back weighted (Session::kernelMoE, MoE.cpp).
 // The routing and the activation follow ONNX Runtime's CPU MoE operation by
 // operation (fp32 softmax of the logits with the maximum subtracted, the k
 // largest probabilities with ties to the higher expert index), so a token
@@ -40,7 +41,8 @@ struct MoEBuffers {
   std::vector<int64_t> first;  ///< expert e's routes: order[first[e] .. first[e + 1])
   std::vector<int64_t> order;  ///< route indices grouped by expert
   std::vector<float> acc;      ///< [n, H] the weighted sum
-  std::vector<float> x, f, h, y; ///< one expert's rows: in, fc1 out, activation, fc2 out
+  /// One expert's rows: in, fc1 out, activation, fc2 out, fc3 out (gated).
+  std::vector<float> x, f, h, y, g;
 };
 
 /// The step's activation on one row of fc1's output `f` (F1 floats) into

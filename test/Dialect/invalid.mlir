@@ -1066,3 +1066,30 @@ func.func @moe_bias_type(%x: tensor<3x8xf32>, %r: tensor<3x1xf32>, %w1: tensor<8
       : (tensor<3x8xf32>, tensor<3x1xf32>, tensor<8x4xf32>, tensor<2x8xf32>, tensor<4xf16>) -> tensor<3x8xf32>
   return
 }
+
+// -----
+
+func.func @moe_fc3_swiglu(%x: tensor<3x8xf32>, %r: tensor<3x1xf32>, %w1: tensor<8x4xf32>, %w2: tensor<2x8xf32>, %w3: tensor<8x2xf32>) {
+  // expected-error @+1 {{fc3 gates an elementwise activation; swiglu is gated by fc1's own second half}}
+  %0 = llmc.moe %x, %r experts(%w1) (%w2) fc3(%w3) {activation = #llmc<moe_activation swiglu>, k = 1 : i64}
+      : (tensor<3x8xf32>, tensor<3x1xf32>, tensor<8x4xf32>, tensor<2x8xf32>, tensor<8x2xf32>) -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+func.func @moe_fc3_count(%x: tensor<3x8xf32>, %r: tensor<3x2xf32>, %w1: tensor<8x2xf32>, %w2: tensor<2x8xf32>, %w3: tensor<8x2xf32>) {
+  // expected-error @+1 {{fc3 must be empty or one per expert (2), got 1}}
+  %0 = llmc.moe %x, %r experts(%w1, %w1) (%w2, %w2) fc3(%w3) {activation = #llmc<moe_activation silu>, k = 1 : i64}
+      : (tensor<3x8xf32>, tensor<3x2xf32>, tensor<8x2xf32>, tensor<8x2xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<8x2xf32>) -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+func.func @moe_fc3_shape(%x: tensor<3x8xf32>, %r: tensor<3x1xf32>, %w1: tensor<8x2xf32>, %w2: tensor<2x8xf32>, %w3: tensor<8x3xf32>) {
+  // expected-error @+1 {{fc3 #0}}
+  %0 = llmc.moe %x, %r experts(%w1) (%w2) fc3(%w3) {activation = #llmc<moe_activation silu>, k = 1 : i64}
+      : (tensor<3x8xf32>, tensor<3x1xf32>, tensor<8x2xf32>, tensor<2x8xf32>, tensor<8x3xf32>) -> tensor<3x8xf32>
+  return
+}

@@ -375,3 +375,17 @@ func.func @moe(%x: tensor<3x8xf32>, %r: tensor<3x2xf32>, %w10: tensor<8x12xf32>,
       : (tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<8x12xf32>, tensor<8x12xf32>, tensor<6x8xf32>, tensor<6x8xf32>) -> tensor<?x?x8xf32>
   return
 }
+
+// -----
+
+// Gated experts (Mixtral's form): silu(x @ fc1) * (x @ fc3), then fc2.
+// CHECK-LABEL: func.func @moe_gated
+// CHECK-NEXT: llmc.moe %arg0, %arg1 experts(%arg2, %arg3) (%arg4, %arg5) fc3(%arg6, %arg7) fc3_bias(%arg8, %arg9) {activation = #llmc<moe_activation silu>, k = 1 : i64} : (tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<8x6xf32>, tensor<8x6xf32>, tensor<6x8xf32>, tensor<6x8xf32>, tensor<8x6xf32>, tensor<8x6xf32>, tensor<6xf32>, tensor<6xf32>) -> tensor<?x?x8xf32>
+func.func @moe_gated(%x: tensor<?x?x8xf32>, %r: tensor<?x?x2xf32>, %w10: tensor<8x6xf32>, %w11: tensor<8x6xf32>,
+                     %w20: tensor<6x8xf32>, %w21: tensor<6x8xf32>, %w30: tensor<8x6xf32>, %w31: tensor<8x6xf32>,
+                     %b30: tensor<6xf32>, %b31: tensor<6xf32>) {
+  %0 = llmc.moe %x, %r experts(%w10, %w11) (%w20, %w21) fc3(%w30, %w31) fc3_bias(%b30, %b31) {activation = #llmc<moe_activation silu>, k = 1 : i64}
+      : (tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<8x6xf32>, tensor<8x6xf32>, tensor<6x8xf32>, tensor<6x8xf32>,
+         tensor<8x6xf32>, tensor<8x6xf32>, tensor<6xf32>, tensor<6xf32>) -> tensor<?x?x8xf32>
+  return
+}

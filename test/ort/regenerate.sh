@@ -14,6 +14,10 @@
 # only their CASE.ref.json is committed; the tests generate the models with
 # test/Frontend/Inputs/make_genai_onnx.py (ORT runs them as its --ort writes them: each MoE's input
 # also a graph output, which keeps ORT 1.30's in-place CPU MoE from reading a zeroed input).
+# genai_moe_fc3.ref.json is ORT's on genai_moe_fc3_fused, whose model is not kept: ORT's CPU MoE
+# refuses genai_moe_fc3's fc3_experts_weights (Mixtral's gated experts), and genai_moe_fc3_fused is
+# the same function in the form it runs (fc1 and fc3 interleaved into one SwiGLU fc1, alpha 1,
+# beta 0, no limit; every other weight genai_moe_fc3's).
 # Needs node/npm; installs onnxruntime-node into test/ort/node_modules (gitignored) with
 # --ignore-scripts (its CPU library is bundled in the package).
 set -euo pipefail
@@ -45,3 +49,6 @@ mkdir -p "$genai_out"
 /usr/bin/python3 "$root/test/Frontend/Inputs/make_genai_onnx.py" --ort -o "$tmp" "${genai[@]}"
 (cd "$here" && node run_ort_decoder.js "$tmp" "${genai[@]}")
 for c in "${genai[@]}"; do cp "$tmp/$c.ref.json" "$genai_out/"; done
+/usr/bin/python3 "$root/test/Frontend/Inputs/make_genai_onnx.py" --ort -o "$tmp" genai_moe_fc3_fused
+(cd "$here" && node run_ort_decoder.js "$tmp" genai_moe_fc3_fused)
+cp "$tmp/genai_moe_fc3_fused.ref.json" "$genai_out/genai_moe_fc3.ref.json"

@@ -211,7 +211,7 @@ int llmc::cli::runBench() {
   for (const auto &st : m.plan().steps)
     if (st.kind == llmc::codegen::StepKind::MoE)
       for (int32_t e : st.experts)
-        share[size_t(e)] = double(st.topK) / double(st.experts.size() / 2);
+        share[size_t(e)] = double(st.topK) / double(st.expertCount());
   uint64_t streamed = 0;
   for (size_t i = 0; i < m.plan().weights.size(); ++i)
     if (m.plan().weights[i].kind == llmc::codegen::SlotKind::Packed)

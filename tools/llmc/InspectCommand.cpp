@@ -132,7 +132,7 @@ int llmc::cli::runInspect() {
     if (st.kind == llmc::codegen::StepKind::MoE) {
       std::string d;
       raw_string_ostream os(d);
-      os << st.experts.size() / 2 << " experts, top " << st.topK
+      os << st.expertCount() << (st.gated ? " gated" : "") << " experts, top " << st.topK
          << (st.normalize ? " (weights renormalized)" : "") << ", "
          << llmc::codegen::expertActivationName(st.expertAct);
       if (st.expertAct == llmc::codegen::ExpertActivation::SwiGLU) {

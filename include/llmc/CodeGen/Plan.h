@@ -162,9 +162,14 @@ struct Step {
   // MoE: in = the tokens' rows [width], in2 = the router's logits [E],
   // out [width]; inner = I, the activation's width.
   /// MoE: the packed slots of the E experts' fc1 ([F1, width]; F1 = 2I for
-  /// SwiGLU, I otherwise), then of their fc2 ([width, I]): 2E entries. A
-  /// slot's bias is the expert's.
+  /// SwiGLU, I otherwise), then of their fc2 ([width, I]), then with `gated`
+  /// of their fc3 ([I, width]): 2E or 3E entries. A slot's bias is the
+  /// expert's.
   std::vector<int32_t> experts;
+  /// MoE: h = act(fc1 x) * (fc3 x) (Mixtral's gated experts).
+  bool gated = false;
+  /// MoE: the number of experts E.
+  int64_t expertCount() const { return int64_t(experts.size()) / (gated ? 3 : 2); }
   int64_t topK = 0;          ///< MoE: experts per token
   bool normalize = false;    ///< MoE: weights renormalized over the top k
   ExpertActivation expertAct = ExpertActivation::Identity;

@@ -21,9 +21,12 @@
 // index appended (`...fc1_experts_weights.3`), so --quant-recipe rules can
 // single out experts.
 //
-// Not imported, with an error that says so: fc3 (a separate up projection;
-// ONNX Runtime's CPU kernel refuses it too), use_sparse_mixer, and weights
-// that are not raw or external initializers.
+// fc3_experts_weights [E, I, H] (Mixtral's gated experts, the form ONNX
+// Runtime's CUDA kernel takes and its CPU kernel refuses) gates an
+// elementwise activation: h = act(fc1 x) * (fc3 x).
+//
+// Not imported, with an error that says so: fc3 with swiglu,
+// use_sparse_mixer, and weights that are not raw or external initializers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,6 +58,8 @@ struct MoEDesc {
   int64_t experts = 0, hidden = 0, fc1Out = 0, inter = 0, k = 0;
   llmc::MoEActivation activation = llmc::MoEActivation::identity;
   bool normalize = false, interleaved = true;
+  /// fc3 given: h = act(fc1 x) * (fc3 x) (Mixtral's gated experts).
+  bool gated = false;
   float alpha = 1.0f, beta = 0.0f;
   std::optional<float> limit;
 };
@@ -81,10 +86,8 @@ llvm::Expected<MoEDesc> moeDesc(NodeContext &nc) {
                          std::pair{Fc2Weights, "fc2_experts_weights"}})
     if (!nc.hasInput(i))
       return nc.error(llvm::Twine("needs its input ") + llvm::Twine(unsigned(i)) + ", " + name);
-  if (nc.hasInput(Fc3Weights) || nc.hasInput(Fc3Bias))
-    return nc.error("fc3_experts_weights (an up projection apart from fc1) is not "
-                    "supported; gated experts are imported in the fused form "
-                    "(activation_type 'swiglu', swiglu_fusion 1 or 2)");
+  if (nc.hasInput(Fc3Bias) && !nc.hasInput(Fc3Weights))
+    return nc.error("fc3_experts_bias is given without fc3_experts_weights");
   auto sparse = nc.attrInt("use_sparse_mixer", 0);
   if (!sparse)
     return sparse.takeError();
@@ -124,6 +127,10 @@ llvm::Expected<MoEDesc> moeDesc(NodeContext &nc) {
                     "' is not one of identity, relu, gelu, silu, swiglu");
   d.activation = *kind;
   const bool swiglu = d.activation == llmc::MoEActivation::swiglu;
+  d.gated = nc.hasInput(Fc3Weights);
+  if (swiglu && d.gated)
+    return nc.error("fc3_experts_weights with activation_type 'swiglu' is not supported "
+                    "(fc3 gates an elementwise activation, Mixtral's silu)");
   if (swiglu && (*fusion < 1 || *fusion > 2))
     return nc.error("swiglu_fusion " + llvm::Twine(*fusion) +
                     " is not supported; the swiglu activation needs fc1's gate and "
@@ -179,8 +186,17 @@ llvm::Expected<MoEDesc> moeDesc(NodeContext &nc) {
   if (d.fc1Out != (swiglu ? 2 * d.inter : d.inter))
     return nc.error("fc1_experts_weights' N (" + llvm::Twine(d.fc1Out) + ") must be " +
                     (swiglu ? "twice " : "") + "fc2's K (" + llvm::Twine(d.inter) + ")");
+  if (d.gated) {
+    auto w3 = staticDims(nc, Fc3Weights, "fc3_experts_weights");
+    if (!w3)
+      return w3.takeError();
+    if (*w3 != SmallVector<int64_t, 3>{d.experts, d.inter, d.hidden})
+      return nc.error("fc3_experts_weights must be [" + llvm::Twine(d.experts) + ", " +
+                      llvm::Twine(d.inter) + ", " + llvm::Twine(d.hidden) + "]");
+  }
   for (auto [i, n, what] : {std::tuple{Fc1Bias, d.fc1Out, "fc1_experts_bias"},
-                            std::tuple{Fc2Bias, d.hidden, "fc2_experts_bias"}}) {
+                            std::tuple{Fc2Bias, d.hidden, "fc2_experts_bias"},
+                            std::tuple{Fc3Bias, d.inter, "fc3_experts_bias"}}) {
     if (!nc.hasInput(i))
       continue;
     auto b = staticDims(nc, i, what);
@@ -190,7 +206,7 @@ llvm::Expected<MoEDesc> moeDesc(NodeContext &nc) {
       return nc.error(llvm::Twine(what) + " must be [" + llvm::Twine(d.experts) + ", " +
                       llvm::Twine(n) + "]");
   }
-  for (unsigned i : {Fc1Weights, Fc1Bias, Fc2Weights, Fc2Bias})
+  for (unsigned i : {Fc1Weights, Fc1Bias, Fc2Weights, Fc2Bias, Fc3Weights, Fc3Bias})
     if (nc.hasInput(i) && nc.input(i).elemType != x.elemType)
       return nc.error("'" + nc.node().input(int(i)) +
                       "' must have the input's element type");
@@ -280,6 +296,19 @@ Error emitMoE(NodeContext &nc) {
       return v.takeError();
     b2 = *v;
   }
+  SmallVector<mlir::Value> fc3, b3;
+  if (d.gated) {
+    auto v = expertSlices(nc, Fc3Weights, d.experts, {d.inter, d.hidden}, true);
+    if (!v)
+      return v.takeError();
+    fc3 = *v;
+  }
+  if (nc.hasInput(Fc3Bias)) {
+    auto v = expertSlices(nc, Fc3Bias, d.experts, {d.inter}, false);
+    if (!v)
+      return v.takeError();
+    b3 = *v;
+  }
   // The experts work on rows. A GenAI-style export flattens [B, S, H] to
   // [B * S, H] around the MoE and restores the shape after it; the MoE is
   // built on the [B, S, ...] values instead (a flatten's source, when both
@@ -304,6 +333,7 @@ Error emitMoE(NodeContext &nc) {
   mlir::OpBuilder &b = nc.builder();
   auto moe = b.create<llmc::MoEOp>(
       nc.loc(), typeFromDims(nc.input(Input).elemType, xDims), xs, rs, *fc1, *fc2, b1, b2,
+      fc3, b3,
       b.getI64IntegerAttr(d.k), b.getBoolAttr(d.normalize),
       llmc::MoEActivationAttr::get(nc.getContext(), d.activation),
       b.getBoolAttr(d.interleaved), b.getF32FloatAttr(d.alpha), b.getF32FloatAttr(d.beta),

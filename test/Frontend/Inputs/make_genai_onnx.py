@@ -17,6 +17,8 @@ The graph, per layer (one layer of genai_gqa; "~" = com.microsoft):
     gate/up MatMul -> Sigmoid, Mul (SiLU) -> Mul -> down MatMul
 The genai_moe cases replace each gate/up/down MLP with ONNX Runtime's MoE (~MoE, see class MoE): a
 router MatMul [+ Add] whose logits pick each token's experts, whose weights are seeded normal numbers.
+genai_moe_fc3 has Mixtral's gated experts (fc3_experts_weights), which ONNX Runtime's CPU MoE refuses;
+its reference is ORT's on genai_moe_fc3_fused, the same function as one fused SwiGLU fc1.
 seqlens_k and total_sequence_length come from attention_mask (ReduceSum - 1, Shape[1], both int32).
 Like the builder, the first norm is SimplifiedLayerNormalization in the default ONNX domain (ONNX
 Runtime registers it there, not in com.microsoft); the Skip variants are com.microsoft.
@@ -97,7 +99,16 @@ class MoE:
     Runtime takes a 3-D input and gives a 3-D output). The router logits are always reshaped to
     [rows, E]: ONNX Runtime 1.30 refuses 3-D router_probs. alpha, beta and limit are written only
     when given (ONNX Runtime's defaults: 1, 0, no limit). The weights are seeded normal numbers
-    times the scales, rounded to float16-representable values."""
+    times the scales, rounded to float16-representable values.
+
+    gated: Mixtral's experts, fc3_experts_weights [E, inter, dim] (and fc3_experts_bias [E, inter]
+    with bias) beside fc1 [E, inter, dim]: h = act(fc1_e(x)) * fc3_e(x) for an elementwise
+    activation (silu: Mixtral's). ONNX Runtime's CUDA MoE takes that form, its CPU MoE refuses it
+    ("FC3 is not implemented for CPU MoE"). fuse_fc3 (with gated) writes the same weights as the one
+    MoE the CPU kernel runs: fc1 [E, 2 * inter, dim] with fc1's rows (the gates) at 2i and fc3's
+    (the linears) at 2i + 1, the biases interleaved the same way, activation_type "swiglu",
+    swiglu_fusion 1, activation_alpha 1 and activation_beta 0, no swiglu_limit: silu(g) * l, the
+    same function (only for a silu activation)."""
     experts: int
     k: int
     inter: int
@@ -112,12 +123,16 @@ class MoE:
     router_scale: float = 0.3
     fc1_scale: float = 0.3
     fc2_scale: float = 0.05
+    gated: bool = False
+    fuse_fc3: bool = False
 
 
 def moe_weights(moe, layer, dim):
     """Layer LAYER's router [dim, E] and bias [E], fc1 [E, F1, dim] and bias [E, F1], fc2
-    [E, dim, inter] and bias [E, dim] (float32, float16-representable; the biases None without
-    moe.bias)."""
+    [E, dim, inter] and bias [E, dim] and, with moe.gated, fc3 [E, inter, dim] and bias [E, inter]
+    (float32, float16-representable; the biases None without moe.bias). fc3 is drawn after the
+    others, and moe.fuse_fc3 does not change the draws: the fused form's weights are the gated
+    form's, interleaved (moe_block)."""
     rng = np.random.default_rng(1000 * moe.seed + layer)
     f1 = 2 * moe.inter if moe.activation == "swiglu" else moe.inter
     E = moe.experts
@@ -128,7 +143,17 @@ def moe_weights(moe, layer, dim):
          "fc2": normal(moe.fc2_scale, E, dim, moe.inter)}
     w.update({"router_bias": normal(0.5, E), "fc1_bias": normal(0.5, E, f1), "fc2_bias": normal(0.1, E, dim)}
              if moe.bias else {"router_bias": None, "fc1_bias": None, "fc2_bias": None})
+    if moe.gated:
+        w["fc3"] = normal(moe.fc1_scale, E, moe.inter, dim)
+        w["fc3_bias"] = normal(0.5, E, moe.inter) if moe.bias else None
     return w
+
+
+def interleave_rows(a, b):
+    """[E, 2n, ...] with A's rows (axis 1) at the even indices and B's at the odd ones."""
+    out = np.empty((a.shape[0], 2 * a.shape[1]) + a.shape[2:], np.float32)
+    out[:, 0::2], out[:, 1::2] = a, b
+    return out
 
 
 def source_weights():
@@ -429,15 +454,28 @@ def moe_block(b, layer, h, moe, dim):
     x = h
     if moe.flatten:
         x = b.op("Reshape", f"{base}/input/Reshape", [h, b.const(I64, f"[-1, {dim}]")], F32, [rows, dim])
+    activation, alpha, beta, limit = moe.activation, moe.alpha, moe.beta, moe.limit
+    fc3 = moe.gated and not moe.fuse_fc3
+    if moe.gated and moe.fuse_fc3:
+        # silu(g) * l as ONNX Runtime's CPU kernel computes it: interleaved SwiGLU, alpha 1, beta 0.
+        assert moe.activation == "silu" and alpha is None and beta is None and limit is None
+        w["fc1"] = interleave_rows(w["fc1"], w["fc3"])
+        if w["fc1_bias"] is not None:
+            w["fc1_bias"] = interleave_rows(w["fc1_bias"], w["fc3_bias"])
+        activation, alpha, beta = "swiglu", 1.0, 0.0
     ins = [x, logits, b.init(f"{name}.experts.fc1.weight", w["fc1"]),
            "" if w["fc1_bias"] is None else b.init(f"{name}.experts.fc1.bias", w["fc1_bias"]),
            b.init(f"{name}.experts.fc2.weight", w["fc2"])]
-    if w["fc2_bias"] is not None:
-        ins.append(b.init(f"{name}.experts.fc2.bias", w["fc2_bias"]))
-    attrs = {"k": moe.k, "normalize_routing_weights": moe.normalize, "activation_type": moe.activation}
-    if moe.activation == "swiglu":
+    if w["fc2_bias"] is not None or fc3:
+        ins.append("" if w["fc2_bias"] is None else b.init(f"{name}.experts.fc2.bias", w["fc2_bias"]))
+    if fc3:
+        ins.append(b.init(f"{name}.experts.fc3.weight", w["fc3"]))
+        if w["fc3_bias"] is not None:
+            ins.append(b.init(f"{name}.experts.fc3.bias", w["fc3_bias"]))
+    attrs = {"k": moe.k, "normalize_routing_weights": moe.normalize, "activation_type": activation}
+    if activation == "swiglu":
         attrs["swiglu_fusion"] = 1
-    for key, v in (("activation_alpha", moe.alpha), ("activation_beta", moe.beta), ("swiglu_limit", moe.limit)):
+    for key, v in (("activation_alpha", alpha), ("activation_beta", beta), ("swiglu_limit", limit)):
         if v is not None:
             attrs[key] = float(v)
     y = b.op("MoE", f"{base}/MoE", ins, F32, [rows, dim] if moe.flatten else [BS, SEQ, dim], domain=MS, **attrs)
@@ -584,6 +622,39 @@ def genai_moe_silu():
     # the largest router logit 0.18 above the next at least
     return genai_decoder(heads=2, kv_heads=1, moe=MoE(experts=3, k=1, inter=72, activation="silu", normalize=0,
                                                       bias=False, flatten=False, seed=12))
+
+
+# Mixtral's gated experts in genai_moe's structure: 4 SiLU experts of intermediate size 48, fc1 (the
+# gate) and fc3 (the up projection) [E, 48, dim], fc2 [E, dim, 48], biases on all three and on the
+# router, the top 2 renormalized. Over the 23 positions of ONNX Runtime's reference (on
+# genai_moe_fc3_fused), the router logits send each expert 5, 4, 9, 5 (layer 0) and 11, 2, 6, 4
+# (layer 1) of the positions as their first choice, and the second and third largest logits of a
+# position differ by 0.15 at least (seed 113 was picked for that margin); the MoE outputs reach 2.4.
+FC3_MOE = MoE(experts=4, k=2, inter=48, activation="silu", gated=True, seed=113)
+
+
+@case
+def genai_moe_fc3():
+    """genai_moe with Mixtral's gated experts: 4 SiLU experts of intermediate size 48 whose fc1
+    (gate) and fc3_experts_weights (up) give silu(fc1 x) * (fc3 x), biases on fc1, fc2 and fc3, the
+    top 2 renormalized; genai_moe's flattened 2-D MoE input and router MatMul and bias Add. ONNX
+    Runtime's CPU MoE refuses fc3; its reference is ONNX Runtime's on genai_moe_fc3_fused."""
+    return genai_decoder(heads=2, kv_heads=1, moe=FC3_MOE)
+
+
+@case
+def genai_moe_fc3_fused():
+    """genai_moe_fc3's weights as the MoE ONNX Runtime's CPU kernel runs (for the reference only): fc1
+    and fc3 interleaved into one fc1 [E, 96, dim] (gate rows at 2i, fc3's at 2i + 1, the biases the
+    same), activation_type swiglu with swiglu_fusion 1, alpha 1, beta 0 and no limit, which is
+    silu(gate) * linear, genai_moe_fc3's function. Every other initializer is genai_moe_fc3's, bit for
+    bit."""
+    # Checked: ONNX Runtime 1.30's MoE outputs on this model (CPU, graph optimizations disabled; the
+    # prompt and the 7 greedy tokens, 23 rows, in one call) against numpy's float64 evaluation of the
+    # fc3 form, sum over the top 2 of w_e (silu(x W1_e^T + b1_e) * (x W3_e^T + b3_e)) W2_e^T + b2_e,
+    # on each MoE's own input and router logits: largest difference 5.1e-7 (layer 0) and 6.5e-7
+    # (layer 1), outputs up to 2.4.
+    return genai_decoder(heads=2, kv_heads=1, moe=dataclasses.replace(FC3_MOE, fuse_fc3=True))
 
 
 def with_gather_block_quantized_attrs(m, **attrs):

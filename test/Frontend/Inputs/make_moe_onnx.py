@@ -8,8 +8,9 @@ tests (test/Frontend/moe-errors.test).
                                         initializer NAME's expert E; print "checked N slices"
 
 Each model: x [n, H] and the router's logits [n, E] are graph inputs, the experts' stacked
-weights fc1 [E, F1, H] and fc2 [E, H, I] (and biases [E, F1], [E, H]) are initializers in
-raw_data, and the MoE node 'moe' writes y [n, H]. The bad_* cases change one thing each, so the
+weights fc1 [E, F1, H] and fc2 [E, H, I] (and biases [E, F1], [E, H]; Mixtral's gated experts'
+fc3 [E, I, H] and its bias [E, I]) are initializers in raw_data, and the MoE node 'moe' writes
+y [n, H]. The bad_* cases change one thing each, so the
 importer must refuse them with one message; moe_* import (moe_external with its initializers in
 an external data file; moe_flatten a GenAI-style export's [B, S, H] flattened to [B * S, H]
 around the MoE and restored through Shape after it).
@@ -62,21 +63,25 @@ def weights(rng, f1, h=H, i=I, e=E, bias=True):
 
 
 def moe_model(attrs, f1=I, w=None, bias=True, x_dims=("n", H), router_dims=("n", E),
-              router_type=F32, fc3=False, float_data=False, graph_inputs=None, ins=None):
+              router_type=F32, fc3=False, fc3_bias=False, float_data=False, graph_inputs=None,
+              ins=None):
     """x X_DIMS and logits ROUTER_DIMS graph inputs -> MoE 'moe' -> y X_DIMS. W: the weights
-    (default: weights(F1), with biases if BIAS); FC3: an fc3_experts_weights input too;
-    FLOAT_DATA: fc1 in float_data rather than raw_data; GRAPH_INPUTS: {weight: dims} of weights
+    (default: weights(F1), with biases if BIAS); FC3: an fc3_experts_weights input [E, I, H] too
+    (I: fc2's K); FC3_BIAS: an fc3_experts_bias [E, I] too; FLOAT_DATA: fc1 in float_data rather than raw_data; GRAPH_INPUTS: {weight: dims} of weights
     that are graph inputs rather than initializers; INS: the node's inputs (default: x, logits and
     the weights in the schema's order)."""
     rng = np.random.default_rng(7)
     w = w or weights(rng, f1, bias=bias)
+    e, _, i = w["fc2"].shape
     if fc3:
-        w["fc3"] = rng.standard_normal(w["fc1"].shape).astype(np.float32)
+        w["fc3"] = rng.standard_normal((e, i, w["fc1"].shape[2])).astype(np.float32)
+    if fc3_bias:
+        w["fc3_bias"] = rng.standard_normal((e, i)).astype(np.float32)
     graph_inputs = graph_inputs or {}
-    names = {k: f"experts.{k}" for k in ("fc1", "fc1_bias", "fc2", "fc2_bias", "fc3")}
+    order = ("fc1", "fc1_bias", "fc2", "fc2_bias", "fc3", "fc3_bias")
+    names = {k: f"experts.{k}" for k in order}
     if ins is None:
-        ins = ["x", "logits"] + [names[k] if k in w else "" for k in
-                                 ("fc1", "fc1_bias", "fc2", "fc2_bias", "fc3")]
+        ins = ["x", "logits"] + [names[k] if k in w else "" for k in order]
         while not ins[-1]:
             ins.pop()
     inputs = [helper.make_tensor_value_info("x", F32, list(x_dims)),
@@ -106,8 +111,22 @@ def make(g):
 # --- refused: one message each ------------------------------------------------------------------
 
 @case
-def bad_fc3():
-    return moe_model({"k": 2}, fc3=True)
+def bad_fc3_swiglu():
+    # fc3 gates an elementwise activation; swiglu has its own gate.
+    return moe_model({"k": 2, "activation_type": "swiglu", "swiglu_fusion": 1}, f1=2 * I, fc3=True)
+
+
+@case
+def bad_fc3_bias_alone():
+    return moe_model({"k": 2, "activation_type": "silu"}, fc3_bias=True)
+
+
+@case
+def bad_fc3_shape():
+    # fc3 [E, I + 1, H]: its N must be fc2's K.
+    w = weights(np.random.default_rng(10), I)
+    w["fc3"] = np.zeros((E, I + 1, H), np.float32)
+    return moe_model({"k": 2, "activation_type": "silu"}, w=w)
 
 
 @case
@@ -295,6 +314,20 @@ def moe_relu_nobias():
 def moe_external():
     """gelu, k 3, no biases, every initializer in moe_external.onnx.data."""
     return moe_model({"k": 3, "activation_type": "gelu"}, bias=False)
+
+
+@case
+def moe_fc3():
+    """Mixtral's gated experts: silu(fc1 x) * (fc3 x), k 2, normalized, biases on fc1, fc2 and
+    fc3."""
+    return moe_model({"k": 2, "normalize_routing_weights": 1, "activation_type": "silu"},
+                     fc3=True, fc3_bias=True)
+
+
+@case
+def moe_fc3_nobias():
+    """relu(fc1 x) * (fc3 x), k 1, no biases."""
+    return moe_model({"activation_type": "relu"}, bias=False, fc3=True)
 
 
 EXTERNAL = {"moe_external"}

@@ -374,7 +374,9 @@ Error swiglu(SwiGLUOp op, Operands in, std::vector<RefTensor> &out) {
 }
 
 // Mixture of experts (ONNX Runtime's com.microsoft MoE). Operands: x, router,
-// then the fc1, fc2, fc1_bias and fc2_bias groups (the biases may be empty).
+// then the fc1, fc2, fc1_bias, fc2_bias, fc3 and fc3_bias groups (the biases
+// and fc3 may be empty; with fc3, Mixtral's gated experts, an elementwise
+// activation's h = act(x @ fc1 + b1) * (x @ fc3 + b3)).
 // The router's softmax is computed in float exactly as ONNX Runtime's CPU
 // kernel does (max-subtracted exp, float sum, divide), so that the top-k
 // choice, where near ties matter, is the same; everything after it is double.
@@ -384,10 +386,13 @@ Error moe(MoEOp op, Operands in, std::vector<RefTensor> &out) {
     return in.slice(start, length);
   };
   const RefTensor &x = *in[0], &router = *in[1];
-  Operands fc1 = group(2), fc2 = group(3), b1 = group(4), b2 = group(5);
+  Operands fc1 = group(2), fc2 = group(3), b1 = group(4), b2 = group(5), fc3 = group(6),
+           b3 = group(7);
   const int64_t E = int64_t(fc1.size()), k = int64_t(op.getK());
+  const bool gated = !fc3.empty();
   if (x.rank() < 1 || router.rank() < 1 || E == 0 || int64_t(fc2.size()) != E ||
-      k < 1 || k > E)
+      k < 1 || k > E || (gated && int64_t(fc3.size()) != E) ||
+      (!b3.empty() && b3.size() != fc3.size()))
     return opError(op, "malformed operands");
   const int64_t H = x.shape.back(), T = x.numel() / std::max<int64_t>(H, 1);
   if (router.shape.back() != E || router.numel() / E != T)
@@ -395,13 +400,16 @@ Error moe(MoEOp op, Operands in, std::vector<RefTensor> &out) {
                            std::to_string(E) + " logits for each row of x " +
                            x.shapeString());
   const bool swiglu = op.getActivation() == MoEActivation::swiglu;
+  if (gated && swiglu)
+    return opError(op, "fc3 with the swiglu activation");
   const int64_t F1 = fc1[0]->shape.size() == 2 ? fc1[0]->shape[1] : -1;
   const int64_t I = swiglu ? F1 / 2 : F1;
   for (int64_t e = 0; e < E; ++e) {
     auto shapeIs = [](const RefTensor &t, std::vector<int64_t> s) { return t.shape == s; };
     if (!shapeIs(*fc1[e], {H, F1}) || !shapeIs(*fc2[e], {I, H}) ||
         (swiglu && F1 != 2 * I) || (!b1.empty() && !shapeIs(*b1[e], {F1})) ||
-        (!b2.empty() && !shapeIs(*b2[e], {H})))
+        (!b2.empty() && !shapeIs(*b2[e], {H})) || (gated && !shapeIs(*fc3[e], {H, I})) ||
+        (!b3.empty() && !shapeIs(*b3[e], {I})))
       return opError(op, "expert " + std::to_string(e) +
                              " has weights or biases of the wrong shape");
   }
@@ -416,7 +424,7 @@ Error moe(MoEOp op, Operands in, std::vector<RefTensor> &out) {
   const MoEActivation act = op.getActivation();
   std::vector<float> p(E);
   std::vector<int64_t> order(E);
-  std::vector<double> f(F1), h(I);
+  std::vector<double> f(F1), h(I), u(gated ? I : 0);
   for (int64_t t = 0; t < T; ++t) {
     const double *logits = router.data.data() + t * E;
     float mx = float(logits[0]);
@@ -452,6 +460,15 @@ Error moe(MoEOp op, Operands in, std::vector<RefTensor> &out) {
           acc += xt[c] * w1.data[c * F1 + n];
         f[n] = acc;
       }
+      if (gated) {
+        const RefTensor &w3 = *fc3[e];
+        for (int64_t i = 0; i < I; ++i) {
+          double acc = b3.empty() ? 0.0 : b3[e]->data[i];
+          for (int64_t c = 0; c < H; ++c)
+            acc += xt[c] * w3.data[c * I + i];
+          u[i] = acc;
+        }
+      }
       for (int64_t i = 0; i < I; ++i) {
         const double v = f[i];
         switch (act) {
@@ -478,6 +495,8 @@ Error moe(MoEOp op, Operands in, std::vector<RefTensor> &out) {
           break;
         }
         }
+        if (gated)
+          h[i] *= u[i];
       }
       for (int64_t c = 0; c < H; ++c) {
         double acc = b2.empty() ? 0.0 : b2[e]->data[c];

@@ -296,6 +296,8 @@ struct MoECase {
   double alpha = 1.0, beta = 0.0;
   std::optional<double> limit;
   bool biases = false;
+  bool gated = false;        // fc3 (Mixtral's gated experts)
+  bool fc3Biases = false;    // fc3_bias, with gated
   int64_t E = 4, k = 2, H = 8, I = 6;
   std::vector<int64_t> xShape, routerShape; // x's leading dims and router's
   bool dynamic = false;                     // x/router/result typed [?, ..., ?, N]
@@ -333,6 +335,14 @@ std::string moeSource(const MoECase &c) {
     operands += " fc2_bias(";
     group("b2_", "tensor<" + std::to_string(c.H) + "xf32>", true);
   }
+  if (c.gated) {
+    operands += " fc3(";
+    group("w3_", "tensor<" + std::to_string(c.H) + "x" + std::to_string(c.I) + "xf32>", true);
+  }
+  if (c.fc3Biases) {
+    operands += " fc3_bias(";
+    group("b3_", "tensor<" + std::to_string(c.I) + "xf32>", true);
+  }
   std::string attrs = "activation = #llmc<moe_activation " + c.activation +
                       ">, k = " + std::to_string(c.k) + " : i64";
   attrs += ", normalize = " + std::string(c.normalize ? "true" : "false");
@@ -345,8 +355,8 @@ std::string moeSource(const MoECase &c) {
          " {" + attrs + "} : (" + types + ") -> " + xt + "\n  return %y : " + xt + "\n}";
 }
 
-// Operands in the function's order: x, router, fc1..., fc2..., b1..., b2...
-// Also counts the swiglu values the limit clamped.
+// Operands in the function's order: x, router, fc1..., fc2..., b1..., b2...,
+// fc3..., b3... Also counts the swiglu values the limit clamped.
 RefTensor naiveMoE(const MoECase &c, const std::vector<RefTensor> &a, int &clamped) {
   const bool swiglu = c.activation == "swiglu";
   const int64_t E = c.E, H = c.H, I = c.I, F1 = swiglu ? 2 * I : I;
@@ -355,6 +365,9 @@ RefTensor naiveMoE(const MoECase &c, const std::vector<RefTensor> &a, int &clamp
   auto w2 = [&](int64_t e) -> const RefTensor & { return a[size_t(2 + E + e)]; };
   auto b1 = [&](int64_t e, int64_t n) { return c.biases ? a[size_t(2 + 2 * E + e)].data[size_t(n)] : 0.0; };
   auto b2 = [&](int64_t e, int64_t n) { return c.biases ? a[size_t(2 + 3 * E + e)].data[size_t(n)] : 0.0; };
+  const int64_t fc3At = 2 + (c.biases ? 4 : 2) * E;
+  auto w3 = [&](int64_t e) -> const RefTensor & { return a[size_t(fc3At + e)]; };
+  auto b3 = [&](int64_t e, int64_t i) { return c.fc3Biases ? a[size_t(fc3At + E + e)].data[size_t(i)] : 0.0; };
   const int64_t T = x.numel() / H;
   RefTensor y(x.shape, ElementKind::F32);
   for (int64_t t = 0; t < T; ++t) {
@@ -408,6 +421,12 @@ RefTensor naiveMoE(const MoECase &c, const std::vector<RefTensor> &a, int &clamp
           }
           h[size_t(i)] = g * (1 / (1 + std::exp(-c.alpha * g))) * (l + c.beta);
         }
+        if (c.gated) {
+          double u = b3(e, i);
+          for (int64_t m = 0; m < H; ++m)
+            u += x.data[size_t(t * H + m)] * w3(e).data[size_t(m * I + i)];
+          h[size_t(i)] *= u;
+        }
       }
       for (int64_t m = 0; m < H; ++m) {
         double o = b2(e, m);
@@ -450,11 +469,27 @@ TEST_F(ReferenceExecutorTest, MoEEqualsANaiveComputation) {
     c.routerShape = {5};
     cases.push_back(c);
   }
+  // Mixtral's gated experts: silu(x @ fc1 + b1) * (x @ fc3 + b3), E = 3,
+  // k = 2; fc3's biases without fc1/fc2's, then fc1/fc2's without fc3's.
+  for (bool fc3Biases : {true, false}) {
+    MoECase c;
+    c.activation = "silu";
+    c.gated = true;
+    c.fc3Biases = fc3Biases;
+    c.biases = !fc3Biases;
+    c.E = 3;
+    c.k = 2;
+    c.normalize = fc3Biases;
+    c.xShape = {5};
+    c.routerShape = {5};
+    cases.push_back(c);
+  }
   uint32_t seed = 100;
   for (const MoECase &c : cases) {
     const std::string name = c.activation +
                              (c.activation != "swiglu" ? "" : c.interleaved ? " interleaved" : " chunked") +
-                             (c.dynamic ? " dynamic" : "");
+                             (c.dynamic ? " dynamic" : "") + (c.gated ? " fc3" : "") +
+                             (c.fc3Biases ? " fc3_bias" : "");
     const int64_t F1 = c.activation == "swiglu" ? 2 * c.I : c.I;
     std::vector<int64_t> xs = c.xShape, rs = c.routerShape;
     xs.push_back(c.H);
@@ -472,6 +507,12 @@ TEST_F(ReferenceExecutorTest, MoEEqualsANaiveComputation) {
       for (int64_t e = 0; e < c.E; ++e)
         args.push_back(random({c.H}, seed++));
     }
+    if (c.gated)
+      for (int64_t e = 0; e < c.E; ++e)
+        args.push_back(random({c.H, c.I}, seed++, 1.5));
+    if (c.fc3Biases)
+      for (int64_t e = 0; e < c.E; ++e)
+        args.push_back(random({c.I}, seed++));
     // Exact ties: row 0's logits all equal (experts E-1 and E-2 win), row
     // 1's top two equal at experts 0 and 2 (expert 2 first).
     for (int64_t e = 0; e < c.E; ++e) {
