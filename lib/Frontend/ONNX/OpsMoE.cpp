@@ -277,37 +277,28 @@ Error emitMoE(NodeContext &nc) {
   auto router = nc.operand(RouterProbs);
   if (!router)
     return router.takeError();
-  auto fc1 = expertSlices(nc, Fc1Weights, d.experts, {d.fc1Out, d.hidden}, true);
-  if (!fc1)
-    return fc1.takeError();
-  auto fc2 = expertSlices(nc, Fc2Weights, d.experts, {d.hidden, d.inter}, true);
-  if (!fc2)
-    return fc2.takeError();
-  SmallVector<mlir::Value> b1, b2;
-  if (nc.hasInput(Fc1Bias)) {
-    auto v = expertSlices(nc, Fc1Bias, d.experts, {d.fc1Out}, false);
+  // Each given weight or bias input as its E slices (none when absent), in
+  // the op's operand order; the weights through a transpose (the matmul's
+  // [K, N]).
+  struct Part {
+    unsigned input;
+    SmallVector<int64_t, 2> slice;
+    bool transpose;
+  };
+  const Part parts[] = {{Fc1Weights, {d.fc1Out, d.hidden}, true},
+                        {Fc2Weights, {d.hidden, d.inter}, true},
+                        {Fc1Bias, {d.fc1Out}, false},
+                        {Fc2Bias, {d.hidden}, false},
+                        {Fc3Weights, {d.inter, d.hidden}, true},
+                        {Fc3Bias, {d.inter}, false}};
+  SmallVector<mlir::Value> sliced[std::size(parts)];
+  for (auto [p, out] : llvm::zip(parts, sliced)) {
+    if (!nc.hasInput(p.input))
+      continue;
+    auto v = expertSlices(nc, p.input, d.experts, p.slice, p.transpose);
     if (!v)
       return v.takeError();
-    b1 = *v;
-  }
-  if (nc.hasInput(Fc2Bias)) {
-    auto v = expertSlices(nc, Fc2Bias, d.experts, {d.hidden}, false);
-    if (!v)
-      return v.takeError();
-    b2 = *v;
-  }
-  SmallVector<mlir::Value> fc3, b3;
-  if (d.gated) {
-    auto v = expertSlices(nc, Fc3Weights, d.experts, {d.inter, d.hidden}, true);
-    if (!v)
-      return v.takeError();
-    fc3 = *v;
-  }
-  if (nc.hasInput(Fc3Bias)) {
-    auto v = expertSlices(nc, Fc3Bias, d.experts, {d.inter}, false);
-    if (!v)
-      return v.takeError();
-    b3 = *v;
+    out = std::move(*v);
   }
   // The experts work on rows. A GenAI-style export flattens [B, S, H] to
   // [B * S, H] around the MoE and restores the shape after it; the MoE is
@@ -332,8 +323,8 @@ Error emitMoE(NodeContext &nc) {
   }
   mlir::OpBuilder &b = nc.builder();
   auto moe = b.create<llmc::MoEOp>(
-      nc.loc(), typeFromDims(nc.input(Input).elemType, xDims), xs, rs, *fc1, *fc2, b1, b2,
-      fc3, b3,
+      nc.loc(), typeFromDims(nc.input(Input).elemType, xDims), xs, rs, sliced[0], sliced[1],
+      sliced[2], sliced[3], sliced[4], sliced[5],
       b.getI64IntegerAttr(d.k), b.getBoolAttr(d.normalize),
       llmc::MoEActivationAttr::get(nc.getContext(), d.activation),
       b.getBoolAttr(d.interleaved), b.getF32FloatAttr(d.alpha), b.getF32FloatAttr(d.beta),
