@@ -365,12 +365,12 @@ LogicalResult MoEOp::verify() {
   if (int64_t(getFc2().size()) != E)
     return emitOpError() << "has " << E << " fc1 weights but "
                          << getFc2().size() << " fc2 weights";
-  if (!getFc1Bias().empty() && int64_t(getFc1Bias().size()) != E)
-    return emitOpError() << "fc1_bias must be empty or one per expert (" << E
-                         << "), got " << getFc1Bias().size();
-  if (!getFc2Bias().empty() && int64_t(getFc2Bias().size()) != E)
-    return emitOpError() << "fc2_bias must be empty or one per expert (" << E
-                         << "), got " << getFc2Bias().size();
+  for (auto [name, values] : {std::pair{"fc1_bias", getFc1Bias()},
+                              std::pair{"fc2_bias", getFc2Bias()},
+                              std::pair{"fc3", getFc3()}})
+    if (!values.empty() && int64_t(values.size()) != E)
+      return emitOpError() << name << " must be empty or one per expert (" << E
+                           << "), got " << values.size();
   if (const int64_t k = int64_t(getK()); k < 1 || k > E)
     return emitOpError() << "k must be in [1, " << E << "], got " << k;
   if (auto limit = getLimit(); limit && !(limit->convertToFloat() > 0))
@@ -381,8 +381,11 @@ LogicalResult MoEOp::verify() {
   if (failed(checkRank(*this, "fc1 #0", fc1, 2)) ||
       failed(checkRank(*this, "fc2 #0", fc2, 2)))
     return failure();
+  // Every expert's weights and biases (the names below in this order).
+  const OperandRange groups[] = {getFc1(),     getFc2(), getFc1Bias(),
+                                 getFc2Bias(), getFc3(), getFc3Bias()};
   // Weights are references to bytes: their shapes are known.
-  for (OperandRange ws : {getFc1(), getFc2(), getFc1Bias(), getFc2Bias(), getFc3(), getFc3Bias()})
+  for (OperandRange ws : groups)
     for (Value w : ws)
       if (!tensorType(w).hasStaticShape())
         return emitOpError() << "expert weights and biases must have static shapes, got "
@@ -390,9 +393,6 @@ LogicalResult MoEOp::verify() {
   const int64_t F1 = fc1.getDimSize(1), I = fc2.getDimSize(0);
   const bool swiglu = getActivation() == MoEActivation::swiglu;
   const bool gated = !getFc3().empty();
-  if (gated && int64_t(getFc3().size()) != E)
-    return emitOpError() << "fc3 must be empty or one per expert (" << E << "), got "
-                         << getFc3().size();
   if (!getFc3Bias().empty() && int64_t(getFc3Bias().size()) != int64_t(getFc3().size()))
     return emitOpError() << "fc3_bias must be empty or one per fc3 weight ("
                          << getFc3().size() << "), got " << getFc3Bias().size();
@@ -402,38 +402,17 @@ LogicalResult MoEOp::verify() {
   if (failed(checkSameDim(*this, F1, "fc1's N", swiglu ? 2 * I : I,
                           swiglu ? "twice fc2's K (swiglu)" : "fc2's K")))
     return failure();
-  for (int64_t e = 0; e < E; ++e) {
-    std::string n1 = "fc1 #" + std::to_string(e), n2 = "fc2 #" + std::to_string(e);
-    if (failed(checkShape(*this, n1, tensorType(getFc1()[e]), {H, F1})) ||
-        failed(checkShape(*this, n2, tensorType(getFc2()[e]), {I, H})) ||
-        failed(checkSameElementType(*this, n1, getFc1()[e].getType(), "x", x)) ||
-        failed(checkSameElementType(*this, n2, getFc2()[e].getType(), "x", x)))
-      return failure();
-    if (!getFc1Bias().empty()) {
-      std::string n = "fc1_bias #" + std::to_string(e);
-      if (failed(checkShape(*this, n, tensorType(getFc1Bias()[e]), {F1})) ||
-          failed(checkSameElementType(*this, n, getFc1Bias()[e].getType(), "x", x)))
+  // Their shapes, and x's element type.
+  const std::pair<const char *, SmallVector<int64_t, 2>> shapes[] = {
+      {"fc1", {H, F1}}, {"fc2", {I, H}},   {"fc1_bias", {F1}},
+      {"fc2_bias", {H}}, {"fc3", {H, I}}, {"fc3_bias", {I}}};
+  for (auto [shape, values] : llvm::zip(shapes, groups))
+    for (auto [e, v] : llvm::enumerate(values)) {
+      std::string n = std::string(shape.first) + " #" + std::to_string(e);
+      if (failed(checkShape(*this, n, tensorType(v), shape.second)) ||
+          failed(checkSameElementType(*this, n, v.getType(), "x", x)))
         return failure();
     }
-    if (gated) {
-      std::string n = "fc3 #" + std::to_string(e);
-      if (failed(checkShape(*this, n, tensorType(getFc3()[e]), {H, I})) ||
-          failed(checkSameElementType(*this, n, getFc3()[e].getType(), "x", x)))
-        return failure();
-    }
-    if (!getFc3Bias().empty()) {
-      std::string n = "fc3_bias #" + std::to_string(e);
-      if (failed(checkShape(*this, n, tensorType(getFc3Bias()[e]), {I})) ||
-          failed(checkSameElementType(*this, n, getFc3Bias()[e].getType(), "x", x)))
-        return failure();
-    }
-    if (!getFc2Bias().empty()) {
-      std::string n = "fc2_bias #" + std::to_string(e);
-      if (failed(checkShape(*this, n, tensorType(getFc2Bias()[e]), {H})) ||
-          failed(checkSameElementType(*this, n, getFc2Bias()[e].getType(), "x", x)))
-        return failure();
-    }
-  }
   return success();
 }
 

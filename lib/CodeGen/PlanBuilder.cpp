@@ -139,6 +139,9 @@ private:
   std::optional<RunShape> runShapeOf(Value v);
   bool isPositionRange(RangeOp r);
   Error attachBiases();
+  /// Gives packed slot `packed` the dense bias slot `bias` (added by the
+  /// runtime after the kernel); an error if it already has another.
+  Error setBias(Operation *op, int32_t packed, int32_t bias);
   int32_t layers_ = 0;
   int32_t logitsRegion_ = -1;
   /// Each rope_tables step planned and its cos/sin values.
@@ -653,10 +656,8 @@ Error Builder::visit(Operation *op) {
         return slot.takeError();
       if (plan().weights[*slot].name.empty()) // a constant, not an llmc.weight
         plan().weights[*slot].name = plan().weights[packed].name + ".bias";
-      int32_t &have = plan().weights[packed].bias;
-      if (have >= 0 && have != *slot)
-        return opError(op, "the quantized weight is used with two different biases");
-      have = *slot;
+      if (Error e = setBias(op, packed, *slot))
+        return e;
     }
     return Error::success();
   }
@@ -1046,11 +1047,8 @@ Error Builder::visit(Operation *op) {
         auto b = weightSlot(biases[e], SlotKind::Dense, op);
         if (!b)
           return b.takeError();
-        int32_t &have = plan().weights[*slot].bias;
-        if (have >= 0 && have != *b)
-          return opError(op, Twine("an expert's ") + what +
-                                 " weight is used with two different biases");
-        have = *b;
+        if (Error err = setBias(op, *slot, *b))
+          return err;
       }
       return Error::success();
     };
@@ -1482,12 +1480,18 @@ Error Builder::attachBiases() {
     // Named by its matmul unless it is one named weight.
     if (plan().weights[*slot].name.empty() || isa_and_nonnull<ConcatOp>(root.getDefiningOp()))
       plan().weights[*slot].name = plan().weights[packed].name + ".bias";
-    int32_t &have = plan().weights[packed].bias;
-    if (have >= 0 && have != *slot)
-      return opError(anchor, "the matmul weight '" + plan().weights[packed].name +
-                             "' is used with two different biases");
-    have = *slot;
+    if (Error e = setBias(anchor, packed, *slot))
+      return e;
   }
+  return Error::success();
+}
+
+Error Builder::setBias(Operation *op, int32_t packed, int32_t bias) {
+  int32_t &have = plan().weights[packed].bias;
+  if (have >= 0 && have != bias)
+    return opError(op, "the matmul weight '" + plan().weights[packed].name +
+                           "' is used with two different biases");
+  have = bias;
   return Error::success();
 }
 

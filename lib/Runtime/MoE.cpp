@@ -4,7 +4,6 @@
 
 #include "llmc/Kernels/ThreadPool.h"
 #include "llmc/Runtime/Model.h"
-#include "llmc/Runtime/Profile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -121,18 +120,11 @@ void Session::kernelMoE(int32_t step, int64_t n) {
       std::memcpy(b.x.data() + r * H, A + s.in.offset + t * s.in.rowStride,
                   size_t(H) * sizeof(float));
     }
-    const int32_t fc1 = s.experts[size_t(e)], fc2 = s.experts[size_t(E + e)];
-    {
-      Profile::MatmulScope timed(profile_, fc1, m);
-      kernelMatmul(fc1, b.x.data(), m, H, b.f.data(), F1);
-    }
+    kernelMatmul(s.experts[size_t(e)], b.x.data(), m, H, b.f.data(), F1);
+    if (s.gated) // Mixtral's up projection, which multiplies the activation
+      kernelMatmul(s.experts[size_t(2 * E + e)], b.x.data(), m, H, b.g.data(), I);
     // Prefill's rows are independent: the threads share them (an exp per
     // element, about as many as the expert's matmuls have rows times I).
-    if (s.gated) { // Mixtral's up projection, which multiplies the activation
-      const int32_t fc3 = s.experts[size_t(2 * E + e)];
-      Profile::MatmulScope timed(profile_, fc3, m);
-      kernelMatmul(fc3, b.x.data(), m, H, b.g.data(), I);
-    }
     auto activate = [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         float *h = b.h.data() + r * I;
@@ -146,10 +138,7 @@ void Session::kernelMoE(int32_t step, int64_t n) {
       pool().parallelForShared(m, activate);
     else
       activate(0, m);
-    {
-      Profile::MatmulScope timed(profile_, fc2, m);
-      kernelMatmul(fc2, b.h.data(), m, I, b.y.data(), H);
-    }
+    kernelMatmul(s.experts[size_t(E + e)], b.h.data(), m, I, b.y.data(), H);
     for (int64_t r = 0; r < m; ++r) {
       const int64_t route = b.order[size_t(r0 + r)];
       const float w = b.routes[size_t(route)].weight;

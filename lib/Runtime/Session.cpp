@@ -351,6 +351,8 @@ void Session::recordKernelError(Error e) {
 
 void Session::kernelMatmul(int32_t weight, const float *x, int64_t m, int64_t ldx,
                            float *y, int64_t ldy) {
+  // With a Profile in the session's options each call is timed (Profile.h).
+  Profile::MatmulScope timed(profile_, weight, m);
   if (matmulInputs_)
     matmulInputs_(weight, x, m, ldx);
   // Weights quantized in a transformed basis (AWQ scales that could not be
@@ -459,7 +461,6 @@ Error Session::run(const int32_t *tokens, int64_t n, bool allLogits) {
       }
       break;
     case StepKind::Matmul: {
-      Profile::MatmulScope timed(profile_, s.weight, rows);
       kernelMatmul(s.weight, A + s.in.offset + r0 * s.in.rowStride, rows,
                    s.in.rowStride, A + s.out.offset + r0 * s.out.rowStride,
                    s.out.rowStride);

@@ -314,9 +314,9 @@ Error emitMoE(NodeContext &nc) {
   };
   auto [xs, xDims] = rowsOf(*x, nc.input(Input).dims);
   auto [rs, rDims] = rowsOf(*router, nc.input(RouterProbs).dims);
-  const bool rows3 = xDims.size() <= 3 && llvm::ArrayRef<DimExpr>(xDims).drop_back() ==
+  const bool onSources = xDims.size() <= 3 && llvm::ArrayRef<DimExpr>(xDims).drop_back() ==
                                                llvm::ArrayRef<DimExpr>(rDims).drop_back();
-  if (!rows3) {
+  if (!onSources) {
     xs = *x;
     rs = *router;
     xDims.assign(nc.input(Input).dims.begin(), nc.input(Input).dims.end());
