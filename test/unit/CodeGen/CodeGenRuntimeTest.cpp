@@ -867,3 +867,82 @@ TEST(KvType, NamesRoundTripAndSizes) {
   EXPECT_EQ(codegen::kvElementBytes(KvType::F16), 2u);
   EXPECT_EQ(codegen::kvElementBytes(KvType::I8), 1u);
 }
+
+// A plan's MoE step: the verifier refuses expert slots of the wrong kind or
+// shape, k out of range, fc3 with SwiGLU and views past the arena; the JSON
+// reader refuses unknown activations and negative limits.
+TEST(PlanMoE, VerifierAndReaderRefuseBadSteps) {
+  using codegen::SlotKind;
+  using codegen::StepKind;
+  codegen::ProgramPlan p;
+  p.config.vocab = 4;
+  p.config.dim = 4;
+  p.config.maxContext = 8;
+  p.maxTokens = 2;
+  p.arenaFloats = 64;
+  p.logits = {32, 4};
+  auto packed = [&](int64_t n, int64_t k) {
+    codegen::WeightSlot w;
+    w.kind = SlotKind::Packed;
+    w.shape = {n, k};
+    p.weights.push_back(w);
+    return int32_t(p.weights.size() - 1);
+  };
+  // Two SiLU experts, H = 4, I = 2: fc1 [2, 4], fc2 [4, 2].
+  codegen::Step s;
+  s.kind = StepKind::MoE;
+  s.experts = {packed(2, 4), packed(2, 4), packed(4, 2), packed(4, 2)};
+  s.in = {0, 4};
+  s.in2 = {8, 2};
+  s.out = {16, 4};
+  s.width = 4;
+  s.inner = 2;
+  s.topK = 1;
+  s.expertAct = codegen::ExpertActivation::Silu;
+  p.steps.push_back(s);
+  ASSERT_FALSE(static_cast<bool>(p.verify()));
+
+  auto verifyError = [](const codegen::ProgramPlan &bad) {
+    llvm::Error e = bad.verify();
+    return e ? llvm::toString(std::move(e)) : std::string("(verified)");
+  };
+  codegen::ProgramPlan bad = p;
+  bad.steps[0].topK = 3;
+  EXPECT_NE(verifyError(bad).find("4 expert slots for top 3"), std::string::npos);
+  bad = p;
+  bad.steps[0].experts[1] = bad.steps[0].experts[2]; // a [4, 2] slot as fc1
+  EXPECT_NE(verifyError(bad).find("expert 1's fc1 (weight 2) is not a packed [2, 4] slot"),
+            std::string::npos);
+  bad = p;
+  bad.weights[3].kind = SlotKind::Dense;
+  EXPECT_NE(verifyError(bad).find("expert 1's fc2 (weight 3) is not a packed [4, 2] slot"),
+            std::string::npos);
+  bad = p;
+  bad.steps[0].gated = true;
+  bad.steps[0].experts.insert(bad.steps[0].experts.end(), {0, 1});
+  bad.steps[0].expertAct = codegen::ExpertActivation::SwiGLU;
+  EXPECT_NE(verifyError(bad).find("gated experts take an elementwise activation"),
+            std::string::npos);
+  bad = p;
+  bad.steps[0].in2 = {63, 2};
+  EXPECT_NE(verifyError(bad).find("router reaches past the arena"), std::string::npos);
+
+  // The JSON round trip, then fields the reader refuses.
+  auto j = p.toJSON();
+  auto back = codegen::ProgramPlan::fromJSON(j);
+  ASSERT_TRUE(static_cast<bool>(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(back->steps[0].experts, p.steps[0].experts);
+  EXPECT_EQ(back->steps[0].expertAct, codegen::ExpertActivation::Silu);
+  auto readError = [&](llvm::StringRef field, llvm::json::Value v) {
+    llvm::json::Value edited = j;
+    (*(*edited.getAsObject()->getArray("steps"))[0].getAsObject())[field] = std::move(v);
+    auto r = codegen::ProgramPlan::fromJSON(edited);
+    return r ? std::string("(read)") : llvm::toString(r.takeError());
+  };
+  EXPECT_NE(readError("activation", "tanh").find("unknown moe activation 'tanh'"),
+            std::string::npos);
+  EXPECT_NE(readError("limit", -1.0).find("its limit finite and not negative"),
+            std::string::npos);
+  EXPECT_NE(readError("experts", llvm::json::Array{int64_t(-1)}).find("must be slot indices"),
+            std::string::npos);
+}
